@@ -1,0 +1,24 @@
+/* loom/loom.h — the umbrella header.
+ *
+ *   #include <loom/loom.h>
+ *
+ *   loom_graph *g = loom_graph_new();
+ *   loom_tensor *x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 16});
+ *   loom_tensor *w = loom_param(g, "w", 2, (int[]){1, 16});
+ *   loom_tensor *y = loom_matmul(g, x, w, false, true);        // (B, 1)
+ *   loom_tensor *loss = loom_mean(g, loom_mul(g, y, y), LOOM_ALL, false);
+ *   loom_graph_compile(g, 32, 1, &loss, true);                  // shapes + one arena, once
+ *   // fill x->data (32 x 16 floats), then, every step, with no allocation:
+ *   loom_graph_zero_grad(g);
+ *   loom_graph_forward(g);
+ *   loom_graph_backward(g, loss);                               // grads in loom_graph_grads(g)
+ *   loom_graph_free(g);
+ */
+#ifndef LOOM_LOOM_H
+#define LOOM_LOOM_H
+
+#include "loom/graph.h"
+#include "loom/rng.h"
+#include "loom/runtime.h"
+
+#endif

@@ -1,0 +1,36 @@
+/* loom/runtime.h — process-wide CPU set-up: kernel ISA, threads, denormals, GEMM.
+ *
+ * loom_runtime_init() runs once (every graph calls it): it picks the best kernel set the CPU supports
+ * (or the one LOOM_ISA=scalar|avx2|avx512 forces), sets the thread count (LOOM_NUM_THREADS, default
+ * all cores) for both our OpenMP kernels and OpenBLAS — which share one OpenMP pool — and flushes
+ * denormals to zero (FTZ/DAZ) on every thread of that pool. */
+#ifndef LOOM_RUNTIME_H
+#define LOOM_RUNTIME_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { LOOM_ISA_SCALAR = 0, LOOM_ISA_AVX2 = 1, LOOM_ISA_AVX512 = 2, LOOM_ISA_COUNT } loom_isa;
+
+void loom_runtime_init(void);
+/* The kernel set in use, and whether the CPU could run a given one. */
+loom_isa loom_runtime_isa(void);
+bool loom_isa_supported(loom_isa isa);
+const char *loom_isa_name(loom_isa isa);
+/* Switch the kernel set (tests and benchmarks). Returns false if the CPU lacks it. */
+bool loom_runtime_set_isa(loom_isa isa);
+int loom_num_threads(void);
+void loom_set_num_threads(int n);
+const char *loom_version(void);
+
+/* C = alpha · op(A) · op(B) + beta · C, row-major. The one door to OpenBLAS's sgemm. */
+void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* kernels.h — the table of elementwise, reduction, activation and optimizer-update kernels.
+ *
+ * Filled first with the scalar reference kernels (kernels.c), then overridden by the AVX2 or AVX-512
+ * versions (kernels_avx2.c, kernels_avx512.c, one template: kernels_simd.h) that the CPU supports,
+ * once at start-up. Kernels work on one contiguous range; ops split work across threads and call them
+ * per chunk. Backward kernels ADD into their output gradient. */
+#ifndef LOOM_KERNELS_H
+#define LOOM_KERNELS_H
+
+#include <stddef.h>
+
+#include "loom/runtime.h"
+
+typedef struct loom_kernels {
+  const char *isa;
+  /* y = a op b */
+  void (*add)(size_t n, const float *a, const float *b, float *y);
+  void (*sub)(size_t n, const float *a, const float *b, float *y);
+  void (*mul)(size_t n, const float *a, const float *b, float *y);
+  /* y += x;  y += alpha x;  y = alpha x + beta;  y += a * b */
+  void (*acc)(size_t n, const float *x, float *y);
+  void (*axpy)(size_t n, float alpha, const float *x, float *y);
+  void (*affine)(size_t n, float alpha, float beta, const float *x, float *y);
+  void (*mul_acc)(size_t n, const float *a, const float *b, float *y);
+  /* activations: forward y = f(x); backward dx += dy * f'(.) from the saved y (or x for gelu) */
+  void (*relu)(size_t n, const float *x, float *y);
+  void (*relu_bwd)(size_t n, const float *y, const float *dy, float *dx);
+  void (*sigmoid)(size_t n, const float *x, float *y);
+  void (*sigmoid_bwd)(size_t n, const float *y, const float *dy, float *dx);
+  void (*tanh)(size_t n, const float *x, float *y);
+  void (*tanh_bwd)(size_t n, const float *y, const float *dy, float *dx);
+  void (*gelu)(size_t n, const float *x, float *y);
+  void (*gelu_bwd)(size_t n, const float *x, const float *dy, float *dx);
+  /* y = exp(x) */
+  void (*exp)(size_t n, const float *x, float *y);
+  /* reductions (fixed order within a call) */
+  float (*sum)(size_t n, const float *x);
+  float (*dot)(size_t n, const float *a, const float *b);
+  float (*max)(size_t n, const float *x);
+  /* one row of softmax / log-softmax, and their backward (dx += ...) */
+  void (*softmax)(size_t n, const float *x, float *y);
+  void (*log_softmax)(size_t n, const float *x, float *y);
+  void (*softmax_bwd)(size_t n, const float *y, const float *dy, float *dx);
+  void (*log_softmax_bwd)(size_t n, const float *y, const float *dy, float *dx);
+  /* Adam / AdamW over a range of the flat parameter buffer:
+   *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr (m / bc1) / (sqrt(v / bc2) + eps) + lr wd p
+   * (wd = 0 for Adam; L2-style Adam adds wd·p into g before calling). bc = 1 - beta^t. */
+  void (*adam)(size_t n, float *p, const float *g, float *m, float *v, float lr, float b1, float b2,
+               float eps, float bc1, float bc2, float wd);
+} loom_kernels;
+
+/* The kernel set in use (set by loom_runtime_init / loom_runtime_set_isa). */
+extern loom_kernels loom_k;
+/* A specific set, for tests comparing ISAs: returns NULL if this build or CPU lacks it. */
+const loom_kernels *loom_kernels_get(loom_isa isa);
+
+/* Each ISA file fills the entries it implements over a copy of the scalar set. */
+void loom_kernels_fill_scalar(loom_kernels *k);
+void loom_kernels_fill_avx2(loom_kernels *k);
+void loom_kernels_fill_avx512(loom_kernels *k);
+
+/* Work-splitting helpers: ops run OpenMP over chunks of at least this many elements. */
+#define LOOM_PAR_GRAIN 16384
+
+#endif

@@ -1,0 +1,151 @@
+/* runtime.c — once-per-process CPU set-up (kernel ISA, threads, FTZ/DAZ) and the GEMM door.
+ * It deliberately leaves scheduling to OpenMP: loom links OpenBLAS's OpenMP build, so a GEMM called
+ * from serial code uses the same thread pool as loom's kernels, and a GEMM called inside one of
+ * loom's parallel regions runs single-threaded instead of oversubscribing the cores. */
+#include "loom/runtime.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "autograd/kernels.h"
+
+#ifndef LOOM_VERSION
+#define LOOM_VERSION "0.0.0"
+#endif
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static loom_isa current_isa = LOOM_ISA_SCALAR;
+static int n_threads = 1;
+
+static const char *isa_names[LOOM_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+
+const char *loom_isa_name(loom_isa isa) { return isa >= 0 && isa < LOOM_ISA_COUNT ? isa_names[isa] : "?"; }
+const char *loom_version(void) { return LOOM_VERSION; }
+
+bool loom_isa_supported(loom_isa isa) {
+  switch (isa) {
+  case LOOM_ISA_SCALAR: return true;
+#if defined(__x86_64__)
+  case LOOM_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case LOOM_ISA_AVX512:
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  default: return false;
+  }
+}
+
+/* Denormals cost 10-100x per operation on x86 and matter nowhere in training: flush them. */
+static void set_ftz_daz(void) {
+#if defined(__x86_64__)
+  _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
+}
+
+static void set_ftz_all_threads(void) {
+  set_ftz_daz();
+#pragma omp parallel
+  set_ftz_daz();
+}
+
+bool loom_runtime_set_isa(loom_isa isa) {
+  const loom_kernels *k = loom_kernels_get(isa);
+  if (!k) return false;
+  loom_k = *k;
+  current_isa = isa;
+  return true;
+}
+
+loom_isa loom_runtime_isa(void) { return current_isa; }
+int loom_num_threads(void) { return n_threads; }
+
+void loom_set_num_threads(int n) {
+  if (n < 1) n = 1;
+  n_threads = n;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(1); /* loom_gemm does the threading; see below */
+  set_ftz_all_threads();
+}
+
+static void runtime_init_once(void) {
+  loom_isa isa = LOOM_ISA_SCALAR;
+  for (int i = LOOM_ISA_COUNT - 1; i >= 0; i--)
+    if (loom_isa_supported((loom_isa)i)) { isa = (loom_isa)i; break; }
+  const char *want = getenv("LOOM_ISA");
+  if (want && *want) {
+    int found = -1;
+    for (int i = 0; i < LOOM_ISA_COUNT; i++)
+      if (strcmp(want, isa_names[i]) == 0) found = i;
+    if (found < 0)
+      fprintf(stderr, "loom: LOOM_ISA=%s is not one of scalar, avx2, avx512; using %s\n", want, isa_names[isa]);
+    else if (!loom_isa_supported((loom_isa)found))
+      fprintf(stderr, "loom: LOOM_ISA=%s is not supported by this CPU; using %s\n", want, isa_names[isa]);
+    else
+      isa = (loom_isa)found;
+  }
+  loom_runtime_set_isa(isa);
+
+  int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  const char *env = getenv("LOOM_NUM_THREADS");
+  if (env && *env) {
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end || v < 1 || v > 1024)
+      fprintf(stderr, "loom: LOOM_NUM_THREADS=%s is not a thread count; using %d\n", env, n);
+    else
+      n = (int)v;
+  }
+  loom_set_num_threads(n < 1 ? 1 : n);
+}
+
+void loom_runtime_init(void) { pthread_once(&init_once, runtime_init_once); }
+
+/* GEMM threading is ours, not OpenBLAS's: OpenBLAS runs single-threaded (its threaded driver
+ * allocates per call and partitions by thread count), and large products are cut into blocks whose
+ * shape depends only on (M, N, K) — rows when M is large, else columns — which our OpenMP threads
+ * share. Every element is then computed by the same single-threaded call for any thread count. */
+#define GEMM_SPLIT_FLOPS (4.0 * 1024 * 1024)
+#define GEMM_TARGET_BLOCKS 8
+
+static int block_size(int n, int align, int min) {
+  int b = (n + GEMM_TARGET_BLOCKS - 1) / GEMM_TARGET_BLOCKS;
+  b = (b + align - 1) / align * align;
+  return b < min ? min : b;
+}
+
+void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) { /* C = beta C */
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+    return;
+  }
+  const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+  const double flops = 2.0 * M * N * K;
+  if (flops < GEMM_SPLIT_FLOPS || (M < 64 && N < 128)) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const bool by_rows = M >= 128;
+  const int bs = by_rows ? block_size(M, 16, 32) : block_size(N, 16, 64);
+  const int nblocks = ((by_rows ? M : N) + bs - 1) / bs;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && n_threads > 1)
+  for (int b = 0; b < nblocks; b++) {
+    const int s = b * bs, len = (by_rows ? M : N) - s < bs ? (by_rows ? M : N) - s : bs;
+    if (by_rows) {
+      const float *Ab = trans_a ? A + s : A + (size_t)s * lda;
+      cblas_sgemm(CblasRowMajor, ta, tb, len, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)s * ldc, ldc);
+    } else {
+      const float *Bb = trans_b ? B + (size_t)s * ldb : B + s;
+      cblas_sgemm(CblasRowMajor, ta, tb, M, len, K, alpha, A, lda, Bb, ldb, beta, C + s, ldc);
+    }
+  }
+}

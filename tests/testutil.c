@@ -1,0 +1,121 @@
+/* testutil.c — see testutil.h. */
+#include "testutil.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, loom_rng *r) {
+  for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * loom_rng_uniform(r);
+}
+
+void tu_fill_away_from(float *x, size_t n, float lo, float hi, float avoid, float gap, loom_rng *r) {
+  for (size_t i = 0; i < n; i++) {
+    do x[i] = lo + (hi - lo) * loom_rng_uniform(r);
+    while (fabsf(x[i] - avoid) < gap);
+  }
+}
+
+double tu_max_err(const float *a, const float *b, size_t n, double atol, double rtol) {
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs((double)a[i] - (double)b[i]) / (atol + rtol * fabs((double)b[i]));
+    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+  }
+  return worst;
+}
+
+void tu_assert_close(const char *what, const float *a, const float *b, size_t n, double atol, double rtol) {
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]);
+    if (!(d <= atol + rtol * fabs((double)b[i]))) {
+      fail_msg("%s: element %zu of %zu differs: got %.9g, want %.9g (|diff| %.3g > atol %.1g + rtol %.1g)", what, i, n,
+               a[i], b[i], d, atol, rtol);
+    }
+  }
+}
+
+static double loss_value(loom_graph *g, loom_tensor *loss, loom_rng saved_rng) {
+  *loom_graph_rng(g) = saved_rng;
+  loom_graph_forward(g);
+  return loss->data[0];
+}
+
+int tu_gradcheck(loom_graph *g, loom_tensor *y, int batch, tu_fill_fn fill, void *ctx, double eps, double atol,
+                 double rtol) {
+  loom_rng r;
+  loom_rng_seed(&r, 1234);
+  /* loss = sum(y * R) with R a fixed random tensor of y's (compiled) shape. */
+  assert_int_equal(loom_graph_compile(g, batch, 1, &y, false), 0);
+  int rshape[LOOM_MAX_DIMS];
+  memcpy(rshape, y->shape, sizeof rshape);
+  loom_tensor *R = loom_input(g, "gradcheck.R", LOOM_F32, y->ndim, rshape);
+  size_t ny = loom_tensor_numel(y);
+  float *rbuf = malloc(ny * sizeof(float));
+  tu_fill_uniform(rbuf, ny, -1.0f, 1.0f, &r);
+  loom_input_bind(R, rbuf);
+  loom_tensor *loss = loom_sum(g, loom_mul(g, y, R), LOOM_ALL, false);
+  if (loom_graph_compile(g, batch, 1, &loss, true) != 0) fail_msg("compile failed: %s", loom_graph_error(g));
+  if (fill) fill(g, ctx);
+  loom_rng saved = *loom_graph_rng(g);
+
+  loom_graph_zero_grad(g);
+  *loom_graph_rng(g) = saved;
+  loom_graph_forward(g);
+  loom_graph_backward(g, loss);
+
+  int checked = 0;
+  for (int i = 0; i < loom_graph_n_nodes(g); i++) {
+    loom_tensor *t = loom_graph_node(g, i);
+    bool is_param = t->kind == LOOM_NODE_PARAM;
+    bool is_input = t->kind == LOOM_NODE_INPUT && t->requires_grad && t->dtype == LOOM_F32;
+    if (!t->live || !(is_param || is_input) || !t->grad) continue;
+    size_t n = loom_tensor_numel(t);
+    float *analytic = malloc(n * sizeof(float));
+    memcpy(analytic, t->grad, n * sizeof(float));
+    for (size_t k = 0; k < n; k++) {
+      float orig = t->data[k];
+      t->data[k] = orig + (float)eps;
+      double lp = loss_value(g, loss, saved);
+      t->data[k] = orig - (float)eps;
+      double lm = loss_value(g, loss, saved);
+      t->data[k] = orig;
+      double numeric = (lp - lm) / (2.0 * eps);
+      double d = fabs(numeric - analytic[k]);
+      if (!(d <= atol + rtol * fabs(numeric)))
+        fail_msg("gradcheck %s: d loss / d %s[%zu]: analytic %.7g, numeric %.7g (|diff| %.3g)", y->name, t->name, k,
+                 analytic[k], numeric, d);
+      checked++;
+    }
+    free(analytic);
+  }
+  (void)loss_value(g, loss, saved);
+  free(rbuf);
+  return checked;
+}
+
+const char *tu_src_path(const char *rel) {
+  static char buf[4096];
+  snprintf(buf, sizeof buf, "%s/%s", LOOM_SOURCE_DIR, rel);
+  return buf;
+}
+
+/* Allocation counting: glibc calls these hooks' real versions through dlsym(RTLD_NEXT). */
+static volatile int counting;
+static volatile long n_allocs;
+
+void tu_alloc_count_start(void) {
+  n_allocs = 0;
+  __atomic_store_n(&counting, 1, __ATOMIC_SEQ_CST);
+}
+long tu_alloc_count_stop(void) {
+  __atomic_store_n(&counting, 0, __ATOMIC_SEQ_CST);
+  return n_allocs;
+}
+long tu_alloc_count_note(void);
+long tu_alloc_count_note(void) {
+  if (__atomic_load_n(&counting, __ATOMIC_SEQ_CST)) __atomic_add_fetch(&n_allocs, 1, __ATOMIC_SEQ_CST);
+  return n_allocs;
+}

@@ -1,0 +1,38 @@
+/* testutil.h — shared helpers for loom's CMocka tests: random fills, closeness checks, a
+ * central-difference gradient checker and an allocation counter. */
+#ifndef LOOM_TESTUTIL_H
+#define LOOM_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first */
+#include <cmocka.h>
+
+#include "loom/loom.h"
+
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, loom_rng *r);
+/* Uniform in [lo, hi] but at least `gap` away from every point in `avoid` (kinks of relu, ...). */
+void tu_fill_away_from(float *x, size_t n, float lo, float hi, float avoid, float gap, loom_rng *r);
+/* max over i of |a_i - b_i| / (atol + rtol |b_i|); <= 1 means close. */
+double tu_max_err(const float *a, const float *b, size_t n, double atol, double rtol);
+/* Fails the test, naming `what` and the worst index, if a and b are not close. */
+void tu_assert_close(const char *what, const float *a, const float *b, size_t n, double atol, double rtol);
+
+/* Central-difference gradient check of every parameter of `g` (and every input whose requires_grad
+ * is set) for loss = sum(y * R), R fixed random. `fill` (may be NULL) fills inputs after each compile.
+ * The graph's RNG is restored before each forward, so dropout masks stay fixed. Returns the number of
+ * elements checked; fails the test on any mismatch. */
+typedef void (*tu_fill_fn)(loom_graph *g, void *ctx);
+int tu_gradcheck(loom_graph *g, loom_tensor *y, int batch, tu_fill_fn fill, void *ctx, double eps, double atol,
+                 double rtol);
+
+/* Path of a file under the source tree (tests/data/..., tests/reference/...). */
+const char *tu_src_path(const char *rel);
+
+/* Heap allocations counted through malloc/calloc/realloc/aligned_alloc wrappers (glibc hooks). */
+void tu_alloc_count_start(void);
+long tu_alloc_count_stop(void);
+
+#endif

@@ -17,6 +17,8 @@
 #ifndef LOOM_LOOM_H
 #define LOOM_LOOM_H
 
+#include "loom/alloc.h"
+#include "loom/error.h"
 #include "loom/graph.h"
 #include "loom/rng.h"
 #include "loom/runtime.h"

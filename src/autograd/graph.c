@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "autograd/graph_internal.h"
+#include "loom/alloc.h"
 
 #define ALIGN_BYTES 64
 #define ALIGN_FLOATS (ALIGN_BYTES / sizeof(float))
@@ -12,13 +13,13 @@
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 static void *xcalloc(size_t n, size_t size) {
-  void *p = calloc(n ? n : 1, size);
+  void *p = loom_calloc(n, size);
   if (!p) LOOM_FATAL("out of memory allocating %zu x %zu bytes", n, size);
   return p;
 }
 
 static void *xaligned(size_t bytes) {
-  void *p = aligned_alloc(ALIGN_BYTES, align_up(bytes ? bytes : ALIGN_BYTES, ALIGN_BYTES));
+  void *p = loom_aligned_alloc(bytes);
   if (!p) LOOM_FATAL("out of memory allocating %zu bytes", bytes);
   return p;
 }
@@ -27,7 +28,7 @@ static void grow_ptrs(loom_tensor ***arr, int *cap, int need) {
   if (need <= *cap) return;
   int c = *cap ? *cap * 2 : 64;
   while (c < need) c *= 2;
-  loom_tensor **p = realloc(*arr, (size_t)c * sizeof **arr);
+  loom_tensor **p = loom_realloc(*arr, (size_t)c * sizeof **arr);
   if (!p) LOOM_FATAL("out of memory growing a node list to %d", c);
   *arr = p;
   *cap = c;
@@ -42,16 +43,16 @@ loom_graph *loom_graph_new(void) {
 
 void loom_graph_free(loom_graph *g) {
   if (!g) return;
-  for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i]);
-  free(g->nodes);
-  free(g->params);
-  free(g->grads);
-  free(g->param_list);
-  free(g->buffers);
-  free(g->buffer_list);
-  free(g->order);
-  free(g->arena);
-  free(g);
+  for (int i = 0; i < g->n_nodes; i++) loom_free(g->nodes[i]);
+  loom_free(g->nodes);
+  loom_free(g->params);
+  loom_free(g->grads);
+  loom_free(g->param_list);
+  loom_free(g->buffers);
+  loom_free(g->buffer_list);
+  loom_free(g->order);
+  loom_free(g->arena);
+  loom_free(g);
 }
 
 loom_rng *loom_graph_rng(loom_graph *g) { return &g->rng; }
@@ -149,13 +150,13 @@ static size_t flat_append(float **buf, float **grad, size_t *n, size_t *cap, siz
     float *nb = xaligned(c * sizeof(float));
     memset(nb, 0, c * sizeof(float));
     if (*n) memcpy(nb, *buf, *n * sizeof(float));
-    free(*buf);
+    loom_free(*buf);
     *buf = nb;
     if (grad) {
       float *ng = xaligned(c * sizeof(float));
       memset(ng, 0, c * sizeof(float));
       if (*n) memcpy(ng, *grad, *n * sizeof(float));
-      free(*grad);
+      loom_free(*grad);
       *grad = ng;
     }
     for (int i = 0; i < n_list; i++) {
@@ -289,7 +290,7 @@ int loom_graph_compile(loom_graph *g, int batch, int n_outputs, loom_tensor *con
   }
 
   if (off > g->arena_cap) {
-    free(g->arena);
+    loom_free(g->arena);
     g->arena = xaligned(off);
     g->arena_cap = align_up(off, ALIGN_BYTES);
   }

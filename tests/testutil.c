@@ -119,3 +119,97 @@ long tu_alloc_count_note(void) {
   if (__atomic_load_n(&counting, __ATOMIC_SEQ_CST)) __atomic_add_fetch(&n_allocs, 1, __ATOMIC_SEQ_CST);
   return n_allocs;
 }
+
+/* ---- fixtures ---- */
+typedef struct {
+  char name[128];
+  int dtype, ndim, shape[8];
+  size_t numel;
+  void *data;
+} tu_fx_tensor;
+
+struct tu_fixture {
+  int n;
+  tu_fx_tensor *t;
+};
+
+static void fx_read(FILE *f, void *dst, size_t n, const char *path) {
+  if (fread(dst, 1, n, f) != n) fail_msg("fixture %s is truncated (run tests/reference/*.py to regenerate)", path);
+}
+
+tu_fixture *tu_fixture_load(const char *rel) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/%s", LOOM_SOURCE_DIR, rel);
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("fixture %s is missing (generate it with the script in tests/reference/)", path);
+  char magic[8];
+  uint32_t count;
+  fx_read(f, magic, 8, path);
+  if (memcmp(magic, "LOOMFIX1", 8) != 0) fail_msg("fixture %s: bad magic", path);
+  fx_read(f, &count, 4, path);
+  tu_fixture *fx = calloc(1, sizeof *fx);
+  fx->n = (int)count;
+  fx->t = calloc(count ? count : 1, sizeof *fx->t);
+  for (uint32_t i = 0; i < count; i++) {
+    tu_fx_tensor *t = &fx->t[i];
+    uint16_t len;
+    uint8_t code, ndim;
+    fx_read(f, &len, 2, path);
+    if (len >= sizeof t->name) fail_msg("fixture %s: name too long", path);
+    fx_read(f, t->name, len, path);
+    fx_read(f, &code, 1, path);
+    fx_read(f, &ndim, 1, path);
+    if (ndim > 8 || code > 1) fail_msg("fixture %s: bad header for %s", path, t->name);
+    t->dtype = code;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+      uint32_t v;
+      fx_read(f, &v, 4, path);
+      t->shape[d] = (int)v;
+      t->numel *= v;
+    }
+    t->data = malloc(t->numel * 4 + 1);
+    fx_read(f, t->data, t->numel * 4, path);
+  }
+  fclose(f);
+  return fx;
+}
+
+void tu_fixture_free(tu_fixture *fx) {
+  if (!fx) return;
+  for (int i = 0; i < fx->n; i++) free(fx->t[i].data);
+  free(fx->t);
+  free(fx);
+}
+
+bool tu_fixture_has(const tu_fixture *fx, const char *name) {
+  for (int i = 0; i < fx->n; i++)
+    if (strcmp(fx->t[i].name, name) == 0) return true;
+  return false;
+}
+
+static const tu_fx_tensor *fx_find(const tu_fixture *fx, const char *name, int dtype) {
+  for (int i = 0; i < fx->n; i++)
+    if (strcmp(fx->t[i].name, name) == 0) {
+      if (fx->t[i].dtype != dtype) fail_msg("fixture tensor %s has another dtype", name);
+      return &fx->t[i];
+    }
+  fail_msg("fixture has no tensor named %s", name);
+  return NULL;
+}
+
+static const void *fx_get(const tu_fixture *fx, const char *name, int dtype, size_t *numel, int *ndim, int shape[8]) {
+  const tu_fx_tensor *t = fx_find(fx, name, dtype);
+  if (numel) *numel = t->numel;
+  if (ndim) *ndim = t->ndim;
+  if (shape) memcpy(shape, t->shape, sizeof t->shape);
+  return t->data;
+}
+
+const float *tu_fixture_f32(const tu_fixture *fx, const char *name, size_t *numel, int *ndim, int shape[8]) {
+  return fx_get(fx, name, 0, numel, ndim, shape);
+}
+const int32_t *tu_fixture_i32(const tu_fixture *fx, const char *name, size_t *numel, int *ndim, int shape[8]) {
+  return fx_get(fx, name, 1, numel, ndim, shape);
+}

@@ -35,4 +35,15 @@ const char *tu_src_path(const char *rel);
 void tu_alloc_count_start(void);
 long tu_alloc_count_stop(void);
 
+
+
+/* PyTorch parity fixtures (tests/reference/fixture.py writes them). */
+typedef struct tu_fixture tu_fixture;
+/* Loads tests/reference/<rel>; fails the test if missing or malformed. */
+tu_fixture *tu_fixture_load(const char *rel);
+void tu_fixture_free(tu_fixture *fx);
+/* The named tensor (fails the test if absent or of another dtype); shape/ndim may be NULL. */
+const float *tu_fixture_f32(const tu_fixture *fx, const char *name, size_t *numel, int *ndim, int shape[8]);
+const int32_t *tu_fixture_i32(const tu_fixture *fx, const char *name, size_t *numel, int *ndim, int shape[8]);
+bool tu_fixture_has(const tu_fixture *fx, const char *name);
 #endif

@@ -20,6 +20,7 @@
 #include "loom/alloc.h"
 #include "loom/error.h"
 #include "loom/graph.h"
+#include "loom/init.h"
 #include "loom/rng.h"
 #include "loom/runtime.h"
 

@@ -1,0 +1,87 @@
+/* loom/config.h — run configuration: INI files, `--set section.key=value` overrides, typed values.
+ *
+ * A config is a list of known keys (section, key, type, default, allowed values, one line of doc).
+ * Loading checks every line against that list, so a misspelt key, a value of the wrong type or a
+ * value outside its choices is an error naming the file, the line, the key and what would be valid.
+ * Sections a module owns (e.g. [data]) are handed, key by key, to that module's setter. The resolved
+ * config (every key, defaults included) prints back as INI, which is what checkpoints store. */
+#ifndef LOOM_CONFIG_H
+#define LOOM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "loom/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  LOOM_CFG_BOOL,       /* true/false, yes/no, on/off, 1/0 */
+  LOOM_CFG_INT,        /* decimal integer within [min, max] */
+  LOOM_CFG_FLOAT,      /* finite number within [min, max] */
+  LOOM_CFG_STRING,     /* any text (paths, queries) */
+  LOOM_CFG_CHOICE,     /* one of `choices` ("a|b|c") */
+  LOOM_CFG_INT_LIST,   /* comma-separated integers within [min, max]; may be empty */
+  LOOM_CFG_FLOAT_LIST, /* comma-separated numbers within [min, max]; may be empty */
+} loom_cfg_type;
+
+typedef struct loom_cfg_key {
+  const char *section, *key;
+  loom_cfg_type type;
+  const char *def;     /* default, as text */
+  const char *choices; /* LOOM_CFG_CHOICE: "a|b|c" */
+  double min, max;     /* numeric bounds (inclusive) */
+  const char *doc;
+} loom_cfg_key;
+
+/* A section owned by another module: called for every key in it, in file order. Returns 0, or -1
+ * with err set (the config adds file and line). `dump` appends the section's resolved keys as INI
+ * lines ("key = value\n") to buf (may be NULL); returns bytes needed. */
+typedef struct loom_cfg_section {
+  const char *name;
+  void *ctx;
+  int (*set)(void *ctx, const char *key, const char *value, loom_error *err);
+  size_t (*dump)(void *ctx, char *buf, size_t cap);
+} loom_cfg_section;
+
+typedef struct loom_config loom_config;
+
+/* A config over `keys` (n entries, kept by reference: usually a static table) holding defaults. */
+loom_config *loom_config_new(const loom_cfg_key *keys, int n);
+void loom_config_free(loom_config *c);
+/* Hand section `s` (kept by reference) to another module. */
+void loom_config_add_section(loom_config *c, const loom_cfg_section *s);
+
+/* Reads an INI file (comments start with ';' or '#'). Returns 0, or -1 with err naming path:line. */
+int loom_config_load(loom_config *c, const char *path, loom_error *err);
+/* Same from a string; `name` stands for the file name in messages. */
+int loom_config_load_string(loom_config *c, const char *text, const char *name, loom_error *err);
+/* One override "section.key=value" (the --set flag). */
+int loom_config_set_arg(loom_config *c, const char *arg, loom_error *err);
+/* Set one key; `where` names the source in messages ("run.ini:12", "--set"). */
+int loom_config_set(loom_config *c, const char *section, const char *key, const char *value, const char *where,
+                    loom_error *err);
+
+/* Typed reads of a declared key (asserts that the key is declared with that type). */
+bool loom_config_bool(const loom_config *c, const char *section, const char *key);
+long loom_config_int(const loom_config *c, const char *section, const char *key);
+double loom_config_float(const loom_config *c, const char *section, const char *key);
+const char *loom_config_str(const loom_config *c, const char *section, const char *key);
+/* Lists: number of values, written into out[0..cap). */
+int loom_config_ints(const loom_config *c, const char *section, const char *key, long *out, int cap);
+int loom_config_floats(const loom_config *c, const char *section, const char *key, double *out, int cap);
+/* Whether a key was set by a file or --set (rather than left at its default). */
+bool loom_config_is_set(const loom_config *c, const char *section, const char *key);
+
+/* The resolved config as INI text (every declared key, then owned sections); caller frees with
+ * loom_free. Loading it back gives the same config. */
+char *loom_config_dump(const loom_config *c);
+/* Human-readable reference of every key: section, key, type, default, choices, doc. */
+void loom_config_print_reference(const loom_config *c, void *file /* FILE* */);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

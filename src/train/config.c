@@ -1,0 +1,463 @@
+/* config.c — INI configs with declared, typed keys (loom/config.h).
+ * libinih does the INI syntax; a line reader of ours feeds it one line at a time so that every
+ * message carries its line number, leading indentation is dropped (inih would read an indented line
+ * as a continuation of the previous value) and a line too long for inih is an error, not two lines. */
+#include "loom/config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "loom/alloc.h"
+
+#define MAX_SECTIONS 16
+#define MAX_VALUE 4096
+
+struct loom_config {
+  const loom_cfg_key *keys;
+  int n;
+  char **values; /* resolved text of each key */
+  int *set_line; /* line that set it in the file being loaded (0: not from this file) */
+  bool *is_set;
+  const loom_cfg_section *sections[MAX_SECTIONS];
+  int n_sections;
+};
+
+static int find_key(const loom_config *c, const char *section, const char *key) {
+  for (int i = 0; i < c->n; i++)
+    if (strcmp(c->keys[i].section, section) == 0 && strcmp(c->keys[i].key, key) == 0) return i;
+  return -1;
+}
+
+static const loom_cfg_section *find_section(const loom_config *c, const char *name) {
+  for (int i = 0; i < c->n_sections; i++)
+    if (strcmp(c->sections[i]->name, name) == 0) return c->sections[i];
+  return NULL;
+}
+
+static bool known_section(const loom_config *c, const char *name) {
+  if (find_section(c, name)) return true;
+  for (int i = 0; i < c->n; i++)
+    if (strcmp(c->keys[i].section, name) == 0) return true;
+  return false;
+}
+
+loom_config *loom_config_new(const loom_cfg_key *keys, int n) {
+  loom_config *c = loom_calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->keys = keys;
+  c->n = n;
+  c->values = loom_calloc((size_t)n, sizeof *c->values);
+  c->set_line = loom_calloc((size_t)n, sizeof *c->set_line);
+  c->is_set = loom_calloc((size_t)n, sizeof *c->is_set);
+  if (!c->values || !c->set_line || !c->is_set) goto fail;
+  for (int i = 0; i < n; i++) {
+    assert(find_key(c, keys[i].section, keys[i].key) == i && "config key declared twice");
+    if (!(c->values[i] = loom_strdup(keys[i].def ? keys[i].def : ""))) goto fail;
+  }
+  return c;
+fail:
+  loom_config_free(c);
+  return NULL;
+}
+
+void loom_config_free(loom_config *c) {
+  if (!c) return;
+  if (c->values)
+    for (int i = 0; i < c->n; i++) loom_free(c->values[i]);
+  loom_free(c->values);
+  loom_free(c->set_line);
+  loom_free(c->is_set);
+  loom_free(c);
+}
+
+void loom_config_add_section(loom_config *c, const loom_cfg_section *s) {
+  assert(c->n_sections < MAX_SECTIONS);
+  c->sections[c->n_sections++] = s;
+}
+
+/* ---- value checking ---- */
+
+static const char *type_name(loom_cfg_type t) {
+  switch (t) {
+  case LOOM_CFG_BOOL: return "true or false";
+  case LOOM_CFG_INT: return "an integer";
+  case LOOM_CFG_FLOAT: return "a number";
+  case LOOM_CFG_STRING: return "text";
+  case LOOM_CFG_CHOICE: return "one of the choices";
+  case LOOM_CFG_INT_LIST: return "a comma-separated list of integers";
+  case LOOM_CFG_FLOAT_LIST: return "a comma-separated list of numbers";
+  }
+  return "?";
+}
+
+static int parse_bool(const char *v, bool *out) {
+  static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+  for (int i = 0; i < 4; i++) {
+    if (strcasecmp(v, yes[i]) == 0) { *out = true; return 0; }
+    if (strcasecmp(v, no[i]) == 0) { *out = false; return 0; }
+  }
+  return -1;
+}
+
+/* One number: integer or float, fully consumed, finite, within bounds. */
+static int check_number(const loom_cfg_key *k, const char *v, bool integer, const char *where, loom_error *err) {
+  char *end;
+  errno = 0;
+  double x;
+  if (integer) {
+    long l = strtol(v, &end, 10);
+    x = (double)l;
+  } else {
+    x = strtod(v, &end);
+  }
+  while (end && isspace((unsigned char)*end)) end++;
+  if (*v == '\0' || errno == ERANGE || !end || *end || !isfinite(x))
+    return loom_errorf(err, "%s: %s.%s = '%s' is not %s", where, k->section, k->key, v,
+                       integer ? "an integer" : "a finite number");
+  if (x < k->min || x > k->max)
+    return loom_errorf(err, "%s: %s.%s = %s is outside [%g, %g]", where, k->section, k->key, v, k->min, k->max);
+  return 0;
+}
+
+static int check_value(const loom_cfg_key *k, const char *v, const char *where, loom_error *err) {
+  if (strlen(v) >= MAX_VALUE)
+    return loom_errorf(err, "%s: %s.%s is %zu characters long; the limit is %d", where, k->section, k->key, strlen(v),
+                       MAX_VALUE - 1);
+  switch (k->type) {
+  case LOOM_CFG_BOOL: {
+    bool b;
+    if (parse_bool(v, &b) != 0)
+      return loom_errorf(err, "%s: %s.%s = '%s' is not a boolean (use true or false)", where, k->section, k->key, v);
+    return 0;
+  }
+  case LOOM_CFG_INT: return check_number(k, v, true, where, err);
+  case LOOM_CFG_FLOAT: return check_number(k, v, false, where, err);
+  case LOOM_CFG_STRING: return 0;
+  case LOOM_CFG_CHOICE: {
+    const char *p = k->choices;
+    size_t n = strlen(v);
+    while (p && *p) {
+      const char *bar = strchr(p, '|');
+      size_t len = bar ? (size_t)(bar - p) : strlen(p);
+      if (len == n && strncmp(p, v, n) == 0) return 0;
+      p = bar ? bar + 1 : NULL;
+    }
+    return loom_errorf(err, "%s: %s.%s = '%s' is not one of: %s", where, k->section, k->key, v, k->choices);
+  }
+  case LOOM_CFG_INT_LIST:
+  case LOOM_CFG_FLOAT_LIST: {
+    char buf[MAX_VALUE];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      while (isspace((unsigned char)*tok)) tok++;
+      if (check_number(k, tok, k->type == LOOM_CFG_INT_LIST, where, err) != 0)
+        return loom_error_wrap(err, "in the list %s.%s", k->section, k->key);
+    }
+    return 0;
+  }
+  }
+  return loom_errorf(err, "%s: %s.%s has an unknown type", where, k->section, k->key);
+}
+
+/* Edit distance, for "did you mean" hints. */
+static int distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 63 || lb > 63) return 99;
+  int d[64][64];
+  for (int i = 0; i <= la; i++) d[i][0] = i;
+  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 1; i <= la; i++)
+    for (int j = 1; j <= lb; j++) {
+      int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+      d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+  return d[la][lb];
+}
+
+static int unknown_key(const loom_config *c, const char *section, const char *key, const char *where, loom_error *err) {
+  const char *best = NULL;
+  int best_d = 99;
+  char list[1024] = "";
+  size_t o = 0;
+  for (int i = 0; i < c->n; i++) {
+    if (strcmp(c->keys[i].section, section) != 0) continue;
+    int d = distance(key, c->keys[i].key);
+    if (d < best_d) best_d = d, best = c->keys[i].key;
+    if (o < sizeof list) o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", c->keys[i].key);
+  }
+  if (best && best_d <= 2)
+    return loom_errorf(err, "%s: unknown key '%s' in [%s]; did you mean '%s'?", where, key, section, best);
+  return loom_errorf(err, "%s: unknown key '%s' in [%s]; valid keys: %s", where, key, section, list);
+}
+
+static int unknown_section(const loom_config *c, const char *section, const char *where, loom_error *err) {
+  char list[512] = "";
+  size_t o = 0;
+  for (int i = 0; i < c->n; i++) {
+    bool seen = false;
+    for (int j = 0; j < i; j++) seen |= strcmp(c->keys[j].section, c->keys[i].section) == 0;
+    if (!seen && o < sizeof list) o += (size_t)snprintf(list + o, sizeof list - o, "%s[%s]", o ? ", " : "", c->keys[i].section);
+  }
+  for (int i = 0; i < c->n_sections; i++)
+    if (o < sizeof list) o += (size_t)snprintf(list + o, sizeof list - o, "%s[%s]", o ? ", " : "", c->sections[i]->name);
+  if (!section[0]) return loom_errorf(err, "%s: a key outside any section; put it under one of %s", where, list);
+  return loom_errorf(err, "%s: unknown section [%s]; valid sections: %s", where, section, list);
+}
+
+int loom_config_set(loom_config *c, const char *section, const char *key, const char *value, const char *where,
+                    loom_error *err) {
+  const loom_cfg_section *owned = find_section(c, section);
+  if (owned) {
+    if (owned->set(owned->ctx, key, value, err) != 0) return loom_error_wrap(err, "%s: [%s] %s", where, section, key);
+    return 0;
+  }
+  if (!known_section(c, section)) return unknown_section(c, section, where, err);
+  int i = find_key(c, section, key);
+  if (i < 0) return unknown_key(c, section, key, where, err);
+  if (check_value(&c->keys[i], value, where, err) != 0) return -1;
+  char *copy = loom_strdup(value);
+  if (!copy) return loom_errorf(err, "%s: out of memory storing %s.%s", where, section, key);
+  loom_free(c->values[i]);
+  c->values[i] = copy;
+  c->is_set[i] = true;
+  return 0;
+}
+
+int loom_config_set_arg(loom_config *c, const char *arg, loom_error *err) {
+  const char *eq = strchr(arg, '='), *dot = strchr(arg, '.');
+  if (!eq || !dot || dot > eq || dot == arg || eq == dot + 1)
+    return loom_errorf(err, "--set %s: expected section.key=value, e.g. --set text.hidden=256", arg);
+  char section[128], key[128];
+  size_t ls = (size_t)(dot - arg), lk = (size_t)(eq - dot - 1);
+  if (ls >= sizeof section || lk >= sizeof key) return loom_errorf(err, "--set %s: section or key too long", arg);
+  memcpy(section, arg, ls);
+  section[ls] = '\0';
+  memcpy(key, dot + 1, lk);
+  key[lk] = '\0';
+  return loom_config_set(c, section, key, eq + 1, "--set", err);
+}
+
+/* ---- loading through inih ---- */
+
+typedef struct {
+  loom_config *c;
+  const char *name;
+  const char *text; /* remaining input */
+  int line;         /* number of the line just handed to inih */
+  int long_line;    /* first line longer than inih takes */
+  bool failed;
+  loom_error *err;
+} load_ctx;
+
+/* inih's line reader: one line per call, indentation stripped, overlong lines recorded. */
+static char *read_line(char *str, int num, void *stream) {
+  load_ctx *x = stream;
+  if (!*x->text) return NULL;
+  x->line++;
+  const char *p = x->text;
+  const char *nl = strchr(p, '\n');
+  size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+  x->text = p + len;
+  while (len && (*p == ' ' || *p == '\t')) p++, len--;
+  if (len >= (size_t)num) {
+    if (!x->long_line) x->long_line = x->line;
+    len = 0; /* hand inih an empty line; the error is reported after parsing */
+  }
+  memcpy(str, p, len);
+  str[len] = '\0';
+  return str;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value) {
+  load_ctx *x = user;
+  if (x->failed) return 1;
+  char where[600];
+  snprintf(where, sizeof where, "%s:%d", x->name, x->line);
+  int i = find_key(x->c, section, name);
+  if (i >= 0 && x->c->set_line[i]) {
+    loom_errorf(x->err, "%s: %s.%s is set twice (first on line %d); keep one", where, section, name, x->c->set_line[i]);
+    x->failed = true;
+    return 1;
+  }
+  if (loom_config_set(x->c, section, name, value, where, x->err) != 0) {
+    x->failed = true;
+    return 1;
+  }
+  if (i >= 0) x->c->set_line[i] = x->line;
+  return 1;
+}
+
+int loom_config_load_string(loom_config *c, const char *text, const char *name, loom_error *err) {
+  load_ctx x = {.c = c, .name = name, .text = text, .err = err};
+  for (int i = 0; i < c->n; i++) c->set_line[i] = 0;
+  if (strlen(text) != 0 && memchr(text, '\0', strlen(text)) != NULL) return loom_errorf(err, "%s: not text", name);
+  int rc = ini_parse_stream(read_line, &x, on_entry, &x);
+  if (x.failed) return -1;
+  if (x.long_line)
+    return loom_errorf(err, "%s:%d: line longer than %d characters; shorten it", name, x.long_line, INI_MAX_LINE - 1);
+  if (rc > 0)
+    return loom_errorf(err, "%s:%d: cannot read this line; expected '[section]', 'key = value' or a comment", name, rc);
+  if (rc < 0) return loom_errorf(err, "%s: out of memory while parsing", name);
+  return 0;
+}
+
+int loom_config_load(loom_config *c, const char *path, loom_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return loom_errorf(err, "%s: cannot open config: %s", path, strerror(errno));
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  int rc = 0;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      if (len > (1u << 20)) {
+        rc = loom_errorf(err, "%s: config larger than 1 MiB; is this the right file?", path);
+        break;
+      }
+      cap = cap ? cap * 2 : 8192;
+      char *nb = loom_realloc(buf, cap);
+      if (!nb) {
+        rc = loom_errorf(err, "%s: out of memory reading config", path);
+        break;
+      }
+      buf = nb;
+    }
+    size_t got = fread(buf + len, 1, cap - len - 1, f);
+    len += got;
+    if (got == 0) break;
+  }
+  if (rc == 0 && ferror(f)) rc = loom_errorf(err, "%s: read error: %s", path, strerror(errno));
+  fclose(f);
+  if (rc == 0) {
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+      /* a NUL byte: find its line for the message */
+      int line = 1;
+      for (size_t i = 0; i < len && buf[i]; i++) line += buf[i] == '\n';
+      rc = loom_errorf(err, "%s:%d: NUL byte in config; is this a text file?", path, line);
+    } else {
+      rc = loom_config_load_string(c, buf, path, err);
+    }
+  }
+  loom_free(buf);
+  return rc;
+}
+
+/* ---- typed reads ---- */
+
+static int must_find(const loom_config *c, const char *section, const char *key, loom_cfg_type t) {
+  int i = find_key(c, section, key);
+  assert(i >= 0 && "config key not declared");
+  assert((c->keys[i].type == t || (t == LOOM_CFG_STRING && c->keys[i].type == LOOM_CFG_CHOICE)) &&
+         "config key read with another type");
+  return i;
+}
+
+bool loom_config_bool(const loom_config *c, const char *section, const char *key) {
+  bool b = false;
+  parse_bool(c->values[must_find(c, section, key, LOOM_CFG_BOOL)], &b);
+  return b;
+}
+long loom_config_int(const loom_config *c, const char *section, const char *key) {
+  return strtol(c->values[must_find(c, section, key, LOOM_CFG_INT)], NULL, 10);
+}
+double loom_config_float(const loom_config *c, const char *section, const char *key) {
+  return strtod(c->values[must_find(c, section, key, LOOM_CFG_FLOAT)], NULL);
+}
+const char *loom_config_str(const loom_config *c, const char *section, const char *key) {
+  return c->values[must_find(c, section, key, LOOM_CFG_STRING)];
+}
+bool loom_config_is_set(const loom_config *c, const char *section, const char *key) {
+  int i = find_key(c, section, key);
+  assert(i >= 0 && "config key not declared");
+  return c->is_set[i];
+}
+
+static int read_list(const char *text, bool integer, long *li, double *lf, int cap) {
+  int n = 0;
+  const char *p = text;
+  while (*p) {
+    char *end;
+    while (*p == ' ' || *p == ',') p++;
+    if (!*p) break;
+    if (integer) {
+      long v = strtol(p, &end, 10);
+      if (n < cap) li[n] = v;
+    } else {
+      double v = strtod(p, &end);
+      if (n < cap) lf[n] = v;
+    }
+    if (end == p) break;
+    n++;
+    p = end;
+  }
+  return n;
+}
+int loom_config_ints(const loom_config *c, const char *section, const char *key, long *out, int cap) {
+  return read_list(c->values[must_find(c, section, key, LOOM_CFG_INT_LIST)], true, out, NULL, cap);
+}
+int loom_config_floats(const loom_config *c, const char *section, const char *key, double *out, int cap) {
+  return read_list(c->values[must_find(c, section, key, LOOM_CFG_FLOAT_LIST)], false, NULL, out, cap);
+}
+
+/* ---- printing ---- */
+
+char *loom_config_dump(const loom_config *c) {
+  size_t cap = 4096, len = 0;
+  char *out = loom_malloc(cap);
+  if (!out) return NULL;
+  out[0] = '\0';
+#define APPEND(...)                                                                  \
+  do {                                                                               \
+    int need = snprintf(NULL, 0, __VA_ARGS__);                                       \
+    if (len + (size_t)need + 1 > cap) {                                              \
+      while (len + (size_t)need + 1 > cap) cap *= 2;                                 \
+      char *nb = loom_realloc(out, cap);                                             \
+      if (!nb) { loom_free(out); return NULL; }                                      \
+      out = nb;                                                                      \
+    }                                                                                \
+    len += (size_t)snprintf(out + len, cap - len, __VA_ARGS__);                      \
+  } while (0)
+  for (int i = 0; i < c->n; i++) {
+    bool first = i == 0 || strcmp(c->keys[i - 1].section, c->keys[i].section) != 0;
+    if (first) APPEND("%s[%s]\n", i ? "\n" : "", c->keys[i].section);
+    APPEND("%s = %s\n", c->keys[i].key, c->values[i]);
+  }
+  for (int s = 0; s < c->n_sections; s++) {
+    const loom_cfg_section *sec = c->sections[s];
+    APPEND("\n[%s]\n", sec->name);
+    if (!sec->dump) continue;
+    size_t need = sec->dump(sec->ctx, NULL, 0);
+    if (len + need + 1 > cap) {
+      while (len + need + 1 > cap) cap *= 2;
+      char *nb = loom_realloc(out, cap);
+      if (!nb) { loom_free(out); return NULL; }
+      out = nb;
+    }
+    len += sec->dump(sec->ctx, out + len, cap - len);
+  }
+#undef APPEND
+  return out;
+}
+
+void loom_config_print_reference(const loom_config *c, void *file) {
+  FILE *f = file;
+  for (int i = 0; i < c->n; i++) {
+    const loom_cfg_key *k = &c->keys[i];
+    if (i == 0 || strcmp(c->keys[i - 1].section, k->section) != 0) fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+    fprintf(f, "  %-20s %s (default: %s)", k->key, k->type == LOOM_CFG_CHOICE ? k->choices : type_name(k->type),
+            k->def && *k->def ? k->def : "empty");
+    if (k->type == LOOM_CFG_INT || k->type == LOOM_CFG_FLOAT || k->type == LOOM_CFG_INT_LIST || k->type == LOOM_CFG_FLOAT_LIST)
+      fprintf(f, " in [%g, %g]", k->min, k->max);
+    fprintf(f, "\n      %s\n", k->doc);
+  }
+  for (int s = 0; s < c->n_sections; s++) fprintf(f, "\n[%s]\n  (keys documented by its module)\n", c->sections[s]->name);
+}

@@ -1,0 +1,198 @@
+/* test_config.c — INI configs: typed keys, defaults, every kind of bad line named by file and line,
+ * --set overrides, sections owned by other modules, and the resolved dump loading back identically. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loom/alloc.h"
+#include "loom/config.h"
+#include "testutil.h"
+
+static const loom_cfg_key keys[] = {
+    {"text", "hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "LSTM hidden size"},
+    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "run a second LSTM backwards"},
+    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "how states become one vector"},
+    {"image", "conv", LOOM_CFG_INT_LIST, "32,64,128", NULL, 1, 4096, "filters of each conv block"},
+    {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-9, 10, "learning rate"},
+    {"train", "betas", LOOM_CFG_FLOAT_LIST, "0.9,0.999", NULL, 0, 1, "Adam betas"},
+    {"train", "out", LOOM_CFG_STRING, "runs/default", NULL, 0, 0, "run directory"},
+};
+#define NKEYS (int)(sizeof keys / sizeof keys[0])
+
+/* An owned section that accepts key 'path' and rejects anything else. */
+typedef struct {
+  char path[256];
+  int calls;
+} data_ctx;
+static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
+  data_ctx *d = ctx;
+  d->calls++;
+  if (strcmp(key, "path") != 0) return loom_errorf(err, "unknown key '%s' (valid: path)", key);
+  snprintf(d->path, sizeof d->path, "%s", value);
+  return 0;
+}
+static size_t data_dump(void *ctx, char *buf, size_t cap) {
+  data_ctx *d = ctx;
+  int n = snprintf(buf, buf ? cap : 0, "path = %s\n", d->path);
+  return (size_t)n;
+}
+
+static void test_defaults_and_typed_reads(void **state) {
+  loom_config *c = loom_config_new(keys, NKEYS);
+  assert_int_equal(loom_config_int(c, "text", "hidden"), 128);
+  assert_false(loom_config_bool(c, "text", "bidirectional"));
+  assert_string_equal(loom_config_str(c, "text", "pooling"), "last");
+  long conv[8];
+  assert_int_equal(loom_config_ints(c, "image", "conv", conv, 8), 3);
+  assert_int_equal(conv[2], 128);
+  double betas[2];
+  assert_int_equal(loom_config_floats(c, "train", "betas", betas, 2), 2);
+  assert_float_equal(betas[1], 0.999, 1e-12);
+  assert_false(loom_config_is_set(c, "train", "lr"));
+  loom_config_free(c);
+}
+
+static void test_file_values_comments_and_indentation(void **state) {
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  const char *ini = "; a comment\n# another\n[text]\n  hidden = 256   ; inline comment\n"
+                    "\tbidirectional = yes\npooling=max\n\n[image]\nconv = 16, 32\n[train]\nlr = 3e-4\nout = runs/x y\n";
+  assert_int_equal(loom_config_load_string(c, ini, "run.ini", &err), 0);
+  assert_int_equal(loom_config_int(c, "text", "hidden"), 256);
+  assert_true(loom_config_bool(c, "text", "bidirectional"));
+  assert_string_equal(loom_config_str(c, "text", "pooling"), "max");
+  long conv[8];
+  assert_int_equal(loom_config_ints(c, "image", "conv", conv, 8), 2);
+  assert_int_equal(conv[1], 32);
+  assert_float_equal(loom_config_float(c, "train", "lr"), 3e-4, 1e-12);
+  assert_string_equal(loom_config_str(c, "train", "out"), "runs/x y");
+  assert_true(loom_config_is_set(c, "train", "lr"));
+  loom_config_free(c);
+}
+
+static void expect_error(const char *ini, const char *want) {
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  assert_int_equal(loom_config_load_string(c, ini, "run.ini", &err), -1);
+  if (!strstr(err.msg, want)) fail_msg("error '%s' does not contain '%s'", err.msg, want);
+  loom_config_free(c);
+}
+
+static void test_bad_lines_name_file_line_and_key(void **state) {
+  expect_error("[text]\nhiden = 3\n", "run.ini:2: unknown key 'hiden' in [text]; did you mean 'hidden'?");
+  expect_error("[text]\nzzzzzz = 3\n", "valid keys: hidden, bidirectional, pooling");
+  expect_error("[txt]\nhidden = 3\n", "run.ini:2: unknown section [txt]; valid sections: [text], [image], [train]");
+  expect_error("hidden = 3\n", "run.ini:1: a key outside any section");
+  expect_error("[text]\n\nhidden = big\n", "run.ini:3: text.hidden = 'big' is not an integer");
+  expect_error("[text]\nhidden = 0\n", "run.ini:2: text.hidden = 0 is outside [1, 4096]");
+  expect_error("[text]\nhidden = 12.5\n", "is not an integer");
+  expect_error("[text]\nbidirectional = maybe\n", "text.bidirectional = 'maybe' is not a boolean");
+  expect_error("[text]\npooling = avg\n", "text.pooling = 'avg' is not one of: last|mean|max");
+  expect_error("[train]\nlr = nan\n", "train.lr = 'nan' is not a finite number");
+  expect_error("[train]\nlr = 1e400\n", "is not a finite number");
+  expect_error("[image]\nconv = 32, x, 64\n", "in the list image.conv: run.ini:2: image.conv = 'x' is not an integer");
+  expect_error("[text]\nhidden = 3\nhidden = 4\n", "run.ini:3: text.hidden is set twice (first on line 2)");
+  expect_error("[text]\nthis line has no equals sign\n", "run.ini:2: cannot read this line");
+  expect_error("[text\n", "run.ini:1: cannot read this line");
+  char longline[400];
+  memset(longline, 'x', sizeof longline);
+  memcpy(longline, "[train]\nout = ", 14);
+  longline[sizeof longline - 2] = '\n';
+  longline[sizeof longline - 1] = '\0';
+  expect_error(longline, "run.ini:2: line longer than");
+}
+
+static void test_file_errors(void **state) {
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  assert_int_equal(loom_config_load(c, "/nonexistent/run.ini", &err), -1);
+  assert_non_null(strstr(err.msg, "/nonexistent/run.ini: cannot open config"));
+  char path[] = "/tmp/loom_cfg_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "wb");
+  fwrite("[text]\nhidden = 2\n\0\n", 1, 20, f);
+  fclose(f);
+  assert_int_equal(loom_config_load(c, path, &err), -1);
+  assert_non_null(strstr(err.msg, ":3: NUL byte in config"));
+  remove(path);
+  loom_config_free(c);
+}
+
+static void test_set_args(void **state) {
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  assert_int_equal(loom_config_set_arg(c, "text.hidden=64", &err), 0);
+  assert_int_equal(loom_config_int(c, "text", "hidden"), 64);
+  assert_int_equal(loom_config_set_arg(c, "train.out=a=b", &err), 0); /* the first '=' splits */
+  assert_string_equal(loom_config_str(c, "train", "out"), "a=b");
+  assert_int_equal(loom_config_set_arg(c, "hidden=3", &err), -1);
+  assert_non_null(strstr(err.msg, "expected section.key=value"));
+  assert_int_equal(loom_config_set_arg(c, "text.hidden=-1", &err), -1);
+  assert_non_null(strstr(err.msg, "--set: text.hidden = -1 is outside [1, 4096]"));
+  loom_config_free(c);
+}
+
+static void test_owned_sections_and_dump_round_trip(void **state) {
+  data_ctx d = {"", 0};
+  loom_cfg_section sec = {"data", &d, data_set, data_dump};
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config_add_section(c, &sec);
+  loom_error err = {""};
+  assert_int_equal(loom_config_load_string(c, "[data]\npath = items.csv\n[text]\nhidden = 7\n", "a.ini", &err), 0);
+  assert_string_equal(d.path, "items.csv");
+  assert_int_equal(loom_config_load_string(c, "[data]\n\nbogus = 1\n", "b.ini", &err), -1);
+  assert_non_null(strstr(err.msg, "b.ini:3: [data] bogus: unknown key 'bogus' (valid: path)"));
+  char *dump = loom_config_dump(c);
+  assert_non_null(strstr(dump, "[text]\nhidden = 7\n"));
+  assert_non_null(strstr(dump, "[data]\npath = items.csv\n"));
+  data_ctx d2 = {"", 0};
+  loom_cfg_section sec2 = {"data", &d2, data_set, data_dump};
+  loom_config *c2 = loom_config_new(keys, NKEYS);
+  loom_config_add_section(c2, &sec2);
+  assert_int_equal(loom_config_load_string(c2, dump, "dump", &err), 0);
+  char *dump2 = loom_config_dump(c2);
+  assert_string_equal(dump, dump2);
+  loom_free(dump);
+  loom_free(dump2);
+  loom_config_free(c);
+  loom_config_free(c2);
+}
+
+/* Every allocation in loading fails in turn: each run ends in a clean error or success, no leak. */
+static void test_allocation_failures(void **state) {
+  const char *ini = "[text]\nhidden = 9\n[train]\nout = somewhere\n";
+  int failures = 0;
+  for (long n = 1; n < 200; n++) {
+    loom_alloc_fail_after(n);
+    loom_config *c = loom_config_new(keys, NKEYS);
+    loom_error err = {""};
+    int rc = c ? loom_config_load_string(c, ini, "run.ini", &err) : -1;
+    char *dump = c && rc == 0 ? loom_config_dump(c) : NULL;
+    loom_alloc_fail_after(0);
+    if (c && rc == 0 && dump) {
+      assert_int_equal(loom_config_int(c, "text", "hidden"), 9);
+      loom_free(dump);
+      loom_config_free(c);
+      break; /* no allocation failed: every earlier point was covered */
+    }
+    failures++;
+    if (rc != 0 && c) assert_non_null(strstr(err.msg, "out of memory"));
+    loom_free(dump);
+    loom_config_free(c);
+  }
+  assert_true(failures > 5);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_defaults_and_typed_reads),
+      cmocka_unit_test(test_file_values_comments_and_indentation),
+      cmocka_unit_test(test_bad_lines_name_file_line_and_key),
+      cmocka_unit_test(test_file_errors),
+      cmocka_unit_test(test_set_args),
+      cmocka_unit_test(test_owned_sections_and_dump_round_trip),
+      cmocka_unit_test(test_allocation_failures),
+  };
+  return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

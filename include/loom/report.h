@@ -1,0 +1,44 @@
+/* loom/report.h — a training run's report: metric curves, a confusion matrix, ranking examples and
+ * a summary, written as one self-contained HTML file (inline SVG; thumbnails as data: URIs), so it
+ * opens anywhere without a server or network. Files are written to a temporary name and renamed,
+ * so a crash never leaves a half-written report. */
+#ifndef LOOM_REPORT_H
+#define LOOM_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loom/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct loom_report loom_report;
+
+loom_report *loom_report_new(const char *title);
+void loom_report_free(loom_report *r);
+
+/* One point of a curve. Series named "<metric>/<split>" (e.g. "loss/train", "auc/valid") are drawn
+ * one chart per metric, one line per split. Returns -1 only when out of memory. */
+int loom_report_point(loom_report *r, const char *series, double step, double value);
+/* A row of the summary table (config values, final metrics, timings). */
+int loom_report_summary(loom_report *r, const char *key, const char *value);
+/* Confusion matrix (rows = true class), C x C, with class names (may be NULL). */
+int loom_report_confusion(loom_report *r, const int64_t *confusion, int C, const char *const *names);
+/* One ranking example: a user (and optional query) with its top-k items; image paths may be NULL
+ * or missing files (shown as text only). */
+int loom_report_ranking(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
+                        const char *const *image_paths, const float *scores);
+
+/* Writes the HTML report to `path` atomically. */
+int loom_report_write_html(const loom_report *r, const char *path, loom_error *err);
+
+/* Writes `len` bytes to `path` atomically: a temporary file in the same directory, fsync, rename,
+ * fsync of the directory. On failure the previous file at `path` is untouched. */
+int loom_write_file_atomic(const char *path, const void *data, size_t len, loom_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,451 @@
+/* report.c — the HTML run report (loom/report.h) and atomic file writing. Charts are drawn here as
+ * SVG polylines with their own axis ticks; there is no JavaScript and nothing is fetched. */
+#include "loom/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loom/alloc.h"
+
+typedef struct {
+  char *name;
+  double *x, *y;
+  int n, cap;
+} series;
+
+typedef struct {
+  char *user, *query;
+  int k;
+  char **titles, **images;
+  float *scores;
+} ranking;
+
+struct loom_report {
+  char *title;
+  series *s;
+  int n_series, cap_series;
+  char **sum_keys, **sum_values;
+  int n_sum, cap_sum;
+  int64_t *confusion;
+  int C;
+  char **class_names;
+  ranking *rank;
+  int n_rank, cap_rank;
+};
+
+static bool grow(void **p, int *cap, int need, size_t elem) {
+  if (need <= *cap) return true;
+  int c = *cap ? *cap * 2 : 16;
+  while (c < need) c *= 2;
+  void *np = loom_realloc(*p, (size_t)c * elem);
+  if (!np) return false;
+  *p = np;
+  *cap = c;
+  return true;
+}
+
+loom_report *loom_report_new(const char *title) {
+  loom_report *r = loom_calloc(1, sizeof *r);
+  if (r && !(r->title = loom_strdup(title ? title : "loom run"))) {
+    loom_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+static void free_strs(char **v, int n) {
+  if (!v) return;
+  for (int i = 0; i < n; i++) loom_free(v[i]);
+  loom_free(v);
+}
+
+void loom_report_free(loom_report *r) {
+  if (!r) return;
+  for (int i = 0; i < r->n_series; i++) {
+    loom_free(r->s[i].name);
+    loom_free(r->s[i].x);
+    loom_free(r->s[i].y);
+  }
+  loom_free(r->s);
+  free_strs(r->sum_keys, r->n_sum);
+  free_strs(r->sum_values, r->n_sum);
+  loom_free(r->confusion);
+  free_strs(r->class_names, r->C);
+  for (int i = 0; i < r->n_rank; i++) {
+    ranking *k = &r->rank[i];
+    loom_free(k->user);
+    loom_free(k->query);
+    free_strs(k->titles, k->k);
+    free_strs(k->images, k->k);
+    loom_free(k->scores);
+  }
+  loom_free(r->rank);
+  loom_free(r->title);
+  loom_free(r);
+}
+
+int loom_report_point(loom_report *r, const char *name, double step, double value) {
+  series *s = NULL;
+  for (int i = 0; i < r->n_series; i++)
+    if (strcmp(r->s[i].name, name) == 0) s = &r->s[i];
+  if (!s) {
+    if (!grow((void **)&r->s, &r->cap_series, r->n_series + 1, sizeof *r->s)) return -1;
+    s = &r->s[r->n_series];
+    memset(s, 0, sizeof *s);
+    if (!(s->name = loom_strdup(name))) return -1;
+    r->n_series++;
+  }
+  int cap = s->cap;
+  if (!grow((void **)&s->x, &cap, s->n + 1, sizeof(double))) return -1;
+  cap = s->cap;
+  if (!grow((void **)&s->y, &cap, s->n + 1, sizeof(double))) return -1;
+  s->cap = cap;
+  s->x[s->n] = step;
+  s->y[s->n] = value;
+  s->n++;
+  return 0;
+}
+
+int loom_report_summary(loom_report *r, const char *key, const char *value) {
+  int cap = r->cap_sum;
+  if (!grow((void **)&r->sum_keys, &cap, r->n_sum + 1, sizeof(char *))) return -1;
+  cap = r->cap_sum;
+  if (!grow((void **)&r->sum_values, &cap, r->n_sum + 1, sizeof(char *))) return -1;
+  r->cap_sum = cap;
+  char *k = loom_strdup(key), *v = loom_strdup(value);
+  if (!k || !v) {
+    loom_free(k);
+    loom_free(v);
+    return -1;
+  }
+  r->sum_keys[r->n_sum] = k;
+  r->sum_values[r->n_sum] = v;
+  r->n_sum++;
+  return 0;
+}
+
+int loom_report_confusion(loom_report *r, const int64_t *confusion, int C, const char *const *names) {
+  int64_t *cm = loom_malloc(sizeof *cm * (size_t)C * (size_t)C);
+  char **nm = loom_calloc((size_t)C, sizeof *nm);
+  if (!cm || !nm) goto fail;
+  memcpy(cm, confusion, sizeof *cm * (size_t)C * (size_t)C);
+  for (int i = 0; i < C; i++) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", i);
+    if (!(nm[i] = loom_strdup(names && names[i] ? names[i] : buf))) goto fail;
+  }
+  loom_free(r->confusion);
+  free_strs(r->class_names, r->C);
+  r->confusion = cm;
+  r->class_names = nm;
+  r->C = C;
+  return 0;
+fail:
+  loom_free(cm);
+  free_strs(nm, C);
+  return -1;
+}
+
+int loom_report_ranking(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
+                        const char *const *image_paths, const float *scores) {
+  if (!grow((void **)&r->rank, &r->cap_rank, r->n_rank + 1, sizeof *r->rank)) return -1;
+  ranking *x = &r->rank[r->n_rank];
+  memset(x, 0, sizeof *x);
+  x->k = k;
+  x->user = loom_strdup(user);
+  x->query = loom_strdup(query ? query : "");
+  x->titles = loom_calloc((size_t)k, sizeof(char *));
+  x->images = loom_calloc((size_t)k, sizeof(char *));
+  x->scores = loom_malloc(sizeof(float) * (size_t)(k ? k : 1));
+  bool ok = x->user && x->query && x->titles && x->images && x->scores;
+  for (int i = 0; ok && i < k; i++) {
+    x->titles[i] = loom_strdup(titles && titles[i] ? titles[i] : "");
+    x->images[i] = loom_strdup(image_paths && image_paths[i] ? image_paths[i] : "");
+    x->scores[i] = scores ? scores[i] : NAN;
+    ok = x->titles[i] && x->images[i];
+  }
+  r->n_rank++; /* freed by loom_report_free even when incomplete */
+  return ok ? 0 : -1;
+}
+
+/* ---- an output buffer ---- */
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+  bool oom;
+} buf;
+
+static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(buf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int need = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (b->len + (size_t)need + 1 > b->cap) {
+    size_t c = b->cap ? b->cap : 65536;
+    while (b->len + (size_t)need + 1 > c) c *= 2;
+    char *np = loom_realloc(b->p, c);
+    if (!np) {
+      b->oom = true;
+      return;
+    }
+    b->p = np;
+    b->cap = c;
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)need;
+}
+
+static void put_escaped(buf *b, const char *s) {
+  for (; *s; s++) {
+    switch (*s) {
+    case '<': put(b, "&lt;"); break;
+    case '>': put(b, "&gt;"); break;
+    case '&': put(b, "&amp;"); break;
+    case '"': put(b, "&quot;"); break;
+    default: put(b, "%c", *s);
+    }
+  }
+}
+
+/* The file's bytes as base64 (for a data: URI); nothing if it cannot be read or exceeds 1 MiB. */
+static void put_base64_file(buf *b, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return;
+  unsigned char in[3];
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t n, total = 0;
+  while ((n = fread(in, 1, 3, f)) > 0 && total < (1u << 20)) {
+    total += n;
+    unsigned v = (unsigned)in[0] << 16 | (n > 1 ? (unsigned)in[1] << 8 : 0) | (n > 2 ? in[2] : 0);
+    put(b, "%c%c%c%c", tbl[v >> 18 & 63], tbl[v >> 12 & 63], n > 1 ? tbl[v >> 6 & 63] : '=', n > 2 ? tbl[v & 63] : '=');
+  }
+  fclose(f);
+}
+
+static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+
+/* "a nice" tick step for a range */
+static double tick_step(double range) {
+  double raw = range / 5, mag = pow(10, floor(log10(raw > 0 ? raw : 1)));
+  double m = raw / mag;
+  return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+}
+
+/* One chart: every series whose name starts with "<metric>/". */
+static void chart(buf *b, const loom_report *r, const char *metric) {
+  const double W = 460, H = 260, L = 56, R = 12, T = 28, B = 36;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  size_t ml = strlen(metric);
+  for (int i = 0; i < r->n_series; i++) {
+    const series *s = &r->s[i];
+    if (strncmp(s->name, metric, ml) != 0 || s->name[ml] != '/') continue;
+    for (int j = 0; j < s->n; j++) {
+      if (!isfinite(s->y[j])) continue;
+      x0 = fmin(x0, s->x[j]), x1 = fmax(x1, s->x[j]);
+      y0 = fmin(y0, s->y[j]), y1 = fmax(y1, s->y[j]);
+    }
+  }
+  if (!isfinite(x0)) return;
+  if (x1 == x0) x1 = x0 + 1;
+  if (y1 == y0) y0 -= 0.5, y1 += 0.5;
+  double pad = 0.05 * (y1 - y0);
+  y0 -= pad, y1 += pad;
+  put(b, "<figure><svg width='%.0f' height='%.0f' viewBox='0 0 %.0f %.0f' role='img'>", W, H, W, H);
+  put(b, "<text x='%.0f' y='18' class='ct'>", L);
+  put_escaped(b, metric);
+  put(b, "</text><rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' class='frame'/>", L, T, W - L - R, H - T - B);
+  double st = tick_step(y1 - y0);
+  for (double v = ceil(y0 / st) * st; v <= y1; v += st) {
+    double y = T + (H - T - B) * (1 - (v - y0) / (y1 - y0));
+    put(b, "<line x1='%.0f' x2='%.0f' y1='%.1f' y2='%.1f' class='grid'/><text x='%.0f' y='%.1f' class='yt'>%g</text>", L,
+        W - R, y, y, L - 4, y + 4, fabs(v) < st * 1e-9 ? 0.0 : v);
+  }
+  double sx = tick_step(x1 - x0);
+  for (double v = ceil(x0 / sx) * sx; v <= x1; v += sx) {
+    double x = L + (W - L - R) * (v - x0) / (x1 - x0);
+    put(b, "<text x='%.1f' y='%.0f' class='xt'>%g</text>", x, H - B + 16, v);
+  }
+  put(b, "<text x='%.0f' y='%.0f' class='xl'>step</text>", (L + W - R) / 2, H - 4);
+  int color = 0;
+  double ly = T + 12;
+  for (int i = 0; i < r->n_series; i++) {
+    const series *s = &r->s[i];
+    if (strncmp(s->name, metric, ml) != 0 || s->name[ml] != '/') continue;
+    const char *c = palette[color++ % 6];
+    put(b, "<polyline fill='none' stroke='%s' stroke-width='1.6' points='", c);
+    for (int j = 0; j < s->n; j++) {
+      if (!isfinite(s->y[j])) continue;
+      put(b, "%.1f,%.1f ", L + (W - L - R) * (s->x[j] - x0) / (x1 - x0),
+          T + (H - T - B) * (1 - (s->y[j] - y0) / (y1 - y0)));
+    }
+    put(b, "'/>");
+    if (s->n == 1)
+      put(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>", L + (W - L - R) * (s->x[0] - x0) / (x1 - x0),
+          T + (H - T - B) * (1 - (s->y[0] - y0) / (y1 - y0)), c);
+    put(b, "<text x='%.0f' y='%.0f' fill='%s' class='lg'>", W - R - 6, ly, c);
+    put_escaped(b, s->name + ml + 1);
+    put(b, " %.4g</text>", s->y[s->n - 1]);
+    ly += 14;
+  }
+  put(b, "</svg></figure>\n");
+}
+
+int loom_report_write_html(const loom_report *r, const char *path, loom_error *err) {
+  buf b = {0};
+  put(&b, "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>");
+  put_escaped(&b, r->title);
+  put(&b, "</title>\n<style>body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}"
+          "h1{font-size:20px}h2{font-size:16px;margin-top:28px}figure{display:inline-block;margin:6px}"
+          ".frame{fill:none;stroke:#999}.grid{stroke:#eee}.ct{font-weight:600;font-size:13px}"
+          ".yt{font-size:11px;text-anchor:end;fill:#555}.xt{font-size:11px;text-anchor:middle;fill:#555}"
+          ".xl{font-size:11px;text-anchor:middle;fill:#555}.lg{font-size:11px;text-anchor:end}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
+          "td.k,th.k{text-align:left}.cm td{min-width:34px}.rk{display:flex;gap:10px;flex-wrap:wrap}"
+          ".it{width:96px;font-size:11px;text-align:center}.it img{width:84px;height:84px;image-rendering:pixelated;"
+          "border:1px solid #ccc}</style></head><body>\n<h1>");
+  put_escaped(&b, r->title);
+  put(&b, "</h1>\n");
+  if (r->n_sum) {
+    put(&b, "<h2>Summary</h2><table>");
+    for (int i = 0; i < r->n_sum; i++) {
+      put(&b, "<tr><td class='k'>");
+      put_escaped(&b, r->sum_keys[i]);
+      put(&b, "</td><td class='k'>");
+      put_escaped(&b, r->sum_values[i]);
+      put(&b, "</td></tr>");
+    }
+    put(&b, "</table>\n");
+  }
+  if (r->n_series) {
+    put(&b, "<h2>Curves</h2>\n");
+    for (int i = 0; i < r->n_series; i++) {
+      const char *slash = strchr(r->s[i].name, '/');
+      size_t ml = slash ? (size_t)(slash - r->s[i].name) : strlen(r->s[i].name);
+      bool drawn = false;
+      for (int j = 0; j < i; j++) drawn |= strncmp(r->s[j].name, r->s[i].name, ml) == 0 && r->s[j].name[ml] == '/';
+      if (drawn || !slash) continue;
+      char metric[128];
+      snprintf(metric, sizeof metric, "%.*s", (int)(ml < 127 ? ml : 127), r->s[i].name);
+      chart(&b, r, metric);
+    }
+  }
+  if (r->confusion) {
+    int64_t max = 1;
+    for (int i = 0; i < r->C * r->C; i++) max = r->confusion[i] > max ? r->confusion[i] : max;
+    put(&b, "<h2>Confusion matrix</h2><p>rows: true class, columns: predicted</p><table class='cm'><tr><th></th>");
+    for (int j = 0; j < r->C; j++) {
+      put(&b, "<th>");
+      put_escaped(&b, r->class_names[j]);
+      put(&b, "</th>");
+    }
+    put(&b, "</tr>");
+    for (int i = 0; i < r->C; i++) {
+      put(&b, "<tr><th class='k'>");
+      put_escaped(&b, r->class_names[i]);
+      put(&b, "</th>");
+      for (int j = 0; j < r->C; j++) {
+        int64_t v = r->confusion[i * r->C + j];
+        double a = (double)v / (double)max;
+        put(&b, "<td style='background:rgba(%s,%.2f)'>%lld</td>", i == j ? "31,119,180" : "214,39,40", 0.08 + 0.6 * a,
+            (long long)v);
+      }
+      put(&b, "</tr>");
+    }
+    put(&b, "</table>\n");
+  }
+  if (r->n_rank) {
+    put(&b, "<h2>Top-ranked products for a few users</h2>\n");
+    for (int i = 0; i < r->n_rank; i++) {
+      const ranking *x = &r->rank[i];
+      put(&b, "<p><b>user ");
+      put_escaped(&b, x->user);
+      put(&b, "</b>");
+      if (x->query[0]) {
+        put(&b, ", query “");
+        put_escaped(&b, x->query);
+        put(&b, "”");
+      }
+      put(&b, "</p><div class='rk'>");
+      for (int j = 0; j < x->k; j++) {
+        put(&b, "<div class='it'>");
+        if (x->images[j][0]) {
+          size_t before = b.len;
+          put(&b, "<img alt='' src='data:image/png;base64,");
+          size_t mark = b.len;
+          put_base64_file(&b, x->images[j]);
+          if (b.len == mark) b.len = before; /* unreadable image: text only */
+          else put(&b, "'><br>");
+        }
+        put(&b, "%d. ", j + 1);
+        put_escaped(&b, x->titles[j]);
+        if (isfinite(x->scores[j])) put(&b, "<br>%.3f", x->scores[j]);
+        put(&b, "</div>");
+      }
+      put(&b, "</div>\n");
+    }
+  }
+  put(&b, "<p style='color:#888;font-size:12px'>written by loom</p></body></html>\n");
+  if (b.oom) {
+    loom_free(b.p);
+    return loom_errorf(err, "%s: out of memory building the report", path);
+  }
+  int rc = loom_write_file_atomic(path, b.p, b.len, err);
+  loom_free(b.p);
+  return rc;
+}
+
+int loom_write_file_atomic(const char *path, const void *data, size_t len, loom_error *err) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    return loom_errorf(err, "%s: path too long", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return loom_errorf(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+  const char *p = data;
+  size_t left = len;
+  while (left) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = errno;
+      close(fd);
+      unlink(tmp);
+      return loom_errorf(err, "%s: write failed: %s; the previous file (if any) is intact", path, strerror(e));
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return loom_errorf(err, "%s: flushing to disk failed: %s; the previous file (if any) is intact", path, strerror(e));
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return loom_errorf(err, "%s: rename failed: %s; the previous file (if any) is intact", path, strerror(e));
+  }
+  /* make the rename itself durable */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  int dfd = open(slash && !dir[0] ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}

@@ -76,6 +76,30 @@ static loom_tensor *loss_node(loom_graph *g, loom_op op, int nsrc, loom_tensor *
   return t;
 }
 
+/* Row helpers over the SIMD kernels, through L1-sized stack pieces (no heap, fixed order):
+ * Σ_c exp(x_c − m), and y += w · exp(x − shift). */
+enum { EXP_PIECE = 256 };
+static double sum_exp_shifted(size_t n, const float *x, float m) {
+  float tmp[EXP_PIECE];
+  double s = 0.0;
+  for (size_t o = 0; o < n; o += EXP_PIECE) {
+    size_t len = n - o < EXP_PIECE ? n - o : EXP_PIECE;
+    loom_k.affine(len, 1.0f, -m, x + o, tmp);
+    loom_k.exp(len, tmp, tmp);
+    s += loom_k.sum(len, tmp);
+  }
+  return s;
+}
+static void acc_exp_shifted(size_t n, const float *x, float shift, float w, float *y) {
+  float tmp[EXP_PIECE];
+  for (size_t o = 0; o < n; o += EXP_PIECE) {
+    size_t len = n - o < EXP_PIECE ? n - o : EXP_PIECE;
+    loom_k.affine(len, 1.0f, -shift, x + o, tmp);
+    loom_k.exp(len, tmp, tmp);
+    loom_k.axpy(len, w, tmp, y + o);
+  }
+}
+
 /* softplus(z) = log(1 + e^z), stable for any z; sigmoid likewise. */
 static inline float softplusf(float z) { return fmaxf(z, 0.0f) + log1pf(expf(-fabsf(z))); }
 static inline float sigmoidf(float z) {
@@ -180,20 +204,21 @@ static void ce_forward(loom_graph *g, loom_tensor *t) {
     const float *xi = x->data + (size_t)i * C;
     long y = Y[i];
     float m = loom_k.max((size_t)C, xi);
-    double s = 0.0, sx = 0.0;
-    for (long c = 0; c < C; c++) {
-      s += expf(xi[c] - m);
-      sx += xi[c];
-    }
-    float l = m + (float)log(s);
+    float l = m + (float)log(sum_exp_shifted((size_t)C, xi, m));
     lse[i] = l;
     if (y == ignore) {
       L[i] = 0.0f;
       continue;
     }
     if (y < 0 || y >= C) LOOM_FATAL("softmax_ce '%s': label %ld in row %ld is outside [0, %ld)", t->name, y, i, C);
-    float nll = l - xi[y], smooth = (float)((double)C * l - sx);
-    L[i] = (1.0f - eps) * nll + eps / (float)C * smooth;
+    float nll = l - xi[y];
+    if (eps == 0.0f) {
+      L[i] = nll;
+    } else { /* Σ_c −log p_c = C·lse − Σ_c x_c, summed in double: the two terms nearly cancel */
+      double sx = 0.0;
+      for (long c = 0; c < C; c++) sx += xi[c];
+      L[i] = (1.0f - eps) * nll + eps / (float)C * (float)((double)C * l - sx);
+    }
   }
   size_t count = 0;
   for (long i = 0; i < B; i++) count += Y[i] != ignore;
@@ -214,7 +239,8 @@ static void ce_backward(loom_graph *g, loom_tensor *t) {
     if (Y[i] == ignore) continue;
     const float w = loss_weight(t, (size_t)i, count), *xi = x->data + (size_t)i * C, l = lse[i];
     float *dx = x->grad + (size_t)i * C;
-    for (long c = 0; c < C; c++) dx[c] += w * (expf(xi[c] - l) - eps / (float)C);
+    acc_exp_shifted((size_t)C, xi, l, w, dx);
+    if (eps != 0.0f) loom_k.affine((size_t)C, 1.0f, -w * eps / (float)C, dx, dx);
     dx[Y[i]] -= w * (1.0f - eps);
   }
 }
@@ -529,7 +555,9 @@ const loom_op_def loom_op_cosine_sim = {"cosine_sim", cos_infer, NULL, cos_forwa
 /* ======================= InfoNCE with in-batch negatives ======================= */
 /* src: q, k (B, D). fp[0] = temperature, ip[1] = normalize, ip[2] = symmetric.
  * saved (floats): per-sample (B, unless NONE) | q^ (B·D) | k^ (B·D) | |q| (B) | |k| (B) | row-softmax P
- * (B·B) | column-softmax Pc (B·B) | dS (B·B) | dq^ (B·D) | dk^ (B·D) | row CE (B) | column CE (B). */
+ * (B·B) | Pc (B·B): softmax of the rows of Sᵀ (the k→q direction; computed row-wise on a tiled
+ * transpose, so both directions use the SIMD kernels) | dS (B·B) | dq^ (B·D) | dk^ (B·D) | row CE (B) |
+ * column CE (B). */
 
 #define INFONCE_EPS 1e-12f
 
@@ -552,6 +580,19 @@ static int infonce_infer(loom_graph *g, loom_tensor *t) {
   t->ip[7] = q->shape[0];
   loss_shape(t, 1, q->shape);
   return 0;
+}
+
+/* y = xᵀ (or y += xᵀ) for n x n matrices, in 32 x 32 tiles; each thread owns a band of y's rows. */
+static void transpose_sq(size_t n, const float *x, float *y, bool add) {
+  enum { TILE = 32 };
+  const long nt = (long)((n + TILE - 1) / TILE);
+#pragma omp parallel for schedule(static) if (n * n > LOOM_PAR_GRAIN)
+  for (long bi = 0; bi < nt; bi++)
+    for (size_t j0 = 0; j0 < n; j0 += TILE) {
+      const size_t i0 = (size_t)bi * TILE, i1 = i0 + TILE < n ? i0 + TILE : n, j1 = j0 + TILE < n ? j0 + TILE : n;
+      for (size_t i = i0; i < i1; i++)
+        for (size_t j = j0; j < j1; j++) y[i * n + j] = (add ? y[i * n + j] : 0.0f) + x[j * n + i];
+    }
 }
 
 typedef struct {
@@ -595,33 +636,23 @@ static void infonce_forward(loom_graph *g, loom_tensor *t) {
   }
   /* S = q^ k^T / tau into P (B, B) */
   loom_gemm(false, true, B, B, (int)D, 1.0f / t->fp[0], s.qh, (int)D, s.kh, (int)D, 0.0f, s.P, B);
-  if (sym) { /* column log-sum-exp from S before P is overwritten */
+  if (sym) transpose_sq(Bz, s.P, s.Pc, false); /* Pc = S^T: the k->q direction, row-wise */
 #pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
-    for (long j = 0; j < B; j++) {
-      float m = -INFINITY;
-      for (long i = 0; i < B; i++) m = fmaxf(m, s.P[i * B + j]);
-      double z = 0.0;
-      for (long i = 0; i < B; i++) z += expf(s.P[i * B + j] - m);
-      float lse = m + (float)log(z);
-      s.lcol[j] = lse - s.P[j * B + j];
-      for (long i = 0; i < B; i++) s.Pc[i * B + j] = expf(s.P[i * B + j] - lse);
-    }
-  }
-#pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
-    float *row = s.P + (size_t)i * Bz, m = loom_k.max(Bz, row);
-    double z = 0.0;
-    for (long j = 0; j < B; j++) z += expf(row[j] - m);
-    float lse = m + (float)log(z);
-    s.lrow[i] = lse - row[i];
-    for (long j = 0; j < B; j++) row[j] = expf(row[j] - lse);
+  for (long i = 0; i < (sym ? 2 * B : B); i++) {
+    const bool col = i >= B;
+    const long r = col ? i - B : i;
+    float *row = (col ? s.Pc : s.P) + (size_t)r * Bz, m = loom_k.max(Bz, row);
+    float lse = m + (float)log(sum_exp_shifted(Bz, row, m));
+    (col ? s.lcol : s.lrow)[r] = lse - row[r];
+    loom_k.affine(Bz, 1.0f, -lse, row, row);
+    loom_k.exp(Bz, row, row);
   }
   float *L = per_sample(t);
   for (long i = 0; i < B; i++) L[i] = sym ? 0.5f * (s.lrow[i] + s.lcol[i]) : s.lrow[i];
   loss_reduce(t, Bz);
 }
 
-/* dS_ij = h w_i (P_ij − δ_ij) + h w_j (Pc_ij − δ_ij) (second term when symmetric, h = 1/2 then);
+/* dS_ij = h w_i (P_ij − δ_ij) + h w_j (Pc_ji − δ_ij) (second term when symmetric, h = 1/2 then);
  * dq^ = dS k^ / tau, dk^ = dS^T q^ / tau, then back through the normalisation. */
 static void infonce_backward(loom_graph *g, loom_tensor *t) {
   loom_tensor *q = t->src[0], *k = t->src[1];
@@ -630,15 +661,18 @@ static void infonce_backward(loom_graph *g, loom_tensor *t) {
   const bool sym = t->ip[2];
   const float h = sym ? 0.5f : 1.0f, inv_tau = 1.0f / t->fp[0];
   infonce_bufs s = infonce_layout(t);
+  /* row i of dS = h w_i (P_i − e_i); when symmetric, row j of Pc becomes h w_j (Pc_j − e_j) (Pc is not
+   * needed after this backward) and its transpose is added. */
 #pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
-    const float wi = h * loss_weight(t, (size_t)i, Bz);
-    for (long j = 0; j < B; j++) {
-      float d = wi * (s.P[i * B + j] - (i == j));
-      if (sym) d += h * loss_weight(t, (size_t)j, Bz) * (s.Pc[i * B + j] - (i == j));
-      s.dS[i * B + j] = d;
-    }
+  for (long i = 0; i < (sym ? 2 * B : B); i++) {
+    const bool col = i >= B;
+    const long r = col ? i - B : i;
+    const float w = h * loss_weight(t, (size_t)r, Bz);
+    float *dst = (col ? s.Pc : s.dS) + (size_t)r * Bz;
+    loom_k.affine(Bz, w, 0.0f, (col ? s.Pc : s.P) + (size_t)r * Bz, dst);
+    dst[r] -= w;
   }
+  if (sym) transpose_sq(Bz, s.Pc, s.dS, true);
   if (q->grad) loom_gemm(false, false, B, (int)D, B, inv_tau, s.dS, B, s.kh, (int)D, 0.0f, s.dqh, (int)D);
   if (k->grad) loom_gemm(true, false, B, (int)D, B, inv_tau, s.dS, B, s.qh, (int)D, 0.0f, s.dkh, (int)D);
   if (t->ip[1]) {

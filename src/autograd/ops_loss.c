@@ -582,8 +582,9 @@ static int infonce_infer(loom_graph *g, loom_tensor *t) {
   return 0;
 }
 
-/* y = xᵀ (or y += xᵀ) for n x n matrices, in 32 x 32 tiles; each thread owns a band of y's rows. */
-static void transpose_sq(size_t n, const float *x, float *y, bool add) {
+/* y_ij = s_j · x_ji for n x n matrices (s NULL: 1), in 32 x 32 tiles; each thread owns a band of y's
+ * rows, so the result does not depend on the thread count. */
+static void transpose_scaled(size_t n, const float *x, const float *s, float *y) {
   enum { TILE = 32 };
   const long nt = (long)((n + TILE - 1) / TILE);
 #pragma omp parallel for schedule(static) if (n * n > LOOM_PAR_GRAIN)
@@ -591,7 +592,7 @@ static void transpose_sq(size_t n, const float *x, float *y, bool add) {
     for (size_t j0 = 0; j0 < n; j0 += TILE) {
       const size_t i0 = (size_t)bi * TILE, i1 = i0 + TILE < n ? i0 + TILE : n, j1 = j0 + TILE < n ? j0 + TILE : n;
       for (size_t i = i0; i < i1; i++)
-        for (size_t j = j0; j < j1; j++) y[i * n + j] = (add ? y[i * n + j] : 0.0f) + x[j * n + i];
+        for (size_t j = j0; j < j1; j++) y[i * n + j] = (s ? s[j] : 1.0f) * x[j * n + i];
     }
 }
 
@@ -636,7 +637,7 @@ static void infonce_forward(loom_graph *g, loom_tensor *t) {
   }
   /* S = q^ k^T / tau into P (B, B) */
   loom_gemm(false, true, B, B, (int)D, 1.0f / t->fp[0], s.qh, (int)D, s.kh, (int)D, 0.0f, s.P, B);
-  if (sym) transpose_sq(Bz, s.P, s.Pc, false); /* Pc = S^T: the k->q direction, row-wise */
+  if (sym) transpose_scaled(Bz, s.P, NULL, s.Pc); /* Pc = S^T: the k->q direction, row-wise */
 #pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
   for (long i = 0; i < (sym ? 2 * B : B); i++) {
     const bool col = i >= B;
@@ -661,18 +662,22 @@ static void infonce_backward(loom_graph *g, loom_tensor *t) {
   const bool sym = t->ip[2];
   const float h = sym ? 0.5f : 1.0f, inv_tau = 1.0f / t->fp[0];
   infonce_bufs s = infonce_layout(t);
-  /* row i of dS = h w_i (P_i − e_i); when symmetric, row j of Pc becomes h w_j (Pc_j − e_j) (Pc is not
-   * needed after this backward) and its transpose is added. */
-#pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
-  for (long i = 0; i < (sym ? 2 * B : B); i++) {
-    const bool col = i >= B;
-    const long r = col ? i - B : i;
-    const float w = h * loss_weight(t, (size_t)r, Bz);
-    float *dst = (col ? s.Pc : s.dS) + (size_t)r * Bz;
-    loom_k.affine(Bz, w, 0.0f, (col ? s.Pc : s.P) + (size_t)r * Bz, dst);
-    dst[r] -= w;
+  /* the k->q term first: dS_ij = h w_j Pc_ji, transposed tile by tile. The weights h w_j are staged in
+   * dq^'s buffer, which the GEMM below overwrites; the forward's saved state stays intact. */
+  float *wcol = s.dqh;
+  if (sym) {
+    for (long j = 0; j < B; j++) wcol[j] = h * loss_weight(t, (size_t)j, Bz);
+    transpose_scaled(Bz, s.Pc, wcol, s.dS);
   }
-  if (sym) transpose_sq(Bz, s.Pc, s.dS, true);
+  /* then the q->k term, row i: h w_i P_i; both subtract their weight on the diagonal */
+#pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
+  for (long i = 0; i < B; i++) {
+    const float w = h * loss_weight(t, (size_t)i, Bz);
+    float *dst = s.dS + (size_t)i * Bz;
+    if (sym) loom_k.axpy(Bz, w, s.P + (size_t)i * Bz, dst);
+    else loom_k.affine(Bz, w, 0.0f, s.P + (size_t)i * Bz, dst);
+    dst[i] -= w + (sym ? wcol[i] : 0.0f);
+  }
   if (q->grad) loom_gemm(false, false, B, (int)D, B, inv_tau, s.dS, B, s.kh, (int)D, 0.0f, s.dqh, (int)D);
   if (k->grad) loom_gemm(true, false, B, (int)D, B, inv_tau, s.dS, B, s.qh, (int)D, 0.0f, s.dkh, (int)D);
   if (t->ip[1]) {

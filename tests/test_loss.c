@@ -210,6 +210,9 @@ static loom_tensor *b_cossim(fx_ctx *c) {
   return loom_cosine_sim(c->g, a, b, 1e-8f);
 }
 
+/* Worst fraction of the tolerance used (tu_max_err) by values and by gradients, for the report line. */
+static double worst_val, worst_grad;
+
 /* Runs every case of loss_<name>.fix on the current ISA; returns the number of values compared. */
 static int parity(const char *name, loom_tensor *(*build)(fx_ctx *)) {
   char file[64];
@@ -231,6 +234,7 @@ static int parity(const char *name, loom_tensor *(*build)(fx_ctx *)) {
     char what[128];
     snprintf(what, sizeof what, "%s case %d value", name, i);
     tu_assert_close(what, out->data, want, n, 1e-6, 1e-5);
+    worst_val = fmax(worst_val, tu_max_err(out->data, want, n, 1e-6, 1e-5));
     compared += (int)n;
     for (int j = 0; j < c.np; j++) {
       char dk[32];
@@ -240,6 +244,7 @@ static int parity(const char *name, loom_tensor *(*build)(fx_ctx *)) {
       assert_int_equal(n, loom_tensor_numel(c.p[j]));
       snprintf(what, sizeof what, "%s case %d d%s", name, i, c.pn[j]);
       tu_assert_close(what, c.p[j]->grad, dwant, n, 1e-6, 1e-4);
+      worst_grad = fmax(worst_grad, tu_max_err(c.p[j]->grad, dwant, n, 1e-6, 1e-4));
       compared += (int)n;
     }
     loom_graph_free(c.g);
@@ -258,8 +263,10 @@ static void test_pytorch_parity(void **state) {
   for (int isa = 0; isa < LOOM_ISA_COUNT; isa++) {
     if (!loom_runtime_set_isa((loom_isa)isa)) continue;
     int total = 0;
+    worst_val = worst_grad = 0.0;
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) total += parity(files[f].name, files[f].build);
-    print_message("loss parity[%s]: %d values compared with PyTorch\n", loom_isa_name((loom_isa)isa), total);
+    print_message("loss parity[%s]: %d values compared with PyTorch; worst |diff| / tolerance: values %.2f, "
+                  "gradients %.2f\n", loom_isa_name((loom_isa)isa), total, worst_val, worst_grad);
     assert_true(total > 800);
   }
   loom_runtime_set_isa(best);

@@ -41,6 +41,12 @@ static const char *ck(int i, const char *name) {
   return buf;
 }
 
+static double worst_err, worst_abs; /* fraction of the tolerance used; largest |diff| */
+static void note_err(const float *a, const float *b, size_t n) {
+  worst_err = fmax(worst_err, tu_max_err(a, b, n, 1e-6, 1e-6));
+  for (size_t i = 0; i < n; i++) worst_abs = fmax(worst_abs, fabs((double)a[i] - b[i]));
+}
+
 static int run_trajectories(const tu_fixture *fx) {
   int n_cases = tu_fixture_i32(fx, "n", NULL, NULL, NULL)[0], compared = 0;
   for (int i = 0; i < n_cases; i++) {
@@ -76,6 +82,8 @@ static int run_trajectories(const tu_fixture *fx) {
       tu_assert_close(what, w->data, tw + s * 15, 15, 1e-6, 1e-6);
       snprintf(what, sizeof what, "case %d step %d b", i, s);
       tu_assert_close(what, b->data, tb + s * 7, 7, 1e-6, 1e-6);
+      note_err(w->data, tw + s * 15, 15);
+      note_err(b->data, tb + s * 7, 7);
       compared += 22;
     }
     assert_int_equal(loom_optim_steps(opt), 10);
@@ -90,9 +98,10 @@ static void test_trajectories_match_torch(void **state) {
   loom_isa best = loom_runtime_isa();
   for (int isa = 0; isa < LOOM_ISA_COUNT; isa++) {
     if (!loom_runtime_set_isa((loom_isa)isa)) continue;
+    worst_err = worst_abs = 0.0;
     int n = run_trajectories(fx);
-    print_message("optim parity[%s]: %d parameter values compared over 12 cases x 10 steps\n",
-                  loom_isa_name((loom_isa)isa), n);
+    print_message("optim parity[%s]: %d parameter values compared over 12 cases x 10 steps; worst |diff| %.2g "
+                  "(%.2f of the tolerance)\n", loom_isa_name((loom_isa)isa), n, worst_abs, worst_err);
     assert_int_equal(n, 12 * 10 * 22);
   }
   loom_runtime_set_isa(best);

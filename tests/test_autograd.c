@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autograd/graph_internal.h"
+#include "loom/loss.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- gradcheck cases over the op table */
@@ -80,6 +81,27 @@ static loom_tensor *c_dropout(loom_graph *g, loom_rng *r) {
   loom_graph_set_training(g, true);
   return loom_dropout(g, P("x", 4, 37), 0.3f);
 }
+/* losses (loom/loss.h); the full set of gradient checks is in tests/test_loss.c */
+static loom_tensor *c_bce_logits(loom_graph *g, loom_rng *r) {
+  loom_tensor *y = loom_input(g, "y", LOOM_F32, 2, (int[]){5, 3});
+  static float ys[15] = {0, 1, 1, 0, 0.3f, 1, 0, 0, 1, 0.7f, 1, 0, 1, 1, 0};
+  loom_input_bind(y, ys);
+  return loom_bce_logits(g, P("x", 5, 3), y, NULL, LOOM_REDUCE_NONE);
+}
+static loom_tensor *c_softmax_ce(loom_graph *g, loom_rng *r) {
+  loom_tensor *y = loom_input(g, "y", LOOM_I32, 1, (int[]){5});
+  static int32_t ys[5] = {2, 0, 6, -100, 3};
+  loom_input_bind(y, ys);
+  return loom_softmax_ce(g, P("x", 5, 7), y, 0.1f, LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_MEAN);
+}
+static loom_tensor *c_mse(loom_graph *g, loom_rng *r) { return loom_mse(g, P("a", 3, 7), P("b", 3, 7), LOOM_REDUCE_MEAN); }
+static loom_tensor *c_bpr(loom_graph *g, loom_rng *r) { return loom_bpr(g, P("p", 5), P("n", 5, 3), LOOM_REDUCE_NONE); }
+static loom_tensor *c_triplet(loom_graph *g, loom_rng *r) {
+  return loom_triplet_margin(g, P("a", 5, 7), P("p", 5, 7), P("n", 5, 7), 1.5f, LOOM_DIST_EUCLIDEAN, LOOM_REDUCE_NONE);
+}
+static loom_tensor *c_infonce(loom_graph *g, loom_rng *r) { return loom_infonce(g, P("q", 5, 7), P("k", 5, 7), 0.5f, true, true, LOOM_REDUCE_MEAN); }
+static loom_tensor *c_l2_normalize(loom_graph *g, loom_rng *r) { return loom_l2_normalize(g, P("x", 4, 9), 1e-12f); }
+static loom_tensor *c_cosine_sim(loom_graph *g, loom_rng *r) { return loom_cosine_sim(g, P("a", 4, 9), P("b", 4, 9), 1e-8f); }
 
 static const gc_case cases[] = {
     {LOOM_OP_ADD, "same shape", c_add_same, 1},          {LOOM_OP_ADD, "suffix", c_add_suffix, 1},
@@ -101,6 +123,10 @@ static const gc_case cases[] = {
     {LOOM_OP_SLICE, "", c_slice, 1},                     {LOOM_OP_RESHAPE, "reshape", c_reshape, 1},
     {LOOM_OP_RESHAPE, "flatten", c_flatten, 1},          {LOOM_OP_GATHER, "padding 0", c_gather, 1},
     {LOOM_OP_DROPOUT, "training", c_dropout, 1},
+    {LOOM_OP_BCE_LOGITS, "none", c_bce_logits, 1},       {LOOM_OP_SOFTMAX_CE, "smooth, ignore", c_softmax_ce, 1},
+    {LOOM_OP_MSE, "mean", c_mse, 1},                     {LOOM_OP_BPR, "3 negatives", c_bpr, 1},
+    {LOOM_OP_TRIPLET, "euclidean", c_triplet, 1},        {LOOM_OP_INFONCE, "symmetric", c_infonce, 1},
+    {LOOM_OP_L2_NORMALIZE, "", c_l2_normalize, 1},       {LOOM_OP_COSINE_SIM, "", c_cosine_sim, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

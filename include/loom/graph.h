@@ -48,7 +48,15 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(SLICE, slice)             /* y = x[..., start:start+len] along the last dim */                 \
   X(RESHAPE, reshape)         /* y = x viewed with another shape (no copy) */                      \
   X(GATHER, gather)           /* y[i] = table[idx[i]] (embedding lookup; backward scatter-adds) */ \
-  X(DROPOUT, dropout)         /* y = x * mask / (1 - p) in training, y = x in eval */
+  X(DROPOUT, dropout)         /* y = x * mask / (1 - p) in training, y = x in eval */               \
+  X(BCE_LOGITS, bce_logits)   /* (1-y) x + (1+(pw-1)y) softplus(-x)        (loom/loss.h) */        \
+  X(SOFTMAX_CE, softmax_ce)   /* lse(x_i) - x_{i,y_i}, label smoothing, ignore index */            \
+  X(MSE, mse)                 /* (a - b)^2 */                                                      \
+  X(BPR, bpr)                 /* mean_j softplus(s_neg_ij - s_pos_i) */                            \
+  X(TRIPLET, triplet)         /* max(0, d(a,p) - d(a,n) + margin), euclidean or cosine */          \
+  X(INFONCE, infonce)         /* CE of q^ k^T / tau against the diagonal (optionally symmetric) */ \
+  X(L2_NORMALIZE, l2_normalize) /* y = x / max(||x||, eps) over the last dim */                    \
+  X(COSINE_SIM, cosine_sim)   /* y = a.b / max(||a|| ||b||, eps) over the last dim */
 
 typedef enum {
 #define LOOM_X_ENUM(E, f) LOOM_OP_##E,

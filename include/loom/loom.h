@@ -21,6 +21,8 @@
 #include "loom/error.h"
 #include "loom/graph.h"
 #include "loom/init.h"
+#include "loom/loss.h"
+#include "loom/optim.h"
 #include "loom/rng.h"
 #include "loom/runtime.h"
 

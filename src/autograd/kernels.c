@@ -117,6 +117,19 @@ static void adam_scalar(size_t n, float *p, const float *g, float *m, float *v, 
   }
 }
 
+static void sgd_scalar(size_t n, float *p, const float *g, float *b, float lr, float mu, float damp, float wd,
+                       int nesterov, int first) {
+  for (size_t i = 0; i < n; i++) {
+    float d = g[i] + wd * p[i];
+    if (mu != 0.0f) {
+      float bi = first ? d : mu * b[i] + (1.0f - damp) * d;
+      b[i] = bi;
+      d = nesterov ? d + mu * bi : bi;
+    }
+    p[i] = p[i] - lr * d;
+  }
+}
+
 void loom_kernels_fill_scalar(loom_kernels *k) {
   *k = (loom_kernels){
       .isa = "scalar",
@@ -130,7 +143,7 @@ void loom_kernels_fill_scalar(loom_kernels *k) {
       .sum = sum_scalar, .dot = dot_scalar, .max = max_scalar,
       .softmax = softmax_scalar, .log_softmax = log_softmax_scalar,
       .softmax_bwd = softmax_bwd_scalar, .log_softmax_bwd = log_softmax_bwd_scalar,
-      .adam = adam_scalar,
+      .adam = adam_scalar, .sgd = sgd_scalar,
   };
 }
 

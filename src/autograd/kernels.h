@@ -47,6 +47,11 @@ typedef struct loom_kernels {
    * (wd = 0 for Adam; L2-style Adam adds wd·p into g before calling). bc = 1 - beta^t. */
   void (*adam)(size_t n, float *p, const float *g, float *m, float *v, float lr, float b1, float b2,
                float eps, float bc1, float bc2, float wd);
+  /* SGD with momentum, PyTorch's arithmetic, fused into one pass over a range:
+   *   g' = g + wd p;  b = first ? g' : mu b + (1 - damp) g';  d = nesterov ? g' + mu b : b;  p -= lr d
+   * (mu = 0: d = g' and b is not touched; may be NULL). */
+  void (*sgd)(size_t n, float *p, const float *g, float *b, float lr, float mu, float damp, float wd, int nesterov,
+              int first);
 } loom_kernels;
 
 /* The kernel set in use (set by loom_runtime_init / loom_runtime_set_isa). */

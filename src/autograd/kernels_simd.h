@@ -225,6 +225,33 @@ static void adam_simd(size_t n, float *p, const float *g, float *m, float *v, fl
   }
 }
 
+/* One W-wide SGD step (see kernels.h); `mom` = momentum is on. */
+static inline void sgd_block(float *p, const float *g, float *b, V vlr, V vmu, V vdamp1, V vwd, bool mom, bool nesterov,
+                             bool first) {
+  V pv = VLOAD(p), d = VFMA(vwd, pv, VLOAD(g));
+  if (mom) {
+    V bv = first ? d : VFMA(vmu, VLOAD(b), VMUL(vdamp1, d));
+    VSTORE(b, bv);
+    d = nesterov ? VFMA(vmu, bv, d) : bv;
+  }
+  VSTORE(p, VFNMA(vlr, d, pv));
+}
+
+static void sgd_simd(size_t n, float *p, const float *g, float *b, float lr, float mu, float damp, float wd,
+                     int nesterov, int first) {
+  const V vlr = VSET1(lr), vmu = VSET1(mu), vdamp1 = VSET1(1.0f - damp), vwd = VSET1(wd);
+  const bool mom = mu != 0.0f;
+  size_t i = 0;
+  for (; i + W <= n; i += W) sgd_block(p + i, g + i, mom ? b + i : NULL, vlr, vmu, vdamp1, vwd, mom, nesterov, first);
+  size_t r = n - i;
+  if (r) {
+    float tp[W] = {0}, tg[W] = {0}, tb[W] = {0};
+    for (size_t j = 0; j < r; j++) { tp[j] = p[i + j]; tg[j] = g[i + j]; tb[j] = mom ? b[i + j] : 0.0f; }
+    sgd_block(tp, tg, tb, vlr, vmu, vdamp1, vwd, mom, nesterov, first);
+    for (size_t j = 0; j < r; j++) { p[i + j] = tp[j]; if (mom) b[i + j] = tb[j]; }
+  }
+}
+
 static void fill_simd(loom_kernels *k, const char *isa) {
   k->isa = isa;
   k->add = add_simd;
@@ -251,4 +278,5 @@ static void fill_simd(loom_kernels *k, const char *isa) {
   k->softmax_bwd = softmax_bwd_simd;
   k->log_softmax_bwd = log_softmax_bwd_simd;
   k->adam = adam_simd;
+  k->sgd = sgd_simd;
 }

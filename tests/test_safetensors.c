@@ -145,21 +145,31 @@ static void test_missing_file_and_too_many_tensors(void **state) {
   assert_null(loom_st_open(tmpdir, &err));
   assert_has(err.msg, "not a regular file");
 
-  /* 100001 entries: over the cap (generated here, too large to commit) */
+  /* caps that need files too large to commit: tensors, metadata entries, JSON values */
   const char *path = tmp_path("many.safetensors");
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
   char *h = malloc(16 << 20);
-  size_t n = (size_t)sprintf(h, "{");
-  for (int i = 0; i <= LOOM_ST_MAX_TENSORS; i++) n += (size_t)sprintf(h + n, "%s\"t%d\":0", i ? "," : "", i);
-  n += (size_t)sprintf(h + n, "}");
-  uint64_t len = n;
-  fwrite(&len, 8, 1, f);
-  fwrite(h, 1, n, f);
-  fclose(f);
+  for (int which = 0; which < 3; which++) {
+    size_t n = (size_t)sprintf(h, which == 1 ? "{\"__metadata__\":{" : which == 2 ? "{\"w\":[" : "{");
+    int count = which == 2 ? 32 * LOOM_ST_MAX_TENSORS : LOOM_ST_MAX_TENSORS + 1;
+    for (int i = 0; i < count; i++) {
+      if (which == 2) n += (size_t)sprintf(h + n, "%s0", i ? "," : "");
+      else n += (size_t)sprintf(h + n, "%s\"t%d\":%s", i ? "," : "", i, which ? "\"v\"" : "0");
+    }
+    n += (size_t)sprintf(h + n, which ? "]}" : "}");
+    if (which == 1) h[n - 2] = '}';
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t len = n;
+    fwrite(&len, 8, 1, f);
+    fwrite(h, 1, n, f);
+    fclose(f);
+    assert_null(loom_st_open(path, &err));
+    assert_has(err.msg, which == 0   ? "header lists 100001 tensors, more than the cap of 100000"
+                        : which == 1 ? "__metadata__ holds 100001 entries, more than the cap of 100000"
+                                     : "header holds about 3200003 JSON values, more than the 3200000 that 100000 "
+                                       "tensors can need");
+  }
   free(h);
-  assert_null(loom_st_open(path, &err));
-  assert_has(err.msg, "header lists 100001 tensors, more than the cap of 100000");
 }
 
 /* ---- the reference file written from torch ---- */

@@ -30,6 +30,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is l
 
 #define ST_MAX_INT 9007199254740992.0 /* 2^53: largest integer a JSON double holds exactly */
 #define ST_SHOW 80                    /* bytes of a name shown in a message */
+/* JSON values a header may hold: a tensor needs at most ~16 (key, entry, 3 keys, 8 dims, 2 offsets) */
+#define ST_MAX_VALUES (32 * LOOM_ST_MAX_TENSORS)
 
 /* ---- dtypes ---- */
 static const struct { const char *name; size_t size; } st_dtypes[LOOM_ST_DTYPE_COUNT] = {
@@ -480,8 +482,9 @@ struct loom_st_file {
   size_t map_size;
   loom_st_tensor *t; /* by ascending offset */
   int n;
-  int *by_name; /* indices into t, sorted by name */
-  st_kv *meta;
+  const loom_st_tensor **by_name; /* sorted by name, for loom_st_find */
+  st_kv *meta;                     /* header order */
+  const st_kv **meta_by_key;       /* sorted by key */
   int n_meta;
 };
 
@@ -507,6 +510,7 @@ void loom_st_close(loom_st_file *f) {
   loom_free(f->t);
   loom_free(f->by_name);
   loom_free(f->meta);
+  loom_free(f->meta_by_key);
   loom_free(f->path);
   loom_free(f);
 }
@@ -529,10 +533,11 @@ static const char *st_json_kind(const cJSON *v) {
   return "an object";
 }
 
-static const loom_st_file *st_sort_file; /* qsort has no context argument; sorts hold st_sort_lock */
-static pthread_mutex_t st_sort_lock = PTHREAD_MUTEX_INITIALIZER;
 static int st_cmp_by_name(const void *a, const void *b) {
-  return strcmp(st_sort_file->t[*(const int *)a].name, st_sort_file->t[*(const int *)b].name);
+  return strcmp((*(const loom_st_tensor *const *)a)->name, (*(const loom_st_tensor *const *)b)->name);
+}
+static int st_cmp_by_key(const void *a, const void *b) {
+  return strcmp((*(const st_kv *const *)a)->key, (*(const st_kv *const *)b)->key);
 }
 static int st_cmp_by_offset(const void *a, const void *b) {
   const loom_st_tensor *x = a, *y = b;
@@ -602,6 +607,24 @@ static int st_parse_entry(const char *path, const cJSON *item, loom_st_tensor *t
   return 0;
 }
 
+/* Upper bound on the number of JSON values in s: separators and openers outside strings, plus one. */
+static size_t st_count_values(const char *s, size_t n) {
+  size_t k = 1;
+  bool in_str = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\') i++;
+      else if (c == '"') in_str = false;
+    } else if (c == '"') {
+      in_str = true;
+    } else if (c == ',' || c == '[' || c == '{' || c == ':') {
+      k++;
+    }
+  }
+  return k;
+}
+
 /* Header-level checks once the JSON has parsed: -1 for a broken rule, -2 when out of memory. */
 static int st_parse_header(loom_st_file *f, const cJSON *root, uint64_t data_size, loom_error *err) {
   const char *path = f->path;
@@ -623,19 +646,25 @@ static int st_parse_header(loom_st_file *f, const cJSON *root, uint64_t data_siz
     if (!cJSON_IsObject(meta))
       return loom_errorf(err, "%s: __metadata__ is %s, not an object of strings", path, st_json_kind(meta));
     int nm = cJSON_GetArraySize(meta);
-    if (nm && !(f->meta = loom_calloc((size_t)nm, sizeof *f->meta))) goto oom;
+    if (nm > LOOM_ST_MAX_TENSORS)
+      return loom_errorf(err, "%s: __metadata__ holds %d entries, more than the cap of %d", path, nm, LOOM_ST_MAX_TENSORS);
+    if (nm && (!(f->meta = loom_calloc((size_t)nm, sizeof *f->meta)) ||
+               !(f->meta_by_key = loom_malloc((size_t)nm * sizeof *f->meta_by_key))))
+      goto oom;
     for (const cJSON *c = meta->child; c; c = c->next) {
       if (!cJSON_IsString(c))
         return loom_errorf(err, "%s: __metadata__ key '%.*s' is %s, not a string", path, ST_SHOW, c->string,
                            st_json_kind(c));
-      for (int i = 0; i < f->n_meta; i++)
-        if (strcmp(f->meta[i].key, c->string) == 0)
-          return loom_errorf(err, "%s: __metadata__ key '%.*s' appears twice", path, ST_SHOW, c->string);
       st_kv *kv = &f->meta[f->n_meta++];
       if (!(kv->key = loom_strdup(c->string)) || !(kv->value = loom_strdup(c->valuestring))) goto oom;
+      f->meta_by_key[f->n_meta - 1] = kv;
     }
+    if (f->n_meta) qsort(f->meta_by_key, (size_t)f->n_meta, sizeof *f->meta_by_key, st_cmp_by_key);
+    for (int i = 1; i < f->n_meta; i++)
+      if (strcmp(f->meta_by_key[i - 1]->key, f->meta_by_key[i]->key) == 0)
+        return loom_errorf(err, "%s: __metadata__ key '%.*s' appears twice", path, ST_SHOW, f->meta_by_key[i]->key);
   }
-  if (n && (!(f->t = loom_calloc((size_t)n, sizeof *f->t)) || !(f->by_name = loom_malloc((size_t)n * sizeof(int)))))
+  if (n && (!(f->t = loom_calloc((size_t)n, sizeof *f->t)) || !(f->by_name = loom_malloc((size_t)n * sizeof *f->by_name))))
     goto oom;
   for (const cJSON *c = root->child; c; c = c->next) {
     if (c == meta) continue;
@@ -650,16 +679,12 @@ static int st_parse_header(loom_st_file *f, const cJSON *root, uint64_t data_siz
     if (st_parse_entry(path, c, t, err) != 0) return -1;
   }
   /* names unique (cJSON keeps duplicate keys), then offsets contiguous from 0 to the end of data */
-  pthread_mutex_lock(&st_sort_lock);
-  for (int i = 0; i < f->n; i++) f->by_name[i] = i;
-  st_sort_file = f;
-  if (f->n) qsort(f->by_name, (size_t)f->n, sizeof(int), st_cmp_by_name);
-  pthread_mutex_unlock(&st_sort_lock);
-  for (int i = 1; i < f->n; i++)
-    if (strcmp(f->t[f->by_name[i - 1]].name, f->t[f->by_name[i]].name) == 0)
-      return loom_errorf(err, "%s: tensor name '%.*s' appears twice in the header", path, ST_SHOW,
-                         f->t[f->by_name[i]].name);
   if (f->n) qsort(f->t, (size_t)f->n, sizeof *f->t, st_cmp_by_offset);
+  for (int i = 0; i < f->n; i++) f->by_name[i] = &f->t[i];
+  if (f->n) qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, st_cmp_by_name);
+  for (int i = 1; i < f->n; i++)
+    if (strcmp(f->by_name[i - 1]->name, f->by_name[i]->name) == 0)
+      return loom_errorf(err, "%s: tensor name '%.*s' appears twice in the header", path, ST_SHOW, f->by_name[i]->name);
   uint64_t at = 0;
   for (int i = 0; i < f->n; i++) {
     const loom_st_tensor *t = &f->t[i];
@@ -685,12 +710,6 @@ static int st_parse_header(loom_st_file *f, const cJSON *root, uint64_t data_siz
   if (at > data_size)
     return loom_errorf(err, "%s: file is truncated: tensors need %llu bytes of data but only %llu are present", path,
                        (unsigned long long)at, (unsigned long long)data_size);
-  /* by_name indexed the header order; re-index it to the offset order */
-  pthread_mutex_lock(&st_sort_lock);
-  for (int i = 0; i < f->n; i++) f->by_name[i] = i;
-  st_sort_file = f;
-  if (f->n) qsort(f->by_name, (size_t)f->n, sizeof(int), st_cmp_by_name);
-  pthread_mutex_unlock(&st_sort_lock);
   return 0;
 oom:
   loom_errorf(err, "%s: out of memory reading the header", path);
@@ -758,6 +777,14 @@ loom_st_file *loom_st_open(const char *path, loom_error *err) {
   }
   memcpy(hdr, p + 8, (size_t)hn);
   hdr[hn] = '\0';
+  /* cJSON spends ~64 bytes per value: bound the count before it parses (a header of 100 MB of "0,"
+   * would otherwise cost gigabytes) */
+  size_t values = st_count_values(hdr, (size_t)hn);
+  if (values > ST_MAX_VALUES) {
+    loom_errorf(err, "%s: header holds about %zu JSON values, more than the %d that %d tensors can need", path, values,
+                ST_MAX_VALUES, LOOM_ST_MAX_TENSORS);
+    goto corrupt;
+  }
   const char *end = NULL;
   st_oom = false;
   root = cJSON_ParseWithLengthOpts(hdr, (size_t)hn, &end, 0);
@@ -810,8 +837,8 @@ const loom_st_tensor *loom_st_find(const loom_st_file *f, const char *name) {
   int lo = 0, hi = f->n - 1;
   while (lo <= hi) {
     int mid = lo + (hi - lo) / 2;
-    int c = strcmp(name, f->t[f->by_name[mid]].name);
-    if (c == 0) return &f->t[f->by_name[mid]];
+    int c = strcmp(name, f->by_name[mid]->name);
+    if (c == 0) return f->by_name[mid];
     if (c < 0) hi = mid - 1;
     else lo = mid + 1;
   }
@@ -819,8 +846,14 @@ const loom_st_tensor *loom_st_find(const loom_st_file *f, const char *name) {
 }
 
 const char *loom_st_meta(const loom_st_file *f, const char *key) {
-  for (int i = 0; i < f->n_meta; i++)
-    if (strcmp(f->meta[i].key, key) == 0) return f->meta[i].value;
+  int lo = 0, hi = f->n_meta - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    int c = strcmp(key, f->meta_by_key[mid]->key);
+    if (c == 0) return f->meta_by_key[mid]->value;
+    if (c < 0) hi = mid - 1;
+    else lo = mid + 1;
+  }
   return NULL;
 }
 int loom_st_meta_count(const loom_st_file *f) { return f->n_meta; }

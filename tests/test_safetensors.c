@@ -56,6 +56,12 @@ static unsigned char *slurp(const char *path, size_t *n) {
   return b;
 }
 
+static uint64_t rd64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
 static bool exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
@@ -315,13 +321,70 @@ static void test_unpadded_header_gives_unaligned_data_read_by_copy(void **state)
   loom_st_close(f);
 }
 
-/* ---- round trips ---- */
-static uint64_t rd64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
+/* Every truncation and many random byte mutations of a valid file: each open either fails with a
+ * message or yields tensors that lie inside the file (ASan checks every byte the reader touches). */
+static void check_or_reject(const char *path, size_t file_size) {
+  loom_error err = {{0}};
+  loom_st_file *f = loom_st_open(path, &err);
+  if (!f) {
+    assert_true(strlen(err.msg) > 0);
+    assert_has(err.msg, path);
+    return;
+  }
+  for (int i = 0; i < loom_st_count(f); i++) {
+    const loom_st_tensor *t = loom_st_tensor_at(f, i);
+    assert_true(t->begin <= t->end && t->end <= file_size);
+    assert_true(loom_st_find(f, t->name) == t);
+    assert_true(t->numel * loom_st_dtype_size(t->dtype) == t->end - t->begin);
+    unsigned char sum = 0;
+    for (uint64_t k = 0; k < t->end - t->begin; k++) sum ^= ((const unsigned char *)t->data)[k];
+    (void)sum;
+  }
+  loom_st_close(f);
 }
 
+static void test_truncated_and_mutated_files_never_crash(void **state) {
+  size_t n;
+  unsigned char *good = slurp(tu_src_path("tests/data/ckpt/torch_ref.safetensors"), &n);
+  unsigned char *b = malloc(n);
+  const char *path = tmp_path("mut.safetensors");
+  int accepted = 0;
+  for (size_t len = 0; len < n; len++) {
+    FILE *f = fopen(path, "wb");
+    fwrite(good, 1, len, f);
+    fclose(f);
+    loom_error err = {{0}};
+    loom_st_file *sf = loom_st_open(path, &err);
+    if (sf) fail_msg("truncated to %zu of %zu bytes but accepted", len, n);
+  }
+  loom_rng rng;
+  loom_rng_seed(&rng, 17);
+  uint64_t hn = rd64(good);
+  for (int trial = 0; trial < 3000; trial++) {
+    memcpy(b, good, n);
+    int flips = 1 + (int)loom_rng_below(&rng, 3);
+    for (int k = 0; k < flips; k++) {
+      /* mostly in the header, where the structure is */
+      size_t at = loom_rng_below(&rng, 4) ? 8 + loom_rng_below(&rng, (uint32_t)hn) : loom_rng_below(&rng, (uint32_t)n);
+      const char pool[] = "0123456789[]{},:\"\\ -.eE\x00\xff\xc3";
+      b[at] = loom_rng_below(&rng, 2) ? (unsigned char)pool[loom_rng_below(&rng, sizeof pool - 1)]
+                                      : (unsigned char)loom_rng_u64(&rng);
+    }
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+    check_or_reject(path, n);
+    loom_error err = {{0}};
+    loom_st_file *sf = loom_st_open(path, &err);
+    accepted += sf != NULL;
+    loom_st_close(sf);
+  }
+  print_message("mutations accepted as valid files: %d of 3000\n", accepted);
+  free(good);
+  free(b);
+}
+
+/* ---- round trips ---- */
 static void test_round_trip_is_bit_exact_with_exact_layout(void **state) {
   loom_rng rng;
   loom_rng_seed(&rng, 3);
@@ -729,6 +792,7 @@ int main(void) {
       cmocka_unit_test(test_reads_the_file_written_from_torch),
       cmocka_unit_test_setup_teardown(test_writer_output_is_byte_identical_to_the_torch_file, setup_dir, remove_dir),
       cmocka_unit_test(test_unpadded_header_gives_unaligned_data_read_by_copy),
+      cmocka_unit_test_setup_teardown(test_truncated_and_mutated_files_never_crash, setup_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_round_trip_is_bit_exact_with_exact_layout, setup_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_empty_file_and_large_tensor, setup_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_writer_rejects_bad_names_and_shapes, setup_dir, remove_dir),

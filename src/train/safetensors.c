@@ -726,7 +726,7 @@ loom_st_file *loom_st_open(const char *path, loom_error *err) {
     loom_errorf(err, "%s: out of memory opening the checkpoint", path);
     goto fail;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
   if (fd < 0) {
     loom_errorf(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
     goto fail;

@@ -351,9 +351,9 @@ static int st_write_all(int fd, const void *buf, size_t n) {
 static int st_write_error(loom_error *err, const char *path, const char *what, int e) {
   struct stat st;
   bool had = stat(path, &st) == 0;
-  return loom_errorf(err, "cannot save checkpoint %s: %s failed: %s — %s; check free disk space and permissions, then retry",
-                     path, what, strerror(e),
-                     had ? "the previous checkpoint at that path is intact" : "no file was written at that path");
+  return loom_errorf(err, "cannot save checkpoint %s: %s failed: %s — %s; %s, then retry", path, what, strerror(e),
+                     had ? "the previous checkpoint at that path is intact" : "no file was written at that path",
+                     e == ENOMEM ? "free some memory" : "check free disk space and permissions");
 }
 
 int loom_st_write(loom_st_writer *w, const char *path, loom_error *err) {
@@ -466,7 +466,7 @@ int loom_st_write(loom_st_writer *w, const char *path, loom_error *err) {
   rc = 0;
   goto done;
 oom:
-  loom_errorf(err, "cannot save checkpoint %s: out of memory — no file was written", path);
+  st_write_error(err, path, "allocating memory", ENOMEM);
 done:
   loom_free(sorted);
   loom_free(h.p);
@@ -886,11 +886,11 @@ int loom_st_read_f32(const loom_st_file *f, const char *name, float *dst, size_t
 /* ---- graphs ---- */
 int loom_st_save_graph(loom_graph *g, const char *path, int n_meta, const char *const *meta, loom_error *err) {
   loom_st_writer *w = loom_st_writer_new();
-  if (!w) return loom_errorf(err, "cannot save checkpoint %s: out of memory — no file was written", path);
+  if (!w) return st_write_error(err, path, "allocating memory", ENOMEM);
   int rc = loom_st_writer_add_graph(w, g, err);
   for (int i = 0; rc == 0 && i < n_meta; i++) rc = loom_st_writer_meta(w, meta[2 * i], meta[2 * i + 1], err);
   if (rc == 0) rc = loom_st_write(w, path, err);
-  else loom_error_wrap(err, "cannot save checkpoint %s", path);
+  else loom_error_wrap(err, "cannot save checkpoint %s (nothing was written; a previous file there is intact)", path);
   loom_st_writer_free(w);
   return rc;
 }

@@ -71,7 +71,8 @@ int loom_st_writer_meta(loom_st_writer *w, const char *key, const char *value, l
 int loom_st_writer_add_graph(loom_st_writer *w, loom_graph *g, loom_error *err);
 /* Writes the file: path.tmp.<pid> in the same directory, write, fsync, close, rename over path,
  * fsync the directory. On any failure the temp file is removed and a previous file at path is left
- * untouched; the message names the path and the OS error. */
+ * untouched; the message names the path and the OS error. One writer per path at a time (threads of
+ * one process would share the temp name). The writer can be written again, e.g. to a second path. */
 int loom_st_write(loom_st_writer *w, const char *path, loom_error *err);
 
 /* ---- reading ---- */
@@ -89,8 +90,11 @@ typedef struct loom_st_tensor {
   const void *data;
 } loom_st_tensor;
 
-/* Maps path read-only and validates the whole header (see the rules in safetensors.c); NULL with a
- * message naming the file, the tensor or key and the rule broken. */
+/* Maps path read-only and validates the whole header before any data is trusted: length field, caps,
+ * UTF-8, JSON, __metadata__ strings, each entry's dtype/shape/data_offsets, size = shape x dtype,
+ * unique names, offsets contiguous from 0 to exactly the end of the file. NULL with a message naming
+ * the file, the tensor or key and the rule broken. The mapping lives until loom_st_close; like any
+ * mmap it assumes nobody truncates the file in place meanwhile (loom_st_write never does: it renames). */
 loom_st_file *loom_st_open(const char *path, loom_error *err);
 void loom_st_close(loom_st_file *f);
 const char *loom_st_path(const loom_st_file *f);

@@ -924,6 +924,8 @@ int loom_st_load_graph_from(loom_graph *g, const loom_st_file *f, int flags, loo
   st_list missing = {0}, unexpected = {0}, mismatched = {0};
   int n_missing = 0, n_unexpected = 0, n_mismatched = 0;
   char s1[160], s2[160];
+  bool *used = f->n ? loom_calloc((size_t)f->n, sizeof *used) : NULL; /* file tensors the graph names */
+  if (f->n && !used) return loom_errorf(err, "%s: out of memory matching the checkpoint to the model", f->path);
   for (int i = 0; i < np + nb; i++) {
     loom_tensor *t = i < np ? loom_graph_param_tensor(g, i) : loom_graph_buffer_tensor(g, i - np);
     int64_t shape[LOOM_MAX_DIMS];
@@ -934,6 +936,7 @@ int loom_st_load_graph_from(loom_graph *g, const loom_st_file *f, int flags, loo
       st_list_add(&missing, "%s %s", t->name, st_shape_str(s1, sizeof s1, t->ndim, shape));
       continue;
     }
+    used[s - f->t] = true;
     bool same = s->dtype == st_of(t) && s->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == shape[d];
     if (!same) {
@@ -945,12 +948,12 @@ int loom_st_load_graph_from(loom_graph *g, const loom_st_file *f, int flags, loo
   }
   for (int i = 0; i < f->n; i++) {
     const loom_st_tensor *s = &f->t[i];
-    loom_tensor *t = strlen(s->name) < LOOM_NAME_MAX ? loom_graph_find(g, s->name) : NULL;
-    if (!t || (t->kind != LOOM_NODE_PARAM && t->kind != LOOM_NODE_BUFFER)) {
+    if (!used[i]) {
       n_unexpected++;
       st_list_add(&unexpected, "%.*s %s", ST_SHOW, s->name, st_shape_str(s1, sizeof s1, s->ndim, s->shape));
     }
   }
+  loom_free(used);
   bool bad_missing = n_missing && !(flags & LOOM_ST_ALLOW_MISSING);
   bool bad_unexpected = n_unexpected && !(flags & LOOM_ST_ALLOW_UNEXPECTED);
   if (n_mismatched || bad_missing || bad_unexpected) {

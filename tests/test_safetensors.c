@@ -523,6 +523,9 @@ static void test_writer_rejects_bad_names_and_shapes(void **state) {
   assert_has(err.msg, "metadata key '' is empty");
   assert_int_equal(loom_st_writer_meta(w, "k", "bad\xc0\x80", &err), -1);
   assert_has(err.msg, "metadata value of key 'k' is not valid UTF-8");
+  assert_int_equal(loom_st_writer_meta(w, "format", "np", &err), -1);
+  assert_has(err.msg, "metadata 'format' is always \"pt\"");
+  assert_int_equal(loom_st_writer_meta(w, "format", "pt", &err), 0);
   /* duplicates are found at write time; nothing is written */
   assert_int_equal(loom_st_writer_add(w, "dup", LOOM_ST_F32, 1, (int64_t[]){4}, v, &err), 0);
   assert_int_equal(loom_st_writer_add(w, "other", LOOM_ST_F32, 1, (int64_t[]){1}, v, &err), 0);

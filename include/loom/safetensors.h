@@ -65,7 +65,7 @@ void loom_st_writer_free(loom_st_writer *w);
  * until loom_st_write returns. Data is written in the order tensors are added. */
 int loom_st_writer_add(loom_st_writer *w, const char *name, loom_st_dtype dtype, int ndim, const int64_t *shape,
                        const void *data, loom_error *err);
-/* Sets metadata key -> value (UTF-8 strings; a key set twice keeps the last value). */
+/* Sets metadata key -> value (UTF-8 strings; a key set twice keeps the last value; "format" stays "pt"). */
 int loom_st_writer_meta(loom_st_writer *w, const char *key, const char *value, loom_error *err);
 /* Adds every parameter, then every buffer of g under its tensor name, as F32 (I32 for I32). */
 int loom_st_writer_add_graph(loom_st_writer *w, loom_graph *g, loom_error *err);

@@ -261,6 +261,9 @@ int loom_st_writer_meta(loom_st_writer *w, const char *key, const char *value, l
   assert(w && key && value);
   const char *why = st_name_problem(key);
   if (why) return loom_errorf(err, "safetensors: metadata key '%.*s' %s", ST_SHOW, key, why);
+  if (strcmp(key, "format") == 0 && strcmp(value, "pt") != 0)
+    return loom_errorf(err, "safetensors: metadata 'format' is always \"pt\" in loom checkpoints (PyTorch layout), not "
+                            "'%.*s'", ST_SHOW, value);
   size_t vn = strlen(value);
   if (st_utf8_check((const unsigned char *)value, vn) != vn)
     return loom_errorf(err, "safetensors: metadata value of key '%.*s' is not valid UTF-8", ST_SHOW, key);

@@ -136,7 +136,8 @@ typedef enum {
   LOOM_ST_FAULT_RENAME,  /* rename over the target fails */
   LOOM_ST_FAULT_DIRSYNC, /* fsync of the directory fails (after the rename) */
 } loom_st_fault_step;
-/* The next loom_st_write fails at `step` with errno `err_no` (then injection turns itself off);
+/* Process-wide and not thread-safe: for tests only.
+ * The next loom_st_write fails at `step` with errno `err_no` (then injection turns itself off);
  * for LOOM_ST_FAULT_WRITE, the fault hits the write call numbered `nth` (1 = the 8-byte length,
  * 2 = the header text, 2 + i = tensor i's data). */
 void loom_st_fault_set(loom_st_fault_step step, int err_no, int nth);

@@ -4,8 +4,10 @@
  *
  * Header text is built here, not by cJSON's printer, so offsets and shapes are exact integers of any
  * size. cJSON parses the header; its numbers are doubles, so integers are accepted up to 2^53 (a
- * data section of 8 PiB). cJSON allocates through loom_malloc (global hooks, installed once), so
- * allocation-failure tests reach the parser too. */
+ * data section of 8 PiB). cJSON allocates through loom_malloc (global hooks, installed once on the
+ * first open; they apply to every cJSON user in the process), so allocation-failure tests reach the
+ * parser too. Files are written with write(2), not stdio: no second buffer, short writes and EINTR
+ * handled in one place, and the fault hook can fail any single call. */
 #include "loom/safetensors.h"
 
 #include <assert.h>

@@ -18,12 +18,16 @@
 #define LOOM_LOOM_H
 
 #include "loom/alloc.h"
+#include "loom/config.h"
 #include "loom/error.h"
 #include "loom/graph.h"
 #include "loom/init.h"
 #include "loom/loss.h"
+#include "loom/metrics.h"
 #include "loom/optim.h"
+#include "loom/report.h"
 #include "loom/rng.h"
 #include "loom/runtime.h"
+#include "loom/safetensors.h"
 
 #endif

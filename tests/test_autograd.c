@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autograd/graph_internal.h"
+#include "loom/lstm.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- gradcheck cases over the op table */
@@ -80,6 +81,13 @@ static loom_tensor *c_dropout(loom_graph *g, loom_rng *r) {
   loom_graph_set_training(g, true);
   return loom_dropout(g, P("x", 4, 37), 0.3f);
 }
+static loom_tensor *c_lstm(loom_graph *g, loom_rng *r) { /* masked, reverse, all states; x trained too */
+  loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){3});
+  static int32_t lens[3] = {4, 1, 3};
+  loom_input_bind(len, lens);
+  return loom_lstm_seq(g, P("x", 3, 4, 3), len, P("w_ih", 20, 3), P("w_hh", 20, 5), P("b_ih", 20), P("b_hh", 20), true,
+                       true, 0.0f);
+}
 
 static const gc_case cases[] = {
     {LOOM_OP_ADD, "same shape", c_add_same, 1},          {LOOM_OP_ADD, "suffix", c_add_suffix, 1},
@@ -100,7 +108,7 @@ static const gc_case cases[] = {
     {LOOM_OP_MEAN, "all", c_mean_all, 1},                {LOOM_OP_CONCAT, "3 inputs", c_concat, 1},
     {LOOM_OP_SLICE, "", c_slice, 1},                     {LOOM_OP_RESHAPE, "reshape", c_reshape, 1},
     {LOOM_OP_RESHAPE, "flatten", c_flatten, 1},          {LOOM_OP_GATHER, "padding 0", c_gather, 1},
-    {LOOM_OP_DROPOUT, "training", c_dropout, 1},
+    {LOOM_OP_DROPOUT, "training", c_dropout, 1},         {LOOM_OP_LSTM, "masked, reverse", c_lstm, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

@@ -48,7 +48,8 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(SLICE, slice)             /* y = x[..., start:start+len] along the last dim */                 \
   X(RESHAPE, reshape)         /* y = x viewed with another shape (no copy) */                      \
   X(GATHER, gather)           /* y[i] = table[idx[i]] (embedding lookup; backward scatter-adds) */ \
-  X(DROPOUT, dropout)         /* y = x * mask / (1 - p) in training, y = x in eval */
+  X(DROPOUT, dropout)         /* y = x * mask / (1 - p) in training, y = x in eval */              \
+  X(LSTM, lstm)               /* one LSTM direction over a sequence, fused (loom/lstm.h) */
 
 typedef enum {
 #define LOOM_X_ENUM(E, f) LOOM_OP_##E,

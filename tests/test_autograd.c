@@ -357,12 +357,12 @@ static mlp build_mlp(int batch) {
   loom_graph *g = m.g;
   m.x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 300});
   loom_tensor *ids = loom_input(g, "ids", LOOM_I32, 2, (int[]){LOOM_BATCH, 12});
-  loom_tensor *emb = loom_param(g, "emb", 2, (int[]){500, 64});
-  loom_tensor *w1 = loom_param(g, "w1", 2, (int[]){256, 300 + 64}), *b1 = loom_param(g, "b1", 1, (int[]){256});
+  loom_tensor *emb = loom_param(g, "emb", 2, (int[]){500, 160});
+  loom_tensor *w1 = loom_param(g, "w1", 2, (int[]){256, 300 + 160}), *b1 = loom_param(g, "b1", 1, (int[]){256});
   loom_tensor *w2 = loom_param(g, "w2", 2, (int[]){10, 256});
   loom_tensor *onehot = loom_input(g, "onehot", LOOM_F32, 2, (int[]){LOOM_BATCH, 10});
-  tu_fill_uniform(emb->data, 500 * 64, -0.1f, 0.1f, &r);
-  tu_fill_uniform(w1->data, 256 * 364, -0.05f, 0.05f, &r);
+  tu_fill_uniform(emb->data, 500 * 160, -0.1f, 0.1f, &r);
+  tu_fill_uniform(w1->data, 256 * 460, -0.05f, 0.05f, &r);
   tu_fill_uniform(w2->data, 2560, -0.05f, 0.05f, &r);
   loom_tensor *e = loom_mean(g, loom_gather(g, emb, ids, 0), 1, false);
   loom_tensor *h = loom_concat(g, 2, (loom_tensor *[]){m.x, e});
@@ -390,7 +390,7 @@ static void test_same_results_for_any_thread_count(void **state) {
   size_t n = 0;
   for (int threads = 1; threads <= 3; threads++) {
     loom_set_num_threads(threads);
-    mlp m = build_mlp(64);
+    mlp m = build_mlp(256); /* large enough that elementwise ops, reductions and GEMMs all split */
     for (int step = 0; step < 3; step++) {
       loom_graph_zero_grad(m.g);
       loom_graph_forward(m.g);

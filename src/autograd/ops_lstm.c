@@ -27,10 +27,10 @@ int loom_lstm_row_block = 0;
 
 static int row_block(int B) {
   if (loom_lstm_row_block > 0) return loom_lstm_row_block < B ? loom_lstm_row_block : B;
-  return B < 16 ? B : 16;
+  return B < 32 ? B : 32;
 }
 
-/* ip: [0] H, [1] reverse, [2] return_sequences, [3] has lengths; fp[0] recurrent dropout p.
+/* ip: [0] H (set at infer), [1] reverse, [2] return_sequences, [3] has lengths; fp[0] recurrent dropout p.
  * src: x (B, T, E), w_ih (4H, E), w_hh (4H, H), b_ih (4H), b_hh (4H)[, lengths (B) int32] */
 loom_tensor *loom_lstm_seq(loom_graph *g, loom_tensor *x, loom_tensor *lengths, loom_tensor *w_ih, loom_tensor *w_hh,
                            loom_tensor *b_ih, loom_tensor *b_hh, bool reverse, bool return_sequences,
@@ -38,7 +38,6 @@ loom_tensor *loom_lstm_seq(loom_graph *g, loom_tensor *x, loom_tensor *lengths, 
   assert(recurrent_dropout >= 0.0f && recurrent_dropout < 1.0f && "recurrent dropout must be in [0, 1)");
   loom_tensor *src[6] = {x, w_ih, w_hh, b_ih, b_hh, lengths};
   loom_tensor *t = loom_graph_new_op(g, LOOM_OP_LSTM, lengths ? 6 : 5, src);
-  t->ip[0] = w_hh->ndim == 2 ? w_hh->shape[1] : 0;
   t->ip[1] = reverse;
   t->ip[2] = return_sequences;
   t->ip[3] = lengths != NULL;
@@ -51,7 +50,7 @@ static int lstm_infer(loom_graph *g, loom_tensor *t) {
   char s[64];
   if (x->dtype != LOOM_F32 || x->ndim != 3)
     return loom_graph_fail(g, t, "input must be float32 (B, T, E), got %s", loom_shape_str(x, s, sizeof s));
-  const int B = x->shape[0], T = x->shape[1], E = x->shape[2], H = t->ip[0];
+  const int B = x->shape[0], T = x->shape[1], E = x->shape[2], H = t->ip[0] = whh->ndim == 2 ? whh->shape[1] : 0;
   if (H < 1 || whh->ndim != 2 || whh->shape[0] != 4 * H || whh->shape[1] != H)
     return loom_graph_fail(g, t, "weight_hh must be (4H, H), got %s", loom_shape_str(whh, s, sizeof s));
   if (wih->ndim != 2 || wih->shape[0] != 4 * H || wih->shape[1] != E)

@@ -7,6 +7,7 @@
 
 #include "autograd/graph_internal.h"
 #include "loom/loss.h"
+#include "loom/lstm.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- gradcheck cases over the op table */
@@ -102,6 +103,13 @@ static loom_tensor *c_triplet(loom_graph *g, loom_rng *r) {
 static loom_tensor *c_infonce(loom_graph *g, loom_rng *r) { return loom_infonce(g, P("q", 5, 7), P("k", 5, 7), 0.5f, true, true, LOOM_REDUCE_MEAN); }
 static loom_tensor *c_l2_normalize(loom_graph *g, loom_rng *r) { return loom_l2_normalize(g, P("x", 4, 9), 1e-12f); }
 static loom_tensor *c_cosine_sim(loom_graph *g, loom_rng *r) { return loom_cosine_sim(g, P("a", 4, 9), P("b", 4, 9), 1e-8f); }
+static loom_tensor *c_lstm(loom_graph *g, loom_rng *r) { /* masked, reverse, all states; x trained too */
+  loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){3});
+  static int32_t lens[3] = {4, 1, 3};
+  loom_input_bind(len, lens);
+  return loom_lstm_seq(g, P("x", 3, 4, 3), len, P("w_ih", 20, 3), P("w_hh", 20, 5), P("b_ih", 20), P("b_hh", 20), true,
+                       true, 0.0f);
+}
 
 static const gc_case cases[] = {
     {LOOM_OP_ADD, "same shape", c_add_same, 1},          {LOOM_OP_ADD, "suffix", c_add_suffix, 1},
@@ -127,6 +135,7 @@ static const gc_case cases[] = {
     {LOOM_OP_MSE, "mean", c_mse, 1},                     {LOOM_OP_BPR, "3 negatives", c_bpr, 1},
     {LOOM_OP_TRIPLET, "euclidean", c_triplet, 1},        {LOOM_OP_INFONCE, "symmetric", c_infonce, 1},
     {LOOM_OP_L2_NORMALIZE, "", c_l2_normalize, 1},       {LOOM_OP_COSINE_SIM, "", c_cosine_sim, 1},
+    {LOOM_OP_DROPOUT, "training", c_dropout, 1},         {LOOM_OP_LSTM, "masked, reverse", c_lstm, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

@@ -56,7 +56,8 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(TRIPLET, triplet)         /* max(0, d(a,p) - d(a,n) + margin), euclidean or cosine */          \
   X(INFONCE, infonce)         /* CE of q^ k^T / tau against the diagonal (optionally symmetric) */ \
   X(L2_NORMALIZE, l2_normalize) /* y = x / max(||x||, eps) over the last dim */                    \
-  X(COSINE_SIM, cosine_sim)   /* y = a.b / max(||a|| ||b||, eps) over the last dim */
+  X(COSINE_SIM, cosine_sim)   /* y = a.b / max(||a|| ||b||, eps) over the last dim */              \
+  X(LSTM, lstm)               /* one LSTM direction over a sequence, fused (loom/lstm.h) */
 
 typedef enum {
 #define LOOM_X_ENUM(E, f) LOOM_OP_##E,

@@ -130,6 +130,29 @@ static void sgd_scalar(size_t n, float *p, const float *g, float *b, float lr, f
   }
 }
 
+static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+static void lstm_cell_scalar(size_t H, float *z, const float *b, const float *c_prev, float *c, float *h) {
+  for (size_t j = 0; j < H; j++) {
+    float i = sigmoidf_(z[j] + b[j]), f = sigmoidf_(z[H + j] + b[H + j]);
+    float g = tanhf(z[2 * H + j] + b[2 * H + j]), o = sigmoidf_(z[3 * H + j] + b[3 * H + j]);
+    float cj = f * c_prev[j] + i * g;
+    c[j] = cj;
+    h[j] = o * tanhf(cj);
+    z[j] = i, z[H + j] = f, z[2 * H + j] = g, z[3 * H + j] = o;
+  }
+}
+static void lstm_cell_bwd_scalar(size_t H, float *z, const float *c_prev, const float *c, const float *dh, float *dc) {
+  for (size_t j = 0; j < H; j++) {
+    float i = z[j], f = z[H + j], g = z[2 * H + j], o = z[3 * H + j], tc = tanhf(c[j]);
+    float dcj = dc[j] + dh[j] * o * (1.0f - tc * tc);
+    z[j] = dcj * g * i * (1.0f - i);
+    z[H + j] = dcj * c_prev[j] * f * (1.0f - f);
+    z[2 * H + j] = dcj * i * (1.0f - g * g);
+    z[3 * H + j] = dh[j] * tc * o * (1.0f - o);
+    dc[j] = dcj * f;
+  }
+}
+
 void loom_kernels_fill_scalar(loom_kernels *k) {
   *k = (loom_kernels){
       .isa = "scalar",
@@ -143,6 +166,7 @@ void loom_kernels_fill_scalar(loom_kernels *k) {
       .sum = sum_scalar, .dot = dot_scalar, .max = max_scalar,
       .softmax = softmax_scalar, .log_softmax = log_softmax_scalar,
       .softmax_bwd = softmax_bwd_scalar, .log_softmax_bwd = log_softmax_bwd_scalar,
+      .lstm_cell = lstm_cell_scalar, .lstm_cell_bwd = lstm_cell_bwd_scalar,
       .adam = adam_scalar, .sgd = sgd_scalar,
   };
 }

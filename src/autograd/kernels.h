@@ -42,6 +42,14 @@ typedef struct loom_kernels {
   void (*log_softmax)(size_t n, const float *x, float *y);
   void (*softmax_bwd)(size_t n, const float *y, const float *dy, float *dx);
   void (*log_softmax_bwd)(size_t n, const float *y, const float *dy, float *dx);
+  /* One LSTM step of one row, gate order (i, f, g, o) as in PyTorch. z (4H) holds the pre-activations
+   * without bias on entry and the activated gates on exit:  i, f, o = sigma(z + b), g = tanh(z + b);
+   * c = f c_prev + i g;  h = o tanh(c). */
+  void (*lstm_cell)(size_t H, float *z, const float *bias, const float *c_prev, float *c, float *h);
+  /* Its backward: z holds the activated gates on entry and d loss / d pre-activations on exit; dh is
+   * the whole gradient reaching h; dc holds the gradient from the next step on entry and d c_prev on
+   * exit (tanh(c) is recomputed from c). */
+  void (*lstm_cell_bwd)(size_t H, float *z, const float *c_prev, const float *c, const float *dh, float *dc);
   /* Adam / AdamW over a range of the flat parameter buffer:
    *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr (m / bc1) / (sqrt(v / bc2) + eps) + lr wd p
    * (wd = 0 for Adam; L2-style Adam adds wd·p into g before calling). bc = 1 - beta^t. */

@@ -198,6 +198,67 @@ static void log_softmax_bwd_simd(size_t n, const float *y, const float *dy, floa
   SIMD_LOOP_IN2_OUT1(n, y, dy, dx, VSTORE(Y_, VADD(VLOAD(Y_), VFNMA(v_exp(VLOAD(A_)), s, VLOAD(B_)))));
 }
 
+/* LSTM cell over W hidden units: z points at the i gate, the others follow at H, 2H, 3H. */
+static inline void lstm_cell_block(float *z, size_t H, const float *b, const float *cp, float *c, float *h) {
+  V i = v_sigmoid(VADD(VLOAD(z), VLOAD(b)));
+  V f = v_sigmoid(VADD(VLOAD(z + H), VLOAD(b + H)));
+  V gg = v_tanh(VADD(VLOAD(z + 2 * H), VLOAD(b + 2 * H)));
+  V o = v_sigmoid(VADD(VLOAD(z + 3 * H), VLOAD(b + 3 * H)));
+  V cv = VFMA(f, VLOAD(cp), VMUL(i, gg));
+  VSTORE(c, cv);
+  VSTORE(h, VMUL(o, v_tanh(cv)));
+  VSTORE(z, i);
+  VSTORE(z + H, f);
+  VSTORE(z + 2 * H, gg);
+  VSTORE(z + 3 * H, o);
+}
+static void lstm_cell_simd(size_t H, float *z, const float *b, const float *cp, float *c, float *h) {
+  size_t j = 0;
+  for (; j + W <= H; j += W) lstm_cell_block(z + j, H, b + j, cp + j, c + j, h + j);
+  size_t r = H - j;
+  if (r) { /* the tail on padded copies: [4 gates][W] laid out with stride W */
+    float tz[4 * W] = {0}, tb[4 * W] = {0}, tcp[W] = {0}, tc[W], th[W];
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 4; q++) tz[q * W + k] = z[q * H + j + k], tb[q * W + k] = b[q * H + j + k];
+      tcp[k] = cp[j + k];
+    }
+    lstm_cell_block(tz, W, tb, tcp, tc, th);
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 4; q++) z[q * H + j + k] = tz[q * W + k];
+      c[j + k] = tc[k];
+      h[j + k] = th[k];
+    }
+  }
+}
+static inline void lstm_cell_bwd_block(float *z, size_t H, const float *cp, const float *c, const float *dh, float *dc) {
+  const V one = VSET1(1.0f);
+  V i = VLOAD(z), f = VLOAD(z + H), gg = VLOAD(z + 2 * H), o = VLOAD(z + 3 * H);
+  V tc = v_tanh(VLOAD(c)), dhv = VLOAD(dh);
+  V dcv = VFMA(VMUL(dhv, o), VFNMA(tc, tc, one), VLOAD(dc));
+  VSTORE(z, VMUL(VMUL(dcv, gg), VMUL(i, VSUB(one, i))));
+  VSTORE(z + H, VMUL(VMUL(dcv, VLOAD(cp)), VMUL(f, VSUB(one, f))));
+  VSTORE(z + 2 * H, VMUL(VMUL(dcv, i), VFNMA(gg, gg, one)));
+  VSTORE(z + 3 * H, VMUL(VMUL(dhv, tc), VMUL(o, VSUB(one, o))));
+  VSTORE(dc, VMUL(dcv, f));
+}
+static void lstm_cell_bwd_simd(size_t H, float *z, const float *cp, const float *c, const float *dh, float *dc) {
+  size_t j = 0;
+  for (; j + W <= H; j += W) lstm_cell_bwd_block(z + j, H, cp + j, c + j, dh + j, dc + j);
+  size_t r = H - j;
+  if (r) {
+    float tz[4 * W] = {0}, tcp[W] = {0}, tc[W] = {0}, tdh[W] = {0}, tdc[W] = {0};
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 4; q++) tz[q * W + k] = z[q * H + j + k];
+      tcp[k] = cp[j + k], tc[k] = c[j + k], tdh[k] = dh[j + k], tdc[k] = dc[j + k];
+    }
+    lstm_cell_bwd_block(tz, W, tcp, tc, tdh, tdc);
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 4; q++) z[q * H + j + k] = tz[q * W + k];
+      dc[j + k] = tdc[k];
+    }
+  }
+}
+
 /* One W-wide Adam step at p, g, m, v (see kernels.h for the arithmetic). */
 static inline void adam_block(float *p, const float *g, float *m, float *v, V vb1, V vb2, V vc1, V vc2, V step,
                               V sqrt_bc2, V veps, V decay) {
@@ -277,6 +338,8 @@ static void fill_simd(loom_kernels *k, const char *isa) {
   k->log_softmax = log_softmax_simd;
   k->softmax_bwd = softmax_bwd_simd;
   k->log_softmax_bwd = log_softmax_bwd_simd;
+  k->lstm_cell = lstm_cell_simd;
+  k->lstm_cell_bwd = lstm_cell_bwd_simd;
   k->adam = adam_simd;
   k->sgd = sgd_simd;
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""torch_lstm.py — PyTorch's time for the shapes of bench_lstm.c: forward + backward (dx too) of one
+torch.nn.LSTM layer, B=64, E=128, H=128, T=64 and 256, at 1 and 2 threads. Prints "T threads ms"
+lines that bench_lstm reads to report the speed-up:
+    /usr/bin/python3 bench/torch_lstm.py > /tmp/torch_lstm.txt && build/bin/bench_lstm /tmp/torch_lstm.txt
+"""
+import sys
+import time
+
+import torch
+
+B, E, H = 64, 128, 128
+
+
+def run(T, threads, min_seconds=1.5):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(E, H, batch_first=True)
+    x = (torch.rand(B, T, E) * 2 - 1).requires_grad_(True)
+    r = torch.rand(B, T, H) * 2 - 1
+    for _ in range(2):
+        lstm.zero_grad()
+        out, _ = lstm(x)
+        (out * r).sum().backward()
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < min_seconds or len(times) < 5:
+        t0 = time.perf_counter()
+        lstm.zero_grad()
+        x.grad = None
+        out, _ = lstm(x)
+        (out * r).sum().backward()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return 1e3 * times[len(times) // 2]  # the median: other processes share this CPU
+
+
+def main():
+    gflop = lambda T: 3 * 2 * T * B * 4 * H * (E + H) * 1e-9
+    for T in (64, 256):
+        for threads in (1, 2):
+            ms = run(T, threads)
+            print("%d %d %.3f" % (T, threads, ms))
+            print("# torch %s T=%d threads=%d: %.2f ms/iter, %.1f GFLOP/s" % (torch.__version__, T, threads, ms,
+                                                                             gflop(T) / ms * 1e3), file=sys.stderr)
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+/* lstm.c — the LSTM layer builder: for each layer and direction one fused loom_lstm_seq op
+ * (src/autograd/ops_lstm.c), the two directions concatenated on the last dim, dropout between
+ * layers. Parameters are named and initialised here as PyTorch (or Keras) would. */
+#include "loom/lstm.h"
+
+#include <assert.h>
+#include <math.h>
+
+#include "loom/init.h"
+
+static loom_tensor *named_param(loom_graph *g, const char *prefix, const char *what, int layer, bool rev, int ndim,
+                                const int *shape) {
+  loom_tensor *p = loom_param(g, "", ndim, shape);
+  loom_tensor_set_name(p, "%s.%s_l%d%s", prefix, what, layer, rev ? "_reverse" : "");
+  return p;
+}
+
+loom_tensor *loom_lstm(loom_graph *g, const char *prefix, loom_tensor *x, loom_tensor *lengths,
+                       const loom_lstm_opts *o, loom_rng *rng) {
+  assert(o->input_size > 0 && o->hidden > 0 && "lstm: input_size and hidden must be > 0");
+  assert(o->dropout >= 0.0f && o->dropout < 1.0f && "lstm: dropout must be in [0, 1)");
+  const int H = o->hidden, layers = o->layers > 0 ? o->layers : 1, D = o->bidirectional ? 2 : 1;
+  loom_tensor *in = x;
+  int E = o->input_size;
+  for (int l = 0; l < layers; l++) {
+    const bool last = l == layers - 1;
+    loom_tensor *outs[2];
+    for (int d = 0; d < D; d++) {
+      loom_tensor *wih = named_param(g, prefix, "weight_ih", l, d, 2, (int[]){4 * H, E});
+      loom_tensor *whh = named_param(g, prefix, "weight_hh", l, d, 2, (int[]){4 * H, H});
+      loom_tensor *bih = named_param(g, prefix, "bias_ih", l, d, 1, (int[]){4 * H});
+      loom_tensor *bhh = named_param(g, prefix, "bias_hh", l, d, 1, (int[]){4 * H});
+      if (o->init == LOOM_INIT_STYLE_TORCH) {
+        const loom_init u = {LOOM_INIT_TORCH_DEFAULT, 0};
+        loom_init_fill(wih->data, 4 * H, E, H, 4 * H, u, rng);
+        loom_init_fill(whh->data, 4 * H, H, H, 4 * H, u, rng);
+        loom_init_fill(bih->data, 1, 4 * H, H, 4 * H, u, rng);
+        loom_init_fill(bhh->data, 1, 4 * H, H, 4 * H, u, rng);
+      } else { /* Keras kernel (E, 4H) and recurrent kernel (H, 4H) are our transposes */
+        loom_init_fill(wih->data, 4 * H, E, E, 4 * H, (loom_init){LOOM_INIT_GLOROT_UNIFORM, 0}, rng);
+        loom_init_fill(whh->data, 4 * H, H, H, 4 * H, (loom_init){LOOM_INIT_ORTHOGONAL, 1.0f}, rng);
+        for (int j = H; j < 2 * H; j++) bih->data[j] = 1.0f; /* unit forget bias, in bias_ih only */
+      }
+      outs[d] = loom_lstm_seq(g, in, lengths, wih, whh, bih, bhh, d == 1, !last || o->return_sequences,
+                              o->recurrent_dropout);
+      loom_tensor_set_name(outs[d], "%s.l%d%s", prefix, l, d ? "_reverse" : "");
+    }
+    in = D == 2 ? loom_concat(g, 2, outs) : outs[0];
+    if (!last && o->dropout > 0.0f) in = loom_dropout(g, in, o->dropout);
+    E = D * H;
+  }
+  return in;
+}

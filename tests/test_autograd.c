@@ -80,6 +80,21 @@ static loom_tensor *c_dropout(loom_graph *g, loom_rng *r) {
   loom_graph_set_training(g, true);
   return loom_dropout(g, P("x", 4, 37), 0.3f);
 }
+static loom_tensor *c_conv2d(loom_graph *g, loom_rng *r) {
+  return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_PAD_SAME, 0, 0});
+}
+static loom_tensor *c_maxpool2d(loom_graph *g, loom_rng *r) {
+  loom_tensor *x = loom_param(g, "x", 4, (int[]){2, 2, 7, 6});
+  int32_t perm[168]; /* distinct values 0.05 apart: no near-ties inside a window */
+  for (int i = 0; i < 168; i++) perm[i] = i;
+  loom_rng_shuffle(r, perm, 168);
+  for (int i = 0; i < 168; i++) x->data[i] = 0.05f * (float)(perm[i] - 84);
+  return loom_maxpool2d(g, x, 3, 3, 2, 2, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1});
+}
+static loom_tensor *c_avgpool2d(loom_graph *g, loom_rng *r) {
+  return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1}, true);
+}
+static loom_tensor *c_global_avgpool(loom_graph *g, loom_rng *r) { return loom_global_avgpool(g, P("x", 2, 3, 5, 4)); }
 
 static const gc_case cases[] = {
     {LOOM_OP_ADD, "same shape", c_add_same, 1},          {LOOM_OP_ADD, "suffix", c_add_suffix, 1},
@@ -101,6 +116,9 @@ static const gc_case cases[] = {
     {LOOM_OP_SLICE, "", c_slice, 1},                     {LOOM_OP_RESHAPE, "reshape", c_reshape, 1},
     {LOOM_OP_RESHAPE, "flatten", c_flatten, 1},          {LOOM_OP_GATHER, "padding 0", c_gather, 1},
     {LOOM_OP_DROPOUT, "training", c_dropout, 1},
+    {LOOM_OP_CONV2D, "3x3 stride 2 same", c_conv2d, 1},  {LOOM_OP_MAXPOOL2D, "3x3 stride 2 pad 1", c_maxpool2d, 1},
+    {LOOM_OP_AVGPOOL2D, "3x2 stride (2, 1) pad 1", c_avgpool2d, 1},
+    {LOOM_OP_GLOBAL_AVGPOOL, "", c_global_avgpool, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

@@ -48,7 +48,11 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(SLICE, slice)             /* y = x[..., start:start+len] along the last dim */                 \
   X(RESHAPE, reshape)         /* y = x viewed with another shape (no copy) */                      \
   X(GATHER, gather)           /* y[i] = table[idx[i]] (embedding lookup; backward scatter-adds) */ \
-  X(DROPOUT, dropout)         /* y = x * mask / (1 - p) in training, y = x in eval */
+  X(DROPOUT, dropout)         /* y = x * mask / (1 - p) in training, y = x in eval */              \
+  X(CONV2D, conv2d)           /* y = w * x + b, NCHW, stride, padding (loom/conv.h) */             \
+  X(MAXPOOL2D, maxpool2d)     /* y = max over each window (loom/conv.h) */                         \
+  X(AVGPOOL2D, avgpool2d)     /* y = mean over each window (loom/conv.h) */                        \
+  X(GLOBAL_AVGPOOL, global_avgpool) /* (B, C, H, W) -> (B, C) mean (loom/conv.h) */
 
 typedef enum {
 #define LOOM_X_ENUM(E, f) LOOM_OP_##E,

@@ -18,9 +18,11 @@
 #define LOOM_LOOM_H
 
 #include "loom/alloc.h"
+#include "loom/conv.h"
 #include "loom/error.h"
 #include "loom/graph.h"
 #include "loom/init.h"
+#include "loom/norm.h"
 #include "loom/rng.h"
 #include "loom/runtime.h"
 

@@ -69,8 +69,10 @@ int loom_num_threads(void) { return n_threads; }
 void loom_set_num_threads(int n) {
   if (n < 1) n = 1;
   n_threads = n;
+  /* OpenBLAS's OpenMP build follows the OpenMP thread count (openblas_set_num_threads sets it too),
+   * so it is set once here; loom_gemm keeps OpenBLAS single-threaded per call, see below. */
+  openblas_set_num_threads(n);
   omp_set_num_threads(n);
-  openblas_set_num_threads(1); /* loom_gemm does the threading; see below */
   set_ftz_all_threads();
 }
 
@@ -110,7 +112,18 @@ void loom_runtime_init(void) { pthread_once(&init_once, runtime_init_once); }
 /* GEMM threading is ours, not OpenBLAS's: OpenBLAS runs single-threaded (its threaded driver
  * allocates per call and partitions by thread count), and large products are cut into blocks whose
  * shape depends only on (M, N, K) — rows when M is large, else columns — which our OpenMP threads
- * share. Every element is then computed by the same single-threaded call for any thread count. */
+ * share. Every element is then computed by the same single-threaded call for any thread count.
+ * OpenBLAS's OpenMP build threads a call whenever it is made outside an active parallel region with
+ * omp_get_max_threads() > 1, so an unsplit call from serial code lowers this thread's count to 1. */
+static void sgemm_one_thread(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  const bool lower = !omp_in_parallel() && omp_get_max_threads() > 1;
+  const int saved = lower ? omp_get_max_threads() : 1;
+  if (lower) omp_set_num_threads(1);
+  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (lower) omp_set_num_threads(saved);
+}
+
 #define GEMM_SPLIT_FLOPS (4.0 * 1024 * 1024)
 #define GEMM_TARGET_BLOCKS 8
 
@@ -131,7 +144,7 @@ void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
   const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
   const double flops = 2.0 * M * N * K;
   if (flops < GEMM_SPLIT_FLOPS || (M < 64 && N < 128)) {
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm_one_thread(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   const bool by_rows = M >= 128;
@@ -142,10 +155,10 @@ void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
     const int s = b * bs, len = (by_rows ? M : N) - s < bs ? (by_rows ? M : N) - s : bs;
     if (by_rows) {
       const float *Ab = trans_a ? A + s : A + (size_t)s * lda;
-      cblas_sgemm(CblasRowMajor, ta, tb, len, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)s * ldc, ldc);
+      sgemm_one_thread(ta, tb, len, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)s * ldc, ldc);
     } else {
       const float *Bb = trans_b ? B + (size_t)s * ldb : B + s;
-      cblas_sgemm(CblasRowMajor, ta, tb, M, len, K, alpha, A, lda, Bb, ldb, beta, C + s, ldc);
+      sgemm_one_thread(ta, tb, M, len, K, alpha, A, lda, Bb, ldb, beta, C + s, ldc);
     }
   }
 }

@@ -95,6 +95,13 @@ static loom_tensor *c_avgpool2d(loom_graph *g, loom_rng *r) {
   return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1}, true);
 }
 static loom_tensor *c_global_avgpool(loom_graph *g, loom_rng *r) { return loom_global_avgpool(g, P("x", 2, 3, 5, 4)); }
+static loom_tensor *c_batchnorm(loom_graph *g, loom_rng *r) {
+  loom_graph_set_training(g, true); /* batch statistics */
+  loom_tensor *rm = loom_buffer(g, "rm", 1, (int[]){3}), *rv = loom_buffer(g, "rv", 1, (int[]){3});
+  for (int i = 0; i < 3; i++) rv->data[i] = 1.0f;
+  return loom_batchnorm(g, P("x", 3, 3, 4, 2), P("w", 3), P("b", 3), rm, rv, NULL, 1e-5f, 0.1f);
+}
+static loom_tensor *c_layernorm(loom_graph *g, loom_rng *r) { return loom_layernorm(g, P("x", 4, 9), P("w", 9), P("b", 9), 1e-5f); }
 
 static const gc_case cases[] = {
     {LOOM_OP_ADD, "same shape", c_add_same, 1},          {LOOM_OP_ADD, "suffix", c_add_suffix, 1},
@@ -119,6 +126,7 @@ static const gc_case cases[] = {
     {LOOM_OP_CONV2D, "3x3 stride 2 same", c_conv2d, 1},  {LOOM_OP_MAXPOOL2D, "3x3 stride 2 pad 1", c_maxpool2d, 1},
     {LOOM_OP_AVGPOOL2D, "3x2 stride (2, 1) pad 1", c_avgpool2d, 1},
     {LOOM_OP_GLOBAL_AVGPOOL, "", c_global_avgpool, 1},
+    {LOOM_OP_BATCHNORM, "2-D, training", c_batchnorm, 1}, {LOOM_OP_LAYERNORM, "", c_layernorm, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 
@@ -367,12 +375,12 @@ static mlp build_mlp(int batch) {
   loom_graph *g = m.g;
   m.x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 300});
   loom_tensor *ids = loom_input(g, "ids", LOOM_I32, 2, (int[]){LOOM_BATCH, 12});
-  loom_tensor *emb = loom_param(g, "emb", 2, (int[]){500, 64});
-  loom_tensor *w1 = loom_param(g, "w1", 2, (int[]){256, 300 + 64}), *b1 = loom_param(g, "b1", 1, (int[]){256});
+  loom_tensor *emb = loom_param(g, "emb", 2, (int[]){500, 160});
+  loom_tensor *w1 = loom_param(g, "w1", 2, (int[]){256, 300 + 160}), *b1 = loom_param(g, "b1", 1, (int[]){256});
   loom_tensor *w2 = loom_param(g, "w2", 2, (int[]){10, 256});
   loom_tensor *onehot = loom_input(g, "onehot", LOOM_F32, 2, (int[]){LOOM_BATCH, 10});
-  tu_fill_uniform(emb->data, 500 * 64, -0.1f, 0.1f, &r);
-  tu_fill_uniform(w1->data, 256 * 364, -0.05f, 0.05f, &r);
+  tu_fill_uniform(emb->data, 500 * 160, -0.1f, 0.1f, &r);
+  tu_fill_uniform(w1->data, 256 * 460, -0.05f, 0.05f, &r);
   tu_fill_uniform(w2->data, 2560, -0.05f, 0.05f, &r);
   loom_tensor *e = loom_mean(g, loom_gather(g, emb, ids, 0), 1, false);
   loom_tensor *h = loom_concat(g, 2, (loom_tensor *[]){m.x, e});
@@ -400,7 +408,7 @@ static void test_same_results_for_any_thread_count(void **state) {
   size_t n = 0;
   for (int threads = 1; threads <= 3; threads++) {
     loom_set_num_threads(threads);
-    mlp m = build_mlp(64);
+    mlp m = build_mlp(256); /* large enough that elementwise ops, reductions and GEMMs all split */
     for (int step = 0; step < 3; step++) {
       loom_graph_zero_grad(m.g);
       loom_graph_forward(m.g);

@@ -21,6 +21,11 @@ VALID, SAME, EXPLICIT = 0, 1, 2
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def randn(*shape, scale=1.0, shift=0.0):
+    """float64 values that are exactly float32 (what loom reads), so only the maths differs."""
+    return (torch.randn(*shape, dtype=torch.float64) * scale + shift).float().double().requires_grad_()
+
+
 def same_pads(n, k, s):
     out = -(-n // s)
     total = max((out - 1) * s + k - n, 0)
@@ -28,9 +33,9 @@ def same_pads(n, k, s):
 
 
 def conv_case(out, k, B, C, H, W, O, kh, kw, sh, sw, mode, ph=0, pw=0, bias=True):
-    x = torch.randn(B, C, H, W, dtype=torch.float64, requires_grad=True)
-    w = (torch.randn(O, C, kh, kw, dtype=torch.float64) / math.sqrt(C * kh * kw)).requires_grad_()
-    b = torch.randn(O, dtype=torch.float64, requires_grad=True) if bias else None
+    x = randn(B, C, H, W)
+    w = randn(O, C, kh, kw, scale=1 / math.sqrt(C * kh * kw))
+    b = randn(O) if bias else None
     if mode == SAME and sh == 1 and sw == 1:
         y = F.conv2d(x, w, b, 1, padding="same")  # torch's own 'same' (extra pad bottom/right)
     elif mode == SAME:
@@ -39,7 +44,7 @@ def conv_case(out, k, B, C, H, W, O, kh, kw, sh, sw, mode, ph=0, pw=0, bias=True
         y = F.conv2d(F.pad(x, (pl, pr, pt, pb)), w, b, (sh, sw))
     else:
         y = F.conv2d(x, w, b, (sh, sw), padding=(ph, pw) if mode == EXPLICIT else 0)
-    dy = torch.randn_like(y)
+    dy = randn(*y.shape).detach()
     (y * dy).sum().backward()
     p = f"conv{k}."
     out.update({p + "x": x.float(), p + "w": w.float(), p + "y": y.float(), p + "dy": dy.float(),
@@ -51,7 +56,7 @@ def conv_case(out, k, B, C, H, W, O, kh, kw, sh, sw, mode, ph=0, pw=0, bias=True
 
 
 def pool_case(out, k, kind, B, C, H, W, kh, kw, sh, sw, mode, ph=0, pw=0, incl=True):
-    x = torch.randn(B, C, H, W, dtype=torch.float64, requires_grad=True)
+    x = randn(B, C, H, W)
     if mode == SAME:
         pt, pb = same_pads(H, kh, sh)
         pl, pr = same_pads(W, kw, sw)
@@ -67,7 +72,7 @@ def pool_case(out, k, kind, B, C, H, W, kh, kw, sh, sw, mode, ph=0, pw=0, incl=T
     else:
         y = F.avg_pool2d(x, (kh, kw), (sh, sw), padding=(ph, pw) if mode == EXPLICIT else 0,
                          count_include_pad=incl)
-    dy = torch.randn_like(y)
+    dy = randn(*y.shape).detach()
     (y * dy).sum().backward()
     p = f"pool{k}."
     out.update({p + "x": x.float(), p + "y": y.float(), p + "dy": dy.float(), p + "dx": x.grad.float(),
@@ -105,5 +110,63 @@ def gen_conv():
     fixture.write(os.path.join(HERE, "conv.fix"), out)
 
 
+def bn_case(out, k, shape, train, affine=True, eps=1e-5, momentum=0.1):
+    C = shape[1]
+    x = randn(*shape, scale=2.0, shift=0.5)
+    w, b = (randn(C, scale=0.5, shift=1.0), randn(C)) if affine else (None, None)
+    rm = randn(C).detach()
+    rv = (torch.rand(C, dtype=torch.float64) + 0.5).float().double()
+    rm0, rv0 = rm.clone(), rv.clone()
+    y = F.batch_norm(x, rm, rv, w, b, training=train, momentum=momentum, eps=eps)  # updates rm, rv in place
+    dy = randn(*y.shape).detach()
+    (y * dy).sum().backward()
+    p = f"bn{k}."
+    out.update({p + "x": x.float(), p + "running_mean0": rm0.float(), p + "running_var0": rv0.float(),
+                p + "running_mean": rm.float(), p + "running_var": rv.float(), p + "y": y.float(),
+                p + "dy": dy.float(), p + "dx": x.grad.float(),
+                p + "cfg": torch.tensor([len(shape), int(train), int(affine)], dtype=torch.int32),
+                p + "hp": torch.tensor([eps, momentum], dtype=torch.float32)})
+    if affine:
+        out.update({p + "weight": w.float(), p + "bias": b.float(), p + "dweight": w.grad.float(),
+                    p + "dbias": b.grad.float()})
+
+
+def ln_case(out, k, shape, affine=True, eps=1e-5):
+    D = shape[-1]
+    x = randn(*shape, scale=1.5, shift=-0.3)
+    w, b = (randn(D, scale=0.5, shift=1.0), randn(D)) if affine else (None, None)
+    y = F.layer_norm(x, (D,), w, b, eps)
+    dy = randn(*y.shape).detach()
+    (y * dy).sum().backward()
+    p = f"ln{k}."
+    out.update({p + "x": x.float(), p + "y": y.float(), p + "dy": dy.float(), p + "dx": x.grad.float(),
+                p + "cfg": torch.tensor([int(affine)], dtype=torch.int32),
+                p + "hp": torch.tensor([eps], dtype=torch.float32)})
+    if affine:
+        out.update({p + "weight": w.float(), p + "bias": b.float(), p + "dweight": w.grad.float(),
+                    p + "dbias": b.grad.float()})
+
+
+def gen_norm():
+    torch.manual_seed(2)
+    out = {}
+    bns = [
+        ((5, 7), True),                      # BatchNorm1d (B, C), train
+        ((4, 3, 5), True),                   # BatchNorm1d (B, C, L), train
+        ((3, 4, 5, 3), True),                # BatchNorm2d, train
+        ((16, 6, 7, 5), True),               # BatchNorm2d, bigger batch
+        ((3, 4, 5, 3), False),               # BatchNorm2d, eval (running statistics)
+        ((6, 9), False),                     # BatchNorm1d, eval
+        ((2, 5, 3, 3), True, False, 1e-3, 0.3),  # no affine, Keras-like eps, other momentum
+    ]
+    for k, c in enumerate(bns):
+        bn_case(out, k, *c)
+    lns = [((5, 7),), ((2, 3, 9),), ((3, 64), False), ((4, 33), True, 1e-3)]
+    for k, c in enumerate(lns):
+        ln_case(out, k, *c)
+    fixture.write(os.path.join(HERE, "norm.fix"), out)
+
+
 if __name__ == "__main__":
     gen_conv()
+    gen_norm()

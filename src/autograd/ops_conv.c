@@ -154,8 +154,10 @@ static void im2col(const conv_geom *q, const float *x, float *col, size_t ld) {
             continue;
           }
           const float *s = x + ((size_t)c * q->H + ih) * q->W - q->pl + j;
+          /* plain loops, not memcpy / kernel calls: rows are short (tens of floats) */
           for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-          if (q->sw == 1) memcpy(d + lo, s + lo, sizeof(float) * (size_t)(hi - lo));
+          if (q->sw == 1)
+            for (int ow = lo; ow < hi; ow++) d[ow] = s[ow];
           else
             for (int ow = lo; ow < hi; ow++) d[ow] = s[ow * q->sw];
           for (int ow = hi; ow < q->Wo; ow++) d[ow] = 0.0f;
@@ -179,7 +181,8 @@ static void col2im(const conv_geom *q, const float *col, size_t ld, float *dx) {
           if (ih < 0 || ih >= q->H) continue;
           const float *s = src + (size_t)oh * q->Wo;
           float *d = dx + ((size_t)c * q->H + ih) * q->W - q->pl + j;
-          if (q->sw == 1) loom_k.acc((size_t)(hi - lo), s + lo, d + lo);
+          if (q->sw == 1)
+            for (int ow = lo; ow < hi; ow++) d[ow] += s[ow];
           else
             for (int ow = lo; ow < hi; ow++) d[ow * q->sw] += s[ow];
         }
@@ -371,6 +374,37 @@ static int pool_infer(loom_graph *g, loom_tensor *t) {
 
 static size_t maxpool_saved(const loom_tensor *t) { return loom_tensor_numel(t) * sizeof(int32_t); }
 
+/* One output of a window clipped by the image border. Scan order is row-major over the window and
+ * the first maximum wins; a NaN always takes over (PyTorch's `val > max || isnan(val)`). */
+static void maxpool_one(const pool_geom *q, const float *x, int oh, int ow, float *y, int32_t *a) {
+  POOL_WINDOW(*q, oh, ow);
+  int best = h0 * q->W + w0;
+  float m = x[best];
+  for (int ih = h0; ih < h1; ih++)
+    for (int iw = w0; iw < w1; iw++) {
+      const float v = x[ih * q->W + iw];
+      if (v > m || isnan(v)) m = v, best = ih * q->W + iw;
+    }
+  *y = m;
+  *a = best;
+}
+
+/* y[ow], a[ow] = the larger of themselves and x[ow sw] (index base + ow sw), for ow in [lo, hi).
+ * Selects by masks: compilers turn `take ? v : m` into a branch, which mispredicts on real data. */
+static inline __attribute__((always_inline)) void maxpool_row(const float *restrict x, int sw, int base, int lo,
+                                                              int hi, float *restrict y, int32_t *restrict a) {
+  for (int ow = lo; ow < hi; ow++) {
+    const float v = x[ow * sw], m = y[ow];
+    const uint32_t take = 0u - (uint32_t)((v > m) | (v != v));
+    uint32_t vb, mb;
+    memcpy(&vb, &v, 4);
+    memcpy(&mb, &m, 4);
+    const uint32_t r = (vb & take) | (mb & ~take);
+    memcpy(y + ow, &r, 4);
+    a[ow] = (int32_t)(((uint32_t)(base + ow * sw) & take) | ((uint32_t)a[ow] & ~take));
+  }
+}
+
 static void maxpool_forward(loom_graph *g, loom_tensor *t) {
   pool_geom q;
   pool_geometry(t, &q);
@@ -378,29 +412,36 @@ static void maxpool_forward(loom_graph *g, loom_tensor *t) {
   float *Y = t->data;
   int32_t *arg = t->saved;
   const long planes = (long)q.B * q.C;
+  /* columns whose window lies inside the image horizontally: ow sw - pl >= 0, ow sw - pl + kw <= W */
+  int lo = (q.pl + q.sw - 1) / q.sw, hi = q.W + q.pl - q.kw < 0 ? 0 : (q.W + q.pl - q.kw) / q.sw + 1;
+  if (hi > q.Wo) hi = q.Wo;
+  if (lo > hi) lo = hi;
 #pragma omp parallel for schedule(static) if (loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN)
   for (long pl = 0; pl < planes; pl++) {
-    const float *x = X + (size_t)pl * q.H * q.W;
-    float *y = Y + (size_t)pl * q.Ho * q.Wo;
-    int32_t *a = arg + (size_t)pl * q.Ho * q.Wo;
-    for (int oh = 0; oh < q.Ho; oh++)
-      for (int ow = 0; ow < q.Wo; ow++) {
-        POOL_WINDOW(q, oh, ow);
-        int best = h0 * q.W + w0;
-        float m = x[best];
-        for (int ih = h0; ih < h1; ih++)
-          for (int iw = w0; iw < w1; iw++) {
-            const float v = x[ih * q.W + iw];
-            if (v > m || isnan(v)) { /* first maximum wins; NaN propagates (PyTorch) */
-              m = v;
-              best = ih * q.W + iw;
-              if (isnan(v)) goto done;
-            }
-          }
-      done:
-        y[oh * q.Wo + ow] = m;
-        a[oh * q.Wo + ow] = best;
+    const float *restrict x = X + (size_t)pl * q.H * q.W;
+    for (int oh = 0; oh < q.Ho; oh++) {
+      float *restrict y = Y + ((size_t)pl * q.Ho + oh) * q.Wo;
+      int32_t *restrict a = arg + ((size_t)pl * q.Ho + oh) * q.Wo;
+      for (int ow = 0; ow < lo; ow++) maxpool_one(&q, x, oh, ow, y + ow, a + ow);
+      for (int ow = hi; ow < q.Wo; ow++) maxpool_one(&q, x, oh, ow, y + ow, a + ow);
+      /* interior columns: the same scan, branch-free across ow so it vectorises */
+      const int hs = oh * q.sh - q.pt, h0 = hs < 0 ? 0 : hs, h1 = hs + q.kh > q.H ? q.H : hs + q.kh;
+      const int c0 = h0 * q.W - q.pl;
+      for (int ow = lo; ow < hi; ow++) {
+        y[ow] = x[c0 + ow * q.sw];
+        a[ow] = c0 + ow * q.sw;
       }
+      for (int ih = h0; ih < h1; ih++)
+        for (int j = 0; j < q.kw; j++) {
+          if (ih == h0 && j == 0) continue;
+          const int base = ih * q.W - q.pl + j;
+          const float *restrict xr = x + base;
+          /* a literal stride lets the compiler vectorise the loads (the common 2x2 / stride 2 pool) */
+          if (q.sw == 2) maxpool_row(xr, 2, base, lo, hi, y, a);
+          else if (q.sw == 1) maxpool_row(xr, 1, base, lo, hi, y, a);
+          else maxpool_row(xr, q.sw, base, lo, hi, y, a);
+        }
+    }
   }
 }
 static void maxpool_backward(loom_graph *g, loom_tensor *t) {

@@ -3,6 +3,8 @@
 +ReLU -> MaxPool2 -> Conv2d(64) -> MaxPool2 -> Conv2d(128) -> MaxPool2, batch 64, forward + backward,
 for 1 and 2 threads. With the path of build/bin/bench_conv it runs that too and prints loom / torch.
 Usage: bench/torch_conv.py [path/to/bench_conv] [iters]
+On a shared machine run both with OMP_WAIT_POLICY=passive and compare CPU time as well as wall time
+(spinning threads waiting on a descheduled partner burn CPU that is not work).
 """
 import re
 import subprocess
@@ -24,6 +26,7 @@ def bench(threads, iters):
         net.zero_grad()
         (net(x) * R).sum().backward()
     tf = tb = 0.0
+    c0 = time.process_time()
     for _ in range(iters):
         t0 = time.perf_counter()
         net.zero_grad()
@@ -33,7 +36,8 @@ def bench(threads, iters):
         t2 = time.perf_counter()
         tf += t1 - t0
         tb += t2 - t1
-    return 1e3 * (tf + tb) / iters, 1e3 * tf / iters, 1e3 * tb / iters
+    cpu = 1e3 * (time.process_time() - c0) / iters
+    return 1e3 * (tf + tb) / iters, 1e3 * tf / iters, 1e3 * tb / iters, cpu
 
 
 def main():
@@ -42,14 +46,14 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1]:
         out = subprocess.run([sys.argv[1], str(iters), "1", "2"], capture_output=True, text=True, check=True).stdout
         print(out, end="")
-        for m in re.finditer(r"threads (\d+): ([\d.]+) ms/iter", out):
-            loom[int(m.group(1))] = float(m.group(2))
+        for m in re.finditer(r"threads (\d+): ([\d.]+) ms/iter.*CPU ([\d.]+) ms/iter", out):
+            loom[int(m.group(1))] = (float(m.group(2)), float(m.group(3)))
     print(f"torch {torch.__version__}, mkldnn {torch.backends.mkldnn.is_available()}")
     for t in (1, 2):
-        ms, f, b = bench(t, iters)
-        line = f"torch threads {t}: {ms:.2f} ms/iter (forward {f:.2f}, backward {b:.2f})"
+        ms, f, b, cpu = bench(t, iters)
+        line = f"torch threads {t}: {ms:.2f} ms/iter (forward {f:.2f}, backward {b:.2f}); CPU {cpu:.2f} ms/iter"
         if t in loom:
-            line += f"   loom/torch time ratio {loom[t] / ms:.2f}"
+            line += f"\n  loom/torch: wall time ratio {loom[t][0] / ms:.2f}, CPU time ratio {loom[t][1] / cpu:.2f}"
         print(line)
 
 

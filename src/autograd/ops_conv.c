@@ -42,20 +42,28 @@ static const char *pad_name(loom_pad_mode m) {
 
 /* ======================= conv2d ======================= */
 /* src: x (B, C, H, W), w (O, C, kh, kw), [b (O)].
- * ip: [0] sh, [1] sw, [2] pad mode, [3] ph, [4] pw (explicit), set at infer: [5] scratch slots,
- * [6] samples per GEMM block. */
+ * ip: [0] sh, [1] sw, [2] pad mode, [3] ph, [4] pw (explicit), set at infer: [5] scratch slots
+ * (threads at compile), [6] samples per GEMM block, [7] groups of blocks for dW.
+ * The batch is cut into blocks of nb samples (one GEMM each) and the blocks into G groups, both from
+ * the shapes alone. A thread takes whole groups; group g sums its blocks' dW in order into its own
+ * partial, and the partials are added in group order: the same sums for any thread count, with one
+ * parallel region per pass. */
 
 typedef struct {
   int B, C, H, W, O, kh, kw, sh, sw, pt, pl, Ho, Wo;
   int K, P;    /* rows of the column matrix (C kh kw) and output pixels (Ho Wo) */
   int nb, NB;  /* samples per block, number of blocks */
-  int slots;   /* blocks in flight at once (scratch slots) */
+  int G;       /* groups of consecutive blocks, each with its own dW partial */
+  int slots;   /* threads that may run at once (column scratch per thread) */
   bool ident;  /* 1x1, stride 1, no padding: the column matrix is x itself */
 } conv_geom;
 
 /* Blocks of samples are GEMM'd together when one sample has few output pixels (deep layers): each
  * block has about CONV_COLS columns. The split depends only on the shapes, never on the thread count. */
 #define CONV_COLS 256
+/* Groups for the dW reduction: enough to share among threads, few enough to keep partials small. */
+#define CONV_GROUPS 8
+#define CONV_PARTIAL_FLOATS (8u << 20)
 
 loom_tensor *loom_conv2d(loom_graph *g, loom_tensor *x, loom_tensor *w, loom_tensor *b, int stride_h, int stride_w,
                          loom_padding pad) {
@@ -84,6 +92,7 @@ static void conv_geometry(const loom_tensor *t, conv_geom *q) {
   q->slots = t->ip[5];
   q->nb = t->ip[6];
   q->NB = (q->B + q->nb - 1) / q->nb;
+  q->G = t->ip[7];
   q->ident = q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0;
 }
 
@@ -115,23 +124,35 @@ static int conv2d_infer(loom_graph *g, loom_tensor *t) {
   if (nblocks < 1) nblocks = 1;
   if (nblocks > B) nblocks = B;
   const int nb = (int)((B + nblocks - 1) / nblocks), NB = (B + nb - 1) / nb;
+  const size_t wn = loom_tensor_numel(w);
+  int G = NB < CONV_GROUPS ? NB : CONV_GROUPS;
+  while (G > 1 && (size_t)G * wn > CONV_PARTIAL_FLOATS) G--;
   const int threads = loom_num_threads();
   t->ip[5] = threads < NB ? threads : NB;
   t->ip[6] = nb;
+  t->ip[7] = G;
   return 0;
 }
 
-/* Per slot: column matrix (K, nb P), staging for y / dy blocks (O, nb P) when nb > 1, and one block's
- * dW (O, K) for the ordered reduction. */
-static size_t conv_slot_floats(const conv_geom *q, bool backward) {
+/* Scratch: per thread slot, the column matrix (K, nb P) and staging for y / dy blocks (O, nb P) when
+ * nb > 1; then, for backward, G dW partials (O, K). */
+static size_t conv_slot_floats(const conv_geom *q) {
   size_t cols = (size_t)q->nb * q->P;
-  size_t n = (size_t)q->K * cols + (q->nb > 1 ? (size_t)q->O * cols : 0) + (backward ? (size_t)q->O * q->K : 0);
+  size_t n = (size_t)q->K * cols + (q->nb > 1 ? (size_t)q->O * cols : 0);
   return (n + 15) / 16 * 16; /* keep every slot 64-byte aligned */
 }
 static size_t conv2d_saved(const loom_tensor *t) {
   conv_geom q;
   conv_geometry(t, &q);
-  return conv_slot_floats(&q, t->requires_grad) * (size_t)q.slots * sizeof(float);
+  size_t n = conv_slot_floats(&q) * (size_t)q.slots;
+  if (t->requires_grad) n += (size_t)q.G * q.O * q.K;
+  return n * sizeof(float);
+}
+/* Threads for a pass over `work` independent items. */
+static int conv_threads(const conv_geom *q, int work) {
+  int n = loom_num_threads();
+  if (n > q->slots) n = q->slots;
+  return n < work ? n : work;
 }
 
 /* col[(c kh + i) kw + j, p] = x_pad[c, oh sh + i, ow sw + j] for p = oh Wo + ow; rows ld apart. */
@@ -208,9 +229,9 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
   conv_geometry(t, &q);
   const float *X = t->src[0]->data, *Wt = t->src[1]->data, *bias = t->nsrc > 2 ? t->src[2]->data : NULL;
   float *Y = t->data;
-  const size_t slot_n = conv_slot_floats(&q, t->requires_grad), out = (size_t)q.O * q.P;
+  const size_t slot_n = conv_slot_floats(&q), out = (size_t)q.O * q.P;
   float *scratch = t->saved;
-  const int nthr = q.slots < loom_num_threads() ? q.slots : loom_num_threads();
+  const int nthr = conv_threads(&q, q.NB);
 #pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
   for (int blk = 0; blk < q.NB; blk++) {
     float *col = scratch + (size_t)omp_get_thread_num() * slot_n;
@@ -241,9 +262,9 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
   loom_tensor *x = t->src[0], *w = t->src[1], *b = t->nsrc > 2 ? t->src[2] : NULL;
   const float *X = x->data, *Wt = w->data, *dY = t->grad;
   float *dX = x->grad, *dW = w->grad;
-  const size_t slot_n = conv_slot_floats(&q, true), out = (size_t)q.O * q.P, in = (size_t)q.C * q.H * q.W;
+  const size_t slot_n = conv_slot_floats(&q), out = (size_t)q.O * q.P, in = (size_t)q.C * q.H * q.W;
   const size_t wn = (size_t)q.O * q.K;
-  float *scratch = t->saved;
+  float *scratch = t->saved, *partials = scratch + slot_n * (size_t)q.slots;
 
   if (b && b->grad) {
     float *db = b->grad;
@@ -256,16 +277,16 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
   }
   if (!dX && !dW) return;
 
-  const int nthr_max = q.slots < loom_num_threads() ? q.slots : loom_num_threads();
-  for (int w0 = 0; w0 < q.NB; w0 += q.slots) {
-    const int nw = q.NB - w0 < q.slots ? q.NB - w0 : q.slots;
-    const int nthr = nw < nthr_max ? nw : nthr_max;
+  const int nthr = conv_threads(&q, q.G);
 #pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
-    for (int i = 0; i < nw; i++) {
-      float *col = scratch + (size_t)i * slot_n;
-      const int n0 = (w0 + i) * q.nb, cnt = q.B - n0 < q.nb ? q.B - n0 : q.nb;
+  for (int grp = 0; grp < q.G; grp++) {
+    float *col = scratch + (size_t)omp_get_thread_num() * slot_n, *dwpart = partials + (size_t)grp * wn;
+    /* group grp: blocks [grp NB / G, (grp + 1) NB / G) */
+    const int blk0 = (int)((long)grp * q.NB / q.G), blk1 = (int)((long)(grp + 1) * q.NB / q.G);
+    for (int blk = blk0; blk < blk1; blk++) {
+      const int n0 = blk * q.nb, cnt = q.B - n0 < q.nb ? q.B - n0 : q.nb;
       const int ld = cnt * q.P;
-      float *stage = col + (size_t)q.K * ld, *dwpart = col + (size_t)q.K * q.nb * q.P + (q.nb > 1 ? (size_t)q.O * q.nb * q.P : 0);
+      float *stage = col + (size_t)q.K * ld;
       const float *dy = dY + (size_t)n0 * out;
       if (cnt > 1) { /* gather dy of the block as (O, cnt P) */
         for (int s = 0; s < cnt; s++)
@@ -276,7 +297,7 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
       }
       if (dW) {
         const float *cols = block_cols(&q, X, n0, cnt, col);
-        loom_gemm(false, true, q.O, q.K, ld, 1.0f, dy, ld, cols, ld, 0.0f, dwpart, q.K);
+        loom_gemm(false, true, q.O, q.K, ld, 1.0f, dy, ld, cols, ld, blk == blk0 ? 0.0f : 1.0f, dwpart, q.K);
       }
       if (dX) {
         if (q.ident && cnt == 1) {
@@ -292,13 +313,11 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
         }
       }
     }
-    if (dW) { /* dW += part_0 + part_1 + ... in block order, threads over elements */
-      const size_t part_off = (size_t)q.K * q.nb * q.P + (q.nb > 1 ? (size_t)q.O * q.nb * q.P : 0);
-      LOOM_PARALLEL_BLOCKS(wn, s0, len, {
-        for (int i = 0; i < nw; i++) loom_k.acc(len, scratch + (size_t)i * slot_n + part_off + s0, dW + s0);
-      });
-    }
   }
+  if (dW) /* dW += part_0 + part_1 + ... in group order, threads over elements */
+    LOOM_PARALLEL_BLOCKS(wn, s0, len, {
+      for (int grp = 0; grp < q.G; grp++) loom_k.acc(len, partials + (size_t)grp * wn + s0, dW + s0);
+    });
 }
 const loom_op_def loom_op_conv2d = {"conv2d", conv2d_infer, conv2d_saved, conv2d_forward, conv2d_backward, false};
 

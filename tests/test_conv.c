@@ -94,9 +94,16 @@ static void ref_pads(const conv_cfg *c, int *Ho, int *Wo, int *pt, int *pl) {
   }
 }
 
-/* y = conv(x) with loss = sum(y * R): forward, dx, dw, db by direct loops in double. */
+/* ops_conv.c: batches whose column matrices fit are kept from forward for backward */
+extern size_t loom_conv_keep_floats;
+
+/* y = conv(x) with loss = sum(y * R): forward, dx, dw, db by direct loops in double; once with the
+ * column matrices kept from forward, once rebuilt in backward. */
 static void test_conv2d_matches_direct_convolution(void **state) {
-  for (int ci = 0; ci < N_CONV_CFGS; ci++) {
+  const size_t keep0 = loom_conv_keep_floats;
+  for (int pass = 0; pass < 2 * N_CONV_CFGS; pass++) {
+    const int ci = pass % N_CONV_CFGS;
+    loom_conv_keep_floats = pass < N_CONV_CFGS ? keep0 : 0;
     const conv_cfg *c = &conv_cfgs[ci];
     loom_rng r;
     loom_rng_seed(&r, 200 + (uint64_t)ci);
@@ -143,7 +150,7 @@ static void test_conv2d_matches_direct_convolution(void **state) {
     for (size_t k = 0; k < (cnt); k++) f[k] = (float)(ref)[k];                                    \
     tu_assert_close(what, got, f, cnt, 1e-5, 1e-4);                                               \
   } while (0)
-    print_message("direct conv: %s\n", c->what);
+    print_message("direct conv: %s%s\n", c->what, loom_conv_keep_floats ? "" : " (columns rebuilt in backward)");
     CHECK("conv y", y, ny, n.y->data);
     CHECK("conv dx", dx, nx, n.x->grad);
     CHECK("conv dw", dw, nw, n.w->grad);
@@ -152,6 +159,7 @@ static void test_conv2d_matches_direct_convolution(void **state) {
     free(f), free(y), free(dx), free(dw), free(db);
     loom_graph_free(n.g);
   }
+  loom_conv_keep_floats = keep0;
 }
 
 static void test_conv2d_shape_errors(void **state) {
@@ -427,8 +435,10 @@ static void test_same_results_for_1_and_2_threads(void **state) {
   float *ref = NULL, *refy = NULL;
   size_t n = 0;
   /* (threads at compile, threads at run): scratch slots follow the first, the work split the second */
-  const int runs[4][2] = {{1, 1}, {2, 2}, {2, 1}, {1, 2}};
-  for (int run = 0; run < 4; run++) {
+  const int runs[6][2] = {{1, 1}, {2, 2}, {2, 1}, {1, 2}, {1, 1}, {2, 2}};
+  const size_t keep0 = loom_conv_keep_floats;
+  for (int run = 0; run < 6; run++) {
+    loom_conv_keep_floats = run < 4 ? keep0 : 0; /* last two: columns rebuilt in backward */
     loom_set_num_threads(runs[run][0]);
     cnn m = build_cnn(24);
     loom_set_num_threads(runs[run][1]);
@@ -448,6 +458,7 @@ static void test_same_results_for_1_and_2_threads(void **state) {
     loom_graph_free(m.g);
   }
   free(ref), free(refy);
+  loom_conv_keep_floats = keep0;
   loom_set_num_threads(threads0);
 }
 

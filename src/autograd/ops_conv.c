@@ -43,7 +43,8 @@ static const char *pad_name(loom_pad_mode m) {
 /* ======================= conv2d ======================= */
 /* src: x (B, C, H, W), w (O, C, kh, kw), [b (O)].
  * ip: [0] sh, [1] sw, [2] pad mode, [3] ph, [4] pw (explicit), set at infer: [5] scratch slots
- * (threads at compile), [6] samples per GEMM block, [7] groups of blocks for dW.
+ * (threads at compile), [6] samples per GEMM block, [7] groups of blocks for dW. fp: [0] 1 when the
+ * column matrices fit loom_conv_keep_floats (kept for backward if the op gets a gradient).
  * The batch is cut into blocks of nb samples (one GEMM each) and the blocks into G groups, both from
  * the shapes alone. A thread takes whole groups; group g sums its blocks' dW in order into its own
  * partial, and the partials are added in group order: the same sums for any thread count, with one
@@ -56,6 +57,7 @@ typedef struct {
   int G;       /* groups of consecutive blocks, each with its own dW partial */
   int slots;   /* threads that may run at once (column scratch per thread) */
   bool ident;  /* 1x1, stride 1, no padding: the column matrix is x itself */
+  bool keep;   /* training: forward keeps every column matrix for backward (when small enough) */
 } conv_geom;
 
 /* Blocks of samples are GEMM'd together when one sample has few output pixels (deep layers): each
@@ -64,6 +66,10 @@ typedef struct {
 /* Groups for the dW reduction: enough to share among threads, few enough to keep partials small. */
 #define CONV_GROUPS 8
 #define CONV_PARTIAL_FLOATS (8u << 20)
+/* Column matrices of the whole batch up to this many floats are kept from forward to backward instead
+ * of being rebuilt (im2col costs about a fifth of a small-image conv); larger ones are recomputed.
+ * Read at compile; tests set it to 0 to exercise the recompute path. */
+size_t loom_conv_keep_floats = 16u << 20;
 
 loom_tensor *loom_conv2d(loom_graph *g, loom_tensor *x, loom_tensor *w, loom_tensor *b, int stride_h, int stride_w,
                          loom_padding pad) {
@@ -94,6 +100,7 @@ static void conv_geometry(const loom_tensor *t, conv_geom *q) {
   q->NB = (q->B + q->nb - 1) / q->nb;
   q->G = t->ip[7];
   q->ident = q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0;
+  q->keep = t->requires_grad && t->fp[0] != 0.0f;
 }
 
 static int conv2d_infer(loom_graph *g, loom_tensor *t) {
@@ -131,11 +138,14 @@ static int conv2d_infer(loom_graph *g, loom_tensor *t) {
   t->ip[5] = threads < NB ? threads : NB;
   t->ip[6] = nb;
   t->ip[7] = G;
+  const bool ident = w->shape[2] == 1 && w->shape[3] == 1 && t->ip[0] == 1 && t->ip[1] == 1 && pt == 0 && pl == 0;
+  t->fp[0] = !ident && (size_t)B * x->shape[1] * w->shape[2] * w->shape[3] * P <= loom_conv_keep_floats;
   return 0;
 }
 
 /* Scratch: per thread slot, the column matrix (K, nb P) and staging for y / dy blocks (O, nb P) when
- * nb > 1; then, for backward, G dW partials (O, K). */
+ * nb > 1; then, for backward, G dW partials (O, K); then, when kept, every block's column matrix in
+ * block order (B K P floats). */
 static size_t conv_slot_floats(const conv_geom *q) {
   size_t cols = (size_t)q->nb * q->P;
   size_t n = (size_t)q->K * cols + (q->nb > 1 ? (size_t)q->O * cols : 0);
@@ -146,6 +156,7 @@ static size_t conv2d_saved(const loom_tensor *t) {
   conv_geometry(t, &q);
   size_t n = conv_slot_floats(&q) * (size_t)q.slots;
   if (t->requires_grad) n += (size_t)q.G * q.O * q.K;
+  if (q.keep) n += (size_t)q.B * q.K * q.P;
   return n * sizeof(float);
 }
 /* Threads for a pass over `work` independent items. */
@@ -231,13 +242,14 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
   float *Y = t->data;
   const size_t slot_n = conv_slot_floats(&q), out = (size_t)q.O * q.P;
   float *scratch = t->saved;
+  float *kept = scratch + slot_n * (size_t)q.slots + (t->requires_grad ? (size_t)q.G * q.O * q.K : 0);
   const int nthr = conv_threads(&q, q.NB);
 #pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
   for (int blk = 0; blk < q.NB; blk++) {
     float *col = scratch + (size_t)omp_get_thread_num() * slot_n;
     const int n0 = blk * q.nb, cnt = q.B - n0 < q.nb ? q.B - n0 : q.nb;
     const size_t ld = (size_t)cnt * q.P;
-    const float *cols = block_cols(&q, X, n0, cnt, col);
+    const float *cols = block_cols(&q, X, n0, cnt, q.keep ? kept + (size_t)n0 * q.K * q.P : col);
     if (cnt == 1) { /* straight into y_n: (O, P) = W (O, K) . col (K, P) */
       float *y = Y + (size_t)n0 * out;
       loom_gemm(false, false, q.O, q.P, q.K, 1.0f, Wt, q.K, cols, q.P, 0.0f, y, q.P);
@@ -264,7 +276,7 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
   float *dX = x->grad, *dW = w->grad;
   const size_t slot_n = conv_slot_floats(&q), out = (size_t)q.O * q.P, in = (size_t)q.C * q.H * q.W;
   const size_t wn = (size_t)q.O * q.K;
-  float *scratch = t->saved, *partials = scratch + slot_n * (size_t)q.slots;
+  float *scratch = t->saved, *partials = scratch + slot_n * (size_t)q.slots, *kept = partials + (size_t)q.G * wn;
 
   if (b && b->grad) {
     float *db = b->grad;
@@ -296,7 +308,7 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
         dy = stage;
       }
       if (dW) {
-        const float *cols = block_cols(&q, X, n0, cnt, col);
+        const float *cols = q.keep ? kept + (size_t)n0 * q.K * q.P : block_cols(&q, X, n0, cnt, col);
         loom_gemm(false, true, q.O, q.K, ld, 1.0f, dy, ld, cols, ld, blk == blk0 ? 0.0f : 1.0f, dwpart, q.K);
       }
       if (dX) {

@@ -110,6 +110,28 @@ static loom_tensor *c_lstm(loom_graph *g, loom_rng *r) { /* masked, reverse, all
   return loom_lstm_seq(g, P("x", 3, 4, 3), len, P("w_ih", 20, 3), P("w_hh", 20, 5), P("b_ih", 20), P("b_hh", 20), true,
                        true, 0.0f);
 }
+static loom_tensor *c_conv2d(loom_graph *g, loom_rng *r) {
+  return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_PAD_SAME, 0, 0});
+}
+static loom_tensor *c_maxpool2d(loom_graph *g, loom_rng *r) {
+  loom_tensor *x = loom_param(g, "x", 4, (int[]){2, 2, 7, 6});
+  int32_t perm[168]; /* distinct values 0.05 apart: no near-ties inside a window */
+  for (int i = 0; i < 168; i++) perm[i] = i;
+  loom_rng_shuffle(r, perm, 168);
+  for (int i = 0; i < 168; i++) x->data[i] = 0.05f * (float)(perm[i] - 84);
+  return loom_maxpool2d(g, x, 3, 3, 2, 2, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1});
+}
+static loom_tensor *c_avgpool2d(loom_graph *g, loom_rng *r) {
+  return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1}, true);
+}
+static loom_tensor *c_global_avgpool(loom_graph *g, loom_rng *r) { return loom_global_avgpool(g, P("x", 2, 3, 5, 4)); }
+static loom_tensor *c_batchnorm(loom_graph *g, loom_rng *r) {
+  loom_graph_set_training(g, true); /* batch statistics */
+  loom_tensor *rm = loom_buffer(g, "rm", 1, (int[]){3}), *rv = loom_buffer(g, "rv", 1, (int[]){3});
+  for (int i = 0; i < 3; i++) rv->data[i] = 1.0f;
+  return loom_batchnorm(g, P("x", 3, 3, 4, 2), P("w", 3), P("b", 3), rm, rv, NULL, 1e-5f, 0.1f);
+}
+static loom_tensor *c_layernorm(loom_graph *g, loom_rng *r) { return loom_layernorm(g, P("x", 4, 9), P("w", 9), P("b", 9), 1e-5f); }
 
 static const gc_case cases[] = {
     {LOOM_OP_ADD, "same shape", c_add_same, 1},          {LOOM_OP_ADD, "suffix", c_add_suffix, 1},
@@ -136,6 +158,10 @@ static const gc_case cases[] = {
     {LOOM_OP_TRIPLET, "euclidean", c_triplet, 1},        {LOOM_OP_INFONCE, "symmetric", c_infonce, 1},
     {LOOM_OP_L2_NORMALIZE, "", c_l2_normalize, 1},       {LOOM_OP_COSINE_SIM, "", c_cosine_sim, 1},
     {LOOM_OP_DROPOUT, "training", c_dropout, 1},         {LOOM_OP_LSTM, "masked, reverse", c_lstm, 1},
+    {LOOM_OP_CONV2D, "3x3 stride 2 same", c_conv2d, 1},  {LOOM_OP_MAXPOOL2D, "3x3 stride 2 pad 1", c_maxpool2d, 1},
+    {LOOM_OP_AVGPOOL2D, "3x2 stride (2, 1) pad 1", c_avgpool2d, 1},
+    {LOOM_OP_GLOBAL_AVGPOOL, "", c_global_avgpool, 1},
+    {LOOM_OP_BATCHNORM, "2-D, training", c_batchnorm, 1}, {LOOM_OP_LAYERNORM, "", c_layernorm, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

@@ -19,11 +19,13 @@
 
 #include "loom/alloc.h"
 #include "loom/config.h"
+#include "loom/conv.h"
 #include "loom/error.h"
 #include "loom/graph.h"
 #include "loom/init.h"
 #include "loom/loss.h"
 #include "loom/metrics.h"
+#include "loom/norm.h"
 #include "loom/optim.h"
 #include "loom/report.h"
 #include "loom/rng.h"

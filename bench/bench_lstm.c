@@ -1,10 +1,11 @@
 /* bench_lstm.c — forward + backward of one fused LSTM layer (B=64, E=128, H=128, T=64 and 256) at 1
- * and 2 threads: median ms per iteration, GFLOP/s (GEMM flops only: 3 x 2·T·B·4H·(E+H)), and — given the
+ * and 2 threads: median ms per iteration, GFLOP/s of wall time (GEMM flops only: 3 x 2·T·B·4H·(E+H)), and — given the
  * output of bench/torch_lstm.py as argv[1] — the speed-up over PyTorch on the same shapes.
  * Also compares the recurrence strategies: row blocks of 16 / 32 rows run by threads with
  * single-threaded per-step GEMMs (no barrier per step), against one block whose per-step GEMM is
  * threaded by loom_gemm over gate columns (a fork/join per step).
- *   build/bin/bench_lstm [torch.txt]      (torch.txt: lines "T threads ms") */
+ *   build/bin/bench_lstm [torch.txt] [T] [threads]     (torch.txt: lines "T threads wall_ms cpu_ms"; T, threads:
+ *   run only that configuration) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +14,29 @@
 #include "loom/loom.h"
 #include "loom/lstm.h"
 
+char *openblas_get_corename(void); /* which sgemm kernels OpenBLAS picked (OPENBLAS_CORETYPE overrides) */
 extern int loom_lstm_row_block; /* ops_lstm.c: 0 = automatic; for this comparison only */
 
-static double now(void) {
+static double clock_s(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+/* CPU time of the whole process: on a shared machine, the part of a 1-thread run that is ours. */
+static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
-static double torch_ms(const char *path, int T, int threads) {
-  if (!path) return 0;
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
+/* PyTorch's wall and CPU ms for (T, threads) from torch_lstm.py's output; 0 if absent. */
+static void torch_ms(const char *path, int T, int threads, double *wall, double *cpu) {
+  *wall = *cpu = 0;
+  FILE *f = path ? fopen(path, "r") : NULL;
+  if (!f) return;
+  char line[256];
   int t, th;
-  double ms, found = 0;
-  while (fscanf(f, "%d %d %lf", &t, &th, &ms) == 3)
-    if (t == T && th == threads) found = ms;
+  double w, c;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "%d %d %lf %lf", &t, &th, &w, &c) == 4 && t == T && th == threads) *wall = w, *cpu = c;
   fclose(f);
-  return found;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -38,7 +44,8 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static double run(int B, int T, int E, int H, double min_seconds) {
+/* Median wall ms per iteration; *cpu_ms: median process CPU ms. */
+static double run(int B, int T, int E, int H, double min_seconds, double *cpu_ms) {
   loom_graph *g = loom_graph_new();
   loom_rng r;
   loom_rng_seed(&r, 1);
@@ -60,41 +67,49 @@ static double run(int B, int T, int E, int H, double min_seconds) {
     loom_graph_backward(g, loss);
   }
   /* the median iteration: other processes share this CPU, and the median shrugs off their bursts */
-  double times[1000], start = now();
+  static double times[1000], cpu[1000];
+  double start = now();
   int iters = 0;
   do {
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     loom_graph_zero_grad(g);
     loom_graph_forward(g);
     loom_graph_backward(g, loss);
+    cpu[iters] = cpu_now() - c0;
     times[iters++] = now() - t0;
   } while ((now() - start < min_seconds || iters < 5) && iters < 1000);
   loom_graph_free(g);
   qsort(times, (size_t)iters, sizeof times[0], cmp_double);
+  qsort(cpu, (size_t)iters, sizeof cpu[0], cmp_double);
+  *cpu_ms = 1e3 * cpu[iters / 2];
   return 1e3 * times[iters / 2];
 }
 
 int main(int argc, char **argv) {
   loom_runtime_init();
-  const char *torch = argc > 1 ? argv[1] : NULL;
+  const char *torch = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : NULL;
+  const int only_T = argc > 2 ? atoi(argv[2]) : 0, only_threads = argc > 3 ? atoi(argv[3]) : 0;
   const int B = 64, E = 128, H = 128;
-  printf("LSTM fwd+bwd, B=%d E=%d H=%d, isa %s (preliminary: the CPU is shared)\n", B, E, H,
-         loom_isa_name(loom_runtime_isa()));
-  printf("%5s %7s %-26s %9s %8s %9s %7s\n", "T", "threads", "strategy", "ms/iter", "GFLOP/s", "torch ms", "speedup");
+  printf("LSTM fwd+bwd, B=%d E=%d H=%d, isa %s, OpenBLAS core %s (preliminary: the CPU is shared)\n", B, E, H,
+         loom_isa_name(loom_runtime_isa()), openblas_get_corename());
+  printf("%4s %3s %-27s %8s %8s %8s %9s %9s %8s %8s\n", "T", "thr", "strategy", "wall ms", "cpu ms", "GFLOP/s",
+         "torch wall", "torch cpu", "x wall", "x cpu");
   const int Ts[2] = {64, 256};
   const struct { int rb; const char *name; } strat[3] = {
-      {16, "row blocks of 16 (default)"}, {32, "row blocks of 32"}, {B, "1 block, gemm over columns"}};
+      {32, "row blocks of 32 (default)"}, {16, "row blocks of 16"}, {B, "1 block, gemm over columns"}};
   for (int ti = 0; ti < 2; ti++)
     for (int threads = 1; threads <= 2; threads++) {
-      loom_set_num_threads(threads);
       const int T = Ts[ti];
+      if ((only_T && T != only_T) || (only_threads && threads != only_threads)) continue;
+      loom_set_num_threads(threads);
       const double gflop = 3.0 * 2.0 * T * B * 4.0 * H * (E + H) * 1e-9;
-      const double tms = torch_ms(torch, T, threads);
+      double tw, tc;
+      torch_ms(torch, T, threads, &tw, &tc);
       for (int s = 0; s < 3; s++) {
         loom_lstm_row_block = strat[s].rb;
-        double ms = run(B, T, E, H, 1.5);
-        printf("%5d %7d %-26s %9.2f %8.1f", T, threads, strat[s].name, ms, gflop / (ms * 1e-3));
-        if (tms > 0) printf(" %9.2f %6.2fx", tms, tms / ms);
+        double cpu, ms = run(B, T, E, H, 1.5, &cpu);
+        printf("%4d %3d %-27s %8.2f %8.2f %8.1f", T, threads, strat[s].name, ms, cpu, gflop / (ms * 1e-3));
+        if (tw > 0) printf(" %9.2f %9.2f %7.2fx %7.2fx", tw, tc, tw / ms, tc / cpu);
         printf("\n");
         fflush(stdout);
       }

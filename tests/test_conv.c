@@ -408,8 +408,8 @@ typedef struct {
   loom_tensor *x, *loss;
 } cnn;
 
-/* A small CNN (conv-relu-pool, conv-relu-pool, 1x1 conv, global pool) big enough that every op
- * runs multi-threaded and the conv takes several blocks. */
+/* A small CNN (conv-relu-pool, conv-batchnorm-relu-pool, 1x1 conv, global pool) in training mode,
+ * big enough that every op runs multi-threaded and the conv takes several blocks. */
 static cnn build_cnn(int batch) {
   cnn m;
   loom_rng r;
@@ -417,22 +417,25 @@ static cnn build_cnn(int batch) {
   m.g = loom_graph_new();
   m.x = loom_input(m.g, "x", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 18, 17});
   loom_conv2d_opts c1 = loom_conv2d_defaults(3, 8, 3), c2 = loom_conv2d_defaults(8, 12, 3), c3 = loom_conv2d_defaults(12, 6, 1);
-  c1.activation = c2.activation = "relu";
+  c1.activation = "relu";
   c1.padding = SAME;
   c2.stride_h = 2;
   loom_pool2d_opts p = {.kernel_h = 2, .kernel_w = 2};
   loom_tensor *h = loom_maxpool2d_layer(m.g, "p1", loom_conv2d_layer(m.g, "c1", m.x, &c1, &r), &p);
-  h = loom_avgpool2d_layer(m.g, "p2", loom_conv2d_layer(m.g, "c2", h, &c2, &r), &(loom_pool2d_opts){2, 2, 1, 1, SAME, false});
+  loom_batchnorm_opts bn = loom_batchnorm_defaults(12);
+  h = loom_relu(m.g, loom_batchnorm2d_layer(m.g, "bn2", loom_conv2d_layer(m.g, "c2", h, &c2, &r), &bn));
+  h = loom_avgpool2d_layer(m.g, "p2", h, &(loom_pool2d_opts){2, 2, 1, 1, SAME, false});
   h = loom_global_avgpool(m.g, loom_conv2d_layer(m.g, "c3", h, &c3, &r));
   m.loss = loom_sum(m.g, loom_mul(m.g, h, h), LOOM_ALL, false);
   assert_int_equal(loom_graph_compile(m.g, batch, 1, &m.loss, true), 0);
+  loom_graph_set_training(m.g, true);
   tu_fill_uniform(m.x->data, loom_tensor_numel(m.x), -1, 1, &r);
   return m;
 }
 
 static void test_same_results_for_1_and_2_threads(void **state) {
   const int threads0 = loom_num_threads();
-  float *ref = NULL, *refy = NULL;
+  float *ref = NULL, *refy = NULL, refstats[12];
   size_t n = 0;
   /* (threads at compile, threads at run): scratch slots follow the first, the work split the second */
   const int runs[6][2] = {{1, 1}, {2, 2}, {2, 1}, {1, 2}, {1, 1}, {2, 2}};
@@ -451,8 +454,10 @@ static void test_same_results_for_1_and_2_threads(void **state) {
       memcpy(ref, loom_graph_grads(m.g), n * sizeof(float));
       refy = malloc(sizeof(float));
       refy[0] = m.loss->data[0];
+      memcpy(refstats, loom_graph_find(m.g, "bn2.running_var")->data, sizeof refstats);
     } else {
       if (memcmp(ref, loom_graph_grads(m.g), n * sizeof(float)) != 0) fail_msg("gradients differ in run %d", run);
+      assert_memory_equal(refstats, loom_graph_find(m.g, "bn2.running_var")->data, sizeof refstats);
       assert_memory_equal(refy, m.loss->data, sizeof(float));
     }
     loom_graph_free(m.g);

@@ -288,6 +288,67 @@ static void test_global_avgpool_is_plane_mean(void **state) {
   loom_graph_free(g);
 }
 
+/* NaN propagates through max pooling (PyTorch: `val > max || isnan(val)`), border and interior. */
+static void test_maxpool_propagates_nan(void **state) {
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "x", LOOM_F32, 4, (int[]){1, 1, 4, 6});
+  loom_tensor *y = loom_maxpool2d(g, x, 2, 2, 2, 2, explicit_pad(1, 1));
+  assert_int_equal(loom_graph_compile(g, 1, 1, &y, false), 0);
+  for (int i = 0; i < 24; i++) x->data[i] = (float)i;
+  x->data[0] = NAN;      /* top-left window (border) */
+  x->data[2 * 6 + 2] = NAN; /* an interior window */
+  loom_graph_forward(g);
+  assert_int_equal(y->shape[2], 3);
+  assert_int_equal(y->shape[3], 4);
+  for (int i = 0; i < 12; i++) {
+    const bool want_nan = i == 0 || i == 5; /* (0, 0) and (1, 1) */
+    assert_true(isnan(y->data[i]) == want_nan);
+  }
+  assert_float_equal(y->data[1], 2.0f, 0);
+  assert_float_equal(y->data[11], 23.0f, 0);
+  loom_graph_free(g);
+}
+
+/* One graph compiled for batch 5, then 1, then 5 again (other GEMM blocks, other scratch): every
+ * sample's output and the weight gradient agree with running the samples one by one. */
+static void test_recompile_for_other_batch_sizes(void **state) {
+  loom_rng r;
+  loom_rng_seed(&r, 8);
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "x", LOOM_F32, 4, (int[]){LOOM_BATCH, 2, 9, 8});
+  loom_conv2d_opts o = loom_conv2d_defaults(2, 4, 3);
+  o.padding = SAME;
+  o.stride_h = 2;
+  loom_tensor *y = loom_conv2d_layer(g, "c", x, &o, &r);
+  loom_tensor *loss = loom_sum(g, y, LOOM_ALL, false);
+  loom_tensor *w = loom_graph_find(g, "c.weight");
+  const size_t in = 2 * 9 * 8, out = 4 * 5 * 8;
+  float xs[5 * 144], ys[5 * 160], dw_all[72], dw_sum[72] = {0};
+  tu_fill_uniform(xs, 5 * in, -1, 1, &r);
+  assert_int_equal(loom_graph_compile(g, 5, 1, &loss, true), 0);
+  memcpy(x->data, xs, sizeof xs);
+  loom_graph_zero_grad(g);
+  loom_graph_forward(g);
+  loom_graph_backward(g, loss);
+  memcpy(ys, y->data, sizeof ys);
+  memcpy(dw_all, w->grad, sizeof dw_all);
+  assert_int_equal(loom_graph_compile(g, 1, 1, &loss, true), 0);
+  for (int n = 0; n < 5; n++) {
+    memcpy(x->data, xs + n * in, in * sizeof(float));
+    loom_graph_zero_grad(g);
+    loom_graph_forward(g);
+    loom_graph_backward(g, loss);
+    tu_assert_close("per-sample y", y->data, ys + n * out, out, 1e-6, 1e-6);
+    for (int k = 0; k < 72; k++) dw_sum[k] += w->grad[k];
+  }
+  tu_assert_close("dw, batch vs samples", dw_all, dw_sum, 72, 1e-5, 1e-5);
+  assert_int_equal(loom_graph_compile(g, 5, 1, &loss, true), 0);
+  memcpy(x->data, xs, sizeof xs);
+  loom_graph_forward(g);
+  tu_assert_close("batch 5 again", y->data, ys, 5 * out, 0, 0);
+  loom_graph_free(g);
+}
+
 /* ---------------------------------------------------------------- layers */
 
 static void test_conv2d_layer_names_init_and_activation(void **state) {
@@ -408,8 +469,8 @@ typedef struct {
   loom_tensor *x, *loss;
 } cnn;
 
-/* A small CNN (conv-relu-pool, conv-relu-pool, 1x1 conv, global pool) big enough that every op
- * runs multi-threaded and the conv takes several blocks. */
+/* A small CNN (conv-relu-pool, conv-batchnorm-relu-pool, 1x1 conv, global pool) in training mode,
+ * big enough that every op runs multi-threaded and the conv takes several blocks. */
 static cnn build_cnn(int batch) {
   cnn m;
   loom_rng r;
@@ -417,22 +478,25 @@ static cnn build_cnn(int batch) {
   m.g = loom_graph_new();
   m.x = loom_input(m.g, "x", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 18, 17});
   loom_conv2d_opts c1 = loom_conv2d_defaults(3, 8, 3), c2 = loom_conv2d_defaults(8, 12, 3), c3 = loom_conv2d_defaults(12, 6, 1);
-  c1.activation = c2.activation = "relu";
+  c1.activation = "relu";
   c1.padding = SAME;
   c2.stride_h = 2;
   loom_pool2d_opts p = {.kernel_h = 2, .kernel_w = 2};
   loom_tensor *h = loom_maxpool2d_layer(m.g, "p1", loom_conv2d_layer(m.g, "c1", m.x, &c1, &r), &p);
-  h = loom_avgpool2d_layer(m.g, "p2", loom_conv2d_layer(m.g, "c2", h, &c2, &r), &(loom_pool2d_opts){2, 2, 1, 1, SAME, false});
+  loom_batchnorm_opts bn = loom_batchnorm_defaults(12);
+  h = loom_relu(m.g, loom_batchnorm2d_layer(m.g, "bn2", loom_conv2d_layer(m.g, "c2", h, &c2, &r), &bn));
+  h = loom_avgpool2d_layer(m.g, "p2", h, &(loom_pool2d_opts){2, 2, 1, 1, SAME, false});
   h = loom_global_avgpool(m.g, loom_conv2d_layer(m.g, "c3", h, &c3, &r));
   m.loss = loom_sum(m.g, loom_mul(m.g, h, h), LOOM_ALL, false);
   assert_int_equal(loom_graph_compile(m.g, batch, 1, &m.loss, true), 0);
+  loom_graph_set_training(m.g, true);
   tu_fill_uniform(m.x->data, loom_tensor_numel(m.x), -1, 1, &r);
   return m;
 }
 
 static void test_same_results_for_1_and_2_threads(void **state) {
   const int threads0 = loom_num_threads();
-  float *ref = NULL, *refy = NULL;
+  float *ref = NULL, *refy = NULL, refstats[12];
   size_t n = 0;
   /* (threads at compile, threads at run): scratch slots follow the first, the work split the second */
   const int runs[6][2] = {{1, 1}, {2, 2}, {2, 1}, {1, 2}, {1, 1}, {2, 2}};
@@ -451,8 +515,10 @@ static void test_same_results_for_1_and_2_threads(void **state) {
       memcpy(ref, loom_graph_grads(m.g), n * sizeof(float));
       refy = malloc(sizeof(float));
       refy[0] = m.loss->data[0];
+      memcpy(refstats, loom_graph_find(m.g, "bn2.running_var")->data, sizeof refstats);
     } else {
       if (memcmp(ref, loom_graph_grads(m.g), n * sizeof(float)) != 0) fail_msg("gradients differ in run %d", run);
+      assert_memory_equal(refstats, loom_graph_find(m.g, "bn2.running_var")->data, sizeof refstats);
       assert_memory_equal(refy, m.loss->data, sizeof(float));
     }
     loom_graph_free(m.g);
@@ -508,6 +574,8 @@ int main(void) {
       cmocka_unit_test(test_pool_gradcheck),
       cmocka_unit_test(test_pool_matches_naive),
       cmocka_unit_test(test_global_avgpool_is_plane_mean),
+      cmocka_unit_test(test_maxpool_propagates_nan),
+      cmocka_unit_test(test_recompile_for_other_batch_sizes),
       cmocka_unit_test(test_conv2d_layer_names_init_and_activation),
       cmocka_unit_test(test_pytorch_parity),
       cmocka_unit_test(test_same_results_for_1_and_2_threads),

@@ -26,7 +26,8 @@ typedef struct loom_padding {
 
 /* ---- ops ---- */
 /* y[n, o] = b[o] + sum_{c,i,j} w[o, c, i, j] x_pad[n, c, oh sh + i, ow sw + j]; b may be NULL.
- * im2col + GEMM, threads over the batch. */
+ * im2col + GEMM with threads over the batch (as many as loom_num_threads() at compile); in training
+ * the column matrices are kept for backward when they fit in 64 MB, else rebuilt there. */
 loom_tensor *loom_conv2d(loom_graph *g, loom_tensor *x, loom_tensor *w, loom_tensor *b, int stride_h, int stride_w,
                          loom_padding pad);
 /* y[n, c, oh, ow] = max over the kh x kw window (padding never wins); backward routes to the argmax

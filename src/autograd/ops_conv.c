@@ -46,9 +46,9 @@ static const char *pad_name(loom_pad_mode m) {
  * (threads at compile), [6] samples per GEMM block, [7] groups of blocks for dW. fp: [0] 1 when the
  * column matrices fit loom_conv_keep_floats (kept for backward if the op gets a gradient).
  * The batch is cut into blocks of nb samples (one GEMM each) and the blocks into G groups, both from
- * the shapes alone. A thread takes whole groups; group g sums its blocks' dW in order into its own
- * partial, and the partials are added in group order: the same sums for any thread count, with one
- * parallel region per pass. */
+ * the shapes alone. A thread takes whole groups; group g sums its blocks' dW and db in order into its
+ * own partials, and the partials are added in group order: the same sums for any thread count, with
+ * one parallel region per pass. */
 
 typedef struct {
   int B, C, H, W, O, kh, kw, sh, sw, pt, pl, Ho, Wo;
@@ -144,18 +144,23 @@ static int conv2d_infer(loom_graph *g, loom_tensor *t) {
 }
 
 /* Scratch: per thread slot, the column matrix (K, nb P) and staging for y / dy blocks (O, nb P) when
- * nb > 1; then, for backward, G dW partials (O, K); then, when kept, every block's column matrix in
+ * nb > 1; then, for backward, G dW and db partials; then, when kept, every block's column matrix in
  * block order (B K P floats). */
 static size_t conv_slot_floats(const conv_geom *q) {
   size_t cols = (size_t)q->nb * q->P;
   size_t n = (size_t)q->K * cols + (q->nb > 1 ? (size_t)q->O * cols : 0);
   return (n + 15) / 16 * 16; /* keep every slot 64-byte aligned */
 }
+/* Backward partials: G of dW (O, K) as floats, then G of db (O) as doubles. */
+static size_t conv_wpart_floats(const conv_geom *q) { return ((size_t)q->G * q->O * q->K + 15) / 16 * 16; }
+static size_t conv_partial_floats(const conv_geom *q) {
+  return conv_wpart_floats(q) + ((size_t)q->G * q->O * 2 + 15) / 16 * 16;
+}
 static size_t conv2d_saved(const loom_tensor *t) {
   conv_geom q;
   conv_geometry(t, &q);
   size_t n = conv_slot_floats(&q) * (size_t)q.slots;
-  if (t->requires_grad) n += (size_t)q.G * q.O * q.K;
+  if (t->requires_grad) n += conv_partial_floats(&q);
   if (q.keep) n += (size_t)q.B * q.K * q.P;
   return n * sizeof(float);
 }
@@ -242,7 +247,7 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
   float *Y = t->data;
   const size_t slot_n = conv_slot_floats(&q), out = (size_t)q.O * q.P;
   float *scratch = t->saved;
-  float *kept = scratch + slot_n * (size_t)q.slots + (t->requires_grad ? (size_t)q.G * q.O * q.K : 0);
+  float *kept = scratch + slot_n * (size_t)q.slots + (t->requires_grad ? conv_partial_floats(&q) : 0);
   const int nthr = conv_threads(&q, q.NB);
 #pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
   for (int blk = 0; blk < q.NB; blk++) {
@@ -266,28 +271,20 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
   }
 }
 
-/* dW = sum_n dy_n col_n^T (per block into its slot, then added in block order);
- * dcol = W^T dy_n, dx_n += col2im(dcol);  db[o] = sum_{n,p} dy[n, o, p]. */
+/* Per group of blocks, in block order: dW_g = sum dy_n col_n^T, db_g = sum dy_n; then
+ * dW += dW_0 + dW_1 + ..., db += db_0 + db_1 + ... in group order.  dx_n += col2im(W^T dy_n). */
 static void conv2d_backward(loom_graph *g, loom_tensor *t) {
   conv_geom q;
   conv_geometry(t, &q);
   loom_tensor *x = t->src[0], *w = t->src[1], *b = t->nsrc > 2 ? t->src[2] : NULL;
   const float *X = x->data, *Wt = w->data, *dY = t->grad;
-  float *dX = x->grad, *dW = w->grad;
+  float *dX = x->grad, *dW = w->grad, *dB = b ? b->grad : NULL;
   const size_t slot_n = conv_slot_floats(&q), out = (size_t)q.O * q.P, in = (size_t)q.C * q.H * q.W;
   const size_t wn = (size_t)q.O * q.K;
-  float *scratch = t->saved, *partials = scratch + slot_n * (size_t)q.slots, *kept = partials + (size_t)q.G * wn;
-
-  if (b && b->grad) {
-    float *db = b->grad;
-#pragma omp parallel for schedule(static) if ((size_t)q.B * out > LOOM_PAR_GRAIN)
-    for (int o = 0; o < q.O; o++) {
-      double s = 0.0;
-      for (int n = 0; n < q.B; n++) s += loom_k.sum(q.P, dY + (size_t)n * out + (size_t)o * q.P);
-      db[o] += (float)s;
-    }
-  }
-  if (!dX && !dW) return;
+  float *scratch = t->saved, *partials = scratch + slot_n * (size_t)q.slots;
+  double *dbparts = (double *)(void *)(partials + conv_wpart_floats(&q));
+  float *kept = partials + conv_partial_floats(&q);
+  if (!dX && !dW && !dB) return;
 
   const int nthr = conv_threads(&q, q.G);
 #pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
@@ -306,6 +303,12 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
             memcpy(stage + (size_t)o * ld + (size_t)s * q.P, dY + (size_t)(n0 + s) * out + (size_t)o * q.P,
                    sizeof(float) * q.P);
         dy = stage;
+      }
+      if (dB) {
+        double *dbp = dbparts + (size_t)grp * q.O;
+        if (blk == blk0) memset(dbp, 0, sizeof(double) * q.O);
+        for (int o = 0; o < q.O; o++)
+          for (int s = 0; s < cnt; s++) dbp[o] += loom_k.sum(q.P, dY + (size_t)(n0 + s) * out + (size_t)o * q.P);
       }
       if (dW) {
         const float *cols = q.keep ? kept + (size_t)n0 * q.K * q.P : block_cols(&q, X, n0, cnt, col);
@@ -330,6 +333,12 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
     LOOM_PARALLEL_BLOCKS(wn, s0, len, {
       for (int grp = 0; grp < q.G; grp++) loom_k.acc(len, partials + (size_t)grp * wn + s0, dW + s0);
     });
+  if (dB)
+    for (int o = 0; o < q.O; o++) {
+      double s = 0.0;
+      for (int grp = 0; grp < q.G; grp++) s += dbparts[(size_t)grp * q.O + o];
+      dB[o] += (float)s;
+    }
 }
 const loom_op_def loom_op_conv2d = {"conv2d", conv2d_infer, conv2d_saved, conv2d_forward, conv2d_backward, false};
 

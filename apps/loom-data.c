@@ -200,6 +200,13 @@ static char *read_file(const char *path, size_t *len, loom_error *err) {
   return buf;
 }
 
+/* zlib's gzerror message prefixed with the path; our messages name the path already. */
+static const char *gz_msg(gzFile gz, const char *path, int *zerr) {
+  const char *m = gzerror(gz, zerr);
+  size_t n = strlen(path);
+  return strncmp(m, path, n) == 0 && m[n] == ':' && m[n + 1] == ' ' ? m + n + 2 : m;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * IDX reader (the MNIST file format, gzip or plain): magic 0x0000 | type 0x08 (ubyte) | ndim, then
  * ndim big-endian uint32 sizes, then prod(sizes) bytes. Every inconsistency is reported with the file. */
@@ -219,7 +226,7 @@ static int idx_read(const char *path, int want_ndim, idx_array *a, loom_error *e
   int hlen = 4 + 4 * want_ndim;
   int got = gzread(gz, hdr, (unsigned)hlen);
   int zerr = 0;
-  const char *zmsg = gzerror(gz, &zerr);
+  const char *zmsg = gz_msg(gz, path, &zerr);
   if (got < 0 || (zerr != Z_OK && zerr != Z_BUF_ERROR)) {
     loom_errorf(err, "%s: corrupt gzip stream (%s) — re-download or reinstall the file", path, zmsg);
     gzclose(gz);
@@ -233,7 +240,7 @@ static int idx_read(const char *path, int want_ndim, idx_array *a, loom_error *e
   uint32_t magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
   uint32_t want_magic = 0x00000800u | (uint32_t)want_ndim;
   if (magic != want_magic) {
-    loom_errorf(err, "%s: bad IDX magic number 0x%08x, expected 0x%08x (unsigned bytes, %d dimensions) — not a %s file",
+    loom_errorf(err, "%s: bad IDX magic number 0x%08x, expected 0x%08x (unsigned bytes, %d-D) — not an IDX %s file",
                 path, magic, want_magic, want_ndim, want_ndim == 1 ? "label" : "image");
     gzclose(gz);
     return -1;
@@ -273,7 +280,7 @@ static int idx_read(const char *path, int want_ndim, idx_array *a, loom_error *e
     if (r <= 0) break;
     have += (uint64_t)r;
   }
-  zmsg = gzerror(gz, &zerr);
+  zmsg = gz_msg(gz, path, &zerr);
   if (zerr != Z_OK && zerr != Z_BUF_ERROR) {
     loom_errorf(err, "%s: corrupt gzip stream after %llu of %llu data bytes (%s) — re-download or reinstall the file",
                 path, (unsigned long long)have, (unsigned long long)total, zmsg);
@@ -918,7 +925,8 @@ static int cmd_spam(int argc, char **argv) {
     spam_clean(sm->text, keep_headers, max_bytes);
     n++;
   }
-  /* Stratified 80/10/10 split: shuffle each class's message indices with the seed. */
+  /* Stratified 80/10/10 split: shuffle each class's message indices with the seed; valid and test get
+   * round(10%) of each class, train the rest. */
   loom_rng r;
   loom_rng_seed(&r, loom_rng_hash(seed, 4));
   long counts[2][3] = {{0}};
@@ -927,7 +935,7 @@ static int cmd_spam(int argc, char **argv) {
     for (long i = 0; i < n; i++)
       if (msgs[i].label == label) order[m++] = (int32_t)i;
     loom_rng_shuffle(&r, order, m);
-    long ntrain = (long)llround(0.8 * (double)m), nvalid = (long)llround(0.1 * (double)m);
+    long nvalid = (long)llround(0.1 * (double)m), ntest = nvalid, ntrain = m - nvalid - ntest;
     for (long j = 0; j < m; j++) {
       int sp = j < ntrain ? 0 : j < ntrain + nvalid ? 1 : 2;
       msgs[order[j]].split = sp;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_datasets.sh — scripts/prepare-data.sh: runs loom-data, is idempotent (a second run with the same
+# test_prepare_data.sh — scripts/prepare-data.sh: runs loom-data, is idempotent (a second run with the same
 # command does nothing, a different command reruns), and falls back to the committed fashion-shop sample
 # when Fashion-MNIST is unavailable. Never installs anything (LOOM_NO_INSTALL). Args: BIN_DIR SRC_DIR.
 set -euo pipefail
@@ -41,4 +41,4 @@ head -1 "$tmp/spam/spam.csv" | grep -qx "text,label,split,source" || fail "spam 
 # Usage errors.
 if "$prep" mnist 2> "$tmp/log8"; then fail "unknown dataset accepted"; fi
 grep -q "usage:" "$tmp/log8" || fail "no usage message"
-echo "test_datasets.sh: all checks passed"
+echo "test_prepare_data.sh: all checks passed"

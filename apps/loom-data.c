@@ -6,7 +6,9 @@
  *                            [--chinese-share F]
  *   loom-data spam           --src DIR --out DIR [--seed S] [--max-bytes N] [--keep-headers]
  *   loom-data amazon-reviews --reviews FILE.jsonl --meta FILE.jsonl --out DIR
- *   loom-data hm             --src DIR --out DIR [--negatives K] [--seed S] [--max-transactions N] */
+ *   loom-data hm             --src DIR --out DIR [--negatives K] [--seed S] [--max-transactions N]
+ * Errors name the file (and line) and exit 1. LOOM_DATA_ALLOC_FAIL_AFTER=N (testing) fails the Nth
+ * allocation, so tests can prove every out-of-memory path reports cleanly. */
 #include <assert.h>
 #include <errno.h>
 #include <math.h>

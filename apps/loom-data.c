@@ -315,13 +315,26 @@ typedef struct {
   uint8_t *labels; /* (n,) in [0, 10) */
 } fm_split;
 
-/* Loads <src>/<prefix>-images-idx3-ubyte.gz and -labels-idx1-ubyte.gz and checks they agree. */
+/* <src>/<name>.gz, or <src>/<name> when only the uncompressed file exists. */
+static int fm_path(char *out, size_t cap, const char *src, const char *name, loom_error *err) {
+  char gz[128];
+  snprintf(gz, sizeof gz, "%s.gz", name);
+  if (join_path(out, cap, src, gz, err)) return -1;
+  if (access(out, F_OK) != 0) {
+    char plain[PATH_MAX_LEN];
+    if (join_path(plain, sizeof plain, src, name, err)) return -1;
+    if (access(plain, F_OK) == 0) memcpy(out, plain, strlen(plain) + 1);
+  }
+  return 0;
+}
+
+/* Loads <src>/<prefix>-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz] and checks they agree. */
 static int fm_load(const char *src, const char *prefix, fm_split *s, loom_error *err) {
   char ip[PATH_MAX_LEN], lp[PATH_MAX_LEN], name[64];
-  snprintf(name, sizeof name, "%s-images-idx3-ubyte.gz", prefix);
-  if (join_path(ip, sizeof ip, src, name, err)) return -1;
-  snprintf(name, sizeof name, "%s-labels-idx1-ubyte.gz", prefix);
-  if (join_path(lp, sizeof lp, src, name, err)) return -1;
+  snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+  if (fm_path(ip, sizeof ip, src, name, err)) return -1;
+  snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+  if (fm_path(lp, sizeof lp, src, name, err)) return -1;
   idx_array im, lb;
   if (idx_read(ip, 3, &im, err)) return -1;
   if (idx_read(lp, 1, &lb, err)) { loom_free(im.data); return -1; }

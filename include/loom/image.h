@@ -29,7 +29,8 @@ void loom_image_opts_default(loom_image_opts *o);
 int loom_image_decode(const void *data, size_t n, int channels, const char *name, uint8_t **pix, int *w, int *h,
                       loom_error *err);
 /* Resizes 8-bit (ih, iw, c) to float (c, oh, ow) in [0, 255] (area when shrinking, bilinear otherwise). */
-void loom_image_resize(const uint8_t *src, int iw, int ih, int c, float *dst, int ow, int oh);
+/* Returns 0, or -1 if out of memory. */
+int loom_image_resize(const uint8_t *src, int iw, int ih, int c, float *dst, int ow, int oh);
 /* Reads, decodes, resizes and normalises a file into out (C, H, W). */
 int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom_error *err);
 

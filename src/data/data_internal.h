@@ -40,4 +40,10 @@ int ld_utf8_valid(const char *s, size_t n, size_t *bad);
 /* Formats a float so that strtof gives back the same bits ("%.9g"). */
 void ld_fmt_float(char out[32], float x);
 
+
+/* stb_image behind loom's allocator, compiled static in stb_image_impl.c (PNG and BMP only). */
+int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp);
+unsigned char *ld_stbi_load(const void *data, size_t n, int *w, int *h, int channels);
+const char *ld_stbi_failure(void);
+
 #endif

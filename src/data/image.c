@@ -66,6 +66,19 @@ int loom_image_decode(const void *data, size_t n, int channels, const char *name
   if (!is_png && !is_bmp)
     return loom_errorf(err, "%s: not a PNG, BMP or JPEG file (starts with bytes %02x %02x %02x %02x) — check image_col and image_root",
                        name, n > 0 ? u[0] : 0, n > 1 ? u[1] : 0, n > 2 ? u[2] : 0, n > 3 ? u[3] : 0);
+  /* read the size from the header ourselves, so an oversized image is named as such (stb_image
+   * only says "unknown image type" past its STBI_MAX_DIMENSIONS) */
+  if (is_png && n >= 24 && memcmp(u + 12, "IHDR", 4) == 0) {
+    int64_t pw = (int64_t)u[16] << 24 | u[17] << 16 | u[18] << 8 | u[19];
+    int64_t ph = (int64_t)u[20] << 24 | u[21] << 16 | u[22] << 8 | u[23];
+    if (check_dims(name, pw > INT32_MAX ? INT32_MAX : (int)pw, ph > INT32_MAX ? INT32_MAX : (int)ph, max_dim, err) < 0)
+      return -1;
+  } else if (is_bmp && n >= 26) {
+    int32_t bw = (int32_t)((uint32_t)u[18] | (uint32_t)u[19] << 8 | (uint32_t)u[20] << 16 | (uint32_t)u[21] << 24);
+    int32_t bh = (int32_t)((uint32_t)u[22] | (uint32_t)u[23] << 8 | (uint32_t)u[24] << 16 | (uint32_t)u[25] << 24);
+    if (bh < 0 && bh != INT32_MIN) bh = -bh; /* top-down bitmap */
+    if (check_dims(name, bw, bh, max_dim, err) < 0) return -1;
+  }
   int comp;
   if (!ld_stbi_info(data, n, w, h, &comp))
     return loom_errorf(err, "%s: corrupt %s header (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());

@@ -186,6 +186,9 @@ typedef struct loom_batch {
   float *image;          // (B, C, H, W)
   float *label;          // (B)
   int32_t *neg;          // (B, n_neg) negative item indices (not among the user's positives)
+  int32_t *neg_tokens;   // (B, n_neg, T) text of each negative item (when the dataset has text)
+  int32_t *neg_lengths;  // (B, n_neg)
+  float *neg_image;      // (B, n_neg, C, H, W) image of each negative item (when it has images)
 } loom_batch;
 
 /* Allocates arrays for up to cap rows with the dataset's feature sizes. */
@@ -206,8 +209,10 @@ int32_t loom_dataset_num_items(const loom_dataset *ds); /* item ids incl. 0 */
 
 /* Fills b with rows[0..n) (no negatives, no augmentation). */
 int loom_dataset_encode(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b, loom_error *err);
-/* Item features for arbitrary item indices (negatives, retrieval index): tokens (n, T), lengths (n),
- * image (n, C, H, W) — NULL pointers are skipped. Index 0 gives zeros. */
+/* Item features for arbitrary item indices (retrieval index): tokens (n, T), lengths (n),
+ * image (n, C, H, W) — NULL pointers are skipped. Index 0 gives zeros. An item's features come from
+ * its first training row. Dataset functions lock the dataset, so they may be called while a
+ * prefetching loader runs (negatives' features already come with the batch). */
 int loom_dataset_item_features(loom_dataset *ds, const int32_t *items, int n, int32_t *tokens, int32_t *lengths,
                                float *image, loom_error *err);
 /* Draws n negatives for `user` (excluding the user's training positives and `pos`). */

@@ -46,4 +46,17 @@ int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp);
 unsigned char *ld_stbi_load(const void *data, size_t n, int *w, int *h, int channels);
 const char *ld_stbi_failure(void);
 
+/* Dataset internals the loader uses (dataset.c). The _locked functions expect ld_dataset_lock held. */
+struct loom_dataset;
+struct loom_batch;
+struct loom_data_schema;
+struct loom_error;
+struct loom_rng;
+void ld_dataset_lock(struct loom_dataset *ds);
+void ld_dataset_unlock(struct loom_dataset *ds);
+const struct loom_data_schema *ld_dataset_schema(const struct loom_dataset *ds);
+int ld_encode_locked(struct loom_dataset *ds, const int32_t *rows, int n, struct loom_batch *b, struct loom_error *err);
+/* b->neg (B, n_neg) and the negatives' features, drawn from rng. */
+int ld_negatives_locked(struct loom_dataset *ds, struct loom_batch *b, struct loom_rng *rng, struct loom_error *err);
+
 #endif

@@ -263,6 +263,7 @@ static void test_negatives(void **state) {
 
 static int batches_equal(const loom_batch *a, const loom_batch *b) {
   if (a->B != b->B) return 0;
+  if (a->B == 0) return 1;
   size_t B = (size_t)a->B, chw = (size_t)a->C * a->H * a->W;
   return !memcmp(a->row, b->row, B * 4) && !memcmp(a->user, b->user, B * 4) && !memcmp(a->item, b->item, B * 4) &&
          !memcmp(a->tokens, b->tokens, B * a->T * 4) && !memcmp(a->query, b->query, B * a->Tq * 4) &&
@@ -271,16 +272,20 @@ static int batches_equal(const loom_batch *a, const loom_batch *b) {
          !memcmp(a->neg_image, b->neg_image, B * a->n_neg * chw * 4) && !memcmp(a->label, b->label, B * 4);
 }
 
+static void cp(void *dst, const void *src, size_t n) {
+  if (n) memcpy(dst, src, n);
+}
+
 static void copy_batch(loom_batch *dst, const loom_batch *src, const loom_dataset *ds) {
   loom_batch_init(dst, ds, src->cap, &err);
   size_t B = (size_t)src->B, chw = (size_t)src->C * src->H * src->W;
   dst->B = src->B;
-  memcpy(dst->row, src->row, B * 4), memcpy(dst->user, src->user, B * 4), memcpy(dst->item, src->item, B * 4);
-  memcpy(dst->tokens, src->tokens, B * src->T * 4), memcpy(dst->query, src->query, B * src->Tq * 4);
-  memcpy(dst->numeric, src->numeric, B * src->F * 4), memcpy(dst->image, src->image, B * chw * 4);
-  memcpy(dst->neg, src->neg, B * src->n_neg * 4), memcpy(dst->label, src->label, B * 4);
-  memcpy(dst->neg_tokens, src->neg_tokens, B * src->n_neg * src->T * 4);
-  memcpy(dst->neg_image, src->neg_image, B * src->n_neg * chw * 4);
+  cp(dst->row, src->row, B * 4), cp(dst->user, src->user, B * 4), cp(dst->item, src->item, B * 4);
+  cp(dst->tokens, src->tokens, B * src->T * 4), cp(dst->query, src->query, B * src->Tq * 4);
+  cp(dst->numeric, src->numeric, B * src->F * 4), cp(dst->image, src->image, B * chw * 4);
+  cp(dst->neg, src->neg, B * src->n_neg * 4), cp(dst->label, src->label, B * 4);
+  cp(dst->neg_tokens, src->neg_tokens, B * src->n_neg * src->T * 4);
+  cp(dst->neg_image, src->neg_image, B * src->n_neg * chw * 4);
 }
 
 /* Runs `n` batches; stores copies. */

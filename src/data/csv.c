@@ -315,6 +315,7 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
   csv_set_realloc_func(&p, loom_realloc);
   csv_set_free_func(&p, loom_free);
   csv_set_space_func(&p, keep_space);
+  csv_set_blk_size(&p, (size_t)1 << 18); /* libcsv grows a field additively by this: keep big fields linear */
   char *buf = loom_malloc(CHUNK);
   int rc = buf ? 0 : fail_oom(&r);
   int64_t total = 0;

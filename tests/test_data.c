@@ -492,6 +492,57 @@ static void test_frozen_inference(void **state) {
   assert_int_equal(loom_prep_from_string(&p, "{\"numeric\": 3}", &err), -1);
 }
 
+static void test_state_roundtrips(void **state) {
+  (void)state;
+  /* numeric statistics: awkward floats come back bit for bit */
+  double x[] = {0.1, 1e-30, 3.4028234e38, -7.25, 1.0 / 3.0, NAN, 2e-45, 123456.789};
+  for (int sc = 0; sc < 3; sc++) {
+    loom_numstats a, b;
+    assert_int_equal(loom_numstats_fit(&a, x, 4, 2, (loom_scaling)sc, &err), 0);
+    char *s1 = loom_numstats_to_string(&a);
+    assert_int_equal(loom_numstats_from_string(&b, s1, &err), 0);
+    assert_int_equal(b.F, 2);
+    assert_int_equal(b.scaling, sc);
+    assert_memory_equal(a.mean, b.mean, 8);
+    assert_memory_equal(a.std, b.std, 8);
+    assert_memory_equal(a.min, b.min, 8);
+    assert_memory_equal(a.max, b.max, 8);
+    /* apply: min-max of column 0 over {0.1, 3.4e38, 1/3, 2e-45} */
+    float out[2];
+    assert_int_equal(loom_numstats_apply(&b, (double[]){NAN, 5}, LOOM_MISSING_ERROR, out, NULL), -1);
+    loom_free(s1);
+    loom_numstats_free(&a);
+    loom_numstats_free(&b);
+  }
+  loom_numstats m;
+  double y[] = {1, 10, 3, 20, 5, 30}; /* (3, 2) */
+  loom_numstats_fit(&m, y, 3, 2, LOOM_SCALE_MINMAX, &err);
+  float out[2];
+  int bad = -1;
+  assert_int_equal(loom_numstats_apply(&m, (double[]){4, NAN}, LOOM_MISSING_MEAN, out, &bad), 0);
+  assert_true(out[0] == 0.75f && out[1] == 0.5f); /* (4 - 1) / 4; mean 20 → (20 - 10) / 20 */
+  assert_int_equal(loom_numstats_apply(&m, (double[]){4, NAN}, LOOM_MISSING_ERROR, out, &bad), -1);
+  assert_int_equal(bad, 1);
+  loom_numstats_free(&m);
+  /* ID maps */
+  loom_idmap *im = loom_idmap_new();
+  assert_int_equal(loom_idmap_add(im, "b\"q", &err), 1);
+  assert_int_equal(loom_idmap_add(im, "黑", &err), 2);
+  assert_int_equal(loom_idmap_add(im, "b\"q", &err), 1);
+  char *s2 = loom_idmap_to_string(im);
+  loom_idmap *im2 = loom_idmap_from_string(s2, &err);
+  assert_non_null(im2);
+  assert_int_equal(loom_idmap_size(im2), 3);
+  assert_int_equal(loom_idmap_get(im2, "黑"), 2);
+  assert_int_equal(loom_idmap_get(im2, "nope"), 0);
+  assert_null(loom_idmap_key(im2, 0));
+  loom_free(s2);
+  loom_idmap_free(im);
+  loom_idmap_free(im2);
+  assert_null(loom_idmap_from_string("[\"a\", 3]", &err));
+  assert_non_null(strstr(err.msg, "entry 1 is not a string"));
+}
+
 static void test_alloc_failures(void **state) {
   (void)state;
   loom_data_schema s;
@@ -515,7 +566,7 @@ int main(void) {
       cmocka_unit_test(test_missing_keys),      cmocka_unit_test(test_splits),
       cmocka_unit_test(test_negatives),         cmocka_unit_test(test_loader),
       cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_frozen_inference),
-      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,18 +191,19 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
 
 /* ---- splits */
 
-static const loom_dataset *sort_ds;
-static int by_time(const void *a, const void *b) { /* (timestamp, row): stable and total */
+static int by_time(const void *a, const void *b, void *ctx) { /* (timestamp, row): stable and total */
+  const loom_dataset *sort_ds = ctx;
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   const double *ts = sort_ds->tab[0].cols[sort_ds->c_ts].f;
   if (ts[x] != ts[y]) return ts[x] < ts[y] ? -1 : 1;
   return x < y ? -1 : x > y;
 }
-static int by_user_time(const void *a, const void *b) {
+static int by_user_time(const void *a, const void *b, void *ctx) {
+  const loom_dataset *sort_ds = ctx;
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   const loom_table *t = &sort_ds->tab[0];
   int c = strcmp(loom_table_str(t, sort_ds->c_user, x), loom_table_str(t, sort_ds->c_user, y));
-  return c ? c : by_time(a, b);
+  return c ? c : by_time(a, b, ctx);
 }
 static int by_row(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -230,7 +231,14 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
   int64_t n1 = (int64_t)llround(nv * s->split_ratio[0]), n2 = (int64_t)llround(nv * s->split_ratio[1]);
   if (n1 + n2 > nv) n2 = nv - n1;
   int rc = 0;
-  if (ds->frozen) {
+  if (!ds->frozen && (s->split == LOOM_SPLIT_TIME || s->split == LOOM_SPLIT_LEAVE_LAST))
+    for (int64_t i = 0; i < nv && rc == 0; i++)
+      if (isnan(ds->tab[0].cols[ds->c_ts].f[v[i]]))
+        rc = loom_errorf(err, "%s:%lld: column '%s': the timestamp is missing — split=%s orders rows by it; fill it",
+                         s->interactions, (long long)line_of(ds, v[i]), s->timestamp_col,
+                         s->split == LOOM_SPLIT_TIME ? "time" : "leave_last");
+  if (rc) {
+  } else if (ds->frozen) {
     /* inference: every row is just "all" */
   } else if (s->split == LOOM_SPLIT_RANDOM || s->split == LOOM_SPLIT_TIME) {
     if (s->split == LOOM_SPLIT_RANDOM) {
@@ -238,8 +246,7 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
       loom_rng_seed(&rng, loom_rng_hash(s->seed, 0x5b117));
       loom_rng_shuffle(&rng, v, nv);
     } else {
-      sort_ds = ds;
-      qsort(v, (size_t)nv, sizeof *v, by_time);
+      qsort_r(v, (size_t)nv, sizeof *v, by_time, ds);
     }
     for (int64_t i = 0; i < nv; i++) which[v[i]] = i < n1 ? LOOM_SPLIT_TRAIN : i < n1 + n2 ? LOOM_SPLIT_VAL : LOOM_SPLIT_TEST;
   } else if (s->split == LOOM_SPLIT_COLUMN) {
@@ -253,8 +260,7 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
                          s->interactions, (long long)line_of(ds, v[i]), s->split_col, x);
     }
   } else { /* leave-last-out per user: last → test, second last → val, when the user has enough rows */
-    sort_ds = ds;
-    qsort(v, (size_t)nv, sizeof *v, by_user_time);
+    qsort_r(v, (size_t)nv, sizeof *v, by_user_time, ds);
     const loom_table *t = &ds->tab[0];
     for (int64_t i = 0; i < nv;) {
       int64_t j = i;

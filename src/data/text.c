@@ -123,8 +123,8 @@ int loom_vocab_count(loom_vocab *v, const char *text, size_t len, loom_error *er
   return loom_tokenize(text, len, count_tok, &cc, err) < 0 ? -1 : 0;
 }
 
-static const int64_t *sort_counts;
-static int by_count(const void *a, const void *b) {
+static int by_count(const void *a, const void *b, void *ctx) {
+  const int64_t *sort_counts = ctx;
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   if (sort_counts[x] != sort_counts[y]) return sort_counts[x] > sort_counts[y] ? -1 : 1;
   return x < y ? -1 : x > y;
@@ -135,8 +135,7 @@ int loom_vocab_freeze(loom_vocab *v, int num_words, loom_error *err) {
   int32_t *order = loom_malloc((size_t)(n ? n : 1) * sizeof *order);
   if (!order) return loom_errorf(err, "out of memory while building the vocabulary");
   for (int32_t i = 0; i < n; i++) order[i] = i;
-  sort_counts = v->counts; /* qsort has no context argument; freeze is not called concurrently */
-  qsort(order, (size_t)n, sizeof *order, by_count);
+  qsort_r(order, (size_t)n, sizeof *order, by_count, v->counts);
   int32_t keep = n;
   if (num_words > 0 && keep > num_words - 2) keep = num_words - 2 > 0 ? num_words - 2 : 0;
   for (int32_t i = 0; i < keep; i++) {

@@ -153,11 +153,50 @@ static void test_alloc_failures(void **state) {
   fail_msg("never succeeded");
 }
 
+/* Random byte mutations of a valid file: every outcome is a table or an error with a message. */
+static void test_mutations(void **state) {
+  (void)state;
+  FILE *f = fopen(tu_src_path("tests/data/csv/crlf.csv"), "rb");
+  assert_non_null(f);
+  char orig[256];
+  size_t n = fread(orig, 1, sizeof orig, f);
+  fclose(f);
+  const char *path = "/tmp/loom_test_csv_mut.csv";
+  const char alphabet[] = {'"', ',', '\n', '\r', '\0', '\xff', '\xc3', 'x', '1', ' '};
+  loom_rng r;
+  loom_rng_seed(&r, 11);
+  loom_colspec spec[] = {{"title", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}, {"item", LOOM_COL_STRING, 1}};
+  int ok = 0, bad = 0;
+  for (int it = 0; it < 1500; it++) {
+    char buf[256];
+    memcpy(buf, orig, n);
+    size_t m = n - loom_rng_below(&r, 3) * loom_rng_below(&r, (uint32_t)n / 2);
+    int k = 1 + (int)loom_rng_below(&r, 3);
+    for (int j = 0; j < k; j++) buf[loom_rng_below(&r, (uint32_t)m)] = alphabet[loom_rng_below(&r, sizeof alphabet)];
+    f = fopen(path, "wb");
+    fwrite(buf, 1, m, f);
+    fclose(f);
+    loom_table t;
+    loom_error err = {{0}};
+    if (loom_table_read(&t, path, spec, 3, NULL, &err) == 0) {
+      ok++;
+      assert_true(t.nrows >= 1);
+      loom_table_free(&t);
+    } else {
+      bad++;
+      assert_non_null(strstr(err.msg, path));
+    }
+  }
+  assert_true(ok > 0 && bad > 0);
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quotes_embedded_newline), cmocka_unit_test(test_crlf_bom),
       cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_huge_field),              cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,12 +134,47 @@ static void test_malformed(void **state) {
   assert_non_null(strstr(err.msg, "4 x 2, over the cap of 3"));
 }
 
+/* Random byte mutations and truncations of each valid image: decoded or rejected, never a crash. */
+static void test_mutations(void **state) {
+  (void)state;
+  const char *files[] = {"tests/data/images/rgb4x2.png", "tests/data/images/rgb3x2.bmp", "tests/data/images/gray16x8.jpg"};
+  loom_rng r;
+  loom_rng_seed(&r, 3);
+  for (int fi = 0; fi < 3; fi++) {
+    size_t n;
+    unsigned char *d = slurp(tu_src_path(files[fi]), &n);
+    unsigned char orig[4096], buf[4096];
+    memcpy(orig, d, n);
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 400; it++) {
+      memcpy(buf, orig, n);
+      size_t m = it % 4 == 0 ? loom_rng_below(&r, (uint32_t)n) : n;
+      int k = 1 + (int)loom_rng_below(&r, 4);
+      for (int j = 0; m && j < k; j++) buf[loom_rng_below(&r, (uint32_t)m)] = (unsigned char)loom_rng_u64(&r);
+      uint8_t *pix = NULL;
+      int w, h;
+      loom_error err = {{0}};
+      if (loom_image_decode(buf, m, 3, "mutant", &pix, &w, &h, &err) == 0) {
+        ok++;
+        assert_true(w > 0 && h > 0 && w <= 16384 && h <= 16384);
+        loom_free(pix);
+      } else {
+        bad++;
+        assert_non_null(strstr(err.msg, "mutant: "));
+      }
+    }
+    assert_true(bad > 0);
+    (void)ok;
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_exact),
       cmocka_unit_test(test_resize),
       cmocka_unit_test(test_load_normalise),
       cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -421,6 +421,15 @@ static void test_images_cache_and_policy(void **state) {
   assert_non_null(strstr(err.msg, "missing.png: cannot open image"));
   loom_batch_free(&b);
   loom_dataset_free(ds);
+  /* the same error comes back through a prefetching loader (worker thread) */
+  ds = open_ds(&s);
+  loom_loader *pl = loom_loader_new(ds, LOOM_SPLIT_ALL, 1, &err);
+  assert_non_null(pl);
+  memset(&err, 0, sizeof err);
+  assert_null(loom_loader_next(pl, &err));
+  assert_non_null(strstr(err.msg, "missing.png: cannot open image"));
+  loom_loader_free(pl);
+  loom_dataset_free(ds);
   set(&s, "missing_image", "zero");
   ds = open_ds(&s);
   loom_batch_init(&b, ds, 2, &err);

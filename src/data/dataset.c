@@ -42,6 +42,8 @@ struct loom_dataset {
   int32_t *pos_items;
   double *pop_cdf;           /* (n_items) cumulative count^power, for popularity sampling */
   ld_buf text_buf;
+  int32_t *tok_cache;        /* (items rows, T + 1) item text ids + length, when all text is item text */
+  uint8_t *tok_done;         /* (items rows) */
   ld_map img_map;            /* path → cache slot */
   float **img_cache;
   int32_t img_cap;
@@ -439,6 +441,15 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     acc += i == 0 ? 0 : pow(ds->pop_cdf[i], s->negative_power);
     ds->pop_cdf[i] = acc;
   }
+  /* item text that lives only in the items table is tokenised once per item */
+  int item_text = s->n_text > 0 && ds->has[TAB_ITEMS];
+  for (int i = 0; i < s->n_text; i++) item_text &= ds->text[i].tab == TAB_ITEMS;
+  if (item_text) {
+    int64_t ni = ds->tab[TAB_ITEMS].nrows;
+    ds->tok_cache = loom_malloc((size_t)(ni * (s->max_len + 1) + 1) * sizeof(int32_t));
+    ds->tok_done = loom_calloc((size_t)ni + 1, 1);
+    if (!ds->tok_cache || !ds->tok_done) return loom_errorf(err, "out of memory");
+  }
   if (s->image_col[0]) {
     ds->img_scratch = loom_malloc((size_t)s->image.C * s->image.H * s->image.W * sizeof(float));
     if (!ds->img_scratch) return loom_errorf(err, "out of memory");
@@ -487,6 +498,8 @@ void loom_dataset_free(loom_dataset *ds) {
   loom_free(ds->pos_items);
   loom_free(ds->pop_cdf);
   ld_buf_free(&ds->text_buf);
+  loom_free(ds->tok_cache);
+  loom_free(ds->tok_done);
   for (int32_t i = 0; i < ds->img_map.n; i++) loom_free(ds->img_cache[i]);
   loom_free(ds->img_cache);
   ld_map_free(&ds->img_map);
@@ -592,11 +605,23 @@ static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
 }
 
 static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, loom_error *err) {
+  int T = ds->s.max_len;
+  int32_t ir = ds->tok_cache ? ds->item_row[r] : -1;
+  if (ir >= 0 && ds->tok_done[ir]) {
+    memcpy(ids, ds->tok_cache + (size_t)ir * (T + 1), (size_t)T * sizeof *ids);
+    *len = ds->tok_cache[(size_t)ir * (T + 1) + T];
+    return 0;
+  }
   size_t n;
   const char *t = row_text(ds, r, &n, err);
   if (!t) return -1;
   if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0)
     return loom_error_wrap(err, "%s:%lld: item text", ds->s.interactions, (long long)line_of(ds, r));
+  if (ir >= 0) {
+    memcpy(ds->tok_cache + (size_t)ir * (T + 1), ids, (size_t)T * sizeof *ids);
+    ds->tok_cache[(size_t)ir * (T + 1) + T] = *len;
+    ds->tok_done[ir] = 1;
+  }
   return 0;
 }
 

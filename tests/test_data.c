@@ -368,6 +368,41 @@ static void test_loader(void **state) {
   loom_dataset_free(ds);
 }
 
+/* With augment_flip only, every training image is the unaugmented one or its mirror image. */
+static void test_augment_flip(void **state) {
+  (void)state;
+  loom_data_schema s;
+  schema(&s);
+  set(&s, "augment_flip", "1");
+  set(&s, "image_size", "2x4");
+  set(&s, "channels", "3");
+  loom_dataset *ds = open_ds(&s);
+  loom_loader *ld = loom_loader_new(ds, LOOM_SPLIT_TRAIN, 0, &err);
+  loom_batch plain;
+  loom_batch_init(&plain, ds, 3, &err);
+  int flipped = 0, same = 0;
+  for (int i = 0; i < 8; i++) {
+    const loom_batch *b = loom_loader_next(ld, &err);
+    assert_non_null(b);
+    if (!b->B) continue;
+    assert_int_equal(loom_dataset_encode(ds, b->row, b->B, &plain, &err), 0);
+    for (int k = 0; k < b->B; k++) {
+      const float *a = b->image + k * 24, *p = plain.image + k * 24;
+      int is_same = !memcmp(a, p, 24 * 4), is_flip = 1;
+      for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 2; y++)
+          for (int x = 0; x < 4; x++) is_flip &= a[(c * 2 + y) * 4 + x] == p[(c * 2 + y) * 4 + 3 - x];
+      assert_true(is_same || is_flip);
+      flipped += is_flip && !is_same;
+      same += is_same;
+    }
+  }
+  assert_true(flipped > 0 && same > 0);
+  loom_batch_free(&plain);
+  loom_loader_free(ld);
+  loom_dataset_free(ds);
+}
+
 static void test_images_cache_and_policy(void **state) {
   (void)state;
   /* copy the images to a scratch folder, read an epoch, delete them: epoch 2 must still work */
@@ -574,7 +609,7 @@ int main(void) {
       cmocka_unit_test(test_schema_keys),       cmocka_unit_test(test_fit_on_train_only),
       cmocka_unit_test(test_missing_keys),      cmocka_unit_test(test_splits),
       cmocka_unit_test(test_negatives),         cmocka_unit_test(test_loader),
-      cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_frozen_inference),
+      cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_augment_flip), cmocka_unit_test(test_frozen_inference),
       cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,6 +115,19 @@ typedef struct loom_data_schema {
   int64_t image_cache_bytes;
 } loom_data_schema;
 
+/* Keys of [data] (defaults in loom_data_schema_init):
+ *   interactions, items, users = CSV paths (.csv or .csv.gz); image_root = folder of relative image paths
+ *   user_col, item_col = keys in interactions; item_key, user_key = key columns of items / users
+ *   label_col, timestamp_col, query_col, image_col, split_col = column names
+ *   text_cols, numeric_cols, category_cols = comma-separated column names
+ *   split = random|column|time|leave_last   split_ratio = 0.8,0.1,0.1   seed = 42
+ *   missing_key = error|skip   missing_image = error|zero   numeric_missing = error|mean|zero
+ *   numeric_scaling = standard|minmax|none   num_words = 20000 (0 = all)   max_len = 32   query_len = 16
+ *   pad = post|pre   image_size = 28x28   channels = 1|3   image_mean, image_std = 1 or 3 numbers
+ *   max_image_bytes, max_image_dim, max_field_bytes, image_cache_mb = caps
+ *   negatives = 0   negative_sampling = uniform|popularity   negative_power = 0.75
+ *   batch_size = 32   shuffle = 1   drop_last = 0   augment_flip = 0   augment_crop_pad = 0
+ * Keys are compared as strings ("07" and "7" are different keys). */
 void loom_data_schema_init(loom_data_schema *s);
 /* One key of the [data] section; -1 on unknown key or bad value (the message names the key and the
  * valid choices). */

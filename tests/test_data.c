@@ -604,6 +604,33 @@ static void test_alloc_failures(void **state) {
   fail_msg("never succeeded");
 }
 
+/* Failing each allocation of loader creation and a first epoch (text, images, negatives). */
+static void test_loader_alloc_failures(void **state) {
+  (void)state;
+  loom_data_schema s;
+  schema(&s);
+  set(&s, "negatives", "2");
+  loom_dataset *ds = open_ds(&s);
+  for (long n = 1; n < 10000; n++) {
+    loom_alloc_fail_after(n);
+    loom_loader *ld = loom_loader_new(ds, LOOM_SPLIT_TRAIN, 0, &err);
+    int done = 0, failed = !ld;
+    for (int i = 0; ld && i < 4 && !failed; i++) {
+      const loom_batch *b = loom_loader_next(ld, &err);
+      if (!b) failed = 1;
+      else if (!b->B) done = 1;
+    }
+    loom_alloc_fail_after(0);
+    if (failed) assert_true(strlen(err.msg) > 0);
+    loom_loader_free(ld);
+    if (done && !failed) {
+      loom_dataset_free(ds);
+      return;
+    }
+  }
+  fail_msg("never succeeded");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schema_keys),       cmocka_unit_test(test_fit_on_train_only),
@@ -611,6 +638,7 @@ int main(void) {
       cmocka_unit_test(test_negatives),         cmocka_unit_test(test_loader),
       cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_augment_flip), cmocka_unit_test(test_frozen_inference),
       cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_loader_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -536,6 +536,46 @@ static void test_frozen_inference(void **state) {
   assert_int_equal(loom_prep_from_string(&p, "{\"numeric\": 3}", &err), -1);
 }
 
+/* Classification of product descriptions: no item column, class names as labels. */
+static void test_classification(void **state) {
+  (void)state;
+  loom_data_schema s;
+  loom_data_schema_init(&s);
+  set(&s, "interactions", tu_src_path("tests/data/ds/items.csv"));
+  set(&s, "text_cols", "title");
+  set(&s, "label_col", "category");
+  set(&s, "label_type", "class");
+  set(&s, "split_ratio", "1,0,0");
+  set(&s, "max_len", "3");
+  loom_dataset *ds = open_ds(&s);
+  assert_int_equal(loom_dataset_num_classes(ds), 4);
+  loom_batch b;
+  loom_batch_init(&b, ds, 6, &err);
+  assert_int_equal(loom_dataset_encode(ds, (int32_t[]){0, 1, 2, 3, 4, 5}, 6, &b, &err), 0);
+  /* sorted classes: accessories 0, bottoms 1, hats 2, tops 3 */
+  const float want[] = {3, 1, 3, 2, 0, 3};
+  assert_memory_equal(b.label, want, sizeof want);
+  assert_int_equal(b.item[0], 0);
+  assert_int_equal(b.lengths[2], 3); /* "Black T-shirt 黑色" → black t shirt | 黑 色 truncated */
+  char *str = loom_prep_to_string(loom_dataset_prep(ds));
+  loom_prep p;
+  assert_int_equal(loom_prep_from_string(&p, str, &err), 0);
+  assert_string_equal(loom_idmap_key(p.labels, 3), "hats");
+  const char *path = "/tmp/loom_test_cls.csv";
+  FILE *f = fopen(path, "w");
+  fputs("item,title,category\nX,Red Shoes,shoes\n", f);
+  fclose(f);
+  loom_data_schema si = s;
+  set(&si, "interactions", path);
+  assert_null(loom_dataset_open(&si, &p, &err));
+  assert_non_null(strstr(err.msg, "loom_test_cls.csv:2: column 'category': class 'shoes' does not occur in the training split"));
+  remove(path);
+  loom_prep_free(&p);
+  loom_free(str);
+  loom_batch_free(&b);
+  loom_dataset_free(ds);
+}
+
 static void test_state_roundtrips(void **state) {
   (void)state;
   /* numeric statistics: awkward floats come back bit for bit */
@@ -638,7 +678,7 @@ int main(void) {
       cmocka_unit_test(test_negatives),         cmocka_unit_test(test_loader),
       cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_augment_flip), cmocka_unit_test(test_frozen_inference),
       cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
-      cmocka_unit_test(test_loader_alloc_failures),
+      cmocka_unit_test(test_loader_alloc_failures), cmocka_unit_test(test_classification),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

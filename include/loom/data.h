@@ -100,6 +100,7 @@ typedef struct loom_data_schema {
   loom_split_kind split;
   double split_ratio[3]; /* train, val, test */
   loom_policy missing_key, missing_image;
+  int label_class;       /* 0: label is a number; 1: label is a class name → 0..K-1 (sorted names) */
   int num_words, max_len, query_len, max_vocab_words;
   loom_pad pad;
   loom_image_opts image;
@@ -118,7 +119,8 @@ typedef struct loom_data_schema {
 /* Keys of [data] (defaults in loom_data_schema_init):
  *   interactions, items, users = CSV paths (.csv or .csv.gz); image_root = folder of relative image paths
  *   user_col, item_col = keys in interactions; item_key, user_key = key columns of items / users
- *   label_col, timestamp_col, query_col, image_col, split_col = column names
+ *   label_col, timestamp_col, query_col, image_col, split_col = column names; item_col may be empty
+ *   label_type = float|class (class: names mapped to 0..K-1 in sorted order, fitted on train)
  *   text_cols, numeric_cols, category_cols = comma-separated column names
  *   split = random|column|time|leave_last   split_ratio = 0.8,0.1,0.1   seed = 42
  *   missing_key = error|skip   missing_image = error|zero   numeric_missing = error|mean|zero
@@ -171,6 +173,7 @@ int loom_numstats_from_string(loom_numstats *s, const char *str, loom_error *err
 typedef struct loom_prep {
   loom_vocab *vocab;
   loom_idmap *users, *items;
+  loom_idmap *labels; /* class names (id - 1 = class), NULL for numeric labels */
   int n_category;
   loom_idmap *category[LOOM_DATA_MAX_COLS];
   loom_numstats num;
@@ -219,6 +222,7 @@ const int32_t *loom_dataset_split_rows(const loom_dataset *ds, loom_split sp); /
 int64_t loom_dataset_skipped_rows(const loom_dataset *ds);
 int64_t loom_dataset_zero_images(const loom_dataset *ds);
 int32_t loom_dataset_num_items(const loom_dataset *ds); /* item ids incl. 0 */
+int32_t loom_dataset_num_classes(const loom_dataset *ds); /* K for label_type=class, else 0 */
 
 /* Fills b with rows[0..n) (no negatives, no augmentation). */
 int loom_dataset_encode(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b, loom_error *err);

@@ -105,9 +105,9 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
   specs sp = {0};
   ds->has[0] = 1, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
   const char *ikey = s->item_key[0] ? s->item_key : s->item_col, *ukey = s->user_key[0] ? s->user_key : s->user_col;
-  add_spec(&sp, 0, s->item_col, LOOM_COL_STRING, 0);
+  if (s->item_col[0]) add_spec(&sp, 0, s->item_col, LOOM_COL_STRING, 0);
   if (s->user_col[0]) add_spec(&sp, 0, s->user_col, LOOM_COL_STRING, 0);
-  if (s->label_col[0]) add_spec(&sp, 0, s->label_col, LOOM_COL_FLOAT, ds->frozen);
+  if (s->label_col[0]) add_spec(&sp, 0, s->label_col, s->label_class ? LOOM_COL_STRING : LOOM_COL_FLOAT, ds->frozen);
   if (s->timestamp_col[0]) add_spec(&sp, 0, s->timestamp_col, LOOM_COL_FLOAT, ds->frozen);
   if (s->query_col[0]) add_spec(&sp, 0, s->query_col, LOOM_COL_STRING, 0);
   if (s->split_col[0] && s->split == LOOM_SPLIT_COLUMN) add_spec(&sp, 0, s->split_col, LOOM_COL_STRING, ds->frozen);
@@ -127,7 +127,7 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
   ds->n = ds->tab[0].nrows;
   if (ds->n >= INT32_MAX) return loom_errorf(err, "%s: more than 2^31 rows — split the file", s->interactions);
   loom_table *in = &ds->tab[0];
-  ds->c_item = loom_table_find(in, s->item_col);
+  ds->c_item = s->item_col[0] ? loom_table_find(in, s->item_col) : -1;
   ds->c_user = s->user_col[0] ? loom_table_find(in, s->user_col) : -1;
   ds->c_label = s->label_col[0] ? loom_table_find(in, s->label_col) : -1;
   ds->c_ts = s->timestamp_col[0] ? loom_table_find(in, s->timestamp_col) : -1;
@@ -304,6 +304,8 @@ static const char *row_text(loom_dataset *ds, int64_t r, size_t *len, loom_error
 
 /* ---- fitting on the training split */
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 static int fit(loom_dataset *ds, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   loom_prep *p = &ds->prep;
@@ -322,10 +324,10 @@ static int fit(loom_dataset *ds, loom_error *err) {
   for (int64_t i = 0; i < ntr; i++) {
     int64_t r = tr[i];
     if (ds->c_user >= 0 && loom_idmap_add(p->users, loom_table_str(&ds->tab[0], ds->c_user, r), err) < 0) return -1;
-    const char *ik = loom_table_str(&ds->tab[0], ds->c_item, r);
     int32_t before = loom_idmap_size(p->items);
-    if (loom_idmap_add(p->items, ik, err) < 0) return -1;
-    if (s->n_text && loom_idmap_size(p->items) > before) { /* each item's text counted once */
+    if (ds->c_item >= 0 && loom_idmap_add(p->items, loom_table_str(&ds->tab[0], ds->c_item, r), err) < 0) return -1;
+    /* each item's text counted once (each row's, without items) */
+    if (s->n_text && (ds->c_item < 0 || loom_idmap_size(p->items) > before)) {
       size_t len;
       const char *t = row_text(ds, r, &len, err);
       if (!t) return -1;
@@ -341,6 +343,27 @@ static int fit(loom_dataset *ds, loom_error *err) {
       if (loom_idmap_add(p->category[k], str_at(ds, ds->cat[k], r), err) < 0) return -1;
   }
   if (p->vocab && loom_vocab_freeze(p->vocab, s->num_words, err) < 0) return -1;
+  if (s->label_class) { /* class names in sorted order, as sklearn's LabelEncoder */
+    ld_map seen;
+    ld_map_init(&seen);
+    for (int64_t i = 0; i < ntr; i++) {
+      const char *l = loom_table_str(&ds->tab[0], ds->c_label, tr[i]);
+      if (ld_map_put(&seen, l, strlen(l), 0, NULL) < 0) { ld_map_free(&seen); return loom_errorf(err, "out of memory"); }
+    }
+    const char **names = loom_malloc((size_t)(seen.n + 1) * sizeof *names);
+    if (!names || !(p->labels = loom_idmap_new())) {
+      loom_free(names);
+      ld_map_free(&seen);
+      return loom_errorf(err, "out of memory");
+    }
+    for (int32_t i = 0; i < seen.n; i++) names[i] = ld_map_key(&seen, i);
+    qsort(names, (size_t)seen.n, sizeof *names, cmp_str);
+    int rc = 0;
+    for (int32_t i = 0; i < seen.n && rc == 0; i++) rc = loom_idmap_add(p->labels, names[i], err) < 0 ? -1 : 0;
+    loom_free(names);
+    ld_map_free(&seen);
+    if (rc) return -1;
+  }
   int F = s->n_numeric;
   double *x = loom_malloc((size_t)(ntr * F + 1) * sizeof *x);
   if (!x) return loom_errorf(err, "out of memory");
@@ -365,7 +388,8 @@ static int precompute(loom_dataset *ds, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   loom_prep *p = &ds->prep;
   int F = s->n_numeric, K = s->n_category;
-  if (p->num.F != F || p->n_category != K || (!p->vocab && (s->n_text || ds->c_query >= 0)))
+  if (p->num.F != F || p->n_category != K || (!p->vocab && (s->n_text || ds->c_query >= 0)) ||
+      (s->label_class && !p->labels))
     return loom_errorf(err, "preprocessing does not match the [data] schema (%d numeric, %d category columns expected) — use the config the checkpoint was trained with",
                        p->num.F, p->n_category);
   int64_t n = ds->n + 1;
@@ -385,7 +409,7 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     int64_t r = all[i];
     const loom_table *t = &ds->tab[0];
     ds->user_idx[r] = ds->c_user >= 0 ? loom_idmap_get(p->users, loom_table_str(t, ds->c_user, r)) : 0;
-    ds->item_idx[r] = loom_idmap_get(p->items, loom_table_str(t, ds->c_item, r));
+    ds->item_idx[r] = ds->c_item >= 0 ? loom_idmap_get(p->items, loom_table_str(t, ds->c_item, r)) : 0;
     for (int k = 0; k < K; k++) ds->cat_idx[r * K + k] = loom_idmap_get(p->category[k], str_at(ds, ds->cat[k], r));
     for (int f = 0; f < F; f++) x[f] = num_at(ds, ds->num[f], r);
     int bad = 0;
@@ -394,7 +418,14 @@ static int precompute(loom_dataset *ds, loom_error *err) {
       return loom_errorf(err, "%s:%lld: column '%s' (%s table): value is missing — fill it, or set numeric_missing=mean|zero",
                          s->interactions, (long long)line_of(ds, r), s->numeric_cols[bad], TAB_NAME[c.tab]);
     }
-    if (ds->c_label >= 0 && t->cols[ds->c_label].present) {
+    if (ds->c_label >= 0 && t->cols[ds->c_label].present && s->label_class) {
+      const char *name = loom_table_str(t, ds->c_label, r);
+      int32_t id = p->labels ? loom_idmap_get(p->labels, name) : 0;
+      if (id == 0)
+        return loom_errorf(err, "%s:%lld: column '%s': class '%s' does not occur in the training split — fix the label or the split",
+                           s->interactions, (long long)line_of(ds, r), s->label_col, name);
+      ds->label[r] = (float)(id - 1);
+    } else if (ds->c_label >= 0 && t->cols[ds->c_label].present) {
       double l = t->cols[ds->c_label].f[r];
       if (isnan(l))
         return loom_errorf(err, "%s:%lld: column '%s': the label is missing — fill it or drop the row",
@@ -427,7 +458,7 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     }
     for (int64_t i = 0; i < ntr; i++) {
       int32_t r = tr[i];
-      if (ds->c_label >= 0 && !(ds->label[r] > 0)) continue;
+      if (ds->c_label >= 0 && !s->label_class && !(ds->label[r] > 0)) continue;
       int32_t u = ds->user_idx[r];
       if (pass == 0) ds->pos_off[u + 1]++, ds->pop_cdf[ds->item_idx[r]] += 1;
       else ds->pos_items[fillp[u]++] = ds->item_idx[r];
@@ -514,6 +545,9 @@ const int32_t *loom_dataset_split_rows(const loom_dataset *ds, loom_split sp) { 
 int64_t loom_dataset_skipped_rows(const loom_dataset *ds) { return ds->skipped; }
 int64_t loom_dataset_zero_images(const loom_dataset *ds) { return ds->zero_images; }
 int32_t loom_dataset_num_items(const loom_dataset *ds) { return ds->n_items; }
+int32_t loom_dataset_num_classes(const loom_dataset *ds) {
+  return ds->prep.labels ? loom_idmap_size(ds->prep.labels) - 1 : 0;
+}
 
 /* ---- batches */
 

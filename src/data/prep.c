@@ -244,6 +244,7 @@ void loom_prep_free(loom_prep *p) {
   loom_vocab_free(p->vocab);
   loom_idmap_free(p->users);
   loom_idmap_free(p->items);
+  loom_idmap_free(p->labels);
   for (int i = 0; i < p->n_category; i++) loom_idmap_free(p->category[i]);
   loom_numstats_free(&p->num);
   memset(p, 0, sizeof *p);
@@ -262,6 +263,7 @@ char *loom_prep_to_string(const loom_prep *p) {
   }
   if (p->users) cJSON_AddItemToObject(o, "users", idmap_json(p->users));
   if (p->items) cJSON_AddItemToObject(o, "items", idmap_json(p->items));
+  if (p->labels) cJSON_AddItemToObject(o, "labels", idmap_json(p->labels));
   cJSON *cats = cJSON_AddArrayToObject(o, "categories");
   for (int i = 0; i < p->n_category; i++) cJSON_AddItemToArray(cats, idmap_json(p->category[i]));
   cJSON_AddItemToObject(o, "numeric", numstats_json(&p->num));
@@ -288,6 +290,8 @@ int loom_prep_from_string(loom_prep *p, const char *s, loom_error *err) {
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "users"), *it = cJSON_GetObjectItemCaseSensitive(o, "items");
   if (rc == 0 && u && !(p->users = idmap_from_json(u, "users map", err))) rc = -1;
   if (rc == 0 && it && !(p->items = idmap_from_json(it, "items map", err))) rc = -1;
+  const cJSON *lb = cJSON_GetObjectItemCaseSensitive(o, "labels");
+  if (rc == 0 && lb && !(p->labels = idmap_from_json(lb, "label classes", err))) rc = -1;
   const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories"), *e;
   if (rc == 0 && cats) {
     if (cJSON_GetArraySize(cats) > LOOM_DATA_MAX_COLS) rc = loom_errorf(err, "preprocessing: too many category maps");

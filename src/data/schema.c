@@ -125,6 +125,12 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
     else s->missing_image = (loom_policy)v;
     return 0;
   }
+  if (!strcmp(key, "label_type")) {
+    int v = 0;
+    if (set_choice(&v, key, value, (const char *const[]){"float", "class"}, (const int[]){0, 1}, 2, err) < 0) return -1;
+    s->label_class = v;
+    return 0;
+  }
   if (!strcmp(key, "num_words")) return set_int(&s->num_words, key, value, 0, 1 << 24, err);
   if (!strcmp(key, "max_len")) return set_int(&s->max_len, key, value, 1, 4096, err);
   if (!strcmp(key, "query_len")) return set_int(&s->query_len, key, value, 1, 4096, err);
@@ -232,7 +238,9 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
 
 int loom_data_schema_validate(const loom_data_schema *s, loom_error *err) {
   if (!s->interactions[0]) return loom_errorf(err, "[data] interactions: not set — give the path of the interactions CSV");
-  if (!s->item_col[0]) return loom_errorf(err, "[data] item_col: not set — name the item column of the interactions table");
+  if (!s->item_col[0] && (s->items[0] || s->negatives > 0))
+    return loom_errorf(err, "[data] item_col: not set — items and negatives need the item column of the interactions table");
+  if (s->label_class && !s->label_col[0]) return loom_errorf(err, "[data] label_type=class needs label_col");
   double sum = s->split_ratio[0] + s->split_ratio[1] + s->split_ratio[2];
   for (int i = 0; i < 3; i++)
     if (s->split_ratio[i] < 0) return loom_errorf(err, "[data] split_ratio: negative ratio");

@@ -576,6 +576,45 @@ static void test_classification(void **state) {
   loom_dataset_free(ds);
 }
 
+/* key_type=int: "007", "+7" and "7" join; a non-integer key is an error naming the line. */
+static void test_int_keys(void **state) {
+  (void)state;
+  const char *ip = "/tmp/loom_test_ik_inter.csv", *tp = "/tmp/loom_test_ik_items.csv";
+  FILE *f = fopen(ip, "w");
+  fputs("user,item,label\n1,007,1\n2,+7,1\n1, 12,0\n", f);
+  fclose(f);
+  f = fopen(tp, "w");
+  fputs("item,title\n7,seven\n12,twelve\n", f);
+  fclose(f);
+  loom_data_schema s;
+  loom_data_schema_init(&s);
+  set(&s, "interactions", ip);
+  set(&s, "items", tp);
+  set(&s, "user_col", "user");
+  set(&s, "item_col", "item");
+  set(&s, "label_col", "label");
+  set(&s, "text_cols", "title");
+  set(&s, "split_ratio", "1,0,0");
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "key '007' is not in"));
+  set(&s, "key_type", "int");
+  loom_dataset *ds = open_ds(&s);
+  loom_batch b;
+  loom_batch_init(&b, ds, 3, &err);
+  assert_int_equal(loom_dataset_encode(ds, (int32_t[]){0, 1, 2}, 3, &b, &err), 0);
+  assert_memory_equal(b.item, ((int32_t[]){1, 1, 2}), 12);
+  assert_string_equal(loom_idmap_key(loom_dataset_prep(ds)->items, 1), "7");
+  loom_batch_free(&b);
+  loom_dataset_free(ds);
+  f = fopen(ip, "w");
+  fputs("user,item,label\n1,7,1\n1,x7,1\n", f);
+  fclose(f);
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "loom_test_ik_inter.csv:3: column 'item': key 'x7' is not an integer"));
+  remove(ip);
+  remove(tp);
+}
+
 static void test_state_roundtrips(void **state) {
   (void)state;
   /* numeric statistics: awkward floats come back bit for bit */
@@ -679,6 +718,7 @@ int main(void) {
       cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_augment_flip), cmocka_unit_test(test_frozen_inference),
       cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_loader_alloc_failures), cmocka_unit_test(test_classification),
+      cmocka_unit_test(test_int_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

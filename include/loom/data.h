@@ -101,6 +101,7 @@ typedef struct loom_data_schema {
   double split_ratio[3]; /* train, val, test */
   loom_policy missing_key, missing_image;
   int label_class;       /* 0: label is a number; 1: label is a class name → 0..K-1 (sorted names) */
+  int int_keys;          /* user/item keys are integers: " 007" and "7" are the same key */
   int num_words, max_len, query_len, max_vocab_words;
   loom_pad pad;
   loom_image_opts image;
@@ -129,7 +130,8 @@ typedef struct loom_data_schema {
  *   max_image_bytes, max_image_dim, max_field_bytes, image_cache_mb = caps
  *   negatives = 0   negative_sampling = uniform|popularity   negative_power = 0.75
  *   batch_size = 32   shuffle = 1   drop_last = 0   augment_flip = 0   augment_crop_pad = 0
- * Keys are compared as strings ("07" and "7" are different keys). */
+ *   key_type = string|int (int: keys parsed as integers, so "007" and "7" are one key)
+ * With key_type=string keys are compared as strings ("07" and "7" are different keys). */
 void loom_data_schema_init(loom_data_schema *s);
 /* One key of the [data] section; -1 on unknown key or bad value (the message names the key and the
  * valid choices). */

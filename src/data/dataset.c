@@ -4,6 +4,7 @@
  * encodes rows into batches (text tokenised per batch, images decoded once and cached by path).
  * Shuffling, augmentation and prefetching are the loader's (loader.c). */
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -145,8 +146,33 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
 
 /* ---- join */
 
+/* key_type=int: rewrites each key of column c in place as its canonical decimal (never longer). */
+static int canonical_int_keys(loom_table *t, int c, loom_error *err) {
+  loom_table_col *col = &t->cols[c];
+  for (int64_t r = 0; r < t->nrows; r++) {
+    char *k = col->sbuf + col->soff[r], *end;
+    errno = 0;
+    long long v = strtoll(k, &end, 10);
+    while (*end == ' ' || *end == '\t') end++;
+    if (!*k || *end || errno)
+      return loom_errorf(err, "%s:%lld: column '%s': key '%.40s' is not an integer — fix it or set key_type=string",
+                         t->path, (long long)t->line[r], col->name, k);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%lld", v);
+    if ((size_t)n > strlen(k)) return loom_errorf(err, "%s: internal error canonicalising keys", t->path);
+    memcpy(k, buf, (size_t)n + 1);
+  }
+  return 0;
+}
+
 static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
   const loom_data_schema *s = &ds->s;
+  if (s->int_keys) {
+    if (ds->c_item >= 0 && canonical_int_keys(&ds->tab[0], ds->c_item, err) < 0) return -1;
+    if (ds->c_user >= 0 && canonical_int_keys(&ds->tab[0], ds->c_user, err) < 0) return -1;
+    for (int t = 1; t < 3; t++)
+      if (ds->has[t] && canonical_int_keys(&ds->tab[t], 0, err) < 0) return -1;
+  }
   ds->item_row = loom_malloc((size_t)(ds->n + 1) * sizeof(int32_t));
   ds->user_row = loom_malloc((size_t)(ds->n + 1) * sizeof(int32_t));
   if (!ds->item_row || !ds->user_row) return loom_errorf(err, "out of memory joining tables");

@@ -131,6 +131,12 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
     s->label_class = v;
     return 0;
   }
+  if (!strcmp(key, "key_type")) {
+    int v = 0;
+    if (set_choice(&v, key, value, (const char *const[]){"string", "int"}, (const int[]){0, 1}, 2, err) < 0) return -1;
+    s->int_keys = v;
+    return 0;
+  }
   if (!strcmp(key, "num_words")) return set_int(&s->num_words, key, value, 0, 1 << 24, err);
   if (!strcmp(key, "max_len")) return set_int(&s->max_len, key, value, 1, 4096, err);
   if (!strcmp(key, "query_len")) return set_int(&s->query_len, key, value, 1, 4096, err);

@@ -106,6 +106,10 @@ static void test_fit_on_train_only(void **state) {
   assert_int_equal(loom_dataset_rows(ds, LOOM_SPLIT_TRAIN), 7);
   assert_int_equal(loom_dataset_rows(ds, LOOM_SPLIT_VAL), 1);
   assert_int_equal(loom_dataset_rows(ds, LOOM_SPLIT_TEST), 2);
+  char sum[256];
+  loom_dataset_summary(ds, sum, sizeof sum);
+  assert_string_equal(sum, "10 rows (train 7, val 1, test 2), 0 skipped for missing keys, 0 zero images; users 5, items 6, "
+                           "vocabulary 14, classes 0, numeric 3, categories [5]");
   const loom_prep *p = loom_dataset_prep(ds);
   /* items in order of first training row: A B D C E; u4 and F never train */
   assert_int_equal(loom_idmap_size(p->items), 6);

@@ -225,6 +225,8 @@ int64_t loom_dataset_skipped_rows(const loom_dataset *ds);
 int64_t loom_dataset_zero_images(const loom_dataset *ds);
 int32_t loom_dataset_num_items(const loom_dataset *ds); /* item ids incl. 0 */
 int32_t loom_dataset_num_classes(const loom_dataset *ds); /* K for label_type=class, else 0 */
+/* One line for logs: rows per split, skipped rows, zero images, and every fitted size. */
+void loom_dataset_summary(const loom_dataset *ds, char *buf, size_t n);
 
 /* Fills b with rows[0..n) (no negatives, no augmentation). */
 int loom_dataset_encode(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b, loom_error *err);

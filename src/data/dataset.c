@@ -571,6 +571,20 @@ const int32_t *loom_dataset_split_rows(const loom_dataset *ds, loom_split sp) { 
 int64_t loom_dataset_skipped_rows(const loom_dataset *ds) { return ds->skipped; }
 int64_t loom_dataset_zero_images(const loom_dataset *ds) { return ds->zero_images; }
 int32_t loom_dataset_num_items(const loom_dataset *ds) { return ds->n_items; }
+void loom_dataset_summary(const loom_dataset *ds, char *buf, size_t n) {
+  const loom_prep *p = &ds->prep;
+  int k = snprintf(buf, n,
+                   "%lld rows (train %lld, val %lld, test %lld), %lld skipped for missing keys, %lld zero images; "
+                   "users %d, items %d, vocabulary %d, classes %d, numeric %d, categories [",
+                   (long long)ds->split_n[3], (long long)ds->split_n[0], (long long)ds->split_n[1],
+                   (long long)ds->split_n[2], (long long)ds->skipped, (long long)ds->zero_images,
+                   p->users ? loom_idmap_size(p->users) : 0, p->items ? loom_idmap_size(p->items) : 0,
+                   p->vocab ? loom_vocab_size(p->vocab) : 0, loom_dataset_num_classes(ds), p->num.F);
+  for (int i = 0; i < p->n_category && k > 0 && (size_t)k < n; i++)
+    k += snprintf(buf + k, n - (size_t)k, "%s%d", i ? ", " : "", loom_idmap_size(p->category[i]));
+  if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
+}
+
 int32_t loom_dataset_num_classes(const loom_dataset *ds) {
   return ds->prep.labels ? loom_idmap_size(ds->prep.labels) - 1 : 0;
 }

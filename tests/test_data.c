@@ -619,6 +619,30 @@ static void test_int_keys(void **state) {
   remove(tp);
 }
 
+/* The items table as a catalogue: F was never in a training row (index 0) but has text and image. */
+static void test_catalog(void **state) {
+  (void)state;
+  loom_data_schema s;
+  schema(&s);
+  loom_dataset *ds = open_ds(&s);
+  assert_int_equal(loom_dataset_catalog_size(ds), 6);
+  assert_string_equal(loom_dataset_catalog_key(ds, 5), "F");
+  int32_t idx[2], tok[8], len[2];
+  float img[2 * 28 * 28];
+  assert_int_equal(loom_dataset_catalog_features(ds, (int64_t[]){0, 5}, 2, idx, tok, len, img, &err), 0);
+  assert_memory_equal(idx, ((int32_t[]){1, 0}), 8);
+  assert_memory_equal(tok, ((int32_t[]){3, 2, 0, 0, 1, 1, 0, 0}), 32); /* "Unused Item" → oov oov */
+  assert_memory_equal(len, ((int32_t[]){2, 2}), 8);
+  /* same image file (rgb4x2.png) as item A's training rows */
+  loom_batch b;
+  loom_batch_init(&b, ds, 1, &err);
+  assert_int_equal(loom_dataset_encode(ds, (int32_t[]){0}, 1, &b, &err), 0);
+  assert_memory_equal(img + 28 * 28, b.image, 28 * 28 * 4);
+  assert_memory_equal(tok, b.tokens, 16);
+  loom_batch_free(&b);
+  loom_dataset_free(ds);
+}
+
 static void test_state_roundtrips(void **state) {
   (void)state;
   /* numeric statistics: awkward floats come back bit for bit */
@@ -722,7 +746,7 @@ int main(void) {
       cmocka_unit_test(test_images_cache_and_policy), cmocka_unit_test(test_augment_flip), cmocka_unit_test(test_frozen_inference),
       cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_loader_alloc_failures), cmocka_unit_test(test_classification),
-      cmocka_unit_test(test_int_keys),
+      cmocka_unit_test(test_int_keys), cmocka_unit_test(test_catalog),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

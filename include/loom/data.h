@@ -236,6 +236,13 @@ int loom_dataset_encode(loom_dataset *ds, const int32_t *rows, int n, loom_batch
  * prefetching loader runs (negatives' features already come with the batch). */
 int loom_dataset_item_features(loom_dataset *ds, const int32_t *items, int n, int32_t *tokens, int32_t *lengths,
                                float *image, loom_error *err);
+/* The items table as a retrieval catalogue, including items never seen in training (their ID index
+ * is 0; text and image come from the items table's own columns only): size, key of row i, and
+ * features of rows: item_idx (n), tokens (n, T), lengths (n), image (n, C, H, W) (NULL = skip). */
+int64_t loom_dataset_catalog_size(const loom_dataset *ds);
+const char *loom_dataset_catalog_key(const loom_dataset *ds, int64_t i);
+int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, int32_t *item_idx, int32_t *tokens,
+                                  int32_t *lengths, float *image, loom_error *err);
 /* Draws n negatives for `user` (excluding the user's training positives and `pos`). */
 int loom_dataset_negatives(const loom_dataset *ds, int32_t user, int32_t pos, int n, loom_rng *rng, int32_t *out);
 

@@ -59,19 +59,27 @@ const loom_data_schema *ld_dataset_schema(const loom_dataset *ds) { return &ds->
 
 static const char *TAB_NAME[3] = {"interactions", "items", "users"};
 
+/* Row r >= 0 is an interaction row (joined with its item and user rows); r < 0 is row -r - 1 of the
+ * items table on its own (the catalogue), which has only the items table's columns. */
+static int64_t row_in(const loom_dataset *ds, int tab, int64_t r) {
+  if (r < 0) return tab == TAB_ITEMS ? -r - 1 : -1;
+  return tab == TAB_INTER ? r : tab == TAB_ITEMS ? ds->item_row[r] : ds->user_row[r];
+}
+
 static const char *str_at(const loom_dataset *ds, colref c, int64_t r) {
-  int64_t row = c.tab == TAB_INTER ? r : c.tab == TAB_ITEMS ? ds->item_row[r] : ds->user_row[r];
-  if (row < 0) return "";
-  return loom_table_str(&ds->tab[c.tab], c.col, row);
+  int64_t row = row_in(ds, c.tab, r);
+  return row < 0 ? "" : loom_table_str(&ds->tab[c.tab], c.col, row);
 }
 
 static double num_at(const loom_dataset *ds, colref c, int64_t r) {
-  int64_t row = c.tab == TAB_INTER ? r : c.tab == TAB_ITEMS ? ds->item_row[r] : ds->user_row[r];
-  if (row < 0) return NAN;
-  return ds->tab[c.tab].cols[c.col].f[row];
+  int64_t row = row_in(ds, c.tab, r);
+  return row < 0 ? NAN : ds->tab[c.tab].cols[c.col].f[row];
 }
 
-static int64_t line_of(const loom_dataset *ds, int64_t r) { return ds->tab[TAB_INTER].line[r]; }
+static int64_t line_of(const loom_dataset *ds, int64_t r) {
+  return r < 0 ? ds->tab[TAB_ITEMS].line[-r - 1] : ds->tab[TAB_INTER].line[r];
+}
+static const char *file_of(const loom_dataset *ds, int64_t r) { return r < 0 ? ds->s.items : ds->s.interactions; }
 
 /* ---- reading: every feature column is optional in each table and resolved afterwards */
 
@@ -651,8 +659,8 @@ static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   int rc = rel[0] ? loom_image_load(path, &s->image, out, err)
                   : loom_errorf(err, "column '%s' is empty", s->image_col);
   if (rc < 0) {
-    loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", s->interactions, (long long)line_of(ds, r), (long long)r + 1,
-                    s->image_col);
+    loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file_of(ds, r), (long long)line_of(ds, r),
+                    (long long)(r < 0 ? -r : r + 1), s->image_col);
     if (s->missing_image != LOOM_POLICY_ZERO) return -1;
     memset(out, 0, chw * sizeof(float));
     ds->zero_images++;
@@ -680,7 +688,7 @@ static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
 
 static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, loom_error *err) {
   int T = ds->s.max_len;
-  int32_t ir = ds->tok_cache ? ds->item_row[r] : -1;
+  int32_t ir = !ds->tok_cache ? -1 : r < 0 ? (int32_t)(-r - 1) : ds->item_row[r];
   if (ir >= 0 && ds->tok_done[ir]) {
     memcpy(ids, ds->tok_cache + (size_t)ir * (T + 1), (size_t)T * sizeof *ids);
     *len = ds->tok_cache[(size_t)ir * (T + 1) + T];
@@ -690,7 +698,7 @@ static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, l
   const char *t = row_text(ds, r, &n, err);
   if (!t) return -1;
   if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0)
-    return loom_error_wrap(err, "%s:%lld: item text", ds->s.interactions, (long long)line_of(ds, r));
+    return loom_error_wrap(err, "%s:%lld: item text", file_of(ds, r), (long long)line_of(ds, r));
   if (ir >= 0) {
     memcpy(ds->tok_cache + (size_t)ir * (T + 1), ids, (size_t)T * sizeof *ids);
     ds->tok_cache[(size_t)ir * (T + 1) + T] = *len;
@@ -759,6 +767,30 @@ int loom_dataset_item_features(loom_dataset *ds, const int32_t *items, int n, in
                                float *image, loom_error *err) {
   ld_dataset_lock(ds);
   int rc = item_features_locked(ds, items, n, tokens, lengths, image, err);
+  ld_dataset_unlock(ds);
+  return rc;
+}
+
+int64_t loom_dataset_catalog_size(const loom_dataset *ds) { return ds->has[TAB_ITEMS] ? ds->tab[TAB_ITEMS].nrows : 0; }
+
+const char *loom_dataset_catalog_key(const loom_dataset *ds, int64_t i) {
+  assert(i >= 0 && i < loom_dataset_catalog_size(ds));
+  return loom_table_str(&ds->tab[TAB_ITEMS], 0, i);
+}
+
+int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, int32_t *item_idx, int32_t *tokens,
+                                  int32_t *lengths, float *image, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
+  int T = s->max_len, rc = 0;
+  ld_dataset_lock(ds);
+  for (int i = 0; i < n && rc == 0; i++) {
+    assert(rows[i] >= 0 && rows[i] < loom_dataset_catalog_size(ds));
+    int64_t r = -rows[i] - 1;
+    if (item_idx) item_idx[i] = ds->c_item >= 0 ? loom_idmap_get(ds->prep.items, loom_dataset_catalog_key(ds, rows[i])) : 0;
+    if (tokens && s->n_text) rc = row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err);
+    if (rc == 0 && image && s->image_col[0]) rc = row_image(ds, r, image + (size_t)i * chw, err);
+  }
   ld_dataset_unlock(ds);
   return rc;
 }

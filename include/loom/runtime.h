@@ -30,6 +30,12 @@ const char *loom_version(void);
 void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The same product as one single-threaded call, never split: for ops that thread over the batch or
+ * rows themselves and give each thread its own slice. The result depends only on the shapes, so it
+ * is the same for any thread count. */
+void loom_gemm_single(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
+
 #ifdef __cplusplus
 }
 #endif

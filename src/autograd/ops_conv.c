@@ -257,12 +257,12 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
     const float *cols = block_cols(&q, X, n0, cnt, q.keep ? kept + (size_t)n0 * q.K * q.P : col);
     if (cnt == 1) { /* straight into y_n: (O, P) = W (O, K) . col (K, P) */
       float *y = Y + (size_t)n0 * out;
-      loom_gemm(false, false, q.O, q.P, q.K, 1.0f, Wt, q.K, cols, q.P, 0.0f, y, q.P);
+      (q.NB > 1 ? loom_gemm_single : loom_gemm)(false, false, q.O, q.P, q.K, 1.0f, Wt, q.K, cols, q.P, 0.0f, y, q.P);
       if (bias)
         for (int o = 0; o < q.O; o++) loom_k.affine(q.P, 1.0f, bias[o], y + (size_t)o * q.P, y + (size_t)o * q.P);
     } else { /* (O, cnt P) in staging, then scattered to (cnt, O, P) with the bias */
       float *stage = col + (size_t)q.K * ld;
-      loom_gemm(false, false, q.O, (int)ld, q.K, 1.0f, Wt, q.K, cols, (int)ld, 0.0f, stage, (int)ld);
+      (q.NB > 1 ? loom_gemm_single : loom_gemm)(false, false, q.O, (int)ld, q.K, 1.0f, Wt, q.K, cols, (int)ld, 0.0f, stage, (int)ld);
       for (int s = 0; s < cnt; s++)
         for (int o = 0; o < q.O; o++)
           loom_k.affine(q.P, 1.0f, bias ? bias[o] : 0.0f, stage + (size_t)o * ld + (size_t)s * q.P,
@@ -312,13 +312,13 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
       }
       if (dW) {
         const float *cols = q.keep ? kept + (size_t)n0 * q.K * q.P : block_cols(&q, X, n0, cnt, col);
-        loom_gemm(false, true, q.O, q.K, ld, 1.0f, dy, ld, cols, ld, blk == blk0 ? 0.0f : 1.0f, dwpart, q.K);
+        (q.NB > 1 ? loom_gemm_single : loom_gemm)(false, true, q.O, q.K, ld, 1.0f, dy, ld, cols, ld, blk == blk0 ? 0.0f : 1.0f, dwpart, q.K);
       }
       if (dX) {
         if (q.ident && cnt == 1) {
-          loom_gemm(true, false, q.K, q.P, q.O, 1.0f, Wt, q.K, dy, q.P, 1.0f, dX + (size_t)n0 * in, q.P);
+          (q.NB > 1 ? loom_gemm_single : loom_gemm)(true, false, q.K, q.P, q.O, 1.0f, Wt, q.K, dy, q.P, 1.0f, dX + (size_t)n0 * in, q.P);
         } else {
-          loom_gemm(true, false, q.K, ld, q.O, 1.0f, Wt, q.K, dy, ld, 0.0f, col, ld);
+          (q.NB > 1 ? loom_gemm_single : loom_gemm)(true, false, q.K, ld, q.O, 1.0f, Wt, q.K, dy, ld, 0.0f, col, ld);
           for (int s = 0; s < cnt; s++) {
             float *dx = dX + (size_t)(n0 + s) * in;
             if (q.ident)

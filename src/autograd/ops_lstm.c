@@ -160,7 +160,7 @@ static void lstm_forward(loom_graph *g, loom_tensor *t) {
         hin = hm;
       }
       /* z += h_{s-1} W_hhᵀ  (nb, 4H); h_{-1} = 0, and nothing is active past the block's longest row */
-      if (s > 0 && s < maxlen) loom_gemm(false, true, nb, G4, H, 1.0f, hin, H, whh->data, H, 1.0f, z, G4);
+      if (s > 0 && s < maxlen) (nblk > 1 ? loom_gemm_single : loom_gemm)(false, true, nb, G4, H, 1.0f, hin, H, whh->data, H, 1.0f, z, G4);
       for (int i = 0; i < nb; i++) {
         const int b = b0 + i, len = seq_len(t, b, T);
         const size_t o = (size_t)i * H;
@@ -216,7 +216,7 @@ static void lstm_backward(loom_graph *g, loom_tensor *t) {
       }
       if (s == 0) break;
       /* dh_{s-1} = dZ_s W_hh  (nb, H), through the dropout mask */
-      if (any) loom_gemm(false, false, nb, H, G4, 1.0f, z, G4, whh->data, H, 0.0f, dh, H);
+      if (any) (nblk > 1 ? loom_gemm_single : loom_gemm)(false, false, nb, H, G4, 1.0f, z, G4, whh->data, H, 0.0f, dh, H);
       else memset(dh, 0, sizeof(float) * (size_t)nb * H);
       if (rdrop) loom_k.mul((size_t)nb * H, dh, M + (size_t)b0 * H, dh);
     }

@@ -133,6 +133,17 @@ static int block_size(int n, int align, int min) {
   return b < min ? min : b;
 }
 
+void loom_gemm_single(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    loom_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  sgemm_one_thread(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
+                   ldb, beta, C, ldc);
+}
+
 void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;

@@ -102,9 +102,31 @@ const char *tu_src_path(const char *rel) {
   return buf;
 }
 
-/* Allocation counting: glibc calls these hooks' real versions through dlsym(RTLD_NEXT). */
+/* Allocation counting: this object defines malloc & co. for every test program (the executable's
+ * definitions take precedence over libc's), forwarding to glibc's real allocator. AddressSanitizer
+ * owns malloc in the sanitizer build, so there the counter is off and tu_assert_no_alloc skips. */
 static volatile int counting;
 static volatile long n_allocs;
+
+static void note_alloc(void) {
+  if (__atomic_load_n(&counting, __ATOMIC_SEQ_CST)) __atomic_add_fetch(&n_allocs, 1, __ATOMIC_SEQ_CST);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+void *malloc(size_t n) { note_alloc(); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { note_alloc(); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { note_alloc(); return __libc_realloc(p, n); }
+void *aligned_alloc(size_t al, size_t n) { note_alloc(); return __libc_memalign(al, n); }
+int posix_memalign(void **p, size_t al, size_t n) {
+  note_alloc();
+  *p = __libc_memalign(al, n);
+  return *p ? 0 : 12;
+}
+#endif
 
 void tu_alloc_count_start(void) {
   n_allocs = 0;
@@ -114,10 +136,21 @@ long tu_alloc_count_stop(void) {
   __atomic_store_n(&counting, 0, __ATOMIC_SEQ_CST);
   return n_allocs;
 }
-long tu_alloc_count_note(void);
-long tu_alloc_count_note(void) {
-  if (__atomic_load_n(&counting, __ATOMIC_SEQ_CST)) __atomic_add_fetch(&n_allocs, 1, __ATOMIC_SEQ_CST);
-  return n_allocs;
+
+bool tu_alloc_counting_available(void) {
+  tu_alloc_count_start();
+  void *volatile probe = malloc(16); /* volatile: the compiler may not drop the pair */
+  free(probe);
+  return tu_alloc_count_stop() == 1;
+}
+
+void tu_assert_no_alloc(const char *what, void (*step)(void *), void *ctx, int warmup, int steps) {
+  if (!tu_alloc_counting_available()) fail_msg("%s: allocation counting does not work in this build", what);
+  for (int i = 0; i < warmup; i++) step(ctx); /* thread pools and BLAS buffers start on first use */
+  tu_alloc_count_start();
+  for (int i = 0; i < steps; i++) step(ctx);
+  long n = tu_alloc_count_stop();
+  if (n != 0) fail_msg("%s: %ld heap allocation(s) in %d step(s); a step must allocate nothing", what, n, steps);
 }
 
 /* ---- fixtures ---- */

@@ -31,9 +31,15 @@ int tu_gradcheck(loom_graph *g, loom_tensor *y, int batch, tu_fill_fn fill, void
 /* Path of a file under the source tree (tests/data/..., tests/reference/...). */
 const char *tu_src_path(const char *rel);
 
-/* Heap allocations counted through malloc/calloc/realloc/aligned_alloc wrappers (glibc hooks). */
+/* Heap allocations counted through malloc/calloc/realloc/aligned_alloc wrappers (testutil.c). */
 void tu_alloc_count_start(void);
 long tu_alloc_count_stop(void);
+/* Whether allocations can be counted (not under AddressSanitizer, which owns malloc): tests check
+ * this first and skip() before building anything. */
+bool tu_alloc_counting_available(void);
+/* Runs step(ctx) `warmup` times, then `steps` times counting allocations, and fails the test unless
+ * there were none. */
+void tu_assert_no_alloc(const char *what, void (*step)(void *), void *ctx, int warmup, int steps);
 
 
 

@@ -1,0 +1,383 @@
+/* csv.c — streaming strict CSV → loom_table (loom/data.h). libcsv parses (CSV_STRICT |
+ * CSV_STRICT_FINI); we feed it one line at a time so every field knows its line, keep only the
+ * requested columns, and check header, field count, size caps, UTF-8, NUL bytes and numbers.
+ * The file is read once through zlib's gzread, which also reads plain files. */
+#include <csv.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "data/data_internal.h"
+#include "loom/alloc.h"
+#include "loom/data.h"
+
+#define CHUNK (1 << 16)
+
+typedef struct reader {
+  loom_table *t;
+  const loom_colspec *spec;
+  int nspec;
+  loom_error *err;
+  size_t max_field;
+  int failed;
+  int in_header;
+  int nheader, header_cap;
+  char **header;
+  int *field_col;   /* (nheader) table column of each field, -1 = dropped */
+  int field;        /* index of the next field in the current record */
+  int64_t line;     /* line being fed */
+  int64_t seg_line; /* line where a record beginning in the current segment starts */
+  int64_t row_line; /* line where the current record started */
+  int64_t cap;      /* rows allocated */
+} reader;
+
+static int fail_oom(reader *r) {
+  r->failed = 1;
+  return loom_errorf(r->err, "%s:%lld: out of memory while reading the table — reduce the columns kept or the file size",
+                     r->t->path, (long long)r->line);
+}
+
+static const char *field_name(const reader *r, int f) {
+  return f < r->nheader ? r->header[f] : "?";
+}
+
+static int grow_rows(reader *r) {
+  loom_table *t = r->t;
+  int64_t cap = r->cap ? r->cap * 2 : 1024;
+  int64_t *line = loom_realloc(t->line, (size_t)cap * sizeof *line);
+  if (!line) return -1;
+  t->line = line;
+  for (int c = 0; c < t->ncols; c++) {
+    loom_table_col *col = &t->cols[c];
+    if (col->type == LOOM_COL_INT) {
+      int64_t *p = loom_realloc(col->i, (size_t)cap * sizeof *p);
+      if (!p) return -1;
+      col->i = p;
+    } else if (col->type == LOOM_COL_FLOAT) {
+      double *p = loom_realloc(col->f, (size_t)cap * sizeof *p);
+      if (!p) return -1;
+      col->f = p;
+    } else {
+      int64_t *p = loom_realloc(col->soff, (size_t)(cap + 1) * sizeof *p);
+      if (!p) return -1;
+      col->soff = p;
+    }
+  }
+  r->cap = cap;
+  return 0;
+}
+
+static int put_str(loom_table_col *col, int64_t row, const char *s, size_t n) {
+  if (col->sbuf_n + n + 1 > col->sbuf_cap) {
+    size_t cap = col->sbuf_cap ? col->sbuf_cap : 4096;
+    while (cap < col->sbuf_n + n + 1) cap *= 2;
+    char *p = loom_realloc(col->sbuf, cap);
+    if (!p) return -1;
+    col->sbuf = p;
+    col->sbuf_cap = cap;
+  }
+  col->soff[row] = (int64_t)col->sbuf_n;
+  memcpy(col->sbuf + col->sbuf_n, s, n);
+  col->sbuf[col->sbuf_n + n] = '\0';
+  col->sbuf_n += n + 1;
+  return 0;
+}
+
+/* Copies a field without surrounding ASCII spaces into buf (NUL-terminated). */
+static const char *trimmed(const char *s, size_t n, char *buf, size_t cap, size_t *outn) {
+  while (n && (*s == ' ' || *s == '\t')) s++, n--;
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+  if (n >= cap) n = cap - 1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  *outn = n;
+  return buf;
+}
+
+static void on_field(void *data, size_t len, void *ctx) {
+  reader *r = ctx;
+  if (r->failed) return;
+  const char *s = data ? data : "";
+  int f = r->field++;
+  if (f == 0) r->row_line = r->seg_line;
+  if (len > r->max_field) {
+    r->failed = 1;
+    loom_errorf(r->err, "%s:%lld: field %d ('%s') is %zu bytes, over the cap of %zu — check the quoting or raise max_field_bytes",
+                r->t->path, (long long)r->row_line, f + 1, field_name(r, f), len, r->max_field);
+    return;
+  }
+  if (len && memchr(s, '\0', len)) {
+    r->failed = 1;
+    loom_errorf(r->err, "%s:%lld: field %d ('%s') contains a NUL byte — the file is binary or corrupt; re-export it as UTF-8 text",
+                r->t->path, (long long)r->row_line, f + 1, field_name(r, f));
+    return;
+  }
+  if (r->in_header) {
+    size_t bad;
+    if (!ld_utf8_valid(s, len, &bad)) {
+      r->failed = 1;
+      loom_errorf(r->err, "%s:%lld: header field %d is not valid UTF-8 (byte %zu) — re-save the file as UTF-8",
+                  r->t->path, (long long)r->row_line, f + 1, bad);
+      return;
+    }
+    if (r->nheader == r->header_cap) {
+      int cap = r->header_cap ? r->header_cap * 2 : 16;
+      char **h = loom_realloc(r->header, (size_t)cap * sizeof *h);
+      if (!h) { fail_oom(r); return; }
+      r->header = h;
+      r->header_cap = cap;
+    }
+    char *name = loom_malloc(len + 1);
+    if (!name) { fail_oom(r); return; }
+    memcpy(name, s, len);
+    name[len] = '\0';
+    r->header[r->nheader++] = name;
+    return;
+  }
+  if (f >= r->nheader) return; /* ragged: reported at the end of the record */
+  int c = r->field_col[f];
+  if (c < 0) return;
+  loom_table *t = r->t;
+  loom_table_col *col = &t->cols[c];
+  int64_t row = t->nrows;
+  if (row >= r->cap && grow_rows(r) < 0) { fail_oom(r); return; }
+  if (col->type == LOOM_COL_STRING) {
+    size_t bad;
+    if (!ld_utf8_valid(s, len, &bad)) {
+      r->failed = 1;
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): invalid UTF-8 at byte %zu of the field — re-save the file as UTF-8",
+                  t->path, (long long)r->row_line, col->name, f + 1, bad);
+      return;
+    }
+    if (put_str(col, row, s, len) < 0) fail_oom(r);
+    return;
+  }
+  char buf[64];
+  size_t n;
+  const char *v = trimmed(s, len, buf, sizeof buf, &n);
+  int too_long = n == sizeof buf - 1 && len >= sizeof buf - 1;
+  char *end = NULL;
+  if (col->type == LOOM_COL_INT) {
+    errno = 0;
+    long long x = n ? strtoll(v, &end, 10) : 0;
+    if (!n || too_long || errno || *end) {
+      r->failed = 1;
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is not an integer%s — fix the value or declare the column as text",
+                  t->path, (long long)r->row_line, col->name, f + 1, v, n ? (errno ? " (out of range)" : "") : " (empty)");
+      return;
+    }
+    col->i[row] = x;
+  } else {
+    if (!n) { col->f[row] = NAN; return; }
+    errno = 0;
+    double x = strtod(v, &end);
+    if (too_long || *end || !isfinite(x)) {
+      r->failed = 1;
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is not a finite number — fix the value or leave the field empty for 'missing'",
+                  t->path, (long long)r->row_line, col->name, f + 1, v);
+      return;
+    }
+    col->f[row] = x;
+  }
+}
+
+static int finish_header(reader *r) {
+  loom_table *t = r->t;
+  for (int i = 0; i < r->nheader; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(r->header[i], r->header[j]) == 0)
+        return loom_errorf(r->err, "%s:1: duplicate column name '%s' (fields %d and %d) — rename one of them",
+                           t->path, r->header[i], j + 1, i + 1);
+  r->field_col = loom_malloc((size_t)(r->nheader ? r->nheader : 1) * sizeof *r->field_col);
+  if (!r->field_col) return fail_oom(r);
+  for (int i = 0; i < r->nheader; i++) r->field_col[i] = -1;
+  for (int c = 0; c < r->nspec; c++) {
+    int found = -1;
+    for (int i = 0; i < r->nheader; i++)
+      if (strcmp(r->header[i], r->spec[c].name) == 0) found = i;
+    if (found < 0) {
+      if (r->spec[c].optional) continue;
+      char avail[512] = "";
+      for (int i = 0; i < r->nheader; i++) {
+        size_t l = strlen(avail);
+        snprintf(avail + l, sizeof avail - l, "%s'%s'", i ? ", " : "", r->header[i]);
+      }
+      return loom_errorf(r->err, "%s:1: missing column '%s' — the header has %s; fix the column name in the [data] config",
+                         t->path, r->spec[c].name, avail);
+    }
+    if (r->field_col[found] >= 0)
+      return loom_errorf(r->err, "%s:1: column '%s' is requested twice — list it once", t->path, r->spec[c].name);
+    r->field_col[found] = c;
+    t->cols[c].present = 1;
+  }
+  return 0;
+}
+
+static void on_row(int term, void *ctx) {
+  reader *r = ctx;
+  if (r->failed) return;
+  if (r->in_header) {
+    r->in_header = 0;
+    r->field = 0;
+    if (finish_header(r) < 0) r->failed = 1;
+    return;
+  }
+  loom_table *t = r->t;
+  if (r->field != r->nheader) {
+    r->failed = 1;
+    loom_errorf(r->err, "%s:%lld: row has %d fields but the header has %d — every row needs exactly one value per column (quote fields containing commas)",
+                t->path, (long long)r->row_line, r->field, r->nheader);
+    return;
+  }
+  r->field = 0;
+  int64_t row = t->nrows;
+  if (row >= r->cap && grow_rows(r) < 0) { fail_oom(r); return; }
+  t->line[row] = r->row_line;
+  for (int c = 0; c < t->ncols; c++) {
+    loom_table_col *col = &t->cols[c];
+    if (col->present) continue;
+    /* optional column absent: missing */
+    if (col->type == LOOM_COL_FLOAT) col->f[row] = NAN;
+    else if (col->type == LOOM_COL_INT) col->i[row] = 0;
+    else if (put_str(col, row, "", 0) < 0) { fail_oom(r); return; }
+  }
+  t->nrows++;
+}
+
+static void free_reader(reader *r) {
+  for (int i = 0; i < r->nheader; i++) loom_free(r->header[i]);
+  loom_free(r->header);
+  loom_free(r->field_col);
+}
+
+static int feed(reader *r, struct csv_parser *p, const char *buf, size_t n) {
+  /* one segment per line so the callbacks know where they are */
+  while (n) {
+    const char *nl = memchr(buf, '\n', n);
+    size_t k = nl ? (size_t)(nl - buf) + 1 : n;
+    if (p->pstate == 0) r->seg_line = r->line;
+    size_t done = csv_parse(p, buf, k, on_field, on_row, r);
+    if (r->failed) return -1;
+    if (done != k) {
+      if (csv_error(p) == CSV_ENOMEM) return fail_oom(r);
+      return loom_errorf(r->err, "%s:%lld: malformed CSV in field %d ('%s'): a quote inside an unquoted field or text after a closing quote — quote the whole field and double inner quotes (\"\")",
+                         r->t->path, (long long)r->line, r->field + 1, field_name(r, r->field));
+    }
+    if (p->entry_pos > r->max_field)
+      return loom_errorf(r->err, "%s:%lld: field %d ('%s') is over the cap of %zu bytes — check for an unterminated quote or raise max_field_bytes",
+                         r->t->path, (long long)(p->pstate ? r->seg_line : r->line), r->field + 1, field_name(r, r->field), r->max_field);
+    if (nl) r->line++;
+    buf += k;
+    n -= k;
+  }
+  return 0;
+}
+
+static int keep_space(unsigned char c) { (void)c; return 0; }
+
+int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
+                    loom_error *err) {
+  memset(t, 0, sizeof *t);
+  reader r = {0};
+  r.t = t;
+  r.spec = spec;
+  r.nspec = nspec;
+  r.err = err;
+  r.max_field = o && o->max_field_bytes ? o->max_field_bytes : (size_t)1 << 20;
+  r.in_header = 1;
+  r.line = 1;
+  t->path = loom_strdup(path);
+  t->cols = loom_calloc((size_t)(nspec ? nspec : 1), sizeof *t->cols);
+  if (!t->path || !t->cols) {
+    loom_table_free(t);
+    return loom_errorf(err, "%s: out of memory", path);
+  }
+  t->ncols = nspec;
+  for (int c = 0; c < nspec; c++) {
+    t->cols[c].type = spec[c].type;
+    t->cols[c].name = loom_strdup(spec[c].name);
+    if (!t->cols[c].name) {
+      loom_table_free(t);
+      return loom_errorf(err, "%s: out of memory", path);
+    }
+  }
+  gzFile gz = gzopen(path, "rb");
+  if (!gz) {
+    loom_table_free(t);
+    return loom_errorf(err, "%s: cannot open (%s) — check the path in the [data] config", path, strerror(errno));
+  }
+  gzbuffer(gz, CHUNK);
+  struct csv_parser p;
+  csv_init(&p, CSV_STRICT | CSV_STRICT_FINI);
+  csv_set_realloc_func(&p, loom_realloc);
+  csv_set_free_func(&p, loom_free);
+  csv_set_space_func(&p, keep_space);
+  csv_set_blk_size(&p, (size_t)1 << 18); /* libcsv grows a field additively by this: keep big fields linear */
+  char *buf = loom_malloc(CHUNK);
+  int rc = buf ? 0 : fail_oom(&r);
+  int64_t total = 0;
+  while (rc == 0) {
+    int n = gzread(gz, buf, CHUNK);
+    if (n < 0) {
+      int e;
+      rc = loom_errorf(err, "%s: read error (%s) — the file is truncated or not gzip", path, gzerror(gz, &e));
+      break;
+    }
+    if (n == 0) break;
+    const char *b = buf;
+    size_t len = (size_t)n;
+    if (total == 0 && len >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) b += 3, len -= 3; /* UTF-8 BOM */
+    total += n;
+    rc = feed(&r, &p, b, len);
+  }
+  if (rc == 0) {
+    if (r.in_header && p.pstate == 0 && r.nheader == 0) {
+      rc = loom_errorf(err, "%s: the file is empty — expected a header row naming the columns", path);
+    } else if (csv_fini(&p, on_field, on_row, &r) != 0) {
+      rc = loom_errorf(err, "%s:%lld: unterminated quoted field (field %d, '%s') — close the quote with \" or remove the stray quote",
+                       path, (long long)r.seg_line, r.field + 1, field_name(&r, r.field));
+    } else if (r.failed) {
+      rc = -1;
+    } else if (r.in_header) { /* header without newline */
+      rc = loom_errorf(err, "%s: only a header and no data rows — the table needs at least one row", path);
+      if (o && o->allow_empty) rc = 0;
+      if (rc == 0 && finish_header(&r) < 0) rc = -1;
+      if (rc == 0 && grow_rows(&r) < 0) rc = fail_oom(&r);
+    } else if (t->nrows == 0 && !(o && o->allow_empty)) {
+      rc = loom_errorf(err, "%s: only a header and no data rows — the table needs at least one row", path);
+    }
+  }
+  if (rc == 0 && r.cap == 0 && grow_rows(&r) < 0) rc = fail_oom(&r);
+  for (int c = 0; rc == 0 && c < t->ncols; c++)
+    if (t->cols[c].type == LOOM_COL_STRING) t->cols[c].soff[t->nrows] = (int64_t)t->cols[c].sbuf_n;
+  csv_free(&p);
+  loom_free(buf);
+  gzclose(gz);
+  free_reader(&r);
+  if (rc < 0) loom_table_free(t);
+  return rc;
+}
+
+void loom_table_free(loom_table *t) {
+  if (!t) return;
+  for (int c = 0; c < t->ncols && t->cols; c++) {
+    loom_free(t->cols[c].name);
+    loom_free(t->cols[c].i);
+    loom_free(t->cols[c].f);
+    loom_free(t->cols[c].soff);
+    loom_free(t->cols[c].sbuf);
+  }
+  loom_free(t->cols);
+  loom_free(t->line);
+  loom_free(t->path);
+  memset(t, 0, sizeof *t);
+}
+
+int loom_table_find(const loom_table *t, const char *name) {
+  for (int c = 0; c < t->ncols; c++)
+    if (strcmp(t->cols[c].name, name) == 0) return c;
+  return -1;
+}

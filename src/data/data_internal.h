@@ -1,0 +1,62 @@
+/* data_internal.h — small containers shared by src/data: a string → int32 hash map whose keys live
+ * in one growing arena (ID maps, vocabulary, joins, image cache) and a growable byte buffer.
+ * Allocation failures are reported as -1 so callers can turn them into a loom_error. */
+#ifndef LOOM_DATA_INTERNAL_H
+#define LOOM_DATA_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ld_buf {
+  char *p;
+  size_t n, cap;
+} ld_buf;
+
+int ld_buf_put(ld_buf *b, const void *src, size_t n); /* appends; -1 on out of memory */
+void ld_buf_free(ld_buf *b);
+
+/* Open addressing, linear probing; keys are byte strings (may contain anything but are compared by
+ * length + bytes). Insertion order is kept: key i is ld_map_key(m, i). */
+typedef struct ld_map {
+  int32_t *slot;   /* (cap) entry index or -1 */
+  int64_t *koff;   /* (n + 1) offsets of keys in kbuf */
+  int32_t *val;    /* (n) */
+  ld_buf kbuf;
+  int32_t n, cap, kcap;
+} ld_map;
+
+void ld_map_init(ld_map *m);
+void ld_map_free(ld_map *m);
+/* Value for key, or -1 when absent. */
+int32_t ld_map_get(const ld_map *m, const char *key, size_t len);
+/* Inserts key → val if absent; returns entry index (>= 0), or -1 on out of memory. *added tells. */
+int32_t ld_map_put(ld_map *m, const char *key, size_t len, int32_t val, int *added);
+static inline const char *ld_map_key(const ld_map *m, int32_t i) { return m->kbuf.p + m->koff[i]; }
+static inline size_t ld_map_keylen(const ld_map *m, int32_t i) { return (size_t)(m->koff[i + 1] - m->koff[i] - 1); }
+
+uint64_t ld_hash(const char *s, size_t n);
+/* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates); else 0 and *bad = byte offset. */
+int ld_utf8_valid(const char *s, size_t n, size_t *bad);
+/* Formats a float so that strtof gives back the same bits ("%.9g"). */
+void ld_fmt_float(char out[32], float x);
+
+
+/* stb_image behind loom's allocator, compiled static in stb_image_impl.c (PNG and BMP only). */
+int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp);
+unsigned char *ld_stbi_load(const void *data, size_t n, int *w, int *h, int channels);
+const char *ld_stbi_failure(void);
+
+/* Dataset internals the loader uses (dataset.c). The _locked functions expect ld_dataset_lock held. */
+struct loom_dataset;
+struct loom_batch;
+struct loom_data_schema;
+struct loom_error;
+struct loom_rng;
+void ld_dataset_lock(struct loom_dataset *ds);
+void ld_dataset_unlock(struct loom_dataset *ds);
+const struct loom_data_schema *ld_dataset_schema(const struct loom_dataset *ds);
+int ld_encode_locked(struct loom_dataset *ds, const int32_t *rows, int n, struct loom_batch *b, struct loom_error *err);
+/* b->neg (B, n_neg) and the negatives' features, drawn from rng. */
+int ld_negatives_locked(struct loom_dataset *ds, struct loom_batch *b, struct loom_rng *rng, struct loom_error *err);
+
+#endif

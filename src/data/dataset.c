@@ -1,0 +1,829 @@
+/* dataset.c — tables → joined, split, preprocessed rows (loom/data.h). Reads interactions (and items,
+ * users), joins by key, splits (random, column, time, leave-last-out), fits vocabulary, ID maps and
+ * numeric statistics on the training rows only, precomputes per-row indices and scaled numbers, and
+ * encodes rows into batches (text tokenised per batch, images decoded once and cached by path).
+ * Shuffling, augmentation and prefetching are the loader's (loader.c). */
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/data_internal.h"
+#include "loom/alloc.h"
+#include "loom/data.h"
+
+enum { TAB_INTER = 0, TAB_ITEMS = 1, TAB_USERS = 2 };
+
+typedef struct colref {
+  int tab, col;
+} colref;
+
+struct loom_dataset {
+  loom_data_schema s;
+  int frozen;
+  loom_table tab[3];
+  int has[3];
+  int c_user, c_item, c_label, c_ts, c_query, c_split, c_image_tab, c_image;
+  colref text[LOOM_DATA_MAX_COLS], num[LOOM_DATA_MAX_COLS], cat[LOOM_DATA_MAX_COLS], image;
+  int64_t n;                 /* interaction rows */
+  int32_t *item_row, *user_row; /* (n) joined rows, -1 when absent */
+  int32_t *split_rows[4];    /* train, val, test, all */
+  int64_t split_n[4];
+  int64_t skipped, zero_images;
+  loom_prep prep;
+  int32_t *user_idx, *item_idx, *cat_idx; /* (n), (n), (n, n_cat) */
+  float *numeric;            /* (n, F) */
+  float *label;              /* (n) */
+  int32_t n_items;           /* item ids incl. 0 */
+  int32_t *item_rep;         /* (n_items) representative row, -1 */
+  int64_t *pos_off;          /* (n_users + 1) CSR of each user's training positives */
+  int32_t *pos_items;
+  double *pop_cdf;           /* (n_items) cumulative count^power, for popularity sampling */
+  ld_buf text_buf;
+  int32_t *tok_cache;        /* (items rows, T + 1) item text ids + length, when all text is item text */
+  uint8_t *tok_done;         /* (items rows) */
+  ld_map img_map;            /* path → cache slot */
+  float **img_cache;
+  int32_t img_cap;
+  int64_t img_bytes;
+  float *img_scratch;        /* (C, H, W) */
+  pthread_mutex_t mu;
+};
+
+void ld_dataset_lock(loom_dataset *ds) { pthread_mutex_lock(&ds->mu); }
+void ld_dataset_unlock(loom_dataset *ds) { pthread_mutex_unlock(&ds->mu); }
+const loom_data_schema *ld_dataset_schema(const loom_dataset *ds) { return &ds->s; }
+
+static const char *TAB_NAME[3] = {"interactions", "items", "users"};
+
+static const char *str_at(const loom_dataset *ds, colref c, int64_t r) {
+  int64_t row = c.tab == TAB_INTER ? r : c.tab == TAB_ITEMS ? ds->item_row[r] : ds->user_row[r];
+  if (row < 0) return "";
+  return loom_table_str(&ds->tab[c.tab], c.col, row);
+}
+
+static double num_at(const loom_dataset *ds, colref c, int64_t r) {
+  int64_t row = c.tab == TAB_INTER ? r : c.tab == TAB_ITEMS ? ds->item_row[r] : ds->user_row[r];
+  if (row < 0) return NAN;
+  return ds->tab[c.tab].cols[c.col].f[row];
+}
+
+static int64_t line_of(const loom_dataset *ds, int64_t r) { return ds->tab[TAB_INTER].line[r]; }
+
+/* ---- reading: every feature column is optional in each table and resolved afterwards */
+
+typedef struct specs {
+  loom_colspec c[3][64];
+  int n[3];
+} specs;
+
+static int add_spec(specs *sp, int tab, const char *name, loom_col_type type, int optional) {
+  for (int i = 0; i < sp->n[tab]; i++)
+    if (strcmp(sp->c[tab][i].name, name) == 0) return i;
+  assert(sp->n[tab] < 64);
+  sp->c[tab][sp->n[tab]] = (loom_colspec){name, type, optional};
+  return sp->n[tab]++;
+}
+
+static int resolve(loom_dataset *ds, const char *name, loom_col_type type, colref *out, loom_error *err) {
+  for (int t = 0; t < 3; t++) {
+    if (!ds->has[t]) continue;
+    int c = loom_table_find(&ds->tab[t], name);
+    if (c >= 0 && ds->tab[t].cols[c].present && ds->tab[t].cols[c].type == type) {
+      *out = (colref){t, c};
+      return 0;
+    }
+  }
+  return loom_errorf(err, "[data] column '%s' is in none of the tables (interactions%s%s) — fix the name in the config",
+                     name, ds->has[1] ? ", items" : "", ds->has[2] ? ", users" : "");
+}
+
+static int read_tables(loom_dataset *ds, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  specs sp = {0};
+  ds->has[0] = 1, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
+  const char *ikey = s->item_key[0] ? s->item_key : s->item_col, *ukey = s->user_key[0] ? s->user_key : s->user_col;
+  if (s->item_col[0]) add_spec(&sp, 0, s->item_col, LOOM_COL_STRING, 0);
+  if (s->user_col[0]) add_spec(&sp, 0, s->user_col, LOOM_COL_STRING, 0);
+  if (s->label_col[0]) add_spec(&sp, 0, s->label_col, s->label_class ? LOOM_COL_STRING : LOOM_COL_FLOAT, ds->frozen);
+  if (s->timestamp_col[0]) add_spec(&sp, 0, s->timestamp_col, LOOM_COL_FLOAT, ds->frozen);
+  if (s->query_col[0]) add_spec(&sp, 0, s->query_col, LOOM_COL_STRING, 0);
+  if (s->split_col[0] && s->split == LOOM_SPLIT_COLUMN) add_spec(&sp, 0, s->split_col, LOOM_COL_STRING, ds->frozen);
+  if (ds->has[1]) add_spec(&sp, 1, ikey, LOOM_COL_STRING, 0);
+  if (ds->has[2]) add_spec(&sp, 2, ukey, LOOM_COL_STRING, 0);
+  for (int t = 0; t < 3; t++) {
+    if (!ds->has[t]) continue;
+    for (int i = 0; i < s->n_text; i++) add_spec(&sp, t, s->text_cols[i], LOOM_COL_STRING, 1);
+    for (int i = 0; i < s->n_numeric; i++) add_spec(&sp, t, s->numeric_cols[i], LOOM_COL_FLOAT, 1);
+    for (int i = 0; i < s->n_category; i++) add_spec(&sp, t, s->category_cols[i], LOOM_COL_STRING, 1);
+    if (s->image_col[0]) add_spec(&sp, t, s->image_col, LOOM_COL_STRING, 1);
+  }
+  loom_csv_opts o = {s->max_field_bytes, 0};
+  const char *paths[3] = {s->interactions, s->items, s->users};
+  for (int t = 0; t < 3; t++)
+    if (ds->has[t] && loom_table_read(&ds->tab[t], paths[t], sp.c[t], sp.n[t], &o, err) < 0) return -1;
+  ds->n = ds->tab[0].nrows;
+  if (ds->n >= INT32_MAX) return loom_errorf(err, "%s: more than 2^31 rows — split the file", s->interactions);
+  loom_table *in = &ds->tab[0];
+  ds->c_item = s->item_col[0] ? loom_table_find(in, s->item_col) : -1;
+  ds->c_user = s->user_col[0] ? loom_table_find(in, s->user_col) : -1;
+  ds->c_label = s->label_col[0] ? loom_table_find(in, s->label_col) : -1;
+  ds->c_ts = s->timestamp_col[0] ? loom_table_find(in, s->timestamp_col) : -1;
+  ds->c_query = s->query_col[0] ? loom_table_find(in, s->query_col) : -1;
+  ds->c_split = s->split_col[0] && s->split == LOOM_SPLIT_COLUMN ? loom_table_find(in, s->split_col) : -1;
+  for (int i = 0; i < s->n_text; i++)
+    if (resolve(ds, s->text_cols[i], LOOM_COL_STRING, &ds->text[i], err) < 0) return -1;
+  for (int i = 0; i < s->n_numeric; i++)
+    if (resolve(ds, s->numeric_cols[i], LOOM_COL_FLOAT, &ds->num[i], err) < 0) return -1;
+  for (int i = 0; i < s->n_category; i++)
+    if (resolve(ds, s->category_cols[i], LOOM_COL_STRING, &ds->cat[i], err) < 0) return -1;
+  if (s->image_col[0] && resolve(ds, s->image_col, LOOM_COL_STRING, &ds->image, err) < 0) return -1;
+  return 0;
+}
+
+/* ---- join */
+
+/* key_type=int: rewrites each key of column c in place as its canonical decimal (never longer). */
+static int canonical_int_keys(loom_table *t, int c, loom_error *err) {
+  loom_table_col *col = &t->cols[c];
+  for (int64_t r = 0; r < t->nrows; r++) {
+    char *k = col->sbuf + col->soff[r], *end;
+    errno = 0;
+    long long v = strtoll(k, &end, 10);
+    while (*end == ' ' || *end == '\t') end++;
+    if (!*k || *end || errno)
+      return loom_errorf(err, "%s:%lld: column '%s': key '%.40s' is not an integer — fix it or set key_type=string",
+                         t->path, (long long)t->line[r], col->name, k);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%lld", v);
+    if ((size_t)n > strlen(k)) return loom_errorf(err, "%s: internal error canonicalising keys", t->path);
+    memcpy(k, buf, (size_t)n + 1);
+  }
+  return 0;
+}
+
+static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  if (s->int_keys) {
+    if (ds->c_item >= 0 && canonical_int_keys(&ds->tab[0], ds->c_item, err) < 0) return -1;
+    if (ds->c_user >= 0 && canonical_int_keys(&ds->tab[0], ds->c_user, err) < 0) return -1;
+    for (int t = 1; t < 3; t++)
+      if (ds->has[t] && canonical_int_keys(&ds->tab[t], 0, err) < 0) return -1;
+  }
+  ds->item_row = loom_malloc((size_t)(ds->n + 1) * sizeof(int32_t));
+  ds->user_row = loom_malloc((size_t)(ds->n + 1) * sizeof(int32_t));
+  if (!ds->item_row || !ds->user_row) return loom_errorf(err, "out of memory joining tables");
+  for (int64_t r = 0; r < ds->n; r++) ds->item_row[r] = ds->user_row[r] = -1, valid[r] = 1;
+  for (int t = 1; t < 3; t++) {
+    if (!ds->has[t]) continue;
+    loom_table *tb = &ds->tab[t];
+    int kc = 0; /* the key is the first requested column */
+    ld_map m;
+    ld_map_init(&m);
+    for (int64_t r = 0; r < tb->nrows; r++) {
+      const char *k = loom_table_str(tb, kc, r);
+      int added;
+      int32_t e = ld_map_put(&m, k, strlen(k), (int32_t)r, &added);
+      if (e < 0) { ld_map_free(&m); return loom_errorf(err, "out of memory joining tables"); }
+      if (!added) {
+        int64_t first = tb->line[m.val[e]];
+        ld_map_free(&m);
+        return loom_errorf(err, "%s:%lld: duplicate key '%s' in column '%s' (first at line %lld) — keys of the %s table must be unique",
+                           tb->path, (long long)tb->line[r], k, tb->cols[kc].name, (long long)first, TAB_NAME[t]);
+      }
+    }
+    int ic = t == TAB_ITEMS ? ds->c_item : ds->c_user;
+    int32_t *dst = t == TAB_ITEMS ? ds->item_row : ds->user_row;
+    for (int64_t r = 0; r < ds->n; r++) {
+      const char *k = loom_table_str(&ds->tab[0], ic, r);
+      int32_t v = ld_map_get(&m, k, strlen(k));
+      if (v < 0) {
+        if (s->missing_key == LOOM_POLICY_SKIP) {
+          if (valid[r]) ds->skipped++;
+          valid[r] = 0;
+          continue;
+        }
+        ld_map_free(&m);
+        return loom_errorf(err, "%s:%lld: column '%s': key '%s' is not in %s (column '%s') — add it there, or set missing_key=skip to drop such rows",
+                           ds->tab[0].path, (long long)line_of(ds, r), ds->tab[0].cols[ic].name, k, tb->path, tb->cols[kc].name);
+      }
+      dst[r] = v;
+    }
+    ld_map_free(&m);
+  }
+  return 0;
+}
+
+/* ---- splits */
+
+static int by_time(const void *a, const void *b, void *ctx) { /* (timestamp, row): stable and total */
+  const loom_dataset *sort_ds = ctx;
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  const double *ts = sort_ds->tab[0].cols[sort_ds->c_ts].f;
+  if (ts[x] != ts[y]) return ts[x] < ts[y] ? -1 : 1;
+  return x < y ? -1 : x > y;
+}
+static int by_user_time(const void *a, const void *b, void *ctx) {
+  const loom_dataset *sort_ds = ctx;
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  const loom_table *t = &sort_ds->tab[0];
+  int c = strcmp(loom_table_str(t, sort_ds->c_user, x), loom_table_str(t, sort_ds->c_user, y));
+  return c ? c : by_time(a, b, ctx);
+}
+static int by_row(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  int32_t *v = loom_malloc((size_t)(ds->n + 1) * sizeof *v);
+  uint8_t *which = loom_malloc((size_t)(ds->n + 1));
+  for (int k = 0; k < 4; k++) ds->split_rows[k] = loom_malloc((size_t)(ds->n + 1) * sizeof(int32_t));
+  if (!v || !which || !ds->split_rows[0] || !ds->split_rows[1] || !ds->split_rows[2] || !ds->split_rows[3]) {
+    loom_free(v), loom_free(which);
+    return loom_errorf(err, "out of memory splitting rows");
+  }
+  int64_t nv = 0;
+  for (int64_t r = 0; r < ds->n; r++)
+    if (valid[r]) v[nv++] = (int32_t)r;
+  if (nv == 0) {
+    loom_free(v), loom_free(which);
+    return loom_errorf(err, "%s: no rows left after joining (%lld skipped for missing keys) — check the key columns",
+                       s->interactions, (long long)ds->skipped);
+  }
+  for (int64_t i = 0; i < nv; i++) which[v[i]] = LOOM_SPLIT_TRAIN;
+  int64_t n1 = (int64_t)llround(nv * s->split_ratio[0]), n2 = (int64_t)llround(nv * s->split_ratio[1]);
+  if (n1 + n2 > nv) n2 = nv - n1;
+  int rc = 0;
+  if (!ds->frozen && (s->split == LOOM_SPLIT_TIME || s->split == LOOM_SPLIT_LEAVE_LAST))
+    for (int64_t i = 0; i < nv && rc == 0; i++)
+      if (isnan(ds->tab[0].cols[ds->c_ts].f[v[i]]))
+        rc = loom_errorf(err, "%s:%lld: column '%s': the timestamp is missing — split=%s orders rows by it; fill it",
+                         s->interactions, (long long)line_of(ds, v[i]), s->timestamp_col,
+                         s->split == LOOM_SPLIT_TIME ? "time" : "leave_last");
+  if (rc) {
+  } else if (ds->frozen) {
+    /* inference: every row is just "all" */
+  } else if (s->split == LOOM_SPLIT_RANDOM || s->split == LOOM_SPLIT_TIME) {
+    if (s->split == LOOM_SPLIT_RANDOM) {
+      loom_rng rng;
+      loom_rng_seed(&rng, loom_rng_hash(s->seed, 0x5b117));
+      loom_rng_shuffle(&rng, v, nv);
+    } else {
+      qsort_r(v, (size_t)nv, sizeof *v, by_time, ds);
+    }
+    for (int64_t i = 0; i < nv; i++) which[v[i]] = i < n1 ? LOOM_SPLIT_TRAIN : i < n1 + n2 ? LOOM_SPLIT_VAL : LOOM_SPLIT_TEST;
+  } else if (s->split == LOOM_SPLIT_COLUMN) {
+    for (int64_t i = 0; i < nv && rc == 0; i++) {
+      const char *x = loom_table_str(&ds->tab[0], ds->c_split, v[i]);
+      if (!strcmp(x, "train")) which[v[i]] = LOOM_SPLIT_TRAIN;
+      else if (!strcmp(x, "val") || !strcmp(x, "valid") || !strcmp(x, "validation")) which[v[i]] = LOOM_SPLIT_VAL;
+      else if (!strcmp(x, "test")) which[v[i]] = LOOM_SPLIT_TEST;
+      else
+        rc = loom_errorf(err, "%s:%lld: column '%s': '%s' is not train, val or test — fix the value",
+                         s->interactions, (long long)line_of(ds, v[i]), s->split_col, x);
+    }
+  } else { /* leave-last-out per user: last → test, second last → val, when the user has enough rows */
+    qsort_r(v, (size_t)nv, sizeof *v, by_user_time, ds);
+    const loom_table *t = &ds->tab[0];
+    for (int64_t i = 0; i < nv;) {
+      int64_t j = i;
+      while (j < nv && !strcmp(loom_table_str(t, ds->c_user, v[i]), loom_table_str(t, ds->c_user, v[j]))) j++;
+      int64_t cnt = j - i;
+      if (cnt >= 2) which[v[j - 1]] = LOOM_SPLIT_TEST;
+      if (cnt >= 3) which[v[j - 2]] = LOOM_SPLIT_VAL;
+      i = j;
+    }
+  }
+  for (int k = 0; k < 4; k++) ds->split_n[k] = 0;
+  for (int64_t r = 0; r < ds->n; r++) {
+    if (!valid[r]) continue;
+    ds->split_rows[LOOM_SPLIT_ALL][ds->split_n[LOOM_SPLIT_ALL]++] = (int32_t)r;
+    if (!ds->frozen) ds->split_rows[which[r]][ds->split_n[which[r]]++] = (int32_t)r;
+  }
+  loom_free(v);
+  loom_free(which);
+  if (rc == 0 && !ds->frozen && ds->split_n[0] == 0)
+    rc = loom_errorf(err, "%s: the training split is empty — check split and split_ratio", s->interactions);
+  return rc;
+}
+
+/* ---- text of a row */
+
+static const char *row_text(loom_dataset *ds, int64_t r, size_t *len, loom_error *err) {
+  ds->text_buf.n = 0;
+  for (int i = 0; i < ds->s.n_text; i++) {
+    const char *t = str_at(ds, ds->text[i], r);
+    if ((i && ld_buf_put(&ds->text_buf, " ", 1) < 0) || ld_buf_put(&ds->text_buf, t, strlen(t)) < 0) {
+      loom_errorf(err, "out of memory");
+      return NULL;
+    }
+  }
+  if (ld_buf_put(&ds->text_buf, "", 0) < 0) { loom_errorf(err, "out of memory"); return NULL; }
+  *len = ds->text_buf.n;
+  return ds->text_buf.p;
+}
+
+/* ---- fitting on the training split */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static int fit(loom_dataset *ds, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  loom_prep *p = &ds->prep;
+  const int32_t *tr = ds->split_rows[0];
+  int64_t ntr = ds->split_n[0];
+  p->image = s->image;
+  p->users = loom_idmap_new();
+  p->items = loom_idmap_new();
+  p->n_category = s->n_category;
+  for (int i = 0; i < s->n_category; i++)
+    if (!(p->category[i] = loom_idmap_new())) return loom_errorf(err, "out of memory");
+  if (!p->users || !p->items) return loom_errorf(err, "out of memory");
+  if (s->n_text || ds->c_query >= 0) {
+    if (!(p->vocab = loom_vocab_new())) return loom_errorf(err, "out of memory");
+  }
+  for (int64_t i = 0; i < ntr; i++) {
+    int64_t r = tr[i];
+    if (ds->c_user >= 0 && loom_idmap_add(p->users, loom_table_str(&ds->tab[0], ds->c_user, r), err) < 0) return -1;
+    int32_t before = loom_idmap_size(p->items);
+    if (ds->c_item >= 0 && loom_idmap_add(p->items, loom_table_str(&ds->tab[0], ds->c_item, r), err) < 0) return -1;
+    /* each item's text counted once (each row's, without items) */
+    if (s->n_text && (ds->c_item < 0 || loom_idmap_size(p->items) > before)) {
+      size_t len;
+      const char *t = row_text(ds, r, &len, err);
+      if (!t) return -1;
+      if (loom_vocab_count(p->vocab, t, len, err) < 0)
+        return loom_error_wrap(err, "%s:%lld: item text", s->interactions, (long long)line_of(ds, r));
+    }
+    if (ds->c_query >= 0) {
+      const char *q = loom_table_str(&ds->tab[0], ds->c_query, r);
+      if (loom_vocab_count(p->vocab, q, strlen(q), err) < 0)
+        return loom_error_wrap(err, "%s:%lld: column '%s'", s->interactions, (long long)line_of(ds, r), s->query_col);
+    }
+    for (int k = 0; k < s->n_category; k++)
+      if (loom_idmap_add(p->category[k], str_at(ds, ds->cat[k], r), err) < 0) return -1;
+  }
+  if (p->vocab && loom_vocab_freeze(p->vocab, s->num_words, err) < 0) return -1;
+  if (s->label_class) { /* class names in sorted order, as sklearn's LabelEncoder */
+    ld_map seen;
+    ld_map_init(&seen);
+    for (int64_t i = 0; i < ntr; i++) {
+      const char *l = loom_table_str(&ds->tab[0], ds->c_label, tr[i]);
+      if (ld_map_put(&seen, l, strlen(l), 0, NULL) < 0) { ld_map_free(&seen); return loom_errorf(err, "out of memory"); }
+    }
+    const char **names = loom_malloc((size_t)(seen.n + 1) * sizeof *names);
+    if (!names || !(p->labels = loom_idmap_new())) {
+      loom_free(names);
+      ld_map_free(&seen);
+      return loom_errorf(err, "out of memory");
+    }
+    for (int32_t i = 0; i < seen.n; i++) names[i] = ld_map_key(&seen, i);
+    qsort(names, (size_t)seen.n, sizeof *names, cmp_str);
+    int rc = 0;
+    for (int32_t i = 0; i < seen.n && rc == 0; i++) rc = loom_idmap_add(p->labels, names[i], err) < 0 ? -1 : 0;
+    loom_free(names);
+    ld_map_free(&seen);
+    if (rc) return -1;
+  }
+  int F = s->n_numeric;
+  double *x = loom_malloc((size_t)(ntr * F + 1) * sizeof *x);
+  if (!x) return loom_errorf(err, "out of memory");
+  for (int64_t i = 0; i < ntr; i++)
+    for (int f = 0; f < F; f++) x[i * F + f] = num_at(ds, ds->num[f], tr[i]);
+  int rc = loom_numstats_fit(&p->num, x, ntr, F, s->numeric_scaling, err);
+  loom_free(x);
+  return rc;
+}
+
+static int copy_prep(loom_prep *dst, const loom_prep *src, loom_error *err) {
+  char *str = loom_prep_to_string(src);
+  if (!str) return loom_errorf(err, "out of memory copying preprocessing");
+  int rc = loom_prep_from_string(dst, str, err);
+  loom_free(str);
+  return rc;
+}
+
+/* ---- per-row precomputation */
+
+static int precompute(loom_dataset *ds, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  loom_prep *p = &ds->prep;
+  int F = s->n_numeric, K = s->n_category;
+  if (p->num.F != F || p->n_category != K || (!p->vocab && (s->n_text || ds->c_query >= 0)) ||
+      (s->label_class && !p->labels))
+    return loom_errorf(err, "preprocessing does not match the [data] schema (%d numeric, %d category columns expected) — use the config the checkpoint was trained with",
+                       p->num.F, p->n_category);
+  int64_t n = ds->n + 1;
+  ds->user_idx = loom_calloc((size_t)n, sizeof(int32_t));
+  ds->item_idx = loom_calloc((size_t)n, sizeof(int32_t));
+  ds->cat_idx = loom_calloc((size_t)(n * K + 1), sizeof(int32_t));
+  ds->numeric = loom_calloc((size_t)(n * F + 1), sizeof(float));
+  ds->label = loom_calloc((size_t)n, sizeof(float));
+  ds->n_items = loom_idmap_size(p->items);
+  ds->item_rep = loom_malloc((size_t)ds->n_items * sizeof(int32_t));
+  if (!ds->user_idx || !ds->item_idx || !ds->cat_idx || !ds->numeric || !ds->label || !ds->item_rep)
+    return loom_errorf(err, "out of memory");
+  for (int32_t i = 0; i < ds->n_items; i++) ds->item_rep[i] = -1;
+  const int32_t *all = ds->split_rows[LOOM_SPLIT_ALL];
+  double x[LOOM_DATA_MAX_COLS];
+  for (int64_t i = 0; i < ds->split_n[LOOM_SPLIT_ALL]; i++) {
+    int64_t r = all[i];
+    const loom_table *t = &ds->tab[0];
+    ds->user_idx[r] = ds->c_user >= 0 ? loom_idmap_get(p->users, loom_table_str(t, ds->c_user, r)) : 0;
+    ds->item_idx[r] = ds->c_item >= 0 ? loom_idmap_get(p->items, loom_table_str(t, ds->c_item, r)) : 0;
+    for (int k = 0; k < K; k++) ds->cat_idx[r * K + k] = loom_idmap_get(p->category[k], str_at(ds, ds->cat[k], r));
+    for (int f = 0; f < F; f++) x[f] = num_at(ds, ds->num[f], r);
+    int bad = 0;
+    if (loom_numstats_apply(&p->num, x, s->numeric_missing, ds->numeric + r * F, &bad) < 0) {
+      colref c = ds->num[bad];
+      return loom_errorf(err, "%s:%lld: column '%s' (%s table): value is missing — fill it, or set numeric_missing=mean|zero",
+                         s->interactions, (long long)line_of(ds, r), s->numeric_cols[bad], TAB_NAME[c.tab]);
+    }
+    if (ds->c_label >= 0 && t->cols[ds->c_label].present && s->label_class) {
+      const char *name = loom_table_str(t, ds->c_label, r);
+      int32_t id = p->labels ? loom_idmap_get(p->labels, name) : 0;
+      if (id == 0)
+        return loom_errorf(err, "%s:%lld: column '%s': class '%s' does not occur in the training split — fix the label or the split",
+                           s->interactions, (long long)line_of(ds, r), s->label_col, name);
+      ds->label[r] = (float)(id - 1);
+    } else if (ds->c_label >= 0 && t->cols[ds->c_label].present) {
+      double l = t->cols[ds->c_label].f[r];
+      if (isnan(l))
+        return loom_errorf(err, "%s:%lld: column '%s': the label is missing — fill it or drop the row",
+                           s->interactions, (long long)line_of(ds, r), s->label_col);
+      ds->label[r] = (float)l;
+    }
+  }
+  /* an item's representative row: its first training row (any row when frozen) */
+  int sp = ds->frozen ? LOOM_SPLIT_ALL : LOOM_SPLIT_TRAIN;
+  for (int64_t i = 0; i < ds->split_n[sp]; i++) {
+    int32_t r = ds->split_rows[sp][i], it = ds->item_idx[r];
+    if (it > 0 && ds->item_rep[it] < 0) ds->item_rep[it] = r;
+  }
+  /* training positives per user (label > 0, or every row without a label), CSR sorted */
+  int32_t nu = loom_idmap_size(p->users);
+  ds->pos_off = loom_calloc((size_t)nu + 1, sizeof(int64_t));
+  ds->pop_cdf = loom_calloc((size_t)ds->n_items, sizeof(double));
+  if (!ds->pos_off || !ds->pop_cdf) return loom_errorf(err, "out of memory");
+  const int32_t *tr = ds->split_rows[0];
+  int64_t ntr = ds->frozen ? 0 : ds->split_n[0], npos = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    int64_t *fillp = NULL;
+    if (pass == 1) {
+      for (int32_t u = 0; u < nu; u++) ds->pos_off[u + 1] += ds->pos_off[u];
+      npos = ds->pos_off[nu];
+      ds->pos_items = loom_malloc((size_t)(npos + 1) * sizeof(int32_t));
+      fillp = loom_malloc((size_t)(nu + 1) * sizeof(int64_t));
+      if (!ds->pos_items || !fillp) { loom_free(fillp); return loom_errorf(err, "out of memory"); }
+      memcpy(fillp, ds->pos_off, (size_t)nu * sizeof(int64_t));
+    }
+    for (int64_t i = 0; i < ntr; i++) {
+      int32_t r = tr[i];
+      if (ds->c_label >= 0 && !s->label_class && !(ds->label[r] > 0)) continue;
+      int32_t u = ds->user_idx[r];
+      if (pass == 0) ds->pos_off[u + 1]++, ds->pop_cdf[ds->item_idx[r]] += 1;
+      else ds->pos_items[fillp[u]++] = ds->item_idx[r];
+    }
+    loom_free(fillp);
+  }
+  for (int32_t u = 0; u < nu; u++)
+    qsort(ds->pos_items + ds->pos_off[u], (size_t)(ds->pos_off[u + 1] - ds->pos_off[u]), sizeof(int32_t), by_row);
+  double acc = 0;
+  for (int32_t i = 0; i < ds->n_items; i++) {
+    acc += i == 0 ? 0 : pow(ds->pop_cdf[i], s->negative_power);
+    ds->pop_cdf[i] = acc;
+  }
+  /* item text that lives only in the items table is tokenised once per item */
+  int item_text = s->n_text > 0 && ds->has[TAB_ITEMS];
+  for (int i = 0; i < s->n_text; i++) item_text &= ds->text[i].tab == TAB_ITEMS;
+  if (item_text) {
+    int64_t ni = ds->tab[TAB_ITEMS].nrows;
+    ds->tok_cache = loom_malloc((size_t)(ni * (s->max_len + 1) + 1) * sizeof(int32_t));
+    ds->tok_done = loom_calloc((size_t)ni + 1, 1);
+    if (!ds->tok_cache || !ds->tok_done) return loom_errorf(err, "out of memory");
+  }
+  if (s->image_col[0]) {
+    ds->img_scratch = loom_malloc((size_t)s->image.C * s->image.H * s->image.W * sizeof(float));
+    if (!ds->img_scratch) return loom_errorf(err, "out of memory");
+  }
+  return 0;
+}
+
+loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err) {
+  if (loom_data_schema_validate(s, err) < 0) return NULL;
+  loom_dataset *ds = loom_calloc(1, sizeof *ds);
+  if (!ds) { loom_errorf(err, "out of memory"); return NULL; }
+  pthread_mutex_init(&ds->mu, NULL);
+  ds->s = *s;
+  ds->frozen = frozen != NULL;
+  if (frozen) ds->s.image = frozen->image;
+  ld_map_init(&ds->img_map);
+  uint8_t *valid = NULL;
+  int rc = read_tables(ds, err);
+  if (rc == 0 && !(valid = loom_malloc((size_t)ds->n + 1))) rc = loom_errorf(err, "out of memory");
+  if (rc == 0) rc = join(ds, valid, err);
+  if (rc == 0) rc = make_splits(ds, valid, err);
+  loom_free(valid);
+  if (rc == 0) rc = frozen ? copy_prep(&ds->prep, frozen, err) : fit(ds, err);
+  if (rc == 0) rc = precompute(ds, err);
+  if (rc < 0) {
+    loom_dataset_free(ds);
+    return NULL;
+  }
+  return ds;
+}
+
+void loom_dataset_free(loom_dataset *ds) {
+  if (!ds) return;
+  for (int t = 0; t < 3; t++) loom_table_free(&ds->tab[t]);
+  loom_free(ds->item_row);
+  loom_free(ds->user_row);
+  for (int k = 0; k < 4; k++) loom_free(ds->split_rows[k]);
+  loom_prep_free(&ds->prep);
+  loom_free(ds->user_idx);
+  loom_free(ds->item_idx);
+  loom_free(ds->cat_idx);
+  loom_free(ds->numeric);
+  loom_free(ds->label);
+  loom_free(ds->item_rep);
+  loom_free(ds->pos_off);
+  loom_free(ds->pos_items);
+  loom_free(ds->pop_cdf);
+  ld_buf_free(&ds->text_buf);
+  loom_free(ds->tok_cache);
+  loom_free(ds->tok_done);
+  for (int32_t i = 0; i < ds->img_map.n; i++) loom_free(ds->img_cache[i]);
+  loom_free(ds->img_cache);
+  ld_map_free(&ds->img_map);
+  loom_free(ds->img_scratch);
+  pthread_mutex_destroy(&ds->mu);
+  loom_free(ds);
+}
+
+const loom_prep *loom_dataset_prep(const loom_dataset *ds) { return &ds->prep; }
+int64_t loom_dataset_rows(const loom_dataset *ds, loom_split sp) { return ds->split_n[sp]; }
+const int32_t *loom_dataset_split_rows(const loom_dataset *ds, loom_split sp) { return ds->split_rows[sp]; }
+int64_t loom_dataset_skipped_rows(const loom_dataset *ds) { return ds->skipped; }
+int64_t loom_dataset_zero_images(const loom_dataset *ds) { return ds->zero_images; }
+int32_t loom_dataset_num_items(const loom_dataset *ds) { return ds->n_items; }
+void loom_dataset_summary(const loom_dataset *ds, char *buf, size_t n) {
+  const loom_prep *p = &ds->prep;
+  int k = snprintf(buf, n,
+                   "%lld rows (train %lld, val %lld, test %lld), %lld skipped for missing keys, %lld zero images; "
+                   "users %d, items %d, vocabulary %d, classes %d, numeric %d, categories [",
+                   (long long)ds->split_n[3], (long long)ds->split_n[0], (long long)ds->split_n[1],
+                   (long long)ds->split_n[2], (long long)ds->skipped, (long long)ds->zero_images,
+                   p->users ? loom_idmap_size(p->users) : 0, p->items ? loom_idmap_size(p->items) : 0,
+                   p->vocab ? loom_vocab_size(p->vocab) : 0, loom_dataset_num_classes(ds), p->num.F);
+  for (int i = 0; i < p->n_category && k > 0 && (size_t)k < n; i++)
+    k += snprintf(buf + k, n - (size_t)k, "%s%d", i ? ", " : "", loom_idmap_size(p->category[i]));
+  if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
+}
+
+int32_t loom_dataset_num_classes(const loom_dataset *ds) {
+  return ds->prep.labels ? loom_idmap_size(ds->prep.labels) - 1 : 0;
+}
+
+/* ---- batches */
+
+int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  memset(b, 0, sizeof *b);
+  b->cap = cap;
+  b->F = s->n_numeric;
+  b->n_cat = s->n_category;
+  b->T = s->n_text ? s->max_len : 0;
+  b->Tq = ds->c_query >= 0 ? s->query_len : 0;
+  b->n_neg = s->negatives;
+  if (s->image_col[0]) b->C = s->image.C, b->H = s->image.H, b->W = s->image.W;
+  size_t B = (size_t)cap, chw = (size_t)b->C * b->H * b->W, nn = (size_t)b->n_neg;
+  int ok = 1;
+#define ALLOC(p, count) \
+  if ((count) != 0) ok &= (b->p = loom_calloc((count), sizeof *b->p)) != NULL
+  ALLOC(row, B);
+  ALLOC(user, B);
+  ALLOC(item, B);
+  ALLOC(category, B * b->n_cat);
+  ALLOC(numeric, B * b->F);
+  ALLOC(tokens, B * b->T);
+  ALLOC(lengths, b->T ? B : 0);
+  ALLOC(query, B * b->Tq);
+  ALLOC(query_len, b->Tq ? B : 0);
+  ALLOC(image, B * chw);
+  ALLOC(label, B);
+  ALLOC(neg, B * nn);
+  ALLOC(neg_tokens, B * nn * b->T);
+  ALLOC(neg_lengths, b->T ? B * nn : 0);
+  ALLOC(neg_image, B * nn * chw);
+#undef ALLOC
+  if (!ok) {
+    loom_batch_free(b);
+    return loom_errorf(err, "out of memory allocating a batch of %d rows", cap);
+  }
+  return 0;
+}
+
+void loom_batch_free(loom_batch *b) {
+  void *ptrs[] = {b->row, b->user, b->item, b->category, b->numeric, b->tokens, b->lengths, b->query,
+                  b->query_len, b->image, b->label, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image};
+  for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) loom_free(ptrs[i]);
+  memset(b, 0, sizeof *b);
+}
+
+static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
+  const char *rel = str_at(ds, ds->image, r);
+  char path[2 * LOOM_DATA_PATH + 2];
+  if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
+  else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
+  int32_t slot = ld_map_get(&ds->img_map, path, strlen(path));
+  if (slot >= 0) {
+    if (ds->img_cache[slot]) memcpy(out, ds->img_cache[slot], chw * sizeof(float));
+    else memset(out, 0, chw * sizeof(float)); /* a known-bad image under missing_image=zero */
+    return 0;
+  }
+  int rc = rel[0] ? loom_image_load(path, &s->image, out, err)
+                  : loom_errorf(err, "column '%s' is empty", s->image_col);
+  if (rc < 0) {
+    loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", s->interactions, (long long)line_of(ds, r), (long long)r + 1,
+                    s->image_col);
+    if (s->missing_image != LOOM_POLICY_ZERO) return -1;
+    memset(out, 0, chw * sizeof(float));
+    ds->zero_images++;
+  }
+  /* cache (also the failures, so a bad file is counted and read once) */
+  int64_t bytes = (int64_t)(chw * sizeof(float));
+  if (ds->img_bytes + bytes > s->image_cache_bytes) return 0;
+  if (ds->img_map.n == ds->img_cap) {
+    int32_t cap = ds->img_cap ? ds->img_cap * 2 : 256;
+    float **c = loom_realloc(ds->img_cache, (size_t)cap * sizeof *c);
+    if (!c) return 0; /* caching is an optimisation */
+    ds->img_cache = c;
+    ds->img_cap = cap;
+  }
+  float *copy = NULL;
+  if (rc == 0 && !(copy = loom_malloc(chw * sizeof(float)))) return 0;
+  if (copy) memcpy(copy, out, chw * sizeof(float));
+  int32_t e = ld_map_put(&ds->img_map, path, strlen(path), 0, NULL);
+  if (e < 0) { loom_free(copy); return 0; }
+  ds->img_map.val[e] = e;
+  ds->img_cache[e] = copy;
+  ds->img_bytes += bytes;
+  return 0;
+}
+
+static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, loom_error *err) {
+  int T = ds->s.max_len;
+  int32_t ir = ds->tok_cache ? ds->item_row[r] : -1;
+  if (ir >= 0 && ds->tok_done[ir]) {
+    memcpy(ids, ds->tok_cache + (size_t)ir * (T + 1), (size_t)T * sizeof *ids);
+    *len = ds->tok_cache[(size_t)ir * (T + 1) + T];
+    return 0;
+  }
+  size_t n;
+  const char *t = row_text(ds, r, &n, err);
+  if (!t) return -1;
+  if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0)
+    return loom_error_wrap(err, "%s:%lld: item text", ds->s.interactions, (long long)line_of(ds, r));
+  if (ir >= 0) {
+    memcpy(ds->tok_cache + (size_t)ir * (T + 1), ids, (size_t)T * sizeof *ids);
+    ds->tok_cache[(size_t)ir * (T + 1) + T] = *len;
+    ds->tok_done[ir] = 1;
+  }
+  return 0;
+}
+
+int ld_encode_locked(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b, loom_error *err) {
+  assert(n <= b->cap);
+  const loom_data_schema *s = &ds->s;
+  size_t chw = (size_t)b->C * b->H * b->W;
+  b->B = n;
+  for (int i = 0; i < n; i++) {
+    int64_t r = rows[i];
+    assert(r >= 0 && r < ds->n);
+    b->row[i] = (int32_t)r;
+    b->user[i] = ds->user_idx[r];
+    b->item[i] = ds->item_idx[r];
+    b->label[i] = ds->label[r];
+    if (b->n_cat) memcpy(b->category + (size_t)i * b->n_cat, ds->cat_idx + r * b->n_cat, (size_t)b->n_cat * sizeof(int32_t));
+    if (b->F) memcpy(b->numeric + (size_t)i * b->F, ds->numeric + r * b->F, (size_t)b->F * sizeof(float));
+    if (b->T && row_tokens(ds, r, b->tokens + (size_t)i * b->T, b->lengths + i, err) < 0) return -1;
+    if (b->Tq) {
+      const char *q = loom_table_str(&ds->tab[0], ds->c_query, r);
+      if (loom_vocab_encode(ds->prep.vocab, q, strlen(q), b->Tq, s->pad, b->query + (size_t)i * b->Tq, b->query_len + i, err) < 0)
+        return loom_error_wrap(err, "%s:%lld: column '%s'", s->interactions, (long long)line_of(ds, r), s->query_col);
+    }
+    if (chw && row_image(ds, r, b->image + (size_t)i * chw, err) < 0) return -1;
+  }
+  return 0;
+}
+
+int loom_dataset_encode(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b, loom_error *err) {
+  ld_dataset_lock(ds);
+  int rc = ld_encode_locked(ds, rows, n, b, err);
+  ld_dataset_unlock(ds);
+  return rc;
+}
+
+static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, int32_t *tokens, int32_t *lengths,
+                                float *image, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
+  int T = s->max_len;
+  for (int i = 0; i < n; i++) {
+    int32_t it = items[i];
+    int32_t r = it > 0 && it < ds->n_items ? ds->item_rep[it] : -1;
+    if (tokens && s->n_text) {
+      if (r < 0) {
+        memset(tokens + (size_t)i * T, 0, (size_t)T * sizeof(int32_t));
+        lengths[i] = 0;
+      } else if (row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err) < 0) {
+        return -1;
+      }
+    }
+    if (image && s->image_col[0]) {
+      if (r < 0) memset(image + (size_t)i * chw, 0, chw * sizeof(float));
+      else if (row_image(ds, r, image + (size_t)i * chw, err) < 0) return -1;
+    }
+  }
+  return 0;
+}
+
+int loom_dataset_item_features(loom_dataset *ds, const int32_t *items, int n, int32_t *tokens, int32_t *lengths,
+                               float *image, loom_error *err) {
+  ld_dataset_lock(ds);
+  int rc = item_features_locked(ds, items, n, tokens, lengths, image, err);
+  ld_dataset_unlock(ds);
+  return rc;
+}
+
+static int is_positive(const loom_dataset *ds, int32_t user, int32_t item) {
+  if (user <= 0 || user >= loom_idmap_size(ds->prep.users)) return 0;
+  const int32_t *p = ds->pos_items + ds->pos_off[user];
+  int64_t lo = 0, hi = ds->pos_off[user + 1] - ds->pos_off[user];
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (p[mid] < item) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ds->pos_off[user + 1] - ds->pos_off[user] && p[lo] == item;
+}
+
+int loom_dataset_negatives(const loom_dataset *ds, int32_t user, int32_t pos, int n, loom_rng *rng, int32_t *out) {
+  int32_t ni = ds->n_items;
+  if (ni < 2) return -1;
+  int pop = ds->s.negative_sampling == LOOM_NEG_POPULARITY && ds->pop_cdf[ni - 1] > 0;
+  for (int k = 0; k < n; k++) {
+    int32_t cand = -1;
+    for (int tries = 0; tries < 64 && cand < 0; tries++) {
+      int32_t c;
+      if (pop) {
+        double u = (double)(loom_rng_u64(rng) >> 11) * (1.0 / 9007199254740992.0) * ds->pop_cdf[ni - 1];
+        int32_t lo = 1, hi = ni - 1;
+        while (lo < hi) {
+          int32_t mid = (lo + hi) / 2;
+          if (ds->pop_cdf[mid] > u) hi = mid;
+          else lo = mid + 1;
+        }
+        c = lo;
+      } else {
+        c = 1 + (int32_t)loom_rng_below(rng, (uint32_t)(ni - 1));
+      }
+      if (c != pos && !is_positive(ds, user, c)) cand = c;
+    }
+    if (cand < 0) { /* dense user: scan from a random start for any allowed item */
+      int32_t start = 1 + (int32_t)loom_rng_below(rng, (uint32_t)(ni - 1));
+      for (int32_t j = 0; j < ni - 1 && cand < 0; j++) {
+        int32_t c = 1 + (start - 1 + j) % (ni - 1);
+        if (c != pos && !is_positive(ds, user, c)) cand = c;
+      }
+      if (cand < 0) return -1;
+    }
+    out[k] = cand;
+  }
+  return 0;
+}
+
+int ld_negatives_locked(loom_dataset *ds, loom_batch *b, loom_rng *rng, loom_error *err) {
+  int nn = b->n_neg;
+  if (!nn) return 0;
+  for (int i = 0; i < b->B; i++) {
+    int32_t *neg = b->neg + (size_t)i * nn;
+    if (loom_dataset_negatives(ds, b->user[i], b->item[i], nn, rng, neg) < 0)
+      return loom_errorf(err, "%s:%lld: cannot draw negatives for user '%s': every item is among their positives — lower negatives or add items",
+                         ds->s.interactions, (long long)line_of(ds, b->row[i]),
+                         ds->c_user >= 0 ? loom_table_str(&ds->tab[0], ds->c_user, b->row[i]) : "?");
+    size_t chw = (size_t)b->C * b->H * b->W;
+    if (item_features_locked(ds, neg, nn, b->T ? b->neg_tokens + (size_t)i * nn * b->T : NULL,
+                             b->T ? b->neg_lengths + (size_t)i * nn : NULL,
+                             chw ? b->neg_image + (size_t)i * nn * chw : NULL, err) < 0)
+      return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,244 @@
+/* image.c — decode (PNG/BMP through stb_image, JPEG through libjpeg-turbo), resize and normalise
+ * into (C, H, W) floats (loom/image.h). Every size is checked against the caps from the file header
+ * before a pixel buffer is allocated. The per-path cache and augmentation live in the loader. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+#include "data/data_internal.h"
+#include "loom/alloc.h"
+#include "loom/image.h"
+
+void loom_image_opts_default(loom_image_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->C = 1;
+  o->H = o->W = 28;
+  for (int c = 0; c < 3; c++) o->mean[c] = 0.0f, o->std[c] = 1.0f;
+}
+
+static int check_dims(const char *name, int w, int h, int max_dim, loom_error *err) {
+  if (w <= 0 || h <= 0) return loom_errorf(err, "%s: image has zero size (%d x %d) — replace the file", name, w, h);
+  if (w > max_dim || h > max_dim)
+    return loom_errorf(err, "%s: image is %d x %d, over the cap of %d pixels per side — resize it offline or raise the cap",
+                       name, w, h, max_dim);
+  return 0;
+}
+
+static int decode_jpeg(const unsigned char *data, size_t n, int channels, const char *name, int max_dim, uint8_t **pix,
+                       int *w, int *h, loom_error *err) {
+  tjhandle tj = tjInitDecompress();
+  if (!tj) return loom_errorf(err, "%s: cannot start the JPEG decoder (%s)", name, tjGetErrorStr());
+  int subsamp, cs, rc = 0;
+  if (tjDecompressHeader3(tj, data, (unsigned long)n, w, h, &subsamp, &cs) != 0) {
+    rc = loom_errorf(err, "%s: corrupt JPEG header (%s) — replace the file", name, tjGetErrorStr2(tj));
+  } else if (check_dims(name, *w, *h, max_dim, err) < 0) {
+    rc = -1;
+  } else if (!(*pix = loom_malloc((size_t)*w * (size_t)*h * (size_t)channels))) {
+    rc = loom_errorf(err, "%s: out of memory for a %d x %d image", name, *w, *h);
+  } else {
+    int flags = TJFLAG_STOPONWARNING;
+#ifdef TJFLAG_LIMITSCANS
+    flags |= TJFLAG_LIMITSCANS;
+#endif
+    if (tjDecompress2(tj, data, (unsigned long)n, *pix, *w, 0, *h, channels == 1 ? TJPF_GRAY : TJPF_RGB, flags) != 0) {
+      rc = loom_errorf(err, "%s: corrupt or truncated JPEG (%s) — replace the file", name, tjGetErrorStr2(tj));
+      loom_free(*pix);
+      *pix = NULL;
+    }
+  }
+  tjDestroy(tj);
+  return rc;
+}
+
+int loom_image_decode(const void *data, size_t n, int channels, const char *name, uint8_t **pix, int *w, int *h,
+                      loom_error *err) {
+  const unsigned char *u = data;
+  *pix = NULL;
+  int max_dim = 16384;
+  if (n == 0) return loom_errorf(err, "%s: file is empty (0 bytes) — replace the file", name);
+  if (n >= 3 && u[0] == 0xFF && u[1] == 0xD8 && u[2] == 0xFF)
+    return decode_jpeg(u, n, channels, name, max_dim, pix, w, h, err);
+  int is_png = n >= 8 && memcmp(u, "\x89PNG\r\n\x1a\n", 8) == 0, is_bmp = n >= 2 && u[0] == 'B' && u[1] == 'M';
+  if (!is_png && !is_bmp)
+    return loom_errorf(err, "%s: not a PNG, BMP or JPEG file (starts with bytes %02x %02x %02x %02x) — check image_col and image_root",
+                       name, n > 0 ? u[0] : 0, n > 1 ? u[1] : 0, n > 2 ? u[2] : 0, n > 3 ? u[3] : 0);
+  /* read the size from the header ourselves, so an oversized image is named as such (stb_image
+   * only says "unknown image type" past its STBI_MAX_DIMENSIONS) */
+  if (is_png && n >= 24 && memcmp(u + 12, "IHDR", 4) == 0) {
+    int64_t pw = (int64_t)u[16] << 24 | u[17] << 16 | u[18] << 8 | u[19];
+    int64_t ph = (int64_t)u[20] << 24 | u[21] << 16 | u[22] << 8 | u[23];
+    if (check_dims(name, pw > INT32_MAX ? INT32_MAX : (int)pw, ph > INT32_MAX ? INT32_MAX : (int)ph, max_dim, err) < 0)
+      return -1;
+  } else if (is_bmp && n >= 26) {
+    int32_t bw = (int32_t)((uint32_t)u[18] | (uint32_t)u[19] << 8 | (uint32_t)u[20] << 16 | (uint32_t)u[21] << 24);
+    int32_t bh = (int32_t)((uint32_t)u[22] | (uint32_t)u[23] << 8 | (uint32_t)u[24] << 16 | (uint32_t)u[25] << 24);
+    if (bh < 0 && bh != INT32_MIN) bh = -bh; /* top-down bitmap */
+    if (check_dims(name, bw, bh, max_dim, err) < 0) return -1;
+  }
+  int comp;
+  if (!ld_stbi_info(data, n, w, h, &comp))
+    return loom_errorf(err, "%s: corrupt %s header (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());
+  if (check_dims(name, *w, *h, max_dim, err) < 0) return -1;
+  *pix = ld_stbi_load(data, n, w, h, channels);
+  if (!*pix)
+    return loom_errorf(err, "%s: corrupt or truncated %s (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());
+  return 0;
+}
+
+/* Taps of one axis: out o reads in[start[o] .. start[o] + cnt[o]) with weights wt[o * maxt + k]. */
+typedef struct axis {
+  int *start, *cnt, maxt;
+  float *wt;
+} axis;
+
+static int axis_make(axis *a, int in, int out) {
+  double s = (double)in / out;
+  a->maxt = s > 1 ? (int)ceil(s) + 1 : 2;
+  a->start = loom_malloc((size_t)out * sizeof(int));
+  a->cnt = loom_malloc((size_t)out * sizeof(int));
+  a->wt = loom_calloc((size_t)out * (size_t)a->maxt, sizeof(float));
+  if (!a->start || !a->cnt || !a->wt) return -1;
+  for (int o = 0; o < out; o++) {
+    float *w = a->wt + (size_t)o * a->maxt;
+    if (s > 1) { /* area: average of the source span [o s, (o + 1) s) */
+      double lo = o * s, hi = (o + 1) * s;
+      int i0 = (int)floor(lo), i1 = (int)ceil(hi);
+      if (i1 > in) i1 = in;
+      a->start[o] = i0;
+      a->cnt[o] = i1 - i0;
+      for (int i = i0; i < i1; i++) {
+        double ov = fmin(hi, i + 1.0) - fmax(lo, (double)i);
+        w[i - i0] = (float)(ov / s);
+      }
+    } else { /* bilinear with half-pixel centres (PyTorch align_corners=False, OpenCV INTER_LINEAR) */
+      double x = (o + 0.5) * s - 0.5;
+      if (x < 0) x = 0;
+      int i0 = (int)floor(x);
+      if (i0 > in - 1) i0 = in - 1;
+      double f = x - i0;
+      a->start[o] = i0;
+      if (i0 + 1 < in && f > 0) {
+        a->cnt[o] = 2;
+        w[0] = (float)(1 - f);
+        w[1] = (float)f;
+      } else {
+        a->cnt[o] = 1;
+        w[0] = 1.0f;
+      }
+    }
+  }
+  return 0;
+}
+
+static void axis_free(axis *a) {
+  loom_free(a->start);
+  loom_free(a->cnt);
+  loom_free(a->wt);
+}
+
+int loom_image_resize(const uint8_t *src, int iw, int ih, int c, float *dst, int ow, int oh) {
+  axis ax = {0}, ay = {0};
+  float *tmp = loom_malloc((size_t)c * ih * ow * sizeof(float)); // (c, ih, ow)
+  int rc = -1;
+  if (!tmp || axis_make(&ax, iw, ow) < 0 || axis_make(&ay, ih, oh) < 0) goto done;
+  for (int y = 0; y < ih; y++)
+    for (int o = 0; o < ow; o++) {
+      const float *w = ax.wt + (size_t)o * ax.maxt;
+      for (int ch = 0; ch < c; ch++) {
+        float acc = 0;
+        for (int k = 0; k < ax.cnt[o]; k++) acc += w[k] * src[((size_t)y * iw + ax.start[o] + k) * c + ch];
+        tmp[((size_t)ch * ih + y) * ow + o] = acc;
+      }
+    }
+  for (int ch = 0; ch < c; ch++)
+    for (int o = 0; o < oh; o++) {
+      const float *w = ay.wt + (size_t)o * ay.maxt;
+      float *d = dst + ((size_t)ch * oh + o) * ow;
+      for (int x = 0; x < ow; x++) d[x] = 0;
+      for (int k = 0; k < ay.cnt[o]; k++) {
+        const float *srow = tmp + ((size_t)ch * ih + ay.start[o] + k) * ow;
+        for (int x = 0; x < ow; x++) d[x] += w[k] * srow[x];
+      }
+    }
+  rc = 0;
+done:
+  axis_free(&ax);
+  axis_free(&ay);
+  loom_free(tmp);
+  return rc;
+}
+
+int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom_error *err) {
+  size_t cap = o->max_file_bytes ? o->max_file_bytes : (size_t)64 << 20;
+  FILE *f = fopen(path, "rb");
+  if (!f) return loom_errorf(err, "%s: cannot open image (%s) — check image_root and the path in the table", path, strerror(errno));
+  size_t n = 0, bcap = 1 << 16;
+  unsigned char *buf = loom_malloc(bcap);
+  int rc = buf ? 0 : loom_errorf(err, "%s: out of memory", path);
+  while (rc == 0) {
+    if (n == bcap) {
+      if (bcap >= cap + 1) { rc = loom_errorf(err, "%s: image file is over the cap of %zu bytes — shrink it or raise the cap", path, cap); break; }
+      bcap = bcap * 2 > cap + 1 ? cap + 1 : bcap * 2;
+      unsigned char *nb = loom_realloc(buf, bcap);
+      if (!nb) { rc = loom_errorf(err, "%s: out of memory", path); break; }
+      buf = nb;
+    }
+    size_t k = fread(buf + n, 1, bcap - n, f);
+    if (k == 0) {
+      if (ferror(f)) rc = loom_errorf(err, "%s: read error — check the file", path);
+      break;
+    }
+    n += k;
+    if (n > cap) rc = loom_errorf(err, "%s: image file is over the cap of %zu bytes — shrink it or raise the cap", path, cap);
+  }
+  fclose(f);
+  uint8_t *pix = NULL;
+  int w = 0, h = 0;
+  if (rc == 0 && loom_image_decode(buf, n, o->C, path, &pix, &w, &h, err) < 0) rc = -1;
+  if (rc == 0 && o->max_dim && (w > o->max_dim || h > o->max_dim))
+    rc = loom_errorf(err, "%s: image is %d x %d, over the cap of %d pixels per side — resize it offline or raise the cap", path, w, h, o->max_dim);
+  if (rc == 0 && loom_image_resize(pix, w, h, o->C, out, o->W, o->H) < 0) rc = loom_errorf(err, "%s: out of memory while resizing", path);
+  if (rc == 0) {
+    size_t hw = (size_t)o->H * o->W;
+    for (int c = 0; c < o->C; c++) {
+      float m = o->mean[c], inv = 1.0f / o->std[c];
+      for (size_t i = 0; i < hw; i++) out[c * hw + i] = (out[c * hw + i] * (1.0f / 255.0f) - m) * inv;
+    }
+  }
+  loom_free(pix);
+  loom_free(buf);
+  return rc;
+}
+
+char *loom_image_opts_to_string(const loom_image_opts *o) {
+  char s[512], m[3][32], d[3][32];
+  for (int c = 0; c < 3; c++) ld_fmt_float(m[c], o->mean[c]), ld_fmt_float(d[c], o->std[c]);
+  snprintf(s, sizeof s, "{\"C\":%d,\"H\":%d,\"W\":%d,\"mean\":[%s,%s,%s],\"std\":[%s,%s,%s]}", o->C, o->H, o->W, m[0], m[1],
+           m[2], d[0], d[1], d[2]);
+  return loom_strdup(s);
+}
+
+int loom_image_opts_from_string(loom_image_opts *o, const char *s, loom_error *err) {
+  loom_image_opts_default(o);
+  cJSON *j = cJSON_Parse(s);
+  const cJSON *C = cJSON_GetObjectItemCaseSensitive(j, "C"), *H = cJSON_GetObjectItemCaseSensitive(j, "H"),
+              *W = cJSON_GetObjectItemCaseSensitive(j, "W"), *m = cJSON_GetObjectItemCaseSensitive(j, "mean"),
+              *d = cJSON_GetObjectItemCaseSensitive(j, "std");
+  int ok = cJSON_IsNumber(C) && cJSON_IsNumber(H) && cJSON_IsNumber(W) && cJSON_GetArraySize(m) == 3 &&
+           cJSON_GetArraySize(d) == 3;
+  if (ok) {
+    o->C = C->valueint, o->H = H->valueint, o->W = W->valueint;
+    ok = (o->C == 1 || o->C == 3) && o->H > 0 && o->W > 0 && o->H <= 4096 && o->W <= 4096;
+    for (int c = 0; ok && c < 3; c++) {
+      const cJSON *a = cJSON_GetArrayItem(m, c), *b = cJSON_GetArrayItem(d, c);
+      ok = cJSON_IsNumber(a) && cJSON_IsNumber(b) && b->valuedouble > 0;
+      if (ok) o->mean[c] = (float)a->valuedouble, o->std[c] = (float)b->valuedouble;
+    }
+  }
+  cJSON_Delete(j);
+  return ok ? 0 : loom_errorf(err, "image normalisation: expected {\"C\",\"H\",\"W\",\"mean\"[3],\"std\"[3]} — the checkpoint metadata is corrupt");
+}

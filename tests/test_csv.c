@@ -1,0 +1,202 @@
+/* test_csv.c — streaming strict CSV reader: quoting, BOM, CRLF, gzip, and every malformed file in
+ * tests/data/csv with the exact key parts of its message (file, line, column, what to do). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "loom/data.h"
+#include "testutil.h"
+
+static const loom_colspec SPEC3[] = {
+    {"user", LOOM_COL_STRING, 0}, {"item", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}};
+
+static void expect_fail(const char *rel, const loom_colspec *spec, int n, const char **parts) {
+  loom_table t;
+  loom_error err = {{0}};
+  const char *path = tu_src_path(rel);
+  int rc = loom_table_read(&t, path, spec, n, NULL, &err);
+  if (rc != -1) fail_msg("%s: expected an error", rel);
+  if (!strstr(err.msg, path)) fail_msg("%s: message does not name the file: %s", rel, err.msg);
+  for (int i = 0; parts[i]; i++)
+    if (!strstr(err.msg, parts[i])) fail_msg("%s: message lacks '%s': %s", rel, parts[i], err.msg);
+}
+
+static void test_quotes_embedded_newline(void **state) {
+  (void)state;
+  loom_colspec spec[] = {{"title", LOOM_COL_STRING, 0}, {"item", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}};
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, tu_src_path("tests/data/csv/ok_quotes.csv"), spec, 3, NULL, &err), 0);
+  assert_int_equal(t.nrows, 2);
+  assert_string_equal(loom_table_str(&t, 0, 0), "a\nb");
+  assert_string_equal(loom_table_str(&t, 1, 0), "i1,2\"x");
+  assert_string_equal(loom_table_str(&t, 0, 1), "");
+  assert_true(t.cols[2].f[0] == 1.0 && t.cols[2].f[1] == 2.5);
+  assert_int_equal(t.line[0], 2);
+  assert_int_equal(t.line[1], 4); /* the first record spans lines 2-3 */
+  loom_table_free(&t);
+}
+
+static void test_crlf_bom(void **state) {
+  (void)state;
+  loom_colspec spec[] = {{"title", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}};
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, tu_src_path("tests/data/csv/crlf.csv"), spec, 2, NULL, &err), 0);
+  assert_int_equal(t.nrows, 2);
+  assert_string_equal(loom_table_str(&t, 0, 0), "multi\r\nline \"q\"");
+  assert_string_equal(loom_table_str(&t, 0, 1), "plain");
+  assert_true(t.cols[1].f[0] == 1.5 && t.cols[1].f[1] == 2.0);
+  assert_int_equal(t.line[1], 4);
+  loom_table_free(&t);
+  loom_colspec spec2[] = {{"user", LOOM_COL_STRING, 0}, {"price", LOOM_COL_INT, 0}};
+  assert_int_equal(loom_table_read(&t, tu_src_path("tests/data/csv/bom.csv"), spec2, 2, NULL, &err), 0);
+  assert_int_equal(t.nrows, 1);
+  assert_string_equal(loom_table_str(&t, 0, 0), "u1");
+  assert_int_equal(t.cols[1].i[0], 3);
+  loom_table_free(&t);
+}
+
+static void test_gzip_and_optional(void **state) {
+  (void)state;
+  const char *path = "/tmp/loom_test_csv.csv.gz";
+  gzFile gz = gzopen(path, "wb");
+  assert_non_null(gz);
+  gzputs(gz, "item,price\nA,1\nB,2\n");
+  gzclose(gz);
+  loom_colspec spec[] = {{"item", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}, {"extra", LOOM_COL_FLOAT, 1}};
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, path, spec, 3, NULL, &err), 0);
+  assert_int_equal(t.nrows, 2);
+  assert_string_equal(loom_table_str(&t, 0, 1), "B");
+  assert_true(t.cols[1].f[1] == 2.0);
+  assert_int_equal(t.cols[2].present, 0);
+  assert_true(isnan(t.cols[2].f[0]));
+  loom_table_free(&t);
+  remove(path);
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  expect_fail("tests/data/csv/unterminated.csv", SPEC3, 3,
+              (const char *[]){":2:", "unterminated quoted field", "'item'", "close the quote", NULL});
+  expect_fail("tests/data/csv/ragged.csv", SPEC3, 3,
+              (const char *[]){":3:", "row has 2 fields but the header has 3", NULL});
+  expect_fail("tests/data/csv/bad_number.csv", SPEC3, 3,
+              (const char *[]){":3:", "column 'price' (field 3)", "'4.5x' is not a finite number", NULL});
+  expect_fail("tests/data/csv/missing_column.csv", SPEC3, 3,
+              (const char *[]){":1:", "missing column 'price'", "'user', 'item'", NULL});
+  expect_fail("tests/data/csv/duplicate_header.csv", SPEC3, 3,
+              (const char *[]){":1:", "duplicate column name 'user' (fields 1 and 3)", NULL});
+  expect_fail("tests/data/csv/empty.csv", SPEC3, 3, (const char *[]){"empty", "header row", NULL});
+  expect_fail("tests/data/csv/header_only.csv", SPEC3, 3, (const char *[]){"only a header", NULL});
+  expect_fail("tests/data/csv/invalid_utf8.csv", SPEC3, 3,
+              (const char *[]){":2:", "column 'item' (field 2)", "invalid UTF-8 at byte 3", NULL});
+  expect_fail("tests/data/csv/nul_byte.csv", SPEC3, 3, (const char *[]){":2:", "field 2 ('item')", "NUL byte", NULL});
+  expect_fail("tests/data/csv/stray_quote.csv", SPEC3, 3, (const char *[]){":2:", "malformed CSV", "field 2", NULL});
+  expect_fail("tests/data/csv/bad_number.csv", (loom_colspec[]){{"price", LOOM_COL_INT, 0}}, 1,
+              (const char *[]){":3:", "'4.5x' is not an integer", NULL});
+  /* header-only is an empty table when allowed */
+  loom_table t;
+  loom_error err = {{0}};
+  loom_csv_opts o = {0, 1};
+  assert_int_equal(loom_table_read(&t, tu_src_path("tests/data/csv/header_only.csv"), SPEC3, 3, &o, &err), 0);
+  assert_int_equal(t.nrows, 0);
+  loom_table_free(&t);
+  assert_int_equal(loom_table_read(&t, "/nonexistent/x.csv", SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "/nonexistent/x.csv: cannot open"));
+}
+
+static void test_huge_field(void **state) {
+  (void)state;
+  const char *path = "/tmp/loom_test_bigfield.csv";
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs("user,item,price\nu1,\"", f);
+  static char block[1 << 16];
+  memset(block, 'x', sizeof block);
+  for (int i = 0; i < 160; i++) fwrite(block, 1, sizeof block, f); /* 10 MiB */
+  fputs("\",1\n", f);
+  fclose(f);
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, ":2: field 2 ('item')"));
+  assert_non_null(strstr(err.msg, "over the cap of 1048576 bytes"));
+  /* with a cap above the size it is read */
+  loom_csv_opts o = {16u << 20, 0};
+  assert_int_equal(loom_table_read(&t, path, SPEC3, 3, &o, &err), 0);
+  assert_int_equal(strlen(loom_table_str(&t, 1, 0)), 160 << 16);
+  loom_table_free(&t);
+  remove(path);
+}
+
+static void test_alloc_failures(void **state) {
+  (void)state;
+  loom_colspec spec[] = {{"title", LOOM_COL_STRING, 0}, {"item", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}};
+  for (long n = 1; n < 200; n++) {
+    loom_table t;
+    loom_error err = {{0}};
+    loom_alloc_fail_after(n);
+    int rc = loom_table_read(&t, tu_src_path("tests/data/csv/ok_quotes.csv"), spec, 3, NULL, &err);
+    loom_alloc_fail_after(0);
+    if (rc == 0) {
+      assert_int_equal(t.nrows, 2);
+      loom_table_free(&t);
+      return;
+    }
+    assert_non_null(strstr(err.msg, "out of memory"));
+  }
+  fail_msg("never succeeded");
+}
+
+/* Random byte mutations of a valid file: every outcome is a table or an error with a message. */
+static void test_mutations(void **state) {
+  (void)state;
+  FILE *f = fopen(tu_src_path("tests/data/csv/crlf.csv"), "rb");
+  assert_non_null(f);
+  char orig[256];
+  size_t n = fread(orig, 1, sizeof orig, f);
+  fclose(f);
+  const char *path = "/tmp/loom_test_csv_mut.csv";
+  const char alphabet[] = {'"', ',', '\n', '\r', '\0', '\xff', '\xc3', 'x', '1', ' '};
+  loom_rng r;
+  loom_rng_seed(&r, 11);
+  loom_colspec spec[] = {{"title", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}, {"item", LOOM_COL_STRING, 1}};
+  int ok = 0, bad = 0;
+  for (int it = 0; it < 1500; it++) {
+    char buf[256];
+    memcpy(buf, orig, n);
+    size_t m = n - loom_rng_below(&r, 3) * loom_rng_below(&r, (uint32_t)n / 2);
+    int k = 1 + (int)loom_rng_below(&r, 3);
+    for (int j = 0; j < k; j++) buf[loom_rng_below(&r, (uint32_t)m)] = alphabet[loom_rng_below(&r, sizeof alphabet)];
+    f = fopen(path, "wb");
+    fwrite(buf, 1, m, f);
+    fclose(f);
+    loom_table t;
+    loom_error err = {{0}};
+    if (loom_table_read(&t, path, spec, 3, NULL, &err) == 0) {
+      ok++;
+      assert_true(t.nrows >= 1);
+      loom_table_free(&t);
+    } else {
+      bad++;
+      assert_non_null(strstr(err.msg, path));
+    }
+  }
+  assert_true(ok > 0 && bad > 0);
+  remove(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_quotes_embedded_newline), cmocka_unit_test(test_crlf_bom),
+      cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_huge_field),              cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_mutations),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,180 @@
+/* test_image.c — decoding committed tiny PNG/BMP/JPEG files to exact pixels, resizing known
+ * patterns (area and bilinear, worked by hand), normalisation, the option string round trip, and
+ * each malformed image file with the key parts of its message. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loom/image.h"
+#include "testutil.h"
+
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  static unsigned char buf[1 << 16];
+  *n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  return buf;
+}
+
+static void test_decode_exact(void **state) {
+  (void)state;
+  loom_error err = {{0}};
+  size_t n;
+  uint8_t *pix;
+  int w, h;
+  unsigned char *d = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
+  assert_int_equal(loom_image_decode(d, n, 3, "rgb4x2.png", &pix, &w, &h, &err), 0);
+  assert_int_equal(w, 4);
+  assert_int_equal(h, 2);
+  const uint8_t png[] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 0, 0, 0, 255, 255, 255, 100, 150, 200, 1, 2, 3};
+  assert_memory_equal(pix, png, sizeof png);
+  loom_free(pix);
+  d = slurp(tu_src_path("tests/data/images/rgb3x2.bmp"), &n);
+  assert_int_equal(loom_image_decode(d, n, 3, "rgb3x2.bmp", &pix, &w, &h, &err), 0);
+  assert_int_equal(w * 10 + h, 32);
+  const uint8_t bmp[] = {200, 100, 50, 0, 0, 0, 7, 8, 9, 255, 255, 0, 12, 34, 56, 90, 80, 70};
+  assert_memory_equal(pix, bmp, sizeof bmp);
+  loom_free(pix);
+  d = slurp(tu_src_path("tests/data/images/gray16x8.jpg"), &n);
+  assert_int_equal(loom_image_decode(d, n, 1, "gray16x8.jpg", &pix, &w, &h, &err), 0);
+  assert_int_equal(w, 16);
+  assert_int_equal(h, 8);
+  for (int y = 0; y < 8; y++)
+    for (int x = 0; x < 16; x++) assert_int_equal(pix[y * 16 + x], x < 8 ? 50 : 200);
+  loom_free(pix);
+  /* grey from RGB PNG uses stb's luma (r*77 + g*150 + b*29) >> 8 */
+  d = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
+  assert_int_equal(loom_image_decode(d, n, 1, "rgb4x2.png", &pix, &w, &h, &err), 0);
+  assert_int_equal(pix[0], (255 * 77) >> 8);
+  assert_int_equal(pix[5], 255);
+  loom_free(pix);
+}
+
+static void test_resize(void **state) {
+  (void)state;
+  /* area 4x4 → 2x2: means of 2x2 blocks */
+  uint8_t a[16];
+  for (int i = 0; i < 16; i++) a[i] = (uint8_t)(i * 10);
+  float o[4];
+  assert_int_equal(loom_image_resize(a, 4, 4, 1, o, 2, 2), 0);
+  float ea[4] = {(0 + 10 + 40 + 50) / 4.f, (20 + 30 + 60 + 70) / 4.f, (80 + 90 + 120 + 130) / 4.f,
+                 (100 + 110 + 140 + 150) / 4.f};
+  tu_assert_close("area", o, ea, 4, 1e-4, 1e-6);
+  /* area 3 → 2 (fractional coverage): [0, 30, 60] → [(0 + 15) / 1.5, (15 + 60) / 1.5] */
+  uint8_t b[3] = {0, 30, 60};
+  float ob[2];
+  loom_image_resize(b, 3, 1, 1, ob, 2, 1);
+  tu_assert_close("area 3->2", ob, (float[]){10, 50}, 2, 1e-4, 1e-6);
+  /* bilinear 2 → 4, half-pixel centres: [0, 100] → [0, 25, 75, 100] */
+  uint8_t c[2] = {0, 100};
+  float oc[4];
+  loom_image_resize(c, 2, 1, 1, oc, 4, 1);
+  tu_assert_close("bilinear", oc, (float[]){0, 25, 75, 100}, 4, 1e-4, 1e-6);
+  /* identity, interleaved RGB → planar */
+  uint8_t d[2 * 3] = {1, 2, 3, 4, 5, 6};
+  float od[6];
+  loom_image_resize(d, 2, 1, 3, od, 2, 1);
+  tu_assert_close("planar", od, (float[]){1, 4, 2, 5, 3, 6}, 6, 0, 0);
+}
+
+static void test_load_normalise(void **state) {
+  (void)state;
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  o.C = 3, o.H = 2, o.W = 4;
+  o.mean[0] = 0.5f, o.std[0] = 0.25f;
+  o.mean[2] = 0.1f, o.std[2] = 2.0f;
+  float out[3 * 2 * 4];
+  loom_error err = {{0}};
+  assert_int_equal(loom_image_load(tu_src_path("tests/data/images/rgb4x2.png"), &o, out, &err), 0);
+  assert_true(fabsf(out[0] - (1.0f - 0.5f) / 0.25f) < 1e-5f);         /* R of (0,0) = 255 */
+  assert_true(fabsf(out[1] - (0.0f - 0.5f) / 0.25f) < 1e-5f);         /* R of (0,1) = 0 */
+  assert_true(fabsf(out[8 + 3] - 20.0f / 255.0f) < 1e-6f);            /* G of (0,3) */
+  assert_true(fabsf(out[16 + 6] - (200.0f / 255.0f - 0.1f) / 2.0f) < 1e-6f); /* B of (1,2) */
+  char *s = loom_image_opts_to_string(&o);
+  loom_image_opts p;
+  assert_int_equal(loom_image_opts_from_string(&p, s, &err), 0);
+  assert_memory_equal(&p.mean, &o.mean, sizeof o.mean);
+  assert_memory_equal(&p.std, &o.std, sizeof o.std);
+  assert_int_equal(p.C * 100 + p.H * 10 + p.W, 324);
+  loom_free(s);
+  assert_int_equal(loom_image_opts_from_string(&p, "{\"C\":2}", &err), -1);
+}
+
+static void expect_bad(const char *rel, const char *part) {
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  float out[28 * 28];
+  loom_error err = {{0}};
+  const char *path = tu_src_path(rel);
+  if (loom_image_load(path, &o, out, &err) != -1) fail_msg("%s: expected an error", rel);
+  if (!strstr(err.msg, path) || !strstr(err.msg, part)) fail_msg("%s: message lacks '%s': %s", rel, part, err.msg);
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  expect_bad("tests/data/images/truncated.png", "corrupt or truncated PNG");
+  expect_bad("tests/data/images/truncated.jpg", "corrupt or truncated JPEG");
+  expect_bad("tests/data/images/zero.png", "file is empty (0 bytes)");
+  expect_bad("tests/data/images/huge.png", "image is 100000 x 100000, over the cap of 16384");
+  expect_bad("tests/data/images/not_image.png", "not a PNG, BMP or JPEG file");
+  expect_bad("tests/data/images/missing.png", "cannot open image");
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  o.max_file_bytes = 50;
+  float out[28 * 28];
+  loom_error err = {{0}};
+  assert_int_equal(loom_image_load(tu_src_path("tests/data/images/rgb4x2.png"), &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "over the cap of 50 bytes"));
+  o.max_file_bytes = 0;
+  o.max_dim = 3;
+  assert_int_equal(loom_image_load(tu_src_path("tests/data/images/rgb4x2.png"), &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "4 x 2, over the cap of 3"));
+}
+
+/* Random byte mutations and truncations of each valid image: decoded or rejected, never a crash. */
+static void test_mutations(void **state) {
+  (void)state;
+  const char *files[] = {"tests/data/images/rgb4x2.png", "tests/data/images/rgb3x2.bmp", "tests/data/images/gray16x8.jpg"};
+  loom_rng r;
+  loom_rng_seed(&r, 3);
+  for (int fi = 0; fi < 3; fi++) {
+    size_t n;
+    unsigned char *d = slurp(tu_src_path(files[fi]), &n);
+    unsigned char orig[4096], buf[4096];
+    memcpy(orig, d, n);
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 400; it++) {
+      memcpy(buf, orig, n);
+      size_t m = it % 4 == 0 ? loom_rng_below(&r, (uint32_t)n) : n;
+      int k = 1 + (int)loom_rng_below(&r, 4);
+      for (int j = 0; m && j < k; j++) buf[loom_rng_below(&r, (uint32_t)m)] = (unsigned char)loom_rng_u64(&r);
+      uint8_t *pix = NULL;
+      int w, h;
+      loom_error err = {{0}};
+      if (loom_image_decode(buf, m, 3, "mutant", &pix, &w, &h, &err) == 0) {
+        ok++;
+        assert_true(w > 0 && h > 0 && w <= 16384 && h <= 16384);
+        loom_free(pix);
+      } else {
+        bad++;
+        assert_non_null(strstr(err.msg, "mutant: "));
+      }
+    }
+    assert_true(bad > 0);
+    (void)ok;
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_exact),
+      cmocka_unit_test(test_resize),
+      cmocka_unit_test(test_load_normalise),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_mutations),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

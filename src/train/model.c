@@ -67,7 +67,7 @@ const loom_cfg_key loom_train_keys[] = {
     /* [train] */
     {"train", "out", LOOM_CFG_STRING, "runs/run", NULL, 0, 0, "run directory (created; must not hold a run unless --resume)"},
     {"train", "epochs", LOOM_CFG_INT, "5", NULL, 1, 1000000, "passes over the training split"},
-    {"train", "max_steps", LOOM_CFG_INT, "0", NULL, 0, 1e12, "stop after this many updates (0 = epochs decide)"},
+    {"train", "max_steps", LOOM_CFG_INT, "0", NULL, 0, 1e12, "stop after this many updates (0 = epochs decide); the LR schedule still spans train.epochs"},
     {"train", "optimizer", LOOM_CFG_CHOICE, "adam", "adam|adamw|sgd", 0, 0, "update rule (PyTorch's)"},
     {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-12, 10, "base learning rate"},
     {"train", "weight_decay", LOOM_CFG_FLOAT, "0", NULL, 0, 10, "L2 (adam, sgd) or decoupled (adamw) decay"},

@@ -111,7 +111,7 @@ typedef struct run {
   char *config_text, *prep_text, *inputs_json;
   double t0, t_window, t_print;
   long samples_window, samples_total;
-  double first_loss;
+  double first_loss, last_train_loss;
   bool have_first;
 } run;
 
@@ -582,6 +582,7 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", r->val[i]);
   snprintf(row + k, sizeof row - k, ",%.6g,%.1f\n", (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
   if (hist_append(r, row) < 0) return loom_errorf(err, "out of memory");
+  if (r->loss_n > 0) r->last_train_loss = r->loss_sum / (double)r->loss_n;
   r->loss_sum = 0, r->loss_n = 0;
   r->last_eval_step = r->step;
   double v = r->monitor < 0 ? r->val_loss : r->val[r->monitor];
@@ -674,7 +675,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
                                 .base_lr = (float)loom_config_float(r->cfg, "train", "lr"),
                                 .step_size = loom_config_int(r->cfg, "train", "step_size"),
                                 .gamma = (float)loom_config_float(r->cfg, "train", "gamma"),
-                                .total_steps = r->total_steps,
+                                .total_steps = per_epoch * r->epochs, /* max_steps only cuts it short */
                                 .min_lr = (float)loom_config_float(r->cfg, "train", "min_lr"),
                                 .warmup_steps = loom_config_int(r->cfg, "train", "warmup_steps"),
                                 .warmup_start_factor = 0.01f};
@@ -764,7 +765,6 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     }
   }
   if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
-  res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : NAN;
   if (res->interrupted) {
     if (r->step != r->last_save_step && save_ckpt(r, "last.safetensors", true, err) < 0) goto done;
     logf_(r, "interrupted at step %ld; continue with --resume %s\n", r->step, r->dir);
@@ -779,6 +779,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   logf_(r, "done: %ld updates, %ld epochs, best %s %.6f at step %ld, %.1f s, %.0f samples/s\n", r->step, r->epoch,
         r->monitor_name, r->best, r->best_step, wall, wall > 0 ? (double)r->samples_total / wall : 0.0);
   if (r->progress && r->tty) fprintf(r->progress, "\n");
+  res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
   snprintf(res->monitor, sizeof res->monitor, "%s", r->monitor_name);
   memcpy(res->val, r->val, sizeof r->val);

@@ -3,6 +3,7 @@
  * the run directory is complete, 2N updates equal N + resume + N bit for bit (parameters, Adam
  * moments, RNG and loader states), corrupt or foreign checkpoints are refused with messages naming
  * the file and the fault, and SHA-256 matches the FIPS 180-4 test vectors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "loom/alloc.h"
+#include "loom/model.h"
 #include "loom/safetensors.h"
 #include "loom/sha256.h"
 #include "loom/trainer.h"
@@ -97,6 +99,56 @@ static char *slurp(const char *path) {
   return s;
 }
 
+/* Rebuilds the model of run `dir` from its config.ini, loads best.safetensors, scores the first
+ * validation batch, checks the result against the run's own validation (loss is finite, shapes), and
+ * writes the batch's inputs and logits to loom_model_io.safetensors (with a copy of the checkpoint as
+ * loom_model.safetensors) for tests/reference/check_model.py, which compares PyTorch's outputs. */
+static void dump_model_io(const char *dir) {
+  char p[1300];
+  loom_data_section d;
+  loom_config *c = loom_train_config_new(&d);
+  snprintf(p, sizeof p, "%s/config.ini", dir);
+  if (loom_config_load(c, p, &err) < 0) fail_msg("%s", err.msg);
+  loom_dataset *ds = loom_dataset_open(&d.schema, NULL, &err);
+  assert_non_null(ds);
+  loom_model *m = loom_model_build(c, ds, &err);
+  assert_non_null(m);
+  snprintf(p, sizeof p, "%s/best.safetensors", dir);
+  if (loom_st_load_graph(m->g, p, 0, &err) < 0) fail_msg("%s", err.msg);
+  loom_loader *ld = loom_loader_new(ds, LOOM_SPLIT_VAL, 0, &err);
+  const loom_batch *b = loom_loader_next(ld, &err);
+  assert_true(b && b->B > 0);
+  if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
+  loom_graph_forward(m->g);
+  assert_true(isfinite(m->loss->data[0]));
+  loom_st_writer *w = loom_st_writer_new();
+  int64_t B = b->B;
+  struct { loom_tensor *t; } ins[] = {{m->tokens}, {m->lengths}, {m->image}, {m->numeric}, {m->user}, {m->item},
+                                      {m->category}, {m->logits}};
+  for (size_t i = 0; i < sizeof ins / sizeof *ins; i++) {
+    loom_tensor *t = ins[i].t;
+    if (!t) continue;
+    int64_t shape[4];
+    for (int k = 0; k < t->ndim; k++) shape[k] = t->shape[k];
+    const void *data = t->bound ? t->bound : (t->dtype == LOOM_F32 ? (void *)t->data : (void *)t->idata);
+    const char *name = t == m->logits ? "logits" : t->name;
+    if (loom_st_writer_add(w, name, t->dtype == LOOM_F32 ? LOOM_ST_F32 : LOOM_ST_I32, t->ndim, shape, data, &err) < 0)
+      fail_msg("%s", err.msg);
+  }
+  (void)B;
+  char *cfg = loom_config_dump(c);
+  loom_st_writer_meta(w, "loom.config", cfg, &err);
+  assert_int_equal(loom_st_write(w, "loom_model_io.safetensors", &err), 0);
+  loom_st_writer_free(w);
+  loom_free(cfg);
+  snprintf(p, sizeof p, "cp %s/best.safetensors loom_model.safetensors", dir);
+  assert_int_equal(system(p), 0);
+  loom_loader_free(ld);
+  loom_model_free(m);
+  loom_dataset_free(ds);
+  loom_config_free(c);
+}
+
 static void test_binary_click_model_learns(void **state) {
   const char *dir = "train_binary";
   rm_rf(dir);
@@ -145,6 +197,7 @@ static void test_binary_click_model_learns(void **state) {
   assert_int_equal(run_train(dir, NULL, extra, &r), -1);
   assert_non_null(strstr(err.msg, "already holds a run"));
   assert_non_null(strstr(err.msg, "--resume"));
+  dump_model_io(dir);
   rm_rf(dir);
 }
 

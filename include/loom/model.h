@@ -40,30 +40,36 @@ typedef struct loom_model {
   int n_classes;  /* multiclass: K; binary: 1 */
   int cap;        /* largest batch the host buffers hold */
   int T, Tq, F, n_cat, n_neg, C, H, W; /* feature sizes of the dataset's batches */
+  int G;          /* items scored per row: 1, or ranking's 1 positive + n_neg negatives */
   int n_towers;
   char towers[LOOM_MODEL_MAX_TOWERS][16]; /* names of the towers in the model, in fusion order */
   /* inputs (NULL when the model does not read that feature) */
-  loom_tensor *tokens, *lengths;   /* (B, T) i32, (B) i32 */
-  loom_tensor *text_inv_len;       /* (B, 1) 1 / max(length, 1), mean pooling */
-  loom_tensor *text_mask;          /* (B, T, 1) 0 at valid steps, -1e30 at padding, max pooling */
-  loom_tensor *image;              /* (B, C, H, W) */
+  loom_tensor *tokens, *lengths;   /* (B, G·T) i32, (B, G) i32: the item text */
+  loom_tensor *text_inv_len;       /* (B, G) 1 / max(length, 1), mean pooling */
+  loom_tensor *text_mask;          /* (B, G·T) 0 at valid steps, -1e30 at padding, max pooling */
+  loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* ranking: the query text, (B, Tq) ... */
+  loom_tensor *image;              /* (B, G·C, H, W) */
   loom_tensor *numeric;            /* (B, F) */
-  loom_tensor *user, *item;        /* (B) i32 */
+  loom_tensor *user;               /* (B) i32 */
+  loom_tensor *item;               /* (B, G) i32 */
   loom_tensor *category;           /* (B, n_cat) i32, offset into one table of all columns */
   loom_tensor *label_f;            /* (B) binary targets */
   loom_tensor *label_i;            /* (B) i32 class indices */
   loom_tensor *pos_weight;         /* (1) */
+  loom_tensor *row_weight, *inv_weight; /* ranking: (B) 1 for positive rows, (1) 1 / their count */
   /* outputs */
-  loom_tensor *logits; /* binary (B), multiclass (B, K) */
+  loom_tensor *logits; /* binary (B), multiclass (B, K), ranking (B, G) scores u·v (column 0 = positive) */
+  loom_tensor *user_vec, *item_vec; /* ranking: (B, D) and (B·G, D) */
   loom_tensor *loss;   /* (1) mean over the batch */
   /* host buffers for inputs the batch does not hold as is, sized for cap rows */
-  float *inv_len, *mask;
-  int32_t *labels, *cat_ids;
+  float *inv_len, *mask, *q_inv_len, *q_mask, *weights, *images;
+  int32_t *labels, *cat_ids, *items, *toks, *lens;
   int32_t cat_offset[LOOM_DATA_MAX_COLS];
   float pos_weight_value;
   /* the compiled state (so that compile is skipped when nothing changed) */
   int compiled_B;
   bool compiled_train;
+  loom_tensor *compiled_out; /* loom_model_compile_output's output, NULL otherwise */
 } loom_model;
 
 /* Builds the graph described by config `c` for the feature sizes of dataset `ds` (vocabulary, ID
@@ -76,6 +82,10 @@ void loom_model_free(loom_model *m);
  * otherwise logits and loss without gradients, in eval mode. No-op when already compiled so.
  * Returns 0, or -1 with err set. */
 int loom_model_compile(loom_model *m, int B, bool train, loom_error *err);
+/* Ranking, eval mode: compile for `out` only (m->user_vec or m->item_vec) with batch B. */
+int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err);
+/* Ranking: fill the item side's inputs for B·G item ids (features from loom_dataset_item_features). */
+int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err);
 /* Points the inputs at batch b's arrays (b->B must equal the compiled batch) and fills the derived
  * inputs; -1 with err when a label is out of range. */
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err);

@@ -62,8 +62,13 @@ const loom_cfg_key loom_train_keys[] = {
     {"task", "pos_weight", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6, "binary: weight of positives in BCE"},
     {"task", "label_smoothing", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "multiclass: label smoothing of the CE"},
     {"task", "threshold", LOOM_CFG_FLOAT, "0.5", NULL, 0, 1, "binary: probability above which a sample is positive"},
-    {"task", "monitor", LOOM_CFG_CHOICE, "auto", "auto|loss|auc|logloss|accuracy|f1|macro_f1", 0, 0,
-     "validation metric for the best checkpoint and early stopping (auto: auc / macro_f1)"},
+    {"task", "monitor", LOOM_CFG_STRING, "auto", NULL, 0, 0,
+     "validation metric for the best checkpoint and early stopping: a metrics.csv column or loss "
+     "(auto: auc / macro_f1 / ndcg@10)"},
+    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr", 0, 0,
+     "ranking: softmax CE of the positive among its negatives, or BPR"},
+    {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
+    {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
     /* [train] */
     {"train", "out", LOOM_CFG_STRING, "runs/run", NULL, 0, 0, "run directory (created; must not hold a run unless --resume)"},
     {"train", "epochs", LOOM_CFG_INT, "5", NULL, 1, 1000000, "passes over the training split"},
@@ -124,16 +129,25 @@ static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, 
 
 /* ---- towers: each returns (B, *dim) ---- */
 
-static loom_tensor *text_tower(builder *b, loom_model *m, const loom_config *c, int vocab, int *dim) {
+/* Text tower over G texts per row: tokens (B, G·T) → (B·G, dim). Inputs are created under in_name. */
+static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, const char *prefix, const char *in_name,
+                               int G, int T, loom_tensor **tok, loom_tensor **len, loom_tensor **inv,
+                               loom_tensor **mask, int *dim) {
   loom_graph *g = b->g;
   int E = (int)loom_config_int(c, "text", "embedding_dim"), H = (int)loom_config_int(c, "text", "hidden");
   bool bi = loom_config_bool(c, "text", "bidirectional");
   const char *pool = loom_config_str(c, "text", "pooling");
   float p = (float)loom_config_float(c, "text", "dropout");
-  m->tokens = loom_input(g, "tokens", LOOM_I32, 2, (int[]){LOOM_BATCH, m->T});
-  m->lengths = loom_input(g, "lengths", LOOM_I32, 1, (int[]){LOOM_BATCH});
+  char name[LOOM_NAME_MAX];
+  *tok = loom_input(g, in_name, LOOM_I32, 2, (int[]){LOOM_BATCH, G * T});
+  snprintf(name, sizeof name, "%s_len", in_name);
+  *len = loom_input(g, name, LOOM_I32, G > 1 ? 2 : 1, (int[]){LOOM_BATCH, G});
+  /* G > 1: inputs bound to stable host buffers, viewed as G rows each (views keep the bound pointer) */
+  loom_tensor *ids = G > 1 ? loom_reshape(g, *tok, 2, (int[]){-1, T}) : *tok;
+  loom_tensor *lens = G > 1 ? loom_reshape(g, *len, 1, (int[]){-1}) : *len;
+  snprintf(name, sizeof name, "%s.embedding", prefix);
   loom_embedding_opts eo = {.vocab = vocab, .dim = E, .padding_idx = 0, .init = b->style};
-  loom_tensor *x = loom_embedding(g, "text.embedding", m->tokens, &eo, b->rng); // (B, T, E)
+  loom_tensor *x = loom_embedding(g, name, ids, &eo, b->rng); // (B·G, T, E)
   bool seq = strcmp(pool, "last") != 0;
   loom_lstm_opts lo = {.input_size = E,
                        .hidden = H,
@@ -142,25 +156,29 @@ static loom_tensor *text_tower(builder *b, loom_model *m, const loom_config *c, 
                        .return_sequences = seq,
                        .dropout = p,
                        .init = b->style};
-  loom_tensor *h = loom_lstm(g, "text.lstm", x, m->lengths, &lo, b->rng); // (B, D·H) or (B, T, D·H)
+  snprintf(name, sizeof name, "%s.lstm", prefix);
+  loom_tensor *h = loom_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
   int D = (bi ? 2 : 1) * H;
   if (!strcmp(pool, "mean")) {
     /* padded steps are zero in the LSTM's output, so the mean over valid steps is sum / length */
-    m->text_inv_len = loom_input(g, "text_inv_len", LOOM_F32, 2, (int[]){LOOM_BATCH, 1});
-    h = loom_mul(g, loom_sum(g, h, 1, false), m->text_inv_len);
+    snprintf(name, sizeof name, "%s_inv_len", in_name);
+    *inv = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G});
+    loom_tensor *iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
+    h = loom_mul(g, loom_sum(g, h, 1, false), iv);
   } else if (!strcmp(pool, "max")) {
-    /* max over valid steps: padding pushed to -1e30, then a (T x 1) max-pool over (B, 1, T, D) */
-    m->text_mask = loom_input(g, "text_mask", LOOM_F32, 3, (int[]){LOOM_BATCH, m->T, 1});
-    h = loom_add(g, h, m->text_mask);
-    h = loom_reshape(g, h, 4, (int[]){-1, 1, m->T, D});
-    h = loom_maxpool2d(g, h, m->T, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
+    /* max over valid steps: padding pushed to -1e30, then a (T x 1) max-pool over (B·G, 1, T, D) */
+    snprintf(name, sizeof name, "%s_mask", in_name);
+    *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
+    h = loom_add(g, h, loom_reshape(g, *mask, 3, (int[]){-1, T, 1}));
+    h = loom_reshape(g, h, 4, (int[]){-1, 1, T, D});
+    h = loom_maxpool2d(g, h, T, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
     h = loom_reshape(g, h, 2, (int[]){-1, D});
   }
   if (p > 0) h = loom_dropout(g, h, p);
   *dim = D;
   long units[LIST_MAX];
   int n = loom_config_ints(c, "text", "dense", units, LIST_MAX);
-  return dense_stack(b, "text", h, dim, units, n, parse_act(loom_config_str(c, "text", "activation")), p);
+  return dense_stack(b, prefix, h, dim, units, n, parse_act(loom_config_str(c, "text", "activation")), p);
 }
 
 static int list_at(const long *v, int n, int i) { return (int)(n == 1 ? v[0] : v[i]); }
@@ -182,8 +200,8 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
   bool avg = !strcmp(loom_config_str(c, "image", "pool_type"), "avg");
   const char *act = loom_config_str(c, "image", "activation");
   loom_activation a = parse_act(act);
-  m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->C, m->H, m->W});
-  loom_tensor *x = m->image;
+  m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
+  loom_tensor *x = m->G > 1 ? loom_reshape(g, m->image, 4, (int[]){-1, m->C, m->H, m->W}) : m->image;
   int C = m->C, H = m->H, W = m->W;
   for (int i = 0; i < nf; i++) {
     int k = list_at(kernel, nk, i), s = list_at(stride, ns, i), pl = list_at(pool, np, i);
@@ -317,11 +335,87 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
   return y;
 }
 
+/* Ranking, two towers: user side u = user_proj([user embedding, query text]) (B, D); item side
+ * v = item_proj([item embedding, item text, item image]) for the positive and n_neg negatives of each
+ * row (B·G, D); score s_ij = u_i · v_ij. Loss over rows whose label is 1 (all rows without a label):
+ * sampled softmax CE(s_i, 0) or BPR mean_j softplus(s_ij - s_i0). */
+static int build_ranking(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, loom_error *err) {
+  loom_graph *g = b->g;
+  if (m->n_neg <= 0)
+    return loom_errorf(err, "[task] kind = ranking needs negatives: set [data] negatives (e.g. 4)");
+  if (!prep->users || !prep->items)
+    return loom_errorf(err, "[task] kind = ranking needs [data] user_col and item_col");
+  int G = m->G = 1 + m->n_neg, D = (int)loom_config_int(c, "fusion", "dim");
+  /* item side */
+  loom_tensor *parts[4];
+  int np = 0, d = 0, di;
+  int id = (int)loom_config_int(c, "interaction", "item_dim"), ud = (int)loom_config_int(c, "interaction", "user_dim");
+  if (id > 0) {
+    m->item = loom_input(g, "item", LOOM_I32, 2, (int[]){LOOM_BATCH, G});
+    loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
+    parts[np++] = loom_embedding(g, "interaction.item_embedding", loom_reshape(g, m->item, 1, (int[]){-1}), &eo, b->rng);
+    d += id;
+  }
+  if (loom_config_bool(c, "text", "enabled") && m->T > 0 && prep->vocab) {
+    parts[np++] = text_tower(b, c, loom_vocab_size(prep->vocab), "text", "tokens", G, m->T, &m->tokens, &m->lengths,
+                             &m->text_inv_len, &m->text_mask, &di);
+    d += di;
+    snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "text");
+  }
+  if (loom_config_bool(c, "image", "enabled") && m->C > 0) {
+    if (!(parts[np] = image_tower(b, m, c, &di, err))) return -1;
+    np++, d += di;
+    snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "image");
+  }
+  if (np == 0)
+    return loom_errorf(err, "[task] kind = ranking: the item side is empty — set interaction.item_dim > 0 or "
+                            "enable the text or image tower");
+  loom_dense_opts o = {.in_features = d, .units = D, .init = b->style};
+  m->item_vec = loom_dense(g, "item_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B·G, D)
+  /* user side */
+  np = 0, d = 0;
+  if (ud > 0) {
+    m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
+    parts[np++] = loom_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
+    d += ud;
+  }
+  if (m->Tq > 0 && prep->vocab && loom_config_bool(c, "text", "enabled")) {
+    parts[np++] = text_tower(b, c, loom_vocab_size(prep->vocab), "query", "query", 1, m->Tq, &m->query, &m->query_len,
+                             &m->query_inv_len, &m->query_mask, &di);
+    d += di;
+    snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "query");
+  }
+  if (np == 0)
+    return loom_errorf(err, "[task] kind = ranking: the user side is empty — set interaction.user_dim > 0 or give "
+                            "[data] query_col with the text tower on");
+  snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "interaction");
+  o.in_features = d;
+  m->user_vec = loom_dense(g, "user_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B, D)
+  loom_tensor *v = loom_reshape(g, m->item_vec, 3, (int[]){-1, G, D});
+  loom_tensor *u = loom_reshape(g, m->user_vec, 3, (int[]){-1, D, 1});
+  m->logits = loom_reshape(g, loom_matmul(g, v, u, false, false), 2, (int[]){-1, G}); // (B, G)
+  const char *loss = loom_config_str(c, "task", "loss");
+  loom_tensor *l;
+  if (!strcmp(loss, "bpr")) {
+    l = loom_bpr(g, loom_slice(g, m->logits, 0, 1), loom_slice(g, m->logits, 1, G - 1), LOOM_REDUCE_NONE);
+  } else {
+    m->label_i = loom_input(g, "target", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    l = loom_softmax_ce(g, m->logits, m->label_i, 0, LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_NONE);
+  }
+  m->row_weight = loom_input(g, "row_weight", LOOM_F32, 1, (int[]){LOOM_BATCH});
+  m->inv_weight = loom_input(g, "inv_weight", LOOM_F32, 1, (int[]){1});
+  m->loss = loom_mul(g, loom_sum(g, loom_mul(g, loom_reshape(g, l, 1, (int[]){-1}), m->row_weight), LOOM_ALL, false),
+                     m->inv_weight);
+  m->n_classes = G;
+  return 0;
+}
+
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
   const char *kind = loom_config_str(c, "task", "kind");
-  if (!strcmp(kind, "ranking") || !strcmp(kind, "retrieval")) {
-    loom_errorf(err, "[task] kind = %s: not available in this build of loom-train yet — use binary or multiclass",
-                kind);
+  if (!strcmp(kind, "retrieval")) {
+    loom_errorf(err, "[task] kind = retrieval: not available in this build of loom-train yet — use binary, "
+                     "multiclass or ranking");
     return NULL;
   }
   const loom_prep *prep = loom_dataset_prep(ds);
@@ -336,13 +430,20 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
   m->C = probe.C, m->H = probe.H, m->W = probe.W;
   loom_batch_free(&probe);
-  m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS : LOOM_TASK_BINARY;
+  m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
+            : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
+                                        : LOOM_TASK_BINARY;
+  m->G = 1;
   m->g = loom_graph_new();
   loom_rng rng;
   loom_rng_seed(&rng, (uint64_t)loom_config_int(c, "train", "seed"));
   loom_rng_seed(loom_graph_rng(m->g), (uint64_t)loom_config_int(c, "train", "seed") ^ 0x5eed5eed5eedull);
   builder b = {m->g, &rng,
                !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_STYLE_TORCH : LOOM_INIT_STYLE_KERAS};
+  if (m->task == LOOM_TASK_RANKING) {
+    if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
+    return m;
+  }
   loom_tensor *xs[LOOM_MODEL_MAX_TOWERS];
   int dims[LOOM_MODEL_MAX_TOWERS];
   int n = 0;
@@ -352,7 +453,8 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
       goto fail;
     }
     snprintf(m->towers[n], sizeof m->towers[n], "text");
-    xs[n] = text_tower(&b, m, c, loom_vocab_size(prep->vocab), &dims[n]);
+    xs[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens, &m->lengths,
+                       &m->text_inv_len, &m->text_mask, &dims[n]);
     n++;
   }
   if (loom_config_bool(c, "image", "enabled")) {
@@ -426,66 +528,154 @@ void loom_model_free(loom_model *m) {
   loom_free(m->mask);
   loom_free(m->labels);
   loom_free(m->cat_ids);
+  loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
+  loom_free(m->items), loom_free(m->toks), loom_free(m->lens);
   loom_free(m);
 }
 
+static void *alloc_n(size_t n, size_t size) { return loom_malloc((n ? n : 1) * size); }
+
+/* Host buffers for cap rows, and the inputs that read them bound once (views of inputs keep the
+ * pointer they had at compile, so these are bound before every compile). */
 static int grow(loom_model *m, int B, loom_error *err) {
-  if (B <= m->cap) return 0;
-  loom_free(m->inv_len), loom_free(m->mask), loom_free(m->labels), loom_free(m->cat_ids);
-  m->inv_len = loom_malloc(sizeof(float) * (size_t)B);
-  m->mask = loom_malloc(sizeof(float) * (size_t)B * (size_t)(m->T > 0 ? m->T : 1));
-  m->labels = loom_malloc(sizeof(int32_t) * (size_t)B);
-  m->cat_ids = loom_malloc(sizeof(int32_t) * (size_t)B * (size_t)(m->n_cat > 0 ? m->n_cat : 1));
-  m->cap = B;
-  if (!m->inv_len || !m->mask || !m->labels || !m->cat_ids) {
-    m->cap = 0;
-    return loom_errorf(err, "out of memory for a batch of %d rows", B);
+  if (B > m->cap) {
+    size_t n = (size_t)B, G = (size_t)m->G, T = (size_t)m->T, Tq = (size_t)m->Tq;
+    loom_free(m->inv_len), loom_free(m->mask), loom_free(m->labels), loom_free(m->cat_ids);
+    loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
+    loom_free(m->items), loom_free(m->toks), loom_free(m->lens);
+    m->inv_len = alloc_n(n * G, sizeof(float));
+    m->mask = alloc_n(n * G * T, sizeof(float));
+    m->q_inv_len = alloc_n(n, sizeof(float));
+    m->q_mask = alloc_n(n * Tq, sizeof(float));
+    m->weights = alloc_n(n + 1, sizeof(float));
+    m->labels = alloc_n(n, sizeof(int32_t));
+    m->cat_ids = alloc_n(n * (size_t)m->n_cat, sizeof(int32_t));
+    m->items = alloc_n(n * G, sizeof(int32_t));
+    m->toks = G > 1 ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
+    m->lens = G > 1 ? alloc_n(n * G, sizeof(int32_t)) : NULL;
+    m->images = G > 1 ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
+    m->cap = B;
+    if (!m->inv_len || !m->mask || !m->q_inv_len || !m->q_mask || !m->weights || !m->labels || !m->cat_ids ||
+        !m->items || (G > 1 && (!m->toks || !m->lens || !m->images))) {
+      m->cap = 0;
+      return loom_errorf(err, "out of memory for a batch of %d rows", B);
+    }
+    if (m->label_i && m->task == LOOM_TASK_RANKING) memset(m->labels, 0, sizeof(int32_t) * n);
+  }
+  if (m->text_inv_len) loom_input_bind(m->text_inv_len, m->inv_len);
+  if (m->text_mask) loom_input_bind(m->text_mask, m->mask);
+  if (m->query_inv_len) loom_input_bind(m->query_inv_len, m->q_inv_len);
+  if (m->query_mask) loom_input_bind(m->query_mask, m->q_mask);
+  if (m->category) loom_input_bind(m->category, m->cat_ids);
+  if (m->label_i) loom_input_bind(m->label_i, m->labels);
+  if (m->row_weight) loom_input_bind(m->row_weight, m->weights + 1), loom_input_bind(m->inv_weight, m->weights);
+  if (m->G > 1) {
+    if (m->item) loom_input_bind(m->item, m->items);
+    if (m->tokens) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
+    if (m->image) loom_input_bind(m->image, m->images);
   }
   return 0;
 }
 
-int loom_model_compile(loom_model *m, int B, bool train, loom_error *err) {
-  if (m->compiled_B == B && m->compiled_train == train) return 0;
+static int compile_outputs(loom_model *m, int B, bool train, int n, loom_tensor *const *outs, loom_error *err) {
   if (grow(m, B, err) < 0) return -1;
   loom_graph_set_training(m->g, train);
-  int rc = train ? loom_graph_compile(m->g, B, 1, &m->loss, true)
-                 : loom_graph_compile(m->g, B, 2, (loom_tensor *[]){m->logits, m->loss}, false);
-  if (rc < 0) {
+  if (loom_graph_compile(m->g, B, n, outs, train) < 0) {
     m->compiled_B = 0;
     return loom_errorf(err, "model does not compile: %s", loom_graph_error(m->g));
   }
-  m->compiled_B = B, m->compiled_train = train;
   if (m->pos_weight) m->pos_weight->data[0] = m->pos_weight_value;
+  return 0;
+}
+
+int loom_model_compile(loom_model *m, int B, bool train, loom_error *err) {
+  if (m->compiled_B == B && m->compiled_train == train && m->compiled_out == NULL) return 0;
+  int rc = train ? compile_outputs(m, B, true, 1, &m->loss, err)
+         : m->user_vec ? compile_outputs(m, B, false, 3, (loom_tensor *[]){m->logits, m->loss, m->user_vec}, err)
+                       : compile_outputs(m, B, false, 2, (loom_tensor *[]){m->logits, m->loss}, err);
+  if (rc < 0) return -1;
+  m->compiled_B = B, m->compiled_train = train, m->compiled_out = NULL;
+  return 0;
+}
+
+int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err) {
+  if (m->compiled_B == B && !m->compiled_train && m->compiled_out == out) return 0;
+  if (compile_outputs(m, B, false, 1, &out, err) < 0) return -1;
+  m->compiled_B = B, m->compiled_train = false, m->compiled_out = out;
+  return 0;
+}
+
+/* inv (n) = 1 / max(len, 1); mask (n, T) = 0 at valid steps (all of an empty text), -1e30 after. */
+static void text_aux(const int32_t *len, int n, int T, float *inv, float *mask) {
+  for (int i = 0; i < n; i++) {
+    if (inv) inv[i] = 1.0f / (float)(len[i] > 0 ? len[i] : 1);
+    if (mask)
+      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = t < len[i] || len[i] == 0 ? 0.0f : -1e30f;
+  }
+}
+
+static void item_text_aux(loom_model *m, const int32_t *len, int n) {
+  text_aux(len, n, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+}
+
+int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err) {
+  assert(m->G > 1 && B == m->compiled_B);
+  size_t n = (size_t)B * (size_t)m->G;
+  memcpy(m->items, items, sizeof(int32_t) * n);
+  if (loom_dataset_item_features(ds, items, (int)n, m->tokens ? m->toks : NULL, m->tokens ? m->lens : NULL,
+                                 m->image ? m->images : NULL, err) < 0)
+    return -1;
+  if (m->tokens) item_text_aux(m, m->lens, (int)n);
   return 0;
 }
 
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   int B = b->B;
   assert(B == m->compiled_B);
+  if (m->task == LOOM_TASK_RANKING) {
+    int G = m->G, n = b->n_neg;
+    assert(n == G - 1);
+    if (m->user) loom_input_bind(m->user, b->user);
+    for (int i = 0; i < B; i++) {
+      m->items[i * G] = b->item[i];
+      memcpy(m->items + i * G + 1, b->neg + i * n, sizeof(int32_t) * (size_t)n);
+      if (m->tokens) {
+        size_t T = (size_t)m->T;
+        memcpy(m->toks + (size_t)i * G * T, b->tokens + (size_t)i * T, sizeof(int32_t) * T);
+        memcpy(m->toks + ((size_t)i * G + 1) * T, b->neg_tokens + (size_t)i * n * T, sizeof(int32_t) * T * (size_t)n);
+        m->lens[i * G] = b->lengths[i];
+        memcpy(m->lens + i * G + 1, b->neg_lengths + i * n, sizeof(int32_t) * (size_t)n);
+      }
+      if (m->image) {
+        size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+        memcpy(m->images + (size_t)i * G * P, b->image + (size_t)i * P, sizeof(float) * P);
+        memcpy(m->images + ((size_t)i * G + 1) * P, b->neg_image + (size_t)i * n * P, sizeof(float) * P * (size_t)n);
+      }
+    }
+    if (m->tokens) item_text_aux(m, m->lens, B * G);
+    if (m->query) {
+      loom_input_bind(m->query, b->query);
+      loom_input_bind(m->query_len, b->query_len);
+      text_aux(b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
+    }
+    float sum = 0;
+    for (int i = 0; i < B; i++) sum += m->weights[1 + i] = b->label ? (b->label[i] > 0.5f ? 1.0f : 0.0f) : 1.0f;
+    m->weights[0] = 1.0f / (sum > 0 ? sum : 1.0f);
+    return 0;
+  }
   if (m->tokens) {
     assert(b->T == m->T);
     loom_input_bind(m->tokens, b->tokens);
     loom_input_bind(m->lengths, b->lengths);
-    if (m->text_inv_len) {
-      for (int i = 0; i < B; i++) m->inv_len[i] = 1.0f / (float)(b->lengths[i] > 0 ? b->lengths[i] : 1);
-      loom_input_bind(m->text_inv_len, m->inv_len);
-    }
-    if (m->text_mask) {
-      /* an empty text keeps every step at 0 (its pooled vector is then 0, like its LSTM states) */
-      for (int i = 0; i < B; i++)
-        for (int t = 0; t < m->T; t++) m->mask[i * m->T + t] = t < b->lengths[i] || b->lengths[i] == 0 ? 0.0f : -1e30f;
-      loom_input_bind(m->text_mask, m->mask);
-    }
+    text_aux(b->lengths, B, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
   }
   if (m->image) loom_input_bind(m->image, b->image);
   if (m->numeric) loom_input_bind(m->numeric, b->numeric);
   if (m->user) loom_input_bind(m->user, b->user);
   if (m->item) loom_input_bind(m->item, b->item);
-  if (m->category) {
+  if (m->category)
     for (int i = 0; i < B; i++)
       for (int j = 0; j < m->n_cat; j++) m->cat_ids[i * m->n_cat + j] = m->cat_offset[j] + b->category[i * m->n_cat + j];
-    loom_input_bind(m->category, m->cat_ids);
-  }
   if (m->label_f) {
     for (int i = 0; i < B; i++)
       if (!(b->label[i] == 0.0f || b->label[i] == 1.0f))
@@ -501,7 +691,6 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
                            (int)b->row[i], (double)y, m->n_classes - 1);
       m->labels[i] = (int32_t)y;
     }
-    loom_input_bind(m->label_i, m->labels);
   }
   return 0;
 }

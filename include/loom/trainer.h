@@ -47,6 +47,8 @@ typedef struct loom_train_opts {
   FILE *progress;                    /* progress output (NULL: none); a bar when it is a terminal */
 } loom_train_opts;
 
+#define LOOM_TRAIN_MAX_METRICS 48
+
 typedef struct loom_train_result {
   long steps;          /* updates taken in total (including those before a resume) */
   long epochs;         /* epochs completed */
@@ -54,7 +56,8 @@ typedef struct loom_train_result {
   double last_loss;    /* mean training loss since the previous validation */
   double best;         /* best value of the monitored validation metric */
   char monitor[32];    /* its name */
-  double val[8];       /* last validation metrics, in the order of metrics.csv's columns after val_loss */
+  double val[LOOM_TRAIN_MAX_METRICS];    /* last validation metrics, in metrics.csv's order after val_loss */
+  char val_names[LOOM_TRAIN_MAX_METRICS][24];
   int n_val;
   bool interrupted;    /* stopped by opts.stop */
   bool early_stopped;  /* stopped by patience */

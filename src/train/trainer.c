@@ -24,7 +24,8 @@
 #include "loom/trainer.h"
 
 #define CKPT_FORMAT "loom-train/1"
-#define MAX_METRICS 8
+#define MAX_METRICS LOOM_TRAIN_MAX_METRICS
+#define RANK_EXAMPLES 3
 
 /* ---------------------------------------------------------------- [data] as an owned section */
 
@@ -96,6 +97,17 @@ typedef struct run {
   /* validation */
   int n_metrics;
   const char *metric_names[MAX_METRICS];
+  char metric_buf[MAX_METRICS][24];
+  /* ranking: cut-offs, item vectors (N, D), training positives per user (CSR), item image paths */
+  int n_k, ks[LOOM_MAX_KS], D, E;
+  float *V, *S, *cand;
+  int32_t *pos_off, *pos_item, *negs;
+  int64_t *ranks;
+  loom_table items_tab;
+  const char **item_image;
+  int ex_n, ex_k;
+  int32_t ex_user[RANK_EXAMPLES], ex_query_row[RANK_EXAMPLES], ex_top[RANK_EXAMPLES][20];
+  float ex_score[RANK_EXAMPLES][20];
   double val[MAX_METRICS], val_loss;
   int64_t n_val;
   float *scores, *probs, *labels;
@@ -183,6 +195,7 @@ static int inputs_json(run *r, loom_error *err) {
 }
 
 /* ---------------------------------------------------------------- metrics */
+static int setup_ranking(run *r, loom_error *err);
 
 static int setup_metrics(run *r, loom_error *err) {
   loom_model *m = r->m;
@@ -190,13 +203,22 @@ static int setup_metrics(run *r, loom_error *err) {
     const char *n[] = {"auc", "logloss", "accuracy", "precision", "recall", "f1"};
     r->n_metrics = 6;
     memcpy(r->metric_names, n, sizeof n);
-  } else {
+  } else if (m->task == LOOM_TASK_MULTICLASS) {
     const char *n[] = {"accuracy", "macro_f1"};
     r->n_metrics = 2;
     memcpy(r->metric_names, n, sizeof n);
+  } else if (setup_ranking(r, err) < 0) {
+    return -1;
   }
   const char *mon = loom_config_str(r->cfg, "task", "monitor");
-  if (!strcmp(mon, "auto")) mon = m->task == LOOM_TASK_BINARY ? "auc" : "macro_f1";
+  char auto_rank[24];
+  if (m->task == LOOM_TASK_RANKING) {
+    int k10 = r->ks[0];
+    for (int i = 0; i < r->n_k; i++)
+      if (r->ks[i] == 10) k10 = 10;
+    snprintf(auto_rank, sizeof auto_rank, "ndcg@%d", k10);
+  }
+  if (!strcmp(mon, "auto")) mon = m->task == LOOM_TASK_BINARY ? "auc" : m->task == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
   snprintf(r->monitor_name, sizeof r->monitor_name, "%s", mon);
   r->monitor = -2;
   if (!strcmp(mon, "loss")) r->monitor = -1;
@@ -205,6 +227,7 @@ static int setup_metrics(run *r, loom_error *err) {
   if (r->monitor == -2)
     return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(m->task));
   r->monitor_max = !(r->monitor == -1 || !strcmp(mon, "logloss"));
+  if (m->task == LOOM_TASK_RANKING) return 0; /* its buffers are setup_ranking's */
   r->best = r->monitor_max ? -INFINITY : INFINITY;
   r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
   if (r->n_val <= 0)
@@ -222,7 +245,7 @@ static int setup_metrics(run *r, loom_error *err) {
     return loom_errorf(err, "out of memory for %" PRId64 " validation rows", r->n_val);
   /* metrics.csv header */
   if (!r->hist) {
-    char h[512];
+    char h[2048];
     size_t k = (size_t)snprintf(h, sizeof h, "step,epoch,loss,val_loss");
     for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", r->metric_names[i]);
     snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
@@ -231,8 +254,175 @@ static int setup_metrics(run *r, loom_error *err) {
   return 0;
 }
 
+
+/* ---------------------------------------------------------------- ranking evaluation */
+
+static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
+
+static int setup_ranking(run *r, loom_error *err) {
+  long ks[LOOM_MAX_KS + 1];
+  int nk = loom_config_ints(r->cfg, "task", "ks", ks, LOOM_MAX_KS + 1);
+  if (nk < 1 || nk > LOOM_MAX_KS) return loom_errorf(err, "[task] ks: give 1 to %d cut-offs", LOOM_MAX_KS);
+  r->n_k = nk;
+  for (int i = 0; i < nk; i++) r->ks[i] = (int)ks[i];
+  r->n_metrics = 0;
+  for (int s = 0; s < 2; s++)
+    for (int j = 0; j < (s ? 3 : 5); j++)
+      for (int i = 0; i < nk; i++) {
+        snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s%s@%d", s ? "s_" : "", rank_names[j], r->ks[i]);
+        r->metric_names[r->n_metrics] = r->metric_buf[r->n_metrics];
+        r->n_metrics++;
+      }
+  int32_t N = loom_dataset_num_items(r->ds);
+  r->D = (int)loom_config_int(r->cfg, "fusion", "dim");
+  r->E = (int)loom_config_int(r->cfg, "task", "eval_negatives");
+  int U = loom_idmap_size(loom_dataset_prep(r->ds)->users);
+  r->V = loom_calloc((size_t)N * (size_t)r->D, sizeof(float));
+  r->S = loom_malloc(sizeof(float) * (size_t)N);
+  r->cand = loom_malloc(sizeof(float) * (size_t)(r->E + 1));
+  r->negs = loom_malloc(sizeof(int32_t) * (size_t)r->E);
+  r->ranks = loom_malloc(sizeof(int64_t) * 2);
+  r->pos_off = loom_calloc((size_t)U + 1, sizeof(int32_t));
+  r->item_image = loom_calloc((size_t)N, sizeof(char *));
+  if (!r->V || !r->S || !r->cand || !r->negs || !r->ranks || !r->pos_off || !r->item_image)
+    return loom_errorf(err, "out of memory for ranking evaluation over %d items", N);
+  /* training positives per user, to exclude from full ranking (RecBole's convention) */
+  int64_t ntr = loom_dataset_rows(r->ds, LOOM_SPLIT_TRAIN);
+  const int32_t *rows = loom_dataset_split_rows(r->ds, LOOM_SPLIT_TRAIN);
+  r->pos_item = loom_malloc(sizeof(int32_t) * (size_t)(ntr > 0 ? ntr : 1));
+  int32_t *pu = loom_malloc(sizeof(int32_t) * (size_t)(ntr > 0 ? ntr : 1));
+  loom_batch tb;
+  if (!r->pos_item || !pu || loom_batch_init(&tb, r->ds, 256, err) < 0) {
+    loom_free(pu);
+    return loom_errorf(err, "out of memory for ranking evaluation");
+  }
+  int64_t np = 0;
+  for (int64_t s = 0; s < ntr; s += 256) {
+    int n = (int)(ntr - s < 256 ? ntr - s : 256);
+    if (loom_dataset_encode(r->ds, rows + s, n, &tb, err) < 0) {
+      loom_batch_free(&tb);
+      loom_free(pu);
+      return -1;
+    }
+    for (int i = 0; i < n; i++)
+      if (!tb.label || tb.label[i] > 0.5f) pu[np] = tb.user[i], r->pos_item[np] = tb.item[i], np++;
+  }
+  loom_batch_free(&tb);
+  for (int64_t i = 0; i < np; i++) r->pos_off[pu[i] + 1]++;
+  for (int u = 0; u < U; u++) r->pos_off[u + 1] += r->pos_off[u];
+  int32_t *fill = loom_malloc(sizeof(int32_t) * (size_t)(U + 1)), *sorted = loom_malloc(sizeof(int32_t) * (size_t)(np + 1));
+  if (!fill || !sorted) {
+    loom_free(pu), loom_free(fill), loom_free(sorted);
+    return loom_errorf(err, "out of memory for ranking evaluation");
+  }
+  memcpy(fill, r->pos_off, sizeof(int32_t) * (size_t)(U + 1));
+  for (int64_t i = 0; i < np; i++) sorted[fill[pu[i]]++] = r->pos_item[i] - 1; /* candidate index = item id - 1 */
+  loom_free(r->pos_item);
+  r->pos_item = sorted;
+  loom_free(pu), loom_free(fill);
+  /* item image paths for the report's thumbnails (best effort: none if the items table lacks them) */
+  const loom_data_schema *sc = &r->dsec.schema;
+  if (sc->items[0] && sc->image_col[0]) {
+    const char *key = sc->item_key[0] ? sc->item_key : sc->item_col;
+    loom_colspec spec[2] = {{key, LOOM_COL_STRING, 0}, {sc->image_col, LOOM_COL_STRING, 0}};
+    loom_error e2;
+    if (loom_table_read(&r->items_tab, sc->items, spec, 2, NULL, &e2) == 0) {
+      const loom_prep *p = loom_dataset_prep(r->ds);
+      for (int64_t i = 0; i < r->items_tab.nrows; i++) {
+        int32_t id = loom_idmap_get(p->items, loom_table_str(&r->items_tab, 0, i));
+        if (id > 0 && id < N && !r->item_image[id]) r->item_image[id] = loom_table_str(&r->items_tab, 1, i);
+      }
+    }
+  }
+  if (hist_append(r, "") < 0) return loom_errorf(err, "out of memory");
+  char h[2048];
+  size_t k = (size_t)snprintf(h, sizeof h, "step,epoch,loss,val_loss");
+  for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", r->metric_names[i]);
+  snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
+  if (r->hist_len == 0 && hist_append(r, h) < 0) return loom_errorf(err, "out of memory");
+  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
+  if (r->n_val <= 0) return loom_errorf(err, "[data] the validation split is empty");
+  return 0;
+}
+
+static int evaluate_ranking(run *r, loom_error *err) {
+  loom_model *m = r->m;
+  int32_t N = loom_dataset_num_items(r->ds);
+  int G = m->G, D = r->D, Bi = 8, per = Bi * G;
+  int32_t ids[8 * 1024];
+  if (per > (int)(sizeof ids / sizeof *ids)) Bi = 1, per = G;
+  /* 1. every item's vector */
+  for (int32_t s = 1; s < N; s += per) {
+    for (int k = 0; k < per; k++) ids[k] = s + k < N ? s + k : 0;
+    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_items(m, r->ds, ids, Bi, err) < 0)
+      return -1;
+    loom_graph_forward(m->g);
+    for (int k = 0; k < per && s + k < N; k++) memcpy(r->V + (size_t)(s + k) * D, m->item_vec->data + (size_t)k * D, sizeof(float) * D);
+  }
+  /* 2. every positive validation row: full ranking over items 1..N-1 and sampled ranking */
+  loom_rank_metrics full, samp;
+  loom_rank_metrics_init(&full, r->n_k, r->ks);
+  loom_rank_metrics_init(&samp, r->n_k, r->ks);
+  loom_rng rng;
+  loom_rng_seed(&rng, 0x5a3b1e);
+  double loss = 0, npos = 0;
+  r->ex_n = 0;
+  r->ex_k = r->ks[r->n_k - 1] < 20 ? r->ks[r->n_k - 1] : 20;
+  for (;;) {
+    const loom_batch *b = loom_loader_next(r->val_ld, err);
+    if (!b) return loom_error_wrap(err, "validation");
+    if (b->B == 0) break;
+    if (loom_model_compile(m, b->B, false, err) < 0 || loom_model_bind(m, b, err) < 0) return -1;
+    loom_graph_forward(m->g);
+    float w = 1.0f / m->weights[0];
+    int any = 0;
+    for (int i = 0; i < b->B; i++) any += m->weights[1 + i] > 0;
+    if (any) loss += (double)m->loss->data[0] * w, npos += w;
+    for (int i = 0; i < b->B; i++) {
+      if (m->weights[1 + i] == 0 || b->item[i] <= 0) continue;
+      const float *u = m->user_vec->data + (size_t)i * D;
+      for (int32_t j = 1; j < N; j++) {
+        const float *v = r->V + (size_t)j * D;
+        float d = 0;
+        for (int k = 0; k < D; k++) d += u[k] * v[k];
+        r->S[j - 1] = d;
+      }
+      int32_t rel = b->item[i] - 1, user = b->user[i];
+      int32_t lo = user > 0 ? r->pos_off[user] : 0, hi = user > 0 ? r->pos_off[user + 1] : 0;
+      loom_rank_metrics_add(&full, r->S, N - 1, &rel, 1, r->pos_item + lo, hi - lo, r->ranks);
+      if (loom_dataset_negatives(r->ds, user, b->item[i], r->E, &rng, r->negs) == 0) {
+        r->cand[0] = r->S[rel];
+        for (int k = 0; k < r->E; k++) r->cand[1 + k] = r->S[r->negs[k] - 1];
+        int32_t zero = 0;
+        loom_rank_metrics_add(&samp, r->cand, r->E + 1, &zero, 1, NULL, 0, r->ranks);
+      }
+      if (r->ex_n < RANK_EXAMPLES) { /* the report's examples: top-K of the first few queries */
+        int e = r->ex_n++;
+        r->ex_user[e] = user, r->ex_query_row[e] = b->row[i];
+        for (int k = 0; k < r->ex_k; k++) {
+          int32_t best = -1;
+          for (int32_t j = 0; j < N - 1; j++) {
+            bool taken = false;
+            for (int q = 0; q < k && !taken; q++) taken = r->ex_top[e][q] == j;
+            for (int32_t q = lo; q < hi && !taken; q++) taken = r->pos_item[q] == j;
+            if (!taken && (best < 0 || r->S[j] > r->S[best])) best = j;
+          }
+          r->ex_top[e][k] = best, r->ex_score[e][k] = best >= 0 ? r->S[best] : 0;
+        }
+      }
+    }
+  }
+  r->val_loss = npos > 0 ? loss / npos : NAN;
+  int at = 0;
+  for (int s = 0; s < 2; s++)
+    for (int j = 0; j < (s ? 3 : 5); j++)
+      for (int i = 0; i < r->n_k; i++) r->val[at++] = loom_rank_metric(s ? &samp : &full, rank_names[j], r->ks[i]);
+  return 0;
+}
+
 static int evaluate(run *r, loom_error *err) {
   loom_model *m = r->m;
+  if (m->task == LOOM_TASK_RANKING) return evaluate_ranking(r, err);
   int64_t n = 0;
   double loss = 0;
   for (;;) {
@@ -472,14 +662,14 @@ static int write_report(run *r, double wall, loom_error *err) {
     return loom_errorf(err, "out of memory writing the report");
   }
   char *save = NULL, *line = strtok_r(text, "\n", &save);
-  char cols[16][32];
+  char cols[MAX_METRICS + 8][32];
   int nc = 0;
-  for (char *p = line, *q; p && nc < 16; p = q ? q + 1 : NULL) {
+  for (char *p = line, *q; p && nc < MAX_METRICS + 8; p = q ? q + 1 : NULL) {
     q = strchr(p, ',');
     snprintf(cols[nc++], sizeof cols[0], "%.*s", q ? (int)(q - p) : (int)strlen(p), p);
   }
   while ((line = strtok_r(NULL, "\n", &save))) {
-    double v[16];
+    double v[MAX_METRICS + 8];
     int k = 0;
     for (char *p = line; p && k < nc; k++) {
       v[k] = *p && *p != ',' ? strtod(p, NULL) : NAN;
@@ -521,6 +711,27 @@ static int write_report(run *r, double wall, loom_error *err) {
     for (int k = 0; names && k < K; k++) names[k] = p->labels ? loom_idmap_key(p->labels, k + 1) : NULL;
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
+  }
+  if (r->m->task == LOOM_TASK_RANKING) {
+    const loom_prep *p = loom_dataset_prep(r->ds);
+    const loom_data_schema *sc = &r->dsec.schema;
+    for (int e = 0; e < r->ex_n; e++) {
+      const char *titles[20], *imgs[20];
+      char paths[20][1100];
+      for (int k = 0; k < r->ex_k; k++) {
+        int32_t id = r->ex_top[e][k] + 1;
+        titles[k] = loom_idmap_key(p->items, id);
+        imgs[k] = NULL;
+        if (r->item_image[id]) {
+          snprintf(paths[k], sizeof paths[k], "%s/%s", sc->image_root, r->item_image[id]);
+          imgs[k] = paths[k];
+        }
+      }
+      char q[64];
+      snprintf(q, sizeof q, "validation row %d", (int)r->ex_query_row[e]);
+      const char *uk = loom_idmap_key(p->users, r->ex_user[e]);
+      loom_report_ranking(rep, uk ? uk : "(unknown user)", q, r->ex_k, titles, imgs, r->ex_score[e]);
+    }
   }
   char path[1100];
   path_in(path, sizeof path, r, "report.html");
@@ -575,7 +786,7 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   double t = now(), dt = t - r->t_window;
   double sps = dt > 0 ? (double)r->samples_window / dt : 0;
   r->t_window = t, r->samples_window = 0;
-  char row[1024];
+  char row[4096];
   size_t k = (size_t)snprintf(row, sizeof row, "%ld,%ld,", r->step, r->epoch);
   if (r->loss_n > 0) k += (size_t)snprintf(row + k, sizeof row - k, "%.6f", r->loss_sum / (double)r->loss_n);
   k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", r->val_loss);
@@ -594,7 +805,7 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   } else {
     r->bad_evals++;
   }
-  char msg[512];
+  char msg[4096];
   k = (size_t)snprintf(msg, sizeof msg, "eval step %ld epoch %ld: val_loss %.4f", r->step, r->epoch, r->val_loss);
   for (int i = 0; i < r->n_metrics; i++)
     k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %.4f", r->metric_names[i], r->val[i]);
@@ -620,6 +831,9 @@ static void run_free(run *r) {
   loom_free(r->scores), loom_free(r->probs), loom_free(r->labels), loom_free(r->preds), loom_free(r->truth);
   loom_free(r->confusion), loom_free(r->best_confusion), loom_free(r->hist);
   loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json);
+  loom_free(r->V), loom_free(r->S), loom_free(r->cand), loom_free(r->negs), loom_free(r->ranks);
+  loom_free(r->pos_off), loom_free(r->pos_item), loom_free(r->item_image);
+  loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
   loom_free(r);
 }
@@ -783,6 +997,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
   snprintf(res->monitor, sizeof res->monitor, "%s", r->monitor_name);
   memcpy(res->val, r->val, sizeof r->val);
+  for (int i = 0; i < r->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->metric_names[i]);
   res->n_val = r->n_metrics;
   res->early_stopped = stop_early;
   res->seconds = wall;

@@ -135,7 +135,7 @@ class Model(nn.Module):
     def forward(self, x):
         outs = []
         if "text" in self.towers:
-            tok, lengths = x["tokens"].long(), x["lengths"].long()
+            tok, lengths = x["tokens"].long(), x["tokens_len"].long()
             e = self.text.embedding(tok)
             packed = nn.utils.rnn.pack_padded_sequence(e, lengths.clamp(min=1).cpu(), batch_first=True,
                                                        enforce_sorted=False)

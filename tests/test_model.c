@@ -111,6 +111,9 @@ static void test_gradients_through_the_model(void **state) {
       "fusion.mode=product\ntext.layers=2",
       "fusion.mode=gated\ntext.pooling=max\nimage.batchnorm=true\nimage.pool_type=avg",
       "task.pos_weight=2\nimage.enabled=false\nfusion.dropout=0.3",
+      /* ranking: the item tower over positive + negatives (views of host buffers), query text tower */
+      "task.kind=ranking\ndata.negatives=2\ndata.query_col=query\ndata.query_len=3\ntext.pooling=max",
+      "task.kind=ranking\ntask.loss=bpr\ndata.negatives=2\ntext.pooling=mean\nimage.batchnorm=true",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
     fixture f;

@@ -363,6 +363,52 @@ static void test_corrupt_checkpoints_are_refused(void **state) {
   rm_rf(dir);
 }
 
+static double metric(const loom_train_result *r, const char *name) {
+  for (int i = 0; i < r->n_val; i++)
+    if (!strcmp(r->val_names[i], name)) return r->val[i];
+  fail_msg("no metric %s", name);
+  return 0;
+}
+
+static void test_ranking_two_towers(void **state) {
+  const char *dir = "train_ranking";
+  rm_rf(dir);
+  char cfg[1200];
+  snprintf(cfg, sizeof cfg, "%s", tu_src_path("configs/fashion-shop-ranking.ini"));
+  char paths[4][1200];
+  const char *keys[4] = {"interactions", "items", "users", "image_root"};
+  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
+  const char *sets[32];
+  int n = 0;
+  for (int i = 0; i < 4; i++) {
+    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path("datasets/fashion-shop-sample"), files[i]);
+    sets[n++] = paths[i];
+  }
+  const char *extra[] = {"text.embedding_dim=8", "text.hidden=8", "image.filters=4,8", "image.dense=16",
+                         "data.negatives=4", "train.epochs=2", "train.out=train_ranking"};
+  for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) sets[n++] = extra[i];
+  loom_train_opts o = {.config_path = cfg, .sets = sets, .n_sets = n};
+  loom_train_result r;
+  if (loom_train(&o, &r, &err) < 0) fail_msg("%s", err.msg);
+  printf("ranking: %ld updates, loss %.4f -> %.4f, recall@10 %.4f ndcg@10 %.4f (full, 300 items), "
+         "s_recall@10 %.4f (100 sampled negatives), %.2f s\n", r.steps, r.first_loss, r.last_loss,
+         metric(&r, "recall@10"), metric(&r, "ndcg@10"), metric(&r, "s_recall@10"), r.seconds);
+  assert_string_equal(r.monitor, "ndcg@10");
+  assert_true(r.last_loss < r.first_loss);
+  /* chance: recall@10 ~ 10/299 over all items, ~ 10/101 among 100 sampled negatives */
+  assert_true(metric(&r, "recall@10") > 0.07);
+  assert_true(metric(&r, "s_recall@10") > 0.18);
+  /* hit@K = recall@K with one relevant item per query; precision@K = recall@K / K */
+  assert_true(fabs(metric(&r, "hit@10") - metric(&r, "recall@10")) < 1e-9);
+  assert_true(fabs(metric(&r, "precision@10") * 10 - metric(&r, "recall@10")) < 1e-9);
+  char p[256];
+  snprintf(p, sizeof p, "%s/report.html", dir);
+  char *html = slurp(p);
+  assert_non_null(strstr(html, "data:image/"));  /* top-K thumbnails */
+  free(html);
+  rm_rf(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_vectors),
@@ -370,6 +416,7 @@ int main(void) {
       cmocka_unit_test(test_image_only_category_classifier),
       cmocka_unit_test(test_resume_is_bit_exact),
       cmocka_unit_test(test_corrupt_checkpoints_are_refused),
+      cmocka_unit_test(test_ranking_two_towers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,6 +114,10 @@ static void test_gradients_through_the_model(void **state) {
       /* ranking: the item tower over positive + negatives (views of host buffers), query text tower */
       "task.kind=ranking\ndata.negatives=2\ndata.query_col=query\ndata.query_len=3\ntext.pooling=max",
       "task.kind=ranking\ntask.loss=bpr\ndata.negatives=2\ntext.pooling=mean\nimage.batchnorm=true",
+      /* retrieval: query text <-> item text + image, InfoNCE over the batch and triplet with a negative */
+      "task.kind=retrieval\ntask.loss=infonce\ndata.query_col=query\ndata.query_len=3\ndata.label_col=",
+      "task.kind=retrieval\ntask.loss=triplet\ndata.negatives=1\ndata.query_col=query\ndata.query_len=3\n"
+      "data.label_col=",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
     fixture f;

@@ -370,6 +370,40 @@ static double metric(const loom_train_result *r, const char *name) {
   return 0;
 }
 
+static int run_config(const char *ini, const char *const *extra, int n_extra, loom_train_result *r) {
+  char cfg[1200];
+  snprintf(cfg, sizeof cfg, "%s", tu_src_path(ini));
+  char paths[4][1200];
+  const char *keys[4] = {"interactions", "items", "users", "image_root"};
+  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
+  const char *sets[32];
+  int n = 0;
+  for (int i = 0; i < 4; i++) {
+    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path("datasets/fashion-shop-sample"), files[i]);
+    sets[n++] = paths[i];
+  }
+  for (int i = 0; i < n_extra; i++) sets[n++] = extra[i];
+  loom_train_opts o = {.config_path = cfg, .sets = sets, .n_sets = n};
+  return loom_train(&o, r, &err);
+}
+
+static void test_retrieval_both_directions(void **state) {
+  rm_rf("train_retrieval");
+  const char *extra[] = {"text.embedding_dim=16", "text.hidden=16", "image.filters=4,8", "image.dense=16",
+                         "train.epochs=4", "train.out=train_retrieval"};
+  loom_train_result r;
+  if (run_config("configs/fashion-shop-retrieval.ini", extra, 6, &r) < 0) fail_msg("%s", err.msg);
+  printf("retrieval: %ld updates, loss %.4f -> %.4f, text->item recall@10 %.4f (300 items), item->text recall@10 "
+         "%.4f, %.2f s\n", r.steps, r.first_loss, r.last_loss, metric(&r, "t2i_recall@10"), metric(&r, "i2t_recall@10"),
+         r.seconds);
+  assert_string_equal(r.monitor, "t2i_recall@10");
+  assert_true(r.last_loss < r.first_loss);
+  /* chance: 10/300 for text -> item */
+  assert_true(r.best > 0.10);
+  assert_true(metric(&r, "i2t_recall@10") > 0.15);
+  rm_rf("train_retrieval");
+}
+
 static void test_ranking_two_towers(void **state) {
   const char *dir = "train_ranking";
   rm_rf(dir);
@@ -417,6 +451,7 @@ int main(void) {
       cmocka_unit_test(test_resume_is_bit_exact),
       cmocka_unit_test(test_corrupt_checkpoints_are_refused),
       cmocka_unit_test(test_ranking_two_towers),
+      cmocka_unit_test(test_retrieval_both_directions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,8 +65,11 @@ const loom_cfg_key loom_train_keys[] = {
     {"task", "monitor", LOOM_CFG_STRING, "auto", NULL, 0, 0,
      "validation metric for the best checkpoint and early stopping: a metrics.csv column or loss "
      "(auto: auc / macro_f1 / ndcg@10)"},
-    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr", 0, 0,
-     "ranking: softmax CE of the positive among its negatives, or BPR"},
+    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet", 0, 0,
+     "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
+     "(in-batch, symmetric) or triplet (cosine, the first sampled negative)"},
+    {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature"},
+    {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
     {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
     {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
     /* [train] */
@@ -341,16 +344,27 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
  * sampled softmax CE(s_i, 0) or BPR mean_j softplus(s_ij - s_i0). */
 static int build_ranking(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, loom_error *err) {
   loom_graph *g = b->g;
-  if (m->n_neg <= 0)
-    return loom_errorf(err, "[task] kind = ranking needs negatives: set [data] negatives (e.g. 4)");
-  if (!prep->users || !prep->items)
-    return loom_errorf(err, "[task] kind = ranking needs [data] user_col and item_col");
-  int G = m->G = 1 + m->n_neg, D = (int)loom_config_int(c, "fusion", "dim");
+  bool retrieval = m->task == LOOM_TASK_RETRIEVAL;
+  const char *loss = loom_config_str(c, "task", "loss");
+  if (retrieval && strcmp(loss, "infonce") != 0 && strcmp(loss, "triplet") != 0)
+    return loom_errorf(err, "[task] kind = retrieval: set task.loss = infonce or triplet (not %s)", loss);
+  if (!retrieval && strcmp(loss, "sampled_softmax") != 0 && strcmp(loss, "bpr") != 0)
+    return loom_errorf(err, "[task] kind = ranking: set task.loss = sampled_softmax or bpr (not %s)", loss);
+  bool triplet = !strcmp(loss, "triplet");
+  if (m->n_neg <= 0 && (!retrieval || triplet))
+    return loom_errorf(err, "[task] kind = %s with loss %s needs negatives: set [data] negatives (e.g. 4)",
+                       loom_task_name(m->task), loss);
+  if (!prep->items || (!retrieval && !prep->users))
+    return loom_errorf(err, "[task] kind = %s needs [data] %sitem_col", loom_task_name(m->task), retrieval ? "" : "user_col and ");
+  if (retrieval && (m->Tq <= 0 || !prep->vocab || !loom_config_bool(c, "text", "enabled")))
+    return loom_errorf(err, "[task] kind = retrieval needs the query text: set [data] query_col and keep the text tower on");
+  /* retrieval: InfoNCE uses in-batch negatives (G = 1); triplet the batch's first negative (G = 2) */
+  int G = m->G = retrieval ? (triplet ? 2 : 1) : 1 + m->n_neg, D = (int)loom_config_int(c, "fusion", "dim");
   /* item side */
   loom_tensor *parts[4];
   int np = 0, d = 0, di;
   int id = (int)loom_config_int(c, "interaction", "item_dim"), ud = (int)loom_config_int(c, "interaction", "user_dim");
-  if (id > 0) {
+  if (id > 0 && !retrieval) {
     m->item = loom_input(g, "item", LOOM_I32, 2, (int[]){LOOM_BATCH, G});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
     parts[np++] = loom_embedding(g, "interaction.item_embedding", loom_reshape(g, m->item, 1, (int[]){-1}), &eo, b->rng);
@@ -374,7 +388,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
   m->item_vec = loom_dense(g, "item_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B·G, D)
   /* user side */
   np = 0, d = 0;
-  if (ud > 0) {
+  if (ud > 0 && !retrieval) {
     m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
     parts[np++] = loom_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
@@ -392,16 +406,29 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
   snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "interaction");
   o.in_features = d;
   m->user_vec = loom_dense(g, "user_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B, D)
+  loom_tensor *l;
+  if (retrieval) {
+    /* the query (user side) against its item: InfoNCE over the batch, or triplet with a sampled negative */
+    m->logits = m->item_vec;
+    float tau = (float)loom_config_float(c, "task", "temperature");
+    if (triplet) {
+      loom_tensor *v2 = loom_reshape(g, m->item_vec, 2, (int[]){-1, 2 * D});
+      l = loom_triplet_margin(g, m->user_vec, loom_slice(g, v2, 0, D), loom_slice(g, v2, D, D),
+                              (float)loom_config_float(c, "task", "margin"), LOOM_DIST_COSINE, LOOM_REDUCE_NONE);
+    } else {
+      l = loom_infonce(g, m->user_vec, m->item_vec, tau, true, true, LOOM_REDUCE_NONE);
+    }
+    m->n_classes = G;
+  } else {
   loom_tensor *v = loom_reshape(g, m->item_vec, 3, (int[]){-1, G, D});
   loom_tensor *u = loom_reshape(g, m->user_vec, 3, (int[]){-1, D, 1});
   m->logits = loom_reshape(g, loom_matmul(g, v, u, false, false), 2, (int[]){-1, G}); // (B, G)
-  const char *loss = loom_config_str(c, "task", "loss");
-  loom_tensor *l;
   if (!strcmp(loss, "bpr")) {
     l = loom_bpr(g, loom_slice(g, m->logits, 0, 1), loom_slice(g, m->logits, 1, G - 1), LOOM_REDUCE_NONE);
   } else {
     m->label_i = loom_input(g, "target", LOOM_I32, 1, (int[]){LOOM_BATCH});
     l = loom_softmax_ce(g, m->logits, m->label_i, 0, LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_NONE);
+  }
   }
   m->row_weight = loom_input(g, "row_weight", LOOM_F32, 1, (int[]){LOOM_BATCH});
   m->inv_weight = loom_input(g, "inv_weight", LOOM_F32, 1, (int[]){1});
@@ -413,11 +440,6 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
 
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
   const char *kind = loom_config_str(c, "task", "kind");
-  if (!strcmp(kind, "retrieval")) {
-    loom_errorf(err, "[task] kind = retrieval: not available in this build of loom-train yet — use binary, "
-                     "multiclass or ranking");
-    return NULL;
-  }
   const loom_prep *prep = loom_dataset_prep(ds);
   loom_batch probe;
   if (loom_batch_init(&probe, ds, 1, err) < 0) return NULL;
@@ -432,6 +454,7 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
   loom_batch_free(&probe);
   m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
             : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
+            : !strcmp(kind, "retrieval") ? LOOM_TASK_RETRIEVAL
                                         : LOOM_TASK_BINARY;
   m->G = 1;
   m->g = loom_graph_new();
@@ -440,7 +463,7 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
   loom_rng_seed(loom_graph_rng(m->g), (uint64_t)loom_config_int(c, "train", "seed") ^ 0x5eed5eed5eedull);
   builder b = {m->g, &rng,
                !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_STYLE_TORCH : LOOM_INIT_STYLE_KERAS};
-  if (m->task == LOOM_TASK_RANKING) {
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
     if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
     return m;
   }
@@ -551,12 +574,13 @@ static int grow(loom_model *m, int B, loom_error *err) {
     m->labels = alloc_n(n, sizeof(int32_t));
     m->cat_ids = alloc_n(n * (size_t)m->n_cat, sizeof(int32_t));
     m->items = alloc_n(n * G, sizeof(int32_t));
-    m->toks = G > 1 ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
-    m->lens = G > 1 ? alloc_n(n * G, sizeof(int32_t)) : NULL;
-    m->images = G > 1 ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
+    bool pw = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL;
+    m->toks = pw ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
+    m->lens = pw ? alloc_n(n * G, sizeof(int32_t)) : NULL;
+    m->images = pw ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
     m->cap = B;
     if (!m->inv_len || !m->mask || !m->q_inv_len || !m->q_mask || !m->weights || !m->labels || !m->cat_ids ||
-        !m->items || (G > 1 && (!m->toks || !m->lens || !m->images))) {
+        !m->items || (pw && (!m->toks || !m->lens || !m->images))) {
       m->cap = 0;
       return loom_errorf(err, "out of memory for a batch of %d rows", B);
     }
@@ -569,7 +593,7 @@ static int grow(loom_model *m, int B, loom_error *err) {
   if (m->category) loom_input_bind(m->category, m->cat_ids);
   if (m->label_i) loom_input_bind(m->label_i, m->labels);
   if (m->row_weight) loom_input_bind(m->row_weight, m->weights + 1), loom_input_bind(m->inv_weight, m->weights);
-  if (m->G > 1) {
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
     if (m->item) loom_input_bind(m->item, m->items);
     if (m->tokens) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
     if (m->image) loom_input_bind(m->image, m->images);
@@ -619,7 +643,7 @@ static void item_text_aux(loom_model *m, const int32_t *len, int n) {
 }
 
 int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err) {
-  assert(m->G > 1 && B == m->compiled_B);
+  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
   size_t n = (size_t)B * (size_t)m->G;
   memcpy(m->items, items, sizeof(int32_t) * n);
   if (loom_dataset_item_features(ds, items, (int)n, m->tokens ? m->toks : NULL, m->tokens ? m->lens : NULL,
@@ -632,24 +656,25 @@ int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items,
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   int B = b->B;
   assert(B == m->compiled_B);
-  if (m->task == LOOM_TASK_RANKING) {
-    int G = m->G, n = b->n_neg;
-    assert(n == G - 1);
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+    /* row i's items: its positive, then the first G - 1 of its sampled negatives */
+    int G = m->G, stride = b->n_neg, n = G - 1;
+    assert(n <= stride);
     if (m->user) loom_input_bind(m->user, b->user);
     for (int i = 0; i < B; i++) {
       m->items[i * G] = b->item[i];
-      memcpy(m->items + i * G + 1, b->neg + i * n, sizeof(int32_t) * (size_t)n);
+      if (n) memcpy(m->items + i * G + 1, b->neg + i * stride, sizeof(int32_t) * (size_t)n);
       if (m->tokens) {
         size_t T = (size_t)m->T;
         memcpy(m->toks + (size_t)i * G * T, b->tokens + (size_t)i * T, sizeof(int32_t) * T);
-        memcpy(m->toks + ((size_t)i * G + 1) * T, b->neg_tokens + (size_t)i * n * T, sizeof(int32_t) * T * (size_t)n);
+        if (n) memcpy(m->toks + ((size_t)i * G + 1) * T, b->neg_tokens + (size_t)i * stride * T, sizeof(int32_t) * T * (size_t)n);
         m->lens[i * G] = b->lengths[i];
-        memcpy(m->lens + i * G + 1, b->neg_lengths + i * n, sizeof(int32_t) * (size_t)n);
+        if (n) memcpy(m->lens + i * G + 1, b->neg_lengths + i * stride, sizeof(int32_t) * (size_t)n);
       }
       if (m->image) {
         size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
         memcpy(m->images + (size_t)i * G * P, b->image + (size_t)i * P, sizeof(float) * P);
-        memcpy(m->images + ((size_t)i * G + 1) * P, b->neg_image + (size_t)i * n * P, sizeof(float) * P * (size_t)n);
+        if (n) memcpy(m->images + ((size_t)i * G + 1) * P, b->neg_image + (size_t)i * stride * P, sizeof(float) * P * (size_t)n);
       }
     }
     if (m->tokens) item_text_aux(m, m->lens, B * G);
@@ -659,7 +684,11 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
       text_aux(b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
     }
     float sum = 0;
-    for (int i = 0; i < B; i++) sum += m->weights[1 + i] = b->label ? (b->label[i] > 0.5f ? 1.0f : 0.0f) : 1.0f;
+    /* rows that count: positives (every row without a label); retrieval also needs a query */
+    for (int i = 0; i < B; i++)
+      sum += m->weights[1 + i] = (!b->label || b->label[i] > 0.5f) &&
+                                         (m->task != LOOM_TASK_RETRIEVAL || b->query_len[i] > 0)
+                                     ? 1.0f : 0.0f;
     m->weights[0] = 1.0f / (sum > 0 ? sum : 1.0f);
     return 0;
   }

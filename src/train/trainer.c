@@ -100,7 +100,9 @@ typedef struct run {
   char metric_buf[MAX_METRICS][24];
   /* ranking: cut-offs, item vectors (N, D), training positives per user (CSR), item image paths */
   int n_k, ks[LOOM_MAX_KS], D, E;
-  float *V, *S, *cand;
+  float *V, *S, *cand, *Q, *QS;
+  int32_t *qitem, *rel;
+  int64_t *ranks_n;
   int32_t *pos_off, *pos_item, *negs;
   int64_t *ranks;
   loom_table items_tab;
@@ -212,11 +214,11 @@ static int setup_metrics(run *r, loom_error *err) {
   }
   const char *mon = loom_config_str(r->cfg, "task", "monitor");
   char auto_rank[24];
-  if (m->task == LOOM_TASK_RANKING) {
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
     int k10 = r->ks[0];
     for (int i = 0; i < r->n_k; i++)
       if (r->ks[i] == 10) k10 = 10;
-    snprintf(auto_rank, sizeof auto_rank, "ndcg@%d", k10);
+    snprintf(auto_rank, sizeof auto_rank, m->task == LOOM_TASK_RANKING ? "ndcg@%d" : "t2i_recall@%d", k10);
   }
   if (!strcmp(mon, "auto")) mon = m->task == LOOM_TASK_BINARY ? "auc" : m->task == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
   snprintf(r->monitor_name, sizeof r->monitor_name, "%s", mon);
@@ -227,7 +229,7 @@ static int setup_metrics(run *r, loom_error *err) {
   if (r->monitor == -2)
     return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(m->task));
   r->monitor_max = !(r->monitor == -1 || !strcmp(mon, "logloss"));
-  if (m->task == LOOM_TASK_RANKING) return 0; /* its buffers are setup_ranking's */
+  if (m->task >= LOOM_TASK_RANKING) return 0; /* its buffers are setup_ranking's */
   r->best = r->monitor_max ? -INFINITY : INFINITY;
   r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
   if (r->n_val <= 0)
@@ -266,7 +268,16 @@ static int setup_ranking(run *r, loom_error *err) {
   r->n_k = nk;
   for (int i = 0; i < nk; i++) r->ks[i] = (int)ks[i];
   r->n_metrics = 0;
-  for (int s = 0; s < 2; s++)
+  if (r->m->task == LOOM_TASK_RETRIEVAL) {
+    const char *rn[] = {"t2i_recall", "t2i_ndcg", "t2i_mrr", "i2t_recall", "i2t_ndcg"};
+    for (int j = 0; j < 5; j++)
+      for (int i = 0; i < nk; i++) {
+        snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s@%d", rn[j], r->ks[i]);
+        r->metric_names[r->n_metrics] = r->metric_buf[r->n_metrics];
+        r->n_metrics++;
+      }
+  }
+  for (int s = 0; s < 2 && r->m->task == LOOM_TASK_RANKING; s++)
     for (int j = 0; j < (s ? 3 : 5); j++)
       for (int i = 0; i < nk; i++) {
         snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s%s@%d", s ? "s_" : "", rank_names[j], r->ks[i]);
@@ -276,7 +287,15 @@ static int setup_ranking(run *r, loom_error *err) {
   int32_t N = loom_dataset_num_items(r->ds);
   r->D = (int)loom_config_int(r->cfg, "fusion", "dim");
   r->E = (int)loom_config_int(r->cfg, "task", "eval_negatives");
-  int U = loom_idmap_size(loom_dataset_prep(r->ds)->users);
+  const loom_prep *pp = loom_dataset_prep(r->ds);
+  int U = pp->users ? loom_idmap_size(pp->users) : 1;
+  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
+  r->Q = loom_malloc(sizeof(float) * (size_t)(r->n_val > 0 ? r->n_val : 1) * (size_t)r->D);
+  r->qitem = loom_malloc(sizeof(int32_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  r->rel = loom_malloc(sizeof(int32_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  r->QS = loom_malloc(sizeof(float) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  r->ranks_n = loom_malloc(sizeof(int64_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  if (!r->Q || !r->qitem || !r->rel || !r->QS || !r->ranks_n) return loom_errorf(err, "out of memory");
   r->V = loom_calloc((size_t)N * (size_t)r->D, sizeof(float));
   r->S = loom_malloc(sizeof(float) * (size_t)N);
   r->cand = loom_malloc(sizeof(float) * (size_t)(r->E + 1));
@@ -305,7 +324,7 @@ static int setup_ranking(run *r, loom_error *err) {
       return -1;
     }
     for (int i = 0; i < n; i++)
-      if (!tb.label || tb.label[i] > 0.5f) pu[np] = tb.user[i], r->pos_item[np] = tb.item[i], np++;
+      if ((!tb.label || tb.label[i] > 0.5f) && tb.user) pu[np] = tb.user[i], r->pos_item[np] = tb.item[i], np++;
   }
   loom_batch_free(&tb);
   for (int64_t i = 0; i < np; i++) r->pos_off[pu[i] + 1]++;
@@ -345,6 +364,17 @@ static int setup_ranking(run *r, loom_error *err) {
   return 0;
 }
 
+static float dot(const float *a, const float *b, int D) {
+  float d = 0;
+  for (int k = 0; k < D; k++) d += a[k] * b[k];
+  return d;
+}
+static void normalize(float *x, int D) {
+  float n = sqrtf(dot(x, x, D));
+  float s = 1.0f / (n > 1e-12f ? n : 1e-12f);
+  for (int k = 0; k < D; k++) x[k] *= s;
+}
+
 static int evaluate_ranking(run *r, loom_error *err) {
   loom_model *m = r->m;
   int32_t N = loom_dataset_num_items(r->ds);
@@ -366,6 +396,7 @@ static int evaluate_ranking(run *r, loom_error *err) {
   loom_rng rng;
   loom_rng_seed(&rng, 0x5a3b1e);
   double loss = 0, npos = 0;
+  int64_t nq = 0;
   r->ex_n = 0;
   r->ex_k = r->ks[r->n_k - 1] < 20 ? r->ks[r->n_k - 1] : 20;
   for (;;) {
@@ -381,6 +412,11 @@ static int evaluate_ranking(run *r, loom_error *err) {
     for (int i = 0; i < b->B; i++) {
       if (m->weights[1 + i] == 0 || b->item[i] <= 0) continue;
       const float *u = m->user_vec->data + (size_t)i * D;
+      if (m->task == LOOM_TASK_RETRIEVAL) { /* keep the query; ranked after the pass */
+        memcpy(r->Q + (size_t)nq * D, u, sizeof(float) * D);
+        r->qitem[nq++] = b->item[i];
+        continue;
+      }
       for (int32_t j = 1; j < N; j++) {
         const float *v = r->V + (size_t)j * D;
         float d = 0;
@@ -413,6 +449,37 @@ static int evaluate_ranking(run *r, loom_error *err) {
     }
   }
   r->val_loss = npos > 0 ? loss / npos : NAN;
+  if (m->task == LOOM_TASK_RETRIEVAL) {
+    /* cosine similarity, as trained: normalise queries and items */
+    for (int64_t q = 0; q < nq; q++) normalize(r->Q + (size_t)q * D, D);
+    for (int32_t j = 1; j < N; j++) normalize(r->V + (size_t)j * D, D);
+    loom_rank_metrics t2i, i2t;
+    loom_rank_metrics_init(&t2i, r->n_k, r->ks);
+    loom_rank_metrics_init(&i2t, r->n_k, r->ks);
+    for (int64_t q = 0; q < nq; q++) { /* text -> item over every item */
+      const float *u = r->Q + (size_t)q * D;
+      for (int32_t j = 1; j < N; j++) r->S[j - 1] = dot(u, r->V + (size_t)j * D, D);
+      int32_t rel = r->qitem[q] - 1;
+      loom_rank_metrics_add(&t2i, r->S, N - 1, &rel, 1, NULL, 0, r->ranks);
+    }
+    for (int64_t q = 0; q < nq; q++) { /* item -> text over every validation query; once per item */
+      bool seen = false;
+      for (int64_t p = 0; p < q && !seen; p++) seen = r->qitem[p] == r->qitem[q];
+      if (seen) continue;
+      const float *v = r->V + (size_t)r->qitem[q] * D;
+      int nr = 0;
+      for (int64_t j = 0; j < nq; j++) {
+        r->QS[j] = dot(v, r->Q + (size_t)j * D, D);
+        if (r->qitem[j] == r->qitem[q]) r->rel[nr++] = (int32_t)j;
+      }
+      loom_rank_metrics_add(&i2t, r->QS, (int)nq, r->rel, nr, NULL, 0, r->ranks_n);
+    }
+    int at = 0;
+    const char *rn[] = {"recall", "ndcg", "mrr", "recall", "ndcg"};
+    for (int j = 0; j < 5; j++)
+      for (int i = 0; i < r->n_k; i++) r->val[at++] = loom_rank_metric(j < 3 ? &t2i : &i2t, rn[j], r->ks[i]);
+    return 0;
+  }
   int at = 0;
   for (int s = 0; s < 2; s++)
     for (int j = 0; j < (s ? 3 : 5); j++)
@@ -422,7 +489,7 @@ static int evaluate_ranking(run *r, loom_error *err) {
 
 static int evaluate(run *r, loom_error *err) {
   loom_model *m = r->m;
-  if (m->task == LOOM_TASK_RANKING) return evaluate_ranking(r, err);
+  if (m->task >= LOOM_TASK_RANKING) return evaluate_ranking(r, err);
   int64_t n = 0;
   double loss = 0;
   for (;;) {
@@ -833,6 +900,7 @@ static void run_free(run *r) {
   loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json);
   loom_free(r->V), loom_free(r->S), loom_free(r->cand), loom_free(r->negs), loom_free(r->ranks);
   loom_free(r->pos_off), loom_free(r->pos_item), loom_free(r->item_image);
+  loom_free(r->Q), loom_free(r->QS), loom_free(r->qitem), loom_free(r->rel), loom_free(r->ranks_n);
   loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
   loom_free(r);

@@ -489,6 +489,9 @@ static int evaluate_ranking(run *r, loom_error *err) {
 
 static int evaluate(run *r, loom_error *err) {
   loom_model *m = r->m;
+  /* a fresh loader per validation: the same rows and sampled negatives every time, resumed or not */
+  loom_loader_free(r->val_ld);
+  if (!(r->val_ld = loom_loader_new(r->ds, LOOM_SPLIT_VAL, 0, err))) return -1;
   if (m->task >= LOOM_TASK_RANKING) return evaluate_ranking(r, err);
   int64_t n = 0;
   double loss = 0;

@@ -1,0 +1,96 @@
+/* loom/model.h — the joint text / image / interaction model, built from a run config: towers (any may
+ * be left out), fusion, dense layers, a head and a loss per task, as one loom_graph whose parameter
+ * names follow PyTorch's equivalent modules (text.embedding.weight, text.lstm.weight_ih_l0,
+ * image.conv0.weight, interaction.user_embedding.weight, fusion.gate.weight, head.weight, ...).
+ * The data pipeline, the training loop and checkpoints are left to data.h and trainer.h.
+ *
+ *   loom_config *c = loom_config_new(loom_train_keys, loom_train_n_keys);  // + [data] section
+ *   loom_model *m = loom_model_build(c, ds, &err);
+ *   loom_model_compile(m, B, true);  loom_model_bind(m, batch, &err);
+ *   loom_graph_forward(m->g);  loom_graph_backward(m->g, m->loss);
+ */
+#ifndef LOOM_MODEL_H
+#define LOOM_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loom/config.h"
+#include "loom/data.h"
+#include "loom/error.h"
+#include "loom/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every key of a training run's config except [data] (owned by the data module): sections [text]
+ * [image] [interaction] [fusion] [task] [train]. */
+extern const loom_cfg_key loom_train_keys[];
+extern const int loom_train_n_keys;
+
+typedef enum { LOOM_TASK_BINARY = 0, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL } loom_task_kind;
+const char *loom_task_name(loom_task_kind k);
+
+#define LOOM_MODEL_MAX_TOWERS 4
+
+typedef struct loom_model {
+  loom_graph *g;
+  loom_task_kind task;
+  int n_classes;  /* multiclass: K; binary: 1 */
+  int cap;        /* largest batch the host buffers hold */
+  int T, Tq, F, n_cat, n_neg, C, H, W; /* feature sizes of the dataset's batches */
+  int G;          /* items scored per row: 1, or ranking's 1 positive + n_neg negatives */
+  int n_towers;
+  char towers[LOOM_MODEL_MAX_TOWERS][16]; /* names of the towers in the model, in fusion order */
+  /* inputs (NULL when the model does not read that feature) */
+  loom_tensor *tokens, *lengths;   /* (B, G·T) i32, (B, G) i32: the item text */
+  loom_tensor *text_inv_len;       /* (B, G) 1 / max(length, 1), mean pooling */
+  loom_tensor *text_mask;          /* (B, G·T) 0 at valid steps, -1e30 at padding, max pooling */
+  loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* ranking: the query text, (B, Tq) ... */
+  loom_tensor *image;              /* (B, G·C, H, W) */
+  loom_tensor *numeric;            /* (B, F) */
+  loom_tensor *user;               /* (B) i32 */
+  loom_tensor *item;               /* (B, G) i32 */
+  loom_tensor *category;           /* (B, n_cat) i32, offset into one table of all columns */
+  loom_tensor *label_f;            /* (B) binary targets */
+  loom_tensor *label_i;            /* (B) i32 class indices */
+  loom_tensor *pos_weight;         /* (1) */
+  loom_tensor *row_weight, *inv_weight; /* ranking: (B) 1 for positive rows, (1) 1 / their count */
+  /* outputs */
+  loom_tensor *logits; /* binary (B), multiclass (B, K), ranking (B, G) scores u·v (column 0 = positive) */
+  loom_tensor *user_vec, *item_vec; /* ranking: (B, D) and (B·G, D) */
+  loom_tensor *loss;   /* (1) mean over the batch */
+  /* host buffers for inputs the batch does not hold as is, sized for cap rows */
+  float *inv_len, *mask, *q_inv_len, *q_mask, *weights, *images;
+  int32_t *labels, *cat_ids, *items, *toks, *lens;
+  int32_t cat_offset[LOOM_DATA_MAX_COLS];
+  float pos_weight_value;
+  /* the compiled state (so that compile is skipped when nothing changed) */
+  int compiled_B;
+  bool compiled_train;
+  loom_tensor *compiled_out; /* loom_model_compile_output's output, NULL otherwise */
+} loom_model;
+
+/* Builds the graph described by config `c` for the feature sizes of dataset `ds` (vocabulary, ID
+ * maps, numeric features, image size, classes). Parameters are initialised from [train] seed.
+ * NULL with err naming the key when the config and the data disagree (e.g. a text tower without
+ * text_cols). */
+loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err);
+void loom_model_free(loom_model *m);
+/* Compiles for batch size B: train = loss with gradients (training mode: dropout, batch statistics);
+ * otherwise logits and loss without gradients, in eval mode. No-op when already compiled so.
+ * Returns 0, or -1 with err set. */
+int loom_model_compile(loom_model *m, int B, bool train, loom_error *err);
+/* Ranking, eval mode: compile for `out` only (m->user_vec or m->item_vec) with batch B. */
+int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err);
+/* Ranking: fill the item side's inputs for B·G item ids (features from loom_dataset_item_features). */
+int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err);
+/* Points the inputs at batch b's arrays (b->B must equal the compiled batch) and fills the derived
+ * inputs; -1 with err when a label is out of range. */
+int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,80 @@
+/* loom/trainer.h — a training run from a config: the run directory (config.ini, log.txt, metrics.csv,
+ * last.safetensors, best.safetensors, report.html), the loop (Adam/SGD, clipping, LR schedule,
+ * validation, early stopping), progress output, and bit-exact resume from last.safetensors, which holds
+ * the model, the optimiser moments and step, the RNG states, the loader position and the counters.
+ * The model itself is model.h; the CLI (apps/loom-train.c) only parses flags and installs SIGINT.
+ *
+ *   loom_train_opts o = {.config_path = "configs/fashion-shop-click.ini", .sets = sets, .n_sets = n};
+ *   loom_train_result r;
+ *   if (loom_train(&o, &r, &err) < 0) fprintf(stderr, "%s\n", err.msg);
+ */
+#ifndef LOOM_TRAINER_H
+#define LOOM_TRAINER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "loom/config.h"
+#include "loom/data.h"
+#include "loom/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The [data] section as an owned config section: every key goes to loom_data_schema_set and is
+ * recorded (later values replace earlier ones) so that the resolved config prints it back.
+ * Relative paths (interactions, items, users, image_root) are made absolute when set. */
+#define LOOM_DATA_SECTION_MAX 64
+typedef struct loom_data_section {
+  loom_data_schema schema;
+  int n;
+  char key[LOOM_DATA_SECTION_MAX][LOOM_DATA_NAME];
+  char value[LOOM_DATA_SECTION_MAX][LOOM_DATA_PATH];
+  loom_cfg_section section; /* name "data", ctx = this */
+} loom_data_section;
+
+/* A config over loom_train_keys with [data] handed to ds (which must outlive the config). */
+loom_config *loom_train_config_new(loom_data_section *ds);
+
+typedef struct loom_train_opts {
+  const char *config_path;           /* INI file; ignored with resume_dir (its config.ini is used) */
+  const char *const *sets;           /* "section.key=value" overrides, applied after the file */
+  int n_sets;
+  const char *resume_dir;            /* continue the run in this directory from last.safetensors */
+  volatile sig_atomic_t *stop;       /* set (e.g. by SIGINT): finish the step, checkpoint, return */
+  FILE *progress;                    /* progress output (NULL: none); a bar when it is a terminal */
+} loom_train_opts;
+
+#define LOOM_TRAIN_MAX_METRICS 48
+
+typedef struct loom_train_result {
+  long steps;          /* updates taken in total (including those before a resume) */
+  long epochs;         /* epochs completed */
+  double first_loss;   /* mean training loss of the first logged window of this invocation */
+  double last_loss;    /* mean training loss since the previous validation */
+  double best;         /* best value of the monitored validation metric */
+  char monitor[32];    /* its name */
+  double val[LOOM_TRAIN_MAX_METRICS];    /* last validation metrics, in metrics.csv's order after val_loss */
+  char val_names[LOOM_TRAIN_MAX_METRICS][24];
+  int n_val;
+  bool interrupted;    /* stopped by opts.stop */
+  bool early_stopped;  /* stopped by patience */
+  double seconds;      /* wall time of this invocation */
+  double samples_per_s;
+  char run_dir[1024];
+} loom_train_result;
+
+/* Runs (or resumes) a training run. Returns 0, or -1 with err naming the file, key or checkpoint
+ * field at fault. */
+int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
+
+/* Checks a checkpoint written by loom_train before trusting it: safetensors structure, the metadata a
+ * run needs, and the training state's tensors. -1 with err naming the file and what is wrong. */
+int loom_train_check_checkpoint(const char *path, loom_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,725 @@
+/* model.c — the run config's key table and the config → graph builder: text tower (embedding, (Bi)LSTM,
+ * pooling, dense), image tower (conv blocks, dense), interaction tower (numeric dense, ID embeddings),
+ * fusion, head and loss. The training loop, metrics and checkpoints live in trainer.c; batches come
+ * from src/data as plain arrays that loom_model_bind points the graph's inputs at. */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "loom/alloc.h"
+#include "loom/conv.h"
+#include "loom/dense.h"
+#include "loom/embedding.h"
+#include "loom/init.h"
+#include "loom/loss.h"
+#include "loom/lstm.h"
+#include "loom/model.h"
+#include "loom/norm.h"
+
+#define ACTS "relu|tanh|sigmoid|gelu|none"
+
+const loom_cfg_key loom_train_keys[] = {
+    /* [text] */
+    {"text", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "text tower over the item text (needs [data] text_cols)"},
+    {"text", "embedding_dim", LOOM_CFG_INT, "32", NULL, 1, 4096, "word embedding size"},
+    {"text", "hidden", LOOM_CFG_INT, "32", NULL, 1, 4096, "LSTM hidden size (per direction)"},
+    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "stacked LSTM layers"},
+    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "a second LSTM over each text reversed"},
+    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "LSTM states -> one vector"},
+    {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
+    {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
+    {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
+    /* [image] */
+    {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
+    {"image", "filters", LOOM_CFG_INT_LIST, "16,32", NULL, 1, 4096, "filters of each conv block"},
+    {"image", "kernel", LOOM_CFG_INT_LIST, "3", NULL, 1, 31, "kernel size per block (one value: all blocks)"},
+    {"image", "stride", LOOM_CFG_INT_LIST, "1", NULL, 1, 8, "stride per block (one value: all blocks)"},
+    {"image", "padding", LOOM_CFG_CHOICE, "same", "same|valid", 0, 0, "conv padding (Keras' names)"},
+    {"image", "pool", LOOM_CFG_INT_LIST, "2", NULL, 0, 8, "pool size after each block, 0 = none (one value: all)"},
+    {"image", "pool_type", LOOM_CFG_CHOICE, "max", "max|avg", 0, 0, "pooling after each block"},
+    {"image", "batchnorm", LOOM_CFG_BOOL, "false", NULL, 0, 0, "BatchNorm2d between conv and activation"},
+    {"image", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of conv and dense layers"},
+    {"image", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "units of the dense layers after flattening"},
+    {"image", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
+    /* [interaction] */
+    {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
+    {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
+    {"interaction", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
+    {"interaction", "user_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "user ID embedding size (0 = none)"},
+    {"interaction", "item_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "item ID embedding size (0 = none)"},
+    {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
+    /* [fusion] */
+    {"fusion", "mode", LOOM_CFG_CHOICE, "concat", "concat|sum|mean|weighted|product|gated", 0, 0,
+     "how tower outputs combine (all but concat project each tower to fusion.dim first)"},
+    {"fusion", "dim", LOOM_CFG_INT, "64", NULL, 1, 65536, "projection size for sum|mean|weighted|product|gated"},
+    {"fusion", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "dense layers after fusion"},
+    {"fusion", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
+    {"fusion", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
+    /* [task] */
+    {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval", 0, 0, "what the head predicts"},
+    {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)"},
+    {"task", "pos_weight", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6, "binary: weight of positives in BCE"},
+    {"task", "label_smoothing", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "multiclass: label smoothing of the CE"},
+    {"task", "threshold", LOOM_CFG_FLOAT, "0.5", NULL, 0, 1, "binary: probability above which a sample is positive"},
+    {"task", "monitor", LOOM_CFG_STRING, "auto", NULL, 0, 0,
+     "validation metric for the best checkpoint and early stopping: a metrics.csv column or loss "
+     "(auto: auc / macro_f1 / ndcg@10)"},
+    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet", 0, 0,
+     "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
+     "(in-batch, symmetric) or triplet (cosine, the first sampled negative)"},
+    {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature"},
+    {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
+    {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
+    {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
+    /* [train] */
+    {"train", "out", LOOM_CFG_STRING, "runs/run", NULL, 0, 0, "run directory (created; must not hold a run unless --resume)"},
+    {"train", "epochs", LOOM_CFG_INT, "5", NULL, 1, 1000000, "passes over the training split"},
+    {"train", "max_steps", LOOM_CFG_INT, "0", NULL, 0, 1e12, "stop after this many updates (0 = epochs decide); the LR schedule still spans train.epochs"},
+    {"train", "optimizer", LOOM_CFG_CHOICE, "adam", "adam|adamw|sgd", 0, 0, "update rule (PyTorch's)"},
+    {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-12, 10, "base learning rate"},
+    {"train", "weight_decay", LOOM_CFG_FLOAT, "0", NULL, 0, 10, "L2 (adam, sgd) or decoupled (adamw) decay"},
+    {"train", "momentum", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "sgd momentum"},
+    {"train", "schedule", LOOM_CFG_CHOICE, "constant", "constant|step|cosine", 0, 0, "learning-rate schedule"},
+    {"train", "warmup_steps", LOOM_CFG_INT, "0", NULL, 0, 1e12, "linear warm-up updates"},
+    {"train", "step_size", LOOM_CFG_INT, "1000", NULL, 1, 1e12, "step schedule: updates between decays"},
+    {"train", "gamma", LOOM_CFG_FLOAT, "0.1", NULL, 0, 1, "step schedule: decay factor"},
+    {"train", "min_lr", LOOM_CFG_FLOAT, "0", NULL, 0, 10, "cosine schedule: final learning rate"},
+    {"train", "clip_norm", LOOM_CFG_FLOAT, "0", NULL, 0, 1e9, "clip the global gradient norm to this (0 = off)"},
+    {"train", "seed", LOOM_CFG_INT, "42", NULL, 0, 9.2e18, "seed of initialisation and dropout"},
+    {"train", "init", LOOM_CFG_CHOICE, "keras", "keras|torch", 0, 0, "whose default initialisers the layers copy"},
+    {"train", "eval_every", LOOM_CFG_INT, "0", NULL, 0, 1e12, "validate every N updates (0 = once per epoch)"},
+    {"train", "log_every", LOOM_CFG_INT, "20", NULL, 1, 1e12, "plain progress line every N updates (not a terminal)"},
+    {"train", "patience", LOOM_CFG_INT, "0", NULL, 0, 1000000, "stop after N validations without improvement (0 = off)"},
+    {"train", "prefetch", LOOM_CFG_BOOL, "true", NULL, 0, 0, "prepare the next batch on a background thread"},
+};
+const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_keys[0]);
+
+const char *loom_task_name(loom_task_kind k) {
+  static const char *names[] = {"binary", "multiclass", "ranking", "retrieval"};
+  return names[k];
+}
+
+static loom_activation parse_act(const char *s) {
+  if (!strcmp(s, "relu")) return LOOM_ACT_RELU;
+  if (!strcmp(s, "tanh")) return LOOM_ACT_TANH;
+  if (!strcmp(s, "sigmoid")) return LOOM_ACT_SIGMOID;
+  if (!strcmp(s, "gelu")) return LOOM_ACT_GELU;
+  return LOOM_ACT_NONE;
+}
+
+typedef struct {
+  loom_graph *g;
+  loom_rng *rng;
+  loom_init_style style;
+} builder;
+
+/* x (B, *dim) through dense layers prefix.dense0.. with activation and dropout; *dim becomes the last width. */
+static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, int *dim, const long *units, int n,
+                                loom_activation act, float dropout) {
+  for (int i = 0; i < n; i++) {
+    char name[LOOM_NAME_MAX];
+    snprintf(name, sizeof name, "%s.dense%d", prefix, i);
+    loom_dense_opts o = {.in_features = *dim, .units = (int)units[i], .activation = act, .init = b->style};
+    x = loom_dense(b->g, name, x, &o, b->rng);
+    *dim = (int)units[i];
+    if (dropout > 0) x = loom_dropout(b->g, x, dropout);
+  }
+  return x;
+}
+
+#define LIST_MAX 32
+
+/* ---- towers: each returns (B, *dim) ---- */
+
+/* Text tower over G texts per row: tokens (B, G·T) → (B·G, dim). Inputs are created under in_name. */
+static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, const char *prefix, const char *in_name,
+                               int G, int T, loom_tensor **tok, loom_tensor **len, loom_tensor **inv,
+                               loom_tensor **mask, int *dim) {
+  loom_graph *g = b->g;
+  int E = (int)loom_config_int(c, "text", "embedding_dim"), H = (int)loom_config_int(c, "text", "hidden");
+  bool bi = loom_config_bool(c, "text", "bidirectional");
+  const char *pool = loom_config_str(c, "text", "pooling");
+  float p = (float)loom_config_float(c, "text", "dropout");
+  char name[LOOM_NAME_MAX];
+  *tok = loom_input(g, in_name, LOOM_I32, 2, (int[]){LOOM_BATCH, G * T});
+  snprintf(name, sizeof name, "%s_len", in_name);
+  *len = loom_input(g, name, LOOM_I32, G > 1 ? 2 : 1, (int[]){LOOM_BATCH, G});
+  /* G > 1: inputs bound to stable host buffers, viewed as G rows each (views keep the bound pointer) */
+  loom_tensor *ids = G > 1 ? loom_reshape(g, *tok, 2, (int[]){-1, T}) : *tok;
+  loom_tensor *lens = G > 1 ? loom_reshape(g, *len, 1, (int[]){-1}) : *len;
+  snprintf(name, sizeof name, "%s.embedding", prefix);
+  loom_embedding_opts eo = {.vocab = vocab, .dim = E, .padding_idx = 0, .init = b->style};
+  loom_tensor *x = loom_embedding(g, name, ids, &eo, b->rng); // (B·G, T, E)
+  bool seq = strcmp(pool, "last") != 0;
+  loom_lstm_opts lo = {.input_size = E,
+                       .hidden = H,
+                       .layers = (int)loom_config_int(c, "text", "layers"),
+                       .bidirectional = bi,
+                       .return_sequences = seq,
+                       .dropout = p,
+                       .init = b->style};
+  snprintf(name, sizeof name, "%s.lstm", prefix);
+  loom_tensor *h = loom_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
+  int D = (bi ? 2 : 1) * H;
+  if (!strcmp(pool, "mean")) {
+    /* padded steps are zero in the LSTM's output, so the mean over valid steps is sum / length */
+    snprintf(name, sizeof name, "%s_inv_len", in_name);
+    *inv = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G});
+    loom_tensor *iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
+    h = loom_mul(g, loom_sum(g, h, 1, false), iv);
+  } else if (!strcmp(pool, "max")) {
+    /* max over valid steps: padding pushed to -1e30, then a (T x 1) max-pool over (B·G, 1, T, D) */
+    snprintf(name, sizeof name, "%s_mask", in_name);
+    *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
+    h = loom_add(g, h, loom_reshape(g, *mask, 3, (int[]){-1, T, 1}));
+    h = loom_reshape(g, h, 4, (int[]){-1, 1, T, D});
+    h = loom_maxpool2d(g, h, T, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
+    h = loom_reshape(g, h, 2, (int[]){-1, D});
+  }
+  if (p > 0) h = loom_dropout(g, h, p);
+  *dim = D;
+  long units[LIST_MAX];
+  int n = loom_config_ints(c, "text", "dense", units, LIST_MAX);
+  return dense_stack(b, prefix, h, dim, units, n, parse_act(loom_config_str(c, "text", "activation")), p);
+}
+
+static int list_at(const long *v, int n, int i) { return (int)(n == 1 ? v[0] : v[i]); }
+
+static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c, int *dim, loom_error *err) {
+  loom_graph *g = b->g;
+  long filters[LIST_MAX], kernel[LIST_MAX], stride[LIST_MAX], pool[LIST_MAX], units[LIST_MAX];
+  int nf = loom_config_ints(c, "image", "filters", filters, LIST_MAX);
+  int nk = loom_config_ints(c, "image", "kernel", kernel, LIST_MAX);
+  int ns = loom_config_ints(c, "image", "stride", stride, LIST_MAX);
+  int np = loom_config_ints(c, "image", "pool", pool, LIST_MAX);
+  int nd = loom_config_ints(c, "image", "dense", units, LIST_MAX);
+  if ((nk != 1 && nk != nf) || (ns != 1 && ns != nf) || (np != 1 && np != nf)) {
+    loom_errorf(err, "[image] kernel, stride and pool need one value or one per conv block (%d filters)", nf);
+    return NULL;
+  }
+  bool same = !strcmp(loom_config_str(c, "image", "padding"), "same");
+  bool bn = loom_config_bool(c, "image", "batchnorm");
+  bool avg = !strcmp(loom_config_str(c, "image", "pool_type"), "avg");
+  const char *act = loom_config_str(c, "image", "activation");
+  loom_activation a = parse_act(act);
+  m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
+  loom_tensor *x = m->G > 1 ? loom_reshape(g, m->image, 4, (int[]){-1, m->C, m->H, m->W}) : m->image;
+  int C = m->C, H = m->H, W = m->W;
+  for (int i = 0; i < nf; i++) {
+    int k = list_at(kernel, nk, i), s = list_at(stride, ns, i), pl = list_at(pool, np, i);
+    char name[LOOM_NAME_MAX];
+    snprintf(name, sizeof name, "image.conv%d", i);
+    loom_conv2d_opts o = loom_conv2d_defaults(C, (int)filters[i], k);
+    o.stride_h = o.stride_w = s;
+    o.padding.mode = same ? LOOM_PAD_SAME : LOOM_PAD_VALID;
+    o.activation = bn || a == LOOM_ACT_NONE ? NULL : act;
+    if (b->style == LOOM_INIT_STYLE_TORCH) o.init = LOOM_INIT_TORCH_DEFAULT;
+    x = loom_conv2d_layer(g, name, x, &o, b->rng); // (B, F, H', W')
+    C = (int)filters[i];
+    H = same ? (H + s - 1) / s : (H - k) / s + 1;
+    W = same ? (W + s - 1) / s : (W - k) / s + 1;
+    if (H < 1 || W < 1) {
+      loom_errorf(err, "[image] conv block %d: a %dx%d image shrinks to nothing — use padding=same, smaller "
+                       "kernels or fewer blocks", i, m->H, m->W);
+      return NULL;
+    }
+    if (bn) {
+      snprintf(name, sizeof name, "image.bn%d", i);
+      loom_batchnorm_opts bo = loom_batchnorm_defaults(C);
+      x = loom_batchnorm2d_layer(g, name, x, &bo);
+      x = loom_activate(g, x, a);
+    }
+    if (pl > 1) {
+      if (H < pl || W < pl) {
+        loom_errorf(err, "[image] block %d: pool %d does not fit a %dx%d feature map — lower image.pool", i, pl, H, W);
+        return NULL;
+      }
+      snprintf(name, sizeof name, "image.pool%d", i);
+      loom_pool2d_opts po = {.kernel_h = pl, .kernel_w = pl};
+      x = avg ? loom_avgpool2d_layer(g, name, x, &po) : loom_maxpool2d_layer(g, name, x, &po);
+      H /= pl, W /= pl;
+    }
+  }
+  x = loom_flatten(g, x);
+  *dim = C * H * W;
+  return dense_stack(b, "image", x, dim, units, nd, a, (float)loom_config_float(c, "image", "dropout"));
+}
+
+static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, int *dim) {
+  loom_graph *g = b->g;
+  loom_tensor *parts[3 + 1];
+  int np = 0, total = 0;
+  if (m->F > 0) {
+    m->numeric = loom_input(g, "numeric", LOOM_F32, 2, (int[]){LOOM_BATCH, m->F});
+    long units[LIST_MAX];
+    int n = loom_config_ints(c, "interaction", "dense", units, LIST_MAX), d = m->F;
+    parts[np++] = dense_stack(b, "interaction", m->numeric, &d, units, n,
+                              parse_act(loom_config_str(c, "interaction", "activation")), 0);
+    total += d;
+  }
+  int ud = (int)loom_config_int(c, "interaction", "user_dim"), id = (int)loom_config_int(c, "interaction", "item_dim");
+  int cd = (int)loom_config_int(c, "interaction", "category_dim");
+  if (ud > 0 && prep->users) {
+    m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
+    parts[np++] = loom_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
+    total += ud;
+  }
+  if (id > 0 && prep->items) {
+    m->item = loom_input(g, "item", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
+    parts[np++] = loom_embedding(g, "interaction.item_embedding", m->item, &eo, b->rng);
+    total += id;
+  }
+  if (cd > 0 && m->n_cat > 0) {
+    /* one table for every category column; column j's ids start at cat_offset[j] */
+    int rows = 0;
+    for (int j = 0; j < m->n_cat; j++) m->cat_offset[j] = rows, rows += loom_idmap_size(prep->category[j]);
+    m->category = loom_input(g, "category", LOOM_I32, 2, (int[]){LOOM_BATCH, m->n_cat});
+    loom_embedding_opts eo = {.vocab = rows, .dim = cd, .padding_idx = -1, .init = b->style};
+    loom_tensor *e = loom_embedding(g, "interaction.category_embedding", m->category, &eo, b->rng);
+    parts[np++] = loom_reshape(g, e, 2, (int[]){-1, m->n_cat * cd});
+    total += m->n_cat * cd;
+  }
+  *dim = total;
+  if (np == 0) return NULL;
+  return np == 1 ? parts[0] : loom_concat(g, np, parts);
+}
+
+/* ---- fusion ---- */
+
+static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_tensor **xs, int *dims, int n,
+                         int *dim) {
+  loom_graph *g = b->g;
+  const char *mode = loom_config_str(c, "fusion", "mode");
+  if (n == 1) {
+    *dim = dims[0];
+    return xs[0];
+  }
+  if (!strcmp(mode, "concat")) {
+    *dim = 0;
+    for (int i = 0; i < n; i++) *dim += dims[i];
+    return loom_concat(g, n, xs);
+  }
+  int D = (int)loom_config_int(c, "fusion", "dim");
+  loom_tensor *p[LOOM_MODEL_MAX_TOWERS];
+  for (int i = 0; i < n; i++) {
+    char name[LOOM_NAME_MAX];
+    snprintf(name, sizeof name, "fusion.proj_%s", m->towers[i]);
+    loom_dense_opts o = {.in_features = dims[i], .units = D, .init = b->style};
+    p[i] = loom_dense(g, name, xs[i], &o, b->rng); // (B, D)
+  }
+  *dim = D;
+  loom_tensor *y = NULL;
+  if (!strcmp(mode, "sum") || !strcmp(mode, "mean")) {
+    y = p[0];
+    for (int i = 1; i < n; i++) y = loom_add(g, y, p[i]);
+    if (!strcmp(mode, "mean")) y = loom_scale(g, y, 1.0f / (float)n, 0);
+  } else if (!strcmp(mode, "product")) {
+    y = p[0];
+    for (int i = 1; i < n; i++) y = loom_mul(g, y, p[i]);
+  } else if (!strcmp(mode, "weighted")) {
+    /* y = sum_i w_i p_i with learned scalars w (n), initialised to 1/n */
+    loom_tensor *w = loom_param(g, "fusion.weight", 1, (int[]){n});
+    for (int i = 0; i < n; i++) w->data[i] = 1.0f / (float)n;
+    for (int i = 0; i < n; i++) {
+      loom_tensor *t = loom_mul(g, p[i], loom_slice(g, w, i, 1));
+      y = y ? loom_add(g, y, t) : t;
+    }
+  } else { /* gated: g = σ(W [p_0 .. p_n-1] + b) (B, n·D); y = sum_i g_i ⊙ p_i */
+    loom_dense_opts o = {.in_features = n * D, .units = n * D, .activation = LOOM_ACT_SIGMOID, .init = b->style};
+    loom_tensor *gate = loom_dense(g, "fusion.gate", loom_concat(g, n, p), &o, b->rng);
+    for (int i = 0; i < n; i++) {
+      loom_tensor *t = loom_mul(g, p[i], loom_slice(g, gate, i * D, D));
+      y = y ? loom_add(g, y, t) : t;
+    }
+  }
+  return y;
+}
+
+/* Ranking, two towers: user side u = user_proj([user embedding, query text]) (B, D); item side
+ * v = item_proj([item embedding, item text, item image]) for the positive and n_neg negatives of each
+ * row (B·G, D); score s_ij = u_i · v_ij. Loss over rows whose label is 1 (all rows without a label):
+ * sampled softmax CE(s_i, 0) or BPR mean_j softplus(s_ij - s_i0). */
+static int build_ranking(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, loom_error *err) {
+  loom_graph *g = b->g;
+  bool retrieval = m->task == LOOM_TASK_RETRIEVAL;
+  const char *loss = loom_config_str(c, "task", "loss");
+  if (retrieval && strcmp(loss, "infonce") != 0 && strcmp(loss, "triplet") != 0)
+    return loom_errorf(err, "[task] kind = retrieval: set task.loss = infonce or triplet (not %s)", loss);
+  if (!retrieval && strcmp(loss, "sampled_softmax") != 0 && strcmp(loss, "bpr") != 0)
+    return loom_errorf(err, "[task] kind = ranking: set task.loss = sampled_softmax or bpr (not %s)", loss);
+  bool triplet = !strcmp(loss, "triplet");
+  if (m->n_neg <= 0 && (!retrieval || triplet))
+    return loom_errorf(err, "[task] kind = %s with loss %s needs negatives: set [data] negatives (e.g. 4)",
+                       loom_task_name(m->task), loss);
+  if (!prep->items || (!retrieval && !prep->users))
+    return loom_errorf(err, "[task] kind = %s needs [data] %sitem_col", loom_task_name(m->task), retrieval ? "" : "user_col and ");
+  if (retrieval && (m->Tq <= 0 || !prep->vocab || !loom_config_bool(c, "text", "enabled")))
+    return loom_errorf(err, "[task] kind = retrieval needs the query text: set [data] query_col and keep the text tower on");
+  /* retrieval: InfoNCE uses in-batch negatives (G = 1); triplet the batch's first negative (G = 2) */
+  int G = m->G = retrieval ? (triplet ? 2 : 1) : 1 + m->n_neg, D = (int)loom_config_int(c, "fusion", "dim");
+  /* item side */
+  loom_tensor *parts[4];
+  int np = 0, d = 0, di;
+  int id = (int)loom_config_int(c, "interaction", "item_dim"), ud = (int)loom_config_int(c, "interaction", "user_dim");
+  if (id > 0 && !retrieval) {
+    m->item = loom_input(g, "item", LOOM_I32, 2, (int[]){LOOM_BATCH, G});
+    loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
+    parts[np++] = loom_embedding(g, "interaction.item_embedding", loom_reshape(g, m->item, 1, (int[]){-1}), &eo, b->rng);
+    d += id;
+  }
+  if (loom_config_bool(c, "text", "enabled") && m->T > 0 && prep->vocab) {
+    parts[np++] = text_tower(b, c, loom_vocab_size(prep->vocab), "text", "tokens", G, m->T, &m->tokens, &m->lengths,
+                             &m->text_inv_len, &m->text_mask, &di);
+    d += di;
+    snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "text");
+  }
+  if (loom_config_bool(c, "image", "enabled") && m->C > 0) {
+    if (!(parts[np] = image_tower(b, m, c, &di, err))) return -1;
+    np++, d += di;
+    snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "image");
+  }
+  if (np == 0)
+    return loom_errorf(err, "[task] kind = ranking: the item side is empty — set interaction.item_dim > 0 or "
+                            "enable the text or image tower");
+  loom_dense_opts o = {.in_features = d, .units = D, .init = b->style};
+  m->item_vec = loom_dense(g, "item_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B·G, D)
+  /* user side */
+  np = 0, d = 0;
+  if (ud > 0 && !retrieval) {
+    m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
+    parts[np++] = loom_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
+    d += ud;
+  }
+  if (m->Tq > 0 && prep->vocab && loom_config_bool(c, "text", "enabled")) {
+    parts[np++] = text_tower(b, c, loom_vocab_size(prep->vocab), "query", "query", 1, m->Tq, &m->query, &m->query_len,
+                             &m->query_inv_len, &m->query_mask, &di);
+    d += di;
+    snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "query");
+  }
+  if (np == 0)
+    return loom_errorf(err, "[task] kind = ranking: the user side is empty — set interaction.user_dim > 0 or give "
+                            "[data] query_col with the text tower on");
+  snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "interaction");
+  o.in_features = d;
+  m->user_vec = loom_dense(g, "user_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B, D)
+  loom_tensor *l;
+  if (retrieval) {
+    /* the query (user side) against its item: InfoNCE over the batch, or triplet with a sampled negative */
+    m->logits = m->item_vec;
+    float tau = (float)loom_config_float(c, "task", "temperature");
+    if (triplet) {
+      loom_tensor *v2 = loom_reshape(g, m->item_vec, 2, (int[]){-1, 2 * D});
+      l = loom_triplet_margin(g, m->user_vec, loom_slice(g, v2, 0, D), loom_slice(g, v2, D, D),
+                              (float)loom_config_float(c, "task", "margin"), LOOM_DIST_COSINE, LOOM_REDUCE_NONE);
+    } else {
+      l = loom_infonce(g, m->user_vec, m->item_vec, tau, true, true, LOOM_REDUCE_NONE);
+    }
+    m->n_classes = G;
+  } else {
+  loom_tensor *v = loom_reshape(g, m->item_vec, 3, (int[]){-1, G, D});
+  loom_tensor *u = loom_reshape(g, m->user_vec, 3, (int[]){-1, D, 1});
+  m->logits = loom_reshape(g, loom_matmul(g, v, u, false, false), 2, (int[]){-1, G}); // (B, G)
+  if (!strcmp(loss, "bpr")) {
+    l = loom_bpr(g, loom_slice(g, m->logits, 0, 1), loom_slice(g, m->logits, 1, G - 1), LOOM_REDUCE_NONE);
+  } else {
+    m->label_i = loom_input(g, "target", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    l = loom_softmax_ce(g, m->logits, m->label_i, 0, LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_NONE);
+  }
+  }
+  m->row_weight = loom_input(g, "row_weight", LOOM_F32, 1, (int[]){LOOM_BATCH});
+  m->inv_weight = loom_input(g, "inv_weight", LOOM_F32, 1, (int[]){1});
+  m->loss = loom_mul(g, loom_sum(g, loom_mul(g, loom_reshape(g, l, 1, (int[]){-1}), m->row_weight), LOOM_ALL, false),
+                     m->inv_weight);
+  m->n_classes = G;
+  return 0;
+}
+
+loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
+  const char *kind = loom_config_str(c, "task", "kind");
+  const loom_prep *prep = loom_dataset_prep(ds);
+  loom_batch probe;
+  if (loom_batch_init(&probe, ds, 1, err) < 0) return NULL;
+  loom_model *m = loom_calloc(1, sizeof *m);
+  if (!m) {
+    loom_batch_free(&probe);
+    loom_errorf(err, "out of memory building the model");
+    return NULL;
+  }
+  m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
+  m->C = probe.C, m->H = probe.H, m->W = probe.W;
+  loom_batch_free(&probe);
+  m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
+            : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
+            : !strcmp(kind, "retrieval") ? LOOM_TASK_RETRIEVAL
+                                        : LOOM_TASK_BINARY;
+  m->G = 1;
+  m->g = loom_graph_new();
+  loom_rng rng;
+  loom_rng_seed(&rng, (uint64_t)loom_config_int(c, "train", "seed"));
+  loom_rng_seed(loom_graph_rng(m->g), (uint64_t)loom_config_int(c, "train", "seed") ^ 0x5eed5eed5eedull);
+  builder b = {m->g, &rng,
+               !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_STYLE_TORCH : LOOM_INIT_STYLE_KERAS};
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+    if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
+    return m;
+  }
+  loom_tensor *xs[LOOM_MODEL_MAX_TOWERS];
+  int dims[LOOM_MODEL_MAX_TOWERS];
+  int n = 0;
+  if (loom_config_bool(c, "text", "enabled")) {
+    if (m->T <= 0 || !prep->vocab) {
+      loom_errorf(err, "[text] enabled = true but the data has no text — set [data] text_cols, or text.enabled=false");
+      goto fail;
+    }
+    snprintf(m->towers[n], sizeof m->towers[n], "text");
+    xs[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens, &m->lengths,
+                       &m->text_inv_len, &m->text_mask, &dims[n]);
+    n++;
+  }
+  if (loom_config_bool(c, "image", "enabled")) {
+    if (m->C <= 0) {
+      loom_errorf(err, "[image] enabled = true but the data has no images — set [data] image_col, or image.enabled=false");
+      goto fail;
+    }
+    snprintf(m->towers[n], sizeof m->towers[n], "image");
+    if (!(xs[n] = image_tower(&b, m, c, &dims[n], err))) goto fail;
+    n++;
+  }
+  if (loom_config_bool(c, "interaction", "enabled")) {
+    snprintf(m->towers[n], sizeof m->towers[n], "interaction");
+    xs[n] = interaction_tower(&b, m, c, prep, &dims[n]);
+    if (!xs[n]) {
+      loom_errorf(err, "[interaction] enabled = true but there are no numeric_cols, user/item columns or category_cols "
+                       "with a non-zero embedding size — set interaction.enabled=false or give features");
+      goto fail;
+    }
+    n++;
+  }
+  if (n == 0) {
+    loom_errorf(err, "every tower is disabled — enable at least one of text, image, interaction");
+    goto fail;
+  }
+  m->n_towers = n;
+  int dim;
+  loom_tensor *x = fuse(&b, c, m, xs, dims, n, &dim);
+  long units[LIST_MAX];
+  int nd = loom_config_ints(c, "fusion", "dense", units, LIST_MAX);
+  x = dense_stack(&b, "fusion", x, &dim, units, nd, parse_act(loom_config_str(c, "fusion", "activation")),
+                  (float)loom_config_float(c, "fusion", "dropout"));
+  if (m->task == LOOM_TASK_BINARY) {
+    m->n_classes = 1;
+    loom_dense_opts o = {.in_features = dim, .units = 1, .init = b.style};
+    m->logits = loom_reshape(m->g, loom_dense(m->g, "head", x, &o, &rng), 1, (int[]){-1}); // (B)
+    m->label_f = loom_input(m->g, "label", LOOM_F32, 1, (int[]){LOOM_BATCH});
+    m->pos_weight_value = (float)loom_config_float(c, "task", "pos_weight");
+    if (m->pos_weight_value != 1.0f) m->pos_weight = loom_input(m->g, "pos_weight", LOOM_F32, 1, (int[]){1});
+    m->loss = loom_bce_logits(m->g, m->logits, m->label_f, m->pos_weight, LOOM_REDUCE_MEAN);
+  } else {
+    int K = (int)loom_config_int(c, "task", "classes");
+    int Kd = loom_dataset_num_classes(ds);
+    if (K == 0) K = Kd;
+    if (K < 2) {
+      loom_errorf(err, "[task] kind = multiclass needs classes >= 2: set task.classes, or [data] label_type = class");
+      goto fail;
+    }
+    if (Kd > 0 && K != Kd) {
+      loom_errorf(err, "[task] classes = %d but the training data has %d classes (label_type = class) — remove "
+                       "task.classes or make them agree", K, Kd);
+      goto fail;
+    }
+    m->n_classes = K;
+    loom_dense_opts o = {.in_features = dim, .units = K, .init = b.style};
+    m->logits = loom_dense(m->g, "head", x, &o, &rng); // (B, K)
+    m->label_i = loom_input(m->g, "label", LOOM_I32, 1, (int[]){LOOM_BATCH});
+    m->loss = loom_softmax_ce(m->g, m->logits, m->label_i, (float)loom_config_float(c, "task", "label_smoothing"),
+                              LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_MEAN);
+  }
+  return m;
+fail:
+  loom_model_free(m);
+  return NULL;
+}
+
+void loom_model_free(loom_model *m) {
+  if (!m) return;
+  loom_graph_free(m->g);
+  loom_free(m->inv_len);
+  loom_free(m->mask);
+  loom_free(m->labels);
+  loom_free(m->cat_ids);
+  loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
+  loom_free(m->items), loom_free(m->toks), loom_free(m->lens);
+  loom_free(m);
+}
+
+static void *alloc_n(size_t n, size_t size) { return loom_malloc((n ? n : 1) * size); }
+
+/* Host buffers for cap rows, and the inputs that read them bound once (views of inputs keep the
+ * pointer they had at compile, so these are bound before every compile). */
+static int grow(loom_model *m, int B, loom_error *err) {
+  if (B > m->cap) {
+    size_t n = (size_t)B, G = (size_t)m->G, T = (size_t)m->T, Tq = (size_t)m->Tq;
+    loom_free(m->inv_len), loom_free(m->mask), loom_free(m->labels), loom_free(m->cat_ids);
+    loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
+    loom_free(m->items), loom_free(m->toks), loom_free(m->lens);
+    m->inv_len = alloc_n(n * G, sizeof(float));
+    m->mask = alloc_n(n * G * T, sizeof(float));
+    m->q_inv_len = alloc_n(n, sizeof(float));
+    m->q_mask = alloc_n(n * Tq, sizeof(float));
+    m->weights = alloc_n(n + 1, sizeof(float));
+    m->labels = alloc_n(n, sizeof(int32_t));
+    m->cat_ids = alloc_n(n * (size_t)m->n_cat, sizeof(int32_t));
+    m->items = alloc_n(n * G, sizeof(int32_t));
+    bool pw = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL;
+    m->toks = pw ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
+    m->lens = pw ? alloc_n(n * G, sizeof(int32_t)) : NULL;
+    m->images = pw ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
+    m->cap = B;
+    if (!m->inv_len || !m->mask || !m->q_inv_len || !m->q_mask || !m->weights || !m->labels || !m->cat_ids ||
+        !m->items || (pw && (!m->toks || !m->lens || !m->images))) {
+      m->cap = 0;
+      return loom_errorf(err, "out of memory for a batch of %d rows", B);
+    }
+    if (m->label_i && m->task == LOOM_TASK_RANKING) memset(m->labels, 0, sizeof(int32_t) * n);
+  }
+  if (m->text_inv_len) loom_input_bind(m->text_inv_len, m->inv_len);
+  if (m->text_mask) loom_input_bind(m->text_mask, m->mask);
+  if (m->query_inv_len) loom_input_bind(m->query_inv_len, m->q_inv_len);
+  if (m->query_mask) loom_input_bind(m->query_mask, m->q_mask);
+  if (m->category) loom_input_bind(m->category, m->cat_ids);
+  if (m->label_i) loom_input_bind(m->label_i, m->labels);
+  if (m->row_weight) loom_input_bind(m->row_weight, m->weights + 1), loom_input_bind(m->inv_weight, m->weights);
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+    if (m->item) loom_input_bind(m->item, m->items);
+    if (m->tokens) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
+    if (m->image) loom_input_bind(m->image, m->images);
+  }
+  return 0;
+}
+
+static int compile_outputs(loom_model *m, int B, bool train, int n, loom_tensor *const *outs, loom_error *err) {
+  if (grow(m, B, err) < 0) return -1;
+  loom_graph_set_training(m->g, train);
+  if (loom_graph_compile(m->g, B, n, outs, train) < 0) {
+    m->compiled_B = 0;
+    return loom_errorf(err, "model does not compile: %s", loom_graph_error(m->g));
+  }
+  if (m->pos_weight) m->pos_weight->data[0] = m->pos_weight_value;
+  return 0;
+}
+
+int loom_model_compile(loom_model *m, int B, bool train, loom_error *err) {
+  if (m->compiled_B == B && m->compiled_train == train && m->compiled_out == NULL) return 0;
+  int rc = train ? compile_outputs(m, B, true, 1, &m->loss, err)
+         : m->user_vec ? compile_outputs(m, B, false, 3, (loom_tensor *[]){m->logits, m->loss, m->user_vec}, err)
+                       : compile_outputs(m, B, false, 2, (loom_tensor *[]){m->logits, m->loss}, err);
+  if (rc < 0) return -1;
+  m->compiled_B = B, m->compiled_train = train, m->compiled_out = NULL;
+  return 0;
+}
+
+int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err) {
+  if (m->compiled_B == B && !m->compiled_train && m->compiled_out == out) return 0;
+  if (compile_outputs(m, B, false, 1, &out, err) < 0) return -1;
+  m->compiled_B = B, m->compiled_train = false, m->compiled_out = out;
+  return 0;
+}
+
+/* inv (n) = 1 / max(len, 1); mask (n, T) = 0 at valid steps (all of an empty text), -1e30 after. */
+static void text_aux(const int32_t *len, int n, int T, float *inv, float *mask) {
+  for (int i = 0; i < n; i++) {
+    if (inv) inv[i] = 1.0f / (float)(len[i] > 0 ? len[i] : 1);
+    if (mask)
+      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = t < len[i] || len[i] == 0 ? 0.0f : -1e30f;
+  }
+}
+
+static void item_text_aux(loom_model *m, const int32_t *len, int n) {
+  text_aux(len, n, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+}
+
+int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err) {
+  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
+  size_t n = (size_t)B * (size_t)m->G;
+  memcpy(m->items, items, sizeof(int32_t) * n);
+  if (loom_dataset_item_features(ds, items, (int)n, m->tokens ? m->toks : NULL, m->tokens ? m->lens : NULL,
+                                 m->image ? m->images : NULL, err) < 0)
+    return -1;
+  if (m->tokens) item_text_aux(m, m->lens, (int)n);
+  return 0;
+}
+
+int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
+  int B = b->B;
+  assert(B == m->compiled_B);
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+    /* row i's items: its positive, then the first G - 1 of its sampled negatives */
+    int G = m->G, stride = b->n_neg, n = G - 1;
+    assert(n <= stride);
+    if (m->user) loom_input_bind(m->user, b->user);
+    for (int i = 0; i < B; i++) {
+      m->items[i * G] = b->item[i];
+      if (n) memcpy(m->items + i * G + 1, b->neg + i * stride, sizeof(int32_t) * (size_t)n);
+      if (m->tokens) {
+        size_t T = (size_t)m->T;
+        memcpy(m->toks + (size_t)i * G * T, b->tokens + (size_t)i * T, sizeof(int32_t) * T);
+        if (n) memcpy(m->toks + ((size_t)i * G + 1) * T, b->neg_tokens + (size_t)i * stride * T, sizeof(int32_t) * T * (size_t)n);
+        m->lens[i * G] = b->lengths[i];
+        if (n) memcpy(m->lens + i * G + 1, b->neg_lengths + i * stride, sizeof(int32_t) * (size_t)n);
+      }
+      if (m->image) {
+        size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+        memcpy(m->images + (size_t)i * G * P, b->image + (size_t)i * P, sizeof(float) * P);
+        if (n) memcpy(m->images + ((size_t)i * G + 1) * P, b->neg_image + (size_t)i * stride * P, sizeof(float) * P * (size_t)n);
+      }
+    }
+    if (m->tokens) item_text_aux(m, m->lens, B * G);
+    if (m->query) {
+      loom_input_bind(m->query, b->query);
+      loom_input_bind(m->query_len, b->query_len);
+      text_aux(b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
+    }
+    float sum = 0;
+    /* rows that count: positives (every row without a label); retrieval also needs a query */
+    for (int i = 0; i < B; i++)
+      sum += m->weights[1 + i] = (!b->label || b->label[i] > 0.5f) &&
+                                         (m->task != LOOM_TASK_RETRIEVAL || b->query_len[i] > 0)
+                                     ? 1.0f : 0.0f;
+    m->weights[0] = 1.0f / (sum > 0 ? sum : 1.0f);
+    return 0;
+  }
+  if (m->tokens) {
+    assert(b->T == m->T);
+    loom_input_bind(m->tokens, b->tokens);
+    loom_input_bind(m->lengths, b->lengths);
+    text_aux(b->lengths, B, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+  }
+  if (m->image) loom_input_bind(m->image, b->image);
+  if (m->numeric) loom_input_bind(m->numeric, b->numeric);
+  if (m->user) loom_input_bind(m->user, b->user);
+  if (m->item) loom_input_bind(m->item, b->item);
+  if (m->category)
+    for (int i = 0; i < B; i++)
+      for (int j = 0; j < m->n_cat; j++) m->cat_ids[i * m->n_cat + j] = m->cat_offset[j] + b->category[i * m->n_cat + j];
+  if (m->label_f) {
+    for (int i = 0; i < B; i++)
+      if (!(b->label[i] == 0.0f || b->label[i] == 1.0f))
+        return loom_errorf(err, "interactions row %d: label %g is not 0 or 1 (task.kind = binary)", (int)b->row[i],
+                           (double)b->label[i]);
+    loom_input_bind(m->label_f, b->label);
+  }
+  if (m->label_i) {
+    for (int i = 0; i < B; i++) {
+      float y = b->label[i];
+      if (!(y >= 0 && y < (float)m->n_classes) || y != floorf(y))
+        return loom_errorf(err, "interactions row %d: label %g is not a class in 0..%d (task.kind = multiclass)",
+                           (int)b->row[i], (double)y, m->n_classes - 1);
+      m->labels[i] = (int32_t)y;
+    }
+  }
+  return 0;
+}

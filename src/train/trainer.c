@@ -1,0 +1,1081 @@
+/* trainer.c — a training run: run directory, loop, validation metrics, progress, checkpoints and
+ * bit-exact resume. last.safetensors = model tensors (PyTorch names) + "_train.optim.*" moments +
+ * metadata (config, preprocessing, input SHA-256, metric history, step, RNG and loader states);
+ * best.safetensors = the model and the same metadata, without the optimiser. The graph is model.c's. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loom/alloc.h"
+#include "loom/metrics.h"
+#include "loom/model.h"
+#include "loom/optim.h"
+#include "loom/report.h"
+#include "loom/runtime.h"
+#include "loom/safetensors.h"
+#include "loom/sha256.h"
+#include "loom/trainer.h"
+
+#define CKPT_FORMAT "loom-train/1"
+#define MAX_METRICS LOOM_TRAIN_MAX_METRICS
+#define RANK_EXAMPLES 3
+
+/* ---------------------------------------------------------------- [data] as an owned section */
+
+static int is_path_key(const char *k) {
+  return !strcmp(k, "interactions") || !strcmp(k, "items") || !strcmp(k, "users") || !strcmp(k, "image_root");
+}
+
+static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
+  loom_data_section *d = ctx;
+  char abs[LOOM_DATA_PATH];
+  const char *v = value;
+  if (is_path_key(key) && value[0] && value[0] != '/') {
+    char cwd[LOOM_DATA_PATH / 2];
+    if (!getcwd(cwd, sizeof cwd)) return loom_errorf(err, "%s: cannot resolve the relative path '%s'", key, value);
+    if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, value) >= sizeof abs)
+      return loom_errorf(err, "%s: path too long", key);
+    v = abs;
+  }
+  if (loom_data_schema_set(&d->schema, key, v, err) < 0) return -1;
+  int i = 0;
+  while (i < d->n && strcmp(d->key[i], key) != 0) i++;
+  if (i == d->n) {
+    if (d->n == LOOM_DATA_SECTION_MAX) return loom_errorf(err, "too many [data] keys");
+    d->n++;
+  }
+  snprintf(d->key[i], sizeof d->key[i], "%s", key);
+  snprintf(d->value[i], sizeof d->value[i], "%s", v);
+  return 0;
+}
+
+static size_t data_dump(void *ctx, char *buf, size_t cap) {
+  loom_data_section *d = ctx;
+  size_t n = 0;
+  for (int i = 0; i < d->n; i++) {
+    int k = snprintf(buf ? buf + n : NULL, buf && n < cap ? cap - n : 0, "%s = %s\n", d->key[i], d->value[i]);
+    n += (size_t)k;
+  }
+  return n;
+}
+
+loom_config *loom_train_config_new(loom_data_section *ds) {
+  memset(ds, 0, sizeof *ds);
+  loom_data_schema_init(&ds->schema);
+  ds->section = (loom_cfg_section){"data", ds, data_set, data_dump};
+  loom_config *c = loom_config_new(loom_train_keys, loom_train_n_keys);
+  if (c) loom_config_add_section(c, &ds->section);
+  return c;
+}
+
+/* ---------------------------------------------------------------- the run */
+
+typedef struct run {
+  loom_data_section dsec;
+  loom_config *cfg;
+  loom_dataset *ds;
+  loom_model *m;
+  loom_optim *opt;
+  loom_loader *train_ld, *val_ld;
+  loom_lr_schedule sched;
+  float clip;
+  long step, epoch, epochs, max_steps, eval_every, log_every, patience, bad_evals, best_step, last_eval_step,
+      last_save_step, total_steps;
+  double best;
+  int monitor; /* index into val[], or -1 for val_loss */
+  bool monitor_max;
+  char monitor_name[32];
+  double loss_sum;
+  long loss_n;
+  /* validation */
+  int n_metrics;
+  const char *metric_names[MAX_METRICS];
+  char metric_buf[MAX_METRICS][24];
+  /* ranking: cut-offs, item vectors (N, D), training positives per user (CSR), item image paths */
+  int n_k, ks[LOOM_MAX_KS], D, E;
+  float *V, *S, *cand, *Q, *QS;
+  int32_t *qitem, *rel;
+  int64_t *ranks_n;
+  int32_t *pos_off, *pos_item, *negs;
+  int64_t *ranks;
+  loom_table items_tab;
+  const char **item_image;
+  int ex_n, ex_k;
+  int32_t ex_user[RANK_EXAMPLES], ex_query_row[RANK_EXAMPLES], ex_top[RANK_EXAMPLES][20];
+  float ex_score[RANK_EXAMPLES][20];
+  double val[MAX_METRICS], val_loss;
+  int64_t n_val;
+  float *scores, *probs, *labels;
+  int32_t *preds, *truth;
+  int64_t *confusion, *best_confusion;
+  /* history: metrics.csv text */
+  char *hist;
+  size_t hist_len, hist_cap;
+  /* output */
+  char dir[1024];
+  FILE *log, *progress;
+  bool tty;
+  char *config_text, *prep_text, *inputs_json;
+  double t0, t_window, t_print;
+  long samples_window, samples_total;
+  double first_loss, last_train_loss;
+  bool have_first;
+} run;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(run *r, const char *fmt, ...) {
+  if (!r->log) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(r->log, fmt, ap);
+  va_end(ap);
+  fflush(r->log);
+}
+
+static int hist_append(run *r, const char *s) {
+  size_t n = strlen(s);
+  if (r->hist_len + n + 1 > r->hist_cap) {
+    size_t cap = (r->hist_cap ? r->hist_cap * 2 : 4096) + n;
+    char *p = loom_realloc(r->hist, cap);
+    if (!p) return -1;
+    r->hist = p, r->hist_cap = cap;
+  }
+  memcpy(r->hist + r->hist_len, s, n + 1);
+  r->hist_len += n;
+  return 0;
+}
+
+static int mkdir_p(const char *path, loom_error *err) {
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1;; p++) {
+    if (*p == '/' || *p == 0) {
+      char c = *p;
+      *p = 0;
+      if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
+        return loom_errorf(err, "%s: cannot create the run directory: %s", tmp, strerror(errno));
+      if (!c) break;
+      *p = c;
+    }
+  }
+  return 0;
+}
+
+static void path_in(char *out, size_t n, const run *r, const char *name) { snprintf(out, n, "%s/%s", r->dir, name); }
+
+/* {"interactions": {"path": ..., "sha256": ...}, ...} over the CSV inputs (images are not hashed). */
+static int inputs_json(run *r, loom_error *err) {
+  const loom_data_schema *s = &r->dsec.schema;
+  const char *names[3] = {"interactions", "items", "users"};
+  const char *paths[3] = {s->interactions, s->items, s->users};
+  char buf[8192];
+  size_t n = (size_t)snprintf(buf, sizeof buf, "{");
+  for (int i = 0; i < 3; i++) {
+    if (!paths[i][0]) continue;
+    char hex[65];
+    if (loom_sha256_file(paths[i], hex, err) < 0) return -1;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\": {\"path\": \"%s\", \"sha256\": \"%s\"}", n > 1 ? ", " : "",
+                          names[i], paths[i], hex);
+    if (n >= sizeof buf) return loom_errorf(err, "input paths too long");
+  }
+  snprintf(buf + n, sizeof buf - n, "}");
+  r->inputs_json = loom_strdup(buf);
+  return r->inputs_json ? 0 : loom_errorf(err, "out of memory");
+}
+
+/* ---------------------------------------------------------------- metrics */
+static int setup_ranking(run *r, loom_error *err);
+
+static int setup_metrics(run *r, loom_error *err) {
+  loom_model *m = r->m;
+  if (m->task == LOOM_TASK_BINARY) {
+    const char *n[] = {"auc", "logloss", "accuracy", "precision", "recall", "f1"};
+    r->n_metrics = 6;
+    memcpy(r->metric_names, n, sizeof n);
+  } else if (m->task == LOOM_TASK_MULTICLASS) {
+    const char *n[] = {"accuracy", "macro_f1"};
+    r->n_metrics = 2;
+    memcpy(r->metric_names, n, sizeof n);
+  } else if (setup_ranking(r, err) < 0) {
+    return -1;
+  }
+  const char *mon = loom_config_str(r->cfg, "task", "monitor");
+  char auto_rank[24];
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+    int k10 = r->ks[0];
+    for (int i = 0; i < r->n_k; i++)
+      if (r->ks[i] == 10) k10 = 10;
+    snprintf(auto_rank, sizeof auto_rank, m->task == LOOM_TASK_RANKING ? "ndcg@%d" : "t2i_recall@%d", k10);
+  }
+  if (!strcmp(mon, "auto")) mon = m->task == LOOM_TASK_BINARY ? "auc" : m->task == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
+  snprintf(r->monitor_name, sizeof r->monitor_name, "%s", mon);
+  r->monitor = -2;
+  if (!strcmp(mon, "loss")) r->monitor = -1;
+  for (int i = 0; i < r->n_metrics; i++)
+    if (!strcmp(mon, r->metric_names[i])) r->monitor = i;
+  if (r->monitor == -2)
+    return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(m->task));
+  r->monitor_max = !(r->monitor == -1 || !strcmp(mon, "logloss"));
+  if (m->task >= LOOM_TASK_RANKING) return 0; /* its buffers are setup_ranking's */
+  r->best = r->monitor_max ? -INFINITY : INFINITY;
+  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
+  if (r->n_val <= 0)
+    return loom_errorf(err, "[data] the validation split is empty — set split_ratio (e.g. 0.8,0.1,0.1) or give "
+                            "'valid' rows in split_col");
+  size_t n = (size_t)r->n_val, K = (size_t)m->n_classes;
+  r->scores = loom_malloc(sizeof(float) * n);
+  r->probs = loom_malloc(sizeof(float) * n);
+  r->labels = loom_malloc(sizeof(float) * n);
+  r->preds = loom_malloc(sizeof(int32_t) * n);
+  r->truth = loom_malloc(sizeof(int32_t) * n);
+  r->confusion = loom_calloc(K * K, sizeof(int64_t));
+  r->best_confusion = loom_calloc(K * K, sizeof(int64_t));
+  if (!r->scores || !r->probs || !r->labels || !r->preds || !r->truth || !r->confusion || !r->best_confusion)
+    return loom_errorf(err, "out of memory for %" PRId64 " validation rows", r->n_val);
+  /* metrics.csv header */
+  if (!r->hist) {
+    char h[2048];
+    size_t k = (size_t)snprintf(h, sizeof h, "step,epoch,loss,val_loss");
+    for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", r->metric_names[i]);
+    snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
+    if (hist_append(r, h) < 0) return loom_errorf(err, "out of memory");
+  }
+  return 0;
+}
+
+
+/* ---------------------------------------------------------------- ranking evaluation */
+
+static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
+
+static int setup_ranking(run *r, loom_error *err) {
+  long ks[LOOM_MAX_KS + 1];
+  int nk = loom_config_ints(r->cfg, "task", "ks", ks, LOOM_MAX_KS + 1);
+  if (nk < 1 || nk > LOOM_MAX_KS) return loom_errorf(err, "[task] ks: give 1 to %d cut-offs", LOOM_MAX_KS);
+  r->n_k = nk;
+  for (int i = 0; i < nk; i++) r->ks[i] = (int)ks[i];
+  r->n_metrics = 0;
+  if (r->m->task == LOOM_TASK_RETRIEVAL) {
+    const char *rn[] = {"t2i_recall", "t2i_ndcg", "t2i_mrr", "i2t_recall", "i2t_ndcg"};
+    for (int j = 0; j < 5; j++)
+      for (int i = 0; i < nk; i++) {
+        snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s@%d", rn[j], r->ks[i]);
+        r->metric_names[r->n_metrics] = r->metric_buf[r->n_metrics];
+        r->n_metrics++;
+      }
+  }
+  for (int s = 0; s < 2 && r->m->task == LOOM_TASK_RANKING; s++)
+    for (int j = 0; j < (s ? 3 : 5); j++)
+      for (int i = 0; i < nk; i++) {
+        snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s%s@%d", s ? "s_" : "", rank_names[j], r->ks[i]);
+        r->metric_names[r->n_metrics] = r->metric_buf[r->n_metrics];
+        r->n_metrics++;
+      }
+  int32_t N = loom_dataset_num_items(r->ds);
+  r->D = (int)loom_config_int(r->cfg, "fusion", "dim");
+  r->E = (int)loom_config_int(r->cfg, "task", "eval_negatives");
+  const loom_prep *pp = loom_dataset_prep(r->ds);
+  int U = pp->users ? loom_idmap_size(pp->users) : 1;
+  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
+  r->Q = loom_malloc(sizeof(float) * (size_t)(r->n_val > 0 ? r->n_val : 1) * (size_t)r->D);
+  r->qitem = loom_malloc(sizeof(int32_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  r->rel = loom_malloc(sizeof(int32_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  r->QS = loom_malloc(sizeof(float) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  r->ranks_n = loom_malloc(sizeof(int64_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
+  if (!r->Q || !r->qitem || !r->rel || !r->QS || !r->ranks_n) return loom_errorf(err, "out of memory");
+  r->V = loom_calloc((size_t)N * (size_t)r->D, sizeof(float));
+  r->S = loom_malloc(sizeof(float) * (size_t)N);
+  r->cand = loom_malloc(sizeof(float) * (size_t)(r->E + 1));
+  r->negs = loom_malloc(sizeof(int32_t) * (size_t)r->E);
+  r->ranks = loom_malloc(sizeof(int64_t) * 2);
+  r->pos_off = loom_calloc((size_t)U + 1, sizeof(int32_t));
+  r->item_image = loom_calloc((size_t)N, sizeof(char *));
+  if (!r->V || !r->S || !r->cand || !r->negs || !r->ranks || !r->pos_off || !r->item_image)
+    return loom_errorf(err, "out of memory for ranking evaluation over %d items", N);
+  /* training positives per user, to exclude from full ranking (RecBole's convention) */
+  int64_t ntr = loom_dataset_rows(r->ds, LOOM_SPLIT_TRAIN);
+  const int32_t *rows = loom_dataset_split_rows(r->ds, LOOM_SPLIT_TRAIN);
+  r->pos_item = loom_malloc(sizeof(int32_t) * (size_t)(ntr > 0 ? ntr : 1));
+  int32_t *pu = loom_malloc(sizeof(int32_t) * (size_t)(ntr > 0 ? ntr : 1));
+  loom_batch tb;
+  if (!r->pos_item || !pu || loom_batch_init(&tb, r->ds, 256, err) < 0) {
+    loom_free(pu);
+    return loom_errorf(err, "out of memory for ranking evaluation");
+  }
+  int64_t np = 0;
+  for (int64_t s = 0; s < ntr; s += 256) {
+    int n = (int)(ntr - s < 256 ? ntr - s : 256);
+    if (loom_dataset_encode(r->ds, rows + s, n, &tb, err) < 0) {
+      loom_batch_free(&tb);
+      loom_free(pu);
+      return -1;
+    }
+    for (int i = 0; i < n; i++)
+      if ((!tb.label || tb.label[i] > 0.5f) && tb.user) pu[np] = tb.user[i], r->pos_item[np] = tb.item[i], np++;
+  }
+  loom_batch_free(&tb);
+  for (int64_t i = 0; i < np; i++) r->pos_off[pu[i] + 1]++;
+  for (int u = 0; u < U; u++) r->pos_off[u + 1] += r->pos_off[u];
+  int32_t *fill = loom_malloc(sizeof(int32_t) * (size_t)(U + 1)), *sorted = loom_malloc(sizeof(int32_t) * (size_t)(np + 1));
+  if (!fill || !sorted) {
+    loom_free(pu), loom_free(fill), loom_free(sorted);
+    return loom_errorf(err, "out of memory for ranking evaluation");
+  }
+  memcpy(fill, r->pos_off, sizeof(int32_t) * (size_t)(U + 1));
+  for (int64_t i = 0; i < np; i++) sorted[fill[pu[i]]++] = r->pos_item[i] - 1; /* candidate index = item id - 1 */
+  loom_free(r->pos_item);
+  r->pos_item = sorted;
+  loom_free(pu), loom_free(fill);
+  /* item image paths for the report's thumbnails (best effort: none if the items table lacks them) */
+  const loom_data_schema *sc = &r->dsec.schema;
+  if (sc->items[0] && sc->image_col[0]) {
+    const char *key = sc->item_key[0] ? sc->item_key : sc->item_col;
+    loom_colspec spec[2] = {{key, LOOM_COL_STRING, 0}, {sc->image_col, LOOM_COL_STRING, 0}};
+    loom_error e2;
+    if (loom_table_read(&r->items_tab, sc->items, spec, 2, NULL, &e2) == 0) {
+      const loom_prep *p = loom_dataset_prep(r->ds);
+      for (int64_t i = 0; i < r->items_tab.nrows; i++) {
+        int32_t id = loom_idmap_get(p->items, loom_table_str(&r->items_tab, 0, i));
+        if (id > 0 && id < N && !r->item_image[id]) r->item_image[id] = loom_table_str(&r->items_tab, 1, i);
+      }
+    }
+  }
+  if (hist_append(r, "") < 0) return loom_errorf(err, "out of memory");
+  char h[2048];
+  size_t k = (size_t)snprintf(h, sizeof h, "step,epoch,loss,val_loss");
+  for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", r->metric_names[i]);
+  snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
+  if (r->hist_len == 0 && hist_append(r, h) < 0) return loom_errorf(err, "out of memory");
+  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
+  if (r->n_val <= 0) return loom_errorf(err, "[data] the validation split is empty");
+  return 0;
+}
+
+static float dot(const float *a, const float *b, int D) {
+  float d = 0;
+  for (int k = 0; k < D; k++) d += a[k] * b[k];
+  return d;
+}
+static void normalize(float *x, int D) {
+  float n = sqrtf(dot(x, x, D));
+  float s = 1.0f / (n > 1e-12f ? n : 1e-12f);
+  for (int k = 0; k < D; k++) x[k] *= s;
+}
+
+static int evaluate_ranking(run *r, loom_error *err) {
+  loom_model *m = r->m;
+  int32_t N = loom_dataset_num_items(r->ds);
+  int G = m->G, D = r->D, Bi = 8, per = Bi * G;
+  int32_t ids[8 * 1024];
+  if (per > (int)(sizeof ids / sizeof *ids)) Bi = 1, per = G;
+  /* 1. every item's vector */
+  for (int32_t s = 1; s < N; s += per) {
+    for (int k = 0; k < per; k++) ids[k] = s + k < N ? s + k : 0;
+    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_items(m, r->ds, ids, Bi, err) < 0)
+      return -1;
+    loom_graph_forward(m->g);
+    for (int k = 0; k < per && s + k < N; k++) memcpy(r->V + (size_t)(s + k) * D, m->item_vec->data + (size_t)k * D, sizeof(float) * D);
+  }
+  /* 2. every positive validation row: full ranking over items 1..N-1 and sampled ranking */
+  loom_rank_metrics full, samp;
+  loom_rank_metrics_init(&full, r->n_k, r->ks);
+  loom_rank_metrics_init(&samp, r->n_k, r->ks);
+  loom_rng rng;
+  loom_rng_seed(&rng, 0x5a3b1e);
+  double loss = 0, npos = 0;
+  int64_t nq = 0;
+  r->ex_n = 0;
+  r->ex_k = r->ks[r->n_k - 1] < 20 ? r->ks[r->n_k - 1] : 20;
+  for (;;) {
+    const loom_batch *b = loom_loader_next(r->val_ld, err);
+    if (!b) return loom_error_wrap(err, "validation");
+    if (b->B == 0) break;
+    if (loom_model_compile(m, b->B, false, err) < 0 || loom_model_bind(m, b, err) < 0) return -1;
+    loom_graph_forward(m->g);
+    float w = 1.0f / m->weights[0];
+    int any = 0;
+    for (int i = 0; i < b->B; i++) any += m->weights[1 + i] > 0;
+    if (any) loss += (double)m->loss->data[0] * w, npos += w;
+    for (int i = 0; i < b->B; i++) {
+      if (m->weights[1 + i] == 0 || b->item[i] <= 0) continue;
+      const float *u = m->user_vec->data + (size_t)i * D;
+      if (m->task == LOOM_TASK_RETRIEVAL) { /* keep the query; ranked after the pass */
+        memcpy(r->Q + (size_t)nq * D, u, sizeof(float) * D);
+        r->qitem[nq++] = b->item[i];
+        continue;
+      }
+      for (int32_t j = 1; j < N; j++) {
+        const float *v = r->V + (size_t)j * D;
+        float d = 0;
+        for (int k = 0; k < D; k++) d += u[k] * v[k];
+        r->S[j - 1] = d;
+      }
+      int32_t rel = b->item[i] - 1, user = b->user[i];
+      int32_t lo = user > 0 ? r->pos_off[user] : 0, hi = user > 0 ? r->pos_off[user + 1] : 0;
+      loom_rank_metrics_add(&full, r->S, N - 1, &rel, 1, r->pos_item + lo, hi - lo, r->ranks);
+      if (loom_dataset_negatives(r->ds, user, b->item[i], r->E, &rng, r->negs) == 0) {
+        r->cand[0] = r->S[rel];
+        for (int k = 0; k < r->E; k++) r->cand[1 + k] = r->S[r->negs[k] - 1];
+        int32_t zero = 0;
+        loom_rank_metrics_add(&samp, r->cand, r->E + 1, &zero, 1, NULL, 0, r->ranks);
+      }
+      if (r->ex_n < RANK_EXAMPLES) { /* the report's examples: top-K of the first few queries */
+        int e = r->ex_n++;
+        r->ex_user[e] = user, r->ex_query_row[e] = b->row[i];
+        for (int k = 0; k < r->ex_k; k++) {
+          int32_t best = -1;
+          for (int32_t j = 0; j < N - 1; j++) {
+            bool taken = false;
+            for (int q = 0; q < k && !taken; q++) taken = r->ex_top[e][q] == j;
+            for (int32_t q = lo; q < hi && !taken; q++) taken = r->pos_item[q] == j;
+            if (!taken && (best < 0 || r->S[j] > r->S[best])) best = j;
+          }
+          r->ex_top[e][k] = best, r->ex_score[e][k] = best >= 0 ? r->S[best] : 0;
+        }
+      }
+    }
+  }
+  r->val_loss = npos > 0 ? loss / npos : NAN;
+  if (m->task == LOOM_TASK_RETRIEVAL) {
+    /* cosine similarity, as trained: normalise queries and items */
+    for (int64_t q = 0; q < nq; q++) normalize(r->Q + (size_t)q * D, D);
+    for (int32_t j = 1; j < N; j++) normalize(r->V + (size_t)j * D, D);
+    loom_rank_metrics t2i, i2t;
+    loom_rank_metrics_init(&t2i, r->n_k, r->ks);
+    loom_rank_metrics_init(&i2t, r->n_k, r->ks);
+    for (int64_t q = 0; q < nq; q++) { /* text -> item over every item */
+      const float *u = r->Q + (size_t)q * D;
+      for (int32_t j = 1; j < N; j++) r->S[j - 1] = dot(u, r->V + (size_t)j * D, D);
+      int32_t rel = r->qitem[q] - 1;
+      loom_rank_metrics_add(&t2i, r->S, N - 1, &rel, 1, NULL, 0, r->ranks);
+    }
+    for (int64_t q = 0; q < nq; q++) { /* item -> text over every validation query; once per item */
+      bool seen = false;
+      for (int64_t p = 0; p < q && !seen; p++) seen = r->qitem[p] == r->qitem[q];
+      if (seen) continue;
+      const float *v = r->V + (size_t)r->qitem[q] * D;
+      int nr = 0;
+      for (int64_t j = 0; j < nq; j++) {
+        r->QS[j] = dot(v, r->Q + (size_t)j * D, D);
+        if (r->qitem[j] == r->qitem[q]) r->rel[nr++] = (int32_t)j;
+      }
+      loom_rank_metrics_add(&i2t, r->QS, (int)nq, r->rel, nr, NULL, 0, r->ranks_n);
+    }
+    int at = 0;
+    const char *rn[] = {"recall", "ndcg", "mrr", "recall", "ndcg"};
+    for (int j = 0; j < 5; j++)
+      for (int i = 0; i < r->n_k; i++) r->val[at++] = loom_rank_metric(j < 3 ? &t2i : &i2t, rn[j], r->ks[i]);
+    return 0;
+  }
+  int at = 0;
+  for (int s = 0; s < 2; s++)
+    for (int j = 0; j < (s ? 3 : 5); j++)
+      for (int i = 0; i < r->n_k; i++) r->val[at++] = loom_rank_metric(s ? &samp : &full, rank_names[j], r->ks[i]);
+  return 0;
+}
+
+static int evaluate(run *r, loom_error *err) {
+  loom_model *m = r->m;
+  /* a fresh loader per validation: the same rows and sampled negatives every time, resumed or not */
+  loom_loader_free(r->val_ld);
+  if (!(r->val_ld = loom_loader_new(r->ds, LOOM_SPLIT_VAL, 0, err))) return -1;
+  if (m->task >= LOOM_TASK_RANKING) return evaluate_ranking(r, err);
+  int64_t n = 0;
+  double loss = 0;
+  for (;;) {
+    const loom_batch *b = loom_loader_next(r->val_ld, err);
+    if (!b) return loom_error_wrap(err, "validation");
+    if (b->B == 0) break;
+    if (n + b->B > r->n_val) return loom_errorf(err, "validation split grew while reading it");
+    if (loom_model_compile(m, b->B, false, err) < 0 || loom_model_bind(m, b, err) < 0) return -1;
+    loom_graph_forward(m->g);
+    loss += (double)m->loss->data[0] * b->B;
+    const float *z = m->logits->data;
+    for (int i = 0; i < b->B; i++) {
+      if (m->task == LOOM_TASK_BINARY) {
+        r->scores[n + i] = z[i];
+        r->probs[n + i] = 1.0f / (1.0f + expf(-z[i]));
+        r->labels[n + i] = b->label[i];
+      } else {
+        int K = m->n_classes, best = 0;
+        for (int k = 1; k < K; k++)
+          if (z[i * K + k] > z[i * K + best]) best = k;
+        r->preds[n + i] = best;
+        r->truth[n + i] = m->labels[i];
+      }
+    }
+    n += b->B;
+  }
+  r->val_loss = loss / (double)(n > 0 ? n : 1);
+  if (m->task == LOOM_TASK_BINARY) {
+    loom_binary_counts c = loom_binary_count(r->probs, r->labels, (size_t)n, (float)loom_config_float(r->cfg, "task", "threshold"));
+    r->val[0] = loom_auc(r->scores, r->labels, (size_t)n);
+    r->val[1] = loom_logloss(r->probs, r->labels, (size_t)n);
+    r->val[2] = loom_accuracy(c);
+    r->val[3] = loom_precision(c);
+    r->val[4] = loom_recall(c);
+    r->val[5] = loom_f1(c);
+  } else {
+    int K = m->n_classes;
+    memset(r->confusion, 0, sizeof(int64_t) * (size_t)K * (size_t)K);
+    loom_confusion_add(r->confusion, K, r->truth, r->preds, (size_t)n);
+    r->val[0] = loom_confusion_accuracy(r->confusion, K);
+    r->val[1] = loom_macro_f1(r->confusion, K);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+static int meta_long(loom_st_writer *w, const char *k, long v, loom_error *err) {
+  char s[32];
+  snprintf(s, sizeof s, "%ld", v);
+  return loom_st_writer_meta(w, k, s, err);
+}
+static int meta_double(loom_st_writer *w, const char *k, double v, loom_error *err) {
+  char s[64];
+  snprintf(s, sizeof s, "%a", v); /* hex float: exact round trip */
+  return loom_st_writer_meta(w, k, s, err);
+}
+
+static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err) {
+  loom_st_writer *w = loom_st_writer_new();
+  if (!w) return loom_errorf(err, "out of memory writing a checkpoint");
+  char *loader = NULL;
+  int rc = -1;
+  if (loom_st_writer_add_graph(w, r->m->g, err) < 0) goto done;
+  if (with_state) {
+    for (int i = 0; i < loom_optim_n_state(r->opt); i++) {
+      const char *sn;
+      size_t n;
+      float *s = loom_optim_state(r->opt, i, &sn, &n);
+      char tn[128];
+      snprintf(tn, sizeof tn, "_train.optim.%s", sn);
+      if (loom_st_writer_add(w, tn, LOOM_ST_F32, 1, (int64_t[]){(int64_t)n}, s, err) < 0) goto done;
+    }
+  }
+  char rng[32];
+  snprintf(rng, sizeof rng, "%016" PRIx64, loom_graph_rng(r->m->g)->state);
+  if (!(loader = loom_loader_state_to_string(r->train_ld))) {
+    loom_errorf(err, "out of memory writing a checkpoint");
+    goto done;
+  }
+  if (loom_st_writer_meta(w, "loom.format", CKPT_FORMAT, err) < 0 ||
+      loom_st_writer_meta(w, "loom.kind", with_state ? "train-state" : "model", err) < 0 ||
+      loom_st_writer_meta(w, "loom.version", loom_version(), err) < 0 ||
+      loom_st_writer_meta(w, "loom.isa", loom_isa_name(loom_runtime_isa()), err) < 0 ||
+      loom_st_writer_meta(w, "loom.task", loom_task_name(r->m->task), err) < 0 ||
+      loom_st_writer_meta(w, "loom.config", r->config_text, err) < 0 ||
+      loom_st_writer_meta(w, "loom.prep", r->prep_text, err) < 0 ||
+      loom_st_writer_meta(w, "loom.inputs", r->inputs_json, err) < 0 ||
+      loom_st_writer_meta(w, "loom.metrics", r->hist, err) < 0 || meta_long(w, "train.step", r->step, err) < 0 ||
+      meta_long(w, "train.epoch", r->epoch, err) < 0 ||
+      meta_long(w, "train.optim_steps", loom_optim_steps(r->opt), err) < 0 ||
+      loom_st_writer_meta(w, "train.graph_rng", rng, err) < 0 ||
+      loom_st_writer_meta(w, "train.loader", loader, err) < 0 || meta_double(w, "train.best", r->best, err) < 0 ||
+      meta_long(w, "train.best_step", r->best_step, err) < 0 ||
+      meta_long(w, "train.bad_evals", r->bad_evals, err) < 0 ||
+      meta_double(w, "train.loss_sum", r->loss_sum, err) < 0 || meta_long(w, "train.loss_n", r->loss_n, err) < 0)
+    goto done;
+  char path[1100];
+  path_in(path, sizeof path, r, name);
+  rc = loom_st_write(w, path, err);
+done:
+  loom_free(loader);
+  loom_st_writer_free(w);
+  return rc;
+}
+
+static const char *const required_meta[] = {"loom.format", "loom.kind", "loom.version", "loom.task", "loom.config",
+                                            "loom.prep", "loom.inputs", "loom.metrics", "train.step",
+                                            "train.epoch", "train.optim_steps", "train.graph_rng", "train.loader",
+                                            "train.best", "train.best_step", "train.bad_evals", "train.loss_sum",
+                                            "train.loss_n"};
+
+static int check_meta(const loom_st_file *f, const char *path, loom_error *err) {
+  const char *fmt = loom_st_meta(f, "loom.format");
+  if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
+    return loom_errorf(err, "%s: not a loom-train checkpoint (metadata loom.format is %s%s%s, expected '%s')", path,
+                       fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", CKPT_FORMAT);
+  for (size_t i = 0; i < sizeof required_meta / sizeof *required_meta; i++)
+    if (!loom_st_meta(f, required_meta[i]))
+      return loom_errorf(err, "%s: metadata '%s' is missing — the checkpoint is incomplete; use another one", path,
+                         required_meta[i]);
+  return 0;
+}
+
+static int parse_long(const loom_st_file *f, const char *path, const char *key, long *out, loom_error *err) {
+  const char *s = loom_st_meta(f, key);
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < 0)
+    return loom_errorf(err, "%s: metadata '%s' = '%.40s' is not a non-negative integer — the checkpoint is corrupt",
+                       path, key, s);
+  *out = v;
+  return 0;
+}
+static int parse_double(const loom_st_file *f, const char *path, const char *key, double *out, loom_error *err) {
+  const char *s = loom_st_meta(f, key);
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end) return loom_errorf(err, "%s: metadata '%s' = '%.40s' is not a number — the checkpoint is corrupt", path, key, s);
+  *out = v;
+  return 0;
+}
+
+int loom_train_check_checkpoint(const char *path, loom_error *err) {
+  loom_st_file *f = loom_st_open(path, err);
+  if (!f) return -1;
+  int rc = check_meta(f, path, err);
+  loom_st_close(f);
+  return rc;
+}
+
+static int restore(run *r, loom_error *err) {
+  char path[1100];
+  path_in(path, sizeof path, r, "last.safetensors");
+  loom_st_file *f = loom_st_open(path, err);
+  if (!f) return -1;
+  int rc = -1;
+  if (check_meta(f, path, err) < 0) goto done;
+  if (strcmp(loom_st_meta(f, "loom.kind"), "train-state") != 0) {
+    loom_errorf(err, "%s: holds a model without training state (loom.kind = %s) — it cannot be resumed", path,
+                loom_st_meta(f, "loom.kind"));
+    goto done;
+  }
+  if (strcmp(loom_st_meta(f, "loom.inputs"), r->inputs_json) != 0) {
+    loom_errorf(err, "%s: the input files changed since this run started (their SHA-256 differ from metadata "
+                     "loom.inputs) — resume needs the same data; start a new run instead", path);
+    goto done;
+  }
+  if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(r->m->task)) != 0) {
+    loom_errorf(err, "%s: trained for task %s, the config says %s", path, loom_st_meta(f, "loom.task"),
+                loom_task_name(r->m->task));
+    goto done;
+  }
+  long optim_steps = 0, loss_n = 0;
+  const char *rng = loom_st_meta(f, "train.graph_rng");
+  char *end;
+  uint64_t st = strtoull(rng, &end, 16);
+  if (strlen(rng) != 16 || *end) {
+    loom_errorf(err, "%s: metadata 'train.graph_rng' = '%.40s' is not 16 hex digits — the checkpoint is corrupt", path, rng);
+    goto done;
+  }
+  if (parse_long(f, path, "train.step", &r->step, err) < 0 || parse_long(f, path, "train.epoch", &r->epoch, err) < 0 ||
+      parse_long(f, path, "train.optim_steps", &optim_steps, err) < 0 ||
+      parse_long(f, path, "train.best_step", &r->best_step, err) < 0 ||
+      parse_long(f, path, "train.bad_evals", &r->bad_evals, err) < 0 ||
+      parse_long(f, path, "train.loss_n", &loss_n, err) < 0 || parse_double(f, path, "train.best", &r->best, err) < 0 ||
+      parse_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0)
+    goto done;
+  if (loom_st_load_graph_from(r->m->g, f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
+    loom_error_wrap(err, "%s: the model in the checkpoint does not match the config", path);
+    goto done;
+  }
+  for (int i = 0; i < loom_optim_n_state(r->opt); i++) {
+    const char *sn;
+    size_t n;
+    float *s = loom_optim_state(r->opt, i, &sn, &n);
+    char tn[128];
+    snprintf(tn, sizeof tn, "_train.optim.%s", sn);
+    if (loom_st_read_f32(f, tn, s, n, err) < 0) goto done;
+  }
+  for (int i = 0; i < loom_st_count(f); i++) {
+    const char *name = loom_st_tensor_at(f, i)->name;
+    if (!strncmp(name, "_train.", 7) || loom_graph_find(r->m->g, name)) continue;
+    loom_errorf(err, "%s: tensor '%s' belongs to no parameter of the model — the checkpoint is from another model",
+                path, name);
+    goto done;
+  }
+  if (loom_loader_state_from_string(r->train_ld, loom_st_meta(f, "train.loader"), err) < 0) {
+    loom_error_wrap(err, "%s: metadata 'train.loader'", path);
+    goto done;
+  }
+  loom_optim_set_steps(r->opt, optim_steps);
+  loom_graph_rng(r->m->g)->state = st;
+  r->loss_n = loss_n;
+  r->hist_len = 0;
+  if (hist_append(r, loom_st_meta(f, "loom.metrics")) < 0) {
+    loom_errorf(err, "out of memory");
+    goto done;
+  }
+  r->last_eval_step = r->last_save_step = r->step;
+  rc = 0;
+done:
+  loom_st_close(f);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- report */
+
+static int write_report(run *r, double wall, loom_error *err) {
+  loom_report *rep = loom_report_new("loom-train run");
+  if (!rep) return loom_errorf(err, "out of memory writing the report");
+  /* curves from metrics.csv text */
+  char *text = loom_strdup(r->hist);
+  if (!text) {
+    loom_report_free(rep);
+    return loom_errorf(err, "out of memory writing the report");
+  }
+  char *save = NULL, *line = strtok_r(text, "\n", &save);
+  char cols[MAX_METRICS + 8][32];
+  int nc = 0;
+  for (char *p = line, *q; p && nc < MAX_METRICS + 8; p = q ? q + 1 : NULL) {
+    q = strchr(p, ',');
+    snprintf(cols[nc++], sizeof cols[0], "%.*s", q ? (int)(q - p) : (int)strlen(p), p);
+  }
+  while ((line = strtok_r(NULL, "\n", &save))) {
+    double v[MAX_METRICS + 8];
+    int k = 0;
+    for (char *p = line; p && k < nc; k++) {
+      v[k] = *p && *p != ',' ? strtod(p, NULL) : NAN;
+      p = strchr(p, ',');
+      if (p) p++;
+    }
+    for (int i = 2; i < k && i < nc - 2; i++) {
+      if (isnan(v[i])) continue;
+      char series[80];
+      if (i == 2) snprintf(series, sizeof series, "loss/train");
+      else if (i == 3) snprintf(series, sizeof series, "loss/valid");
+      else snprintf(series, sizeof series, "%s/valid", cols[i]);
+      loom_report_point(rep, series, v[0], v[i]);
+    }
+  }
+  loom_free(text);
+  char s[256];
+  loom_report_summary(rep, "task", loom_task_name(r->m->task));
+  size_t np = 0;
+  for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++) np += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
+  snprintf(s, sizeof s, "%zu", np);
+  loom_report_summary(rep, "parameters", s);
+  s[0] = 0;
+  for (int i = 0; i < r->m->n_towers; i++) strcat(strcat(s, i ? ", " : ""), r->m->towers[i]);
+  loom_report_summary(rep, "towers", s);
+  snprintf(s, sizeof s, "%ld updates, %ld epochs", r->step, r->epoch);
+  loom_report_summary(rep, "trained", s);
+  snprintf(s, sizeof s, "%.4f at step %ld", r->best, r->best_step);
+  loom_report_summary(rep, r->monitor_name, s);
+  snprintf(s, sizeof s, "%.1f s (this invocation), %.0f samples/s", wall,
+           wall > 0 ? (double)r->samples_total / wall : 0.0);
+  loom_report_summary(rep, "time", s);
+  loom_report_summary(rep, "loom", loom_version());
+  loom_report_summary(rep, "ISA", loom_isa_name(loom_runtime_isa()));
+  if (r->m->task == LOOM_TASK_MULTICLASS) {
+    int K = r->m->n_classes;
+    const loom_prep *p = loom_dataset_prep(r->ds);
+    const char **names = loom_calloc((size_t)K, sizeof *names);
+    for (int k = 0; names && k < K; k++) names[k] = p->labels ? loom_idmap_key(p->labels, k + 1) : NULL;
+    loom_report_confusion(rep, r->best_confusion, K, names);
+    loom_free(names);
+  }
+  if (r->m->task == LOOM_TASK_RANKING) {
+    const loom_prep *p = loom_dataset_prep(r->ds);
+    const loom_data_schema *sc = &r->dsec.schema;
+    for (int e = 0; e < r->ex_n; e++) {
+      const char *titles[20], *imgs[20];
+      char paths[20][1100];
+      for (int k = 0; k < r->ex_k; k++) {
+        int32_t id = r->ex_top[e][k] + 1;
+        titles[k] = loom_idmap_key(p->items, id);
+        imgs[k] = NULL;
+        if (r->item_image[id]) {
+          snprintf(paths[k], sizeof paths[k], "%s/%s", sc->image_root, r->item_image[id]);
+          imgs[k] = paths[k];
+        }
+      }
+      char q[64];
+      snprintf(q, sizeof q, "validation row %d", (int)r->ex_query_row[e]);
+      const char *uk = loom_idmap_key(p->users, r->ex_user[e]);
+      loom_report_ranking(rep, uk ? uk : "(unknown user)", q, r->ex_k, titles, imgs, r->ex_score[e]);
+    }
+  }
+  char path[1100];
+  path_in(path, sizeof path, r, "report.html");
+  int rc = loom_report_write_html(rep, path, err);
+  loom_report_free(rep);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void fmt_eta(char *buf, size_t n, double s) {
+  if (!(s >= 0) || s > 1e7) {
+    snprintf(buf, n, "--:--");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void show_progress(run *r, double loss, double sps, bool line_due) {
+  double t = now();
+  char eta[32];
+  double rate = r->samples_total > 0 ? (double)(r->step - r->last_save_step + 1) : 0;
+  (void)rate;
+  long left = r->total_steps - r->step;
+  double per_step = r->samples_total > 0 ? (t - r->t0) / (double)(r->samples_total) : 0;
+  fmt_eta(eta, sizeof eta, per_step * (double)left * (double)r->dsec.schema.batch_size);
+  if (r->progress && r->tty) {
+    if (t - r->t_print >= 0.1 || line_due) {
+      int width = 24, fill = r->total_steps > 0 ? (int)((double)width * (double)r->step / (double)r->total_steps) : 0;
+      if (fill > width) fill = width;
+      fprintf(r->progress, "\r[%.*s%.*s] %ld/%ld ep %ld loss %.4f %.0f samples/s ETA %s  ", fill,
+              "########################", width - fill, "........................", r->step, r->total_steps,
+              r->epoch + 1, loss, sps, eta);
+      fflush(r->progress);
+      r->t_print = t;
+    }
+  } else if (r->progress && line_due) {
+    fprintf(r->progress, "step %ld/%ld epoch %ld loss %.4f %.0f samples/s ETA %s\n", r->step, r->total_steps,
+            r->epoch + 1, loss, sps, eta);
+    fflush(r->progress);
+  }
+  if (line_due)
+    logf_(r, "step %ld/%ld epoch %ld loss %.6f lr %.6g %.0f samples/s\n", r->step, r->total_steps, r->epoch + 1, loss,
+          (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
+}
+
+/* Validation, metrics.csv row, best checkpoint, last checkpoint, report. */
+static int eval_and_save(run *r, double wall, loom_error *err) {
+  if (evaluate(r, err) < 0) return -1;
+  double t = now(), dt = t - r->t_window;
+  double sps = dt > 0 ? (double)r->samples_window / dt : 0;
+  r->t_window = t, r->samples_window = 0;
+  char row[4096];
+  size_t k = (size_t)snprintf(row, sizeof row, "%ld,%ld,", r->step, r->epoch);
+  if (r->loss_n > 0) k += (size_t)snprintf(row + k, sizeof row - k, "%.6f", r->loss_sum / (double)r->loss_n);
+  k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", r->val_loss);
+  for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", r->val[i]);
+  snprintf(row + k, sizeof row - k, ",%.6g,%.1f\n", (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
+  if (hist_append(r, row) < 0) return loom_errorf(err, "out of memory");
+  if (r->loss_n > 0) r->last_train_loss = r->loss_sum / (double)r->loss_n;
+  r->loss_sum = 0, r->loss_n = 0;
+  r->last_eval_step = r->step;
+  double v = r->monitor < 0 ? r->val_loss : r->val[r->monitor];
+  bool better = r->monitor_max ? v > r->best : v < r->best;
+  if (better) {
+    r->best = v, r->best_step = r->step, r->bad_evals = 0;
+    if (r->m->task == LOOM_TASK_MULTICLASS)
+      memcpy(r->best_confusion, r->confusion, sizeof(int64_t) * (size_t)r->m->n_classes * (size_t)r->m->n_classes);
+  } else {
+    r->bad_evals++;
+  }
+  char msg[4096];
+  k = (size_t)snprintf(msg, sizeof msg, "eval step %ld epoch %ld: val_loss %.4f", r->step, r->epoch, r->val_loss);
+  for (int i = 0; i < r->n_metrics; i++)
+    k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %.4f", r->metric_names[i], r->val[i]);
+  snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
+  logf_(r, "%s", msg);
+  if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
+  char path[1100];
+  path_in(path, sizeof path, r, "metrics.csv");
+  if (loom_write_file_atomic(path, r->hist, r->hist_len, err) < 0) return -1;
+  if (better && save_ckpt(r, "best.safetensors", false, err) < 0) return -1;
+  if (save_ckpt(r, "last.safetensors", true, err) < 0) return -1;
+  r->last_save_step = r->step;
+  return write_report(r, wall, err);
+}
+
+static void run_free(run *r) {
+  loom_loader_free(r->train_ld);
+  loom_loader_free(r->val_ld);
+  loom_optim_free(r->opt);
+  loom_model_free(r->m);
+  loom_dataset_free(r->ds);
+  loom_config_free(r->cfg);
+  loom_free(r->scores), loom_free(r->probs), loom_free(r->labels), loom_free(r->preds), loom_free(r->truth);
+  loom_free(r->confusion), loom_free(r->best_confusion), loom_free(r->hist);
+  loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json);
+  loom_free(r->V), loom_free(r->S), loom_free(r->cand), loom_free(r->negs), loom_free(r->ranks);
+  loom_free(r->pos_off), loom_free(r->pos_item), loom_free(r->item_image);
+  loom_free(r->Q), loom_free(r->QS), loom_free(r->qitem), loom_free(r->rel), loom_free(r->ranks_n);
+  loom_table_free(&r->items_tab);
+  if (r->log) fclose(r->log);
+  loom_free(r);
+}
+
+static int setup(run *r, const loom_train_opts *o, loom_error *err) {
+  if (!(r->cfg = loom_train_config_new(&r->dsec))) return loom_errorf(err, "out of memory");
+  if (o->resume_dir) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.ini", o->resume_dir);
+    if (access(path, R_OK) < 0)
+      return loom_errorf(err, "--resume %s: no config.ini there (%s) — is it a loom-train run directory?",
+                         o->resume_dir, strerror(errno));
+    if (loom_config_load(r->cfg, path, err) < 0) return -1;
+  } else if (loom_config_load(r->cfg, o->config_path, err) < 0) {
+    return -1;
+  }
+  for (int i = 0; i < o->n_sets; i++)
+    if (loom_config_set_arg(r->cfg, o->sets[i], err) < 0) return -1;
+  if (o->resume_dir && loom_config_set(r->cfg, "train", "out", o->resume_dir, "--resume", err) < 0) return -1;
+  snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
+  if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
+  char path[1100];
+  path_in(path, sizeof path, r, "last.safetensors");
+  if (!o->resume_dir && access(path, F_OK) == 0)
+    return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
+                            "directory", r->dir, r->dir);
+  if (!(r->ds = loom_dataset_open(&r->dsec.schema, NULL, err))) return -1;
+  if (!(r->m = loom_model_build(r->cfg, r->ds, err))) return -1;
+  const char *ok = loom_config_str(r->cfg, "train", "optimizer");
+  loom_optim_kind kind = !strcmp(ok, "sgd") ? LOOM_OPTIM_SGD : !strcmp(ok, "adamw") ? LOOM_OPTIM_ADAMW : LOOM_OPTIM_ADAM;
+  loom_optim_config oc = loom_optim_defaults(kind);
+  oc.weight_decay = (float)loom_config_float(r->cfg, "train", "weight_decay");
+  oc.momentum = (float)loom_config_float(r->cfg, "train", "momentum");
+  if (!(r->opt = loom_optim_new(r->m->g, &oc, err))) return -1;
+  if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, loom_config_bool(r->cfg, "train", "prefetch"), err)))
+    return -1;
+  if (!(r->val_ld = loom_loader_new(r->ds, LOOM_SPLIT_VAL, 0, err))) return -1;
+  r->epochs = loom_config_int(r->cfg, "train", "epochs");
+  r->max_steps = loom_config_int(r->cfg, "train", "max_steps");
+  r->eval_every = loom_config_int(r->cfg, "train", "eval_every");
+  r->log_every = loom_config_int(r->cfg, "train", "log_every");
+  r->patience = loom_config_int(r->cfg, "train", "patience");
+  r->clip = (float)loom_config_float(r->cfg, "train", "clip_norm");
+  int64_t ntr = loom_dataset_rows(r->ds, LOOM_SPLIT_TRAIN);
+  int B = r->dsec.schema.batch_size;
+  if (ntr <= 0) return loom_errorf(err, "[data] the training split is empty");
+  long per_epoch = (long)(r->dsec.schema.drop_last ? ntr / B : (ntr + B - 1) / B);
+  if (per_epoch <= 0) return loom_errorf(err, "[data] batch_size = %d exceeds the %" PRId64 " training rows with drop_last", B, ntr);
+  r->total_steps = per_epoch * r->epochs;
+  if (r->max_steps > 0 && r->max_steps < r->total_steps) r->total_steps = r->max_steps;
+  const char *sk = loom_config_str(r->cfg, "train", "schedule");
+  r->sched = (loom_lr_schedule){.kind = !strcmp(sk, "cosine") ? LOOM_LR_COSINE : !strcmp(sk, "step") ? LOOM_LR_STEP : LOOM_LR_CONSTANT,
+                                .base_lr = (float)loom_config_float(r->cfg, "train", "lr"),
+                                .step_size = loom_config_int(r->cfg, "train", "step_size"),
+                                .gamma = (float)loom_config_float(r->cfg, "train", "gamma"),
+                                .total_steps = per_epoch * r->epochs, /* max_steps only cuts it short */
+                                .min_lr = (float)loom_config_float(r->cfg, "train", "min_lr"),
+                                .warmup_steps = loom_config_int(r->cfg, "train", "warmup_steps"),
+                                .warmup_start_factor = 0.01f};
+  if (r->sched.kind == LOOM_LR_COSINE && r->sched.warmup_steps >= r->sched.total_steps)
+    return loom_errorf(err, "[train] warmup_steps = %ld must be below the %ld updates of the run", r->sched.warmup_steps,
+                       r->sched.total_steps);
+  if (setup_metrics(r, err) < 0) return -1;
+  if (mkdir_p(r->dir, err) < 0) return -1;
+  if (!(r->config_text = loom_config_dump(r->cfg)) || !(r->prep_text = loom_prep_to_string(loom_dataset_prep(r->ds))))
+    return loom_errorf(err, "out of memory");
+  if (inputs_json(r, err) < 0) return -1;
+  if (o->resume_dir && restore(r, err) < 0) return -1;
+  path_in(path, sizeof path, r, "config.ini");
+  if (loom_write_file_atomic(path, r->config_text, strlen(r->config_text), err) < 0) return -1;
+  path_in(path, sizeof path, r, "log.txt");
+  if (!(r->log = fopen(path, "a"))) return loom_errorf(err, "%s: cannot open the log: %s", path, strerror(errno));
+  char summary[1024];
+  loom_dataset_summary(r->ds, summary, sizeof summary);
+  logf_(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
+        loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
+  if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, r->epoch);
+  return 0;
+}
+
+int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err) {
+  memset(res, 0, sizeof *res);
+  run *r = loom_calloc(1, sizeof *r);
+  if (!r) return loom_errorf(err, "out of memory");
+  r->progress = o->progress;
+  r->tty = o->progress && isatty(fileno(o->progress));
+  int rc = -1;
+  if (setup(r, o, err) < 0) goto done;
+  loom_model *m = r->m;
+  r->t0 = r->t_window = now();
+  double win_loss = 0;
+  long win_n = 0;
+  bool stop_early = false;
+  for (;;) {
+    if (o->stop && *o->stop) {
+      res->interrupted = true;
+      break;
+    }
+    if (r->epoch >= r->epochs || (r->max_steps > 0 && r->step >= r->max_steps)) break;
+    const loom_batch *b = loom_loader_next(r->train_ld, err);
+    if (!b) goto done;
+    if (b->B == 0) { /* end of an epoch */
+      r->epoch++;
+      if (r->eval_every == 0 || r->epoch >= r->epochs) {
+        if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
+        if (r->patience > 0 && r->bad_evals >= r->patience) {
+          stop_early = true;
+          break;
+        }
+      }
+      continue;
+    }
+    if (loom_model_compile(m, b->B, true, err) < 0 || loom_model_bind(m, b, err) < 0) goto done;
+    loom_graph_zero_grad(m->g);
+    loom_graph_forward(m->g);
+    float loss = m->loss->data[0];
+    if (!isfinite(loss)) {
+      loom_errorf(err, "training loss is %g at step %ld — lower train.lr or set train.clip_norm; the last checkpoint "
+                       "(step %ld) is intact", (double)loss, r->step + 1, r->last_save_step);
+      goto done;
+    }
+    loom_graph_backward(m->g, m->loss);
+    if (r->clip > 0) loom_clip_grad_norm(m->g, r->clip);
+    loom_optim_step(r->opt, loom_lr_at(&r->sched, r->step));
+    r->step++;
+    r->loss_sum += loss, r->loss_n++;
+    win_loss += loss, win_n++;
+    r->samples_window += b->B, r->samples_total += b->B;
+    bool line_due = r->step % r->log_every == 0;
+    double t = now();
+    double sps = t > r->t0 ? (double)r->samples_total / (t - r->t0) : 0;
+    show_progress(r, win_loss / (double)win_n, sps, line_due);
+    if (line_due) {
+      if (!r->have_first) r->first_loss = win_loss / (double)win_n, r->have_first = true;
+      win_loss = 0, win_n = 0;
+    }
+    if (r->eval_every > 0 && r->step % r->eval_every == 0) {
+      if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
+      if (r->patience > 0 && r->bad_evals >= r->patience) {
+        stop_early = true;
+        break;
+      }
+    }
+  }
+  if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
+  if (res->interrupted) {
+    if (r->step != r->last_save_step && save_ckpt(r, "last.safetensors", true, err) < 0) goto done;
+    logf_(r, "interrupted at step %ld; continue with --resume %s\n", r->step, r->dir);
+    if (r->progress) fprintf(r->progress, "%sinterrupted at step %ld: checkpoint written; continue with --resume %s\n",
+                             r->tty ? "\n" : "", r->step, r->dir);
+  } else if (r->step != r->last_eval_step) {
+    if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
+  }
+  if (stop_early) logf_(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
+  double wall = now() - r->t0;
+  if (write_report(r, wall, err) < 0) goto done;
+  logf_(r, "done: %ld updates, %ld epochs, best %s %.6f at step %ld, %.1f s, %.0f samples/s\n", r->step, r->epoch,
+        r->monitor_name, r->best, r->best_step, wall, wall > 0 ? (double)r->samples_total / wall : 0.0);
+  if (r->progress && r->tty) fprintf(r->progress, "\n");
+  res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;
+  res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
+  snprintf(res->monitor, sizeof res->monitor, "%s", r->monitor_name);
+  memcpy(res->val, r->val, sizeof r->val);
+  for (int i = 0; i < r->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->metric_names[i]);
+  res->n_val = r->n_metrics;
+  res->early_stopped = stop_early;
+  res->seconds = wall;
+  res->samples_per_s = wall > 0 ? (double)r->samples_total / wall : 0;
+  snprintf(res->run_dir, sizeof res->run_dir, "%s", r->dir);
+  rc = 0;
+done:
+  run_free(r);
+  return rc;
+}

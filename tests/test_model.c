@@ -1,0 +1,216 @@
+/* test_model.c — the config → graph builder: PyTorch parameter names of every tower, each fusion mode
+ * and text pooling checked by central differences through the whole model (towers, fusion, head, loss)
+ * on the tests/data/ds fixture, multiclass heads, and config mistakes named by file, line and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loom/alloc.h"
+#include "loom/model.h"
+#include "loom/trainer.h"
+#include "testutil.h"
+
+static loom_error err;
+
+/* The fixture's [data] section plus tiny towers; `extra` is appended (later keys win). */
+static char *ini(const char *extra) {
+  static char buf[8192];
+  char p[4][1024]; /* tu_src_path returns a static buffer */
+  const char *rel[4] = {"tests/data/ds/interactions.csv", "tests/data/ds/items.csv", "tests/data/ds/users.csv",
+                        "tests/data/images"};
+  for (int i = 0; i < 4; i++) snprintf(p[i], sizeof p[i], "%s", tu_src_path(rel[i]));
+  snprintf(buf, sizeof buf,
+           "[data]\ninteractions = %s\nitems = %s\nusers = %s\nimage_root = %s\nuser_col = user\nitem_col = item\n"
+           "label_col = label\ntext_cols = title\nnumeric_cols = qty, price, age\ncategory_cols = category\n"
+           "image_col = image\nsplit = column\nsplit_col = split\nnum_words = 0\nmax_len = 4\nnumeric_missing = mean\n"
+           "image_size = 6x6\nchannels = 3\nbatch_size = 4\n"
+           "[text]\nembedding_dim = 3\nhidden = 3\ndense = 3\nactivation = tanh\n"
+           "[image]\nfilters = 2\nkernel = 3\npool = 2\ndense = 3\nactivation = tanh\n"
+           "[interaction]\ndense = 2\nuser_dim = 2\nitem_dim = 2\ncategory_dim = 2\nactivation = tanh\n"
+           "[fusion]\ndim = 3\ndense = 3\nactivation = tanh\n%s",
+           p[0], p[1], p[2], p[3], extra);
+  return buf;
+}
+
+typedef struct {
+  loom_data_section dsec;
+  loom_config *c;
+  loom_dataset *ds;
+  loom_model *m;
+  loom_loader *ld;
+} fixture;
+
+static loom_model *build(fixture *f, const char *extra) {
+  memset(f, 0, sizeof *f);
+  f->c = loom_train_config_new(&f->dsec);
+  if (loom_config_load_string(f->c, ini(""), "test.ini", &err) < 0) fail_msg("%s", err.msg);
+  /* extra: overrides "section.key=value", one per line */
+  char line[1024];
+  for (const char *p = extra; *p;) {
+    const char *e = strchr(p, '\n');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    snprintf(line, sizeof line, "%.*s", (int)n, p);
+    if (n && loom_config_set_arg(f->c, line, &err) < 0) fail_msg("%s: %s", line, err.msg);
+    p += n + (e ? 1 : 0);
+  }
+  f->ds = loom_dataset_open(&f->dsec.schema, NULL, &err);
+  if (!f->ds) fail_msg("%s", err.msg);
+  f->m = loom_model_build(f->c, f->ds, &err);
+  return f->m;
+}
+
+static void fixture_free(fixture *f) {
+  loom_loader_free(f->ld);
+  loom_model_free(f->m);
+  loom_dataset_free(f->ds);
+  loom_config_free(f->c);
+}
+
+/* First training batch, bound to the model compiled for training. */
+static const loom_batch *first_batch(fixture *f) {
+  f->ld = loom_loader_new(f->ds, LOOM_SPLIT_TRAIN, 0, &err);
+  assert_non_null(f->ld);
+  const loom_batch *b = loom_loader_next(f->ld, &err);
+  assert_non_null(b);
+  assert_true(b->B > 0);
+  if (loom_model_compile(f->m, b->B, true, &err) < 0 || loom_model_bind(f->m, b, &err) < 0) fail_msg("%s", err.msg);
+  return b;
+}
+
+static void test_parameter_names(void **state) {
+  fixture f;
+  loom_model *m = build(&f, "text.bidirectional=true\nimage.batchnorm=true\nfusion.mode=gated");
+  if (!m) fail_msg("%s", err.msg);
+  const char *names[] = {"text.embedding.weight", "text.lstm.weight_ih_l0", "text.lstm.weight_hh_l0",
+                         "text.lstm.bias_ih_l0", "text.lstm.bias_hh_l0", "text.lstm.weight_ih_l0_reverse",
+                         "text.dense0.weight", "text.dense0.bias", "image.conv0.weight", "image.conv0.bias",
+                         "image.bn0.weight", "image.bn0.running_mean", "image.dense0.weight",
+                         "interaction.dense0.weight", "interaction.user_embedding.weight",
+                         "interaction.item_embedding.weight", "interaction.category_embedding.weight",
+                         "fusion.proj_text.weight", "fusion.proj_image.weight", "fusion.proj_interaction.bias",
+                         "fusion.gate.weight", "fusion.dense0.weight", "head.weight", "head.bias"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (!loom_graph_find(m->g, names[i])) fail_msg("no tensor '%s'", names[i]);
+  assert_int_equal(m->n_towers, 3);
+  /* shapes as PyTorch has them */
+  assert_int_equal(loom_graph_find(m->g, "text.lstm.weight_ih_l0")->shape[0], 4 * 3);
+  assert_int_equal(loom_graph_find(m->g, "head.weight")->shape[0], 1);
+  assert_int_equal(loom_graph_find(m->g, "fusion.gate.weight")->shape[0], 9);
+  /* user ids 0..5 (0 = unknown), items 0..5, categories of one column: unknown + 3 fitted on train */
+  assert_int_equal(loom_graph_find(m->g, "interaction.user_embedding.weight")->shape[0], loom_idmap_size(loom_dataset_prep(f.ds)->users));
+  fixture_free(&f);
+}
+
+/* Every fusion mode and text pooling: d loss / d every parameter by central differences. */
+static void test_gradients_through_the_model(void **state) {
+  const char *variants[] = {
+      "fusion.mode=concat\ntext.pooling=last",
+      "fusion.mode=sum\ntext.pooling=mean",
+      "fusion.mode=mean\ntext.pooling=max",
+      "fusion.mode=weighted\ntext.pooling=mean\ntext.bidirectional=true",
+      "fusion.mode=product\ntext.layers=2",
+      "fusion.mode=gated\ntext.pooling=max\nimage.batchnorm=true\nimage.pool_type=avg",
+      "task.pos_weight=2\nimage.enabled=false\nfusion.dropout=0.3",
+      /* ranking: the item tower over positive + negatives (views of host buffers), query text tower */
+      "task.kind=ranking\ndata.negatives=2\ndata.query_col=query\ndata.query_len=3\ntext.pooling=max",
+      "task.kind=ranking\ntask.loss=bpr\ndata.negatives=2\ntext.pooling=mean\nimage.batchnorm=true",
+      /* retrieval: query text <-> item text + image, InfoNCE over the batch and triplet with a negative */
+      "task.kind=retrieval\ntask.loss=infonce\ndata.query_col=query\ndata.query_len=3\ndata.label_col=",
+      "task.kind=retrieval\ntask.loss=triplet\ndata.negatives=1\ndata.query_col=query\ndata.query_len=3\n"
+      "data.label_col=",
+  };
+  for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+    fixture f;
+    if (!build(&f, variants[v])) fail_msg("variant %zu: %s", v, err.msg);
+    const loom_batch *b = first_batch(&f);
+    int n = tu_gradcheck(f.m->g, f.m->loss, b->B, NULL, NULL, 1e-2, 3e-3, 2e-2);
+    assert_true(n > 50);
+    fixture_free(&f);
+  }
+}
+
+static void test_multiclass_head(void **state) {
+  fixture f;
+  /* category as the class (label_type = class), image + text only */
+  /* the sample's items.csv as the table of examples (no user or item column): category from image and title */
+  char line[2048];
+  snprintf(line, sizeof line,
+           "data.interactions=%s\ndata.items=\ndata.users=\ndata.item_col=\ndata.user_col=\ndata.label_col=category\n"
+           "data.label_type=class\ndata.split=random\ndata.split_ratio=0.5,0.25,0.25\ndata.numeric_cols=price\n"
+           "data.category_cols=\ntask.kind=multiclass\ninteraction.user_dim=0\ninteraction.item_dim=0\n"
+           "data.image_size=12x12\ndata.channels=1\ndata.image_root=%s",
+           tu_src_path("datasets/fashion-shop-sample/items.csv"), "");
+  snprintf(line + strlen(line), sizeof line - strlen(line), "%s", tu_src_path("datasets/fashion-shop-sample"));
+  loom_model *m = build(&f, line);
+  if (!m) fail_msg("%s", err.msg);
+  int K = loom_dataset_num_classes(f.ds);
+  assert_true(K >= 2);
+  assert_int_equal(m->n_classes, K);
+  assert_int_equal(loom_graph_find(m->g, "head.weight")->shape[0], K);
+  const loom_batch *b = first_batch(&f);
+  loom_graph_forward(m->g);
+  assert_int_equal(m->logits->shape[1], K);
+  assert_true(m->loss->data[0] > 0);
+  tu_gradcheck(m->g, m->loss, b->B, NULL, NULL, 1e-2, 3e-3, 2e-2);
+  fixture_free(&f);
+}
+
+static void test_config_mistakes(void **state) {
+  loom_data_section d;
+  loom_config *c = loom_train_config_new(&d);
+  assert_int_equal(loom_config_load_string(c, "[text]\nhidden = 8\nhiden = 8\n", "run.ini", &err), -1);
+  assert_non_null(strstr(err.msg, "run.ini:3"));
+  assert_non_null(strstr(err.msg, "hiden"));
+  assert_int_equal(loom_config_load_string(c, "[fusion]\nmode = average\n", "run.ini", &err), -1);
+  assert_non_null(strstr(err.msg, "run.ini:2"));
+  assert_non_null(strstr(err.msg, "concat"));
+  assert_int_equal(loom_config_load_string(c, "[data]\nspilt = random\n", "run.ini", &err), -1);
+  assert_non_null(strstr(err.msg, "run.ini:2"));
+  assert_non_null(strstr(err.msg, "spilt"));
+  assert_int_equal(loom_config_set_arg(c, "text.hidden=-3", &err), -1);
+  assert_non_null(strstr(err.msg, "hidden"));
+  assert_int_equal(loom_config_set_arg(c, "train.lr=fast", &err), -1);
+  loom_config_free(c);
+
+  /* a text tower without text columns, a multiclass task without classes, no towers at all */
+  fixture f;
+  assert_null(build(&f, "data.text_cols="));
+  assert_non_null(strstr(err.msg, "[text] enabled"));
+  fixture_free(&f);
+  assert_null(build(&f, "task.kind=multiclass"));
+  assert_non_null(strstr(err.msg, "classes"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.enabled=no\nimage.enabled=no\ninteraction.enabled=no"));
+  assert_non_null(strstr(err.msg, "every tower is disabled"));
+  fixture_free(&f);
+  assert_null(build(&f, "image.filters=2,2,2\nimage.padding=valid"));
+  assert_non_null(strstr(err.msg, "[image]"));
+  fixture_free(&f);
+}
+
+/* The resolved config (with [data]) loads back to the same text. */
+static void test_config_dump_round_trip(void **state) {
+  fixture f;
+  assert_non_null(build(&f, "text.pooling=max"));
+  char *a = loom_config_dump(f.c);
+  loom_data_section d2;
+  loom_config *c2 = loom_train_config_new(&d2);
+  if (loom_config_load_string(c2, a, "dump", &err) < 0) fail_msg("%s", err.msg);
+  char *b = loom_config_dump(c2);
+  assert_string_equal(a, b);
+  assert_non_null(strstr(a, "pooling = max"));
+  assert_non_null(strstr(a, "label_col = label"));
+  loom_free(a);
+  loom_free(b);
+  loom_config_free(c2);
+  fixture_free(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parameter_names),     cmocka_unit_test(test_gradients_through_the_model),
+      cmocka_unit_test(test_multiclass_head),     cmocka_unit_test(test_config_mistakes),
+      cmocka_unit_test(test_config_dump_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

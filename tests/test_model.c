@@ -7,6 +7,7 @@
 
 #include "loom/alloc.h"
 #include "loom/model.h"
+#include "loom/safetensors.h"
 #include "loom/trainer.h"
 #include "testutil.h"
 
@@ -206,11 +207,54 @@ static void test_config_dump_round_trip(void **state) {
   fixture_free(&f);
 }
 
+/* A gated-fusion model with a 2-layer BiLSTM (max pooling) and batch norm, scored in eval mode: the
+ * weights and one batch's inputs and logits go to loom_model_gated*.safetensors for
+ * tests/reference/check_model.py (PyTorch parity of the variants the click test does not use). */
+static void test_dump_for_pytorch(void **state) {
+  fixture f;
+  loom_model *m = build(&f, "text.bidirectional=true\ntext.layers=2\ntext.pooling=max\nimage.batchnorm=true\n"
+                            "fusion.mode=gated\nfusion.dropout=0.2");
+  if (!m) fail_msg("%s", err.msg);
+  f.ld = loom_loader_new(f.ds, LOOM_SPLIT_TRAIN, 0, &err);
+  const loom_batch *b = loom_loader_next(f.ld, &err);
+  assert_true(b && b->B > 0);
+  /* a few updates first, so that batch-norm statistics and weights are not at their initial values */
+  for (int step = 0; step < 3; step++) {
+    if (loom_model_compile(m, b->B, true, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
+    loom_graph_zero_grad(m->g);
+    loom_graph_forward(m->g);
+    loom_graph_backward(m->g, m->loss);
+    float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
+    for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.1f * g[i];
+  }
+  if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
+  loom_graph_forward(m->g);
+  char *cfg = loom_config_dump(f.c);
+  const char *meta[2] = {"loom.config", cfg};
+  assert_int_equal(loom_st_save_graph(m->g, "loom_model_gated.safetensors", 1, meta, &err), 0);
+  loom_st_writer *w = loom_st_writer_new();
+  loom_tensor *ins[] = {m->tokens, m->lengths, m->image, m->numeric, m->user, m->item, m->category, m->logits};
+  for (size_t i = 0; i < sizeof ins / sizeof *ins; i++) {
+    loom_tensor *t = ins[i];
+    if (!t) continue;
+    int64_t shape[4];
+    for (int k = 0; k < t->ndim; k++) shape[k] = t->shape[k];
+    const void *data = t->dtype == LOOM_F32 ? (const void *)t->data : (const void *)t->idata;
+    if (loom_st_writer_add(w, t == m->logits ? "logits" : t->name, t->dtype == LOOM_F32 ? LOOM_ST_F32 : LOOM_ST_I32,
+                           t->ndim, shape, data, &err) < 0)
+      fail_msg("%s", err.msg);
+  }
+  assert_int_equal(loom_st_write(w, "loom_model_gated_io.safetensors", &err), 0);
+  loom_st_writer_free(w);
+  loom_free(cfg);
+  fixture_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parameter_names),     cmocka_unit_test(test_gradients_through_the_model),
       cmocka_unit_test(test_multiclass_head),     cmocka_unit_test(test_config_mistakes),
-      cmocka_unit_test(test_config_dump_round_trip),
+      cmocka_unit_test(test_config_dump_round_trip), cmocka_unit_test(test_dump_for_pytorch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,10 @@ This script rebuilds the model from the config in the checkpoint's metadata with
 as loom names its tensors (text.embedding, text.lstm, image.conv0, interaction.user_embedding,
 fusion.gate, head, ...), loads the weights with load_state_dict(strict=True) and compares the logits.
 
-Usage: /usr/bin/python3 tests/reference/check_model.py [build/tests]
+test_model (test_dump_for_pytorch) writes loom_model_gated*.safetensors the same way for a model with a
+2-layer BiLSTM with max pooling, batch norm and gated fusion (a few SGD steps from initialisation).
+
+Usage: /usr/bin/python3 tests/reference/check_model.py [build/tests] [loom_model | loom_model_gated]
 """
 import configparser
 import os
@@ -193,8 +196,9 @@ class Model(nn.Module):
 
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "build/tests"
-    meta, weights = read(os.path.join(d, "loom_model.safetensors"))
-    _, io = read(os.path.join(d, "loom_model_io.safetensors"))
+    name = sys.argv[2] if len(sys.argv) > 2 else "loom_model"
+    meta, weights = read(os.path.join(d, name + ".safetensors"))
+    _, io = read(os.path.join(d, name + "_io.safetensors"))
     cfg = configparser.ConfigParser(inline_comment_prefixes=(";", "#"))
     cfg.read_string(meta["loom.config"])
     sizes = {k: v.shape for k, v in weights.items()}

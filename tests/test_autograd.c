@@ -350,6 +350,23 @@ static void test_recompile_for_other_batch_sizes(void **state) {
   loom_graph_free(g);
 }
 
+/* Binding an input after compile must reach views of it (a reshape reads its source's memory). */
+static void test_rebinding_an_input_reaches_its_views(void **state) {
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 4});
+  loom_tensor *y = loom_scale(g, loom_reshape(g, x, 1, (int[]){-1}), 2.0f, 0.0f);
+  assert_int_equal(loom_graph_compile(g, 2, 1, &y, false), 0);
+  float a[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[8] = {-1, -2, -3, -4, -5, -6, -7, -8};
+  loom_input_bind(x, a);
+  loom_graph_forward(g);
+  assert_float_equal(y->data[7], 16.0f, 0);
+  loom_input_bind(x, b); /* after compile: the view must follow */
+  loom_graph_forward(g);
+  assert_float_equal(y->data[7], -16.0f, 0);
+  assert_float_equal(y->data[0], -2.0f, 0);
+  loom_graph_free(g);
+}
+
 static void test_params_are_one_flat_buffer(void **state) {
   loom_graph *g = loom_graph_new();
   loom_tensor *ps[50];
@@ -488,6 +505,7 @@ int main(void) {
       cmocka_unit_test(test_dropout_eval_is_identity_and_train_scales),
       cmocka_unit_test(test_shape_errors_name_node_and_shapes),
       cmocka_unit_test(test_recompile_for_other_batch_sizes),
+      cmocka_unit_test(test_rebinding_an_input_reaches_its_views),
       cmocka_unit_test(test_params_are_one_flat_buffer),
       cmocka_unit_test(test_gradients_only_where_needed),
       cmocka_unit_test(test_same_results_for_any_thread_count),

@@ -576,7 +576,12 @@ static int reshape_infer(loom_graph *g, loom_tensor *t) {
                            loom_tensor_numel(t));
   return 0;
 }
-static void view_forward(loom_graph *g, loom_tensor *t) {}
+/* A view reads its source's memory; re-pointing every forward keeps it right when an input is bound to
+ * new memory after compile (loom_input_bind), at the cost of two pointer copies. */
+static void view_forward(loom_graph *g, loom_tensor *t) {
+  t->data = t->src[0]->data;
+  t->idata = t->src[0]->idata;
+}
 static void view_backward(loom_graph *g, loom_tensor *t) {} /* the gradient memory is shared */
 const loom_op_def loom_op_reshape = {"reshape", reshape_infer, NULL, view_forward, view_backward, true};
 

@@ -45,6 +45,12 @@ void ld_fmt_float(char out[32], float x);
 int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp);
 unsigned char *ld_stbi_load(const void *data, size_t n, int *w, int *h, int channels);
 const char *ld_stbi_failure(void);
+/* loom_image_decode with a cap on width and height (0 or > LD_IMAGE_MAX_DIM = LD_IMAGE_MAX_DIM),
+ * checked against the file's header before any pixel buffer is allocated. */
+#define LD_IMAGE_MAX_DIM 16384
+struct loom_error;
+int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const char *name, uint8_t **pix, int *w,
+                    int *h, struct loom_error *err);
 
 /* Dataset internals the loader uses (dataset.c). The _locked functions expect ld_dataset_lock held. */
 struct loom_dataset;

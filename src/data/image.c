@@ -56,9 +56,14 @@ static int decode_jpeg(const unsigned char *data, size_t n, int channels, const 
 
 int loom_image_decode(const void *data, size_t n, int channels, const char *name, uint8_t **pix, int *w, int *h,
                       loom_error *err) {
+  return ld_image_decode(data, n, channels, LD_IMAGE_MAX_DIM, name, pix, w, h, err);
+}
+
+int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const char *name, uint8_t **pix, int *w,
+                    int *h, loom_error *err) {
   const unsigned char *u = data;
   *pix = NULL;
-  int max_dim = 16384;
+  if (max_dim <= 0 || max_dim > LD_IMAGE_MAX_DIM) max_dim = LD_IMAGE_MAX_DIM;
   if (n == 0) return loom_errorf(err, "%s: file is empty (0 bytes) — replace the file", name);
   if (n >= 3 && u[0] == 0xFF && u[1] == 0xD8 && u[2] == 0xFF)
     return decode_jpeg(u, n, channels, name, max_dim, pix, w, h, err);
@@ -198,9 +203,8 @@ int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom
   fclose(f);
   uint8_t *pix = NULL;
   int w = 0, h = 0;
-  if (rc == 0 && loom_image_decode(buf, n, o->C, path, &pix, &w, &h, err) < 0) rc = -1;
-  if (rc == 0 && o->max_dim && (w > o->max_dim || h > o->max_dim))
-    rc = loom_errorf(err, "%s: image is %d x %d, over the cap of %d pixels per side — resize it offline or raise the cap", path, w, h, o->max_dim);
+  /* the cap is checked against the header, before the pixel buffer is allocated */
+  if (rc == 0 && ld_image_decode(buf, n, o->C, o->max_dim, path, &pix, &w, &h, err) < 0) rc = -1;
   if (rc == 0 && loom_image_resize(pix, w, h, o->C, out, o->W, o->H) < 0) rc = loom_errorf(err, "%s: out of memory while resizing", path);
   if (rc == 0) {
     size_t hw = (size_t)o->H * o->W;

@@ -24,7 +24,9 @@
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized" /* whole file: stb warns at the end of the unit */
+#endif
 #include <stb_image.h>
 
 int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp) {

@@ -54,6 +54,35 @@ static int decode_jpeg(const unsigned char *data, size_t n, int channels, const 
   return rc;
 }
 
+/* stb_image 2.27 computes idata + ioff with idata still NULL when the first IDAT chunk is empty
+ * (undefined behaviour; found by fuzz_image, tests/data/images/empty_idat.png). Empty IDAT chunks
+ * carry no data, so a copy without them decodes to the same pixels. Returns 1 and sets *out (to be
+ * loom_free'd) when it made a copy, 0 when the file has no empty IDAT, -1 when out of memory. */
+static int png_drop_empty_idat(const unsigned char *u, size_t n, unsigned char **out, size_t *out_n) {
+  int found = 0;
+  for (size_t o = 8; o + 12 <= n;) {
+    uint32_t len = (uint32_t)u[o] << 24 | (uint32_t)u[o + 1] << 16 | (uint32_t)u[o + 2] << 8 | u[o + 3];
+    if (len == 0 && memcmp(u + o + 4, "IDAT", 4) == 0) found = 1;
+    if (len > n - o - 12) break; /* truncated: stb_image reports it */
+    o += 12 + (size_t)len;
+  }
+  if (!found) return 0;
+  unsigned char *c = loom_malloc(n);
+  if (!c) return -1;
+  memcpy(c, u, 8);
+  size_t o = 8, k = 8;
+  while (o + 12 <= n) {
+    uint32_t len = (uint32_t)u[o] << 24 | (uint32_t)u[o + 1] << 16 | (uint32_t)u[o + 2] << 8 | u[o + 3];
+    if (len > n - o - 12) break;
+    if (!(len == 0 && memcmp(u + o + 4, "IDAT", 4) == 0)) memcpy(c + k, u + o, 12 + (size_t)len), k += 12 + (size_t)len;
+    o += 12 + (size_t)len;
+  }
+  memcpy(c + k, u + o, n - o); /* whatever follows the last whole chunk, as is */
+  *out = c;
+  *out_n = k + (n - o);
+  return 1;
+}
+
 int loom_image_decode(const void *data, size_t n, int channels, const char *name, uint8_t **pix, int *w, int *h,
                       loom_error *err) {
   return ld_image_decode(data, n, channels, LD_IMAGE_MAX_DIM, name, pix, w, h, err);
@@ -88,7 +117,12 @@ int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const
   if (!ld_stbi_info(data, n, w, h, &comp))
     return loom_errorf(err, "%s: corrupt %s header (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());
   if (check_dims(name, *w, *h, max_dim, err) < 0) return -1;
-  *pix = ld_stbi_load(data, n, w, h, channels);
+  unsigned char *copy = NULL;
+  size_t cn = 0;
+  int dropped = is_png ? png_drop_empty_idat(u, n, &copy, &cn) : 0;
+  if (dropped < 0) return loom_errorf(err, "%s: out of memory", name);
+  *pix = dropped ? ld_stbi_load(copy, cn, w, h, channels) : ld_stbi_load(data, n, w, h, channels);
+  loom_free(copy);
   if (!*pix)
     return loom_errorf(err, "%s: corrupt or truncated %s (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());
   return 0;

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loom/alloc.h"
 #include "loom/config.h"
+#include "loom/data.h"
 #include "testutil.h"
 
 static const loom_cfg_key keys[] = {
@@ -35,6 +37,10 @@ static size_t data_dump(void *ctx, char *buf, size_t cap) {
   data_ctx *d = ctx;
   int n = snprintf(buf, buf ? cap : 0, "path = %s\n", d->path);
   return (size_t)n;
+}
+
+static int schema_set(void *ctx, const char *key, const char *value, loom_error *err) {
+  return loom_data_schema_set(ctx, key, value, err);
 }
 
 static void test_defaults_and_typed_reads(void **state) {
@@ -181,7 +187,60 @@ static void test_allocation_failures(void **state) {
     loom_free(dump);
     loom_config_free(c);
   }
+  print_message("allocation failure loop: config from string + dump %d points\n", failures);
   assert_true(failures > 5);
+}
+
+/* The same from a file, with [data] handed to the data schema (loom_config_load reads the file into
+ * a growing buffer), and the schema's own INI reader: every allocation fails in turn. */
+static void test_allocation_failures_file(void **state) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/loom_test_cfg_oom_%d.ini", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("[text]\nhidden = 9\npooling = max\n[image]\nconv = 4, 8\n[data]\ninteractions = i.csv\n"
+        "text_cols = title, brand\nnumeric_cols = price\nimage_size = 32x32\n", f);
+  for (int i = 0; i < 400; i++) fprintf(f, "; padding comment %d so the file is read in more than one piece\n", i);
+  fclose(f);
+  int points = 0, rc = -1;
+  for (long n = 1; rc != 0; n++) {
+    loom_data_schema s;
+    loom_data_schema_init(&s);
+    loom_cfg_section sec = {"data", &s, schema_set, NULL};
+    loom_error err = {""};
+    loom_alloc_fail_after(n);
+    loom_config *c = loom_config_new(keys, NKEYS);
+    if (c) loom_config_add_section(c, &sec);
+    rc = c ? loom_config_load(c, path, &err) : -1;
+    loom_alloc_fail_after(0);
+    if (rc == 0) {
+      assert_int_equal(loom_config_int(c, "text", "hidden"), 9);
+      assert_int_equal(s.n_text, 2);
+    } else {
+      points++;
+      if (c && !strstr(err.msg, "out of memory")) fail_msg("allocation %ld: %s", n, err.msg);
+    }
+    loom_config_free(c);
+  }
+  int schema_points = 0;
+  rc = -1;
+  for (long n = 1; rc != 0; n++) {
+    loom_data_schema s;
+    loom_data_schema_init(&s);
+    loom_error err = {""};
+    loom_alloc_fail_after(n);
+    rc = loom_data_schema_load_ini(&s, path, &err);
+    loom_alloc_fail_after(0);
+    if (rc != 0) {
+      schema_points++;
+      if (!strstr(err.msg, "out of memory")) fail_msg("allocation %ld: %s", n, err.msg);
+    } else {
+      assert_int_equal(s.n_text, 2);
+    }
+  }
+  remove(path);
+  print_message("allocation failure loop: config file load %d points, schema INI %d points\n", points, schema_points);
+  assert_true(points >= 3);
 }
 
 int main(void) {
@@ -193,6 +252,7 @@ int main(void) {
       cmocka_unit_test(test_set_args),
       cmocka_unit_test(test_owned_sections_and_dump_round_trip),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_allocation_failures_file),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

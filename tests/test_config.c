@@ -191,6 +191,22 @@ static void test_allocation_failures(void **state) {
   assert_true(failures > 5);
 }
 
+/* The size cap: a config over 1 MiB (a data file passed by mistake) is refused by name. */
+static void test_size_cap(void **state) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/loom_test_cfg_big_%d.ini", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 40000; i++) fprintf(f, "; comment line %d of a config that is far too long\n", i);
+  fclose(f);
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  assert_int_equal(loom_config_load(c, path, &err), -1);
+  if (!strstr(err.msg, "config larger than 1 MiB; is this the right file?") || !strstr(err.msg, path)) fail_msg("%s", err.msg);
+  loom_config_free(c);
+  remove(path);
+}
+
 /* The same from a file, with [data] handed to the data schema (loom_config_load reads the file into
  * a growing buffer), and the schema's own INI reader: every allocation fails in turn. */
 static void test_allocation_failures_file(void **state) {
@@ -253,6 +269,7 @@ int main(void) {
       cmocka_unit_test(test_owned_sections_and_dump_round_trip),
       cmocka_unit_test(test_allocation_failures),
       cmocka_unit_test(test_allocation_failures_file),
+      cmocka_unit_test(test_size_cap),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

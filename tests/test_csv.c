@@ -124,6 +124,24 @@ static void test_lone_cr_line_ends(void **state) {
   }
 }
 
+/* Cap on header fields: a 5000-column header (a binary file, a wrong delimiter) is refused by name
+ * instead of costing a quadratic duplicate-name check. */
+static void test_column_cap(void **state) {
+  (void)state;
+  static char text[64 * 1024];
+  size_t n = 0;
+  for (int i = 0; i < LOOM_CSV_MAX_COLUMNS + 904; i++) n += (size_t)sprintf(text + n, "%sc%d", i ? "," : "", i);
+  n += (size_t)sprintf(text + n, "\n");
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/loom_test_cols_%d.csv", (int)getpid());
+  write_file(path, text);
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, path, (loom_colspec[]){{"c1", LOOM_COL_STRING, 0}}, 1, NULL, &err), -1);
+  if (!strstr(err.msg, ".csv:1: the header has more than 4096 columns")) fail_msg("%s", err.msg);
+  remove(path);
+}
+
 static void test_malformed(void **state) {
   (void)state;
   expect_fail("tests/data/csv/unterminated.csv", SPEC3, 3,
@@ -239,7 +257,7 @@ static void test_mutations(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quotes_embedded_newline), cmocka_unit_test(test_crlf_bom),
-      cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed), cmocka_unit_test(test_lone_cr_line_ends),
+      cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed), cmocka_unit_test(test_lone_cr_line_ends), cmocka_unit_test(test_column_cap),
       cmocka_unit_test(test_huge_field),              cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_mutations),
   };

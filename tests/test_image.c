@@ -198,6 +198,24 @@ static void test_dim_cap_before_decode(void **state) {
   if (!strstr(err.msg, "image is 1000 x 1000, over the cap of 64 pixels per side")) fail_msg("%s", err.msg);
 }
 
+/* A 90-byte PNG claiming 16000 x 16000 (under the per-side cap) is refused by its pixel count before
+ * anything is allocated (decoded it would take 768 MB). */
+static void test_pixel_cap(void **state) {
+  (void)state;
+  size_t n;
+  unsigned char *png = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
+  png[18] = 0x3E, png[19] = 0x80, png[22] = 0x3E, png[23] = 0x80; /* 16000 x 16000 */
+  uint8_t *pix = NULL;
+  int w, h;
+  loom_error err = {{0}};
+  loom_alloc_fail_after(1);
+  int rc = loom_image_decode(png, n, 3, "bomb.png", &pix, &w, &h, &err);
+  loom_alloc_fail_after(0);
+  assert_int_equal(rc, -1);
+  if (!strstr(err.msg, "bomb.png: image is 16000 x 16000 = 256000000 pixels, over the cap of 67108864 pixels"))
+    fail_msg("%s", err.msg);
+}
+
 /* Random byte mutations and truncations of each valid image: decoded or rejected, never a crash. */
 static void test_mutations(void **state) {
   (void)state;
@@ -237,7 +255,7 @@ int main(void) {
       cmocka_unit_test(test_decode_exact),
       cmocka_unit_test(test_resize),
       cmocka_unit_test(test_load_normalise),
-      cmocka_unit_test(test_malformed), cmocka_unit_test(test_empty_idat), cmocka_unit_test(test_dim_cap_before_decode),
+      cmocka_unit_test(test_malformed), cmocka_unit_test(test_empty_idat), cmocka_unit_test(test_dim_cap_before_decode), cmocka_unit_test(test_pixel_cap),
       cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

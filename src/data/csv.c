@@ -124,6 +124,12 @@ static void on_field(void *data, size_t len, void *ctx) {
                   r->t->path, (long long)r->row_line, f + 1, bad);
       return;
     }
+    if (r->nheader == LOOM_CSV_MAX_COLUMNS) { /* also keeps the duplicate-name check quadratic in a small n */
+      r->failed = 1;
+      loom_errorf(r->err, "%s:1: the header has more than %d columns — check that this is the right file and that it is comma-separated",
+                  r->t->path, LOOM_CSV_MAX_COLUMNS);
+      return;
+    }
     if (r->nheader == r->header_cap) {
       int cap = r->header_cap ? r->header_cap * 2 : 16;
       char **h = loom_realloc(r->header, (size_t)cap * sizeof *h);

@@ -25,6 +25,9 @@ static int check_dims(const char *name, int w, int h, int max_dim, loom_error *e
   if (w > max_dim || h > max_dim)
     return loom_errorf(err, "%s: image is %d x %d, over the cap of %d pixels per side — resize it offline or raise the cap",
                        name, w, h, max_dim);
+  if ((int64_t)w * h > LD_IMAGE_MAX_PIXELS) /* a few bytes of PNG can claim 16384 x 16384 (800 MB decoded) */
+    return loom_errorf(err, "%s: image is %d x %d = %lld pixels, over the cap of %lld pixels — resize it offline",
+                       name, w, h, (long long)w * h, (long long)LD_IMAGE_MAX_PIXELS);
   return 0;
 }
 

@@ -153,6 +153,11 @@ static void test_empty_idat(void **state) {
     assert_non_null(strstr(err.msg, "empty_idat.png: corrupt or truncated PNG"));
     assert_null(pix);
   }
+  /* the same with the empty IDAT's CRC cut off (the file ends 2 bytes into it) */
+  u = slurp(tu_src_path("tests/data/images/empty_idat_truncated.png"), &n);
+  assert_int_equal(loom_image_decode(u, n, 1, "empty_idat_truncated.png", &pix, &w, &h, &err), -1);
+  if (!strstr(err.msg, "empty_idat_truncated.png: corrupt or truncated PNG")) fail_msg("%s", err.msg);
+  assert_null(pix);
   unsigned char *png = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
   unsigned char ref[4 * 2 * 3], with[1024];
   assert_int_equal(loom_image_decode(png, n, 3, "rgb4x2.png", &pix, &w, &h, &err), 0);

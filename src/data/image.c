@@ -58,31 +58,34 @@ static int decode_jpeg(const unsigned char *data, size_t n, int channels, const 
 }
 
 /* stb_image 2.27 computes idata + ioff with idata still NULL when the first IDAT chunk is empty
- * (undefined behaviour; found by fuzz_image, tests/data/images/empty_idat.png). Empty IDAT chunks
- * carry no data, so a copy without them decodes to the same pixels. Returns 1 and sets *out (to be
- * loom_free'd) when it made a copy, 0 when the file has no empty IDAT, -1 when out of memory. */
+ * (undefined behaviour; found by fuzz_image: tests/data/images/empty_idat*.png). Empty IDAT chunks
+ * carry no data, so a copy without them decodes to the same pixels. png_walk copies every chunk but
+ * the empty IDATs into c (if not NULL; a truncated last chunk is copied as is, stb_image reports it),
+ * sets *cn to the bytes copied and returns how many it dropped. */
+static size_t png_walk(const unsigned char *u, size_t n, unsigned char *c, size_t *cn) {
+  size_t o = 8, k = 8, dropped = 0;
+  if (c) memcpy(c, u, 8);
+  while (o + 8 <= n) { /* length and type present */
+    uint32_t len = (uint32_t)u[o] << 24 | (uint32_t)u[o + 1] << 16 | (uint32_t)u[o + 2] << 8 | u[o + 3];
+    size_t rest = n - o - 8, whole = len <= rest && rest - len >= 4 ? 12 + (size_t)len : n - o;
+    if (len == 0 && memcmp(u + o + 4, "IDAT", 4) == 0) {
+      dropped++;
+    } else {
+      if (c) memcpy(c + k, u + o, whole);
+      k += whole;
+    }
+    o += whole;
+  }
+  if (c && o < n) memcpy(c + k, u + o, n - o);
+  *cn = k + (n - o);
+  return dropped;
+}
+
+/* 1 and *out (loom_free it) when the file had empty IDATs, 0 when not, -1 when out of memory. */
 static int png_drop_empty_idat(const unsigned char *u, size_t n, unsigned char **out, size_t *out_n) {
-  int found = 0;
-  for (size_t o = 8; o + 12 <= n;) {
-    uint32_t len = (uint32_t)u[o] << 24 | (uint32_t)u[o + 1] << 16 | (uint32_t)u[o + 2] << 8 | u[o + 3];
-    if (len == 0 && memcmp(u + o + 4, "IDAT", 4) == 0) found = 1;
-    if (len > n - o - 12) break; /* truncated: stb_image reports it */
-    o += 12 + (size_t)len;
-  }
-  if (!found) return 0;
-  unsigned char *c = loom_malloc(n);
-  if (!c) return -1;
-  memcpy(c, u, 8);
-  size_t o = 8, k = 8;
-  while (o + 12 <= n) {
-    uint32_t len = (uint32_t)u[o] << 24 | (uint32_t)u[o + 1] << 16 | (uint32_t)u[o + 2] << 8 | u[o + 3];
-    if (len > n - o - 12) break;
-    if (!(len == 0 && memcmp(u + o + 4, "IDAT", 4) == 0)) memcpy(c + k, u + o, 12 + (size_t)len), k += 12 + (size_t)len;
-    o += 12 + (size_t)len;
-  }
-  memcpy(c + k, u + o, n - o); /* whatever follows the last whole chunk, as is */
-  *out = c;
-  *out_n = k + (n - o);
+  if (!png_walk(u, n, NULL, out_n)) return 0;
+  if (!(*out = loom_malloc(*out_n))) return -1;
+  png_walk(u, n, *out, out_n);
   return 1;
 }
 

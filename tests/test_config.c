@@ -29,7 +29,7 @@ typedef struct {
 static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
   data_ctx *d = ctx;
   d->calls++;
-  if (strcmp(key, "path") != 0) return loom_errorf(err, "unknown key '%s' (valid: path)", key);
+  if (strcmp(key, "path") != 0) return loom_errorf(err, "[data] unknown key '%s' (valid: path)", key);
   snprintf(d->path, sizeof d->path, "%s", value);
   return 0;
 }
@@ -96,7 +96,11 @@ static void test_bad_lines_name_file_line_and_key(void **state) {
   expect_error("[text]\npooling = avg\n", "text.pooling = 'avg' is not one of: last|mean|max");
   expect_error("[train]\nlr = nan\n", "train.lr = 'nan' is not a finite number");
   expect_error("[train]\nlr = 1e400\n", "is not a finite number");
-  expect_error("[image]\nconv = 32, x, 64\n", "in the list image.conv: run.ini:2: image.conv = 'x' is not an integer");
+  expect_error("[image]\nconv = 32, x, 64\n", "run.ini:2: image.conv: element 2 ('x') is not an integer");
+  expect_error("[image]\nconv = 32,0\n", "run.ini:2: image.conv: element 2 (0) is outside [1, 4096]");
+  /* regression: empty elements were skipped, so "0.9,,0.99" read as two betas */
+  expect_error("[train]\nbetas = 0.9,,0.99\n", "run.ini:2: train.betas = '0.9,,0.99': element 2 is empty");
+  expect_error("[image]\nconv = 4,8,\n", "run.ini:2: image.conv = '4,8,': element 3 is empty");
   expect_error("[text]\nhidden = 3\nhidden = 4\n", "run.ini:3: text.hidden is set twice (first on line 2)");
   expect_error("[text]\nthis line has no equals sign\n", "run.ini:2: cannot read this line");
   expect_error("[text\n", "run.ini:1: cannot read this line");
@@ -148,7 +152,7 @@ static void test_owned_sections_and_dump_round_trip(void **state) {
   assert_int_equal(loom_config_load_string(c, "[data]\npath = items.csv\n[text]\nhidden = 7\n", "a.ini", &err), 0);
   assert_string_equal(d.path, "items.csv");
   assert_int_equal(loom_config_load_string(c, "[data]\n\nbogus = 1\n", "b.ini", &err), -1);
-  assert_non_null(strstr(err.msg, "b.ini:3: [data] bogus: unknown key 'bogus' (valid: path)"));
+  assert_non_null(strstr(err.msg, "b.ini:3: [data] unknown key 'bogus' (valid: path)"));
   char *dump = loom_config_dump(c);
   assert_non_null(strstr(dump, "[text]\nhidden = 7\n"));
   assert_non_null(strstr(dump, "[data]\npath = items.csv\n"));

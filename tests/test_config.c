@@ -195,6 +195,30 @@ static void test_allocation_failures(void **state) {
   assert_true(failures > 5);
 }
 
+/* Regression (fuzz_config): a value whose "key = value" line is longer than the reader takes was
+ * accepted ("key =value" fits, the dump adds a space), so the dumped config did not load back. Now
+ * the longest accepted value dumps to a line that loads back, and one more character is refused. */
+static void test_longest_value_round_trips(void **state) {
+  char arg[400], v[256];
+  int n = 198 - (int)strlen("out = ");
+  memset(v, 'x', (size_t)n);
+  v[n] = '\0';
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  snprintf(arg, sizeof arg, "train.out=%s", v);
+  assert_int_equal(loom_config_set_arg(c, arg, &err), 0);
+  char *dump = loom_config_dump(c);
+  loom_config *c2 = loom_config_new(keys, NKEYS);
+  if (loom_config_load_string(c2, dump, "dump", &err) != 0) fail_msg("%s", err.msg);
+  assert_string_equal(loom_config_str(c2, "train", "out"), v);
+  snprintf(arg, sizeof arg, "train.out=%sy", v);
+  assert_int_equal(loom_config_set_arg(c, arg, &err), -1);
+  if (!strstr(err.msg, "--set: train.out is 193 characters long; 'out = value' must fit in 198 characters")) fail_msg("%s", err.msg);
+  loom_free(dump);
+  loom_config_free(c);
+  loom_config_free(c2);
+}
+
 /* The size cap: a config over 1 MiB (a data file passed by mistake) is refused by name. */
 static void test_size_cap(void **state) {
   char path[256];
@@ -274,6 +298,7 @@ int main(void) {
       cmocka_unit_test(test_allocation_failures),
       cmocka_unit_test(test_allocation_failures_file),
       cmocka_unit_test(test_size_cap),
+      cmocka_unit_test(test_longest_value_round_trips),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

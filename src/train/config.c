@@ -18,6 +18,7 @@
 
 #define MAX_SECTIONS 16
 #define MAX_VALUE 4096
+#define LINE_MAX_TEXT (INI_MAX_LINE - 2) /* characters of a line, without its newline, that inih takes */
 
 struct loom_config {
   const loom_cfg_key *keys;
@@ -161,9 +162,11 @@ static int check_list(const loom_cfg_key *k, const char *v, const char *where, l
 }
 
 static int check_value(const loom_cfg_key *k, const char *v, const char *where, loom_error *err) {
-  if (strlen(v) >= MAX_VALUE)
-    return loom_errorf(err, "%s: %s.%s is %zu characters long; the limit is %d", where, k->section, k->key, strlen(v),
-                       MAX_VALUE - 1);
+  /* the dump writes "key = value": it must fit in a line the reader takes, or a saved config would not
+   * load back (found by fuzz_config: "key =value" of 198 characters dumped as 199) */
+  if (strlen(k->key) + 3 + strlen(v) > LINE_MAX_TEXT)
+    return loom_errorf(err, "%s: %s.%s is %zu characters long; '%s = value' must fit in %d characters so that the saved config loads back",
+                       where, k->section, k->key, strlen(v), k->key, LINE_MAX_TEXT);
   switch (k->type) {
   case LOOM_CFG_BOOL: {
     bool b;
@@ -334,7 +337,7 @@ int loom_config_load_string(loom_config *c, const char *text, const char *name, 
     return loom_errorf(err, "%s:%d: cannot read this line; expected '[section]', 'key = value' or a comment", name, rc);
   if (x.failed) return -1;
   if (x.long_line)
-    return loom_errorf(err, "%s:%d: line longer than %d characters; shorten it", name, x.long_line, INI_MAX_LINE - 1);
+    return loom_errorf(err, "%s:%d: line longer than %d characters; shorten it", name, x.long_line, LINE_MAX_TEXT);
   if (rc > 0)
     return loom_errorf(err, "%s:%d: cannot read this line; expected '[section]', 'key = value' or a comment", name, rc);
   if (rc < 0) return loom_errorf(err, "%s: out of memory while parsing", name);

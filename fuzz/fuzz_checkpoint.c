@@ -1,10 +1,40 @@
 /* fuzz_checkpoint.c — libFuzzer harness for the safetensors reader: loom_st_open must validate every
  * header rule before trusting a byte, so any file either fails with a message or yields tensors
  * whose byte ranges lie inside the file and match shape x dtype; every tensor and metadata entry of
- * an accepted file is then read. */
+ * an accepted file is then read, and the file is loaded into a small graph (names "w", "b", "step";
+ * loading must either copy everything or leave the graph untouched). */
 #include "fuzz_util.h"
 #include "loom/alloc.h"
+#include "loom/graph.h"
 #include "loom/safetensors.h"
+
+/* w (2, 3) and b (3) params, an I32-free buffer "step" (1); built once, reset before each load. */
+static loom_graph *graph(void) {
+  static loom_graph *g;
+  if (!g) {
+    g = loom_graph_new();
+    loom_param(g, "w", 2, (int[]){2, 3});
+    loom_param(g, "b", 1, (int[]){3});
+    loom_buffer(g, "step", 1, (int[]){1});
+  }
+  return g;
+}
+
+static void fill(loom_graph *g, float v) {
+  for (int i = 0; i < loom_graph_n_param_tensors(g); i++) {
+    loom_tensor *t = loom_graph_param_tensor(g, i);
+    for (size_t k = 0; k < loom_tensor_numel(t); k++) t->data[k] = v;
+  }
+}
+
+static int all_equal(loom_graph *g, float v) {
+  for (int i = 0; i < loom_graph_n_param_tensors(g); i++) {
+    loom_tensor *t = loom_graph_param_tensor(g, i);
+    for (size_t k = 0; k < loom_tensor_numel(t); k++)
+      if (!(t->data[k] == v)) return 0;
+  }
+  return 1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
   const char *path = fuzz_write_file(data, n, ".safetensors");
@@ -34,6 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     const char *k, *v;
     loom_st_meta_at(f, i, &k, &v);
     if (loom_st_meta(f, k) == NULL || strlen(v) > n) abort();
+  }
+  loom_graph *g = graph();
+  for (int flags = 0; flags < 4; flags++) {
+    fill(g, -7.0f);
+    if (loom_st_load_graph_from(g, f, flags, &err) != 0) {
+      FUZZ_CHECK_MSG(err);
+      if (!all_equal(g, -7.0f)) abort(); /* nothing is copied unless every check passes */
+    }
   }
   loom_st_close(f);
   return 0;

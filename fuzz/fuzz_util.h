@@ -9,12 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Writes data[0..n) to a scratch file named after the process and `suffix`; returns its path. */
+static char fuzz_path[256];
+static inline void fuzz_remove_file(void) { unlink(fuzz_path); }
+
+/* Writes data[0..n) to a scratch file named after the process and `suffix` (removed at exit);
+ * returns its path. One scratch file per process: the first suffix wins. */
 static inline const char *fuzz_write_file(const uint8_t *data, size_t n, const char *suffix) {
-  static char path[256];
+  char *path = fuzz_path;
   if (!path[0]) {
     const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    snprintf(path, sizeof path, "%s/loom-fuzz-%ld%s", dir, (long)getpid(), suffix);
+    snprintf(path, sizeof fuzz_path, "%s/loom-fuzz-%ld%s", dir, (long)getpid(), suffix);
+    atexit(fuzz_remove_file);
   }
   FILE *f = fopen(path, "wb");
   if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) abort(); /* the harness, not loom, failed */

@@ -1,10 +1,13 @@
 # Thin wrapper over CMake. `make demo` and `make test` work on a fresh Debian 12 machine as root.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = fuzz_csv fuzz_image fuzz_checkpoint fuzz_config fuzz_tokenizer
 JOBS       ?= $(shell nproc)
 CMAKE      ?= cmake
 
-.PHONY: all deps build asan test test-fast test-asan demo bench clean
+.PHONY: all deps build asan fuzz-build fuzz test test-fast test-asan test-fuzz demo bench clean
 
 all: build
 
@@ -23,8 +26,23 @@ $(ASAN_BUILD)/CMakeCache.txt:
 asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	@$(CMAKE) --build $(ASAN_BUILD) -j $(JOBS)
 
-# The whole suite twice: an optimised build, then the same tests under ASan + UBSan.
-test: test-fast test-asan
+# libFuzzer harnesses (fuzz/fuzz_*.c): clang, ASan + UBSan, everything instrumented for coverage.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	@scripts/install-deps.sh --fuzz
+	@CC=clang $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF >/dev/null
+
+fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
+	@$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+
+# Each harness for FUZZ_SECONDS from its seed corpus (tests/fuzz/<target>/corpus); stops at a crash.
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD)/bin $(FUZZ_SECONDS) $(FUZZ_BUILD)/fuzz-work
+
+# The whole suite twice: an optimised build, then the same tests under ASan + UBSan; then a short
+# fuzzing run of every harness (FUZZ_SECONDS each, 30 s by default).
+test: test-fast test-asan test-fuzz
+
+test-fuzz: fuzz
 
 test-fast: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -40,4 +58,4 @@ bench: build
 	@scripts/bench.sh $(BUILD)/bin
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

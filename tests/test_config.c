@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loom/alloc.h"
 #include "loom/config.h"
+#include "loom/data.h"
 #include "testutil.h"
 
 static const loom_cfg_key keys[] = {
@@ -27,7 +29,7 @@ typedef struct {
 static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
   data_ctx *d = ctx;
   d->calls++;
-  if (strcmp(key, "path") != 0) return loom_errorf(err, "unknown key '%s' (valid: path)", key);
+  if (strcmp(key, "path") != 0) return loom_errorf(err, "[data] unknown key '%s' (valid: path)", key);
   snprintf(d->path, sizeof d->path, "%s", value);
   return 0;
 }
@@ -35,6 +37,10 @@ static size_t data_dump(void *ctx, char *buf, size_t cap) {
   data_ctx *d = ctx;
   int n = snprintf(buf, buf ? cap : 0, "path = %s\n", d->path);
   return (size_t)n;
+}
+
+static int schema_set(void *ctx, const char *key, const char *value, loom_error *err) {
+  return loom_data_schema_set(ctx, key, value, err);
 }
 
 static void test_defaults_and_typed_reads(void **state) {
@@ -90,7 +96,11 @@ static void test_bad_lines_name_file_line_and_key(void **state) {
   expect_error("[text]\npooling = avg\n", "text.pooling = 'avg' is not one of: last|mean|max");
   expect_error("[train]\nlr = nan\n", "train.lr = 'nan' is not a finite number");
   expect_error("[train]\nlr = 1e400\n", "is not a finite number");
-  expect_error("[image]\nconv = 32, x, 64\n", "in the list image.conv: run.ini:2: image.conv = 'x' is not an integer");
+  expect_error("[image]\nconv = 32, x, 64\n", "run.ini:2: image.conv: element 2 ('x') is not an integer");
+  expect_error("[image]\nconv = 32,0\n", "run.ini:2: image.conv: element 2 (0) is outside [1, 4096]");
+  /* regression: empty elements were skipped, so "0.9,,0.99" read as two betas */
+  expect_error("[train]\nbetas = 0.9,,0.99\n", "run.ini:2: train.betas = '0.9,,0.99': element 2 is empty");
+  expect_error("[image]\nconv = 4,8,\n", "run.ini:2: image.conv = '4,8,': element 3 is empty");
   expect_error("[text]\nhidden = 3\nhidden = 4\n", "run.ini:3: text.hidden is set twice (first on line 2)");
   expect_error("[text]\nthis line has no equals sign\n", "run.ini:2: cannot read this line");
   expect_error("[text\n", "run.ini:1: cannot read this line");
@@ -142,7 +152,7 @@ static void test_owned_sections_and_dump_round_trip(void **state) {
   assert_int_equal(loom_config_load_string(c, "[data]\npath = items.csv\n[text]\nhidden = 7\n", "a.ini", &err), 0);
   assert_string_equal(d.path, "items.csv");
   assert_int_equal(loom_config_load_string(c, "[data]\n\nbogus = 1\n", "b.ini", &err), -1);
-  assert_non_null(strstr(err.msg, "b.ini:3: [data] bogus: unknown key 'bogus' (valid: path)"));
+  assert_non_null(strstr(err.msg, "b.ini:3: [data] unknown key 'bogus' (valid: path)"));
   char *dump = loom_config_dump(c);
   assert_non_null(strstr(dump, "[text]\nhidden = 7\n"));
   assert_non_null(strstr(dump, "[data]\npath = items.csv\n"));
@@ -181,7 +191,100 @@ static void test_allocation_failures(void **state) {
     loom_free(dump);
     loom_config_free(c);
   }
+  print_message("allocation failure loop: config from string + dump %d points\n", failures);
   assert_true(failures > 5);
+}
+
+/* Regression (fuzz_config): a value whose "key = value" line is longer than the reader takes was
+ * accepted ("key =value" fits, the dump adds a space), so the dumped config did not load back. Now
+ * the longest accepted value dumps to a line that loads back, and one more character is refused. */
+static void test_longest_value_round_trips(void **state) {
+  char arg[400], v[256];
+  int n = 198 - (int)strlen("out = ");
+  memset(v, 'x', (size_t)n);
+  v[n] = '\0';
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  snprintf(arg, sizeof arg, "train.out=%s", v);
+  assert_int_equal(loom_config_set_arg(c, arg, &err), 0);
+  char *dump = loom_config_dump(c);
+  loom_config *c2 = loom_config_new(keys, NKEYS);
+  if (loom_config_load_string(c2, dump, "dump", &err) != 0) fail_msg("%s", err.msg);
+  assert_string_equal(loom_config_str(c2, "train", "out"), v);
+  snprintf(arg, sizeof arg, "train.out=%sy", v);
+  assert_int_equal(loom_config_set_arg(c, arg, &err), -1);
+  if (!strstr(err.msg, "--set: train.out is 193 characters long; 'out = value' must fit in 198 characters")) fail_msg("%s", err.msg);
+  loom_free(dump);
+  loom_config_free(c);
+  loom_config_free(c2);
+}
+
+/* The size cap: a config over 1 MiB (a data file passed by mistake) is refused by name. */
+static void test_size_cap(void **state) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/loom_test_cfg_big_%d.ini", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 40000; i++) fprintf(f, "; comment line %d of a config that is far too long\n", i);
+  fclose(f);
+  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_error err = {""};
+  assert_int_equal(loom_config_load(c, path, &err), -1);
+  if (!strstr(err.msg, "config larger than 1 MiB; is this the right file?") || !strstr(err.msg, path)) fail_msg("%s", err.msg);
+  loom_config_free(c);
+  remove(path);
+}
+
+/* The same from a file, with [data] handed to the data schema (loom_config_load reads the file into
+ * a growing buffer), and the schema's own INI reader: every allocation fails in turn. */
+static void test_allocation_failures_file(void **state) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/loom_test_cfg_oom_%d.ini", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("[text]\nhidden = 9\npooling = max\n[image]\nconv = 4, 8\n[data]\ninteractions = i.csv\n"
+        "text_cols = title, brand\nnumeric_cols = price\nimage_size = 32x32\n", f);
+  for (int i = 0; i < 400; i++) fprintf(f, "; padding comment %d so the file is read in more than one piece\n", i);
+  fclose(f);
+  int points = 0, rc = -1;
+  for (long n = 1; rc != 0; n++) {
+    loom_data_schema s;
+    loom_data_schema_init(&s);
+    loom_cfg_section sec = {"data", &s, schema_set, NULL};
+    loom_error err = {""};
+    loom_alloc_fail_after(n);
+    loom_config *c = loom_config_new(keys, NKEYS);
+    if (c) loom_config_add_section(c, &sec);
+    rc = c ? loom_config_load(c, path, &err) : -1;
+    loom_alloc_fail_after(0);
+    if (rc == 0) {
+      assert_int_equal(loom_config_int(c, "text", "hidden"), 9);
+      assert_int_equal(s.n_text, 2);
+    } else {
+      points++;
+      if (c && !strstr(err.msg, "out of memory")) fail_msg("allocation %ld: %s", n, err.msg);
+    }
+    loom_config_free(c);
+  }
+  int schema_points = 0;
+  rc = -1;
+  for (long n = 1; rc != 0; n++) {
+    loom_data_schema s;
+    loom_data_schema_init(&s);
+    loom_error err = {""};
+    loom_alloc_fail_after(n);
+    rc = loom_data_schema_load_ini(&s, path, &err);
+    loom_alloc_fail_after(0);
+    if (rc != 0) {
+      schema_points++;
+      if (!strstr(err.msg, "out of memory")) fail_msg("allocation %ld: %s", n, err.msg);
+    } else {
+      assert_int_equal(s.n_text, 2);
+    }
+  }
+  remove(path);
+  print_message("allocation failure loop: config file load %d points, schema INI %d points\n", points, schema_points);
+  assert_true(points >= 3);
 }
 
 int main(void) {
@@ -193,6 +296,9 @@ int main(void) {
       cmocka_unit_test(test_set_args),
       cmocka_unit_test(test_owned_sections_and_dump_round_trip),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_allocation_failures_file),
+      cmocka_unit_test(test_size_cap),
+      cmocka_unit_test(test_longest_value_round_trips),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

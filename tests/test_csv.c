@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "loom/data.h"
@@ -76,6 +77,68 @@ static void test_gzip_and_optional(void **state) {
   assert_int_equal(t.cols[2].present, 0);
   assert_true(isnan(t.cols[2].f[0]));
   loom_table_free(&t);
+  remove(path);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+  fclose(f);
+}
+
+/* Regression (fuzz_csv): a lone CR ends a record in libcsv but lines were counted at LF only, so every
+ * row of an old-Mac file was "line 1". Lines now end at LF, CRLF or a lone CR, also when the CR is
+ * the last byte of a 64 KiB read chunk. */
+static void test_lone_cr_line_ends(void **state) {
+  (void)state;
+  loom_table t;
+  loom_error err = {{0}};
+  const loom_colspec spec[] = {{"user", LOOM_COL_STRING, 0}, {"i", LOOM_COL_STRING, 0}};
+  assert_int_equal(loom_table_read(&t, tu_src_path("tests/data/csv/fuzz_lone_cr.csv"), spec, 2, NULL, &err), 0);
+  assert_int_equal(t.nrows, 1);
+  assert_int_equal(t.line[0], 2);
+  assert_string_equal(loom_table_str(&t, 1, 0), "c");
+  loom_table_free(&t);
+  expect_fail("tests/data/csv/cr_line_ends.csv", SPEC3, 3,
+              (const char *[]){"cr_line_ends.csv:5:", "column 'price' (field 3)", "'4.5x'", NULL});
+  /* a CR as the last byte of the first chunk: lone (LF-less) and then CRLF split across chunks */
+  static char text[70000];
+  for (int crlf = 0; crlf < 2; crlf++) {
+    const char *eol = crlf ? "\r\n" : "\r";
+    int k = crlf ? 9350 : 10900, ulen = crlf ? 64 : 115;
+    size_t n = (size_t)sprintf(text, "user,item,price%s", eol);
+    for (int i = 0; i < k; i++) n += (size_t)sprintf(text + n, "u,A,1%s", eol);
+    text[n++] = 'u';
+    for (int i = 1; i < ulen; i++) text[n++] = 'x';
+    n += (size_t)sprintf(text + n, ",A,1\r");
+    assert_int_equal(n, 65536); /* the CR is byte 65535, the last of the first read */
+    n += (size_t)sprintf(text + n, "%su,A,bad%s", crlf ? "\n" : "", eol);
+    char path[256], want[64];
+    snprintf(path, sizeof path, "/tmp/loom_test_cr_%d_%d.csv", (int)getpid(), crlf);
+    write_file(path, text);
+    assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
+    snprintf(want, sizeof want, ".csv:%d: column 'price'", k + 3);
+    if (!strstr(err.msg, want)) fail_msg("crlf=%d: expected '%s' in: %s", crlf, want, err.msg);
+    remove(path);
+  }
+}
+
+/* Cap on header fields: a 5000-column header (a binary file, a wrong delimiter) is refused by name
+ * instead of costing a quadratic duplicate-name check. */
+static void test_column_cap(void **state) {
+  (void)state;
+  static char text[64 * 1024];
+  size_t n = 0;
+  for (int i = 0; i < LOOM_CSV_MAX_COLUMNS + 904; i++) n += (size_t)sprintf(text + n, "%sc%d", i ? "," : "", i);
+  n += (size_t)sprintf(text + n, "\n");
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/loom_test_cols_%d.csv", (int)getpid());
+  write_file(path, text);
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, path, (loom_colspec[]){{"c1", LOOM_COL_STRING, 0}}, 1, NULL, &err), -1);
+  if (!strstr(err.msg, ".csv:1: the header has more than 4096 columns")) fail_msg("%s", err.msg);
   remove(path);
 }
 
@@ -194,7 +257,7 @@ static void test_mutations(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quotes_embedded_newline), cmocka_unit_test(test_crlf_bom),
-      cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed), cmocka_unit_test(test_lone_cr_line_ends), cmocka_unit_test(test_column_cap),
       cmocka_unit_test(test_huge_field),              cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_mutations),
   };

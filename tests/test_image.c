@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "loom/alloc.h"
 #include "loom/image.h"
 #include "testutil.h"
 
@@ -134,6 +136,95 @@ static void test_malformed(void **state) {
   assert_non_null(strstr(err.msg, "4 x 2, over the cap of 3"));
 }
 
+/* Regression (fuzz_image): an empty IDAT chunk first made stb_image offset a NULL pointer (UBSan).
+ * The fuzzer's file decodes or fails cleanly; an empty IDAT inserted into a valid PNG changes nothing. */
+static void test_empty_idat(void **state) {
+  (void)state;
+  size_t n;
+  unsigned char *u = slurp(tu_src_path("tests/data/images/empty_idat.png"), &n);
+  uint8_t *pix = NULL;
+  int w = 0, h = 0;
+  loom_error err = {{0}};
+  if (loom_image_decode(u, n, 3, "empty_idat.png", &pix, &w, &h, &err) == 0) {
+    assert_int_equal(w, 13);
+    assert_int_equal(h, 9);
+    loom_free(pix);
+  } else {
+    assert_non_null(strstr(err.msg, "empty_idat.png: corrupt or truncated PNG"));
+    assert_null(pix);
+  }
+  /* the same with the empty IDAT's CRC cut off (the file ends 2 bytes into it); a BMP failing just
+   * before must not lend its reason ("bad offset": stb_image keeps its last reason) to this message */
+  u = slurp(tu_src_path("tests/data/images/truncated.bmp"), &n);
+  assert_int_equal(loom_image_decode(u, n, 1, "truncated.bmp", &pix, &w, &h, &err), -1);
+  assert_non_null(strstr(err.msg, "(bad offset)"));
+  u = slurp(tu_src_path("tests/data/images/empty_idat_truncated.png"), &n);
+  assert_int_equal(loom_image_decode(u, n, 1, "empty_idat_truncated.png", &pix, &w, &h, &err), -1);
+  if (!strstr(err.msg, "empty_idat_truncated.png: corrupt or truncated PNG (no detail from the decoder)")) fail_msg("%s", err.msg);
+  assert_null(pix);
+  unsigned char *png = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
+  unsigned char ref[4 * 2 * 3], with[1024];
+  assert_int_equal(loom_image_decode(png, n, 3, "rgb4x2.png", &pix, &w, &h, &err), 0);
+  memcpy(ref, pix, sizeof ref);
+  loom_free(pix);
+  size_t o = 8; /* the first IDAT chunk */
+  while (memcmp(png + o + 4, "IDAT", 4) != 0) o += 12 + ((size_t)png[o] << 24 | png[o + 1] << 16 | png[o + 2] << 8 | png[o + 3]);
+  static const unsigned char empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+  memcpy(with, png, o);
+  memcpy(with + o, empty, 12);
+  memcpy(with + o + 12, png + o, n - o);
+  assert_int_equal(loom_image_decode(with, n + 12, 3, "with_empty_idat.png", &pix, &w, &h, &err), 0);
+  assert_int_equal(w, 4);
+  assert_int_equal(h, 2);
+  assert_memory_equal(pix, ref, sizeof ref);
+  loom_free(pix);
+}
+
+/* max_dim is checked against the header before decoding: a small file claiming 1000 x 1000 pixels
+ * is refused without any allocation after the file buffer's (a decode would allocate 3 MB first). */
+static void test_dim_cap_before_decode(void **state) {
+  (void)state;
+  size_t n;
+  unsigned char *png = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
+  png[16] = 0, png[17] = 0, png[18] = 0x03, png[19] = 0xE8; /* width 1000 (stb skips the CRC) */
+  png[20] = 0, png[21] = 0, png[22] = 0x03, png[23] = 0xE8; /* height 1000 */
+  char path[512];
+  snprintf(path, sizeof path, "%s/loom_test_dimcap_%d.png", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(png, 1, n, f), n);
+  fclose(f);
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  o.max_dim = 64;
+  float out[28 * 28];
+  loom_error err = {{0}};
+  loom_alloc_fail_after(2); /* the file buffer may be allocated, nothing else */
+  int rc = loom_image_load(path, &o, out, &err);
+  loom_alloc_fail_after(0);
+  remove(path);
+  assert_int_equal(rc, -1);
+  if (!strstr(err.msg, "image is 1000 x 1000, over the cap of 64 pixels per side")) fail_msg("%s", err.msg);
+}
+
+/* A 90-byte PNG claiming 16000 x 16000 (under the per-side cap) is refused by its pixel count before
+ * anything is allocated (decoded it would take 768 MB). */
+static void test_pixel_cap(void **state) {
+  (void)state;
+  size_t n;
+  unsigned char *png = slurp(tu_src_path("tests/data/images/rgb4x2.png"), &n);
+  png[18] = 0x3E, png[19] = 0x80, png[22] = 0x3E, png[23] = 0x80; /* 16000 x 16000 */
+  uint8_t *pix = NULL;
+  int w, h;
+  loom_error err = {{0}};
+  loom_alloc_fail_after(1);
+  int rc = loom_image_decode(png, n, 3, "bomb.png", &pix, &w, &h, &err);
+  loom_alloc_fail_after(0);
+  assert_int_equal(rc, -1);
+  if (!strstr(err.msg, "bomb.png: image is 16000 x 16000 = 256000000 pixels, over the cap of 67108864 pixels"))
+    fail_msg("%s", err.msg);
+}
+
 /* Random byte mutations and truncations of each valid image: decoded or rejected, never a crash. */
 static void test_mutations(void **state) {
   (void)state;
@@ -173,7 +264,7 @@ int main(void) {
       cmocka_unit_test(test_decode_exact),
       cmocka_unit_test(test_resize),
       cmocka_unit_test(test_load_normalise),
-      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_malformed), cmocka_unit_test(test_empty_idat), cmocka_unit_test(test_dim_cap_before_decode), cmocka_unit_test(test_pixel_cap),
       cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,7 +71,7 @@ static bool exists(const char *path) {
 }
 
 static const char *tmp_of(const char *path) {
-  static char p[600];
+  static char p[700];
   snprintf(p, sizeof p, "%s.tmp.%ld", path, (long)getpid());
   return p;
 }
@@ -744,6 +747,122 @@ static void test_graph_save_and_load_by_name(void **state) {
   loom_graph_free(g);
 }
 
+/* The previous checkpoint is byte-identical, loadable, and no temporary file is left. */
+static void assert_previous_intact(const char *path, const unsigned char *v1, size_t n0, float a99) {
+  size_t n1;
+  unsigned char *now = slurp(path, &n1);
+  assert_int_equal(n1, n0);
+  assert_memory_equal(now, v1, n0);
+  free(now);
+  assert_false(exists(tmp_of(path)));
+  loom_error err;
+  loom_st_file *f = loom_st_open(path, &err);
+  if (!f) fail_msg("%s", err.msg);
+  float a[100];
+  assert_int_equal(loom_st_read_f32(f, "a", a, 100, &err), 0);
+  assert_true(a[99] == a99);
+  loom_st_close(f);
+}
+
+/* ENOSPC at every write(2) call of a graph save (length, header, each tensor's data): the previous
+ * checkpoint stays intact and loads into a graph with its old values. */
+static void test_enospc_at_every_write_of_a_graph_save(void **state) {
+  loom_rng rng;
+  loom_rng_seed(&rng, 9);
+  loom_error err;
+  loom_graph *g = make_model(6, false, &rng);
+  loom_graph *h = make_model(6, false, NULL);
+  loom_graph *ref = make_model(6, false, NULL);
+  const char *path = tmp_path("enospc.safetensors");
+  assert_int_equal(loom_st_save_graph(g, path, 0, NULL, &err), 0);
+  assert_int_equal(loom_st_load_graph(ref, path, 0, &err), 0);
+  size_t n0;
+  unsigned char *v1 = slurp(path, &n0);
+  loom_graph_param_tensor(g, 0)->data[0] += 1.0f;
+  int nth, writes = 0;
+  for (nth = 1; nth < 100; nth++) {
+    loom_st_fault_set(LOOM_ST_FAULT_WRITE, ENOSPC, nth);
+    err.msg[0] = '\0';
+    int rc = loom_st_save_graph(g, path, 0, NULL, &err);
+    loom_st_fault_set(LOOM_ST_FAULT_NONE, 0, 0);
+    if (rc == 0) break; /* fewer writes than nth: the save went through */
+    writes++;
+    assert_has(err.msg, path);
+    assert_has(err.msg, "No space left on device");
+    assert_has(err.msg, "the previous checkpoint at that path is intact");
+    size_t n1;
+    unsigned char *now = slurp(path, &n1);
+    assert_int_equal(n1, n0);
+    assert_memory_equal(now, v1, n0);
+    free(now);
+    assert_false(exists(tmp_of(path)));
+    assert_int_equal(loom_st_load_graph(h, path, 0, &err), 0);
+    assert_same_values(h, ref);
+  }
+  assert_int_equal(writes, 2 + 4); /* length, header, 3 params + 1 buffer */
+  assert_int_equal(loom_st_load_graph(h, path, 0, &err), 0);
+  assert_same_values(h, g);
+  print_message("ENOSPC injected at each of %d write calls\n", writes);
+  free(v1);
+  loom_graph_free(g);
+  loom_graph_free(h);
+  loom_graph_free(ref);
+}
+
+/* A real kernel-side failure without privileges: RLIMIT_FSIZE makes write(2) fail with EFBIG part
+ * way through the temporary file (SIGXFSZ ignored, as a long-running trainer would see it). */
+static void test_real_file_size_limit_keeps_the_previous_checkpoint(void **state) {
+  loom_error err;
+  const char *path = tmp_path("fsize.safetensors");
+  write_version(path, 1.0f, 100, &err, 0);
+  size_t n0;
+  unsigned char *v1 = slurp(path, &n0);
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = 64 * 1024;
+  void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  write_version(path, 2.0f, 100000, &err, -1); /* 800 KB */
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_sig);
+  assert_has(err.msg, "writing tensor data failed: File too large");
+  assert_has(err.msg, "the previous checkpoint at that path is intact");
+  assert_previous_intact(path, v1, n0, 100.0f);
+  free(v1);
+}
+
+/* A real full disk: a 64 KiB tmpfs. Needs the right to mount (root with CAP_SYS_ADMIN); skipped with
+ * a message elsewhere — the injected ENOSPC tests above always run. */
+static void test_real_enospc_on_a_tiny_tmpfs(void **state) {
+  const char *mnt = tmp_path("tiny");
+  assert_int_equal(mkdir(mnt, 0700), 0);
+  if (mount("loom-test", mnt, "tmpfs", 0, "size=64k") != 0) {
+    print_message("skipped: cannot mount a tmpfs (%s) — needs root with CAP_SYS_ADMIN\n", strerror(errno));
+    rmdir(mnt);
+    skip();
+  }
+  char path[600];
+  snprintf(path, sizeof path, "%s/model.safetensors", mnt);
+  loom_error err;
+  write_version(path, 1.0f, 100, &err, 0);
+  size_t n0;
+  unsigned char *v1 = slurp(path, &n0);
+  write_version(path, 2.0f, 100000, &err, -1); /* 800 KB into 64 KiB */
+  int stale = exists(tmp_of(path));
+  if (!strstr(err.msg, "No space left on device") || !strstr(err.msg, "intact") || stale) {
+    umount2(mnt, MNT_DETACH);
+    fail_msg("stale temp file: %d; message: %s", stale, err.msg);
+  }
+  assert_previous_intact(path, v1, n0, 100.0f);
+  /* the space is free again: the next save succeeds */
+  write_version(path, 3.0f, 100, &err, 0);
+  free(v1);
+  unlink(path);
+  assert_int_equal(umount2(mnt, 0), 0);
+  rmdir(mnt);
+}
+
 static void test_allocation_failures_end_cleanly(void **state) {
   loom_rng rng;
   loom_rng_seed(&rng, 5);
@@ -828,6 +947,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failed_writes_keep_the_previous_checkpoint, setup_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_graph_save_and_load_by_name, setup_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_allocation_failures_end_cleanly, setup_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_enospc_at_every_write_of_a_graph_save, setup_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_real_file_size_limit_keeps_the_previous_checkpoint, setup_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_real_enospc_on_a_tiny_tmpfs, setup_dir, remove_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

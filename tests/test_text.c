@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "data/data_internal.h"
 #include "loom/text.h"
 #include "testutil.h"
 
@@ -125,12 +126,33 @@ static void test_roundtrip(void **state) {
   assert_non_null(strstr(err.msg, "corrupt"));
 }
 
+/* The cap on distinct words (2^24; lowered here through the test hook) when counting training text
+ * and when reading a vocabulary back from a checkpoint. */
+static void test_vocab_cap(void **state) {
+  (void)state;
+  loom_error err = {{0}};
+  ld_vocab_test_cap(5);
+  loom_vocab *v = loom_vocab_new();
+  assert_int_equal(loom_vocab_count(v, "a b c d e", 9, &err), 0);
+  assert_int_equal(loom_vocab_count(v, "a b f", 5, &err), -1);
+  assert_non_null(strstr(err.msg, "more than 5 distinct words — the text column is probably not text (check text_cols)"));
+  loom_vocab_free(v);
+  assert_null(loom_vocab_from_string("{\"words\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]}", &err));
+  assert_non_null(strstr(err.msg, "vocabulary: more than 5 words — the checkpoint metadata is corrupt"));
+  v = loom_vocab_from_string("{\"words\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", &err);
+  assert_non_null(v);
+  assert_int_equal(loom_vocab_size(v), 7);
+  loom_vocab_free(v);
+  ld_vocab_test_cap(0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tokenizer),
       cmocka_unit_test(test_vocab_order),
       cmocka_unit_test(test_pad_truncate),
       cmocka_unit_test(test_roundtrip),
+      cmocka_unit_test(test_vocab_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,6 +55,8 @@ typedef struct loom_table {
   int64_t *line;        /* (nrows) line in the file where each row starts (header = line 1) */
 } loom_table;
 
+#define LOOM_CSV_MAX_COLUMNS 4096 /* fields in a header row */
+
 typedef struct loom_csv_opts {
   size_t max_field_bytes; /* 0 = 1 MiB */
   int allow_empty;        /* 1: a header without data rows is an empty table, not an error */
@@ -62,8 +64,9 @@ typedef struct loom_csv_opts {
 
 /* Reads the columns `spec` (by header name) of a CSV (or .csv.gz) file in one streaming pass:
  * RFC 4180 strict quoting, UTF-8 (BOM skipped), LF or CRLF. Integers are decimal int64, floats
- * strtod; an empty int field is an error, an empty float field NaN. Returns 0 or -1 with a message
- * naming file, line, column and what to do. */
+ * strtod; an empty int field is an error, an empty float field NaN. Caps: max_field_bytes per field,
+ * LOOM_CSV_MAX_COLUMNS per header. Returns 0 or -1 with a message naming file, line, column and what
+ * to do. */
 int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
                     loom_error *err);
 void loom_table_free(loom_table *t);

@@ -18,7 +18,7 @@ typedef struct loom_image_opts {
   int C, H, W;           /* output channels (1 = grey, 3 = RGB) and size */
   float mean[3], std[3]; /* out = (pixel / 255 - mean[c]) / std[c] */
   size_t max_file_bytes; /* 0 = 64 MiB */
-  int max_dim;           /* largest accepted width or height; 0 = 16384 */
+  int max_dim;           /* largest accepted width or height; 0 = 16384 (and at most 2^26 pixels in all) */
 } loom_image_opts;
 
 /* Defaults: 1 x 28 x 28, mean 0, std 1. */

@@ -183,8 +183,10 @@ const loom_kernels *loom_kernels_get(loom_isa isa) {
   if (isa < 0 || isa >= LOOM_ISA_COUNT || !loom_isa_supported(isa)) return NULL;
   if (!sets_ready) {
     for (int i = 0; i < LOOM_ISA_COUNT; i++) loom_kernels_fill_scalar(&sets[i]);
-    loom_kernels_fill_avx2(&sets[LOOM_ISA_AVX2]);
-    loom_kernels_fill_avx512(&sets[LOOM_ISA_AVX512]);
+    /* fill only what the CPU runs: the fill functions are compiled for their ISA, and the compiler
+     * may store the table with AVX-512 instructions (SIGILL on an AVX2-only CPU; seen under valgrind) */
+    if (loom_isa_supported(LOOM_ISA_AVX2)) loom_kernels_fill_avx2(&sets[LOOM_ISA_AVX2]);
+    if (loom_isa_supported(LOOM_ISA_AVX512)) loom_kernels_fill_avx512(&sets[LOOM_ISA_AVX512]);
     sets_ready = true;
   }
   return &sets[isa];

@@ -32,6 +32,7 @@ typedef struct reader {
   int64_t seg_line; /* line where a record beginning in the current segment starts */
   int64_t row_line; /* line where the current record started */
   int64_t cap;      /* rows allocated */
+  int pending_cr;   /* the last chunk ended with CR: a line end unless the next starts with LF */
 } reader;
 
 static int fail_oom(reader *r) {
@@ -121,6 +122,12 @@ static void on_field(void *data, size_t len, void *ctx) {
       r->failed = 1;
       loom_errorf(r->err, "%s:%lld: header field %d is not valid UTF-8 (byte %zu) — re-save the file as UTF-8",
                   r->t->path, (long long)r->row_line, f + 1, bad);
+      return;
+    }
+    if (r->nheader == LOOM_CSV_MAX_COLUMNS) { /* also keeps the duplicate-name check quadratic in a small n */
+      r->failed = 1;
+      loom_errorf(r->err, "%s:1: the header has more than %d columns — check that this is the right file and that it is comma-separated",
+                  r->t->path, LOOM_CSV_MAX_COLUMNS);
       return;
     }
     if (r->nheader == r->header_cap) {
@@ -253,11 +260,27 @@ static void free_reader(reader *r) {
   loom_free(r->field_col);
 }
 
+/* Length of the segment at buf (through the end of its line, or n) and whether it ends a line. A line
+ * ends at LF, CRLF or a lone CR (old Mac files: libcsv ends records there too, so counting only LFs
+ * put every row on line 1; found by fuzz_csv). A CR that ends the chunk is settled by the next one. */
+static size_t next_line(reader *r, const char *buf, size_t n, int *eol) {
+  for (size_t i = 0; i < n; i++) {
+    if (buf[i] == '\n') return *eol = 1, i + 1;
+    if (buf[i] == '\r') {
+      if (i + 1 == n) return r->pending_cr = 1, *eol = 0, n;
+      return *eol = 1, buf[i + 1] == '\n' ? i + 2 : i + 1;
+    }
+  }
+  return *eol = 0, n;
+}
+
 static int feed(reader *r, struct csv_parser *p, const char *buf, size_t n) {
   /* one segment per line so the callbacks know where they are */
+  if (r->pending_cr && n && buf[0] != '\n') r->line++; /* the previous chunk ended with a lone CR */
+  r->pending_cr = 0;
   while (n) {
-    const char *nl = memchr(buf, '\n', n);
-    size_t k = nl ? (size_t)(nl - buf) + 1 : n;
+    int nl;
+    size_t k = next_line(r, buf, n, &nl);
     if (p->pstate == 0) r->seg_line = r->line;
     size_t done = csv_parse(p, buf, k, on_field, on_row, r);
     if (r->failed) return -1;

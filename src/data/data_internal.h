@@ -45,6 +45,16 @@ void ld_fmt_float(char out[32], float x);
 int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp);
 unsigned char *ld_stbi_load(const void *data, size_t n, int *w, int *h, int channels);
 const char *ld_stbi_failure(void);
+/* loom_image_decode with a cap on width and height (0 or > LD_IMAGE_MAX_DIM = LD_IMAGE_MAX_DIM),
+ * checked against the file's header before any pixel buffer is allocated. */
+#define LD_IMAGE_MAX_DIM 16384
+#define LD_IMAGE_MAX_PIXELS ((int64_t)1 << 26) /* 64 Mpixel: 192 MB as RGB */
+struct loom_error;
+int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const char *name, uint8_t **pix, int *w,
+                    int *h, struct loom_error *err);
+
+/* Testing: lower the cap on distinct words a vocabulary counts (0 restores the default, 2^24). */
+void ld_vocab_test_cap(int max_distinct);
 
 /* Dataset internals the loader uses (dataset.c). The _locked functions expect ld_dataset_lock held. */
 struct loom_dataset;

@@ -25,6 +25,9 @@ static int check_dims(const char *name, int w, int h, int max_dim, loom_error *e
   if (w > max_dim || h > max_dim)
     return loom_errorf(err, "%s: image is %d x %d, over the cap of %d pixels per side — resize it offline or raise the cap",
                        name, w, h, max_dim);
+  if ((int64_t)w * h > LD_IMAGE_MAX_PIXELS) /* a few bytes of PNG can claim 16384 x 16384 (800 MB decoded) */
+    return loom_errorf(err, "%s: image is %d x %d = %lld pixels, over the cap of %lld pixels — resize it offline",
+                       name, w, h, (long long)w * h, (long long)LD_IMAGE_MAX_PIXELS);
   return 0;
 }
 
@@ -54,11 +57,48 @@ static int decode_jpeg(const unsigned char *data, size_t n, int channels, const 
   return rc;
 }
 
+/* stb_image 2.27 computes idata + ioff with idata still NULL when the first IDAT chunk is empty
+ * (undefined behaviour; found by fuzz_image: tests/data/images/empty_idat*.png). Empty IDAT chunks
+ * carry no data, so a copy without them decodes to the same pixels. png_walk copies every chunk but
+ * the empty IDATs into c (if not NULL; a truncated last chunk is copied as is, stb_image reports it),
+ * sets *cn to the bytes copied and returns how many it dropped. */
+static size_t png_walk(const unsigned char *u, size_t n, unsigned char *c, size_t *cn) {
+  size_t o = 8, k = 8, dropped = 0;
+  if (c) memcpy(c, u, 8);
+  while (o + 8 <= n) { /* length and type present */
+    uint32_t len = (uint32_t)u[o] << 24 | (uint32_t)u[o + 1] << 16 | (uint32_t)u[o + 2] << 8 | u[o + 3];
+    size_t rest = n - o - 8, whole = len <= rest && rest - len >= 4 ? 12 + (size_t)len : n - o;
+    if (len == 0 && memcmp(u + o + 4, "IDAT", 4) == 0) {
+      dropped++;
+    } else {
+      if (c) memcpy(c + k, u + o, whole);
+      k += whole;
+    }
+    o += whole;
+  }
+  if (c && o < n) memcpy(c + k, u + o, n - o);
+  *cn = k + (n - o);
+  return dropped;
+}
+
+/* 1 and *out (loom_free it) when the file had empty IDATs, 0 when not, -1 when out of memory. */
+static int png_drop_empty_idat(const unsigned char *u, size_t n, unsigned char **out, size_t *out_n) {
+  if (!png_walk(u, n, NULL, out_n)) return 0;
+  if (!(*out = loom_malloc(*out_n))) return -1;
+  png_walk(u, n, *out, out_n);
+  return 1;
+}
+
 int loom_image_decode(const void *data, size_t n, int channels, const char *name, uint8_t **pix, int *w, int *h,
                       loom_error *err) {
+  return ld_image_decode(data, n, channels, LD_IMAGE_MAX_DIM, name, pix, w, h, err);
+}
+
+int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const char *name, uint8_t **pix, int *w,
+                    int *h, loom_error *err) {
   const unsigned char *u = data;
   *pix = NULL;
-  int max_dim = 16384;
+  if (max_dim <= 0 || max_dim > LD_IMAGE_MAX_DIM) max_dim = LD_IMAGE_MAX_DIM;
   if (n == 0) return loom_errorf(err, "%s: file is empty (0 bytes) — replace the file", name);
   if (n >= 3 && u[0] == 0xFF && u[1] == 0xD8 && u[2] == 0xFF)
     return decode_jpeg(u, n, channels, name, max_dim, pix, w, h, err);
@@ -83,7 +123,12 @@ int loom_image_decode(const void *data, size_t n, int channels, const char *name
   if (!ld_stbi_info(data, n, w, h, &comp))
     return loom_errorf(err, "%s: corrupt %s header (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());
   if (check_dims(name, *w, *h, max_dim, err) < 0) return -1;
-  *pix = ld_stbi_load(data, n, w, h, channels);
+  unsigned char *copy = NULL;
+  size_t cn = 0;
+  int dropped = is_png ? png_drop_empty_idat(u, n, &copy, &cn) : 0;
+  if (dropped < 0) return loom_errorf(err, "%s: out of memory", name);
+  *pix = dropped ? ld_stbi_load(copy, cn, w, h, channels) : ld_stbi_load(data, n, w, h, channels);
+  loom_free(copy);
   if (!*pix)
     return loom_errorf(err, "%s: corrupt or truncated %s (%s) — replace the file", name, is_png ? "PNG" : "BMP", ld_stbi_failure());
   return 0;
@@ -198,9 +243,8 @@ int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom
   fclose(f);
   uint8_t *pix = NULL;
   int w = 0, h = 0;
-  if (rc == 0 && loom_image_decode(buf, n, o->C, path, &pix, &w, &h, err) < 0) rc = -1;
-  if (rc == 0 && o->max_dim && (w > o->max_dim || h > o->max_dim))
-    rc = loom_errorf(err, "%s: image is %d x %d, over the cap of %d pixels per side — resize it offline or raise the cap", path, w, h, o->max_dim);
+  /* the cap is checked against the header, before the pixel buffer is allocated */
+  if (rc == 0 && ld_image_decode(buf, n, o->C, o->max_dim, path, &pix, &w, &h, err) < 0) rc = -1;
   if (rc == 0 && loom_image_resize(pix, w, h, o->C, out, o->W, o->H) < 0) rc = loom_errorf(err, "%s: out of memory while resizing", path);
   if (rc == 0) {
     size_t hw = (size_t)o->H * o->W;

@@ -12,6 +12,8 @@
 #include "loom/text.h"
 
 #define VOCAB_MAX_DISTINCT (1 << 24) /* distinct words counted before we call the corpus broken */
+static int vocab_max_distinct = VOCAB_MAX_DISTINCT;
+void ld_vocab_test_cap(int max_distinct) { vocab_max_distinct = max_distinct > 0 ? max_distinct : VOCAB_MAX_DISTINCT; }
 #define SEQ_MAX 4096
 
 static int is_cjk(int32_t c) {
@@ -101,9 +103,9 @@ static int count_tok(const char *tok, int len, void *p) {
   int32_t e = ld_map_put(&v->count_map, tok, (size_t)len, 0, &added);
   if (e < 0) return loom_errorf(cc->err, "out of memory while counting words");
   if (added) {
-    if (v->count_map.n > VOCAB_MAX_DISTINCT)
+    if (v->count_map.n > vocab_max_distinct)
       return loom_errorf(cc->err, "more than %d distinct words — the text column is probably not text (check text_cols)",
-                         VOCAB_MAX_DISTINCT);
+                         vocab_max_distinct);
     if (e >= v->counts_cap) {
       int32_t cap = v->counts_cap ? v->counts_cap * 2 : 1024;
       int64_t *c = loom_realloc(v->counts, (size_t)cap * sizeof *c);
@@ -232,6 +234,12 @@ loom_vocab *loom_vocab_from_string(const char *s, loom_error *err) {
   cJSON *e;
   cJSON_ArrayForEach(e, w) {
     const char *word = cJSON_GetStringValue(e);
+    if (i >= vocab_max_distinct) {
+      loom_errorf(err, "vocabulary: more than %d words — the checkpoint metadata is corrupt", vocab_max_distinct);
+      loom_vocab_free(v);
+      cJSON_Delete(o);
+      return NULL;
+    }
     int added = 0;
     int32_t r = word ? ld_map_put(&v->ids, word, strlen(word), i + 2, &added) : -1;
     if (r < 0 || !added) {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# test_valgrind.sh — small runs of the loom binaries under valgrind (memcheck), failing on any error
+# and on definite or indirect leaks: loom-data converting the tiny Fashion-MNIST fixture (gzip, IDX,
+# PNG writing) and simulating a small shop from it (CSV writing), and loom-spiral training 2 epochs
+# (graph, kernels, Adam). Skipped with a message when valgrind is missing or the binaries are built
+# with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
+set -euo pipefail
+bin="$1"; src="$2"
+if ! command -v valgrind >/dev/null; then
+  echo "test_valgrind: skipped — valgrind is not installed (apt-get install valgrind)"; exit 0
+fi
+if grep -q __asan_init "$bin/loom-spiral" 2>/dev/null; then
+  echo "test_valgrind: skipped — $bin holds AddressSanitizer builds; run it on the Release build"; exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export LOOM_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+vg() {
+  local name=$1; shift
+  if ! valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+       --errors-for-leak-kinds=definite,indirect --track-origins=yes --log-file="$tmp/$name.vg" "$@" \
+       > "$tmp/$name.out" 2>&1; then
+    echo "FAIL: valgrind reports errors for: $*" >&2
+    cat "$tmp/$name.vg" "$tmp/$name.out" >&2
+    exit 1
+  fi
+  echo "test_valgrind: $name clean"
+}
+vg data-fmnist "$bin/loom-data" fashion-mnist --src "$src/tests/data/fashion-mnist-tiny" --out "$tmp/fm"
+[[ -f "$tmp/fm/train.csv" ]] || { echo "FAIL: loom-data wrote no train.csv" >&2; exit 1; }
+vg data-shop "$bin/loom-data" fashion-shop --src "$src/tests/data/fashion-mnist-tiny" --out "$tmp/shop" \
+  --items 20 --users 5 --interactions 200 --seed 2
+[[ -f "$tmp/shop/interactions.csv" ]] || { echo "FAIL: loom-data wrote no interactions.csv" >&2; exit 1; }
+vg spiral "$bin/loom-spiral" --epochs 2 --quiet

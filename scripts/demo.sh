@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin="${1:-$root/build/bin}"
 cd "$root"
+# A short OpenMP spin: libgomp's default spin-wait takes the cores from the data-prefetch thread and
+# from anything else running (docs/benchmarks.md, "Threads and spinning"). A user's setting wins.
+[[ -n "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ]] || export GOMP_SPINCOUNT=1000
 
 scripts/install-deps.sh --demo || echo "demo: could not install dataset-fashion-mnist; using the committed sample"
 scripts/prepare-data.sh fashion-shop

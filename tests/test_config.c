@@ -103,6 +103,8 @@ static void test_bad_lines_name_file_line_and_key(void **state) {
   expect_error("[image]\nconv = 4,8,\n", "run.ini:2: image.conv = '4,8,': element 3 is empty");
   expect_error("[text]\nhidden = 3\nhidden = 4\n", "run.ini:3: text.hidden is set twice (first on line 2)");
   expect_error("[text]\nthis line has no equals sign\n", "run.ini:2: cannot read this line");
+  /* found by fuzz_config: 'out =;' read as ';' but saved as 'out = ;', which reads back empty */
+  expect_error("[train]\nout =;\n", "run.ini:2: train.out = ';': a ';' at the start starts a comment");
   expect_error("[text\n", "run.ini:1: cannot read this line");
   char longline[400];
   memset(longline, 'x', sizeof longline);

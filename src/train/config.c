@@ -242,6 +242,13 @@ static int unknown_section(const loom_config *c, const char *section, const char
 
 int loom_config_set(loom_config *c, const char *section, const char *key, const char *value, const char *where,
                     loom_error *err) {
+  /* A ';' at the start of a value or after white space begins a comment when the value is read back
+   * from an INI file, so such a value would not survive the run's saved config. */
+  for (const char *p = value; *p; p++)
+    if (*p == ';' && (p == value || *(p - 1) == ' ' || *(p - 1) == '\t'))
+      return loom_errorf(err, "%s: %s.%s = '%s': a ';' %s starts a comment in INI files, so the value would be "
+                              "lost when the config is saved; remove the ';'",
+                         where, section, key, value, p == value ? "at the start" : "after a space");
   const loom_cfg_section *owned = find_section(c, section);
   if (owned) {
     /* the module's message names the key itself (config.h: "the config adds file and line") */

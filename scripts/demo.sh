@@ -21,7 +21,7 @@ echo "== training the joint click model on $data (text + image + interactions) -
 "$bin/loom-train" configs/fashion-shop-click.ini \
   --set data.interactions=$data/interactions.csv --set data.items=$data/items.csv \
   --set data.users=$data/users.csv --set data.image_root=$data \
-  --set train.epochs="${DEMO_EPOCHS:-4}" --set train.out="$run"
+  --set train.epochs="${DEMO_EPOCHS:-4}" --set train.log_every=250 --set train.out="$run"
 
 echo
 echo "== validation metrics per epoch ($run/metrics.csv)"

@@ -188,6 +188,9 @@ static void test_binary_click_model_learns(void **state) {
   assert_non_null(strstr(loom_st_meta(f, "loom.config"), "[text]"));
   assert_non_null(strstr(loom_st_meta(f, "loom.config"), "label_col = clicked"));
   assert_non_null(strstr(loom_st_meta(f, "loom.inputs"), "\"sha256\": \""));
+  /* the image files are inputs too: one digest over every file the data refers to */
+  assert_non_null(strstr(loom_st_meta(f, "loom.inputs"), "\"images\": {\"root\": "));
+  assert_null(strstr(loom_st_meta(f, "loom.inputs"), "\"files\": 0,"));
   assert_non_null(loom_st_meta(f, "loom.prep"));
   assert_non_null(loom_st_meta(f, "loom.isa"));
   assert_non_null(loom_st_find(f, "text.lstm.weight_ih_l0"));

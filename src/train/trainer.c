@@ -178,7 +178,56 @@ static int mkdir_p(const char *path, loom_error *err) {
 
 static void path_in(char *out, size_t n, const run *r, const char *name) { snprintf(out, n, "%s/%s", r->dir, name); }
 
-/* {"interactions": {"path": ..., "sha256": ...}, ...} over the CSV inputs (images are not hashed). */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* One SHA-256 for every image file the data refers to: over the distinct paths in sorted order, each
+ * followed by its file's own SHA-256 (or "missing", for runs with missing_image = zero). Reads the
+ * image column from the items table when it has one, else from the interactions table. */
+static int images_digest(const loom_data_schema *s, char hex[65], int64_t *n_files, loom_error *err) {
+  *n_files = 0;
+  if (!s->image_col[0]) return 0;
+  loom_table t;
+  loom_colspec spec = {s->image_col, LOOM_COL_STRING, 1};
+  const char *src = s->items[0] ? s->items : s->interactions;
+  if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
+  if (!t.cols[0].present && src == s->items) {
+    loom_table_free(&t);
+    src = s->interactions;
+    if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
+  }
+  int rc = 0;
+  const char **paths = loom_malloc(sizeof *paths * (size_t)(t.nrows ? t.nrows : 1));
+  if (!paths) {
+    loom_table_free(&t);
+    return loom_errorf(err, "out of memory hashing the images of %s", src);
+  }
+  int64_t n = 0;
+  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++)
+    if (loom_table_str(&t, 0, i)[0]) paths[n++] = loom_table_str(&t, 0, i);
+  qsort(paths, (size_t)n, sizeof *paths, cmp_str);
+  loom_sha256 all;
+  loom_sha256_init(&all);
+  for (int64_t i = 0; i < n; i++) {
+    if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0) continue;
+    char full[2 * LOOM_DATA_PATH], one[65];
+    if (paths[i][0] == '/' || !s->image_root[0]) snprintf(full, sizeof full, "%s", paths[i]);
+    else snprintf(full, sizeof full, "%s/%s", s->image_root, paths[i]);
+    loom_error ignored;
+    if (loom_sha256_file(full, one, &ignored) < 0) snprintf(one, sizeof one, "missing");
+    loom_sha256_update(&all, paths[i], strlen(paths[i]) + 1);
+    loom_sha256_update(&all, one, strlen(one) + 1);
+    (*n_files)++;
+  }
+  uint8_t d[32];
+  loom_sha256_final(&all, d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  loom_free(paths);
+  loom_table_free(&t);
+  return rc;
+}
+
+/* {"interactions": {"path": ..., "sha256": ...}, ..., "images": {"root", "files", "sha256"}}: the
+ * CSV inputs one by one, and every image file they refer to as one digest. */
 static int inputs_json(run *r, loom_error *err) {
   const loom_data_schema *s = &r->dsec.schema;
   const char *names[3] = {"interactions", "items", "users"};
@@ -193,6 +242,13 @@ static int inputs_json(run *r, loom_error *err) {
                           names[i], paths[i], hex);
     if (n >= sizeof buf) return loom_errorf(err, "input paths too long");
   }
+  char ihex[65];
+  int64_t n_images;
+  if (images_digest(s, ihex, &n_images, err) < 0) return -1;
+  if (n_images > 0)
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"images\": {\"root\": \"%s\", \"files\": %lld, \"sha256\": \"%s\"}",
+                          n > 1 ? ", " : "", s->image_root, (long long)n_images, ihex);
+  if (n >= sizeof buf) return loom_errorf(err, "input paths too long");
   snprintf(buf + n, sizeof buf - n, "}");
   r->inputs_json = loom_strdup(buf);
   return r->inputs_json ? 0 : loom_errorf(err, "out of memory");

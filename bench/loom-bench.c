@@ -285,8 +285,9 @@ int main(int argc, char **argv) {
          100 * train_iqr, 1e3 * train_cpu, train_gf, 100 * train_gf / peak);
   printf("# infer: %.2f ms/step (IQR %.0f%%, CPU %.2f ms), %.1f GFLOP/s = %.1f%% of FMA peak\n", 1e3 * infer_s,
          100 * infer_iqr, 1e3 * infer_cpu, infer_gf, 100 * infer_gf / peak);
-  printf("# machine-readable: train_gflops=%.2f infer_gflops=%.2f fma_peak_gflops=%.1f train_flops=%.0f\n", train_gf,
-         infer_gf, peak, train_flops);
+  printf("# machine-readable: train_gflops=%.2f infer_gflops=%.2f fma_peak_gflops=%.1f train_flops=%.0f "
+         "train_cpu_ms=%.3f infer_cpu_ms=%.3f\n",
+         train_gf, infer_gf, peak, train_flops, 1e3 * train_cpu, 1e3 * infer_cpu);
   printf("train_samples_per_s=%.1f infer_samples_per_s=%.1f peak_rss_mb=%.1f\n", B / train_s, B / infer_s, rss_mb);
   free(tt);
   free(tc);

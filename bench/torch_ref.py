@@ -98,6 +98,7 @@ def main():
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("# train: %.2f ms/step (CPU %.2f ms); infer: %.2f ms/step (CPU %.2f ms); final loss %.4f" % (
         1e3 * train_s, 1e3 * median(tc), 1e3 * infer_s, 1e3 * median(ic), loss.item()))
+    print("# machine-readable: train_cpu_ms=%.3f infer_cpu_ms=%.3f" % (1e3 * median(tc), 1e3 * median(ic)))
     print("train_samples_per_s=%.1f infer_samples_per_s=%.1f peak_rss_mb=%.1f" % (B / train_s, B / infer_s, rss_mb))
 
 

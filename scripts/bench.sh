@@ -2,8 +2,9 @@
 # bench.sh — loom against PyTorch on the reference joint model (bench/loom-bench.c, bench/torch_ref.py),
 # run alternately (loom, torch, loom, torch, ...) for every batch / sequence length / thread count, and one
 # table of medians: loom/PyTorch ratios for training, inference and peak RSS (with the min–max of the
-# per-round ratios as the spread), loom's GFLOP/s and its share of the measured FMA peak, and the 1→2
-# thread speed-ups. Both processes get the same environment; OMP/OpenBLAS/MKL thread counts are set so
+# per-round ratios as the spread), loom's GFLOP/s and its share of the measured FMA peak, the 1→2
+# thread speed-ups, and the same ratios from process CPU time (on a loaded machine the steadier
+# measure of what each would take alone; with OMP_WAIT_POLICY=passive, so spinning is not counted). Both processes get the same environment; OMP/OpenBLAS/MKL thread counts are set so
 # "T threads" means T threads for torch's BLAS too.
 #   scripts/bench.sh [build/bin]          (make bench)
 #   BENCH_QUICK=1        one round, fewer steps (about a minute)
@@ -36,7 +37,7 @@ fi
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)}, rounds $rounds, steps $steps (+$warmup warm-up), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)} OMP_WAIT_POLICY=${OMP_WAIT_POLICY-(unset)}, rounds $rounds, steps $steps (+$warmup warm-up), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # one run: tool, B, L, T, round -> "tool B L T round key=value ..." lines in $raw
 run_one() {
@@ -50,7 +51,7 @@ run_one() {
   [ -n "${BENCH_LOG:-}" ] && printf '%s\n' "== $tool B=$B L=$L T=$T round $r" "$out" >>"$BENCH_LOG"
   local last extra=""
   last=$(printf '%s\n' "$out" | tail -n1)
-  [ "$tool" = loom ] && extra=$(printf '%s\n' "$out" | sed -n 's/^# machine-readable: //p')
+  extra=$(printf '%s\n' "$out" | sed -n 's/^# machine-readable: //p')
   echo "$tool $B $L $T $r $last $extra" >>"$raw"
 }
 
@@ -116,6 +117,25 @@ END {
     line = line sprintf(" %7.1f %5.1f%%", g, peak[f[3]] > 0 ? 100 * g / peak[f[3]] : 0)
     print line
     if (have_torch) { torch_tr[k] = med(ts) }
+  }
+  printf "\nCPU time per step (process, all threads; median ms) and loom speed-up by CPU time (torch / loom):\n"
+  printf "%4s %4s %3s | %9s %9s %-17s | %9s %9s %-17s\n", "B", "L", "thr", "loom tr", "torch", "speed-up (spread)",
+         "loom in", "torch", "speed-up (spread)"
+  for (n = 1; n <= nk; n++) {
+    k = keys[n]; split(k, f, " ")
+    line = sprintf("%4d %4d %3d |", f[1], f[2], f[3])
+    for (j = 1; j <= 2; j++) {
+      key = j == 1 ? "train_cpu_ms" : "infer_cpu_ms"
+      ls = ts = rs = ""
+      for (r = 1; r <= maxr; r++) {
+        if (!((k, r) in rounds)) continue
+        a = v["loom", k, r, key]; b = v["torch", k, r, key]
+        ls = ls " " a; if (b > 0 && a > 0) { ts = ts " " b; rs = rs " " b / a }
+      }
+      if (have_torch && rs != "") line = line sprintf(" %9.1f %9.1f %5.2fx (%.2f-%.2f) |", med(ls), med(ts), med(rs), lo(rs), hi(rs))
+      else line = line sprintf(" %9.1f %9s %-17s |", med(ls), "-", "")
+    }
+    print line
   }
   printf "\nFMA peak measured (best over all runs): "
   for (t in peak) printf "%d thread(s) %.1f GFLOP/s  ", t, peak[t]

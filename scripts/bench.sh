@@ -119,8 +119,8 @@ END {
     if (have_torch) { torch_tr[k] = med(ts) }
   }
   printf "\nCPU time per step (process, all threads; median ms) and loom speed-up by CPU time (torch / loom):\n"
-  printf "%4s %4s %3s | %9s %9s %-17s | %9s %9s %-17s\n", "B", "L", "thr", "loom tr", "torch", "speed-up (spread)",
-         "loom in", "torch", "speed-up (spread)"
+  printf "%4s %4s %3s | %9s %9s %-17s | %9s %9s %-17s | %s\n", "B", "L", "thr", "loom tr", "torch", "speed-up (spread)",
+         "loom in", "torch", "speed-up (spread)", "loom train GFLOP per CPU-s, % of 1-thread peak"
   for (n = 1; n <= nk; n++) {
     k = keys[n]; split(k, f, " ")
     line = sprintf("%4d %4d %3d |", f[1], f[2], f[3])
@@ -134,7 +134,10 @@ END {
       }
       if (have_torch && rs != "") line = line sprintf(" %9.1f %9.1f %5.2fx (%.2f-%.2f) |", med(ls), med(ts), med(rs), lo(rs), hi(rs))
       else line = line sprintf(" %9.1f %9s %-17s |", med(ls), "-", "")
+      if (j == 1) cpu_tr = med(ls)
     }
+    fl = v["loom", k, 1, "train_flops"]
+    if (cpu_tr > 0) line = line sprintf(" %6.1f %5.1f%%", fl / cpu_tr * 1e-6, peak[1] > 0 ? 100 * fl / cpu_tr * 1e-6 / peak[1] : 0)
     print line
   }
   printf "\nFMA peak measured (best over all runs): "

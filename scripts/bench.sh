@@ -137,7 +137,7 @@ END {
       if (j == 1) cpu_tr = med(ls)
     }
     fl = v["loom", k, 1, "train_flops"]
-    if (cpu_tr > 0) line = line sprintf(" %6.1f %5.1f%%", fl / cpu_tr * 1e-6, peak[1] > 0 ? 100 * fl / cpu_tr * 1e-6 / peak[1] : 0)
+    if (cpu_tr > 0) line = line sprintf(" %6.1f %6s", fl / cpu_tr * 1e-6, peak[1] > 0 ? sprintf("%.1f%%", 100 * fl / cpu_tr * 1e-6 / peak[1]) : "-")
     print line
   }
   printf "\nFMA peak measured (best over all runs): "

@@ -2,6 +2,9 @@
  * Conv2D(64, 3x3, relu) -> MaxPool2 -> Conv2D(128, 3x3, relu) -> MaxPool2, batch 64, forward +
  * backward, for 1 and 2 threads (or the counts given). Prints ms/iter and conv GFLOP/s;
  * bench/torch_conv.py runs the same stack in PyTorch and prints the ratio.
+ * "GEMM bound": the same products alone as three loom_gemm calls per layer over the whole batch
+ * (y = W col, dW = dy colᵀ, dcol = Wᵀ dy; no dcol for the first layer), without im2col/col2im, bias,
+ * pooling or activations: the time the stack would take if everything but its GEMMs were free.
  * Usage: bench_conv [iters] [threads...]; LOOM_BENCH_PROFILE=1 adds a per-op breakdown. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,28 @@ static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 /* CPU time of the whole process (all threads): on a machine shared with other jobs, CPU / threads
  * is a steadier estimate of the time we would take alone than wall time. */
 static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+/* ms of the stack's GEMMs alone (see above), median of `iters`. */
+static double gemm_bound_ms(int B, int iters) {
+  const int O[3] = {32, 64, 128}, K[3] = {27, 288, 576}, P[3] = {900, 169, 16};
+  float *w = calloc(128 * 576, 4), *col = calloc((size_t)B * 288 * 169, 4), *y = calloc((size_t)B * 64 * 900, 4);
+  double *t = malloc(sizeof(double) * (size_t)iters), best;
+  for (int it = 0; it < iters; it++) {
+    double t0 = now();
+    for (int l = 0; l < 3; l++) {
+      const int N = B * P[l];
+      loom_gemm(false, false, O[l], N, K[l], 1.0f, w, K[l], col, N, 0.0f, y, N);
+      loom_gemm(false, true, O[l], K[l], N, 1.0f, y, N, col, N, 0.0f, w, K[l]);
+      if (l > 0) loom_gemm(true, false, K[l], N, O[l], 1.0f, w, K[l], y, N, 0.0f, col, N);
+    }
+    t[it] = now() - t0;
+  }
+  for (int i = 1; i < iters; i++) /* insertion sort: small */
+    for (int j = i; j > 0 && t[j - 1] > t[j]; j--) best = t[j], t[j] = t[j - 1], t[j - 1] = best;
+  best = t[iters / 2];
+  free(w), free(col), free(y), free(t);
+  return 1e3 * best;
+}
 
 int main(int argc, char **argv) {
   const int B = 64, iters = argc > 1 ? atoi(argv[1]) : 20;
@@ -90,8 +115,10 @@ int main(int argc, char **argv) {
       }
     }
     const double ms = 1e3 * (tf + tb) / iters;
-    printf("threads %d: %.2f ms/iter (forward %.2f, backward %.2f), %.1f GFLOP/s; CPU %.2f ms/iter\n", threads[ti],
-           ms, 1e3 * tf / iters, 1e3 * tb / iters, flops / (ms * 1e-3) * 1e-9, cpu_ms);
+    const double bound = gemm_bound_ms(B, iters);
+    printf("threads %d: %.2f ms/iter (forward %.2f, backward %.2f), %.1f GFLOP/s; CPU %.2f ms/iter; GEMM bound %.2f ms "
+           "(%.0f%% of the op time)\n", threads[ti], ms, 1e3 * tf / iters, 1e3 * tb / iters, flops / (ms * 1e-3) * 1e-9,
+           cpu_ms, bound, 100 * bound / ms);
     loom_graph_free(g);
   }
   return 0;

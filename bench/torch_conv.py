@@ -5,7 +5,10 @@ for 1 and 2 threads. With the path of build/bin/bench_conv it runs that too and 
 Usage: bench/torch_conv.py [path/to/bench_conv] [iters]
 On a shared machine run both with OMP_WAIT_POLICY=passive and compare CPU time as well as wall time
 (spinning threads waiting on a descheduled partner burn CPU that is not work).
+Each torch thread count runs in a child process whose OMP_NUM_THREADS / OPENBLAS_NUM_THREADS /
+MKL_NUM_THREADS are set to it before torch loads (torch.set_num_threads alone leaves its BLAS on all cores).
 """
+import os
 import re
 import subprocess
 import sys
@@ -40,7 +43,17 @@ def bench(threads, iters):
     return 1e3 * (tf + tb) / iters, 1e3 * tf / iters, 1e3 * tb / iters, cpu
 
 
+def blas_env(threads):
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    return env
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":  # one thread count, env already set
+        print(" ".join("%.6f" % v for v in bench(int(sys.argv[2]), int(sys.argv[3]))))
+        return
     iters = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     loom = {}
     if len(sys.argv) > 1 and sys.argv[1]:
@@ -50,7 +63,9 @@ def main():
             loom[int(m.group(1))] = (float(m.group(2)), float(m.group(3)))
     print(f"torch {torch.__version__}, mkldnn {torch.backends.mkldnn.is_available()}")
     for t in (1, 2):
-        ms, f, b, cpu = bench(t, iters)
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", str(t), str(iters)],
+                             env=blas_env(t), capture_output=True, text=True, check=True).stdout
+        ms, f, b, cpu = map(float, out.split())
         line = f"torch threads {t}: {ms:.2f} ms/iter (forward {f:.2f}, backward {b:.2f}); CPU {cpu:.2f} ms/iter"
         if t in loom:
             line += f"\n  loom/torch: wall time ratio {loom[t][0] / ms:.2f}, CPU time ratio {loom[t][1] / cpu:.2f}"

@@ -2,10 +2,12 @@
  * op (a missing case fails), forward values against naive loops, shape errors, re-compiling for other
  * batch sizes, views, determinism across thread counts and "no heap allocation inside a step". */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "autograd/graph_internal.h"
+#include "loom/conv.h"
 #include "loom/loss.h"
 #include "loom/lstm.h"
 #include "testutil.h"
@@ -495,6 +497,85 @@ static void test_no_heap_allocation_inside_a_step(void **state) {
   loom_graph_free(m.g);
 }
 
+
+/* Inference compiles share arena memory between values (and op scratch) whose lifetimes do not meet:
+ * outputs equal those of the unshared training layout bit for bit, a second forward gives the same,
+ * an intermediate listed as an output keeps its value, and the arena is much smaller. */
+static void test_inference_arena_reuses_memory(void **state) {
+  (void)state;
+  loom_rng rng, *r = &rng;
+  loom_rng_seed(r, 11);
+  loom_graph *g = loom_graph_new();
+  const int B = 5, T = 7, E = 6, H = 8;
+  loom_tensor *img = loom_input(g, "img", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 8, 8});
+  loom_tensor *seq = loom_input(g, "seq", LOOM_F32, 3, (int[]){LOOM_BATCH, T, E});
+  loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){LOOM_BATCH});
+  loom_tensor *c = loom_conv2d(g, img, P("cw", 4, 3, 3, 3), P("cb", 4), 1, 1, (loom_padding){LOOM_PAD_SAME, 0, 0});
+  c = loom_maxpool2d(g, loom_relu(g, c), 2, 2, 2, 2, (loom_padding){LOOM_PAD_VALID, 0, 0});
+  loom_tensor *a = loom_tanh(g, loom_matmul(g, loom_flatten(g, c), P("fw", 16, 64), false, true));
+  loom_tensor *h = loom_lstm_seq(g, seq, len, P("wih", 4 * H, E), P("whh", 4 * H, H), P("bih", 4 * H), P("bhh", 4 * H),
+                                 false, false, 0.0f);
+  loom_tensor *z = loom_concat(g, 2, (loom_tensor *[]){a, h});
+  loom_tensor *mid = NULL;
+  for (int l = 0; l < 10; l++) { /* a deep stack: only two of its activations are ever needed at once */
+    char name[16];
+    snprintf(name, sizeof name, "w%d", l);
+    z = loom_relu(g, loom_add(g, loom_matmul(g, z, prm(g, name, 2, (int[]){64, l ? 64 : 24}, r), false, true), P("b", 64)));
+    if (l == 4) mid = z;
+  }
+  loom_tensor *y = loom_sigmoid(g, loom_matmul(g, z, P("wo", 3, 64), false, true));
+  float ref[5 * 3], ref_mid[5 * 64];
+  /* reference: the training layout, every value in its own place */
+  assert_int_equal(loom_graph_compile(g, B, 1, &y, true), 0);
+  const size_t train_bytes = loom_graph_arena_bytes(g);
+  tu_fill_uniform(img->data, loom_tensor_numel(img), 0, 1, r);
+  tu_fill_uniform(seq->data, loom_tensor_numel(seq), -1, 1, r);
+  for (int b = 0; b < B; b++) len->idata[b] = T - b;
+  float img0[5 * 3 * 8 * 8], seq0[5 * 7 * 6];
+  memcpy(img0, img->data, sizeof img0);
+  memcpy(seq0, seq->data, sizeof seq0);
+  loom_graph_forward(g);
+  memcpy(ref, y->data, sizeof ref);
+  memcpy(ref_mid, mid->data, sizeof ref_mid);
+
+  assert_int_equal(loom_graph_compile(g, B, 1, &y, false), 0);
+  const size_t infer_bytes = loom_graph_arena_bytes(g);
+  for (int rep = 0; rep < 2; rep++) {
+    memcpy(img->data, img0, sizeof img0);
+    memcpy(seq->data, seq0, sizeof seq0);
+    for (int b = 0; b < B; b++) len->idata[b] = T - b;
+    loom_graph_forward(g);
+    assert_memory_equal(y->data, ref, sizeof ref);
+  }
+  /* inputs are never overwritten */
+  assert_memory_equal(img->data, img0, sizeof img0);
+  assert_memory_equal(seq->data, seq0, sizeof seq0);
+  /* without reuse the arena would hold every value and every op's scratch side by side (and the
+   * training arena holds gradients too); with it, the peak is the conv's scratch beside the inputs */
+  size_t separate = 0, peak_op = 0;
+  for (int i = 0; i < loom_graph_n_nodes(g); i++) {
+    loom_tensor *t = loom_graph_node(g, i);
+    if (!t->live || t->kind == LOOM_NODE_PARAM) continue;
+    const size_t saved = (t->saved_bytes + 63) / 64 * 64;
+    separate += saved;
+    if (!(t->kind == LOOM_NODE_OP && loom_ops[t->op]->view)) separate += (loom_tensor_numel(t) * 4 + 63) / 64 * 64;
+    peak_op = saved > peak_op ? saved : peak_op;
+  }
+  assert_true(infer_bytes < separate / 2);
+  assert_true(infer_bytes < peak_op + separate / 4);
+  assert_true(infer_bytes < train_bytes / 3);
+
+  /* an intermediate the caller reads must be an output: then it survives */
+  assert_int_equal(loom_graph_compile(g, B, 2, (loom_tensor *[]){y, mid}, false), 0);
+  memcpy(img->data, img0, sizeof img0);
+  memcpy(seq->data, seq0, sizeof seq0);
+  for (int b = 0; b < B; b++) len->idata[b] = T - b;
+  loom_graph_forward(g);
+  assert_memory_equal(y->data, ref, sizeof ref);
+  assert_memory_equal(mid->data, ref_mid, sizeof ref_mid);
+  loom_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_op_has_a_gradcheck_case),
@@ -506,6 +587,7 @@ int main(void) {
       cmocka_unit_test(test_shape_errors_name_node_and_shapes),
       cmocka_unit_test(test_recompile_for_other_batch_sizes),
       cmocka_unit_test(test_rebinding_an_input_reaches_its_views),
+      cmocka_unit_test(test_inference_arena_reuses_memory),
       cmocka_unit_test(test_params_are_one_flat_buffer),
       cmocka_unit_test(test_gradients_only_where_needed),
       cmocka_unit_test(test_same_results_for_any_thread_count),

@@ -164,8 +164,9 @@ loom_tensor *loom_dropout(loom_graph *g, loom_tensor *x, float p);
 /* Compile the part of the graph that `outputs` depend on, for batch size `batch`: shape inference,
  * which nodes need gradients (skipped entirely when with_grad is false, e.g. for inference), and one
  * arena for every activation, activation gradient and saved state. Re-compiling for another batch
- * size reuses the arena when it is large enough. Returns 0, or -1 with loom_graph_error() set when
- * shapes do not agree. */
+ * size reuses the arena when it is large enough. Without gradients, values and op scratch whose
+ * lifetimes do not meet share memory: after forward only inputs and `outputs` hold their values (list
+ * every node you read as an output). Returns 0, or -1 with loom_graph_error() set when shapes do not agree. */
 int loom_graph_compile(loom_graph *g, int batch, int n_outputs, loom_tensor *const *outputs, bool with_grad);
 int loom_graph_batch(const loom_graph *g);
 const char *loom_graph_error(const loom_graph *g);

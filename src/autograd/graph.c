@@ -1,6 +1,7 @@
 /* graph.c — building, compiling and running a graph (see loom/graph.h).
  * Compile walks the live nodes once: shapes, which nodes need gradients, and one arena laid out as
- * [values | activation gradients | saved state]. Forward and backward then only index into it.
+ * [values | activation gradients | saved state] for training, or packed by liveness for inference (a
+ * value lives from its op to its last reader). Forward and backward then only index into it.
  * It leaves the maths to the op table (ops*.c) and memory reuse across steps to the arena. */
 #include <stdarg.h>
 
@@ -222,6 +223,123 @@ void loom_graph_zero_grad(loom_graph *g) {
 
 static size_t value_bytes(const loom_tensor *t) { return loom_tensor_numel(t) * (t->dtype == LOOM_I32 ? 4 : sizeof(float)); }
 
+/* Training layout: values, then activation gradients (contiguous: one memset per backward), then saved
+ * state; every region has its own place, since backward reads them all after forward. Returns bytes. */
+static size_t layout_training(loom_graph *g) {
+  size_t off = 0;
+  for (int i = 0; i < g->n_order; i++) {
+    loom_tensor *t = g->order[i];
+    if (t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) continue;
+    if (t->kind == LOOM_NODE_OP && loom_ops[t->op]->view) continue;
+    if (t->bound) continue;
+    t->value_off = off;
+    off += align_up(value_bytes(t), ALIGN_BYTES);
+  }
+  g->grad_begin = off;
+  for (int i = 0; i < g->n_order; i++) {
+    loom_tensor *t = g->order[i];
+    if (t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) continue;
+    if (t->kind == LOOM_NODE_OP && loom_ops[t->op]->view) continue;
+    bool wants = t->requires_grad && t->dtype == LOOM_F32;
+    t->grad_off = wants ? off : (size_t)-1;
+    if (wants) off += align_up(loom_tensor_numel(t) * sizeof(float), ALIGN_BYTES);
+  }
+  g->grad_end = off;
+  for (int i = 0; i < g->n_order; i++) {
+    loom_tensor *t = g->order[i];
+    t->saved_bytes = 0;
+    if (t->kind != LOOM_NODE_OP || !loom_ops[t->op]->saved_bytes) continue;
+    t->saved_bytes = loom_ops[t->op]->saved_bytes(t);
+    t->saved_off = off;
+    off += align_up(t->saved_bytes, ALIGN_BYTES);
+  }
+
+  return off;
+}
+
+/* The node whose memory t's value is (a view's is its source's, recursively). */
+static loom_tensor *storage_of(loom_tensor *t) {
+  while (t->kind == LOOM_NODE_OP && loom_ops[t->op]->view) t = t->src[0];
+  return t;
+}
+
+typedef struct {
+  size_t off, bytes;
+  int first, last; /* positions in g->order during which the block is in use, inclusive */
+} arena_block;
+
+/* Lowest 64-byte-aligned offset where `bytes` fit beside every placed block whose lifetime meets
+ * [first, last] (first fit; blocks is unsorted, the scan restarts after each collision). */
+static size_t place_block(const arena_block *blocks, int n, size_t bytes, int first, int last) {
+  size_t off = 0;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int i = 0; i < n; i++) {
+      const arena_block *b = &blocks[i];
+      if (b->last < first || b->first > last) continue;
+      if (off < b->off + b->bytes && b->off < off + bytes) {
+        off = align_up(b->off + b->bytes, ALIGN_BYTES);
+        moved = true;
+      }
+    }
+  }
+  return off;
+}
+
+/* Inference layout (no gradients, so nothing outlives forward): a value lives from the op that writes it
+ * to its last reader, an op's saved state only while that op runs, and blocks whose lifetimes do not meet
+ * share memory. Inputs and the compile's outputs are never shared (the caller writes and reads them).
+ * Returns bytes. */
+static size_t layout_inference(loom_graph *g, int n_outputs, loom_tensor *const *outputs) {
+  const int n = g->n_order;
+  int *last = xcalloc((size_t)n, sizeof *last);    /* last reader of each owner's value, by position */
+  int *pos_of = xcalloc((size_t)g->n_nodes, sizeof *pos_of); /* node id -> position in order */
+  arena_block *blocks = xcalloc((size_t)2 * n + 1, sizeof *blocks);
+  for (int p = 0; p < n; p++) {
+    pos_of[g->order[p]->id] = p;
+    last[p] = p;
+  }
+  for (int p = 0; p < n; p++) {
+    loom_tensor *t = g->order[p];
+    if (t->kind != LOOM_NODE_OP) continue;
+    for (int s = 0; s < t->nsrc; s++) {
+      const int q = pos_of[storage_of(t->src[s])->id];
+      if (last[q] < p) last[q] = p;
+    }
+  }
+  for (int i = 0; i < n_outputs; i++) last[pos_of[storage_of(outputs[i])->id]] = n; /* kept after forward */
+  size_t off = 0;
+  int nb = 0;
+  for (int p = 0; p < n; p++) {
+    loom_tensor *t = g->order[p];
+    t->saved_bytes = 0;
+    if (t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) continue;
+    t->grad_off = (size_t)-1;
+    if (t->kind == LOOM_NODE_OP && loom_ops[t->op]->view) continue;
+    if (!t->bound) {
+      const bool input = t->kind == LOOM_NODE_INPUT;
+      arena_block b = {0, align_up(value_bytes(t), ALIGN_BYTES), input ? 0 : p, input ? n : last[p]};
+      b.off = place_block(blocks, nb, b.bytes, b.first, b.last);
+      t->value_off = b.off;
+      blocks[nb++] = b;
+      if (b.off + b.bytes > off) off = b.off + b.bytes;
+    }
+    if (t->kind == LOOM_NODE_OP && loom_ops[t->op]->saved_bytes) {
+      t->saved_bytes = loom_ops[t->op]->saved_bytes(t);
+      arena_block b = {0, align_up(t->saved_bytes, ALIGN_BYTES), p, p};
+      b.off = place_block(blocks, nb, b.bytes, b.first, b.last);
+      t->saved_off = b.off;
+      blocks[nb++] = b;
+      if (b.off + b.bytes > off) off = b.off + b.bytes;
+    }
+  }
+  g->grad_begin = g->grad_end = off;
+  loom_free(last);
+  loom_free(pos_of);
+  loom_free(blocks);
+  return off;
+}
+
 int loom_graph_compile(loom_graph *g, int batch, int n_outputs, loom_tensor *const *outputs, bool with_grad) {
   assert(batch >= 1 && n_outputs >= 1);
   g->err[0] = '\0';
@@ -260,35 +378,7 @@ int loom_graph_compile(loom_graph *g, int batch, int n_outputs, loom_tensor *con
       for (int s = 0; s < t->nsrc; s++) t->requires_grad |= t->src[s]->requires_grad && t->src[s]->dtype == LOOM_F32;
   }
 
-  /* Arena layout: values, then activation gradients (contiguous: one memset), then saved state. */
-  size_t off = 0;
-  for (int i = 0; i < g->n_order; i++) {
-    loom_tensor *t = g->order[i];
-    if (t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) continue;
-    if (t->kind == LOOM_NODE_OP && loom_ops[t->op]->view) continue;
-    if (t->bound) continue;
-    t->value_off = off;
-    off += align_up(value_bytes(t), ALIGN_BYTES);
-  }
-  g->grad_begin = off;
-  for (int i = 0; i < g->n_order; i++) {
-    loom_tensor *t = g->order[i];
-    if (t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) continue;
-    if (t->kind == LOOM_NODE_OP && loom_ops[t->op]->view) continue;
-    bool wants = with_grad && t->requires_grad && t->dtype == LOOM_F32;
-    t->grad_off = wants ? off : (size_t)-1;
-    if (wants) off += align_up(loom_tensor_numel(t) * sizeof(float), ALIGN_BYTES);
-  }
-  g->grad_end = off;
-  for (int i = 0; i < g->n_order; i++) {
-    loom_tensor *t = g->order[i];
-    t->saved_bytes = 0;
-    if (t->kind != LOOM_NODE_OP || !loom_ops[t->op]->saved_bytes) continue;
-    t->saved_bytes = loom_ops[t->op]->saved_bytes(t);
-    t->saved_off = off;
-    off += align_up(t->saved_bytes, ALIGN_BYTES);
-  }
-
+  size_t off = with_grad ? layout_training(g) : layout_inference(g, n_outputs, outputs);
   if (off > g->arena_cap) {
     loom_free(g->arena);
     g->arena = xaligned(off);

@@ -12,7 +12,7 @@
  * only). Inactive steps neither update the state nor get gradient; outputs there are zero; the last
  * state is the one after step len_b - 1.
  *
- * Threads: rows are cut into blocks of at most 32 (a size fixed by B alone); each thread runs the
+ * Threads: rows are cut into blocks of at most 32 (16 when 32 <= B < 64; a size fixed by B alone); each thread runs the
  * whole recurrence of its blocks (a row's recurrence needs only its own h) with single-threaded
  * per-step GEMMs and gate kernels — no barrier per step, and results do not depend on the thread
  * count. Measured (bench_lstm, B=64 E=128 H=128, 2 shared cores): one 64-row block whose per-step
@@ -32,7 +32,9 @@ int loom_lstm_row_block = 0;
 
 static int row_block(int B) {
   if (loom_lstm_row_block > 0) return loom_lstm_row_block < B ? loom_lstm_row_block : B;
-  return B < 32 ? B : 32;
+  /* B in [32, 64): two blocks of 16, so 2 threads share the recurrence (one 32-row block left the
+   * per-step GEMM to loom_gemm's column split: at B=32, L=256 training ran slower on 2 threads than on 1) */
+  return B < 32 ? B : B < 64 ? 16 : 32;
 }
 
 /* ip: [0] H (set at infer), [1] reverse, [2] return_sequences, [3] has lengths; fp[0] recurrent dropout p.

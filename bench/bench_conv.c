@@ -12,13 +12,8 @@
 
 #include "autograd/graph_internal.h"
 #include "loom/loom.h"
+#include "bench_util.h"
 
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 /* CPU time of the whole process (all threads): on a machine shared with other jobs, CPU / threads
  * is a steadier estimate of the time we would take alone than wall time. */
 static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }

@@ -12,60 +12,11 @@
 
 #include "autograd/kernels.h"
 #include "loom/loom.h"
+#include "bench_util.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
-/* ---- FMA peak: 12 independent accumulator chains of 512-bit (or 256-bit) FMAs per thread ---- */
-__attribute__((target("avx512f"))) static double fma_probe_512(long iters) {
-  __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-  for (long it = 0; it < iters; it++)
-    for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-  float s = 0;
-  for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(a[i]);
-  return s;
-}
-__attribute__((target("avx2,fma"))) static double fma_probe_256(long iters) {
-  __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-  for (long it = 0; it < iters; it++)
-    for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-  float out[8], s = 0;
-  for (int i = 0; i < 12; i++) {
-    _mm256_storeu_ps(out, a[i]);
-    for (int k = 0; k < 8; k++) s += out[k];
-  }
-  return s;
-}
 
-/* GFLOP/s of `threads` threads each running the probe. */
-static double fma_peak(int threads, bool avx512) {
-  const long iters = 20000000;
-  volatile double sink = 0;
-  double t0 = now();
-#pragma omp parallel num_threads(threads)
-  {
-    double s = avx512 ? fma_probe_512(iters) : fma_probe_256(iters);
-#pragma omp atomic
-    sink += s;
-  }
-  double dt = now() - t0;
-  (void)sink;
-  return (double)threads * iters * 12 * (avx512 ? 16 : 8) * 2 / dt / 1e9;
-}
 
 /* ---- GEMM ---- */
 static void bench_gemm(int M, int N, int K, int threads, int reps) {

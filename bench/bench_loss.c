@@ -8,16 +8,8 @@
 
 #include "loom/loom.h"
 #include "loom/loss.h"
+#include "bench_util.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static double time_step(loom_graph *g, loom_tensor *loss, int reps) {
   double *t = malloc(sizeof(double) * (size_t)reps);

@@ -16,18 +16,11 @@
 
 #include "loom/loom.h"
 #include "loom/lstm.h"
+#include "bench_util.h"
 
 char *openblas_get_corename(void); /* which sgemm kernels OpenBLAS picked (OPENBLAS_CORETYPE overrides) */
 extern int loom_lstm_row_block; /* ops_lstm.c: 0 = automatic; for this comparison only */
 
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
-/* CPU time of the whole process: on a shared machine, the part of a 1-thread run that is ours. */
-static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 /* PyTorch's wall and CPU ms for (T, threads) from torch_lstm.py's output; 0 if absent. */
 static void torch_ms(const char *path, int T, int threads, double *wall, double *cpu) {
@@ -42,10 +35,6 @@ static void torch_ms(const char *path, int T, int threads, double *wall, double 
   fclose(f);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* Median wall ms per iteration; *cpu_ms: median process CPU ms. */
 static double run(int B, int T, int E, int H, double min_seconds, double *cpu_ms) {

@@ -13,16 +13,8 @@
 #include "autograd/graph_internal.h"
 #include "loom/loom.h"
 #include "loom/optim.h"
+#include "bench_util.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* SGD with Nesterov momentum and L2 from the generic kernels: 4 passes instead of 1. */
 static void sgd_composed(loom_graph *g, float *buf, float *tmp, float lr, float mu, float wd) {

@@ -8,12 +8,8 @@
 
 #include "loom/loom.h"
 #include "loom/safetensors.h"
+#include "bench_util.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv) {
   double mb = argc > 1 ? atof(argv[1]) : 256;

@@ -22,70 +22,14 @@
 #include "loom/loss.h"
 #include "loom/lstm.h"
 #include "loom/optim.h"
+#include "bench_util.h"
 
 char *openblas_get_corename(void); /* which sgemm kernels OpenBLAS picked (OPENBLAS_CORETYPE overrides) */
 
 enum { VOCAB = 5000, EMB = 128, HID = 128, IMG = 32 };
 
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
-static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-/* Median of v[0..n) (sorts v). */
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
-/* ---- FMA peak: 12 independent accumulator chains of FMAs per thread (as bench_kernels) ---- */
-__attribute__((target("avx512f"))) static float fma_probe_512(long iters) {
-  __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-  for (long it = 0; it < iters; it++)
-    for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-  float s = 0;
-  for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(a[i]);
-  return s;
-}
-__attribute__((target("avx2,fma"))) static float fma_probe_256(long iters) {
-  __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-  for (long it = 0; it < iters; it++)
-    for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-  float out[8], s = 0;
-  for (int i = 0; i < 12; i++) {
-    _mm256_storeu_ps(out, a[i]);
-    for (int k = 0; k < 8; k++) s += out[k];
-  }
-  return s;
-}
-/* GFLOP/s of `threads` threads each running the widest probe the CPU has; best of 5 short runs
- * (a run another process interrupts is slower, never faster). */
-static double fma_peak(int threads, bool avx512) {
-  const long iters = 4000000;
-  double best = 0;
-  for (int rep = 0; rep < 5; rep++) {
-    volatile float sink = 0;
-    double t0 = now();
-#pragma omp parallel num_threads(threads)
-    {
-      float s = avx512 ? fma_probe_512(iters) : fma_probe_256(iters);
-#pragma omp atomic
-      sink += s;
-    }
-    double g = (double)threads * iters * 12 * (avx512 ? 16 : 8) * 2 / (now() - t0) / 1e9;
-    best = g > best ? g : best;
-  }
-  return best;
-}
 
 /* ---- the model ---- */
 typedef struct {

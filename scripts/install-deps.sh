@@ -9,12 +9,12 @@ set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config
       libopenblas-openmp-dev libopenblas-dev libcmocka-dev libcsv-dev libstb-dev
-      libturbojpeg0-dev libcjson-dev libinih-dev zlib1g-dev libutf8proc-dev)
+      libturbojpeg0-dev libcjson-dev libinih-dev zlib1g-dev libutf8proc-dev valgrind)
 for arg in "$@"; do
   case "$arg" in
     --demo)      pkgs+=(dataset-fashion-mnist) ;;
     --reference) pkgs+=(python3-torch python3-numpy) ;;
-    --fuzz)      pkgs+=(clang libclang-rt-14-dev) ;;
+    --fuzz)      pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;
     *) echo "install-deps: unknown option '$arg' (use --demo, --reference or --fuzz)" >&2; exit 2 ;;
   esac
 done

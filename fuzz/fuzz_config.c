@@ -5,17 +5,8 @@
 #include "loom/alloc.h"
 #include "loom/config.h"
 #include "loom/data.h"
+#include "../tests/config_keys.h"
 
-static const loom_cfg_key keys[] = {
-    {"text", "hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "LSTM hidden size"},
-    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "run a second LSTM backwards"},
-    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "how states become one vector"},
-    {"image", "conv", LOOM_CFG_INT_LIST, "32,64,128", NULL, 1, 4096, "filters of each conv block"},
-    {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-9, 10, "learning rate"},
-    {"train", "betas", LOOM_CFG_FLOAT_LIST, "0.9,0.999", NULL, 0, 1, "Adam betas"},
-    {"train", "out", LOOM_CFG_STRING, "runs/default", NULL, 0, 0, "run directory"},
-};
-#define NKEYS (int)(sizeof keys / sizeof keys[0])
 
 static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
   return loom_data_schema_set(ctx, key, value, err);
@@ -29,7 +20,7 @@ static size_t data_dump(void *ctx, char *buf, size_t cap) {
 static loom_config *new_config(loom_data_schema *s, loom_cfg_section *sec) {
   loom_data_schema_init(s);
   *sec = (loom_cfg_section){"data", s, data_set, data_dump};
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   if (!c) abort();
   loom_config_add_section(c, sec);
   return c;

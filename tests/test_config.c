@@ -9,17 +9,8 @@
 #include "loom/config.h"
 #include "loom/data.h"
 #include "testutil.h"
+#include "config_keys.h"
 
-static const loom_cfg_key keys[] = {
-    {"text", "hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "LSTM hidden size"},
-    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "run a second LSTM backwards"},
-    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "how states become one vector"},
-    {"image", "conv", LOOM_CFG_INT_LIST, "32,64,128", NULL, 1, 4096, "filters of each conv block"},
-    {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-9, 10, "learning rate"},
-    {"train", "betas", LOOM_CFG_FLOAT_LIST, "0.9,0.999", NULL, 0, 1, "Adam betas"},
-    {"train", "out", LOOM_CFG_STRING, "runs/default", NULL, 0, 0, "run directory"},
-};
-#define NKEYS (int)(sizeof keys / sizeof keys[0])
 
 /* An owned section that accepts key 'path' and rejects anything else. */
 typedef struct {
@@ -44,7 +35,7 @@ static int schema_set(void *ctx, const char *key, const char *value, loom_error 
 }
 
 static void test_defaults_and_typed_reads(void **state) {
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   assert_int_equal(loom_config_int(c, "text", "hidden"), 128);
   assert_false(loom_config_bool(c, "text", "bidirectional"));
   assert_string_equal(loom_config_str(c, "text", "pooling"), "last");
@@ -59,7 +50,7 @@ static void test_defaults_and_typed_reads(void **state) {
 }
 
 static void test_file_values_comments_and_indentation(void **state) {
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_error err = {""};
   const char *ini = "; a comment\n# another\n[text]\n  hidden = 256   ; inline comment\n"
                     "\tbidirectional = yes\npooling=max\n\n[image]\nconv = 16, 32\n[train]\nlr = 3e-4\nout = runs/x y\n";
@@ -77,7 +68,7 @@ static void test_file_values_comments_and_indentation(void **state) {
 }
 
 static void expect_error(const char *ini, const char *want) {
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_error err = {""};
   assert_int_equal(loom_config_load_string(c, ini, "run.ini", &err), -1);
   if (!strstr(err.msg, want)) fail_msg("error '%s' does not contain '%s'", err.msg, want);
@@ -115,7 +106,7 @@ static void test_bad_lines_name_file_line_and_key(void **state) {
 }
 
 static void test_file_errors(void **state) {
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_error err = {""};
   assert_int_equal(loom_config_load(c, "/nonexistent/run.ini", &err), -1);
   assert_non_null(strstr(err.msg, "/nonexistent/run.ini: cannot open config"));
@@ -132,7 +123,7 @@ static void test_file_errors(void **state) {
 }
 
 static void test_set_args(void **state) {
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_error err = {""};
   assert_int_equal(loom_config_set_arg(c, "text.hidden=64", &err), 0);
   assert_int_equal(loom_config_int(c, "text", "hidden"), 64);
@@ -148,7 +139,7 @@ static void test_set_args(void **state) {
 static void test_owned_sections_and_dump_round_trip(void **state) {
   data_ctx d = {"", 0};
   loom_cfg_section sec = {"data", &d, data_set, data_dump};
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_config_add_section(c, &sec);
   loom_error err = {""};
   assert_int_equal(loom_config_load_string(c, "[data]\npath = items.csv\n[text]\nhidden = 7\n", "a.ini", &err), 0);
@@ -160,7 +151,7 @@ static void test_owned_sections_and_dump_round_trip(void **state) {
   assert_non_null(strstr(dump, "[data]\npath = items.csv\n"));
   data_ctx d2 = {"", 0};
   loom_cfg_section sec2 = {"data", &d2, data_set, data_dump};
-  loom_config *c2 = loom_config_new(keys, NKEYS);
+  loom_config *c2 = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_config_add_section(c2, &sec2);
   assert_int_equal(loom_config_load_string(c2, dump, "dump", &err), 0);
   char *dump2 = loom_config_dump(c2);
@@ -177,7 +168,7 @@ static void test_allocation_failures(void **state) {
   int failures = 0;
   for (long n = 1; n < 200; n++) {
     loom_alloc_fail_after(n);
-    loom_config *c = loom_config_new(keys, NKEYS);
+    loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
     loom_error err = {""};
     int rc = c ? loom_config_load_string(c, ini, "run.ini", &err) : -1;
     char *dump = c && rc == 0 ? loom_config_dump(c) : NULL;
@@ -205,12 +196,12 @@ static void test_longest_value_round_trips(void **state) {
   int n = 198 - (int)strlen("out = ");
   memset(v, 'x', (size_t)n);
   v[n] = '\0';
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_error err = {""};
   snprintf(arg, sizeof arg, "train.out=%s", v);
   assert_int_equal(loom_config_set_arg(c, arg, &err), 0);
   char *dump = loom_config_dump(c);
-  loom_config *c2 = loom_config_new(keys, NKEYS);
+  loom_config *c2 = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   if (loom_config_load_string(c2, dump, "dump", &err) != 0) fail_msg("%s", err.msg);
   assert_string_equal(loom_config_str(c2, "train", "out"), v);
   snprintf(arg, sizeof arg, "train.out=%sy", v);
@@ -229,7 +220,7 @@ static void test_size_cap(void **state) {
   assert_non_null(f);
   for (int i = 0; i < 40000; i++) fprintf(f, "; comment line %d of a config that is far too long\n", i);
   fclose(f);
-  loom_config *c = loom_config_new(keys, NKEYS);
+  loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
   loom_error err = {""};
   assert_int_equal(loom_config_load(c, path, &err), -1);
   if (!strstr(err.msg, "config larger than 1 MiB; is this the right file?") || !strstr(err.msg, path)) fail_msg("%s", err.msg);
@@ -255,7 +246,7 @@ static void test_allocation_failures_file(void **state) {
     loom_cfg_section sec = {"data", &s, schema_set, NULL};
     loom_error err = {""};
     loom_alloc_fail_after(n);
-    loom_config *c = loom_config_new(keys, NKEYS);
+    loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
     if (c) loom_config_add_section(c, &sec);
     rc = c ? loom_config_load(c, path, &err) : -1;
     loom_alloc_fail_after(0);

@@ -14,21 +14,13 @@
 #include "loom/image.h"
 #include "loom/safetensors.h"
 #include "testutil.h"
+#include "config_keys.h"
 
 /* kind csv: the columns every CSV case is read with */
 static const loom_colspec csv_spec[] = {
     {"user", LOOM_COL_STRING, 0}, {"item", LOOM_COL_STRING, 0}, {"price", LOOM_COL_FLOAT, 0}};
 
 /* kind config: a run config's keys, with [data] handed to the data schema */
-static const loom_cfg_key cfg_keys[] = {
-    {"text", "hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "LSTM hidden size"},
-    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "run a second LSTM backwards"},
-    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "how states become one vector"},
-    {"image", "conv", LOOM_CFG_INT_LIST, "32,64,128", NULL, 1, 4096, "filters of each conv block"},
-    {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-9, 10, "learning rate"},
-    {"train", "betas", LOOM_CFG_FLOAT_LIST, "0.9,0.999", NULL, 0, 1, "Adam betas"},
-    {"train", "out", LOOM_CFG_STRING, "runs/default", NULL, 0, 0, "run directory"},
-};
 
 static int schema_set(void *ctx, const char *key, const char *value, loom_error *err) {
   return loom_data_schema_set(ctx, key, value, err);
@@ -59,7 +51,7 @@ static int run_case(const char *kind, const char *file, loom_error *err) {
     loom_data_schema s;
     loom_data_schema_init(&s);
     loom_cfg_section sec = {"data", &s, schema_set, NULL};
-    loom_config *c = loom_config_new(cfg_keys, (int)(sizeof cfg_keys / sizeof cfg_keys[0]));
+    loom_config *c = loom_config_new(test_cfg_keys, TEST_CFG_NKEYS);
     loom_config_add_section(c, &sec);
     int rc = loom_config_load(c, file, err);
     loom_config_free(c);

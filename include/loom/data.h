@@ -246,6 +246,16 @@ int64_t loom_dataset_catalog_size(const loom_dataset *ds);
 const char *loom_dataset_catalog_key(const loom_dataset *ds, int64_t i);
 int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, int32_t *item_idx, int32_t *tokens,
                                   int32_t *lengths, float *image, loom_error *err);
+/* A user key as the dataset compares keys (key_type=int: canonical decimal) → its embedding index,
+ * 0 when the key was not seen in training. */
+int32_t loom_dataset_user_index(const loom_dataset *ds, const char *key);
+/* Rows pairing one user (key; NULL or unknown = none) and an optional query with catalogue rows
+ * rows[0..n), encoded as interaction rows would be: item index, text and image from the items table,
+ * columns of the users table from the user's row; what only an interactions row has is unknown —
+ * numeric features take the training mean (scaled 0), categories the unknown id. For ranking every
+ * item for one user with a pointwise (click) model. b->row[i] = -1. */
+int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char *query, const int64_t *rows, int n,
+                              loom_batch *b, loom_error *err);
 /* Draws n negatives for `user` (excluding the user's training positives and `pos`). */
 int loom_dataset_negatives(const loom_dataset *ds, int32_t user, int32_t pos, int n, loom_rng *rng, int32_t *out);
 

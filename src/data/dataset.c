@@ -67,12 +67,12 @@ static int64_t row_in(const loom_dataset *ds, int tab, int64_t r) {
 }
 
 static const char *str_at(const loom_dataset *ds, colref c, int64_t r) {
-  int64_t row = row_in(ds, c.tab, r);
+  int64_t row = c.col < 0 ? -1 : row_in(ds, c.tab, r);
   return row < 0 ? "" : loom_table_str(&ds->tab[c.tab], c.col, row);
 }
 
 static double num_at(const loom_dataset *ds, colref c, int64_t r) {
-  int64_t row = row_in(ds, c.tab, r);
+  int64_t row = c.col < 0 ? -1 : row_in(ds, c.tab, r);
   return row < 0 ? NAN : ds->tab[c.tab].cols[c.col].f[row];
 }
 
@@ -112,7 +112,7 @@ static int resolve(loom_dataset *ds, const char *name, loom_col_type type, colre
 static int read_tables(loom_dataset *ds, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   specs sp = {0};
-  ds->has[0] = 1, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
+  ds->has[0] = s->interactions[0] != 0, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
   const char *ikey = s->item_key[0] ? s->item_key : s->item_col, *ukey = s->user_key[0] ? s->user_key : s->user_col;
   if (s->item_col[0]) add_spec(&sp, 0, s->item_col, LOOM_COL_STRING, 0);
   if (s->user_col[0]) add_spec(&sp, 0, s->user_col, LOOM_COL_STRING, 0);
@@ -133,9 +133,25 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
   const char *paths[3] = {s->interactions, s->items, s->users};
   for (int t = 0; t < 3; t++)
     if (ds->has[t] && loom_table_read(&ds->tab[t], paths[t], sp.c[t], sp.n[t], &o, err) < 0) return -1;
-  ds->n = ds->tab[0].nrows;
+  ds->n = ds->has[0] ? ds->tab[0].nrows : 0;
   if (ds->n >= INT32_MAX) return loom_errorf(err, "%s: more than 2^31 rows — split the file", s->interactions);
   loom_table *in = &ds->tab[0];
+  ds->c_item = ds->c_user = ds->c_label = ds->c_ts = ds->c_query = ds->c_split = -1;
+  for (int i = 0; i < s->n_text; i++) ds->text[i] = (colref){TAB_INTER, -1};
+  for (int i = 0; i < s->n_numeric; i++) ds->num[i] = (colref){TAB_INTER, -1};
+  for (int i = 0; i < s->n_category; i++) ds->cat[i] = (colref){TAB_INTER, -1};
+  ds->image = (colref){TAB_INTER, -1};
+  if (!ds->has[0]) { /* a catalogue: columns only interactions rows have are unknown (col -1) */
+    colref *refs[] = {ds->text, ds->num, ds->cat};
+    const char(*names[])[LOOM_DATA_NAME] = {s->text_cols, s->numeric_cols, s->category_cols};
+    int counts[] = {s->n_text, s->n_numeric, s->n_category};
+    loom_col_type types[] = {LOOM_COL_STRING, LOOM_COL_FLOAT, LOOM_COL_STRING};
+    loom_error ignored;
+    for (int k = 0; k < 3; k++)
+      for (int i = 0; i < counts[k]; i++) resolve(ds, names[k][i], types[k], &refs[k][i], &ignored);
+    if (s->image_col[0]) resolve(ds, s->image_col, LOOM_COL_STRING, &ds->image, &ignored);
+    return 0;
+  }
   ds->c_item = s->item_col[0] ? loom_table_find(in, s->item_col) : -1;
   ds->c_user = s->user_col[0] ? loom_table_find(in, s->user_col) : -1;
   ds->c_label = s->label_col[0] ? loom_table_find(in, s->label_col) : -1;
@@ -258,6 +274,11 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
   int64_t nv = 0;
   for (int64_t r = 0; r < ds->n; r++)
     if (valid[r]) v[nv++] = (int32_t)r;
+  if (nv == 0 && !ds->has[TAB_INTER]) { /* a catalogue */
+    for (int k = 0; k < 4; k++) ds->split_n[k] = 0;
+    loom_free(v), loom_free(which);
+    return 0;
+  }
   if (nv == 0) {
     loom_free(v), loom_free(which);
     return loom_errorf(err, "%s: no rows left after joining (%lld skipped for missing keys) — check the key columns",
@@ -523,7 +544,9 @@ static int precompute(loom_dataset *ds, loom_error *err) {
 }
 
 loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err) {
-  if (loom_data_schema_validate(s, err) < 0) return NULL;
+  if (!(frozen && !s->interactions[0]) && loom_data_schema_validate(s, err) < 0) return NULL;
+  if (frozen && !s->interactions[0] && !s->items[0])
+    return loom_errorf(err, "[data] items: not set — a catalogue needs the items table"), NULL;
   loom_dataset *ds = loom_calloc(1, sizeof *ds);
   if (!ds) { loom_errorf(err, "out of memory"); return NULL; }
   pthread_mutex_init(&ds->mu, NULL);
@@ -606,7 +629,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   b->F = s->n_numeric;
   b->n_cat = s->n_category;
   b->T = s->n_text ? s->max_len : 0;
-  b->Tq = ds->c_query >= 0 ? s->query_len : 0;
+  b->Tq = s->query_col[0] ? s->query_len : 0;
   b->n_neg = s->negatives;
   if (s->image_col[0]) b->C = s->image.C, b->H = s->image.H, b->W = s->image.W;
   size_t B = (size_t)cap, chw = (size_t)b->C * b->H * b->W, nn = (size_t)b->n_neg;
@@ -787,7 +810,7 @@ int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, 
   for (int i = 0; i < n && rc == 0; i++) {
     assert(rows[i] >= 0 && rows[i] < loom_dataset_catalog_size(ds));
     int64_t r = -rows[i] - 1;
-    if (item_idx) item_idx[i] = ds->c_item >= 0 ? loom_idmap_get(ds->prep.items, loom_dataset_catalog_key(ds, rows[i])) : 0;
+    if (item_idx) item_idx[i] = ds->s.item_col[0] && ds->prep.items ? loom_idmap_get(ds->prep.items, loom_dataset_catalog_key(ds, rows[i])) : 0;
     if (tokens && s->n_text) rc = row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err);
     if (rc == 0 && image && s->image_col[0]) rc = row_image(ds, r, image + (size_t)i * chw, err);
   }
@@ -858,4 +881,76 @@ int ld_negatives_locked(loom_dataset *ds, loom_batch *b, loom_rng *rng, loom_err
       return -1;
   }
   return 0;
+}
+
+/* ---- pairs of one user and catalogue items (inference) */
+
+/* key as the tables hold it: key_type=int keys are canonical decimals ("007" → "7") */
+static const char *canonical_key(const loom_dataset *ds, const char *key, char *buf, size_t n) {
+  if (!ds->s.int_keys) return key;
+  char *end;
+  errno = 0;
+  long long v = strtoll(key, &end, 10);
+  while (*end == ' ' || *end == '\t') end++;
+  if (!*key || *end || errno) return key; /* not an integer: matches nothing */
+  snprintf(buf, n, "%lld", v);
+  return buf;
+}
+
+int32_t loom_dataset_user_index(const loom_dataset *ds, const char *key) {
+  char buf[32];
+  return key && ds->prep.users ? loom_idmap_get(ds->prep.users, canonical_key(ds, key, buf, sizeof buf)) : 0;
+}
+
+static int64_t user_row_of(const loom_dataset *ds, const char *key) {
+  if (!key || !ds->has[TAB_USERS]) return -1;
+  char buf[32];
+  key = canonical_key(ds, key, buf, sizeof buf);
+  const loom_table *t = &ds->tab[TAB_USERS];
+  for (int64_t r = 0; r < t->nrows; r++)
+    if (!strcmp(loom_table_str(t, 0, r), key)) return r;
+  return -1;
+}
+
+int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char *query, const int64_t *rows, int n,
+                              loom_batch *b, loom_error *err) {
+  assert(n <= b->cap);
+  const loom_data_schema *s = &ds->s;
+  const loom_prep *p = &ds->prep;
+  int64_t ur = user_row_of(ds, user_key);
+  int32_t user = loom_dataset_user_index(ds, user_key);
+  int F = s->n_numeric, K = s->n_category;
+  b->B = n;
+  if (loom_dataset_catalog_features(ds, rows, n, b->item, b->T ? b->tokens : NULL, b->T ? b->lengths : NULL,
+                                    b->C ? b->image : NULL, err) < 0)
+    return -1;
+  ld_dataset_lock(ds);
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    int64_t ir = rows[i];
+    b->row[i] = -1;
+    b->user[i] = user;
+    b->label[i] = 0;
+    double x[LOOM_DATA_MAX_COLS];
+    for (int f = 0; f < F; f++) {
+      colref c = ds->num[f];
+      int64_t r = c.col < 0 ? -1 : c.tab == TAB_ITEMS ? ir : c.tab == TAB_USERS ? ur : -1;
+      x[f] = r < 0 ? NAN : ds->tab[c.tab].cols[c.col].f[r];
+    }
+    int bad;
+    if (F && loom_numstats_apply(&p->num, x, LOOM_MISSING_MEAN, b->numeric + (size_t)i * F, &bad) < 0)
+      rc = loom_errorf(err, "internal error scaling numeric features");
+    for (int k = 0; k < K; k++) {
+      colref c = ds->cat[k];
+      int64_t r = c.col < 0 ? -1 : c.tab == TAB_ITEMS ? ir : c.tab == TAB_USERS ? ur : -1;
+      b->category[(size_t)i * K + k] = r < 0 ? 0 : loom_idmap_get(p->category[k], loom_table_str(&ds->tab[c.tab], c.col, r));
+    }
+    if (b->Tq && rc == 0) {
+      const char *q = query ? query : "";
+      if (loom_vocab_encode(p->vocab, q, strlen(q), b->Tq, s->pad, b->query + (size_t)i * b->Tq, b->query_len + i, err) < 0)
+        rc = loom_error_wrap(err, "query '%.40s'", q);
+    }
+  }
+  ld_dataset_unlock(ds);
+  return rc;
 }

@@ -7,13 +7,16 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
+#include "loom/sha256.h"
 
 enum { TAB_INTER = 0, TAB_ITEMS = 1, TAB_USERS = 2 };
 
@@ -39,6 +42,7 @@ struct loom_dataset {
   float *label;              /* (n) */
   int32_t n_items;           /* item ids incl. 0 */
   int32_t *item_rep;         /* (n_items) representative row, -1 */
+  int32_t *item_cat;         /* (n_items) the item's row in the items table, -1 (frozen datasets) */
   int64_t *pos_off;          /* (n_users + 1) CSR of each user's training positives */
   int32_t *pos_items;
   double *pop_cdf;           /* (n_items) cumulative count^power, for popularity sampling */
@@ -494,6 +498,16 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     int32_t r = ds->split_rows[sp][i], it = ds->item_idx[r];
     if (it > 0 && ds->item_rep[it] < 0) ds->item_rep[it] = r;
   }
+  /* frozen (inference): an item without an interaction row takes its features from the items table */
+  if (ds->frozen && ds->has[TAB_ITEMS]) {
+    if (!(ds->item_cat = loom_malloc((size_t)ds->n_items * sizeof(int32_t)))) return loom_errorf(err, "out of memory");
+    for (int32_t i = 0; i < ds->n_items; i++) ds->item_cat[i] = -1;
+    const loom_table *it = &ds->tab[TAB_ITEMS];
+    for (int64_t r = 0; r < it->nrows; r++) {
+      int32_t id = loom_idmap_get(p->items, loom_table_str(it, 0, r));
+      if (id > 0 && ds->item_cat[id] < 0) ds->item_cat[id] = (int32_t)r;
+    }
+  }
   /* training positives per user (label > 0, or every row without a label), CSR sorted */
   int32_t nu = loom_idmap_size(p->users);
   ds->pos_off = loom_calloc((size_t)nu + 1, sizeof(int64_t));
@@ -545,8 +559,6 @@ static int precompute(loom_dataset *ds, loom_error *err) {
 
 loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err) {
   if (!(frozen && !s->interactions[0]) && loom_data_schema_validate(s, err) < 0) return NULL;
-  if (frozen && !s->interactions[0] && !s->items[0])
-    return loom_errorf(err, "[data] items: not set — a catalogue needs the items table"), NULL;
   loom_dataset *ds = loom_calloc(1, sizeof *ds);
   if (!ds) { loom_errorf(err, "out of memory"); return NULL; }
   pthread_mutex_init(&ds->mu, NULL);
@@ -582,6 +594,7 @@ void loom_dataset_free(loom_dataset *ds) {
   loom_free(ds->numeric);
   loom_free(ds->label);
   loom_free(ds->item_rep);
+  loom_free(ds->item_cat);
   loom_free(ds->pos_off);
   loom_free(ds->pos_items);
   loom_free(ds->pop_cdf);
@@ -768,10 +781,13 @@ static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, i
   size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
   int T = s->max_len;
   for (int i = 0; i < n; i++) {
+    /* the item's first (training) interaction row; else, frozen, its items-table row (row numbers < 0) */
     int32_t it = items[i];
-    int32_t r = it > 0 && it < ds->n_items ? ds->item_rep[it] : -1;
+    bool valid = it > 0 && it < ds->n_items, known = valid && ds->item_rep[it] >= 0;
+    int64_t r = known ? ds->item_rep[it] : -1;
+    if (!known && valid && ds->item_cat && ds->item_cat[it] >= 0) r = -(int64_t)ds->item_cat[it] - 1, known = true;
     if (tokens && s->n_text) {
-      if (r < 0) {
+      if (!known) {
         memset(tokens + (size_t)i * T, 0, (size_t)T * sizeof(int32_t));
         lengths[i] = 0;
       } else if (row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err) < 0) {
@@ -779,7 +795,7 @@ static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, i
       }
     }
     if (image && s->image_col[0]) {
-      if (r < 0) memset(image + (size_t)i * chw, 0, chw * sizeof(float));
+      if (!known) memset(image + (size_t)i * chw, 0, chw * sizeof(float));
       else if (row_image(ds, r, image + (size_t)i * chw, err) < 0) return -1;
     }
   }
@@ -953,4 +969,48 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
   }
   ld_dataset_unlock(ds);
   return rc;
+}
+
+int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->tab[TAB_INTER].line[r];
+}
+const char *loom_dataset_row_user(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->c_user >= 0 ? loom_table_str(&ds->tab[TAB_INTER], ds->c_user, r) : "";
+}
+const char *loom_dataset_row_item(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->c_item >= 0 ? loom_table_str(&ds->tab[TAB_INTER], ds->c_item, r) : "";
+}
+
+void loom_dataset_catalog_image_stamp(const loom_dataset *ds, char hex[65]) {
+  loom_sha256 h;
+  loom_sha256_init(&h);
+  const loom_data_schema *s = &ds->s;
+  for (int64_t i = 0; s->image_col[0] && i < loom_dataset_catalog_size(ds); i++) {
+    const char *rel = str_at(ds, ds->image, -i - 1);
+    char path[2 * LOOM_DATA_PATH + 2];
+    if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
+    else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
+    struct stat st;
+    long long v[3] = {-1, -1, -1};
+    if (rel[0] && stat(path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
+    loom_sha256_update(&h, path, strlen(path) + 1);
+    loom_sha256_update(&h, v, sizeof v);
+  }
+  uint8_t d[32];
+  loom_sha256_final(&h, d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+int loom_dataset_has_labels(const loom_dataset *ds) {
+  return ds->c_label >= 0 && ds->tab[TAB_INTER].cols[ds->c_label].present;
+}
+
+const char *loom_dataset_catalog_str(const loom_dataset *ds, int64_t i, const char *col) {
+  assert(i >= 0 && i < loom_dataset_catalog_size(ds));
+  int c = loom_table_find(&ds->tab[TAB_ITEMS], col);
+  if (c < 0 || !ds->tab[TAB_ITEMS].cols[c].present || ds->tab[TAB_ITEMS].cols[c].type != LOOM_COL_STRING) return NULL;
+  return loom_table_str(&ds->tab[TAB_ITEMS], c, i);
 }

@@ -740,6 +740,26 @@ int loom_model_bind_catalog(loom_model *m, loom_dataset *ds, const int64_t *rows
   return 0;
 }
 
+void loom_model_bind_item_arrays(loom_model *m, const int32_t *items, const int32_t *tokens, const int32_t *lengths,
+                                 const float *images, int n, int B) {
+  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
+  size_t slots = (size_t)B * (size_t)m->G, T = (size_t)m->T, P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  assert((size_t)n <= slots);
+  for (size_t i = 0; i < slots; i++) {
+    bool v = i < (size_t)n;
+    m->items[i] = v ? items[i] : 0;
+    if (m->tokens) {
+      if (v && tokens) memcpy(m->toks + i * T, tokens + i * T, sizeof(int32_t) * T), m->lens[i] = lengths[i];
+      else memset(m->toks + i * T, 0, sizeof(int32_t) * T), m->lens[i] = 0;
+    }
+    if (m->image) {
+      if (v && images) memcpy(m->images + i * P, images + i * P, sizeof(float) * P);
+      else memset(m->images + i * P, 0, sizeof(float) * P);
+    }
+  }
+  if (m->tokens) item_text_aux(m, m->lens, (int)slots);
+}
+
 /* rows [lo, hi) of a (rows, D) table: row lo ← mean of rows lo+1 .. hi-1 (summed in double, in order) */
 static void fill_row_mean(loom_tensor *t, int lo, int hi) {
   int D = t->shape[1];

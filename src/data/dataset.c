@@ -228,6 +228,7 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
     for (int64_t r = 0; r < ds->n; r++) {
       const char *k = loom_table_str(&ds->tab[0], ic, r);
       int32_t v = ld_map_get(&m, k, strlen(k));
+      if (v < 0 && t == TAB_USERS && ds->frozen) continue; /* inference: a new user, its columns unknown */
       if (v < 0) {
         if (s->missing_key == LOOM_POLICY_SKIP) {
           if (valid[r]) ds->skipped++;

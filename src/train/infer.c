@@ -400,8 +400,8 @@ int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hit
   if (!ix) return -1;
   float u[4096];
   if (s->D > 4096 || user_vector(s, NULL, text, u, err) < 0) return -1;
-  int known = 0; /* ids from 2 are words; 1 is the out-of-vocabulary id */
-  for (int t = 0; t < s->pb.Tq; t++) known += s->pb.query[t] >= 2;
+  int known = 0; /* words the vocabulary has (not padding, not out-of-vocabulary) */
+  for (int t = 0; t < s->pb.Tq; t++) known += s->pb.query[t] > LOOM_TOKEN_OOV;
   if (known == 0)
     return loom_errorf(err, "search: no word of '%.60s' is in the model's vocabulary (%d words) — try other words",
                        text, loom_vocab_size(s->prep.vocab));

@@ -15,17 +15,43 @@ scripts/prepare-data.sh fashion-shop
 data=datasets/fashion-shop
 [[ -f $data/interactions.csv ]] || data=datasets/fashion-shop-sample
 
-run="runs/demo-click-$(date +%Y%m%d-%H%M%S)"
+stamp=$(date +%Y%m%d-%H%M%S)
+run="runs/demo-click-$stamp"
+data_sets=(--set data.interactions=$data/interactions.csv --set data.items=$data/items.csv
+           --set data.users=$data/users.csv --set data.image_root=$data)
 echo
-echo "== training the joint click model on $data (text + image + interactions) -> $run"
-"$bin/loom-train" configs/fashion-shop-click.ini \
-  --set data.interactions=$data/interactions.csv --set data.items=$data/items.csv \
-  --set data.users=$data/users.csv --set data.image_root=$data \
+echo "== 1/4 training the joint click model on $data (text + image + interactions) -> $run"
+"$bin/loom-train" configs/fashion-shop-click.ini "${data_sets[@]}" \
   --set train.epochs="${DEMO_EPOCHS:-4}" --set train.log_every=250 --set train.out="$run"
 
+search="runs/demo-search-$stamp"
 echo
-echo "== validation metrics per epoch ($run/metrics.csv)"
+echo "== 2/4 training the text <-> product search model (two towers, InfoNCE) -> $search"
+"$bin/loom-train" configs/fashion-shop-retrieval.ini "${data_sets[@]}" \
+  --set train.epochs="${DEMO_SEARCH_EPOCHS:-4}" --set train.log_every=250 --set train.out="$search"
+
+user=$(awk -F, 'NR == 2 { print $2 }' "$data/interactions.csv")
+echo
+echo "== 3/4 loom-infer: what the models do with the checkpoints"
+echo "\$ loom-infer rank $run/best.safetensors --user $user --top 5"
+"$bin/loom-infer" rank "$run/best.safetensors" --user "$user" --top 5
+echo
+echo "\$ loom-infer search $search/best.safetensors --text \"black ankle boot\" --top 5"
+"$bin/loom-infer" search "$search/best.safetensors" --text "black ankle boot" --top 5
+echo
+echo "\$ loom-infer search $search/best.safetensors --text \"黑色短靴\" --top 5     (Chinese: black ankle boots)"
+"$bin/loom-infer" search "$search/best.safetensors" --text "黑色短靴" --top 5
+echo
+photo="$data/$(awk -F, 'NR == 2 { print $6 }' "$data/items.csv")"
+echo "\$ loom-infer search $search/best.safetensors --image $photo --top 5     (products that look like this photo)"
+"$bin/loom-infer" search "$search/best.safetensors" --image "$photo" --top 5
+
+echo
+echo "== 4/4 validation metrics per epoch ($run/metrics.csv)"
 column -s, -t < "$run/metrics.csv" 2>/dev/null || cat "$run/metrics.csv"
 echo
-echo "report:      $run/report.html"
+last=$(tail -1 "$run/metrics.csv")
+IFS=, read -r -a v <<< "$last"
+echo "click model: validation AUC ${v[4]}, log loss ${v[5]}, accuracy ${v[6]} (step ${v[0]}); search model: $(tail -1 "$search/metrics.csv" | cut -d, -f5-7 | awk -F, '{printf "text->item Recall@1/5/10 %s / %s / %s", $1, $2, $3}')"
+echo "reports:     $run/report.html  $search/report.html"
 echo "checkpoints: $run/best.safetensors (model), $run/last.safetensors (resumable: loom-train --resume $run)"

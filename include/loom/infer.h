@@ -83,7 +83,8 @@ enum { LOOM_INFER_UNKNOWN_USER = 1 }; /* *flags of loom_infer_rank */
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err);
 /* Cross-modal search (two-tower models): the k items whose vectors are closest by cosine to the
- * query-tower vector of `text`, or to the item-tower vector of the photo at `image_path`. An empty text
+ * query-tower vector of `text`; or, for the photo at `image_path`, the items whose photos look most alike
+ * to the item tower (photo and catalogue photos alike with the text blanked). An empty text
  * or a text with no known word is an error (it would rank arbitrarily). */
 int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hits, loom_error *err);
 int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_hit *hits, loom_error *err);

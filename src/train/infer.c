@@ -40,6 +40,7 @@ struct loom_infer {
   int32_t *cat_item; /* (N) item index, 0 = not in training */
   float *V;          /* (N, D) item vectors (two-tower models) */
   loom_index *ix_dot, *ix_cos;
+  loom_index *ix_img; /* the items' vectors from their photos alone (text blanked), for photo search */
   float *scores;     /* (N) pointwise ranking */
   /* per-call state */
   loom_batch pb;     /* pairs / rows batch over the catalogue dataset */
@@ -183,6 +184,7 @@ void loom_infer_close(loom_infer *s) {
   if (s->pb_ready) loom_batch_free(&s->pb);
   loom_index_free(s->ix_dot);
   loom_index_free(s->ix_cos);
+  loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs);
   loom_dataset_free(s->cat);
   loom_model_free(s->m);
@@ -264,21 +266,34 @@ static int cache_write(loom_infer *s, const char *path, const char *key, loom_er
   return rc;
 }
 
-/* The item vectors of every catalogue row (N, D), by the item tower, Bi rows of G slots at a time. */
-static int compute_vectors(loom_infer *s, loom_error *err) {
+/* The item vectors of every catalogue row into V (N, D), by the item tower, Bi rows of G slots at a
+ * time; photo_only blanks the text (and ID) inputs, so only the image speaks. */
+static int compute_vectors(loom_infer *s, float *V, bool photo_only, loom_error *err) {
   loom_model *m = s->m;
   int G = m->G, Bi = 256 / G > 0 ? 256 / G : 1, per = Bi * G;
   int64_t rows[256 * 8];
+  static const int32_t zero_ids[256 * 8];
   if (per > (int)(sizeof rows / sizeof *rows)) Bi = 1, per = G;
+  size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  float *photos = photo_only ? loom_malloc(sizeof(float) * (size_t)per * P) : NULL;
+  if (photo_only && !photos) return loom_errorf(err, "out of memory");
+  int rc = 0;
   for (int64_t i = 0; i < s->N; i += per) {
     int n = (int)(s->N - i < per ? s->N - i : per);
     for (int k = 0; k < n; k++) rows[k] = i + k;
-    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_catalog(m, s->cat, rows, n, Bi, err) < 0)
-      return -1;
+    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_catalog(m, s->cat, rows, n, Bi, err) < 0) {
+      rc = -1;
+      break;
+    }
+    if (photo_only) { /* the photos just read, with no text and the unknown (mean) item id */
+      memcpy(photos, m->images, sizeof(float) * (size_t)n * P);
+      loom_model_bind_item_arrays(m, zero_ids, NULL, NULL, photos, n, Bi);
+    }
     loom_graph_forward(m->g);
-    memcpy(s->V + (size_t)i * (size_t)s->D, m->item_vec->data, sizeof(float) * (size_t)n * (size_t)s->D);
+    memcpy(V + (size_t)i * (size_t)s->D, m->item_vec->data, sizeof(float) * (size_t)n * (size_t)s->D);
   }
-  return 0;
+  loom_free(photos);
+  return rc;
 }
 
 static int catalog_vectors(loom_infer *s, loom_error *err) {
@@ -300,7 +315,7 @@ static int catalog_vectors(loom_infer *s, loom_error *err) {
       return 0;
     }
   }
-  if (compute_vectors(s, err) < 0) {
+  if (compute_vectors(s, s->V, false, err) < 0) {
     loom_free(s->V);
     s->V = NULL;
     return -1;
@@ -420,8 +435,17 @@ int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_h
     return loom_errorf(err, "%s: the model has no image tower — photo search needs a ranking or retrieval model "
                             "trained with [data] image_col", s->path);
   if (catalog_open(s, err) < 0) return -1;
-  loom_index *ix = catalog_index(s, LOOM_INDEX_COSINE, err);
-  if (!ix) return -1;
+  if (!s->ix_img) { /* the catalogue's photos through the same path as the query photo */
+    double t0 = now();
+    float *Vi = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D);
+    if (!Vi) return loom_errorf(err, "out of memory for %lld item vectors", (long long)s->N);
+    if (compute_vectors(s, Vi, true, err) == 0) s->ix_img = loom_index_new(Vi, s->N, s->D, LOOM_INDEX_COSINE, err);
+    loom_free(Vi);
+    if (!s->ix_img) return -1;
+    s->t_catalog += now() - t0;
+    s->cat_source = "computed (photos)";
+  }
+  loom_index *ix = s->ix_img;
   size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
   float *img = loom_malloc(sizeof(float) * P);
   if (!img) return loom_errorf(err, "out of memory");

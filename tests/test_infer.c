@@ -29,15 +29,9 @@ static void sh(const char *fmt, const char *a, const char *b) {
 static void path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
 
 static int train(const char *config, const char *out, const char *const *extra, loom_train_result *r) {
-  static char paths[4][1200], outset[1200];
-  const char *keys[4] = {"interactions", "items", "users", "image_root"};
-  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
+  static char outset[1200];
   const char *sets[32];
-  int n = 0;
-  for (int i = 0; i < 4; i++) {
-    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path("datasets/fashion-shop-sample"), files[i]);
-    sets[n++] = paths[i];
-  }
+  int n = tu_sample_sets(sets);
   static const char *small[] = {"text.embedding_dim=8", "text.hidden=8", "image.filters=4,8", "image.dense=16",
                                 "train.prefetch=false", "train.epochs=1"};
   for (size_t i = 0; i < sizeof small / sizeof *small; i++) sets[n++] = small[i];

@@ -50,16 +50,9 @@ static void test_sha256_vectors(void **state) {
 
 /* --set list: the sample's paths (absolute), small towers, then `extra` (NULL-terminated). */
 static int run_train(const char *out, const char *resume, const char *const *extra, loom_train_result *r) {
-  static char paths[4][1200], outset[1200];
-  const char *sample = "datasets/fashion-shop-sample";
-  const char *keys[4] = {"interactions", "items", "users", "image_root"};
-  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
+  static char outset[1200];
   const char *sets[64];
-  int n = 0;
-  for (int i = 0; i < 4; i++) {
-    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path(sample), files[i]);
-    if (!resume) sets[n++] = paths[i];
-  }
+  int n = resume ? 0 : tu_sample_sets(sets);
   static const char *small[] = {"data.max_len=8", "text.embedding_dim=8", "text.hidden=8", "text.dense=8", "image.filters=4,8",
                                 "image.dense=16", "interaction.dense=8", "interaction.user_dim=8",
                                 "interaction.item_dim=8", "fusion.dense=16", "train.prefetch=true"};
@@ -376,15 +369,8 @@ static double metric(const loom_train_result *r, const char *name) {
 static int run_config(const char *ini, const char *const *extra, int n_extra, loom_train_result *r) {
   char cfg[1200];
   snprintf(cfg, sizeof cfg, "%s", tu_src_path(ini));
-  char paths[4][1200];
-  const char *keys[4] = {"interactions", "items", "users", "image_root"};
-  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
   const char *sets[32];
-  int n = 0;
-  for (int i = 0; i < 4; i++) {
-    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path("datasets/fashion-shop-sample"), files[i]);
-    sets[n++] = paths[i];
-  }
+  int n = tu_sample_sets(sets);
   for (int i = 0; i < n_extra; i++) sets[n++] = extra[i];
   loom_train_opts o = {.config_path = cfg, .sets = sets, .n_sets = n};
   return loom_train(&o, r, &err);

@@ -246,3 +246,14 @@ const float *tu_fixture_f32(const tu_fixture *fx, const char *name, size_t *nume
 const int32_t *tu_fixture_i32(const tu_fixture *fx, const char *name, size_t *numel, int *ndim, int shape[8]) {
   return fx_get(fx, name, 1, numel, ndim, shape);
 }
+
+int tu_sample_sets(const char **sets) {
+  static char paths[4][1200];
+  const char *keys[4] = {"interactions", "items", "users", "image_root"};
+  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
+  for (int i = 0; i < 4; i++) {
+    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path("datasets/fashion-shop-sample"), files[i]);
+    sets[i] = paths[i];
+  }
+  return 4;
+}

@@ -30,6 +30,9 @@ int tu_gradcheck(loom_graph *g, loom_tensor *y, int batch, tu_fill_fn fill, void
 
 /* Path of a file under the source tree (tests/data/..., tests/reference/...). */
 const char *tu_src_path(const char *rel);
+/* The committed fashion-shop sample as config overrides: writes "data.interactions=<abs path>", items,
+ * users and image_root into sets[0..4) (static strings) and returns 4. */
+int tu_sample_sets(const char **sets);
 
 /* Heap allocations counted through malloc/calloc/realloc/aligned_alloc wrappers (testutil.c). */
 void tu_alloc_count_start(void);

@@ -50,7 +50,9 @@ typedef struct loom_train_opts {
 #define LOOM_TRAIN_MAX_METRICS 48
 
 typedef struct loom_train_result {
-  long steps;          /* updates taken in total (including those before a resume) */
+  long steps;          /* steps taken in total (including those before a resume); a batch skipped for a
+                        * non-finite loss or gradient (train.nonfinite = skip) takes a step, no update */
+  long skipped;        /* of those, batches skipped (in total, including before a resume) */
   long epochs;         /* epochs completed */
   double first_loss;   /* mean training loss of the first logged window of this invocation */
   double last_loss;    /* mean training loss since the previous validation */

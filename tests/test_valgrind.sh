@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test_valgrind.sh — small runs of the loom binaries under valgrind (memcheck), failing on any error
 # and on definite or indirect leaks: loom-data converting the tiny Fashion-MNIST fixture (gzip, IDX,
-# PNG writing) and simulating a small shop from it (CSV writing), and loom-spiral training 2 epochs
-# (graph, kernels, Adam). Skipped with a message when valgrind is missing or the binaries are built
+# PNG writing) and simulating a small shop from it (CSV writing), loom-spiral training 2 epochs
+# (graph, kernels, Adam), and loom-train on 300 rows of the committed fashion-shop sample (CSV join,
+# tokenizer, PNG decoding, prefetch thread, LSTM/conv/dense towers, validation, checkpoints, report)
+# for a few steps, then resumed from its checkpoint. Skipped with a message when valgrind is missing or the binaries are built
 # with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
 set -euo pipefail
 bin="$1"; src="$2"
@@ -32,3 +34,17 @@ vg data-shop "$bin/loom-data" fashion-shop --src "$src/tests/data/fashion-mnist-
   --items 20 --users 5 --interactions 200 --seed 2
 [[ -f "$tmp/shop/interactions.csv" ]] || { echo "FAIL: loom-data wrote no interactions.csv" >&2; exit 1; }
 vg spiral "$bin/loom-spiral" --epochs 2 --quiet
+
+# loom-train: the sample's first 300 interactions (its own split column gives train/val/test rows), the
+# full items and users tables, small towers, 4 updates with a checkpoint after 2, then --resume to 6.
+sample="$src/datasets/fashion-shop-sample"
+head -n 301 "$sample/interactions.csv" > "$tmp/interactions.csv"
+train_args=("$src/configs/fashion-shop-click.ini" --set data.interactions="$tmp/interactions.csv"
+  --set data.items="$sample/items.csv" --set data.users="$sample/users.csv" --set data.image_root="$sample"
+  --set data.batch_size=16 --set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8
+  --set text.dense=8 --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16
+  --set train.max_steps=4 --set train.eval_every=2 --set train.out="$tmp/run" --quiet)
+vg train "$bin/loom-train" "${train_args[@]}"
+[[ -s "$tmp/run/last.safetensors" ]] || { echo "FAIL: loom-train wrote no checkpoint" >&2; exit 1; }
+vg train-resume "$bin/loom-train" --resume "$tmp/run" --set train.max_steps=6 --quiet
+grep -q 'resumed at step 4' "$tmp/run/log.txt" || { echo "FAIL: loom-train did not resume" >&2; exit 1; }

@@ -2,9 +2,11 @@
  * bit-exact resume. last.safetensors = model tensors (PyTorch names) + "_train.optim.*" moments +
  * metadata (config, preprocessing, input SHA-256, metric history, step, RNG and loader states);
  * best.safetensors = the model and the same metadata, without the optimiser. The graph is model.c's. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1101,6 +1103,33 @@ static void run_free(run *r) {
   loom_free(r);
 }
 
+/* A process killed while writing a file of the run (SIGKILL, power loss) leaves NAME.tmp.PID behind:
+ * the atomic writers' temporary files. Removes those of processes that no longer exist; returns how
+ * many. (A live process with that PID keeps its file: it may be another run writing here.) */
+static int remove_stale_temps(const run *r) {
+  static const char *const names[] = {"last.safetensors", "best.safetensors", "metrics.csv", "report.html",
+                                      "config.ini"};
+  DIR *d = opendir(r->dir);
+  if (!d) return 0;
+  int removed = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+      size_t n = strlen(names[i]);
+      if (strncmp(e->d_name, names[i], n) != 0 || strncmp(e->d_name + n, ".tmp.", 5) != 0) continue;
+      const char *digits = e->d_name + n + 5;
+      char *end;
+      long pid = strtol(digits, &end, 10);
+      if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
+      if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+      char path[1400];
+      snprintf(path, sizeof path, "%s/%s", r->dir, e->d_name);
+      removed += unlink(path) == 0;
+    }
+  }
+  closedir(d);
+  return removed;
+}
+
 static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (!(r->cfg = loom_train_config_new(&r->dsec))) return loom_errorf(err, "out of memory");
   if (o->resume_dir) {
@@ -1166,6 +1195,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
                        r->sched.total_steps);
   if (setup_metrics(r, err) < 0) return -1;
   if (mkdir_p(r->dir, err) < 0) return -1;
+  int stale = remove_stale_temps(r);
   if (!(r->config_text = loom_config_dump(r->cfg)) || !(r->prep_text = loom_prep_to_string(loom_dataset_prep(r->ds))))
     return loom_errorf(err, "out of memory");
   if (inputs_json(r, err) < 0) return -1;
@@ -1179,6 +1209,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   logf_(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
         loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
   if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, r->epoch);
+  if (stale > 0) logf_(r, "removed %d temporary files left by a killed process\n", stale);
   return 0;
 }
 

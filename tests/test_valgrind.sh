@@ -5,8 +5,8 @@
 # (graph, kernels, Adam), and loom-train on 300 rows of the committed fashion-shop sample (CSV join,
 # tokenizer, PNG decoding, prefetch thread, LSTM/conv/dense towers, validation, checkpoints, report)
 # for a few steps, then resumed from its checkpoint, and a diverging run that stops on a non-finite
-# loss (the error path frees everything too). Skipped with a message when valgrind is missing or the binaries are built
-# with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
+# loss (the error path frees everything too). Skipped with a message when valgrind is missing or the
+# binaries are built with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
 set -euo pipefail
 bin="$1"; src="$2"
 if ! command -v valgrind >/dev/null; then

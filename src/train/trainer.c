@@ -1097,9 +1097,9 @@ static void run_free(run *r) {
   loom_free(r->V), loom_free(r->S), loom_free(r->cand), loom_free(r->negs), loom_free(r->ranks);
   loom_free(r->pos_off), loom_free(r->pos_item), loom_free(r->item_image);
   loom_free(r->Q), loom_free(r->QS), loom_free(r->qitem), loom_free(r->rel), loom_free(r->ranks_n);
-  loom_free(r->buf_snap);
   loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
+  loom_free(r->buf_snap);
   loom_free(r);
 }
 

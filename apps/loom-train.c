@@ -95,8 +95,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "loom-train: %s\n", err.msg);
     return 1;
   }
-  printf("%s: %ld updates, %ld epochs, best %s %.4f, %.1f s, %.0f samples/s%s%s\n", r.run_dir, r.steps, r.epochs,
-         r.monitor, r.best, r.seconds, r.samples_per_s, r.early_stopped ? " (early stop)" : "",
+  char skips[64] = "";
+  if (r.skipped > 0) snprintf(skips, sizeof skips, " (%ld batches skipped: non-finite)", r.skipped);
+  printf("%s: %ld updates%s, %ld epochs, best %s %.4f, %.1f s, %.0f samples/s%s%s\n", r.run_dir, r.steps - r.skipped,
+         skips, r.epochs, r.monitor, r.best, r.seconds, r.samples_per_s, r.early_stopped ? " (early stop)" : "",
          r.interrupted ? " (interrupted)" : "");
   return r.interrupted ? 130 : 0;
 }

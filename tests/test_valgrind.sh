@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # test_valgrind.sh — small runs of the loom binaries under valgrind (memcheck), failing on any error
 # and on definite or indirect leaks: loom-data converting the tiny Fashion-MNIST fixture (gzip, IDX,
-# PNG writing) and simulating a small shop from it (CSV writing), and loom-spiral training 2 epochs
-# (graph, kernels, Adam). Skipped with a message when valgrind is missing or the binaries are built
-# with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
+# PNG writing) and simulating a small shop from it (CSV writing), loom-spiral training 2 epochs
+# (graph, kernels, Adam), and loom-train on 300 rows of the committed fashion-shop sample (CSV join,
+# tokenizer, PNG decoding, prefetch thread, LSTM/conv/dense towers, validation, checkpoints, report)
+# for a few steps, then resumed from its checkpoint, and a diverging run that stops on a non-finite
+# loss (the error path frees everything too). Skipped with a message when valgrind is missing or the
+# binaries are built with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
 set -euo pipefail
 bin="$1"; src="$2"
 if ! command -v valgrind >/dev/null; then
@@ -32,3 +35,31 @@ vg data-shop "$bin/loom-data" fashion-shop --src "$src/tests/data/fashion-mnist-
   --items 20 --users 5 --interactions 200 --seed 2
 [[ -f "$tmp/shop/interactions.csv" ]] || { echo "FAIL: loom-data wrote no interactions.csv" >&2; exit 1; }
 vg spiral "$bin/loom-spiral" --epochs 2 --quiet
+
+# loom-train: the sample's first 240 training and 60 validation interactions, the full items and users
+# tables, small towers, 4 updates with a checkpoint after 2, then --resume to 6.
+sample="$src/datasets/fashion-shop-sample"
+awk -F, 'NR == 1 || ($14 == "train" && ++t <= 240) || ($14 == "valid" && ++v <= 60)' \
+  "$sample/interactions.csv" > "$tmp/interactions.csv"
+train_args=("$src/configs/fashion-shop-click.ini" --set data.interactions="$tmp/interactions.csv"
+  --set data.items="$sample/items.csv" --set data.users="$sample/users.csv" --set data.image_root="$sample"
+  --set data.batch_size=16 --set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8
+  --set text.dense=8 --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16
+  --set train.max_steps=4 --set train.eval_every=2 --set train.out="$tmp/run" --quiet)
+vg train "$bin/loom-train" "${train_args[@]}"
+[[ -s "$tmp/run/last.safetensors" ]] || { echo "FAIL: loom-train wrote no checkpoint" >&2; exit 1; }
+vg train-resume "$bin/loom-train" --resume "$tmp/run" --set train.max_steps=6 --quiet
+grep -q 'resumed at step 4' "$tmp/run/log.txt" || { echo "FAIL: loom-train did not resume" >&2; exit 1; }
+# an error in the middle of training (plain SGD at lr 10 on unscaled features diverges; nonfinite = stop)
+# frees everything too: loom-train must exit 1 with its message, and valgrind must find nothing
+if valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+     --errors-for-leak-kinds=definite,indirect --track-origins=yes --log-file="$tmp/diverge.vg" \
+     "$bin/loom-train" "${train_args[@]}" --set train.out="$tmp/diverge" --set data.numeric_scaling=none \
+     --set train.optimizer=sgd --set train.lr=10 --set train.clip_norm=0 --set train.max_steps=12 \
+     > "$tmp/diverge.out" 2>&1; then
+  echo "FAIL: the diverging loom-train run succeeded" >&2; cat "$tmp/diverge.out" >&2; exit 1
+elif [[ $? -eq 99 ]] || ! grep -q 'not finite\|overflows\|training loss is' "$tmp/diverge.out"; then
+  echo "FAIL: valgrind reports errors for the diverging loom-train run, or no non-finite message" >&2
+  cat "$tmp/diverge.vg" "$tmp/diverge.out" >&2; exit 1
+fi
+echo "test_valgrind: train-diverge clean (stopped: $(sed 's/^loom-train: //' "$tmp/diverge.out" | cut -c1-60)...)"

@@ -74,6 +74,22 @@ float *loom_optim_state(loom_optim *o, int i, const char **name, size_t *n);
  * scaled by max_norm / (total + 1e-6). Summed in fixed blocks (same result for any thread count).
  * Returns total; a non-finite total leaves the gradients untouched (skip that step). */
 float loom_clip_grad_norm(loom_graph *g, float max_norm);
+/* total = ||all gradients||₂ without clipping: the same one pass as loom_clip_grad_norm, for checking
+ * a step when clipping is off. Non-finite when a gradient holds NaN or Inf, or when the sum of squares
+ * overflows float (every element finite but some beyond ~1e19). */
+float loom_grad_norm(loom_graph *g);
+
+/* Where a non-finite gradient norm comes from: the first parameter tensor (graph order) whose gradient
+ * holds a NaN or Inf, with that element; or, when every element is finite (the sum of squares
+ * overflowed), the element of largest magnitude, with overflow = true. tensor = -1 when the graph has
+ * no parameters. A per-tensor scan: run it only after a non-finite norm, to name the culprit. */
+typedef struct loom_grad_fault {
+  int tensor;    /* index for loom_graph_param_tensor, or -1 */
+  size_t elem;   /* element within that tensor (row-major) */
+  float value;   /* its gradient */
+  bool overflow; /* all finite: the norm overflowed */
+} loom_grad_fault;
+loom_grad_fault loom_grad_find_fault(loom_graph *g);
 
 /* ---- learning-rate schedules ---- */
 typedef enum { LOOM_LR_CONSTANT = 0, LOOM_LR_STEP = 1, LOOM_LR_COSINE = 2 } loom_lr_kind;

@@ -1,7 +1,8 @@
 /* loom/trainer.h — a training run from a config: the run directory (config.ini, log.txt, metrics.csv,
  * last.safetensors, best.safetensors, report.html), the loop (Adam/SGD, clipping, LR schedule,
- * validation, early stopping), progress output, and bit-exact resume from last.safetensors, which holds
- * the model, the optimiser moments and step, the RNG states, the loader position and the counters.
+ * validation, early stopping, NaN/Inf checks: train.nonfinite = stop|skip), progress output, and
+ * bit-exact resume from last.safetensors, which holds the model, the optimiser moments and step, the
+ * RNG states, the loader position and the counters.
  * The model itself is model.h; the CLI (apps/loom-train.c) only parses flags and installs SIGINT.
  *
  *   loom_train_opts o = {.config_path = "configs/fashion-shop-click.ini", .sets = sets, .n_sets = n};
@@ -50,7 +51,9 @@ typedef struct loom_train_opts {
 #define LOOM_TRAIN_MAX_METRICS 48
 
 typedef struct loom_train_result {
-  long steps;          /* updates taken in total (including those before a resume) */
+  long steps;          /* steps taken in total (including those before a resume); a batch skipped for a
+                        * non-finite loss or gradient (train.nonfinite = skip) takes a step, no update */
+  long skipped;        /* of those, batches skipped (in total, including before a resume) */
   long epochs;         /* epochs completed */
   double first_loss;   /* mean training loss of the first logged window of this invocation */
   double last_loss;    /* mean training loss since the previous validation */
@@ -71,7 +74,7 @@ typedef struct loom_train_result {
 int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
 
 /* Checks a checkpoint written by loom_train before trusting it: safetensors structure, the metadata a
- * run needs, and the training state's tensors. -1 with err naming the file and what is wrong. */
+ * run needs, and that every F32 tensor is finite. -1 with err naming the file (and tensor) at fault. */
 int loom_train_check_checkpoint(const char *path, loom_error *err);
 
 #ifdef __cplusplus

@@ -86,6 +86,10 @@ const loom_cfg_key loom_train_keys[] = {
     {"train", "gamma", LOOM_CFG_FLOAT, "0.1", NULL, 0, 1, "step schedule: decay factor"},
     {"train", "min_lr", LOOM_CFG_FLOAT, "0", NULL, 0, 10, "cosine schedule: final learning rate"},
     {"train", "clip_norm", LOOM_CFG_FLOAT, "0", NULL, 0, 1e9, "clip the global gradient norm to this (0 = off)"},
+    {"train", "nonfinite", LOOM_CFG_CHOICE, "stop", "stop|skip", 0, 0,
+     "a NaN/Inf loss or gradient: stop (error naming step and tensor) or skip the batch (no update; it still "
+     "counts as a step)"},
+    {"train", "max_skips", LOOM_CFG_INT, "20", NULL, 1, 1000000000, "nonfinite = skip: stop after this many skipped batches in a row"},
     {"train", "seed", LOOM_CFG_INT, "42", NULL, 0, 9.2e18, "seed of initialisation and dropout"},
     {"train", "init", LOOM_CFG_CHOICE, "keras", "keras|torch", 0, 0, "whose default initialisers the layers copy"},
     {"train", "eval_every", LOOM_CFG_INT, "0", NULL, 0, 1e12, "validate every N updates (0 = once per epoch)"},

@@ -182,8 +182,9 @@ void loom_optim_step(loom_optim *o, float lr) {
 
 #define CLIP_MAX_BLOCKS 1024
 
-float loom_clip_grad_norm(loom_graph *g, float max_norm) {
-  float *G = loom_graph_grads(g);
+/* sum of g² over the flat buffer in fixed blocks (a double per block, blocks added in order) */
+static double grad_sumsq(loom_graph *g) {
+  const float *G = loom_graph_grads(g);
   const size_t n = loom_graph_n_params(g);
   size_t block = n / CLIP_MAX_BLOCKS + 1;
   if (block < 4096) block = 4096;
@@ -196,11 +197,35 @@ float loom_clip_grad_norm(loom_graph *g, float max_norm) {
   }
   double ss = 0.0;
   for (long b = 0; b < nb; b++) ss += part[b];
-  const float total = (float)sqrt(ss);
+  return ss;
+}
+
+float loom_grad_norm(loom_graph *g) { return (float)sqrt(grad_sumsq(g)); }
+
+float loom_clip_grad_norm(loom_graph *g, float max_norm) {
+  float *G = loom_graph_grads(g);
+  const size_t n = loom_graph_n_params(g);
+  const float total = loom_grad_norm(g);
   if (!isfinite(total)) return total;
   const float coef = max_norm / (total + 1e-6f);
   if (coef < 1.0f) LOOM_PARALLEL_BLOCKS(n, s, len, loom_k.affine(len, coef, 0.0f, G + s, G + s));
   return total;
+}
+
+loom_grad_fault loom_grad_find_fault(loom_graph *g) {
+  loom_grad_fault f = {.tensor = -1};
+  float big = -1.0f;
+  const int np = loom_graph_n_param_tensors(g);
+  for (int i = 0; i < np; i++) {
+    const loom_tensor *t = loom_graph_param_tensor(g, i);
+    const size_t n = loom_tensor_numel(t);
+    for (size_t j = 0; j < n; j++) {
+      const float v = t->grad[j];
+      if (!isfinite(v)) return (loom_grad_fault){.tensor = i, .elem = j, .value = v};
+      if (fabsf(v) > big) big = fabsf(v), f = (loom_grad_fault){.tensor = i, .elem = j, .value = v, .overflow = true};
+    }
+  }
+  return f;
 }
 
 /* ---------------------------------------------------------------- schedules */

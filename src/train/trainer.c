@@ -2,9 +2,11 @@
  * bit-exact resume. last.safetensors = model tensors (PyTorch names) + "_train.optim.*" moments +
  * metadata (config, preprocessing, input SHA-256, metric history, step, RNG and loader states);
  * best.safetensors = the model and the same metadata, without the optimiser. The graph is model.c's. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +115,12 @@ typedef struct run {
   long epoch_start;              /* r->epoch when this process started (resume starts mid-run) */
   double first_loss, last_train_loss;
   bool have_first;
+  /* non-finite losses and gradients (train.nonfinite): skipped batches in total and in a row (both in
+   * last.safetensors), and the graph's buffers before the forward, put back when a batch is skipped */
+  bool skip_nonfinite;
+  long max_skips, skipped, consec_skips;
+  float *buf_snap;
+  bool have_ckpt; /* last.safetensors holds this run (written, or resumed from) */
 } run;
 
 static double now(void) {
@@ -295,6 +303,101 @@ static int evaluate(run *r, loom_error *err) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- non-finite values */
+
+/* Index of the first NaN or Inf in x[0, n), or -1. */
+static long first_nonfinite(const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i])) return (long)i;
+  return -1;
+}
+
+static size_t buffers_numel(loom_graph *g) {
+  size_t n = 0;
+  for (int i = 0; i < loom_graph_n_buffer_tensors(g); i++) n += loom_tensor_numel(loom_graph_buffer_tensor(g, i));
+  return n;
+}
+
+/* Every buffer (batch-norm running statistics) into snap, or back from it. */
+static void buffers_copy(loom_graph *g, float *snap, bool save) {
+  for (int i = 0; i < loom_graph_n_buffer_tensors(g); i++) {
+    loom_tensor *t = loom_graph_buffer_tensor(g, i);
+    size_t n = loom_tensor_numel(t);
+    if (t->dtype == LOOM_F32) memcpy(save ? snap : t->data, save ? t->data : snap, n * sizeof(float));
+    snap += n;
+  }
+}
+
+/* Refuses to write a poisoned checkpoint: every parameter and buffer, and with the training state every
+ * optimiser moment, must be finite. The previous file at `name` stays as it is. */
+static int check_finite_state(run *r, const char *name, bool with_state, loom_error *err) {
+  loom_graph *g = r->m->g;
+  const char *what = NULL, *tname = NULL;
+  long at = -1;
+  float v = 0;
+  for (int i = 0; at < 0 && i < loom_graph_n_param_tensors(g); i++) {
+    loom_tensor *t = loom_graph_param_tensor(g, i);
+    if ((at = first_nonfinite(t->data, loom_tensor_numel(t))) >= 0) what = "parameter", tname = t->name, v = t->data[at];
+  }
+  for (int i = 0; at < 0 && i < loom_graph_n_buffer_tensors(g); i++) {
+    loom_tensor *t = loom_graph_buffer_tensor(g, i);
+    if (t->dtype == LOOM_F32 && (at = first_nonfinite(t->data, loom_tensor_numel(t))) >= 0)
+      what = "buffer", tname = t->name, v = t->data[at];
+  }
+  for (int k = 0; with_state && at < 0 && k < loom_optim_n_state(r->opt); k++) {
+    const float *s = loom_optim_state(r->opt, k, &what, NULL);
+    for (int i = 0; at < 0 && i < loom_graph_n_param_tensors(g); i++) {
+      loom_tensor *t = loom_graph_param_tensor(g, i);
+      if ((at = first_nonfinite(s + t->value_off, loom_tensor_numel(t))) >= 0) tname = t->name, v = s[t->value_off + (size_t)at];
+    }
+  }
+  if (at < 0) return 0;
+  return loom_errorf(err, "step %ld: refusing to write %s/%s: %s %s[%ld] = %g is not finite — the previous file is "
+                          "kept; resume from it with a lower train.lr or a train.clip_norm",
+                     r->step, r->dir, name, what, tname, at, (double)v);
+}
+
+/* What the last good checkpoint is, for messages about a failed step. */
+static void ckpt_note(const run *r, char *buf, size_t n) {
+  if (r->have_ckpt) snprintf(buf, n, "%s/last.safetensors (step %ld) is intact", r->dir, r->last_save_step);
+  else snprintf(buf, n, "no checkpoint had been written yet");
+}
+
+/* Names the parameter behind a non-finite gradient norm (the slow scan runs only now). */
+static void describe_grad_fault(loom_graph *g, char *buf, size_t n) {
+  loom_grad_fault f = loom_grad_find_fault(g);
+  const char *name = f.tensor >= 0 ? loom_graph_param_tensor(g, f.tensor)->name : "?";
+  if (f.overflow)
+    snprintf(buf, n, "the gradient norm overflows (every gradient is finite; the largest is %s element %zu = %g)",
+             name, f.elem, (double)f.value);
+  else snprintf(buf, n, "gradient of %s is not finite (first bad element %zu = %g)", name, f.elem, (double)f.value);
+}
+
+/* A batch whose loss or gradient is not finite (`fault` says which): with train.nonfinite = stop, the
+ * run ends here with an error; with skip, the batch leaves no trace in the model (no optimiser step,
+ * buffers put back) and is logged and counted, until train.max_skips of them come in a row. */
+static int skip_batch(run *r, const char *fault, loom_error *err) {
+  char note[1200];
+  ckpt_note(r, note, sizeof note);
+  if (!r->skip_nonfinite)
+    return loom_errorf(err, "step %ld: %s — lower train.lr, set train.clip_norm, or set train.nonfinite = skip to "
+                            "drop such batches; %s",
+                       r->step + 1, fault, note);
+  if (r->buf_snap) buffers_copy(r->m->g, r->buf_snap, false);
+  r->skipped++, r->consec_skips++;
+  char msg[1024];
+  snprintf(msg, sizeof msg, "step %ld: skipped the batch (no update): %s; %ld in a row, %ld in total\n", r->step + 1,
+           fault, r->consec_skips, r->skipped);
+  logf_(r, "%s", msg);
+  if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
+  if (r->consec_skips >= r->max_skips)
+    return loom_errorf(err, "step %ld: %ld batches in a row had a non-finite loss or gradient (train.max_skips = %ld) "
+                            "— the model has diverged; lower train.lr or set train.clip_norm and start again from "
+                            "the checkpoint; %s",
+                       r->step + 1, r->consec_skips, r->max_skips, note);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- checkpoints */
 
 static int meta_long(loom_st_writer *w, const char *k, long v, loom_error *err) {
@@ -309,6 +412,7 @@ static int meta_double(loom_st_writer *w, const char *k, double v, loom_error *e
 }
 
 static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err) {
+  if (check_finite_state(r, name, with_state, err) < 0) return -1;
   loom_st_writer *w = loom_st_writer_new();
   if (!w) return loom_errorf(err, "out of memory writing a checkpoint");
   char *loader = NULL;
@@ -345,11 +449,13 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
       loom_st_writer_meta(w, "train.loader", loader, err) < 0 || meta_double(w, "train.best", r->best, err) < 0 ||
       meta_long(w, "train.best_step", r->best_step, err) < 0 ||
       meta_long(w, "train.bad_evals", r->bad_evals, err) < 0 ||
-      meta_double(w, "train.loss_sum", r->loss_sum, err) < 0 || meta_long(w, "train.loss_n", r->loss_n, err) < 0)
+      meta_double(w, "train.loss_sum", r->loss_sum, err) < 0 || meta_long(w, "train.loss_n", r->loss_n, err) < 0 ||
+      meta_long(w, "train.skipped", r->skipped, err) < 0 || meta_long(w, "train.consec_skips", r->consec_skips, err) < 0)
     goto done;
   char path[1100];
   path_in(path, sizeof path, r, name);
   rc = loom_st_write(w, path, err);
+  if (rc == 0 && with_state) r->have_ckpt = true;
 done:
   loom_free(loader);
   loom_st_writer_free(w);
@@ -394,12 +500,38 @@ static int parse_double(const loom_st_file *f, const char *path, const char *key
   return 0;
 }
 
+/* Every F32 tensor of the file is finite (loom-train never writes another kind, but a file from an
+ * older build or another tool might hold a diverged model). */
+static int check_tensors_finite(const loom_st_file *f, const char *path, loom_error *err) {
+  float buf[1024];
+  for (int i = 0; i < loom_st_count(f); i++) {
+    const loom_st_tensor *t = loom_st_tensor_at(f, i);
+    if (t->dtype != LOOM_ST_F32) continue;
+    for (uint64_t s = 0; s < t->numel; s += 1024) {
+      size_t n = t->numel - s < 1024 ? (size_t)(t->numel - s) : 1024;
+      memcpy(buf, (const char *)t->data + s * sizeof(float), n * sizeof(float)); /* data may be unaligned */
+      long at = first_nonfinite(buf, n);
+      if (at >= 0)
+        return loom_errorf(err, "%s: tensor '%s' element %" PRIu64 " = %g is not finite — the checkpoint holds a "
+                                "diverged model; use an earlier checkpoint or start again with a lower train.lr",
+                           path, t->name, s + (uint64_t)at, (double)buf[at]);
+    }
+  }
+  return 0;
+}
+
 int loom_train_check_checkpoint(const char *path, loom_error *err) {
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;
-  int rc = check_meta(f, path, err);
+  int rc = check_meta(f, path, err) < 0 || check_tensors_finite(f, path, err) < 0 ? -1 : 0;
   loom_st_close(f);
   return rc;
+}
+
+/* An optional counter (absent from checkpoints of older builds: 0). */
+static int parse_long_opt(const loom_st_file *f, const char *path, const char *key, long *out, loom_error *err) {
+  *out = 0;
+  return loom_st_meta(f, key) ? parse_long(f, path, key, out, err) : 0;
 }
 
 static int restore(run *r, loom_error *err) {
@@ -408,7 +540,7 @@ static int restore(run *r, loom_error *err) {
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;
   int rc = -1;
-  if (check_meta(f, path, err) < 0) goto done;
+  if (check_meta(f, path, err) < 0 || check_tensors_finite(f, path, err) < 0) goto done;
   if (strcmp(loom_st_meta(f, "loom.kind"), "train-state") != 0) {
     loom_errorf(err, "%s: holds a model without training state (loom.kind = %s) — it cannot be resumed", path,
                 loom_st_meta(f, "loom.kind"));
@@ -437,7 +569,9 @@ static int restore(run *r, loom_error *err) {
       parse_long(f, path, "train.best_step", &r->best_step, err) < 0 ||
       parse_long(f, path, "train.bad_evals", &r->bad_evals, err) < 0 ||
       parse_long(f, path, "train.loss_n", &loss_n, err) < 0 || parse_double(f, path, "train.best", &r->best, err) < 0 ||
-      parse_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0)
+      parse_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0 ||
+      parse_long_opt(f, path, "train.skipped", &r->skipped, err) < 0 ||
+      parse_long_opt(f, path, "train.consec_skips", &r->consec_skips, err) < 0)
     goto done;
   if (loom_st_load_graph_from(r->m->g, f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
     loom_error_wrap(err, "%s: the model in the checkpoint does not match the config", path);
@@ -471,6 +605,7 @@ static int restore(run *r, loom_error *err) {
     goto done;
   }
   r->last_eval_step = r->last_save_step = r->step;
+  r->have_ckpt = true;
   rc = 0;
 done:
   loom_st_close(f);
@@ -660,7 +795,35 @@ static void run_free(run *r) {
   loom_free(r->item_image);
   loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
+  loom_free(r->buf_snap);
   loom_free(r);
+}
+
+/* A process killed while writing a file of the run (SIGKILL, power loss) leaves NAME.tmp.PID behind:
+ * the atomic writers' temporary files. Removes those of processes that no longer exist; returns how
+ * many. (A live process with that PID keeps its file: it may be another run writing here.) */
+static int remove_stale_temps(const run *r) {
+  static const char *const names[] = {"last.safetensors", "best.safetensors", "metrics.csv", "report.html",
+                                      "config.ini"};
+  DIR *d = opendir(r->dir);
+  if (!d) return 0;
+  int removed = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+      size_t n = strlen(names[i]);
+      if (strncmp(e->d_name, names[i], n) != 0 || strncmp(e->d_name + n, ".tmp.", 5) != 0) continue;
+      const char *digits = e->d_name + n + 5;
+      char *end;
+      long pid = strtol(digits, &end, 10);
+      if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
+      if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+      char path[1400];
+      snprintf(path, sizeof path, "%s/%s", r->dir, e->d_name);
+      removed += unlink(path) == 0;
+    }
+  }
+  closedir(d);
+  return removed;
 }
 
 static int setup(run *r, const loom_train_opts *o, loom_error *err) {
@@ -701,6 +864,11 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   r->log_every = loom_config_int(r->cfg, "train", "log_every");
   r->patience = loom_config_int(r->cfg, "train", "patience");
   r->clip = (float)loom_config_float(r->cfg, "train", "clip_norm");
+  r->skip_nonfinite = !strcmp(loom_config_str(r->cfg, "train", "nonfinite"), "skip");
+  r->max_skips = loom_config_int(r->cfg, "train", "max_skips");
+  size_t nbuf = buffers_numel(r->m->g);
+  if (r->skip_nonfinite && nbuf > 0 && !(r->buf_snap = loom_malloc(nbuf * sizeof(float))))
+    return loom_errorf(err, "out of memory");
   int64_t ntr = loom_dataset_rows(r->ds, LOOM_SPLIT_TRAIN);
   int B = r->dsec.schema.batch_size;
   if (ntr <= 0) return loom_errorf(err, "[data] the training split is empty");
@@ -722,6 +890,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
                        r->sched.total_steps);
   if (setup_metrics(r, err) < 0) return -1;
   if (mkdir_p(r->dir, err) < 0) return -1;
+  int stale = remove_stale_temps(r);
   if (!(r->config_text = loom_config_dump(r->cfg)) || !(r->prep_text = loom_prep_to_string(loom_dataset_prep(r->ds))))
     return loom_errorf(err, "out of memory");
   if (inputs_json(r, err) < 0) return -1;
@@ -735,6 +904,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   logf_(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
         loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
   if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, r->epoch);
+  if (stale > 0) logf_(r, "removed %d temporary files left by a killed process\n", stale);
   return 0;
 }
 
@@ -776,26 +946,38 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     }
     if (loom_model_compile(m, b->B, true, err) < 0 || loom_model_bind(m, b, err) < 0) goto done;
     loom_graph_zero_grad(m->g);
+    if (r->buf_snap) buffers_copy(m->g, r->buf_snap, true);
     loom_graph_forward(m->g);
     float loss = m->loss->data[0];
+    char fault[512] = "";
     if (!isfinite(loss)) {
-      loom_errorf(err, "training loss is %g at step %ld — lower train.lr or set train.clip_norm; the last checkpoint "
-                       "(step %ld) is intact", (double)loss, r->step + 1, r->last_save_step);
-      goto done;
+      snprintf(fault, sizeof fault, "training loss is %g", (double)loss);
+    } else {
+      loom_graph_backward(m->g, m->loss);
+      /* one pass over the gradients: the norm clipping needs is also the finiteness check */
+      float norm = r->clip > 0 ? loom_clip_grad_norm(m->g, r->clip) : loom_grad_norm(m->g);
+      if (!isfinite(norm)) describe_grad_fault(m->g, fault, sizeof fault);
     }
-    loom_graph_backward(m->g, m->loss);
-    if (r->clip > 0) loom_clip_grad_norm(m->g, r->clip);
-    loom_optim_step(r->opt, loom_lr_at(&r->sched, r->step));
+    /* A skipped batch still takes its step: r->step counts batches, so the LR schedule, eval_every,
+     * max_steps and the epoch stay functions of the batches consumed, and a resume replays the same
+     * batches with the same dropout stream into the same skips. Only Adam's t (optimizer steps) counts
+     * updates, as when PyTorch's GradScaler skips optimizer.step(). */
+    if (fault[0]) {
+      if (skip_batch(r, fault, err) < 0) goto done;
+    } else {
+      loom_optim_step(r->opt, loom_lr_at(&r->sched, r->step));
+      r->consec_skips = 0;
+      r->loss_sum += loss, r->loss_n++;
+      win_loss += loss, win_n++;
+    }
     r->step++;
-    r->loss_sum += loss, r->loss_n++;
-    win_loss += loss, win_n++;
     r->samples_window += b->B, r->samples_total += b->B;
     bool line_due = r->step % r->log_every == 0;
     double t = now();
     double sps = t > r->t0 ? (double)r->samples_total / (t - r->t0) : 0;
-    show_progress(r, win_loss / (double)win_n, sps, line_due);
+    show_progress(r, win_n > 0 ? win_loss / (double)win_n : NAN, sps, line_due);
     if (line_due) {
-      if (!r->have_first) r->first_loss = win_loss / (double)win_n, r->have_first = true;
+      if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
       win_loss = 0, win_n = 0;
     }
     if (r->eval_every > 0 && r->step % r->eval_every == 0) {
@@ -818,14 +1000,17 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   if (stop_early) logf_(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
   double wall = now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
-  logf_(r, "done: %ld updates, %ld epochs, best %s %.6f at step %ld, %.1f s, %.0f samples/s\n", r->step, r->epoch,
-        r->monitor_name, r->best, r->best_step, wall, wall > 0 ? (double)r->samples_total / wall : 0.0);
+  logf_(r, "done: %ld steps (%ld updates, %ld batches skipped: non-finite), %ld epochs, best %s %.6f at step %ld, %.1f s, "
+           "%.0f samples/s\n",
+        r->step, r->step - r->skipped, r->skipped, r->epoch, r->monitor_name, r->best, r->best_step, wall,
+        wall > 0 ? (double)r->samples_total / wall : 0.0);
   /* Time the training loop sat waiting for the prefetching loader: the first epoch decodes images and
    * tokenises; later epochs should find every batch ready. */
   logf_(r, "waiting for data: %.3f s in the first epoch, %.3f s after it (%.1f%% of the run)\n", r->wait_first,
         r->wait_later, wall > 0 ? 100.0 * (r->wait_first + r->wait_later) / wall : 0.0);
   if (r->progress && r->tty) fprintf(r->progress, "\n");
   res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;
+  res->skipped = r->skipped;
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
   snprintf(res->monitor, sizeof res->monitor, "%s", r->monitor_name);
   memcpy(res->val, r->ev->val, sizeof res->val);

@@ -5,7 +5,8 @@
 # (graph, kernels, Adam), and loom-train on 300 rows of the committed fashion-shop sample (CSV join,
 # tokenizer, PNG decoding, prefetch thread, LSTM/conv/dense towers, validation, checkpoints, report)
 # for a few steps, then resumed from its checkpoint, and a diverging run that stops on a non-finite
-# loss (the error path frees everything too). Skipped with a message when valgrind is missing or the
+# loss (the error path frees everything too), and loom-infer on its checkpoint (score, rank, eval) and
+# on a small ranking model (text search with the item cache, photo search). Skipped with a message when valgrind is missing or the
 # binaries are built with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
 set -euo pipefail
 bin="$1"; src="$2"
@@ -63,3 +64,19 @@ elif [[ $? -eq 99 ]] || ! grep -q 'not finite\|overflows\|training loss is' "$tm
   cat "$tmp/diverge.vg" "$tmp/diverge.out" >&2; exit 1
 fi
 echo "test_valgrind: train-diverge clean (stopped: $(sed 's/^loom-train: //' "$tmp/diverge.out" | cut -c1-60)...)"
+
+# loom-infer on that checkpoint: score the validation rows, rank the catalogue for a user (every pair
+# through the click model), eval; and a small two-tower ranking model for search and the item cache.
+ckpt="$tmp/run/best.safetensors"
+awk -F, 'NR == 1 || $14 == "valid"' "$tmp/interactions.csv" > "$tmp/val.csv"
+vg infer-score "$bin/loom-infer" score "$ckpt" --input "$tmp/val.csv" --output "$tmp/scores.csv"
+[[ $(wc -l < "$tmp/scores.csv") -eq 61 ]] || { echo "FAIL: loom-infer score wrote $(wc -l < "$tmp/scores.csv") lines" >&2; exit 1; }
+vg infer-rank "$bin/loom-infer" rank "$ckpt" --user u00004 --top 5
+vg infer-eval "$bin/loom-infer" eval "$ckpt" --data "$tmp/val.csv" --format jsonl
+"$bin/loom-train" "$src/configs/fashion-shop-ranking.ini" --set data.interactions="$tmp/interactions.csv" \
+  --set data.items="$sample/items.csv" --set data.users="$sample/users.csv" --set data.image_root="$sample" \
+  --set data.batch_size=16 --set text.embedding_dim=8 --set text.hidden=8 --set image.filters=4,8 \
+  --set image.dense=16 --set fusion.dim=8 --set train.max_steps=2 --set train.out="$tmp/rank" --quiet > /dev/null 2>&1 ||
+  { echo "FAIL: training the ranking model" >&2; exit 1; }
+vg infer-search "$bin/loom-infer" search "$tmp/rank/best.safetensors" --text "black ankle boot" --top 3 --cache
+vg infer-photo "$bin/loom-infer" search "$tmp/rank/best.safetensors" --image "$sample/images/i00003.png" --top 3

@@ -4,6 +4,7 @@
  * The file is read once through zlib's gzread, which also reads plain files. */
 #include <csv.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,12 @@ static void on_field(void *data, size_t len, void *ctx) {
     if (too_long || *end || !isfinite(x)) {
       r->failed = 1;
       loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is not a finite number — fix the value or leave the field empty for 'missing'",
+                  t->path, (long long)r->row_line, col->name, f + 1, v);
+      return;
+    }
+    if (fabs(x) > FLT_MAX) { /* finite as a double, infinite as the float32 features it becomes */
+      r->failed = 1;
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is beyond the float32 range (±3.4e38) — rescale the column",
                   t->path, (long long)r->row_line, col->name, f + 1, v);
       return;
     }

@@ -1,7 +1,8 @@
 /* bench_infer — the inference goals, on checkpoints trained here from the committed sample (or given):
  *   checkpoint open (map, validate, rebuild, load) for the seed click model and the ranking model;
  *   ranking 10,000 catalogue items for a user + query on one thread with the item vectors warm
- *   (two towers: one user vector + an exact top-K), and with the click model (every pair scored);
+ *   (two towers: one user vector + an exact top-K), and with the click model (item towers cached,
+ *   every pair through the rest of the model);
  *   batch scoring throughput of the click model over the sample's 6,000 interaction rows (CSV parse,
  *   join, encode and forward), 1 and 2 threads — compare with bench/torch_infer.py (forward only).
  *   bench_infer [--click CKPT] [--rank CKPT] [--items N] [--reps R]
@@ -126,8 +127,8 @@ int main(int argc, char **argv) {
     if (loom_infer_rank(s, "u00004", NULL, 10, h, &flags, &err) < 0) die("rank", &err);
     t[i] = now() - t0;
   }
-  printf("rank %ld items with the click model (every pair through the full model), 1 thread: %.1f ms median\n", N,
-         1e3 * median(t, 5));
+  printf("rank %ld items with the click model (item towers cached; every pair through the interaction tower, fusion "
+         "and head), 1 thread: %.1f ms median\n", N, 1e3 * median(t, 5));
   loom_infer_close(s);
 
   /* batch scoring */

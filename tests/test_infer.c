@@ -234,6 +234,62 @@ static void test_cold_start_and_cache(void **state) {
   loom_infer_close(s);
 }
 
+/* ---- the head model of a pointwise model scores as the full model does */
+
+static void test_head_model(void **state) {
+  (void)state;
+  loom_data_section dsec;
+  loom_config *c = loom_train_config_new(&dsec);
+  const char *sets[8];
+  int n = tu_sample_sets(sets);
+  assert_int_equal(loom_config_load(c, tu_src_path("configs/fashion-shop-click.ini"), &err), 0);
+  for (int i = 0; i < n; i++) assert_int_equal(loom_config_set_arg(c, sets[i], &err), 0);
+  loom_dataset *ds = loom_dataset_open(&dsec.schema, NULL, &err);
+  assert_non_null(ds);
+  loom_model *m = loom_model_build(c, ds, &err);
+  assert_non_null(m);
+  loom_data_schema sc = dsec.schema;
+  sc.interactions[0] = '\0';
+  loom_dataset *cat = loom_dataset_open(&sc, loom_dataset_prep(ds), &err);
+  assert_non_null(cat);
+  enum { B = 16 };
+  loom_batch b;
+  assert_int_equal(loom_batch_init(&b, cat, B, &err), 0);
+  int64_t rows[B];
+  for (int i = 0; i < B; i++) rows[i] = 7 * i;
+  assert_int_equal(loom_dataset_encode_pairs(cat, "u00004", NULL, rows, B, &b, &err), 0);
+  /* the full model, then its item towers alone */
+  assert_int_equal(loom_model_compile(m, B, false, &err), 0);
+  assert_int_equal(loom_model_bind(m, &b, &err), 0);
+  loom_graph_forward(m->g);
+  float z[B], text[B * 64], image[B * 64];
+  memcpy(z, m->logits->data, sizeof z);
+  assert_true(m->tower_out[0] && m->tower_out[1] && !m->tower_out[2]); /* text, image; not interaction */
+  assert_true(m->tower_dim[0] <= 64 && m->tower_dim[1] <= 64);
+  assert_int_equal(loom_model_compile_outputs(m, B, 2, m->tower_out, &err), 0);
+  assert_int_equal(loom_model_bind(m, &b, &err), 0);
+  loom_graph_forward(m->g);
+  memcpy(text, m->tower_out[0]->data, sizeof(float) * B * m->tower_dim[0]);
+  memcpy(image, m->tower_out[1]->data, sizeof(float) * B * m->tower_dim[1]);
+  /* the head from those outputs */
+  loom_model *h = loom_model_build_head(c, ds, m, &err);
+  assert_non_null(h);
+  assert_null(h->tokens);
+  assert_null(h->image);
+  assert_int_equal(loom_model_compile(h, B, false, &err), 0);
+  assert_int_equal(loom_model_bind(h, &b, &err), 0);
+  loom_input_bind(h->tower_in[0], text);
+  loom_input_bind(h->tower_in[1], image);
+  loom_graph_forward(h->g);
+  tu_assert_close("head logits", h->logits->data, z, B, 1e-5, 1e-5);
+  loom_model_free(h);
+  loom_batch_free(&b);
+  loom_dataset_free(cat);
+  loom_model_free(m);
+  loom_dataset_free(ds);
+  loom_config_free(c);
+}
+
 /* ---- bad input */
 
 static void test_bad_input(void **state) {
@@ -290,7 +346,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_eval_matches_training), cmocka_unit_test(test_rank),
       cmocka_unit_test(test_search),                cmocka_unit_test(test_cold_start_and_cache),
-      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_head_model),            cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -77,7 +77,8 @@ enum { LOOM_INFER_UNKNOWN_USER = 1 }; /* *flags of loom_infer_rank */
 
 /* The k best catalogue items for `user` (NULL = nobody) and an optional `query` (NULL or ""):
  * two-tower models score v·u with the cached item vectors; a click model scores every (user, item)
- * pair, with what only an interaction row has (position, time, ...) at its training mean. *flags gets
+ * pair from its cached item towers (text, image), with what only an interaction row has (position,
+ * time, ...) at its training mean. *flags gets
  * LOOM_INFER_UNKNOWN_USER when the user is not in the training data (the ranking is then
  * non-personalised). Returns the number of hits (<= k), or -1 with err. */
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,

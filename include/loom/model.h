@@ -66,10 +66,15 @@ typedef struct loom_model {
   int32_t *labels, *cat_ids, *items, *toks, *lens;
   int32_t cat_offset[LOOM_DATA_MAX_COLS];
   float pos_weight_value;
+  /* pointwise models: the outputs of the item-only towers (text, image) of a full model, or, in a head
+   * model (loom_model_build_head), the inputs that replace them; NULL for the other towers */
+  loom_tensor *tower_out[LOOM_MODEL_MAX_TOWERS], *tower_in[LOOM_MODEL_MAX_TOWERS];
+  int tower_dim[LOOM_MODEL_MAX_TOWERS];
   /* the compiled state (so that compile is skipped when nothing changed) */
   int compiled_B;
   bool compiled_train;
   loom_tensor *compiled_out; /* loom_model_compile_output's output, NULL otherwise */
+  bool compiled_custom;      /* compiled by loom_model_compile_outputs (never skipped) */
 } loom_model;
 
 /* Builds the graph described by config `c` for the feature sizes of dataset `ds` (vocabulary, ID
@@ -78,10 +83,17 @@ typedef struct loom_model {
  * text_cols). */
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err);
 void loom_model_free(loom_model *m);
+/* A pointwise (binary / multiclass) model's head: `full` with its item-only towers (text, image)
+ * replaced by inputs tower_in[i] (B, full->tower_dim[i]), the rest (interaction tower, fusion, head)
+ * the same layers under the same names, parameters and buffers copied from `full`, no gradients. For
+ * scoring many (user, item) pairs from item-tower outputs computed once. */
+loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, const loom_model *full, loom_error *err);
 /* Compiles for batch size B: train = loss with gradients (training mode: dropout, batch statistics);
  * otherwise logits and loss without gradients, in eval mode. No-op when already compiled so.
  * Returns 0, or -1 with err set. */
 int loom_model_compile(loom_model *m, int B, bool train, loom_error *err);
+/* Eval mode: compile for the n tensors outs only, with batch B. */
+int loom_model_compile_outputs(loom_model *m, int B, int n, loom_tensor *const *outs, loom_error *err);
 /* Ranking, eval mode: compile for `out` only (m->user_vec or m->item_vec) with batch B. */
 int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err);
 /* Ranking: fill the item side's inputs for B·G item ids (features from loom_dataset_item_features). */

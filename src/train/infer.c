@@ -42,6 +42,8 @@ struct loom_infer {
   loom_index *ix_dot, *ix_cos;
   loom_index *ix_img; /* the items' vectors from their photos alone (text blanked), for photo search */
   float *scores;     /* (N) pointwise ranking */
+  loom_model *head;  /* pointwise models: the model with its item-only towers as inputs */
+  float *tower[LOOM_MODEL_MAX_TOWERS]; /* (N, tower_dim) those towers' outputs per catalogue item */
   /* per-call state */
   loom_batch pb;     /* pairs / rows batch over the catalogue dataset */
   bool pb_ready;
@@ -187,6 +189,8 @@ void loom_infer_close(loom_infer *s) {
   loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs);
   loom_dataset_free(s->cat);
+  for (int i = 0; i < LOOM_MODEL_MAX_TOWERS; i++) loom_free(s->tower[i]);
+  loom_model_free(s->head);
   loom_model_free(s->m);
   loom_dataset_free(s->sds);
   if (s->have_prep) loom_prep_free(&s->prep);
@@ -355,6 +359,38 @@ static int user_vector(loom_infer *s, const char *user, const char *query, float
   return 0;
 }
 
+/* Pointwise models: the item-only towers' outputs for every catalogue item, once, and the head model
+ * that scores (user, item) pairs from them. */
+static int pointwise_cache(loom_infer *s, loom_error *err) {
+  if (s->head) return 0;
+  loom_model *m = s->m;
+  double t0 = now();
+  loom_tensor *outs[LOOM_MODEL_MAX_TOWERS];
+  int k = 0;
+  for (int i = 0; i < m->n_towers; i++)
+    if (m->tower_out[i]) {
+      outs[k++] = m->tower_out[i];
+      if (!(s->tower[i] = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)m->tower_dim[i])))
+        return loom_errorf(err, "out of memory for the item towers of %lld items", (long long)s->N);
+    }
+  for (int64_t i = 0; k > 0 && i < s->N; i += s->pb.cap) {
+    int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
+    int64_t r[1024];
+    for (int j = 0; j < b; j++) r[j] = i + j;
+    if (loom_dataset_encode_pairs(s->cat, NULL, NULL, r, b, &s->pb, err) < 0 ||
+        loom_model_compile_outputs(m, b, k, outs, err) < 0 || loom_model_bind(m, &s->pb, err) < 0)
+      return -1;
+    loom_graph_forward(m->g);
+    for (int t = 0; t < m->n_towers; t++)
+      if (m->tower_out[t])
+        memcpy(s->tower[t] + (size_t)i * m->tower_dim[t], m->tower_out[t]->data, sizeof(float) * (size_t)b * m->tower_dim[t]);
+  }
+  if (!(s->head = loom_model_build_head(s->cfg, s->sds, m, err))) return -1;
+  s->t_catalog = now() - t0;
+  s->cat_source = "computed (item towers)";
+  return 0;
+}
+
 /* top k of scores[0..n) (higher first, ties to the lower row) */
 static int top_k(const float *sc, int64_t n, int k, int64_t *rows, float *out) {
   int got = 0;
@@ -387,16 +423,20 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
     float u[4096];
     if (!ix || s->D > 4096 || user_vector(s, user, query, u, err) < 0) return -1;
     n = loom_index_search(ix, u, k, NULL, 0, rows, sc);
-  } else { /* pointwise: P(click) of every (user, item) pair */
+  } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
+    if (pointwise_cache(s, err) < 0) return -1;
+    loom_model *h = s->head;
     for (int64_t i = 0; i < s->N; i += s->pb.cap) {
       int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
       int64_t r[1024];
       for (int j = 0; j < b; j++) r[j] = i + j;
       if (loom_dataset_encode_pairs(s->cat, user, query, r, b, &s->pb, err) < 0 ||
-          loom_model_compile(m, b, false, err) < 0 || loom_model_bind(m, &s->pb, err) < 0)
+          loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0)
         return -1;
-      loom_graph_forward(m->g);
-      for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-m->logits->data[j]));
+      for (int t = 0; t < h->n_towers; t++)
+        if (h->tower_in[t]) loom_input_bind(h->tower_in[t], s->tower[t] + (size_t)i * h->tower_dim[t]);
+      loom_graph_forward(h->g);
+      for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-h->logits->data[j]));
     }
     n = top_k(s->scores, s->N, k, rows, sc);
   }

@@ -442,7 +442,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
   return 0;
 }
 
-loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
+static loom_model *build(const loom_config *c, const loom_dataset *ds, const loom_model *full, loom_error *err) {
   const char *kind = loom_config_str(c, "task", "kind");
   const loom_prep *prep = loom_dataset_prep(ds);
   loom_batch probe;
@@ -480,8 +480,14 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
       goto fail;
     }
     snprintf(m->towers[n], sizeof m->towers[n], "text");
-    xs[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens, &m->lengths,
-                       &m->text_inv_len, &m->text_mask, &dims[n]);
+    if (full) {
+      dims[n] = m->tower_dim[n] = full->tower_dim[n];
+      xs[n] = m->tower_in[n] = loom_input(m->g, "tower_text", LOOM_F32, 2, (int[]){LOOM_BATCH, dims[n]});
+    } else {
+      xs[n] = m->tower_out[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens,
+                                           &m->lengths, &m->text_inv_len, &m->text_mask, &dims[n]);
+      m->tower_dim[n] = dims[n];
+    }
     n++;
   }
   if (loom_config_bool(c, "image", "enabled")) {
@@ -490,7 +496,13 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
       goto fail;
     }
     snprintf(m->towers[n], sizeof m->towers[n], "image");
-    if (!(xs[n] = image_tower(&b, m, c, &dims[n], err))) goto fail;
+    if (full) {
+      dims[n] = m->tower_dim[n] = full->tower_dim[n];
+      xs[n] = m->tower_in[n] = loom_input(m->g, "tower_image", LOOM_F32, 2, (int[]){LOOM_BATCH, dims[n]});
+    } else {
+      if (!(xs[n] = m->tower_out[n] = image_tower(&b, m, c, &dims[n], err))) goto fail;
+      m->tower_dim[n] = dims[n];
+    }
     n++;
   }
   if (loom_config_bool(c, "interaction", "enabled")) {
@@ -546,6 +558,29 @@ loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_
 fail:
   loom_model_free(m);
   return NULL;
+}
+
+loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
+  return build(c, ds, NULL, err);
+}
+
+loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, const loom_model *full, loom_error *err) {
+  assert(full->task == LOOM_TASK_BINARY || full->task == LOOM_TASK_MULTICLASS);
+  loom_model *m = build(c, ds, full, err);
+  if (!m) return NULL;
+  loom_graph *g = m->g, *fg = full->g;
+  for (int i = 0; i < loom_graph_n_param_tensors(g); i++) {
+    loom_tensor *t = loom_graph_param_tensor(g, i), *f = loom_graph_find(fg, t->name);
+    assert(f && loom_tensor_numel(f) == loom_tensor_numel(t));
+    memcpy(t->data, f->data, sizeof(float) * loom_tensor_numel(t));
+  }
+  for (int i = 0; i < loom_graph_n_buffer_tensors(g); i++) {
+    loom_tensor *t = loom_graph_buffer_tensor(g, i), *f = loom_graph_find(fg, t->name);
+    assert(f && loom_tensor_numel(f) == loom_tensor_numel(t));
+    memcpy(t->data, f->data, sizeof(float) * loom_tensor_numel(t));
+  }
+  loom_graph_drop_grads(g);
+  return m;
 }
 
 void loom_model_free(loom_model *m) {
@@ -617,19 +652,25 @@ static int compile_outputs(loom_model *m, int B, bool train, int n, loom_tensor 
 }
 
 int loom_model_compile(loom_model *m, int B, bool train, loom_error *err) {
-  if (m->compiled_B == B && m->compiled_train == train && m->compiled_out == NULL) return 0;
+  if (m->compiled_B == B && m->compiled_train == train && m->compiled_out == NULL && !m->compiled_custom) return 0;
   int rc = train ? compile_outputs(m, B, true, 1, &m->loss, err)
          : m->user_vec ? compile_outputs(m, B, false, 3, (loom_tensor *[]){m->logits, m->loss, m->user_vec}, err)
                        : compile_outputs(m, B, false, 2, (loom_tensor *[]){m->logits, m->loss}, err);
   if (rc < 0) return -1;
-  m->compiled_B = B, m->compiled_train = train, m->compiled_out = NULL;
+  m->compiled_B = B, m->compiled_train = train, m->compiled_out = NULL, m->compiled_custom = false;
+  return 0;
+}
+
+int loom_model_compile_outputs(loom_model *m, int B, int n, loom_tensor *const *outs, loom_error *err) {
+  if (compile_outputs(m, B, false, n, outs, err) < 0) return -1;
+  m->compiled_B = B, m->compiled_train = false, m->compiled_out = NULL, m->compiled_custom = true;
   return 0;
 }
 
 int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err) {
-  if (m->compiled_B == B && !m->compiled_train && m->compiled_out == out) return 0;
+  if (m->compiled_B == B && !m->compiled_train && m->compiled_out == out && !m->compiled_custom) return 0;
   if (compile_outputs(m, B, false, 1, &out, err) < 0) return -1;
-  m->compiled_B = B, m->compiled_train = false, m->compiled_out = out;
+  m->compiled_B = B, m->compiled_train = false, m->compiled_out = out, m->compiled_custom = false;
   return 0;
 }
 

@@ -2,14 +2,13 @@
  * photo, export embeddings, evaluate on new data. A thin CLI over loom/infer.h: flags, output
  * formats (a table for people, csv or jsonl for machines) and crash-safe output files (written
  * beside the target and renamed into place). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "loom/atomic.h"
 #include "loom/infer.h"
 
 static void usage(FILE *f) {
@@ -37,37 +36,29 @@ typedef struct opts {
   fmt format;
 } opts;
 
-/* ---- output: stdout, or a temporary file renamed over --output once complete */
+/* ---- output: stdout, or a temporary file renamed over --output once complete (loom/atomic.h) */
 
 typedef struct out {
   FILE *f;
-  char tmp[4200], path[4096];
+  loom_atomic a;
 } out;
 
-static int out_open(out *o, const char *path) {
-  if (!path) {
-    o->f = stdout;
-    return 0;
-  }
-  snprintf(o->path, sizeof o->path, "%s", path);
-  snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(o->tmp);
-  if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-    fprintf(stderr, "loom-infer: %s: cannot create the output file beside it: %s\n", path, strerror(errno));
-    if (fd >= 0) close(fd), unlink(o->tmp);
-    return -1;
-  }
+static int out_open(out *o, const char *path, loom_error *err) {
+  o->f = stdout;
+  if (!path) return 0;
+  if (loom_atomic_open(&o->a, path, err) < 0) return -1;
+  o->f = o->a.f;
   return 0;
 }
 
-static int out_close(out *o, bool ok) {
-  if (o->f == stdout) return fflush(stdout) == 0 && ok ? 0 : -1;
-  bool good = ok && fflush(o->f) == 0 && fsync(fileno(o->f)) == 0;
-  good = fclose(o->f) == 0 && good;
-  if (good && rename(o->tmp, o->path) == 0) return 0;
-  if (ok) fprintf(stderr, "loom-infer: %s: writing failed (%s); nothing was replaced\n", o->path, strerror(errno));
-  unlink(o->tmp);
-  return -1;
+/* ok: everything was written; returns 0, or -1 with err (the previous file is intact) */
+static int out_close(out *o, bool ok, loom_error *err) {
+  if (o->f == stdout) return fflush(stdout) == 0 ? 0 : loom_errorf(err, "stdout: write error");
+  if (!ok) {
+    loom_atomic_discard(&o->a);
+    return 0;
+  }
+  return loom_atomic_commit(&o->a, err);
 }
 
 static void csv_field(FILE *f, const char *s) {
@@ -142,11 +133,11 @@ static int on_row(void *ctx, const loom_infer_row *r) {
 static int cmd_score(const opts *o, loom_infer *s, loom_error *err) {
   if (!o->input) return loom_errorf(err, "score: give the rows to score with --input ROWS.csv");
   out w;
-  if (out_open(&w, o->output) < 0) return -2;
+  if (out_open(&w, o->output, err) < 0) return -1;
   score_ctx c = {o, s, w.f, 0, 0, 0};
   int rc = loom_infer_score_csv(s, o->input, on_row, &c, err);
   if (rc > 0) loom_errorf(err, "%s: write error", o->output ? o->output : "stdout");
-  if (out_close(&w, rc == 0) < 0) return rc < 0 || rc > 0 ? -1 : -2;
+  if (out_close(&w, rc == 0, rc == 0 ? err : NULL) < 0 || rc != 0) return -1;
   fprintf(stderr, "loom-infer: scored %lld rows of %s%s%s", (long long)c.n, o->input, o->output ? " -> " : "",
           o->output ? o->output : "");
   if (c.unknown_users || c.unknown_items)

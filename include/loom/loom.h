@@ -18,6 +18,7 @@
 #define LOOM_LOOM_H
 
 #include "loom/alloc.h"
+#include "loom/atomic.h"
 #include "loom/config.h"
 #include "loom/conv.h"
 #include "loom/dense.h"

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loom/atomic.h"
 #include "loom/error.h"
 
 #ifdef __cplusplus
@@ -33,10 +34,6 @@ int loom_report_ranking(loom_report *r, const char *user, const char *query, int
 
 /* Writes the HTML report to `path` atomically. */
 int loom_report_write_html(const loom_report *r, const char *path, loom_error *err);
-
-/* Writes `len` bytes to `path` atomically: a temporary file in the same directory, fsync, rename,
- * fsync of the directory. On failure the previous file at `path` is untouched. */
-int loom_write_file_atomic(const char *path, const void *data, size_t len, loom_error *err);
 
 #ifdef __cplusplus
 }

@@ -2,15 +2,12 @@
  * SVG polylines with their own axis ticks; there is no JavaScript and nothing is fetched. */
 #include "loom/report.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "loom/alloc.h"
 
@@ -406,46 +403,3 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
   return rc;
 }
 
-int loom_write_file_atomic(const char *path, const void *data, size_t len, loom_error *err) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    return loom_errorf(err, "%s: path too long", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return loom_errorf(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-  const char *p = data;
-  size_t left = len;
-  while (left) {
-    ssize_t w = write(fd, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      return loom_errorf(err, "%s: write failed: %s; the previous file (if any) is intact", path, strerror(e));
-    }
-    p += w;
-    left -= (size_t)w;
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return loom_errorf(err, "%s: flushing to disk failed: %s; the previous file (if any) is intact", path, strerror(e));
-  }
-  if (rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return loom_errorf(err, "%s: rename failed: %s; the previous file (if any) is intact", path, strerror(e));
-  }
-  /* make the rename itself durable */
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash) *slash = '\0';
-  else snprintf(dir, sizeof dir, ".");
-  int dfd = open(slash && !dir[0] ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return 0;
-}

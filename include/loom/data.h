@@ -246,6 +246,29 @@ int64_t loom_dataset_catalog_size(const loom_dataset *ds);
 const char *loom_dataset_catalog_key(const loom_dataset *ds, int64_t i);
 int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, int32_t *item_idx, int32_t *tokens,
                                   int32_t *lengths, float *image, loom_error *err);
+/* Interaction row r (a row id of a split): the file line where it starts, and its user and item key
+ * as written ("" when the table has no such column). */
+int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r);
+const char *loom_dataset_row_user(const loom_dataset *ds, int32_t r);
+const char *loom_dataset_row_item(const loom_dataset *ds, int32_t r);
+/* Whether the interactions file has the label column (frozen datasets may lack it). */
+int loom_dataset_has_labels(const loom_dataset *ds);
+/* A user key as the dataset compares keys (key_type=int: canonical decimal) → its embedding index,
+ * 0 when the key was not seen in training. */
+int32_t loom_dataset_user_index(const loom_dataset *ds, const char *key);
+/* Rows pairing one user (key; NULL or unknown = none) and an optional query with catalogue rows
+ * rows[0..n), encoded as interaction rows would be: item index, text and image from the items table,
+ * columns of the users table from the user's row; what only an interactions row has is unknown —
+ * numeric features take the training mean (scaled 0), categories the unknown id. For ranking every
+ * item for one user with a pointwise (click) model. b->row[i] = -1. */
+int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char *query, const int64_t *rows, int n,
+                              loom_batch *b, loom_error *err);
+/* Catalogue row i's value in column `col` of the items table as written, NULL if the table has no
+ * such column among those the schema reads. */
+const char *loom_dataset_catalog_str(const loom_dataset *ds, int64_t i, const char *col);
+/* A fingerprint of the catalogue's image files (each path, size and modification time, in row order)
+ * into hex[65]: what a cache of item vectors must match besides the items file itself. */
+void loom_dataset_catalog_image_stamp(const loom_dataset *ds, char hex[65]);
 /* Draws n negatives for `user` (excluding the user's training positives and `pos`). */
 int loom_dataset_negatives(const loom_dataset *ds, int32_t user, int32_t pos, int n, loom_rng *rng, int32_t *out);
 

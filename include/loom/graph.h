@@ -176,6 +176,8 @@ void loom_graph_forward(loom_graph *g);
  * compiled order backwards. Parameter gradients accumulate (+=) until loom_graph_zero_grad. */
 void loom_graph_backward(loom_graph *g, loom_tensor *loss);
 void loom_graph_zero_grad(loom_graph *g);
+/* Inference only: frees the parameters' gradient buffer; compiling with gradients then fails. */
+void loom_graph_drop_grads(loom_graph *g);
 
 /* ---- parameters as flat buffers (optimizers and checkpoints work on these) ---- */
 size_t loom_graph_n_params(const loom_graph *g);    /* floats in the flat buffer (incl. padding) */

@@ -86,6 +86,17 @@ int loom_model_compile(loom_model *m, int B, bool train, loom_error *err);
 int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err);
 /* Ranking: fill the item side's inputs for B·G item ids (features from loom_dataset_item_features). */
 int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err);
+/* Ranking: fill the item side's inputs for B·G rows of the dataset's items table (its catalogue;
+ * loom_dataset_catalog_features): n valid rows, the rest of the B·G slots empty items. */
+int loom_model_bind_catalog(loom_model *m, loom_dataset *ds, const int64_t *rows, int n, int B, loom_error *err);
+/* Ranking: the item side from caller arrays — n items: ids (n), tokens (n, T) and lengths (n) or NULL,
+ * images (n, C, H, W) or NULL; the other B·G - n slots are empty items. */
+void loom_model_bind_item_arrays(loom_model *m, const int32_t *items, const int32_t *tokens, const int32_t *lengths,
+                                 const float *images, int n, int B);
+/* Row 0 of every ID embedding table — the unknown user, item or category value — becomes the mean
+ * of the known rows, so an unseen ID gets the average (non-personalised) vector instead of an
+ * untrained one. Done before every evaluation and when a checkpoint is opened for inference. */
+void loom_model_fill_unknown(loom_model *m);
 /* Points the inputs at batch b's arrays (b->B must equal the compiled batch) and fills the derived
  * inputs; -1 with err when a label is out of range. */
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err);

@@ -83,7 +83,7 @@ const char *loom_shape_str(const loom_tensor *t, char *buf, size_t cap) {
 }
 
 int loom_graph_fail(loom_graph *g, const loom_tensor *t, const char *fmt, ...) {
-  int o = snprintf(g->err, sizeof g->err, "%s '%s': ", loom_op_name(t->op), t->name);
+  int o = t ? snprintf(g->err, sizeof g->err, "%s '%s': ", loom_op_name(t->op), t->name) : 0;
   va_list ap;
   va_start(ap, fmt);
   if (o >= 0 && (size_t)o < sizeof g->err) vsnprintf(g->err + o, sizeof g->err - (size_t)o, fmt, ap);
@@ -216,7 +216,14 @@ loom_tensor *loom_graph_find(loom_graph *g, const char *name) {
 }
 
 void loom_graph_zero_grad(loom_graph *g) {
-  if (g->n_params) memset(g->grads, 0, g->n_params * sizeof(float));
+  if (g->n_params && g->grads) memset(g->grads, 0, g->n_params * sizeof(float));
+}
+
+void loom_graph_drop_grads(loom_graph *g) {
+  loom_free(g->grads);
+  g->grads = NULL;
+  for (int i = 0; i < g->n_param_list; i++) g->param_list[i]->grad = NULL, g->param_list[i]->requires_grad = false;
+  g->frozen = true;
 }
 
 /* ---- compile ---- */
@@ -344,6 +351,7 @@ int loom_graph_compile(loom_graph *g, int batch, int n_outputs, loom_tensor *con
   assert(batch >= 1 && n_outputs >= 1);
   g->err[0] = '\0';
   g->compiled = false;
+  if (with_grad && g->frozen) return loom_graph_fail(g, NULL, "the graph is frozen for inference (loom_graph_drop_grads): it cannot compile with gradients");
   for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->live = false;
   for (int i = 0; i < n_outputs; i++) {
     assert(outputs[i] && outputs[i]->id < g->n_nodes && g->nodes[outputs[i]->id] == outputs[i]);

@@ -27,6 +27,7 @@ struct loom_graph {
   int n_buffer_list, cap_buffer_list;
   /* the compiled plan */
   bool compiled, with_grad;
+  bool frozen; /* loom_graph_drop_grads: inference only */
   int batch;
   loom_tensor **order; /* live nodes in topological order */
   int n_order, cap_order;

@@ -7,13 +7,16 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
+#include "loom/sha256.h"
 
 enum { TAB_INTER = 0, TAB_ITEMS = 1, TAB_USERS = 2 };
 
@@ -39,6 +42,7 @@ struct loom_dataset {
   float *label;              /* (n) */
   int32_t n_items;           /* item ids incl. 0 */
   int32_t *item_rep;         /* (n_items) representative row, -1 */
+  int32_t *item_cat;         /* (n_items) the item's row in the items table, -1 (frozen datasets) */
   int64_t *pos_off;          /* (n_users + 1) CSR of each user's training positives */
   int32_t *pos_items;
   double *pop_cdf;           /* (n_items) cumulative count^power, for popularity sampling */
@@ -67,12 +71,12 @@ static int64_t row_in(const loom_dataset *ds, int tab, int64_t r) {
 }
 
 static const char *str_at(const loom_dataset *ds, colref c, int64_t r) {
-  int64_t row = row_in(ds, c.tab, r);
+  int64_t row = c.col < 0 ? -1 : row_in(ds, c.tab, r);
   return row < 0 ? "" : loom_table_str(&ds->tab[c.tab], c.col, row);
 }
 
 static double num_at(const loom_dataset *ds, colref c, int64_t r) {
-  int64_t row = row_in(ds, c.tab, r);
+  int64_t row = c.col < 0 ? -1 : row_in(ds, c.tab, r);
   return row < 0 ? NAN : ds->tab[c.tab].cols[c.col].f[row];
 }
 
@@ -112,7 +116,7 @@ static int resolve(loom_dataset *ds, const char *name, loom_col_type type, colre
 static int read_tables(loom_dataset *ds, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   specs sp = {0};
-  ds->has[0] = 1, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
+  ds->has[0] = s->interactions[0] != 0, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
   const char *ikey = s->item_key[0] ? s->item_key : s->item_col, *ukey = s->user_key[0] ? s->user_key : s->user_col;
   if (s->item_col[0]) add_spec(&sp, 0, s->item_col, LOOM_COL_STRING, 0);
   if (s->user_col[0]) add_spec(&sp, 0, s->user_col, LOOM_COL_STRING, 0);
@@ -133,9 +137,25 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
   const char *paths[3] = {s->interactions, s->items, s->users};
   for (int t = 0; t < 3; t++)
     if (ds->has[t] && loom_table_read(&ds->tab[t], paths[t], sp.c[t], sp.n[t], &o, err) < 0) return -1;
-  ds->n = ds->tab[0].nrows;
+  ds->n = ds->has[0] ? ds->tab[0].nrows : 0;
   if (ds->n >= INT32_MAX) return loom_errorf(err, "%s: more than 2^31 rows — split the file", s->interactions);
   loom_table *in = &ds->tab[0];
+  ds->c_item = ds->c_user = ds->c_label = ds->c_ts = ds->c_query = ds->c_split = -1;
+  for (int i = 0; i < s->n_text; i++) ds->text[i] = (colref){TAB_INTER, -1};
+  for (int i = 0; i < s->n_numeric; i++) ds->num[i] = (colref){TAB_INTER, -1};
+  for (int i = 0; i < s->n_category; i++) ds->cat[i] = (colref){TAB_INTER, -1};
+  ds->image = (colref){TAB_INTER, -1};
+  if (!ds->has[0]) { /* a catalogue: columns only interactions rows have are unknown (col -1) */
+    colref *refs[] = {ds->text, ds->num, ds->cat};
+    const char(*names[])[LOOM_DATA_NAME] = {s->text_cols, s->numeric_cols, s->category_cols};
+    int counts[] = {s->n_text, s->n_numeric, s->n_category};
+    loom_col_type types[] = {LOOM_COL_STRING, LOOM_COL_FLOAT, LOOM_COL_STRING};
+    loom_error ignored;
+    for (int k = 0; k < 3; k++)
+      for (int i = 0; i < counts[k]; i++) resolve(ds, names[k][i], types[k], &refs[k][i], &ignored);
+    if (s->image_col[0]) resolve(ds, s->image_col, LOOM_COL_STRING, &ds->image, &ignored);
+    return 0;
+  }
   ds->c_item = s->item_col[0] ? loom_table_find(in, s->item_col) : -1;
   ds->c_user = s->user_col[0] ? loom_table_find(in, s->user_col) : -1;
   ds->c_label = s->label_col[0] ? loom_table_find(in, s->label_col) : -1;
@@ -208,6 +228,7 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
     for (int64_t r = 0; r < ds->n; r++) {
       const char *k = loom_table_str(&ds->tab[0], ic, r);
       int32_t v = ld_map_get(&m, k, strlen(k));
+      if (v < 0 && t == TAB_USERS && ds->frozen) continue; /* inference: a new user, its columns unknown */
       if (v < 0) {
         if (s->missing_key == LOOM_POLICY_SKIP) {
           if (valid[r]) ds->skipped++;
@@ -258,6 +279,11 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
   int64_t nv = 0;
   for (int64_t r = 0; r < ds->n; r++)
     if (valid[r]) v[nv++] = (int32_t)r;
+  if (nv == 0 && !ds->has[TAB_INTER]) { /* a catalogue */
+    for (int k = 0; k < 4; k++) ds->split_n[k] = 0;
+    loom_free(v), loom_free(which);
+    return 0;
+  }
   if (nv == 0) {
     loom_free(v), loom_free(which);
     return loom_errorf(err, "%s: no rows left after joining (%lld skipped for missing keys) — check the key columns",
@@ -473,6 +499,16 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     int32_t r = ds->split_rows[sp][i], it = ds->item_idx[r];
     if (it > 0 && ds->item_rep[it] < 0) ds->item_rep[it] = r;
   }
+  /* frozen (inference): an item without an interaction row takes its features from the items table */
+  if (ds->frozen && ds->has[TAB_ITEMS]) {
+    if (!(ds->item_cat = loom_malloc((size_t)ds->n_items * sizeof(int32_t)))) return loom_errorf(err, "out of memory");
+    for (int32_t i = 0; i < ds->n_items; i++) ds->item_cat[i] = -1;
+    const loom_table *it = &ds->tab[TAB_ITEMS];
+    for (int64_t r = 0; r < it->nrows; r++) {
+      int32_t id = loom_idmap_get(p->items, loom_table_str(it, 0, r));
+      if (id > 0 && ds->item_cat[id] < 0) ds->item_cat[id] = (int32_t)r;
+    }
+  }
   /* training positives per user (label > 0, or every row without a label), CSR sorted */
   int32_t nu = loom_idmap_size(p->users);
   ds->pos_off = loom_calloc((size_t)nu + 1, sizeof(int64_t));
@@ -523,7 +559,7 @@ static int precompute(loom_dataset *ds, loom_error *err) {
 }
 
 loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err) {
-  if (loom_data_schema_validate(s, err) < 0) return NULL;
+  if (!(frozen && !s->interactions[0]) && loom_data_schema_validate(s, err) < 0) return NULL;
   loom_dataset *ds = loom_calloc(1, sizeof *ds);
   if (!ds) { loom_errorf(err, "out of memory"); return NULL; }
   pthread_mutex_init(&ds->mu, NULL);
@@ -559,6 +595,7 @@ void loom_dataset_free(loom_dataset *ds) {
   loom_free(ds->numeric);
   loom_free(ds->label);
   loom_free(ds->item_rep);
+  loom_free(ds->item_cat);
   loom_free(ds->pos_off);
   loom_free(ds->pos_items);
   loom_free(ds->pop_cdf);
@@ -606,7 +643,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   b->F = s->n_numeric;
   b->n_cat = s->n_category;
   b->T = s->n_text ? s->max_len : 0;
-  b->Tq = ds->c_query >= 0 ? s->query_len : 0;
+  b->Tq = s->query_col[0] ? s->query_len : 0;
   b->n_neg = s->negatives;
   if (s->image_col[0]) b->C = s->image.C, b->H = s->image.H, b->W = s->image.W;
   size_t B = (size_t)cap, chw = (size_t)b->C * b->H * b->W, nn = (size_t)b->n_neg;
@@ -745,10 +782,13 @@ static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, i
   size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
   int T = s->max_len;
   for (int i = 0; i < n; i++) {
+    /* the item's first (training) interaction row; else, frozen, its items-table row (row numbers < 0) */
     int32_t it = items[i];
-    int32_t r = it > 0 && it < ds->n_items ? ds->item_rep[it] : -1;
+    bool valid = it > 0 && it < ds->n_items, known = valid && ds->item_rep[it] >= 0;
+    int64_t r = known ? ds->item_rep[it] : -1;
+    if (!known && valid && ds->item_cat && ds->item_cat[it] >= 0) r = -(int64_t)ds->item_cat[it] - 1, known = true;
     if (tokens && s->n_text) {
-      if (r < 0) {
+      if (!known) {
         memset(tokens + (size_t)i * T, 0, (size_t)T * sizeof(int32_t));
         lengths[i] = 0;
       } else if (row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err) < 0) {
@@ -756,7 +796,7 @@ static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, i
       }
     }
     if (image && s->image_col[0]) {
-      if (r < 0) memset(image + (size_t)i * chw, 0, chw * sizeof(float));
+      if (!known) memset(image + (size_t)i * chw, 0, chw * sizeof(float));
       else if (row_image(ds, r, image + (size_t)i * chw, err) < 0) return -1;
     }
   }
@@ -787,7 +827,7 @@ int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, 
   for (int i = 0; i < n && rc == 0; i++) {
     assert(rows[i] >= 0 && rows[i] < loom_dataset_catalog_size(ds));
     int64_t r = -rows[i] - 1;
-    if (item_idx) item_idx[i] = ds->c_item >= 0 ? loom_idmap_get(ds->prep.items, loom_dataset_catalog_key(ds, rows[i])) : 0;
+    if (item_idx) item_idx[i] = ds->s.item_col[0] && ds->prep.items ? loom_idmap_get(ds->prep.items, loom_dataset_catalog_key(ds, rows[i])) : 0;
     if (tokens && s->n_text) rc = row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err);
     if (rc == 0 && image && s->image_col[0]) rc = row_image(ds, r, image + (size_t)i * chw, err);
   }
@@ -858,4 +898,120 @@ int ld_negatives_locked(loom_dataset *ds, loom_batch *b, loom_rng *rng, loom_err
       return -1;
   }
   return 0;
+}
+
+/* ---- pairs of one user and catalogue items (inference) */
+
+/* key as the tables hold it: key_type=int keys are canonical decimals ("007" → "7") */
+static const char *canonical_key(const loom_dataset *ds, const char *key, char *buf, size_t n) {
+  if (!ds->s.int_keys) return key;
+  char *end;
+  errno = 0;
+  long long v = strtoll(key, &end, 10);
+  while (*end == ' ' || *end == '\t') end++;
+  if (!*key || *end || errno) return key; /* not an integer: matches nothing */
+  snprintf(buf, n, "%lld", v);
+  return buf;
+}
+
+int32_t loom_dataset_user_index(const loom_dataset *ds, const char *key) {
+  char buf[32];
+  return key && ds->prep.users ? loom_idmap_get(ds->prep.users, canonical_key(ds, key, buf, sizeof buf)) : 0;
+}
+
+static int64_t user_row_of(const loom_dataset *ds, const char *key) {
+  if (!key || !ds->has[TAB_USERS]) return -1;
+  char buf[32];
+  key = canonical_key(ds, key, buf, sizeof buf);
+  const loom_table *t = &ds->tab[TAB_USERS];
+  for (int64_t r = 0; r < t->nrows; r++)
+    if (!strcmp(loom_table_str(t, 0, r), key)) return r;
+  return -1;
+}
+
+int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char *query, const int64_t *rows, int n,
+                              loom_batch *b, loom_error *err) {
+  assert(n <= b->cap);
+  const loom_data_schema *s = &ds->s;
+  const loom_prep *p = &ds->prep;
+  int64_t ur = user_row_of(ds, user_key);
+  int32_t user = loom_dataset_user_index(ds, user_key);
+  int F = s->n_numeric, K = s->n_category;
+  b->B = n;
+  if (loom_dataset_catalog_features(ds, rows, n, b->item, b->T ? b->tokens : NULL, b->T ? b->lengths : NULL,
+                                    b->C ? b->image : NULL, err) < 0)
+    return -1;
+  ld_dataset_lock(ds);
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    int64_t ir = rows[i];
+    b->row[i] = -1;
+    b->user[i] = user;
+    b->label[i] = 0;
+    double x[LOOM_DATA_MAX_COLS];
+    for (int f = 0; f < F; f++) {
+      colref c = ds->num[f];
+      int64_t r = c.col < 0 ? -1 : c.tab == TAB_ITEMS ? ir : c.tab == TAB_USERS ? ur : -1;
+      x[f] = r < 0 ? NAN : ds->tab[c.tab].cols[c.col].f[r];
+    }
+    int bad;
+    if (F && loom_numstats_apply(&p->num, x, LOOM_MISSING_MEAN, b->numeric + (size_t)i * F, &bad) < 0)
+      rc = loom_errorf(err, "internal error scaling numeric features");
+    for (int k = 0; k < K; k++) {
+      colref c = ds->cat[k];
+      int64_t r = c.col < 0 ? -1 : c.tab == TAB_ITEMS ? ir : c.tab == TAB_USERS ? ur : -1;
+      b->category[(size_t)i * K + k] = r < 0 ? 0 : loom_idmap_get(p->category[k], loom_table_str(&ds->tab[c.tab], c.col, r));
+    }
+    if (b->Tq && rc == 0) {
+      const char *q = query ? query : "";
+      if (loom_vocab_encode(p->vocab, q, strlen(q), b->Tq, s->pad, b->query + (size_t)i * b->Tq, b->query_len + i, err) < 0)
+        rc = loom_error_wrap(err, "query '%.40s'", q);
+    }
+  }
+  ld_dataset_unlock(ds);
+  return rc;
+}
+
+int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->tab[TAB_INTER].line[r];
+}
+const char *loom_dataset_row_user(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->c_user >= 0 ? loom_table_str(&ds->tab[TAB_INTER], ds->c_user, r) : "";
+}
+const char *loom_dataset_row_item(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->c_item >= 0 ? loom_table_str(&ds->tab[TAB_INTER], ds->c_item, r) : "";
+}
+
+void loom_dataset_catalog_image_stamp(const loom_dataset *ds, char hex[65]) {
+  loom_sha256 h;
+  loom_sha256_init(&h);
+  const loom_data_schema *s = &ds->s;
+  for (int64_t i = 0; s->image_col[0] && i < loom_dataset_catalog_size(ds); i++) {
+    const char *rel = str_at(ds, ds->image, -i - 1);
+    char path[2 * LOOM_DATA_PATH + 2];
+    if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
+    else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
+    struct stat st;
+    long long v[3] = {-1, -1, -1};
+    if (rel[0] && stat(path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
+    loom_sha256_update(&h, path, strlen(path) + 1);
+    loom_sha256_update(&h, v, sizeof v);
+  }
+  uint8_t d[32];
+  loom_sha256_final(&h, d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+int loom_dataset_has_labels(const loom_dataset *ds) {
+  return ds->c_label >= 0 && ds->tab[TAB_INTER].cols[ds->c_label].present;
+}
+
+const char *loom_dataset_catalog_str(const loom_dataset *ds, int64_t i, const char *col) {
+  assert(i >= 0 && i < loom_dataset_catalog_size(ds));
+  int c = loom_table_find(&ds->tab[TAB_ITEMS], col);
+  if (c < 0 || !ds->tab[TAB_ITEMS].cols[c].present || ds->tab[TAB_ITEMS].cols[c].type != LOOM_COL_STRING) return NULL;
+  return loom_table_str(&ds->tab[TAB_ITEMS], c, i);
 }

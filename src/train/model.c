@@ -773,3 +773,61 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   }
   return 0;
 }
+
+int loom_model_bind_catalog(loom_model *m, loom_dataset *ds, const int64_t *rows, int n, int B, loom_error *err) {
+  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
+  size_t slots = (size_t)B * (size_t)m->G, T = (size_t)m->T, P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  assert((size_t)n <= slots);
+  if (loom_dataset_catalog_features(ds, rows, n, m->items, m->tokens ? m->toks : NULL, m->tokens ? m->lens : NULL,
+                                    m->image ? m->images : NULL, err) < 0)
+    return -1;
+  for (size_t i = (size_t)n; i < slots; i++) {
+    m->items[i] = 0;
+    if (m->tokens) memset(m->toks + i * T, 0, sizeof(int32_t) * T), m->lens[i] = 0;
+    if (m->image) memset(m->images + i * P, 0, sizeof(float) * P);
+  }
+  if (m->tokens) item_text_aux(m, m->lens, (int)slots);
+  return 0;
+}
+
+void loom_model_bind_item_arrays(loom_model *m, const int32_t *items, const int32_t *tokens, const int32_t *lengths,
+                                 const float *images, int n, int B) {
+  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
+  size_t slots = (size_t)B * (size_t)m->G, T = (size_t)m->T, P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  assert((size_t)n <= slots);
+  for (size_t i = 0; i < slots; i++) {
+    bool v = i < (size_t)n;
+    m->items[i] = v ? items[i] : 0;
+    if (m->tokens) {
+      if (v && tokens) memcpy(m->toks + i * T, tokens + i * T, sizeof(int32_t) * T), m->lens[i] = lengths[i];
+      else memset(m->toks + i * T, 0, sizeof(int32_t) * T), m->lens[i] = 0;
+    }
+    if (m->image) {
+      if (v && images) memcpy(m->images + i * P, images + i * P, sizeof(float) * P);
+      else memset(m->images + i * P, 0, sizeof(float) * P);
+    }
+  }
+  if (m->tokens) item_text_aux(m, m->lens, (int)slots);
+}
+
+/* rows [lo, hi) of a (rows, D) table: row lo ← mean of rows lo+1 .. hi-1 (summed in double, in order) */
+static void fill_row_mean(loom_tensor *t, int lo, int hi) {
+  int D = t->shape[1];
+  if (hi - lo < 2) return;
+  for (int d = 0; d < D; d++) {
+    double s = 0;
+    for (int r = lo + 1; r < hi; r++) s += t->data[(size_t)r * D + d];
+    t->data[(size_t)lo * D + d] = (float)(s / (hi - lo - 1));
+  }
+}
+
+void loom_model_fill_unknown(loom_model *m) {
+  const char *ids[] = {"interaction.user_embedding.weight", "interaction.item_embedding.weight"};
+  for (int i = 0; i < 2; i++) {
+    loom_tensor *t = loom_graph_find(m->g, ids[i]);
+    if (t) fill_row_mean(t, 0, t->shape[0]);
+  }
+  loom_tensor *c = m->category ? loom_graph_find(m->g, "interaction.category_embedding.weight") : NULL;
+  for (int j = 0; c && j < m->n_cat; j++) /* column j's ids: cat_offset[j] (unknown) .. the next column's offset */
+    fill_row_mean(c, m->cat_offset[j], j + 1 < m->n_cat ? m->cat_offset[j + 1] : c->shape[0]);
+}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "loom/alloc.h"
+#include "loom/evaluate.h"
 #include "loom/metrics.h"
 #include "loom/model.h"
 #include "loom/optim.h"
@@ -25,7 +26,6 @@
 
 #define CKPT_FORMAT "loom-train/1"
 #define MAX_METRICS LOOM_TRAIN_MAX_METRICS
-#define RANK_EXAMPLES 3
 
 /* ---------------------------------------------------------------- [data] as an owned section */
 
@@ -83,7 +83,7 @@ typedef struct run {
   loom_dataset *ds;
   loom_model *m;
   loom_optim *opt;
-  loom_loader *train_ld, *val_ld;
+  loom_loader *train_ld;
   loom_lr_schedule sched;
   float clip;
   long step, epoch, epochs, max_steps, eval_every, log_every, patience, bad_evals, best_step, last_eval_step,
@@ -95,26 +95,10 @@ typedef struct run {
   double loss_sum;
   long loss_n;
   /* validation */
-  int n_metrics;
-  const char *metric_names[MAX_METRICS];
-  char metric_buf[MAX_METRICS][24];
-  /* ranking: cut-offs, item vectors (N, D), training positives per user (CSR), item image paths */
-  int n_k, ks[LOOM_MAX_KS], D, E;
-  float *V, *S, *cand, *Q, *QS;
-  int32_t *qitem, *rel;
-  int64_t *ranks_n;
-  int32_t *pos_off, *pos_item, *negs;
-  int64_t *ranks;
-  loom_table items_tab;
-  const char **item_image;
-  int ex_n, ex_k;
-  int32_t ex_user[RANK_EXAMPLES], ex_query_row[RANK_EXAMPLES], ex_top[RANK_EXAMPLES][20];
-  float ex_score[RANK_EXAMPLES][20];
-  double val[MAX_METRICS], val_loss;
-  int64_t n_val;
-  float *scores, *probs, *labels;
-  int32_t *preds, *truth;
-  int64_t *confusion, *best_confusion;
+  loom_evaluator *ev;
+  int64_t *best_confusion;   /* multiclass: the confusion matrix at the best validation */
+  loom_table items_tab;      /* ranking report: item key, image path */
+  const char **item_image;   /* (items) image path per item id, NULL if unknown */
   /* history: metrics.csv text */
   char *hist;
   size_t hist_len, hist_cap;
@@ -255,151 +239,43 @@ static int inputs_json(run *r, loom_error *err) {
 }
 
 /* ---------------------------------------------------------------- metrics */
-static int setup_ranking(run *r, loom_error *err);
 
+/* The validation evaluator, the monitored metric, metrics.csv's header, and (ranking) the items'
+ * image paths for the report's thumbnails. */
 static int setup_metrics(run *r, loom_error *err) {
   loom_model *m = r->m;
-  if (m->task == LOOM_TASK_BINARY) {
-    const char *n[] = {"auc", "logloss", "accuracy", "precision", "recall", "f1"};
-    r->n_metrics = 6;
-    memcpy(r->metric_names, n, sizeof n);
-  } else if (m->task == LOOM_TASK_MULTICLASS) {
-    const char *n[] = {"accuracy", "macro_f1"};
-    r->n_metrics = 2;
-    memcpy(r->metric_names, n, sizeof n);
-  } else if (setup_ranking(r, err) < 0) {
-    return -1;
-  }
+  if (!(r->ev = loom_evaluator_new(m, r->ds, r->cfg, LOOM_SPLIT_VAL, err))) return -1;
+  const loom_evaluator *ev = r->ev;
   const char *mon = loom_config_str(r->cfg, "task", "monitor");
   char auto_rank[24];
   if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
-    int k10 = r->ks[0];
-    for (int i = 0; i < r->n_k; i++)
-      if (r->ks[i] == 10) k10 = 10;
+    int k10 = ev->ks[0];
+    for (int i = 0; i < ev->n_k; i++)
+      if (ev->ks[i] == 10) k10 = 10;
     snprintf(auto_rank, sizeof auto_rank, m->task == LOOM_TASK_RANKING ? "ndcg@%d" : "t2i_recall@%d", k10);
   }
   if (!strcmp(mon, "auto")) mon = m->task == LOOM_TASK_BINARY ? "auc" : m->task == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
   snprintf(r->monitor_name, sizeof r->monitor_name, "%s", mon);
-  r->monitor = -2;
-  if (!strcmp(mon, "loss")) r->monitor = -1;
-  for (int i = 0; i < r->n_metrics; i++)
-    if (!strcmp(mon, r->metric_names[i])) r->monitor = i;
-  if (r->monitor == -2)
+  r->monitor = !strcmp(mon, "loss") ? -1 : loom_evaluator_find(ev, mon);
+  if (r->monitor == -1 && strcmp(mon, "loss") != 0)
     return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(m->task));
   r->monitor_max = !(r->monitor == -1 || !strcmp(mon, "logloss"));
-  if (m->task >= LOOM_TASK_RANKING) return 0; /* its buffers are setup_ranking's */
   r->best = r->monitor_max ? -INFINITY : INFINITY;
-  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
-  if (r->n_val <= 0)
-    return loom_errorf(err, "[data] the validation split is empty — set split_ratio (e.g. 0.8,0.1,0.1) or give "
-                            "'valid' rows in split_col");
-  size_t n = (size_t)r->n_val, K = (size_t)m->n_classes;
-  r->scores = loom_malloc(sizeof(float) * n);
-  r->probs = loom_malloc(sizeof(float) * n);
-  r->labels = loom_malloc(sizeof(float) * n);
-  r->preds = loom_malloc(sizeof(int32_t) * n);
-  r->truth = loom_malloc(sizeof(int32_t) * n);
-  r->confusion = loom_calloc(K * K, sizeof(int64_t));
-  r->best_confusion = loom_calloc(K * K, sizeof(int64_t));
-  if (!r->scores || !r->probs || !r->labels || !r->preds || !r->truth || !r->confusion || !r->best_confusion)
-    return loom_errorf(err, "out of memory for %" PRId64 " validation rows", r->n_val);
-  /* metrics.csv header */
-  if (!r->hist) {
+  if (m->task == LOOM_TASK_MULTICLASS &&
+      !(r->best_confusion = loom_calloc((size_t)m->n_classes * (size_t)m->n_classes, sizeof(int64_t))))
+    return loom_errorf(err, "out of memory");
+  if (!r->hist) { /* metrics.csv header */
     char h[2048];
     size_t k = (size_t)snprintf(h, sizeof h, "step,epoch,loss,val_loss");
-    for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", r->metric_names[i]);
+    for (int i = 0; i < ev->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", ev->names[i]);
     snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
     if (hist_append(r, h) < 0) return loom_errorf(err, "out of memory");
   }
-  return 0;
-}
-
-
-/* ---------------------------------------------------------------- ranking evaluation */
-
-static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
-
-static int setup_ranking(run *r, loom_error *err) {
-  long ks[LOOM_MAX_KS + 1];
-  int nk = loom_config_ints(r->cfg, "task", "ks", ks, LOOM_MAX_KS + 1);
-  if (nk < 1 || nk > LOOM_MAX_KS) return loom_errorf(err, "[task] ks: give 1 to %d cut-offs", LOOM_MAX_KS);
-  r->n_k = nk;
-  for (int i = 0; i < nk; i++) r->ks[i] = (int)ks[i];
-  r->n_metrics = 0;
-  if (r->m->task == LOOM_TASK_RETRIEVAL) {
-    const char *rn[] = {"t2i_recall", "t2i_ndcg", "t2i_mrr", "i2t_recall", "i2t_ndcg"};
-    for (int j = 0; j < 5; j++)
-      for (int i = 0; i < nk; i++) {
-        snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s@%d", rn[j], r->ks[i]);
-        r->metric_names[r->n_metrics] = r->metric_buf[r->n_metrics];
-        r->n_metrics++;
-      }
-  }
-  for (int s = 0; s < 2 && r->m->task == LOOM_TASK_RANKING; s++)
-    for (int j = 0; j < (s ? 3 : 5); j++)
-      for (int i = 0; i < nk; i++) {
-        snprintf(r->metric_buf[r->n_metrics], sizeof r->metric_buf[0], "%s%s@%d", s ? "s_" : "", rank_names[j], r->ks[i]);
-        r->metric_names[r->n_metrics] = r->metric_buf[r->n_metrics];
-        r->n_metrics++;
-      }
-  int32_t N = loom_dataset_num_items(r->ds);
-  r->D = (int)loom_config_int(r->cfg, "fusion", "dim");
-  r->E = (int)loom_config_int(r->cfg, "task", "eval_negatives");
-  const loom_prep *pp = loom_dataset_prep(r->ds);
-  int U = pp->users ? loom_idmap_size(pp->users) : 1;
-  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
-  r->Q = loom_malloc(sizeof(float) * (size_t)(r->n_val > 0 ? r->n_val : 1) * (size_t)r->D);
-  r->qitem = loom_malloc(sizeof(int32_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
-  r->rel = loom_malloc(sizeof(int32_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
-  r->QS = loom_malloc(sizeof(float) * (size_t)(r->n_val > 0 ? r->n_val : 1));
-  r->ranks_n = loom_malloc(sizeof(int64_t) * (size_t)(r->n_val > 0 ? r->n_val : 1));
-  if (!r->Q || !r->qitem || !r->rel || !r->QS || !r->ranks_n) return loom_errorf(err, "out of memory");
-  r->V = loom_calloc((size_t)N * (size_t)r->D, sizeof(float));
-  r->S = loom_malloc(sizeof(float) * (size_t)N);
-  r->cand = loom_malloc(sizeof(float) * (size_t)(r->E + 1));
-  r->negs = loom_malloc(sizeof(int32_t) * (size_t)r->E);
-  r->ranks = loom_malloc(sizeof(int64_t) * 2);
-  r->pos_off = loom_calloc((size_t)U + 1, sizeof(int32_t));
-  r->item_image = loom_calloc((size_t)N, sizeof(char *));
-  if (!r->V || !r->S || !r->cand || !r->negs || !r->ranks || !r->pos_off || !r->item_image)
-    return loom_errorf(err, "out of memory for ranking evaluation over %d items", N);
-  /* training positives per user, to exclude from full ranking (RecBole's convention) */
-  int64_t ntr = loom_dataset_rows(r->ds, LOOM_SPLIT_TRAIN);
-  const int32_t *rows = loom_dataset_split_rows(r->ds, LOOM_SPLIT_TRAIN);
-  r->pos_item = loom_malloc(sizeof(int32_t) * (size_t)(ntr > 0 ? ntr : 1));
-  int32_t *pu = loom_malloc(sizeof(int32_t) * (size_t)(ntr > 0 ? ntr : 1));
-  loom_batch tb;
-  if (!r->pos_item || !pu || loom_batch_init(&tb, r->ds, 256, err) < 0) {
-    loom_free(pu);
-    return loom_errorf(err, "out of memory for ranking evaluation");
-  }
-  int64_t np = 0;
-  for (int64_t s = 0; s < ntr; s += 256) {
-    int n = (int)(ntr - s < 256 ? ntr - s : 256);
-    if (loom_dataset_encode(r->ds, rows + s, n, &tb, err) < 0) {
-      loom_batch_free(&tb);
-      loom_free(pu);
-      return -1;
-    }
-    for (int i = 0; i < n; i++)
-      if ((!tb.label || tb.label[i] > 0.5f) && tb.user) pu[np] = tb.user[i], r->pos_item[np] = tb.item[i], np++;
-  }
-  loom_batch_free(&tb);
-  for (int64_t i = 0; i < np; i++) r->pos_off[pu[i] + 1]++;
-  for (int u = 0; u < U; u++) r->pos_off[u + 1] += r->pos_off[u];
-  int32_t *fill = loom_malloc(sizeof(int32_t) * (size_t)(U + 1)), *sorted = loom_malloc(sizeof(int32_t) * (size_t)(np + 1));
-  if (!fill || !sorted) {
-    loom_free(pu), loom_free(fill), loom_free(sorted);
-    return loom_errorf(err, "out of memory for ranking evaluation");
-  }
-  memcpy(fill, r->pos_off, sizeof(int32_t) * (size_t)(U + 1));
-  for (int64_t i = 0; i < np; i++) sorted[fill[pu[i]]++] = r->pos_item[i] - 1; /* candidate index = item id - 1 */
-  loom_free(r->pos_item);
-  r->pos_item = sorted;
-  loom_free(pu), loom_free(fill);
   /* item image paths for the report's thumbnails (best effort: none if the items table lacks them) */
   const loom_data_schema *sc = &r->dsec.schema;
-  if (sc->items[0] && sc->image_col[0]) {
+  int32_t N = loom_dataset_num_items(r->ds);
+  if (m->task == LOOM_TASK_RANKING && sc->items[0] && sc->image_col[0]) {
+    if (!(r->item_image = loom_calloc((size_t)N, sizeof(char *)))) return loom_errorf(err, "out of memory");
     const char *key = sc->item_key[0] ? sc->item_key : sc->item_col;
     loom_colspec spec[2] = {{key, LOOM_COL_STRING, 0}, {sc->image_col, LOOM_COL_STRING, 0}};
     loom_error e2;
@@ -411,188 +287,11 @@ static int setup_ranking(run *r, loom_error *err) {
       }
     }
   }
-  if (hist_append(r, "") < 0) return loom_errorf(err, "out of memory");
-  char h[2048];
-  size_t k = (size_t)snprintf(h, sizeof h, "step,epoch,loss,val_loss");
-  for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(h + k, sizeof h - k, ",%s", r->metric_names[i]);
-  snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
-  if (r->hist_len == 0 && hist_append(r, h) < 0) return loom_errorf(err, "out of memory");
-  r->n_val = loom_dataset_rows(r->ds, LOOM_SPLIT_VAL);
-  if (r->n_val <= 0) return loom_errorf(err, "[data] the validation split is empty");
-  return 0;
-}
-
-static float dot(const float *a, const float *b, int D) {
-  float d = 0;
-  for (int k = 0; k < D; k++) d += a[k] * b[k];
-  return d;
-}
-static void normalize(float *x, int D) {
-  float n = sqrtf(dot(x, x, D));
-  float s = 1.0f / (n > 1e-12f ? n : 1e-12f);
-  for (int k = 0; k < D; k++) x[k] *= s;
-}
-
-static int evaluate_ranking(run *r, loom_error *err) {
-  loom_model *m = r->m;
-  int32_t N = loom_dataset_num_items(r->ds);
-  int G = m->G, D = r->D, Bi = 8, per = Bi * G;
-  int32_t ids[8 * 1024];
-  if (per > (int)(sizeof ids / sizeof *ids)) Bi = 1, per = G;
-  /* 1. every item's vector */
-  for (int32_t s = 1; s < N; s += per) {
-    for (int k = 0; k < per; k++) ids[k] = s + k < N ? s + k : 0;
-    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_items(m, r->ds, ids, Bi, err) < 0)
-      return -1;
-    loom_graph_forward(m->g);
-    for (int k = 0; k < per && s + k < N; k++) memcpy(r->V + (size_t)(s + k) * D, m->item_vec->data + (size_t)k * D, sizeof(float) * D);
-  }
-  /* 2. every positive validation row: full ranking over items 1..N-1 and sampled ranking */
-  loom_rank_metrics full, samp;
-  loom_rank_metrics_init(&full, r->n_k, r->ks);
-  loom_rank_metrics_init(&samp, r->n_k, r->ks);
-  loom_rng rng;
-  loom_rng_seed(&rng, 0x5a3b1e);
-  double loss = 0, npos = 0;
-  int64_t nq = 0;
-  r->ex_n = 0;
-  r->ex_k = r->ks[r->n_k - 1] < 20 ? r->ks[r->n_k - 1] : 20;
-  for (;;) {
-    const loom_batch *b = loom_loader_next(r->val_ld, err);
-    if (!b) return loom_error_wrap(err, "validation");
-    if (b->B == 0) break;
-    if (loom_model_compile(m, b->B, false, err) < 0 || loom_model_bind(m, b, err) < 0) return -1;
-    loom_graph_forward(m->g);
-    float w = 1.0f / m->weights[0];
-    int any = 0;
-    for (int i = 0; i < b->B; i++) any += m->weights[1 + i] > 0;
-    if (any) loss += (double)m->loss->data[0] * w, npos += w;
-    for (int i = 0; i < b->B; i++) {
-      if (m->weights[1 + i] == 0 || b->item[i] <= 0) continue;
-      const float *u = m->user_vec->data + (size_t)i * D;
-      if (m->task == LOOM_TASK_RETRIEVAL) { /* keep the query; ranked after the pass */
-        memcpy(r->Q + (size_t)nq * D, u, sizeof(float) * D);
-        r->qitem[nq++] = b->item[i];
-        continue;
-      }
-      for (int32_t j = 1; j < N; j++) {
-        const float *v = r->V + (size_t)j * D;
-        float d = 0;
-        for (int k = 0; k < D; k++) d += u[k] * v[k];
-        r->S[j - 1] = d;
-      }
-      int32_t rel = b->item[i] - 1, user = b->user[i];
-      int32_t lo = user > 0 ? r->pos_off[user] : 0, hi = user > 0 ? r->pos_off[user + 1] : 0;
-      loom_rank_metrics_add(&full, r->S, N - 1, &rel, 1, r->pos_item + lo, hi - lo, r->ranks);
-      if (loom_dataset_negatives(r->ds, user, b->item[i], r->E, &rng, r->negs) == 0) {
-        r->cand[0] = r->S[rel];
-        for (int k = 0; k < r->E; k++) r->cand[1 + k] = r->S[r->negs[k] - 1];
-        int32_t zero = 0;
-        loom_rank_metrics_add(&samp, r->cand, r->E + 1, &zero, 1, NULL, 0, r->ranks);
-      }
-      if (r->ex_n < RANK_EXAMPLES) { /* the report's examples: top-K of the first few queries */
-        int e = r->ex_n++;
-        r->ex_user[e] = user, r->ex_query_row[e] = b->row[i];
-        for (int k = 0; k < r->ex_k; k++) {
-          int32_t best = -1;
-          for (int32_t j = 0; j < N - 1; j++) {
-            bool taken = false;
-            for (int q = 0; q < k && !taken; q++) taken = r->ex_top[e][q] == j;
-            for (int32_t q = lo; q < hi && !taken; q++) taken = r->pos_item[q] == j;
-            if (!taken && (best < 0 || r->S[j] > r->S[best])) best = j;
-          }
-          r->ex_top[e][k] = best, r->ex_score[e][k] = best >= 0 ? r->S[best] : 0;
-        }
-      }
-    }
-  }
-  r->val_loss = npos > 0 ? loss / npos : NAN;
-  if (m->task == LOOM_TASK_RETRIEVAL) {
-    /* cosine similarity, as trained: normalise queries and items */
-    for (int64_t q = 0; q < nq; q++) normalize(r->Q + (size_t)q * D, D);
-    for (int32_t j = 1; j < N; j++) normalize(r->V + (size_t)j * D, D);
-    loom_rank_metrics t2i, i2t;
-    loom_rank_metrics_init(&t2i, r->n_k, r->ks);
-    loom_rank_metrics_init(&i2t, r->n_k, r->ks);
-    for (int64_t q = 0; q < nq; q++) { /* text -> item over every item */
-      const float *u = r->Q + (size_t)q * D;
-      for (int32_t j = 1; j < N; j++) r->S[j - 1] = dot(u, r->V + (size_t)j * D, D);
-      int32_t rel = r->qitem[q] - 1;
-      loom_rank_metrics_add(&t2i, r->S, N - 1, &rel, 1, NULL, 0, r->ranks);
-    }
-    for (int64_t q = 0; q < nq; q++) { /* item -> text over every validation query; once per item */
-      bool seen = false;
-      for (int64_t p = 0; p < q && !seen; p++) seen = r->qitem[p] == r->qitem[q];
-      if (seen) continue;
-      const float *v = r->V + (size_t)r->qitem[q] * D;
-      int nr = 0;
-      for (int64_t j = 0; j < nq; j++) {
-        r->QS[j] = dot(v, r->Q + (size_t)j * D, D);
-        if (r->qitem[j] == r->qitem[q]) r->rel[nr++] = (int32_t)j;
-      }
-      loom_rank_metrics_add(&i2t, r->QS, (int)nq, r->rel, nr, NULL, 0, r->ranks_n);
-    }
-    int at = 0;
-    const char *rn[] = {"recall", "ndcg", "mrr", "recall", "ndcg"};
-    for (int j = 0; j < 5; j++)
-      for (int i = 0; i < r->n_k; i++) r->val[at++] = loom_rank_metric(j < 3 ? &t2i : &i2t, rn[j], r->ks[i]);
-    return 0;
-  }
-  int at = 0;
-  for (int s = 0; s < 2; s++)
-    for (int j = 0; j < (s ? 3 : 5); j++)
-      for (int i = 0; i < r->n_k; i++) r->val[at++] = loom_rank_metric(s ? &samp : &full, rank_names[j], r->ks[i]);
   return 0;
 }
 
 static int evaluate(run *r, loom_error *err) {
-  loom_model *m = r->m;
-  /* a fresh loader per validation: the same rows and sampled negatives every time, resumed or not */
-  loom_loader_free(r->val_ld);
-  if (!(r->val_ld = loom_loader_new(r->ds, LOOM_SPLIT_VAL, 0, err))) return -1;
-  if (m->task >= LOOM_TASK_RANKING) return evaluate_ranking(r, err);
-  int64_t n = 0;
-  double loss = 0;
-  for (;;) {
-    const loom_batch *b = loom_loader_next(r->val_ld, err);
-    if (!b) return loom_error_wrap(err, "validation");
-    if (b->B == 0) break;
-    if (n + b->B > r->n_val) return loom_errorf(err, "validation split grew while reading it");
-    if (loom_model_compile(m, b->B, false, err) < 0 || loom_model_bind(m, b, err) < 0) return -1;
-    loom_graph_forward(m->g);
-    loss += (double)m->loss->data[0] * b->B;
-    const float *z = m->logits->data;
-    for (int i = 0; i < b->B; i++) {
-      if (m->task == LOOM_TASK_BINARY) {
-        r->scores[n + i] = z[i];
-        r->probs[n + i] = 1.0f / (1.0f + expf(-z[i]));
-        r->labels[n + i] = b->label[i];
-      } else {
-        int K = m->n_classes, best = 0;
-        for (int k = 1; k < K; k++)
-          if (z[i * K + k] > z[i * K + best]) best = k;
-        r->preds[n + i] = best;
-        r->truth[n + i] = m->labels[i];
-      }
-    }
-    n += b->B;
-  }
-  r->val_loss = loss / (double)(n > 0 ? n : 1);
-  if (m->task == LOOM_TASK_BINARY) {
-    loom_binary_counts c = loom_binary_count(r->probs, r->labels, (size_t)n, (float)loom_config_float(r->cfg, "task", "threshold"));
-    r->val[0] = loom_auc(r->scores, r->labels, (size_t)n);
-    r->val[1] = loom_logloss(r->probs, r->labels, (size_t)n);
-    r->val[2] = loom_accuracy(c);
-    r->val[3] = loom_precision(c);
-    r->val[4] = loom_recall(c);
-    r->val[5] = loom_f1(c);
-  } else {
-    int K = m->n_classes;
-    memset(r->confusion, 0, sizeof(int64_t) * (size_t)K * (size_t)K);
-    loom_confusion_add(r->confusion, K, r->truth, r->preds, (size_t)n);
-    r->val[0] = loom_confusion_accuracy(r->confusion, K);
-    r->val[1] = loom_macro_f1(r->confusion, K);
-  }
+  if (loom_evaluator_run(r->ev, err) < 0) return loom_error_wrap(err, "validation");
   return 0;
 }
 
@@ -843,11 +542,11 @@ static int write_report(run *r, double wall, loom_error *err) {
   if (r->m->task == LOOM_TASK_RANKING) {
     const loom_prep *p = loom_dataset_prep(r->ds);
     const loom_data_schema *sc = &r->dsec.schema;
-    for (int e = 0; e < r->ex_n; e++) {
+    for (int e = 0; e < r->ev->ex_n; e++) {
       const char *titles[20], *imgs[20];
       char paths[20][1100];
-      for (int k = 0; k < r->ex_k; k++) {
-        int32_t id = r->ex_top[e][k] + 1;
+      for (int k = 0; k < r->ev->ex_k; k++) {
+        int32_t id = r->ev->ex_top[e][k] + 1;
         titles[k] = loom_idmap_key(p->items, id);
         imgs[k] = NULL;
         if (r->item_image[id]) {
@@ -856,9 +555,9 @@ static int write_report(run *r, double wall, loom_error *err) {
         }
       }
       char q[64];
-      snprintf(q, sizeof q, "validation row %d", (int)r->ex_query_row[e]);
-      const char *uk = loom_idmap_key(p->users, r->ex_user[e]);
-      loom_report_ranking(rep, uk ? uk : "(unknown user)", q, r->ex_k, titles, imgs, r->ex_score[e]);
+      snprintf(q, sizeof q, "validation row %d", (int)r->ev->ex_row[e]);
+      const char *uk = loom_idmap_key(p->users, r->ev->ex_user[e]);
+      loom_report_ranking(rep, uk ? uk : "(unknown user)", q, r->ev->ex_k, titles, imgs, r->ev->ex_score[e]);
     }
   }
   char path[1100];
@@ -917,26 +616,26 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   char row[4096];
   size_t k = (size_t)snprintf(row, sizeof row, "%ld,%ld,", r->step, r->epoch);
   if (r->loss_n > 0) k += (size_t)snprintf(row + k, sizeof row - k, "%.6f", r->loss_sum / (double)r->loss_n);
-  k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", r->val_loss);
-  for (int i = 0; i < r->n_metrics; i++) k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", r->val[i]);
+  const loom_evaluator *ev = r->ev;
+  k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", ev->loss);
+  for (int i = 0; i < ev->n_metrics; i++) k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", ev->val[i]);
   snprintf(row + k, sizeof row - k, ",%.6g,%.1f\n", (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
   if (hist_append(r, row) < 0) return loom_errorf(err, "out of memory");
   if (r->loss_n > 0) r->last_train_loss = r->loss_sum / (double)r->loss_n;
   r->loss_sum = 0, r->loss_n = 0;
   r->last_eval_step = r->step;
-  double v = r->monitor < 0 ? r->val_loss : r->val[r->monitor];
+  double v = r->monitor < 0 ? ev->loss : ev->val[r->monitor];
   bool better = r->monitor_max ? v > r->best : v < r->best;
   if (better) {
     r->best = v, r->best_step = r->step, r->bad_evals = 0;
     if (r->m->task == LOOM_TASK_MULTICLASS)
-      memcpy(r->best_confusion, r->confusion, sizeof(int64_t) * (size_t)r->m->n_classes * (size_t)r->m->n_classes);
+      memcpy(r->best_confusion, ev->confusion, sizeof(int64_t) * (size_t)r->m->n_classes * (size_t)r->m->n_classes);
   } else {
     r->bad_evals++;
   }
   char msg[4096];
-  k = (size_t)snprintf(msg, sizeof msg, "eval step %ld epoch %ld: val_loss %.4f", r->step, r->epoch, r->val_loss);
-  for (int i = 0; i < r->n_metrics; i++)
-    k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %.4f", r->metric_names[i], r->val[i]);
+  k = (size_t)snprintf(msg, sizeof msg, "eval step %ld epoch %ld: val_loss %.4f", r->step, r->epoch, ev->loss);
+  for (int i = 0; i < ev->n_metrics; i++) k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %.4f", ev->names[i], ev->val[i]);
   snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
   logf_(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
@@ -951,17 +650,14 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
 
 static void run_free(run *r) {
   loom_loader_free(r->train_ld);
-  loom_loader_free(r->val_ld);
   loom_optim_free(r->opt);
   loom_model_free(r->m);
   loom_dataset_free(r->ds);
   loom_config_free(r->cfg);
-  loom_free(r->scores), loom_free(r->probs), loom_free(r->labels), loom_free(r->preds), loom_free(r->truth);
-  loom_free(r->confusion), loom_free(r->best_confusion), loom_free(r->hist);
+  loom_evaluator_free(r->ev);
+  loom_free(r->best_confusion), loom_free(r->hist);
   loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json);
-  loom_free(r->V), loom_free(r->S), loom_free(r->cand), loom_free(r->negs), loom_free(r->ranks);
-  loom_free(r->pos_off), loom_free(r->pos_item), loom_free(r->item_image);
-  loom_free(r->Q), loom_free(r->QS), loom_free(r->qitem), loom_free(r->rel), loom_free(r->ranks_n);
+  loom_free(r->item_image);
   loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
   loom_free(r);
@@ -999,7 +695,6 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (!(r->opt = loom_optim_new(r->m->g, &oc, err))) return -1;
   if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, loom_config_bool(r->cfg, "train", "prefetch"), err)))
     return -1;
-  if (!(r->val_ld = loom_loader_new(r->ds, LOOM_SPLIT_VAL, 0, err))) return -1;
   r->epochs = loom_config_int(r->cfg, "train", "epochs");
   r->max_steps = loom_config_int(r->cfg, "train", "max_steps");
   r->eval_every = loom_config_int(r->cfg, "train", "eval_every");
@@ -1133,9 +828,9 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
   snprintf(res->monitor, sizeof res->monitor, "%s", r->monitor_name);
-  memcpy(res->val, r->val, sizeof r->val);
-  for (int i = 0; i < r->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->metric_names[i]);
-  res->n_val = r->n_metrics;
+  memcpy(res->val, r->ev->val, sizeof res->val);
+  for (int i = 0; i < r->ev->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->ev->names[i]);
+  res->n_val = r->ev->n_metrics;
   res->early_stopped = stop_early;
   res->seconds = wall;
   res->samples_per_s = wall > 0 ? (double)r->samples_total / wall : 0;

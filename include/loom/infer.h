@@ -1,0 +1,114 @@
+/* loom/infer.h — a trained checkpoint put to work: score rows, rank the catalogue for a user and a
+ * query, search it by text or photo, export embeddings, evaluate on new data. A session maps the
+ * checkpoint, validates it, rebuilds the model from the config and preprocessing stored in it, drops
+ * every training-only buffer (gradients, optimiser state) and compiles for inference (dropout off,
+ * batch norm in eval mode). The catalogue (the items table) is read on first use; its item-tower
+ * vectors are computed once, kept in memory and, optionally, in a cache file beside the checkpoint.
+ *
+ *   loom_infer *s = loom_infer_open("runs/shop/best.safetensors", NULL, &err);
+ *   loom_hit top[10];
+ *   int n = loom_infer_rank(s, "u00042", "black ankle boot", 10, top, NULL, &err);
+ *   for (int i = 0; i < n; i++) printf("%s %.3f\n", top[i].item, top[i].score);
+ *   loom_infer_close(s);
+ */
+#ifndef LOOM_INFER_H
+#define LOOM_INFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loom/error.h"
+#include "loom/evaluate.h"
+#include "loom/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct loom_infer loom_infer;
+
+typedef struct loom_infer_opts {
+  const char *items;      /* the catalogue (items table CSV) for rank / search / embed; NULL: the checkpoint's */
+  const char *users;      /* the users table; NULL: the checkpoint's */
+  const char *image_root; /* folder of relative image paths; NULL: the checkpoint's */
+  int batch_size;         /* rows per forward pass; 0: the checkpoint's [data] batch_size */
+  bool item_cache;        /* read / write the catalogue's item vectors in CKPT.items.safetensors */
+} loom_infer_opts;
+
+/* Maps and validates checkpoint `path` (written by loom-train: best.safetensors or last.safetensors)
+ * and builds the model for inference. NULL with err naming the file and what is wrong: not a loom
+ * checkpoint, another format version, a corrupt header, a config or tensors that do not fit. */
+loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_error *err);
+void loom_infer_close(loom_infer *s);
+loom_task_kind loom_infer_task(const loom_infer *s);
+const loom_model *loom_infer_model(const loom_infer *s);
+/* Multiclass: the name of class k (label_type=class), or NULL for numeric labels. */
+const char *loom_infer_class_name(const loom_infer *s, int k);
+
+/* ---- scoring rows of a CSV in the training schema (items / users tables joined as in training) */
+
+typedef struct loom_infer_row {
+  int64_t line;       /* line of the input file where the row starts */
+  const char *user, *item; /* keys as written ("" when the schema has no such column) */
+  float score;        /* binary: P(positive); multiclass: P(predicted class); ranking: u·v; retrieval: cosine */
+  float logit;        /* binary: the logit; otherwise = score */
+  int cls;            /* multiclass: predicted class, else -1 */
+  const float *probs; /* multiclass: (classes) probabilities, else NULL */
+  bool unknown_user;  /* the user was not in the training data: non-personalised (mean user) */
+  bool unknown_item;  /* the item was not in the training data: scored from its text and image alone */
+} loom_infer_row;
+/* Called once per row, in file order; a non-zero return stops scoring (and is returned). */
+typedef int (*loom_infer_row_fn)(void *ctx, const loom_infer_row *row);
+/* Scores every row of `csv`. Extra columns are ignored; a column the model needs and the file lacks
+ * is an error naming it. Returns 0, the callback's non-zero value, or -1 with err. */
+int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, void *ctx, loom_error *err);
+
+/* ---- ranking and search over the catalogue */
+
+typedef struct loom_hit {
+  int64_t row;      /* row in the catalogue (items table, header excluded) */
+  const char *item; /* its key (valid until the session closes) */
+  float score;      /* ranking: the model's score (P(click) for a click model, u·v for two towers); search: cosine */
+  bool unknown_item; /* not in the training data (cold start: scored from text and image) */
+  const char *title; /* the item's first text column (e.g. its title), NULL if none */
+} loom_hit;
+
+enum { LOOM_INFER_UNKNOWN_USER = 1 }; /* *flags of loom_infer_rank */
+
+/* The k best catalogue items for `user` (NULL = nobody) and an optional `query` (NULL or ""):
+ * two-tower models score v·u with the cached item vectors; a click model scores every (user, item)
+ * pair, with what only an interaction row has (position, time, ...) at its training mean. *flags gets
+ * LOOM_INFER_UNKNOWN_USER when the user is not in the training data (the ranking is then
+ * non-personalised). Returns the number of hits (<= k), or -1 with err. */
+int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
+                    loom_error *err);
+/* Cross-modal search (two-tower models): the k items whose vectors are closest by cosine to the
+ * query-tower vector of `text`, or to the item-tower vector of the photo at `image_path`. An empty text
+ * or a text with no known word is an error (it would rank arbitrarily). */
+int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hits, loom_error *err);
+int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_hit *hits, loom_error *err);
+
+/* ---- embeddings and evaluation */
+
+/* Writes the item vectors of the catalogue (which = "items", tensor "item_vectors" (N, D)) or the
+ * user vectors of every user in the training data ("users", "user_vectors" (U, D), query empty) to a
+ * safetensors file, keys in metadata "ids" (a JSON array, row order). Two-tower models only. */
+int loom_infer_embed(loom_infer *s, const char *which, const char *out_path, loom_error *err);
+/* The training metrics on `csv` (rows in the training schema, labels required), or with csv NULL on
+ * split `sp` (LOOM_SPLIT_VAL / LOOM_SPLIT_TEST) of the checkpoint's own data, re-split exactly as
+ * training did. The evaluator is the session's (valid until the next eval or close). */
+const loom_evaluator *loom_infer_eval(loom_infer *s, const char *csv, loom_split sp, loom_error *err);
+
+/* Catalogue size (reads the catalogue if needed; -1 with err on failure). */
+int64_t loom_infer_catalog_size(loom_infer *s, loom_error *err);
+/* Seconds spent in loom_infer_open and in computing (or loading) the item vectors. */
+double loom_infer_open_seconds(const loom_infer *s);
+double loom_infer_catalog_seconds(const loom_infer *s);
+/* How the item vectors were obtained: "none", "computed", "cache" (read from the cache file),
+ * "computed+saved". */
+const char *loom_infer_catalog_source(const loom_infer *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

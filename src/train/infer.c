@@ -1,0 +1,625 @@
+/* infer.c — inference sessions (loom/infer.h): a checkpoint mapped and validated, the model rebuilt
+ * from its stored config and preprocessing and frozen (no gradients, no optimiser), the catalogue's
+ * item vectors computed once (or read from a cache file keyed by the SHA-256 of the checkpoint and
+ * the items file and a stamp of the image files). Batching, metrics and the CLI are elsewhere:
+ * data.h encodes rows, evaluate.h measures, apps/loom-infer.c prints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "loom/alloc.h"
+#include "loom/index.h"
+#include "loom/infer.h"
+#include "loom/runtime.h"
+#include "loom/safetensors.h"
+#include "loom/sha256.h"
+#include "loom/trainer.h"
+
+#define CKPT_FORMAT "loom-train/1"
+#define CACHE_FORMAT "loom-item-cache/1"
+
+struct loom_infer {
+  char path[LOOM_DATA_PATH];
+  loom_data_section dsec;
+  loom_config *cfg;
+  loom_prep prep;
+  bool have_prep;
+  loom_dataset *sds; /* the schema only (no rows): sizes for the model */
+  loom_model *m;
+  int batch, D;
+  bool item_cache;
+  double t_open, t_catalog;
+  const char *cat_source;
+  /* the catalogue */
+  loom_dataset *cat;
+  int64_t N;
+  int32_t *cat_item; /* (N) item index, 0 = not in training */
+  float *V;          /* (N, D) item vectors (two-tower models) */
+  loom_index *ix_dot, *ix_cos;
+  float *scores;     /* (N) pointwise ranking */
+  /* per-call state */
+  loom_batch pb;     /* pairs / rows batch over the catalogue dataset */
+  bool pb_ready;
+  loom_dataset *eval_ds;
+  loom_evaluator *ev;
+  float *probs;      /* (classes) */
+};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+loom_task_kind loom_infer_task(const loom_infer *s) { return s->m->task; }
+const loom_model *loom_infer_model(const loom_infer *s) { return s->m; }
+double loom_infer_open_seconds(const loom_infer *s) { return s->t_open; }
+double loom_infer_catalog_seconds(const loom_infer *s) { return s->t_catalog; }
+const char *loom_infer_catalog_source(const loom_infer *s) { return s->cat_source; }
+const char *loom_infer_class_name(const loom_infer *s, int k) {
+  return s->prep.labels ? loom_idmap_key(s->prep.labels, k + 1) : NULL;
+}
+
+static bool two_tower(const loom_infer *s) { return s->m->task == LOOM_TASK_RANKING || s->m->task == LOOM_TASK_RETRIEVAL; }
+
+/* ---------------------------------------------------------------- open */
+
+static int check_format(const loom_st_file *f, const char *path, loom_error *err) {
+  const char *fmt = loom_st_meta(f, "loom.format");
+  if (!fmt)
+    return loom_errorf(err, "%s: not a loom checkpoint (no 'loom.format' metadata) — give best.safetensors or "
+                            "last.safetensors of a loom-train run", path);
+  if (strncmp(fmt, "loom-train/", 11) != 0)
+    return loom_errorf(err, "%s: not a loom-train checkpoint (loom.format is '%.40s', expected '%s')", path, fmt,
+                       CKPT_FORMAT);
+  if (strcmp(fmt, CKPT_FORMAT) != 0) {
+    const char *v = loom_st_meta(f, "loom.version");
+    return loom_errorf(err, "%s: checkpoint format '%.40s' (written by loom %.40s) is not one this loom %s reads "
+                            "('%s') — run it with the loom version that wrote it, or retrain",
+                       path, fmt, v ? v : "?", loom_version(), CKPT_FORMAT);
+  }
+  const char *need[] = {"loom.task", "loom.config", "loom.prep"};
+  for (int i = 0; i < 3; i++)
+    if (!loom_st_meta(f, need[i]))
+      return loom_errorf(err, "%s: metadata '%s' is missing — the checkpoint is incomplete; use another one", path,
+                         need[i]);
+  return 0;
+}
+
+static int set_path(loom_infer *s, const char *key, const char *value, const char *flag, loom_error *err) {
+  return value ? loom_config_set(s->cfg, "data", key, value, flag, err) : 0;
+}
+
+loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_error *err) {
+  double t0 = now();
+  loom_infer_opts none = {0};
+  if (!o) o = &none;
+  loom_infer *s = loom_calloc(1, sizeof *s);
+  if (!s) {
+    loom_errorf(err, "out of memory");
+    return NULL;
+  }
+  s->cat_source = "none";
+  snprintf(s->path, sizeof s->path, "%s", path);
+  s->item_cache = o->item_cache;
+  loom_st_file *f = loom_st_open(path, err);
+  if (!f) goto fail;
+  if (check_format(f, path, err) < 0) goto fail;
+  if (!(s->cfg = loom_train_config_new(&s->dsec))) {
+    loom_errorf(err, "out of memory");
+    goto fail;
+  }
+  char name[LOOM_DATA_PATH + 32];
+  snprintf(name, sizeof name, "%s (metadata loom.config)", path);
+  if (loom_config_load_string(s->cfg, loom_st_meta(f, "loom.config"), name, err) < 0) goto fail;
+  if (set_path(s, "items", o->items, "--items", err) < 0 || set_path(s, "users", o->users, "--users", err) < 0 ||
+      set_path(s, "image_root", o->image_root, "--image-root", err) < 0)
+    goto fail;
+  if (strcmp(loom_st_meta(f, "loom.task"), loom_config_str(s->cfg, "task", "kind")) != 0) {
+    loom_errorf(err, "%s: metadata loom.task '%.40s' disagrees with its config's task.kind '%s' — the checkpoint is corrupt",
+                path, loom_st_meta(f, "loom.task"), loom_config_str(s->cfg, "task", "kind"));
+    goto fail;
+  }
+  if (loom_prep_from_string(&s->prep, loom_st_meta(f, "loom.prep"), err) < 0) {
+    loom_error_wrap(err, "%s: metadata loom.prep", path);
+    goto fail;
+  }
+  s->have_prep = true;
+  loom_data_schema sc = s->dsec.schema;
+  sc.interactions[0] = sc.items[0] = sc.users[0] = '\0';
+  if (!(s->sds = loom_dataset_open(&sc, &s->prep, err))) goto fail;
+  if (!(s->m = loom_model_build(s->cfg, s->sds, err))) {
+    loom_error_wrap(err, "%s: the stored config does not build a model", path);
+    goto fail;
+  }
+  if (loom_st_load_graph_from(s->m->g, f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
+    loom_error_wrap(err, "%s: the tensors do not fit the model its config describes", path);
+    goto fail;
+  }
+  for (int i = 0; i < loom_st_count(f); i++) {
+    const char *tn = loom_st_tensor_at(f, i)->name;
+    if (strncmp(tn, "_train.", 7) != 0 && !loom_graph_find(s->m->g, tn)) {
+      loom_errorf(err, "%s: tensor '%s' belongs to no parameter of the model — the checkpoint is from another model",
+                  path, tn);
+      goto fail;
+    }
+  }
+  for (int i = 0; i < loom_graph_n_param_tensors(s->m->g); i++) {
+    const loom_tensor *t = loom_graph_param_tensor(s->m->g, i);
+    size_t n = loom_tensor_numel(t);
+    for (size_t j = 0; j < n; j++)
+      if (!isfinite(t->data[j])) {
+        loom_errorf(err, "%s: tensor '%s' holds a non-finite value at element %zu — the checkpoint is poisoned; use "
+                         "an earlier one", path, t->name, j);
+        goto fail;
+      }
+  }
+  loom_st_close(f);
+  f = NULL;
+  loom_graph_drop_grads(s->m->g);
+  loom_model_fill_unknown(s->m);
+  s->batch = o->batch_size > 0 ? o->batch_size : s->dsec.schema.batch_size;
+  s->D = (int)loom_config_int(s->cfg, "fusion", "dim");
+  if (s->m->n_classes > 1 && !(s->probs = loom_malloc(sizeof(float) * (size_t)s->m->n_classes))) {
+    loom_errorf(err, "out of memory");
+    goto fail;
+  }
+  s->t_open = now() - t0;
+  return s;
+fail:
+  loom_st_close(f);
+  loom_infer_close(s);
+  return NULL;
+}
+
+void loom_infer_close(loom_infer *s) {
+  if (!s) return;
+  loom_evaluator_free(s->ev);
+  loom_dataset_free(s->eval_ds);
+  if (s->pb_ready) loom_batch_free(&s->pb);
+  loom_index_free(s->ix_dot);
+  loom_index_free(s->ix_cos);
+  loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs);
+  loom_dataset_free(s->cat);
+  loom_model_free(s->m);
+  loom_dataset_free(s->sds);
+  if (s->have_prep) loom_prep_free(&s->prep);
+  loom_config_free(s->cfg);
+  loom_free(s);
+}
+
+/* ---------------------------------------------------------------- the catalogue */
+
+static int catalog_open(loom_infer *s, loom_error *err) {
+  if (s->cat) return 0;
+  loom_data_schema sc = s->dsec.schema;
+  if (!sc.items[0])
+    return loom_errorf(err, "%s: its config names no items table ([data] items) — give the catalogue with --items", s->path);
+  sc.interactions[0] = '\0';
+  if (!(s->cat = loom_dataset_open(&sc, &s->prep, err))) return -1;
+  s->N = loom_dataset_catalog_size(s->cat);
+  if (s->N <= 0) return loom_errorf(err, "%s: the items table has no rows — nothing to rank", sc.items);
+  if (s->N > INT32_MAX) return loom_errorf(err, "%s: more than 2^31 items", sc.items);
+  s->cat_item = loom_malloc(sizeof(int32_t) * (size_t)s->N);
+  s->scores = loom_malloc(sizeof(float) * (size_t)s->N);
+  int cap = s->batch < s->N ? s->batch : (int)s->N;
+  if (cap > 1024) cap = 1024; /* the row buffers of rank and embed */
+  if (!s->cat_item || !s->scores || loom_batch_init(&s->pb, s->cat, cap > 0 ? cap : 1, err) < 0)
+    return loom_errorf(err, "out of memory for a catalogue of %lld items", (long long)s->N);
+  s->pb_ready = true;
+  int64_t rows[256];
+  for (int64_t i = 0; i < s->N; i += 256) {
+    int n = (int)(s->N - i < 256 ? s->N - i : 256);
+    for (int k = 0; k < n; k++) rows[k] = i + k;
+    /* item indices only: text and images are read when vectors are computed */
+    if (loom_dataset_catalog_features(s->cat, rows, n, s->cat_item + i, NULL, NULL, NULL, err) < 0) return -1;
+  }
+  return 0;
+}
+
+int64_t loom_infer_catalog_size(loom_infer *s, loom_error *err) { return catalog_open(s, err) < 0 ? -1 : s->N; }
+
+static void cache_path(const loom_infer *s, char *out, size_t n) {
+  size_t len = strlen(s->path);
+  const char *ext = ".safetensors";
+  size_t el = strlen(ext);
+  if (len > el && !strcmp(s->path + len - el, ext)) snprintf(out, n, "%.*s.items.safetensors", (int)(len - el), s->path);
+  else snprintf(out, n, "%s.items.safetensors", s->path);
+}
+
+/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>" */
+static int cache_key(loom_infer *s, char *key, size_t n, loom_error *err) {
+  char a[65], b[65], c[65];
+  if (loom_sha256_file(s->path, a, err) < 0 || loom_sha256_file(s->dsec.schema.items, b, err) < 0) return -1;
+  loom_dataset_catalog_image_stamp(s->cat, c);
+  snprintf(key, n, "%s:%s:%s:%lldx%d", a, b, c, (long long)s->N, s->D);
+  return 0;
+}
+
+static bool cache_read(loom_infer *s, const char *path, const char *key) {
+  loom_error e;
+  loom_st_file *f = loom_st_open(path, &e);
+  if (!f) return false;
+  const char *fmt = loom_st_meta(f, "loom.format"), *k = loom_st_meta(f, "loom.cache_key");
+  bool ok = fmt && k && !strcmp(fmt, CACHE_FORMAT) && !strcmp(k, key) &&
+            loom_st_read_f32(f, "item_vectors", s->V, (size_t)s->N * (size_t)s->D, &e) == 0;
+  loom_st_close(f);
+  return ok;
+}
+
+static int cache_write(loom_infer *s, const char *path, const char *key, loom_error *err) {
+  loom_st_writer *w = loom_st_writer_new();
+  if (!w) return loom_errorf(err, "out of memory");
+  int rc = loom_st_writer_add(w, "item_vectors", LOOM_ST_F32, 2, (int64_t[]){s->N, s->D}, s->V, err) < 0 ||
+                   loom_st_writer_meta(w, "loom.format", CACHE_FORMAT, err) < 0 ||
+                   loom_st_writer_meta(w, "loom.cache_key", key, err) < 0 ||
+                   loom_st_writer_meta(w, "loom.items", s->dsec.schema.items, err) < 0 || loom_st_write(w, path, err) < 0
+               ? -1
+               : 0;
+  loom_st_writer_free(w);
+  return rc;
+}
+
+/* The item vectors of every catalogue row (N, D), by the item tower, Bi rows of G slots at a time. */
+static int compute_vectors(loom_infer *s, loom_error *err) {
+  loom_model *m = s->m;
+  int G = m->G, Bi = 256 / G > 0 ? 256 / G : 1, per = Bi * G;
+  int64_t rows[256 * 8];
+  if (per > (int)(sizeof rows / sizeof *rows)) Bi = 1, per = G;
+  for (int64_t i = 0; i < s->N; i += per) {
+    int n = (int)(s->N - i < per ? s->N - i : per);
+    for (int k = 0; k < n; k++) rows[k] = i + k;
+    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_catalog(m, s->cat, rows, n, Bi, err) < 0)
+      return -1;
+    loom_graph_forward(m->g);
+    memcpy(s->V + (size_t)i * (size_t)s->D, m->item_vec->data, sizeof(float) * (size_t)n * (size_t)s->D);
+  }
+  return 0;
+}
+
+static int catalog_vectors(loom_infer *s, loom_error *err) {
+  if (s->V) return 0;
+  if (!two_tower(s))
+    return loom_errorf(err, "%s: a %s model has no item tower — item vectors need a ranking or retrieval checkpoint",
+                       s->path, loom_task_name(s->m->task));
+  if (catalog_open(s, err) < 0) return -1;
+  double t0 = now();
+  if (!(s->V = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D)))
+    return loom_errorf(err, "out of memory for %lld item vectors", (long long)s->N);
+  char cpath[LOOM_DATA_PATH + 32], key[300];
+  if (s->item_cache) {
+    cache_path(s, cpath, sizeof cpath);
+    if (cache_key(s, key, sizeof key, err) < 0) return -1;
+    if (cache_read(s, cpath, key)) {
+      s->cat_source = "cache";
+      s->t_catalog = now() - t0;
+      return 0;
+    }
+  }
+  if (compute_vectors(s, err) < 0) {
+    loom_free(s->V);
+    s->V = NULL;
+    return -1;
+  }
+  s->cat_source = "computed";
+  if (s->item_cache) {
+    if (cache_write(s, cpath, key, err) < 0) return loom_error_wrap(err, "item cache");
+    s->cat_source = "computed+saved";
+  }
+  s->t_catalog = now() - t0;
+  return 0;
+}
+
+static loom_index *catalog_index(loom_infer *s, loom_index_metric metric, loom_error *err) {
+  loom_index **ix = metric == LOOM_INDEX_DOT ? &s->ix_dot : &s->ix_cos;
+  if (!*ix && catalog_vectors(s, err) == 0) *ix = loom_index_new(s->V, s->N, s->D, metric, err);
+  return *ix;
+}
+
+static void fill_hits(const loom_infer *s, const int64_t *rows, const float *scores, int n, loom_hit *hits) {
+  const loom_data_schema *sc = &s->dsec.schema;
+  for (int i = 0; i < n; i++)
+    hits[i] = (loom_hit){rows[i], loom_dataset_catalog_key(s->cat, rows[i]), scores[i], s->cat_item[rows[i]] == 0,
+                         sc->n_text ? loom_dataset_catalog_str(s->cat, rows[i], sc->text_cols[0]) : NULL};
+}
+
+/* ---------------------------------------------------------------- ranking and search */
+
+/* The user-side vector (D) of `user` and `query` (two-tower models), via a one-row batch. */
+static int user_vector(loom_infer *s, const char *user, const char *query, float *u, loom_error *err) {
+  loom_model *m = s->m;
+  int64_t row0 = 0;
+  if (loom_dataset_encode_pairs(s->cat, user, query, &row0, 1, &s->pb, err) < 0) return -1;
+  if (loom_model_compile_output(m, 1, m->user_vec, err) < 0 || loom_model_bind(m, &s->pb, err) < 0) return -1;
+  loom_graph_forward(m->g);
+  memcpy(u, m->user_vec->data, sizeof(float) * (size_t)s->D);
+  return 0;
+}
+
+/* top k of scores[0..n) (higher first, ties to the lower row) */
+static int top_k(const float *sc, int64_t n, int k, int64_t *rows, float *out) {
+  int got = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (got == k && !(sc[i] > out[k - 1])) continue;
+    int at = got < k ? got++ : k - 1;
+    while (at > 0 && sc[i] > out[at - 1]) rows[at] = rows[at - 1], out[at] = out[at - 1], at--;
+    rows[at] = i, out[at] = sc[i];
+  }
+  return got;
+}
+
+int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
+                    loom_error *err) {
+  loom_model *m = s->m;
+  if (k < 1) return loom_errorf(err, "rank: --top must be at least 1");
+  if (m->task == LOOM_TASK_MULTICLASS)
+    return loom_errorf(err, "%s: a multiclass model classifies rows; it does not rank items for a user — use score",
+                       s->path);
+  if (catalog_open(s, err) < 0) return -1;
+  if (user && !user[0]) user = NULL;
+  if (flags) *flags = user && loom_dataset_user_index(s->cat, user) == 0 ? LOOM_INFER_UNKNOWN_USER : 0;
+  if (!user && flags) *flags = LOOM_INFER_UNKNOWN_USER;
+  int64_t rows[1024];
+  float sc[1024];
+  if (k > 1024) k = 1024;
+  int n;
+  if (two_tower(s)) {
+    loom_index *ix = catalog_index(s, m->task == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT, err);
+    float u[4096];
+    if (!ix || s->D > 4096 || user_vector(s, user, query, u, err) < 0) return -1;
+    n = loom_index_search(ix, u, k, NULL, 0, rows, sc);
+  } else { /* pointwise: P(click) of every (user, item) pair */
+    for (int64_t i = 0; i < s->N; i += s->pb.cap) {
+      int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
+      int64_t r[1024];
+      for (int j = 0; j < b; j++) r[j] = i + j;
+      if (loom_dataset_encode_pairs(s->cat, user, query, r, b, &s->pb, err) < 0 ||
+          loom_model_compile(m, b, false, err) < 0 || loom_model_bind(m, &s->pb, err) < 0)
+        return -1;
+      loom_graph_forward(m->g);
+      for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-m->logits->data[j]));
+    }
+    n = top_k(s->scores, s->N, k, rows, sc);
+  }
+  fill_hits(s, rows, sc, n, hits);
+  return n;
+}
+
+int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hits, loom_error *err) {
+  if (k < 1) return loom_errorf(err, "search: --top must be at least 1");
+  if (!text || !text[strspn(text, " \t\r\n")]) return loom_errorf(err, "search: the query text is empty — give some words");
+  if (!two_tower(s) || !s->m->query)
+    return loom_errorf(err, "%s: a %s model has no query tower — text search needs a ranking model with [data] "
+                            "query_col, or a retrieval model", s->path, loom_task_name(s->m->task));
+  if (catalog_open(s, err) < 0) return -1;
+  loom_index *ix = catalog_index(s, LOOM_INDEX_COSINE, err);
+  if (!ix) return -1;
+  float u[4096];
+  if (s->D > 4096 || user_vector(s, NULL, text, u, err) < 0) return -1;
+  int known = 0; /* words the vocabulary has (not padding, not out-of-vocabulary) */
+  for (int t = 0; t < s->pb.Tq; t++) known += s->pb.query[t] > LOOM_TOKEN_OOV;
+  if (known == 0)
+    return loom_errorf(err, "search: no word of '%.60s' is in the model's vocabulary (%d words) — try other words",
+                       text, loom_vocab_size(s->prep.vocab));
+  int64_t rows[1024];
+  float sc[1024];
+  if (k > 1024) k = 1024;
+  int n = loom_index_search(ix, u, k, NULL, 0, rows, sc);
+  fill_hits(s, rows, sc, n, hits);
+  return n;
+}
+
+int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_hit *hits, loom_error *err) {
+  loom_model *m = s->m;
+  if (k < 1) return loom_errorf(err, "search: --top must be at least 1");
+  if (!two_tower(s) || !m->image)
+    return loom_errorf(err, "%s: the model has no image tower — photo search needs a ranking or retrieval model "
+                            "trained with [data] image_col", s->path);
+  if (catalog_open(s, err) < 0) return -1;
+  loom_index *ix = catalog_index(s, LOOM_INDEX_COSINE, err);
+  if (!ix) return -1;
+  size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  float *img = loom_malloc(sizeof(float) * P);
+  if (!img) return loom_errorf(err, "out of memory");
+  int32_t zero = 0;
+  int rc = loom_image_load(image_path, &s->prep.image, img, err);
+  if (rc == 0) rc = loom_model_compile_output(m, 1, m->item_vec, err);
+  if (rc == 0) {
+    loom_model_bind_item_arrays(m, &zero, NULL, NULL, img, 1, 1);
+    loom_graph_forward(m->g);
+  }
+  loom_free(img);
+  if (rc < 0) return -1;
+  int64_t rows[1024];
+  float sc[1024];
+  if (k > 1024) k = 1024;
+  int n = loom_index_search(ix, m->item_vec->data, k, NULL, 0, rows, sc);
+  fill_hits(s, rows, sc, n, hits);
+  return n;
+}
+
+/* ---------------------------------------------------------------- embeddings */
+
+static int write_embeddings(const char *path, const char *tensor, const float *x, int64_t n, int D, cJSON *ids,
+                            const char *kind, loom_error *err) {
+  char *json = cJSON_PrintUnformatted(ids);
+  loom_st_writer *w = loom_st_writer_new();
+  int rc = -1;
+  if (!json || !w) {
+    loom_errorf(err, "out of memory");
+  } else if (loom_st_writer_add(w, tensor, LOOM_ST_F32, 2, (int64_t[]){n, D}, x, err) == 0 &&
+             loom_st_writer_meta(w, "ids", json, err) == 0 && loom_st_writer_meta(w, "loom.kind", kind, err) == 0 &&
+             loom_st_writer_meta(w, "loom.version", loom_version(), err) == 0) {
+    rc = loom_st_write(w, path, err);
+  }
+  loom_st_writer_free(w);
+  cJSON_free(json);
+  return rc;
+}
+
+int loom_infer_embed(loom_infer *s, const char *which, const char *out_path, loom_error *err) {
+  loom_model *m = s->m;
+  bool items = !strcmp(which, "items");
+  if (!items && strcmp(which, "users") != 0) return loom_errorf(err, "embed: '%s' is not items or users", which);
+  if (!two_tower(s))
+    return loom_errorf(err, "%s: a %s model has no separate item and user towers — embed needs a ranking or "
+                            "retrieval checkpoint", s->path, loom_task_name(m->task));
+  if (!items && !m->user)
+    return loom_errorf(err, "%s: the model has no user embedding (a %s model) — embed items instead", s->path,
+                       loom_task_name(m->task));
+  if (catalog_open(s, err) < 0) return -1;
+  cJSON *ids = cJSON_CreateArray();
+  if (!ids) return loom_errorf(err, "out of memory");
+  int rc = -1;
+  float *U = NULL;
+  if (items) {
+    if (catalog_vectors(s, err) < 0) goto done;
+    for (int64_t i = 0; i < s->N; i++)
+      if (!cJSON_AddItemToArray(ids, cJSON_CreateString(loom_dataset_catalog_key(s->cat, i)))) {
+        loom_errorf(err, "out of memory");
+        goto done;
+      }
+    rc = write_embeddings(out_path, "item_vectors", s->V, s->N, s->D, ids, "item-embeddings", err);
+    goto done;
+  }
+  int32_t nu = loom_idmap_size(s->prep.users) - 1;
+  if (nu <= 0) {
+    loom_errorf(err, "%s: no users in the training data", s->path);
+    goto done;
+  }
+  if (!(U = loom_malloc(sizeof(float) * (size_t)nu * (size_t)s->D))) {
+    loom_errorf(err, "out of memory");
+    goto done;
+  }
+  /* user vectors with an empty query, cap rows at a time */
+  int cap = s->pb.cap;
+  for (int32_t i = 0; i < nu; i += cap) {
+    int b = nu - i < cap ? nu - i : cap;
+    int64_t r[1024] = {0};
+    if (loom_dataset_encode_pairs(s->cat, NULL, NULL, r, b, &s->pb, err) < 0) goto done;
+    for (int j = 0; j < b; j++) s->pb.user[j] = i + j + 1;
+    if (loom_model_compile_output(m, b, m->user_vec, err) < 0 || loom_model_bind(m, &s->pb, err) < 0) goto done;
+    loom_graph_forward(m->g);
+    memcpy(U + (size_t)i * (size_t)s->D, m->user_vec->data, sizeof(float) * (size_t)b * (size_t)s->D);
+    for (int j = 0; j < b; j++)
+      if (!cJSON_AddItemToArray(ids, cJSON_CreateString(loom_idmap_key(s->prep.users, i + j + 1)))) {
+        loom_errorf(err, "out of memory");
+        goto done;
+      }
+  }
+  rc = write_embeddings(out_path, "user_vectors", U, nu, s->D, ids, "user-embeddings", err);
+done:
+  loom_free(U);
+  cJSON_Delete(ids);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- scoring and evaluation */
+
+/* A frozen dataset over `csv` in the training schema (items and users tables as configured). */
+static loom_dataset *open_rows(loom_infer *s, const char *csv, loom_error *err) {
+  loom_data_schema sc = s->dsec.schema;
+  if ((size_t)snprintf(sc.interactions, sizeof sc.interactions, "%s", csv) >= sizeof sc.interactions) {
+    loom_errorf(err, "%s: path too long", csv);
+    return NULL;
+  }
+  loom_dataset *ds = loom_dataset_open(&sc, &s->prep, err);
+  if (!ds) loom_error_wrap(err, "%s (rows need the columns the model was trained on)", csv);
+  return ds;
+}
+
+static float dotf(const float *a, const float *b, int D) {
+  float d = 0;
+  for (int k = 0; k < D; k++) d += a[k] * b[k];
+  return d;
+}
+
+int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, void *ctx, loom_error *err) {
+  loom_model *m = s->m;
+  loom_dataset *ds = open_rows(s, csv, err);
+  if (!ds) return -1;
+  loom_batch b;
+  int rc = loom_batch_init(&b, ds, s->batch, err);
+  if (rc < 0) {
+    loom_dataset_free(ds);
+    return -1;
+  }
+  int64_t n = loom_dataset_rows(ds, LOOM_SPLIT_ALL);
+  const int32_t *rows = loom_dataset_split_rows(ds, LOOM_SPLIT_ALL);
+  const loom_data_schema *sc = &s->dsec.schema;
+  int K = m->n_classes, D = s->D;
+  for (int64_t at = 0; at < n && rc == 0; at += s->batch) {
+    int B = (int)(n - at < s->batch ? n - at : s->batch);
+    if (loom_dataset_encode(ds, rows + at, B, &b, err) < 0 || loom_model_compile(m, B, false, err) < 0 ||
+        loom_model_bind(m, &b, err) < 0) {
+      rc = -1;
+      break;
+    }
+    loom_graph_forward(m->g);
+    for (int i = 0; i < B && rc == 0; i++) {
+      int32_t r = rows[at + i];
+      loom_infer_row out = {.line = loom_dataset_row_line(ds, r),
+                            .user = loom_dataset_row_user(ds, r),
+                            .item = loom_dataset_row_item(ds, r),
+                            .cls = -1,
+                            .unknown_user = sc->user_col[0] && b.user[i] == 0,
+                            .unknown_item = sc->item_col[0] && b.item[i] == 0};
+      if (m->task == LOOM_TASK_BINARY) {
+        out.logit = m->logits->data[i];
+        out.score = 1.0f / (1.0f + expf(-out.logit));
+      } else if (m->task == LOOM_TASK_MULTICLASS) {
+        const float *z = m->logits->data + (size_t)i * K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+          if (z[k] > z[best]) best = k;
+        double sum = 0;
+        for (int k = 0; k < K; k++) sum += exp((double)(z[k] - z[best]));
+        for (int k = 0; k < K; k++) s->probs[k] = (float)(exp((double)(z[k] - z[best])) / sum);
+        out.cls = best, out.score = out.logit = s->probs[best], out.probs = s->probs;
+      } else if (m->task == LOOM_TASK_RANKING) {
+        out.score = out.logit = m->logits->data[(size_t)i * m->G];
+      } else { /* retrieval: cosine of the query and the row's item */
+        const float *u = m->user_vec->data + (size_t)i * D, *v = m->item_vec->data + (size_t)i * m->G * D;
+        float nu = sqrtf(dotf(u, u, D)), nv = sqrtf(dotf(v, v, D));
+        out.score = out.logit = dotf(u, v, D) / ((nu > 1e-12f ? nu : 1e-12f) * (nv > 1e-12f ? nv : 1e-12f));
+      }
+      rc = fn(ctx, &out);
+    }
+  }
+  loom_batch_free(&b);
+  loom_dataset_free(ds);
+  return rc;
+}
+
+const loom_evaluator *loom_infer_eval(loom_infer *s, const char *csv, loom_split sp, loom_error *err) {
+  loom_evaluator_free(s->ev);
+  loom_dataset_free(s->eval_ds);
+  s->ev = NULL, s->eval_ds = NULL;
+  if (csv) {
+    if (!(s->eval_ds = open_rows(s, csv, err))) return NULL;
+    if (!loom_dataset_has_labels(s->eval_ds)) {
+      loom_errorf(err, "%s: no label column '%s' — eval needs labels (use score to predict without them)", csv,
+                  s->dsec.schema.label_col);
+      return NULL;
+    }
+    sp = LOOM_SPLIT_ALL;
+  } else {
+    /* the run's own data, re-read and re-split as training did; the fitted preprocessing must agree */
+    if (!(s->eval_ds = loom_dataset_open(&s->dsec.schema, NULL, err))) return NULL;
+    char *a = loom_prep_to_string(loom_dataset_prep(s->eval_ds)), *b = loom_prep_to_string(&s->prep);
+    bool same = a && b && !strcmp(a, b);
+    loom_free(a), loom_free(b);
+    if (!same) {
+      loom_errorf(err, "%s: the training data changed since this checkpoint was trained (its preprocessing no longer "
+                       "matches) — evaluate on a file with --data instead", s->dsec.schema.interactions);
+      return NULL;
+    }
+  }
+  if (!(s->ev = loom_evaluator_new(s->m, s->eval_ds, s->cfg, sp, err))) return NULL;
+  if (loom_evaluator_run(s->ev, err) < 0) return NULL;
+  return s->ev;
+}

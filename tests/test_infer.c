@@ -1,0 +1,301 @@
+/* test_infer.c — inference sessions (loom/infer.h) on checkpoints trained here from the committed
+ * fashion-shop sample (a click model, a two-tower ranking model with a query, a retrieval model):
+ * eval and score reproduce the trainer's validation numbers exactly; rank and search return sorted,
+ * plausible hits, flag unknown users and cold-start items; the item cache is written, reused and
+ * invalidated; embeddings export; and bad input — missing columns, a missing image, corrupt or
+ * foreign checkpoints, empty or unknown queries — fails with messages naming the file and fault. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loom/infer.h"
+#include "loom/metrics.h"
+#include "loom/safetensors.h"
+#include "loom/trainer.h"
+#include "testutil.h"
+
+static loom_error err;
+static char dir[256];
+static loom_train_result res_click;
+
+static void sh(const char *fmt, const char *a, const char *b) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, fmt, a, b);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static int train(const char *config, const char *out, const char *const *extra, loom_train_result *r) {
+  static char paths[4][1200], outset[1200];
+  const char *keys[4] = {"interactions", "items", "users", "image_root"};
+  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
+  const char *sets[32];
+  int n = 0;
+  for (int i = 0; i < 4; i++) {
+    snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path("datasets/fashion-shop-sample"), files[i]);
+    sets[n++] = paths[i];
+  }
+  static const char *small[] = {"text.embedding_dim=8", "text.hidden=8", "image.filters=4,8", "image.dense=16",
+                                "train.prefetch=false", "train.epochs=1"};
+  for (size_t i = 0; i < sizeof small / sizeof *small; i++) sets[n++] = small[i];
+  for (int i = 0; extra[i]; i++) sets[n++] = extra[i];
+  snprintf(outset, sizeof outset, "train.out=%s/%s", dir, out);
+  sets[n++] = outset;
+  char cfg[1200];
+  snprintf(cfg, sizeof cfg, "%s", tu_src_path(config));
+  loom_train_opts o = {.config_path = cfg, .sets = sets, .n_sets = n};
+  return loom_train(&o, r, &err);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/loom-test-infer-XXXXXX");
+  if (!mkdtemp(dir)) return -1;
+  loom_train_result r;
+  if (train("configs/fashion-shop-click.ini", "click", (const char *[]){"text.dense=8", "interaction.dense=8", "fusion.dense=16", NULL}, &res_click) < 0 ||
+      train("configs/fashion-shop-ranking.ini", "ranking", (const char *[]){"fusion.dim=16", "train.max_steps=20", NULL}, &r) < 0 ||
+      train("configs/fashion-shop-retrieval.ini", "retrieval", (const char *[]){"fusion.dim=16", NULL}, &r) < 0) {
+    fprintf(stderr, "training failed: %s\n", err.msg);
+    return -1;
+  }
+  /* the validation rows of the sample as a file of their own */
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "(head -1 '%1$s'; grep ',valid$' '%1$s') > '%2$s/val.csv'",
+           tu_src_path("datasets/fashion-shop-sample/interactions.csv"), dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  sh("rm -rf '%s'%s", dir, "");
+  return 0;
+}
+
+static loom_infer *open_ckpt(const char *run, const loom_infer_opts *o) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s/best.safetensors", dir, run);
+  loom_infer *s = loom_infer_open(p, o, &err);
+  if (!s) fprintf(stderr, "%s\n", err.msg);
+  assert_non_null(s);
+  return s;
+}
+
+/* ---- the same numbers as training's validation */
+
+typedef struct {
+  float *score, *label;
+  int n, unknown_users;
+} collect;
+
+static int on_row(void *ctx, const loom_infer_row *r) {
+  collect *c = ctx;
+  c->score[c->n++] = r->logit;
+  c->unknown_users += r->unknown_user;
+  return 0;
+}
+
+static void test_eval_matches_training(void **state) {
+  (void)state;
+  loom_infer *s = open_ckpt("click", NULL);
+  assert_null(loom_graph_grads(loom_infer_model(s)->g)); /* no training-only state */
+  /* the run's own validation split, and the same rows from a file: bit-identical metrics */
+  const loom_evaluator *ev = loom_infer_eval(s, NULL, LOOM_SPLIT_VAL, &err);
+  assert_non_null(ev);
+  assert_int_equal(ev->n_metrics, res_click.n_val);
+  for (int i = 0; i < ev->n_metrics; i++) {
+    assert_string_equal(ev->names[i], res_click.val_names[i]);
+    assert_true(ev->val[i] == res_click.val[i]);
+  }
+  double auc = ev->val[0];
+  char val[512];
+  path(val, sizeof val, "val.csv");
+  ev = loom_infer_eval(s, val, LOOM_SPLIT_ALL, &err);
+  assert_non_null(ev);
+  assert_true(ev->val[0] == auc && ev->val[1] == res_click.val[1]);
+  /* score: every row once, in file order; its AUC is training's */
+  static float score[4096], label[4096];
+  collect c = {score, label, 0, 0};
+  assert_int_equal(loom_infer_score_csv(s, val, on_row, &c, &err), 0);
+  assert_int_equal(c.n, (int)ev->n_rows);
+  loom_table t;
+  loom_colspec spec = {"clicked", LOOM_COL_FLOAT, 0};
+  assert_int_equal(loom_table_read(&t, val, &spec, 1, NULL, &err), 0);
+  for (int i = 0; i < c.n; i++) label[i] = (float)t.cols[0].f[i];
+  loom_table_free(&t);
+  assert_true(loom_auc(score, label, (size_t)c.n) == auc);
+  loom_infer_close(s);
+}
+
+/* ---- rank and search */
+
+static void assert_sorted(const loom_hit *h, int n) {
+  for (int i = 1; i < n; i++) assert_true(h[i - 1].score >= h[i].score);
+  for (int i = 0; i < n; i++) assert_non_null(h[i].item);
+}
+
+static void test_rank(void **state) {
+  (void)state;
+  loom_hit h[10];
+  unsigned flags;
+  /* click model: P(click) for every (user, item) pair */
+  loom_infer *s = open_ckpt("click", NULL);
+  int n = loom_infer_rank(s, "u00004", NULL, 10, h, &flags, &err);
+  assert_int_equal(n, 10);
+  assert_int_equal(flags, 0);
+  assert_sorted(h, n);
+  assert_true(h[0].score > 0 && h[0].score < 1);
+  n = loom_infer_rank(s, "no-such-user", NULL, 5, h, &flags, &err);
+  assert_int_equal(n, 5);
+  assert_int_equal(flags, LOOM_INFER_UNKNOWN_USER);
+  loom_infer_close(s);
+  /* two towers: the item vectors once, then one user vector per request */
+  s = open_ckpt("ranking", NULL);
+  n = loom_infer_rank(s, "u00004", "black ankle boot", 10, h, &flags, &err);
+  assert_int_equal(n, 10);
+  assert_sorted(h, n);
+  assert_string_equal(loom_infer_catalog_source(s), "computed");
+  loom_hit h2[10];
+  assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 10, h2, &flags, &err), 10);
+  for (int i = 0; i < 10; i++) assert_true(h[i].row == h2[i].row && h[i].score == h2[i].score);
+  assert_int_equal(loom_infer_rank(s, "u00004", NULL, 0, h, &flags, &err), -1);
+  loom_infer_close(s);
+}
+
+static void test_search(void **state) {
+  (void)state;
+  loom_hit h[5];
+  loom_infer *s = open_ckpt("retrieval", NULL);
+  int n = loom_infer_search_text(s, "black ankle boot", 5, h, &err);
+  assert_int_equal(n, 5);
+  assert_sorted(h, n);
+  assert_true(h[0].score <= 1.0001f && h[4].score >= -1.0001f);
+  assert_int_equal(loom_infer_search_text(s, "  ", 5, h, &err), -1);
+  assert_non_null(strstr(err.msg, "empty"));
+  assert_int_equal(loom_infer_search_text(s, "qqqzz xyzzy", 5, h, &err), -1);
+  assert_non_null(strstr(err.msg, "vocabulary"));
+  /* a photo of catalogue item i00003 finds i00003 first */
+  n = loom_infer_search_image(s, tu_src_path("datasets/fashion-shop-sample/images/i00003.png"), 5, h, &err);
+  assert_int_equal(n, 5);
+  assert_string_equal(h[0].item, "i00003");
+  assert_true(fabsf(h[0].score - 1.0f) < 1e-4f);
+  assert_int_equal(loom_infer_search_image(s, "/nonexistent/photo.jpg", 5, h, &err), -1);
+  assert_non_null(strstr(err.msg, "/nonexistent/photo.jpg"));
+  loom_infer_close(s);
+  s = open_ckpt("click", NULL);
+  assert_int_equal(loom_infer_search_text(s, "boot", 5, h, &err), -1);
+  assert_non_null(strstr(err.msg, "no query tower"));
+  loom_infer_close(s);
+}
+
+/* ---- cold start, cache, embeddings */
+
+static void test_cold_start_and_cache(void **state) {
+  (void)state;
+  char items[512];
+  path(items, sizeof items, "items-new.csv");
+  /* the catalogue plus a new item (a copy of i00003 under a new key): scored from text and image */
+  sh("cp '%s' '%s'", tu_src_path("datasets/fashion-shop-sample/items.csv"), items);
+  sh("grep '^i00003,' '%s' | sed 's/^i00003,/NEW001,/' >> '%s'", tu_src_path("datasets/fashion-shop-sample/items.csv"), items);
+  loom_infer_opts o = {.items = items, .item_cache = true};
+  loom_infer *s = open_ckpt("retrieval", &o);
+  loom_hit h[2];
+  char img[512];
+  snprintf(img, sizeof img, "%s", tu_src_path("datasets/fashion-shop-sample/images/i00003.png"));
+  assert_int_equal(loom_infer_search_image(s, img, 2, h, &err), 2);
+  assert_string_equal(loom_infer_catalog_source(s), "computed+saved");
+  bool found = false;
+  for (int i = 0; i < 2; i++) found |= !strcmp(h[i].item, "NEW001") && h[i].unknown_item;
+  assert_true(found);
+  loom_infer_close(s);
+  s = open_ckpt("retrieval", &o); /* the cache is reused, with identical results */
+  loom_hit g[2];
+  assert_int_equal(loom_infer_search_image(s, img, 2, g, &err), 2);
+  assert_string_equal(loom_infer_catalog_source(s), "cache");
+  for (int i = 0; i < 2; i++) assert_true(g[i].row == h[i].row && g[i].score == h[i].score);
+  loom_infer_close(s);
+  sh("sed -i 's/^NEW001,/NEW002,/' '%s'%s", items, ""); /* a changed catalogue invalidates it */
+  s = open_ckpt("retrieval", &o);
+  assert_int_equal(loom_infer_search_image(s, img, 2, g, &err), 2);
+  assert_string_equal(loom_infer_catalog_source(s), "computed+saved");
+  /* embeddings: (N, D) with the keys in order */
+  char out[512];
+  path(out, sizeof out, "items.safetensors");
+  assert_int_equal(loom_infer_embed(s, "items", out, &err), 0);
+  loom_st_file *f = loom_st_open(out, &err);
+  assert_non_null(f);
+  const loom_st_tensor *t = loom_st_find(f, "item_vectors");
+  assert_non_null(t);
+  assert_int_equal(t->shape[0], loom_infer_catalog_size(s, &err));
+  assert_int_equal(t->shape[1], 16);
+  assert_non_null(strstr(loom_st_meta(f, "ids"), "\"NEW002\"]"));
+  loom_st_close(f);
+  assert_int_equal(loom_infer_embed(s, "users", out, &err), -1); /* retrieval has no user tower */
+  loom_infer_close(s);
+  s = open_ckpt("ranking", NULL);
+  assert_int_equal(loom_infer_embed(s, "users", out, &err), 0);
+  loom_infer_close(s);
+}
+
+/* ---- bad input */
+
+static void test_bad_input(void **state) {
+  (void)state;
+  char p[512], q[512];
+  loom_infer *s = open_ckpt("click", NULL);
+  /* a rows file without a column the model reads */
+  path(p, sizeof p, "nocol.csv");
+  sh("cut -d, -f1-5 '%s/val.csv' > '%s'", dir, p);
+  collect c = {NULL, NULL, 0, 0};
+  assert_int_equal(loom_infer_score_csv(s, p, on_row, &c, &err), -1);
+  assert_non_null(strstr(err.msg, p));
+  assert_non_null(strstr(err.msg, "column 'position'"));
+  /* eval needs labels */
+  path(q, sizeof q, "nolabel.csv");
+  sh("sed 's/clicked/clicked_x/' '%s' > '%s'", tu_src_path("datasets/fashion-shop-sample/interactions.csv"), q);
+  assert_null(loom_infer_eval(s, q, LOOM_SPLIT_ALL, &err));
+  assert_non_null(strstr(err.msg, "label"));
+  loom_infer_close(s);
+  /* a catalogue whose image is missing: the message names file, line and column */
+  path(p, sizeof p, "items-badimg.csv");
+  sh("sed 's#images/i00007.png#images/missing.png#' '%s' > '%s'", tu_src_path("datasets/fashion-shop-sample/items.csv"), p);
+  loom_infer_opts o = {.items = p};
+  s = open_ckpt("retrieval", &o);
+  loom_hit h[3];
+  assert_int_equal(loom_infer_search_text(s, "boots", 3, h, &err), -1);
+  assert_non_null(strstr(err.msg, "items-badimg.csv:9"));
+  assert_non_null(strstr(err.msg, "missing.png"));
+  loom_infer_close(s);
+  /* corrupt and foreign checkpoints */
+  char ck[512];
+  snprintf(ck, sizeof ck, "%s/click/best.safetensors", dir);
+  path(p, sizeof p, "trunc.safetensors");
+  sh("head -c 3000 '%s' > '%s'", ck, p);
+  assert_null(loom_infer_open(p, NULL, &err));
+  assert_non_null(strstr(err.msg, p));
+  path(p, sizeof p, "v9.safetensors");
+  sh("sed 's#loom-train/1#loom-train/9#' '%s' > '%s'", ck, p);
+  assert_null(loom_infer_open(p, NULL, &err));
+  assert_non_null(strstr(err.msg, "loom-train/9"));
+  path(p, sizeof p, "other.safetensors");
+  loom_st_writer *w = loom_st_writer_new();
+  float x = 1;
+  assert_int_equal(loom_st_writer_add(w, "w", LOOM_ST_F32, 1, (int64_t[]){1}, &x, &err), 0);
+  assert_int_equal(loom_st_write(w, p, &err), 0);
+  loom_st_writer_free(w);
+  assert_null(loom_infer_open(p, NULL, &err));
+  assert_non_null(strstr(err.msg, "not a loom checkpoint"));
+  assert_null(loom_infer_open("/nonexistent/best.safetensors", NULL, &err));
+  assert_non_null(strstr(err.msg, "/nonexistent/best.safetensors"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_eval_matches_training), cmocka_unit_test(test_rank),
+      cmocka_unit_test(test_search),                cmocka_unit_test(test_cold_start_and_cache),
+      cmocka_unit_test(test_bad_input),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

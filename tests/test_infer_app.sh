@@ -1,0 +1,93 @@
+#!/bin/bash
+# test_infer_app.sh — build/bin/loom-infer end to end on checkpoints trained here from the committed
+# sample: every subcommand in every output format, the unknown-user and cold-start notes, eval equal to
+# the training run's validation row, output files replaced only when complete, bad input named by file
+# and fault with exit status 1 (usage errors 2), and the example program rank_products.
+# Args: BIN_DIR SOURCE_DIR.
+set -u
+BIN=$1
+SRC=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$SRC" || exit 1
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-1000}
+fail() { echo "FAIL: $*"; exit 1; }
+INF="$BIN/loom-infer"
+SMALL=(--set text.embedding_dim=8 --set text.hidden=8 --set image.filters=4,8 --set image.dense=16
+       --set train.epochs=1 --quiet)
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/click" > "$TMP/t.txt" 2>&1 ||
+  { cat "$TMP/t.txt"; fail "training the click model"; }
+"$BIN/loom-train" configs/fashion-shop-ranking.ini "${SMALL[@]}" --set fusion.dim=16 --set train.max_steps=20 \
+  --set train.out="$TMP/rank" > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "training the ranking model"; }
+CLICK=$TMP/click/best.safetensors RANK=$TMP/rank/best.safetensors
+D=datasets/fashion-shop-sample
+
+# score: a table, csv with a header and one line per row, jsonl with one object per row
+(head -1 $D/interactions.csv; grep ',valid$' $D/interactions.csv) > "$TMP/val.csv"
+rows=$(($(wc -l < "$TMP/val.csv") - 1))
+"$INF" score "$CLICK" --input "$TMP/val.csv" --format csv > "$TMP/s.csv" 2> "$TMP/err.txt" || { cat "$TMP/err.txt"; fail "score csv"; }
+head -1 "$TMP/s.csv" | grep -q '^line,user,item,score,logit,note$' || fail "score csv header: $(head -1 "$TMP/s.csv")"
+[ "$(($(wc -l < "$TMP/s.csv") - 1))" -eq "$rows" ] || fail "score csv: expected $rows rows"
+grep -q "scored $rows rows" "$TMP/err.txt" || fail "score summary: $(cat "$TMP/err.txt")"
+"$INF" score "$CLICK" --input "$TMP/val.csv" --format jsonl > "$TMP/s.jsonl" 2>/dev/null || fail "score jsonl"
+[ "$(grep -c '^{"line":[0-9]*,"user":"u[0-9]*","item":"i[0-9]*","score":[0-9.e-]*,"logit":[0-9.e-]*}$' "$TMP/s.jsonl")" -eq "$rows" ] ||
+  fail "score jsonl: $(head -2 "$TMP/s.jsonl")"
+# an unknown user and an unknown item are scored and say so
+sed -n '2p' "$TMP/val.csv" | sed 's/,u[0-9]*,i[0-9]*,/,newuser,newitem,/' > "$TMP/one.csv.body"
+(head -1 "$TMP/val.csv"; cat "$TMP/one.csv.body") > "$TMP/one.csv"
+"$INF" score "$CLICK" --input "$TMP/one.csv" --items "$TMP/items-new.csv" > /dev/null 2>&1 && fail "--items with a missing file must fail"
+(cat $D/items.csv; grep '^i00003,' $D/items.csv | sed 's/^i00003,/newitem,/') > "$TMP/items-new.csv"
+"$INF" score "$CLICK" --input "$TMP/one.csv" --items "$TMP/items-new.csv" > "$TMP/one.txt" 2>&1 || { cat "$TMP/one.txt"; fail "score unknown ids"; }
+grep -q 'unknown user: non-personalised; unknown item: cold start' "$TMP/one.txt" || fail "unknown ids note: $(cat "$TMP/one.txt")"
+
+# --output is replaced only by a complete file: a failing run leaves the previous one untouched
+"$INF" score "$CLICK" --input "$TMP/val.csv" --output "$TMP/out.csv" 2>/dev/null || fail "score --output"
+cp "$TMP/out.csv" "$TMP/out.before"
+cut -d, -f1-5 "$TMP/val.csv" > "$TMP/nocol.csv"
+"$INF" score "$CLICK" --input "$TMP/nocol.csv" --output "$TMP/out.csv" > "$TMP/e.txt" 2>&1
+[ $? -eq 1 ] || fail "a rows file without a needed column must exit 1"
+grep -q "nocol.csv.*column 'position'" "$TMP/e.txt" || fail "missing column message: $(cat "$TMP/e.txt")"
+cmp -s "$TMP/out.csv" "$TMP/out.before" || fail "a failed score replaced the previous output"
+ls "$TMP" | grep -q 'out.csv.tmp' && fail "a failed score left a temporary file"
+
+# eval: the training run's best validation row, to the printed digits
+"$INF" eval "$CLICK" --split val --format csv > "$TMP/ev.csv" 2>/dev/null || fail "eval --split val"
+auc=$(awk -F, 'NR==2 {print $3}' "$TMP/ev.csv")
+grep -q ",$auc," "$TMP/click/metrics.csv" || fail "eval auc $auc is not in metrics.csv"
+"$INF" eval "$CLICK" --data "$TMP/val.csv" | grep -q "^auc  *$auc" || fail "eval --data differs from --split val"
+
+# rank: click model and two towers; an unknown user is non-personalised and says so
+"$INF" rank "$CLICK" --user u00004 --top 5 --format csv > "$TMP/r.csv" 2>/dev/null || fail "rank click"
+[ "$(wc -l < "$TMP/r.csv")" -eq 6 ] || fail "rank --top 5: $(cat "$TMP/r.csv")"
+"$INF" rank "$RANK" --user nobody --query "black ankle boot" --top 3 > "$TMP/r.txt" 2> "$TMP/e.txt" || fail "rank unknown user"
+grep -q 'non-personalised' "$TMP/r.txt" && grep -q "user 'nobody' is not in the training data" "$TMP/e.txt" ||
+  fail "unknown user note: $(cat "$TMP/r.txt" "$TMP/e.txt")"
+"$INF" rank "$RANK" --user u00004 --query "black ankle boot" --top 5 --cache --timing > /dev/null 2> "$TMP/e.txt" || fail "rank --cache"
+grep -q '(computed+saved)' "$TMP/e.txt" && [ -s "$TMP/rank/best.items.safetensors" ] || fail "item cache not written: $(cat "$TMP/e.txt")"
+"$INF" rank "$RANK" --user u00004 --top 5 --cache --timing > /dev/null 2> "$TMP/e.txt" || fail "rank --cache again"
+grep -q '(cache)' "$TMP/e.txt" || fail "item cache not reused: $(cat "$TMP/e.txt")"
+
+# search: text (the Chinese catalogue too) and photo; bad queries
+"$INF" search "$RANK" --text "黑色的T恤衫" --top 3 --format jsonl > "$TMP/q.jsonl" 2>/dev/null || fail "search chinese text"
+[ "$(grep -c '"rank"' "$TMP/q.jsonl")" -eq 3 ] || fail "search jsonl: $(cat "$TMP/q.jsonl")"
+"$INF" search "$RANK" --image $D/images/i00010.png --top 1 --format csv | grep -q '^1,i00010,' || fail "photo search must find the item itself"
+"$INF" search "$RANK" --text "" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'empty' "$TMP/e.txt" || fail "empty query"
+"$INF" search "$RANK" --image "$TMP/none.jpg" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'none.jpg' "$TMP/e.txt" || fail "missing photo"
+"$INF" search "$CLICK" --text boots > "$TMP/e.txt" 2>&1; grep -q 'no query tower' "$TMP/e.txt" || fail "search on a click model"
+
+# embed
+"$INF" embed "$RANK" --items --output "$TMP/items.safetensors" 2>/dev/null && [ -s "$TMP/items.safetensors" ] || fail "embed items"
+"$INF" embed "$RANK" --users --output "$TMP/users.safetensors" 2>/dev/null && [ -s "$TMP/users.safetensors" ] || fail "embed users"
+grep -q 'user_vectors' "$TMP/users.safetensors" || fail "embed users: no user_vectors tensor"
+
+# corrupt checkpoints and usage errors
+head -c 2000 "$CLICK" > "$TMP/trunc.safetensors"
+"$INF" rank "$TMP/trunc.safetensors" --user u1 > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'trunc.safetensors' "$TMP/e.txt" ||
+  fail "truncated checkpoint: $(cat "$TMP/e.txt")"
+"$INF" frobnicate "$CLICK" > /dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command must exit 2"
+"$INF" rank "$CLICK" --user u1 --top 0 > /dev/null 2>&1; [ $? -eq 2 ] || fail "--top 0 must exit 2"
+
+# the example program
+"$BIN/rank_products" "$RANK" u00004 "black ankle boot" > "$TMP/ex.txt" 2>&1 || { cat "$TMP/ex.txt"; fail "rank_products"; }
+[ "$(grep -c '^[1-5]\. i[0-9]* ' "$TMP/ex.txt")" -eq 5 ] || fail "rank_products output: $(cat "$TMP/ex.txt")"
+echo "test_infer_app: all checks passed"

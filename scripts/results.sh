@@ -9,15 +9,15 @@
 # For each run it prepares the dataset (scripts/prepare-data.sh), trains with loom-train into
 # runs/results/NAME (log: runs/results/NAME/train.out), then scores the best checkpoint on the held-out
 # test data with `loom-infer eval` (Fashion-MNIST: the official test.csv, never seen in training, whose
-# validation set is 10 % carved out of train.csv; spam and fashion-shop: the rows whose split column
-# is `test`). Where loom-infer eval is not built, the table gives the validation metrics of the best
-# checkpoint instead and says so in its `split` column.
+# validation set is 10 % carved out of train.csv; spam and fashion-shop: the rows of the dataset's fixed
+# split marked `test`). Where loom-infer is not built, the table gives the validation metrics of the
+# best checkpoint instead and says so in its `split` column.
 # A run directory holding a finished run (wall.txt) is reused, not retrained: delete it, or set
 # RESULTS_RETRAIN=1, to train again. Threads: LOOM_NUM_THREADS (default 2), GOMP_SPINCOUNT (default
 # 1000, docs/benchmarks.md). Wall time is the elapsed time of the loom-train process alone (not data
 # preparation or evaluation); `cpu` is its user+system CPU time, so cpu/wall below the thread count
 # means the run shared the cores with something else (load averages are recorded as well).
-# Needs: a Release build in build/ (made with `make build` if loom-train is missing), bash, awk.
+# Needs: a Release build in build/ (made with `make build` if loom-train is missing), bash, awk, bc.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -29,27 +29,29 @@ export LOOM_NUM_THREADS="${LOOM_NUM_THREADS:-2}"
 
 shop=datasets/fashion-shop
 shop_data="--set data.interactions=$shop/interactions.csv --set data.items=$shop/items.csv --set data.users=$shop/users.csv --set data.image_root=$shop"
-# the same training budget for every fashion-shop variant: best checkpoint by the validation metric,
-# early stopping after 3 validations without improvement
-click="configs/fashion-shop-click.ini $shop_data --set train.epochs=10 --set train.patience=3 --set train.schedule=cosine"
-rank="configs/fashion-shop-ranking.ini $shop_data --set train.epochs=10 --set train.patience=3 --set train.schedule=cosine"
+# the same training budget for every fashion-shop variant of a task: cosine schedule, best checkpoint by
+# the validation metric (AUC, NDCG@10), early stopping after 3 (2) validations without improvement
+click="configs/fashion-shop-click.ini $shop_data --set train.epochs=8 --set train.patience=3 --set train.schedule=cosine"
+rank="configs/fashion-shop-ranking.ini $shop_data --set train.epochs=6 --set train.patience=2 --set train.schedule=cosine"
 
-# name | dataset (prepare-data.sh name) | model | loom-train arguments | test data | split filter | metrics
+# name | dataset (prepare-data.sh name) | model | loom-train arguments | loom-infer eval arguments | metrics
+# (eval --split test: the rows of the run's own data that training set aside as test, re-split exactly
+# as training did; --data FILE: every row of FILE)
 runs=(
-  "fmnist-cnn|fashion-mnist|CNN: 3 conv (BN, max pool) + FC 256 + dropout|configs/fashion-mnist-cnn.ini|datasets/fashion-mnist/test.csv||accuracy,macro_f1"
-  "fmnist-lstm|fashion-mnist|BiLSTM over the 28 image rows|configs/fashion-mnist-lstm.ini|datasets/fashion-mnist/test.csv||accuracy,macro_f1"
-  "spam-lstm|spam|BiLSTM text, max pooling|configs/spam.ini|datasets/spam/spam.csv|test|accuracy,f1,auc"
-  "click-text|fashion-shop|click: text only|$click --set image.enabled=false --set interaction.enabled=false|$shop/interactions.csv|test|auc,logloss"
-  "click-image|fashion-shop|click: image only|$click --set text.enabled=false --set interaction.enabled=false|$shop/interactions.csv|test|auc,logloss"
-  "click-interaction|fashion-shop|click: interaction only|$click --set text.enabled=false --set image.enabled=false|$shop/interactions.csv|test|auc,logloss"
-  "click-concat|fashion-shop|click: fused, concat|$click --set fusion.mode=concat|$shop/interactions.csv|test|auc,logloss"
-  "click-sum|fashion-shop|click: fused, sum|$click --set fusion.mode=sum|$shop/interactions.csv|test|auc,logloss"
-  "click-product|fashion-shop|click: fused, product|$click --set fusion.mode=product|$shop/interactions.csv|test|auc,logloss"
-  "click-gated|fashion-shop|click: fused, gated|$click --set fusion.mode=gated|$shop/interactions.csv|test|auc,logloss"
-  "rank-text|fashion-shop|ranking: text only (query ↔ title)|$rank --set image.enabled=false --set interaction.user_dim=0 --set interaction.item_dim=0|$shop/interactions.csv|test|ndcg@10,recall@10"
-  "rank-image|fashion-shop|ranking: image only (user ID ↔ photo)|$rank --set text.enabled=false --set interaction.item_dim=0|$shop/interactions.csv|test|ndcg@10,recall@10"
-  "rank-interaction|fashion-shop|ranking: interaction only (user ID ↔ item ID)|$rank --set text.enabled=false --set image.enabled=false|$shop/interactions.csv|test|ndcg@10,recall@10"
-  "rank-fused|fashion-shop|ranking: fused (IDs + text + image, concat)|$rank|$shop/interactions.csv|test|ndcg@10,recall@10"
+  "fmnist-cnn|fashion-mnist|CNN: 3 conv (BN, max pool) + FC 256 + dropout|configs/fashion-mnist-cnn.ini|--data datasets/fashion-mnist/test.csv|accuracy,macro_f1"
+  "fmnist-lstm|fashion-mnist|BiLSTM over the 28 image rows|configs/fashion-mnist-lstm.ini|--data datasets/fashion-mnist/test.csv|accuracy,macro_f1"
+  "spam-lstm|spam|BiLSTM text, max pooling|configs/spam.ini|--split test|accuracy,f1,auc"
+  "click-text|fashion-shop|click: text only|$click --set image.enabled=false --set interaction.enabled=false|--split test|auc,logloss"
+  "click-image|fashion-shop|click: image only|$click --set text.enabled=false --set interaction.enabled=false|--split test|auc,logloss"
+  "click-interaction|fashion-shop|click: interaction only|$click --set text.enabled=false --set image.enabled=false|--split test|auc,logloss"
+  "click-concat|fashion-shop|click: fused, concat|$click --set fusion.mode=concat|--split test|auc,logloss"
+  "click-sum|fashion-shop|click: fused, sum|$click --set fusion.mode=sum|--split test|auc,logloss"
+  "click-product|fashion-shop|click: fused, product|$click --set fusion.mode=product|--split test|auc,logloss"
+  "click-gated|fashion-shop|click: fused, gated|$click --set fusion.mode=gated|--split test|auc,logloss"
+  "rank-text|fashion-shop|ranking: text only (query ↔ title)|$rank --set image.enabled=false --set interaction.user_dim=0 --set interaction.item_dim=0|--split test|ndcg@10,recall@10"
+  "rank-image|fashion-shop|ranking: image only (user ID ↔ photo)|$rank --set text.enabled=false --set interaction.item_dim=0|--split test|ndcg@10,recall@10"
+  "rank-interaction|fashion-shop|ranking: interaction only (user ID ↔ item ID)|$rank --set text.enabled=false --set image.enabled=false|--split test|ndcg@10,recall@10"
+  "rank-fused|fashion-shop|ranking: fused (IDs + text + image, concat)|$rank|--split test|ndcg@10,recall@10"
 )
 
 field() { local IFS='|'; read -r -a f <<< "$1"; echo "${f[$2]}"; }
@@ -66,24 +68,7 @@ for w in "${want[@]}"; do
 done
 
 [[ -x "$bin/loom-train" ]] || make -C "$root" build >/dev/null
-has_infer_eval() { [[ -x "$bin/loom-infer" ]] && "$bin/loom-infer" eval --help >/dev/null 2>&1; }
-
-# test_csv DATA FILTER DEST: DATA itself without a filter; else its rows whose `split` is FILTER,
-# written by loom-infer (which parses RFC 4180 CSV, multi-line fields included) when it can, else awk
-# for files without quoted fields.
-test_csv() {
-  local data=$1 filter=$2 dest=$3
-  if [[ -z "$filter" ]]; then echo "$data"; return; fi
-  if [[ ! -f "$dest" || "$dest" -ot "$data" ]]; then
-    if "$bin/loom-infer" split --help >/dev/null 2>&1; then
-      "$bin/loom-infer" split "$data" --split "$filter" --out "$dest" >/dev/null
-    else
-      awk -F, -v want="$filter" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "split") c = i; print; next }
-                                 /"/ { bad = 1; exit 1 } $c == want' "$data" > "$dest.tmp" && mv "$dest.tmp" "$dest"
-    fi
-  fi
-  echo "$dest"
-}
+has_infer_eval() { [[ -x "$bin/loom-infer" ]]; }
 
 mkdir -p "$out_root"
 prepared=""
@@ -101,28 +86,26 @@ for r in "${runs[@]}"; do
     cmd="build/bin/loom-train $args --set train.out=$out --quiet"
     echo "results: $name: $cmd"
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
-    t0=$(date +%s.%N)
+    TIMEFORMAT='%R %U %S'  # bash's time: wall, user and system seconds of the command
     # shellcheck disable=SC2086
-    if ! /usr/bin/env time -f '%e %U %S' -o "$out_root/.$name.time" "$bin/loom-train" $args --set train.out="$out" \
-         --quiet > "$out_root/.$name.out" 2>&1; then
+    if ! { time "$bin/loom-train" $args --set train.out="$out" --quiet > "$out_root/.$name.out" 2>&1; } \
+         2> "$out_root/.$name.time"; then
       echo "results: $name: loom-train failed; its output:" >&2
       tail -20 "$out_root/.$name.out" >&2
       exit 1
     fi
-    t1=$(date +%s.%N)
     mv "$out_root/.$name.out" "$out/train.out"
     read -r wall ucpu scpu < "$out_root/.$name.time"
     rm -f "$out_root/.$name.time"
     printf 'wall_s=%s\ncpu_s=%s\nload_before=%s\nload_after=%s\nthreads=%s\ncommand=%s\n' \
-      "$(echo "$t1 - $t0" | bc)" "$(echo "$ucpu + $scpu" | bc)" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+      "$wall" "$(echo "$ucpu + $scpu" | bc)" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" \
       "$LOOM_NUM_THREADS" "$cmd" > "$out/wall.txt"
-    : "$wall"
   fi
   # the final score: the best checkpoint on the test data
   rm -f "$out/test.jsonl"
   if has_infer_eval; then
-    data=$(test_csv "$(field "$r" 4)" "$(field "$r" 5)" "$out_root/$ds-test.csv")
-    "$bin/loom-infer" eval "$out/best.safetensors" --data "$data" --format jsonl > "$out/test.jsonl.tmp"
+    # shellcheck disable=SC2046  # the eval arguments are a word list
+    "$bin/loom-infer" eval "$out/best.safetensors" $(field "$r" 4) --format jsonl > "$out/test.jsonl.tmp"
     mv "$out/test.jsonl.tmp" "$out/test.jsonl"
   fi
 done
@@ -163,7 +146,7 @@ fmt_time() { awk -v s="$1" 'BEGIN { printf "%d:%02d", int(s / 60), int(s % 60 + 
   echo "| dataset | model | split | metrics | epochs (best) | wall | cpu/wall | run |"
   echo "|---|---|---|---|---|---|---|---|"
   for r in "${runs[@]}"; do
-    name=$(field "$r" 0) ds=$(field "$r" 1) model=$(field "$r" 2) metrics=$(field "$r" 6)
+    name=$(field "$r" 0) ds=$(field "$r" 1) model=$(field "$r" 2) metrics=$(field "$r" 5)
     dir="$out_root/$name"
     [[ -f "$dir/wall.txt" ]] || continue
     if [[ -s "$dir/test.jsonl" ]]; then split="test"; else split="validation"; fi

@@ -12,8 +12,8 @@
 # validation set is 10 % carved out of train.csv; spam and fashion-shop: the rows of the dataset's fixed
 # split marked `test`). Where loom-infer is not built, the table gives the validation metrics of the
 # best checkpoint instead and says so in its `split` column.
-# A run directory holding a finished run (wall.txt) is reused, not retrained: delete it, or set
-# RESULTS_RETRAIN=1, to train again. Threads: LOOM_NUM_THREADS (default 2), GOMP_SPINCOUNT (default
+# A run directory holding a finished run of the same command (wall.txt) is reused, not retrained:
+# delete it, or set RESULTS_RETRAIN=1, to train again. Threads: LOOM_NUM_THREADS (default 2), GOMP_SPINCOUNT (default
 # 1000, docs/benchmarks.md). Wall time is the elapsed time of the loom-train process alone (not data
 # preparation or evaluation); `cpu` is its user+system CPU time, so cpu/wall below the thread count
 # means the run shared the cores with something else (load averages are recorded as well).
@@ -29,10 +29,13 @@ export LOOM_NUM_THREADS="${LOOM_NUM_THREADS:-2}"
 
 shop=datasets/fashion-shop
 shop_data="--set data.interactions=$shop/interactions.csv --set data.items=$shop/items.csv --set data.users=$shop/users.csv --set data.image_root=$shop"
-# the same training budget for every fashion-shop variant of a task: cosine schedule, best checkpoint by
-# the validation metric (AUC, NDCG@10), early stopping after 3 (2) validations without improvement
-click="configs/fashion-shop-click.ini $shop_data --set train.epochs=8 --set train.patience=3 --set train.schedule=cosine"
-rank="configs/fashion-shop-ranking.ini $shop_data --set train.epochs=6 --set train.patience=2 --set train.schedule=cosine"
+# the same training budget for every fashion-shop variant of a task: up to 20 (12) epochs, cosine
+# schedule, best checkpoint by the validation metric (AUC, NDCG@10), early stopping after 3 validations
+# without improvement — enough for the slow single-modality models to converge while the ID-embedding
+# models, which overfit after 2-4 epochs, stop early. (The ranking model always fuses its item-side
+# parts by concatenation + projection; fusion.mode applies to the click model.)
+click="configs/fashion-shop-click.ini $shop_data --set train.epochs=20 --set train.patience=3 --set train.schedule=cosine"
+rank="configs/fashion-shop-ranking.ini $shop_data --set train.epochs=12 --set train.patience=3 --set train.schedule=cosine"
 
 # name | dataset (prepare-data.sh name) | model | loom-train arguments | loom-infer eval arguments | metrics
 # (eval --split test: the rows of the run's own data that training set aside as test, re-split exactly
@@ -76,14 +79,13 @@ for r in "${runs[@]}"; do
   name=$(field "$r" 0) ds=$(field "$r" 1) args=$(field "$r" 3)
   selected "$name" || continue
   out="$out_root/$name"
-  if [[ -f "$out/wall.txt" && -z "${RESULTS_RETRAIN:-}" ]]; then
-    echo "results: $name: reusing the finished run in $out"
+  cmd="build/bin/loom-train $args --set train.out=$out --quiet"
+  if [[ -f "$out/wall.txt" && -z "${RESULTS_RETRAIN:-}" && "$(sed -n 's/^command=//p' "$out/wall.txt")" == "$cmd" ]]; then
+    echo "results: $name: reusing the finished run in $out (same command)"
   else
     [[ " $prepared " == *" $ds "* ]] || { scripts/prepare-data.sh "$ds"; prepared="$prepared $ds"; }
     rm -rf "$out"
     mkdir -p "$(dirname "$out")"
-    # shellcheck disable=SC2086  # args is a word list by design (no spaces inside one argument)
-    cmd="build/bin/loom-train $args --set train.out=$out --quiet"
     echo "results: $name: $cmd"
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     TIMEFORMAT='%R %U %S'  # bash's time: wall, user and system seconds of the command
@@ -168,9 +170,14 @@ fmt_time() { awk -v s="$1" 'BEGIN { printf "%d:%02d", int(s / 60), int(s % 60 + 
   echo '```sh'
   for r in "${runs[@]}"; do
     name=$(field "$r" 0)
-    [[ -f "$out_root/$name/wall.txt" ]] && kv "$out_root/$name/wall.txt" command
+    if [[ -f "$out_root/$name/wall.txt" ]]; then kv "$out_root/$name/wall.txt" command; fi
   done
   echo '```'
+  # hand-written notes below the marker survive a regeneration
+  marker='<!-- notes: everything below this line is kept by scripts/results.sh -->'
+  echo
+  echo "$marker"
+  if [[ -f "$doc" ]]; then awk -v m="$marker" 'keep; $0 == m { keep = 1 }' "$doc"; fi
 } > "$doc.tmp"
 mv "$doc.tmp" "$doc"
 echo "results: wrote $doc"

@@ -2,7 +2,8 @@
 # scripts/results.sh — reproduces the "Results" table of the README on real data and writes
 # docs/results.md (dataset, model, metrics, wall time, command of every run).
 #
-#   scripts/results.sh                 every run below (~40 min on a free 2-core machine)
+#   scripts/results.sh                 every run below (~27 min of training and evaluation measured on
+#                                      this 2-core VM while other jobs shared it)
 #   scripts/results.sh fmnist-cnn ...  only the named runs (the table still lists every finished run)
 #   scripts/results.sh --list          the run names
 #
@@ -13,8 +14,8 @@
 # split marked `test`). Where loom-infer is not built, the table gives the validation metrics of the
 # best checkpoint instead and says so in its `split` column.
 # A run directory holding a finished run of the same command (wall.txt) is reused, not retrained:
-# delete it, or set RESULTS_RETRAIN=1, to train again. Threads: LOOM_NUM_THREADS (default 2), GOMP_SPINCOUNT (default
-# 1000, docs/benchmarks.md). Wall time is the elapsed time of the loom-train process alone (not data
+# delete it, or set RESULTS_RETRAIN=1, to train again. Threads: LOOM_NUM_THREADS (default 2),
+# GOMP_SPINCOUNT (default 1000, docs/benchmarks.md). Wall time is the elapsed time of the loom-train process alone (not data
 # preparation or evaluation); `cpu` is its user+system CPU time, so cpu/wall below the thread count
 # means the run shared the cores with something else (load averages are recorded as well).
 # Needs: a Release build in build/ (made with `make build` if loom-train is missing), bash, awk, bc.

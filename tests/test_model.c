@@ -102,6 +102,42 @@ static void test_parameter_names(void **state) {
   fixture_free(&f);
 }
 
+/* The rows encoder: PyTorch's nn.LSTM names under image.lstm, input size C·W, no conv parameters, and
+ * the conv keys (even inconsistent ones) ignored. */
+static void test_rows_encoder(void **state) {
+  fixture f;
+  loom_model *m = build(&f, "image.encoder=rows\nimage.lstm_hidden=5\nimage.lstm_bidirectional=true\n"
+                            "image.lstm_layers=2\nimage.filters=2,2\nimage.kernel=3,3,3");
+  if (!m) fail_msg("%s", err.msg);
+  const char *names[] = {"image.lstm.weight_ih_l0", "image.lstm.weight_hh_l0", "image.lstm.bias_ih_l0",
+                         "image.lstm.bias_hh_l0", "image.lstm.weight_ih_l0_reverse", "image.lstm.weight_ih_l1",
+                         "image.lstm.bias_hh_l1_reverse", "image.dense0.weight", "image.dense0.bias"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (!loom_graph_find(m->g, names[i])) fail_msg("no tensor '%s'", names[i]);
+  assert_null(loom_graph_find(m->g, "image.conv0.weight"));
+  /* (4H, C·W) = (20, 3·6); the second layer reads both directions (20, 10); dense over 2H */
+  loom_tensor *w = loom_graph_find(m->g, "image.lstm.weight_ih_l0");
+  assert_int_equal(w->shape[0], 20);
+  assert_int_equal(w->shape[1], 18);
+  assert_int_equal(loom_graph_find(m->g, "image.lstm.weight_ih_l1")->shape[1], 10);
+  assert_int_equal(loom_graph_find(m->g, "image.dense0.weight")->shape[1], 10);
+  /* a few plain SGD steps on one batch lower its loss */
+  const loom_batch *b = first_batch(&f);
+  (void)b;
+  loom_graph_forward(m->g);
+  float first = m->loss->data[0], last = first;
+  for (int step = 0; step < 20; step++) {
+    loom_graph_zero_grad(m->g);
+    loom_graph_forward(m->g);
+    last = m->loss->data[0];
+    loom_graph_backward(m->g, m->loss);
+    float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
+    for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.2f * g[i];
+  }
+  assert_true(last < 0.9f * first);
+  fixture_free(&f);
+}
+
 /* Every fusion mode and text pooling: d loss / d every parameter by central differences. */
 static void test_gradients_through_the_model(void **state) {
   const char *variants[] = {
@@ -112,9 +148,15 @@ static void test_gradients_through_the_model(void **state) {
       "fusion.mode=product\ntext.layers=2",
       "fusion.mode=gated\ntext.pooling=max\nimage.batchnorm=true\nimage.pool_type=avg",
       "task.pos_weight=2\nimage.enabled=false\nfusion.dropout=0.3",
+      /* the rows encoder: an LSTM over the 6 rows of 3·6 features (three channel planes side by side) */
+      "image.encoder=rows\nimage.lstm_hidden=3\nfusion.mode=sum",
+      "image.encoder=rows\nimage.lstm_hidden=2\nimage.lstm_bidirectional=true\nimage.lstm_layers=2\n"
+      "image.lstm_pooling=mean\ntext.enabled=false",
+      "image.encoder=rows\nimage.lstm_hidden=2\nimage.lstm_pooling=max\nimage.dropout=0.3\ndata.channels=1",
       /* ranking: the item tower over positive + negatives (views of host buffers), query text tower */
       "task.kind=ranking\ndata.negatives=2\ndata.query_col=query\ndata.query_len=3\ntext.pooling=max",
       "task.kind=ranking\ntask.loss=bpr\ndata.negatives=2\ntext.pooling=mean\nimage.batchnorm=true",
+      "task.kind=ranking\ndata.negatives=2\nimage.encoder=rows\nimage.lstm_hidden=2\nimage.lstm_pooling=mean",
       /* retrieval: query text <-> item text + image, InfoNCE over the batch and triplet with a negative */
       "task.kind=retrieval\ntask.loss=infonce\ndata.query_col=query\ndata.query_len=3\ndata.label_col=",
       "task.kind=retrieval\ntask.loss=triplet\ndata.negatives=1\ndata.query_col=query\ndata.query_len=3\n"
@@ -207,13 +249,11 @@ static void test_config_dump_round_trip(void **state) {
   fixture_free(&f);
 }
 
-/* A gated-fusion model with a 2-layer BiLSTM (max pooling) and batch norm, scored in eval mode: the
- * weights and one batch's inputs and logits go to loom_model_gated*.safetensors for
- * tests/reference/check_model.py (PyTorch parity of the variants the click test does not use). */
-static void test_dump_for_pytorch(void **state) {
+/* A model scored in eval mode after a few updates: the weights and one batch's inputs and logits go to
+ * NAME.safetensors and NAME_io.safetensors for tests/reference/check_model.py. */
+static void dump_for_pytorch(const char *extra, const char *name) {
   fixture f;
-  loom_model *m = build(&f, "text.bidirectional=true\ntext.layers=2\ntext.pooling=max\nimage.batchnorm=true\n"
-                            "fusion.mode=gated\nfusion.dropout=0.2");
+  loom_model *m = build(&f, extra);
   if (!m) fail_msg("%s", err.msg);
   f.ld = loom_loader_new(f.ds, LOOM_SPLIT_TRAIN, 0, &err);
   const loom_batch *b = loom_loader_next(f.ld, &err);
@@ -230,8 +270,10 @@ static void test_dump_for_pytorch(void **state) {
   if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
   loom_graph_forward(m->g);
   char *cfg = loom_config_dump(f.c);
+  char path[256];
+  snprintf(path, sizeof path, "%s.safetensors", name);
   const char *meta[2] = {"loom.config", cfg};
-  assert_int_equal(loom_st_save_graph(m->g, "loom_model_gated.safetensors", 1, meta, &err), 0);
+  assert_int_equal(loom_st_save_graph(m->g, path, 1, meta, &err), 0);
   loom_st_writer *w = loom_st_writer_new();
   loom_tensor *ins[] = {m->tokens, m->lengths, m->image, m->numeric, m->user, m->item, m->category, m->logits};
   for (size_t i = 0; i < sizeof ins / sizeof *ins; i++) {
@@ -244,15 +286,30 @@ static void test_dump_for_pytorch(void **state) {
                            t->ndim, shape, data, &err) < 0)
       fail_msg("%s", err.msg);
   }
-  assert_int_equal(loom_st_write(w, "loom_model_gated_io.safetensors", &err), 0);
+  snprintf(path, sizeof path, "%s_io.safetensors", name);
+  assert_int_equal(loom_st_write(w, path, &err), 0);
   loom_st_writer_free(w);
   loom_free(cfg);
   fixture_free(&f);
 }
 
+/* PyTorch parity of the variants the click test does not use: a gated-fusion model with a 2-layer
+ * BiLSTM (max pooling) and batch norm, and the rows image encoder (3 channels, 2-layer BiLSTM, mean). */
+static void test_dump_for_pytorch(void **state) {
+  dump_for_pytorch("text.bidirectional=true\ntext.layers=2\ntext.pooling=max\nimage.batchnorm=true\n"
+                   "fusion.mode=gated\nfusion.dropout=0.2",
+                   "loom_model_gated");
+  dump_for_pytorch("image.encoder=rows\nimage.lstm_hidden=4\nimage.lstm_layers=2\nimage.lstm_bidirectional=true\n"
+                   "image.lstm_pooling=mean\nimage.dropout=0.1\nfusion.mode=sum",
+                   "loom_model_rows");
+  dump_for_pytorch("image.encoder=rows\nimage.lstm_hidden=4\nimage.lstm_pooling=max\ntext.pooling=mean",
+                   "loom_model_rows_max");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parameter_names),     cmocka_unit_test(test_gradients_through_the_model),
+      cmocka_unit_test(test_parameter_names),     cmocka_unit_test(test_rows_encoder),
+      cmocka_unit_test(test_gradients_through_the_model),
       cmocka_unit_test(test_multiclass_head),     cmocka_unit_test(test_config_mistakes),
       cmocka_unit_test(test_config_dump_round_trip), cmocka_unit_test(test_dump_for_pytorch),
   };

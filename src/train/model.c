@@ -32,6 +32,8 @@ const loom_cfg_key loom_train_keys[] = {
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
     /* [image] */
     {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
+    {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
+     "conv: the conv blocks below; rows: an LSTM reads the H image rows as steps of C*W features"},
     {"image", "filters", LOOM_CFG_INT_LIST, "16,32", NULL, 1, 4096, "filters of each conv block"},
     {"image", "kernel", LOOM_CFG_INT_LIST, "3", NULL, 1, 31, "kernel size per block (one value: all blocks)"},
     {"image", "stride", LOOM_CFG_INT_LIST, "1", NULL, 1, 8, "stride per block (one value: all blocks)"},
@@ -41,7 +43,11 @@ const loom_cfg_key loom_train_keys[] = {
     {"image", "batchnorm", LOOM_CFG_BOOL, "false", NULL, 0, 0, "BatchNorm2d between conv and activation"},
     {"image", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of conv and dense layers"},
     {"image", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "units of the dense layers after flattening"},
-    {"image", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
+    {"image", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer (rows: also after the LSTM)"},
+    {"image", "lstm_hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "encoder = rows: LSTM hidden size (per direction)"},
+    {"image", "lstm_layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = rows: stacked LSTM layers"},
+    {"image", "lstm_bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = rows: a second LSTM reading the rows bottom-up"},
+    {"image", "lstm_pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "encoder = rows: LSTM states -> one vector"},
     /* [interaction] */
     {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
     {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
@@ -190,7 +196,51 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
 
 static int list_at(const long *v, int n, int i) { return (int)(n == 1 ? v[0] : v[i]); }
 
+/* Rows encoder: the image (B, C, H, W) read top to bottom as H steps of C·W features (row h is
+ * [x[0,h,:], .., x[C-1,h,:]], i.e. x.permute(0, 2, 1, 3).reshape(B, H, C·W)) by a (Bi)LSTM named
+ * image.lstm, pooled over the steps (last state, mean or max), then the image dense stack. */
+static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, int *dim) {
+  loom_graph *g = b->g;
+  int C = m->C, H = m->H, W = m->W, Hd = (int)loom_config_int(c, "image", "lstm_hidden");
+  bool bi = loom_config_bool(c, "image", "lstm_bidirectional");
+  const char *pool = loom_config_str(c, "image", "lstm_pooling");
+  float p = (float)loom_config_float(c, "image", "dropout");
+  m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * C, H, W});
+  loom_tensor *x; // (B·G, H, C·W)
+  if (C == 1) {
+    x = loom_reshape(g, m->image, 3, (int[]){-1, H, W});
+  } else { /* channel planes side by side in each row: slice each (H·W) plane, concatenate along W */
+    loom_tensor *flat = loom_reshape(g, m->image, 2, (int[]){-1, C * H * W}), *planes[3];
+    assert(C <= 3);
+    for (int i = 0; i < C; i++) planes[i] = loom_reshape(g, loom_slice(g, flat, i * H * W, H * W), 3, (int[]){-1, H, W});
+    x = loom_concat(g, C, planes);
+  }
+  bool seq = strcmp(pool, "last") != 0;
+  loom_lstm_opts lo = {.input_size = C * W,
+                       .hidden = Hd,
+                       .layers = (int)loom_config_int(c, "image", "lstm_layers"),
+                       .bidirectional = bi,
+                       .return_sequences = seq,
+                       .dropout = p,
+                       .init = b->style};
+  loom_tensor *h = loom_lstm(g, "image.lstm", x, NULL, &lo, b->rng); // (B·G, D) or (B·G, H, D)
+  int D = (bi ? 2 : 1) * Hd;
+  if (!strcmp(pool, "mean")) {
+    h = loom_mean(g, h, 1, false);
+  } else if (!strcmp(pool, "max")) { /* an (H x 1) max-pool over (B·G, 1, H, D) */
+    h = loom_reshape(g, h, 4, (int[]){-1, 1, H, D});
+    h = loom_maxpool2d(g, h, H, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
+    h = loom_reshape(g, h, 2, (int[]){-1, D});
+  }
+  if (p > 0) h = loom_dropout(g, h, p);
+  *dim = D;
+  long units[LIST_MAX];
+  int n = loom_config_ints(c, "image", "dense", units, LIST_MAX);
+  return dense_stack(b, "image", h, dim, units, n, parse_act(loom_config_str(c, "image", "activation")), p);
+}
+
 static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c, int *dim, loom_error *err) {
+  if (!strcmp(loom_config_str(c, "image", "encoder"), "rows")) return image_rows(b, m, c, dim);
   loom_graph *g = b->g;
   long filters[LIST_MAX], kernel[LIST_MAX], stride[LIST_MAX], pool[LIST_MAX], units[LIST_MAX];
   int nf = loom_config_ints(c, "image", "filters", filters, LIST_MAX);

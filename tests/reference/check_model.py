@@ -11,9 +11,12 @@ as loom names its tensors (text.embedding, text.lstm, image.conv0, interaction.u
 fusion.gate, head, ...), loads the weights with load_state_dict(strict=True) and compares the logits.
 
 test_model (test_dump_for_pytorch) writes loom_model_gated*.safetensors the same way for a model with a
-2-layer BiLSTM with max pooling, batch norm and gated fusion (a few SGD steps from initialisation).
+2-layer BiLSTM with max pooling, batch norm and gated fusion (a few SGD steps from initialisation), and
+loom_model_rows*.safetensors for the rows image encoder (image.encoder = rows: an LSTM over the image
+rows, x.permute(0, 2, 1, 3).reshape(B, H, C*W), with mean or max pooling).
 
-Usage: /usr/bin/python3 tests/reference/check_model.py [build/tests] [loom_model | loom_model_gated]
+Usage: /usr/bin/python3 tests/reference/check_model.py [build/tests]
+           [loom_model | loom_model_gated | loom_model_rows | loom_model_rows_max]
 """
 import configparser
 import os
@@ -76,7 +79,17 @@ class Model(nn.Module):
             self.text_dense = Dense(self.text, "text", D, ints(t["dense"]), t["activation"])
             self.towers.append("text")
             dims.append(self.text_dense.dim)
-        if b("image", "enabled"):
+        self.rows = b("image", "enabled") and cfg["image"].get("encoder", "conv").strip() == "rows"
+        if self.rows:
+            im = cfg["image"]
+            self.image = nn.Module()
+            C, H, W = sizes["image"][1:]
+            Hd, bi = int(im["lstm_hidden"]), b("image", "lstm_bidirectional")
+            self.image.lstm = nn.LSTM(C * W, Hd, int(im["lstm_layers"]), batch_first=True, bidirectional=bi)
+            self.image_dense = Dense(self.image, "image", Hd * (2 if bi else 1), ints(im["dense"]), im["activation"])
+            self.towers.append("image")
+            dims.append(self.image_dense.dim)
+        elif b("image", "enabled"):
             im = cfg["image"]
             self.image = nn.Module()
             f, k, s, p = ints(im["filters"]), ints(im["kernel"]), ints(im["stride"]), ints(im["pool"])
@@ -154,7 +167,18 @@ class Model(nn.Module):
                 mask = torch.arange(tok.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)
                 v = out.masked_fill(~mask.unsqueeze(2), -1e30).max(1).values
             outs.append(self.text_dense(v))
-        if "image" in self.towers:
+        if "image" in self.towers and self.rows:
+            y = x["image"]
+            B, C, H, W = y.shape
+            out, (h, _) = self.image.lstm(y.permute(0, 2, 1, 3).reshape(B, H, C * W))
+            pooling = self.cfg["image"]["lstm_pooling"].strip()
+            if pooling == "last":
+                nd = 2 if self.image.lstm.bidirectional else 1
+                v = torch.cat([h[-nd + i] for i in range(nd)], dim=1)
+            else:
+                v = out.mean(1) if pooling == "mean" else out.max(1).values
+            outs.append(self.image_dense(v))
+        elif "image" in self.towers:
             y = x["image"]
             act = ACT[self.cfg["image"]["activation"].strip()]
             same = self.cfg["image"]["padding"].strip() == "same"

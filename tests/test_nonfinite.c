@@ -96,36 +96,11 @@ static void write_corrupt_interactions(const char *path, int line, const char *v
  * features, then `extra` (NULL-terminated). */
 static int run_train(const char *out, const char *resume, const char *interactions, const char *const *extra,
                      loom_train_result *r) {
-  static char paths[4][1200], outset[1200];
-  const char *sample = "datasets/fashion-shop-sample";
-  const char *keys[4] = {"interactions", "items", "users", "image_root"};
-  const char *files[4] = {"/interactions.csv", "/items.csv", "/users.csv", ""};
-  const char *sets[64];
-  int n = 0;
-  for (int i = 0; i < 4; i++) {
-    if (i == 0 && interactions) snprintf(paths[i], sizeof paths[i], "data.interactions=%s", interactions);
-    else snprintf(paths[i], sizeof paths[i], "data.%s=%s%s", keys[i], tu_src_path(sample), files[i]);
-    if (!resume) sets[n++] = paths[i];
-  }
   static const char *small[] = {"data.max_len=8", "text.embedding_dim=8", "text.hidden=8", "text.dense=8",
                                 "image.filters=4,8", "image.dense=16", "interaction.dense=8",
                                 "interaction.user_dim=8", "interaction.item_dim=8", "fusion.dense=16",
-                                "data.numeric_scaling=none", "train.eval_every=10"};
-  if (!resume)
-    for (size_t i = 0; i < sizeof small / sizeof *small; i++) sets[n++] = small[i];
-  snprintf(outset, sizeof outset, "train.out=%s", out);
-  if (!resume) sets[n++] = outset;
-  for (int i = 0; extra && extra[i]; i++) sets[n++] = extra[i];
-  char config[1200];
-  snprintf(config, sizeof config, "%s", tu_src_path("configs/fashion-shop-click.ini"));
-  loom_train_opts o = {.config_path = config, .sets = sets, .n_sets = n, .resume_dir = resume};
-  return loom_train(&o, r, &err);
-}
-
-static void rm_rf(const char *dir) {
-  char cmd[1300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+                                "data.numeric_scaling=none", "train.eval_every=10", NULL};
+  return tu_train_sample(out, resume, interactions, small, extra, r, &err);
 }
 
 static long meta_long(const char *path, const char *key) {
@@ -172,7 +147,7 @@ static int teardown_data(void **state) {
 
 static void test_stop_names_step_and_parameter(void **state) {
   const char *dir = "nonfinite_stop";
-  rm_rf(dir);
+  tu_rm_rf(dir);
   const char *extra[] = {"train.max_steps=40", NULL};
   loom_train_result r;
   assert_int_equal(run_train(dir, NULL, CORRUPT, extra, &r), -1);
@@ -216,7 +191,7 @@ static void test_stop_names_step_and_parameter(void **state) {
   loom_model_free(m);
   loom_dataset_free(d);
   loom_config_free(c);
-  rm_rf(dir);
+  tu_rm_rf(dir);
 }
 
 /* Tensors and training-state metadata of two checkpoints, byte for byte. */
@@ -240,7 +215,7 @@ static void assert_same_checkpoint(const char *a, const char *b) {
 
 static void test_skip_finishes_and_resumes_bit_exact(void **state) {
   const char *a = "nonfinite_skip_a", *b = "nonfinite_skip_b";
-  rm_rf(a), rm_rf(b);
+  tu_rm_rf(a), tu_rm_rf(b);
   /* dropout (RNG) and batch norm (buffers, put back on a skip) on; more than one epoch */
   const char *full[] = {"train.nonfinite=skip", "fusion.dropout=0.2", "image.batchnorm=true", "train.max_steps=70",
                         "train.log_every=5", NULL};
@@ -314,12 +289,12 @@ static void test_skip_finishes_and_resumes_bit_exact(void **state) {
   assert_int_equal(run_train(b, b, NULL, longer, &r), -1);
   assert_non_null(strstr(err.msg, "last.safetensors"));
   assert_non_null(strstr(err.msg, "text.lstm.weight_hh_l0"));
-  rm_rf(a), rm_rf(b);
+  tu_rm_rf(a), tu_rm_rf(b);
 }
 
 static void test_max_skips_stops_a_diverged_run(void **state) {
   const char *dir = "nonfinite_diverged";
-  rm_rf(dir);
+  tu_rm_rf(dir);
   /* plain SGD at lr 10 on unscaled features: the weights blow up within a few steps, after which every
    * batch is non-finite */
   const char *extra[] = {"train.nonfinite=skip", "train.max_skips=3", "train.optimizer=sgd", "train.lr=10",
@@ -333,7 +308,7 @@ static void test_max_skips_stops_a_diverged_run(void **state) {
   /* every checkpoint written on the way is finite; the last one is from before the skips */
   assert_checkpoint_ok(dir, "last.safetensors");
   assert_checkpoint_ok(dir, "best.safetensors");
-  rm_rf(dir);
+  tu_rm_rf(dir);
 }
 
 int main(void) {

@@ -48,29 +48,13 @@ static void test_sha256_vectors(void **state) {
   assert_non_null(strstr(err.msg, "/nonexistent/file"));
 }
 
-/* --set list: the sample's paths (absolute), small towers, then `extra` (NULL-terminated). */
+/* The sample, small towers, then `extra` (NULL-terminated). */
 static int run_train(const char *out, const char *resume, const char *const *extra, loom_train_result *r) {
-  static char outset[1200];
-  const char *sets[64];
-  int n = resume ? 0 : tu_sample_sets(sets);
-  static const char *small[] = {"data.max_len=8", "text.embedding_dim=8", "text.hidden=8", "text.dense=8", "image.filters=4,8",
-                                "image.dense=16", "interaction.dense=8", "interaction.user_dim=8",
-                                "interaction.item_dim=8", "fusion.dense=16", "train.prefetch=true"};
-  if (!resume)
-    for (size_t i = 0; i < sizeof small / sizeof *small; i++) sets[n++] = small[i];
-  snprintf(outset, sizeof outset, "train.out=%s", out);
-  if (!resume) sets[n++] = outset;
-  for (int i = 0; extra && extra[i]; i++) sets[n++] = extra[i];
-  char config[1200];
-  snprintf(config, sizeof config, "%s", tu_src_path("configs/fashion-shop-click.ini"));
-  loom_train_opts o = {.config_path = config, .sets = sets, .n_sets = n, .resume_dir = resume};
-  return loom_train(&o, r, &err);
-}
-
-static void rm_rf(const char *dir) {
-  char cmd[1300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  static const char *small[] = {"data.max_len=8", "text.embedding_dim=8", "text.hidden=8", "text.dense=8",
+                                "image.filters=4,8", "image.dense=16", "interaction.dense=8",
+                                "interaction.user_dim=8", "interaction.item_dim=8", "fusion.dense=16",
+                                "train.prefetch=true", NULL};
+  return tu_train_sample(out, resume, NULL, small, extra, r, &err);
 }
 
 static int exists(const char *dir, const char *name) {
@@ -144,7 +128,7 @@ static void dump_model_io(const char *dir) {
 
 static void test_binary_click_model_learns(void **state) {
   const char *dir = "train_binary";
-  rm_rf(dir);
+  tu_rm_rf(dir);
   const char *extra[] = {"train.epochs=2", "train.log_every=10", "fusion.dropout=0.1", NULL};
   loom_train_result r;
   if (run_train(dir, NULL, extra, &r) < 0) fail_msg("%s", err.msg);
@@ -194,12 +178,12 @@ static void test_binary_click_model_learns(void **state) {
   assert_non_null(strstr(err.msg, "already holds a run"));
   assert_non_null(strstr(err.msg, "--resume"));
   dump_model_io(dir);
-  rm_rf(dir);
+  tu_rm_rf(dir);
 }
 
 static void test_image_only_category_classifier(void **state) {
   const char *dir = "train_category";
-  rm_rf(dir);
+  tu_rm_rf(dir);
   char inter[1200];
   snprintf(inter, sizeof inter, "data.interactions=%s", tu_src_path("datasets/fashion-shop-sample/items.csv"));
   /* the run_train paths come first; these override them: items.csv is the table of examples */
@@ -222,7 +206,7 @@ static void test_image_only_category_classifier(void **state) {
   char *html = slurp(p);
   assert_non_null(strstr(html, "Ankle boot")); /* the confusion matrix names the classes */
   free(html);
-  rm_rf(dir);
+  tu_rm_rf(dir);
 }
 
 /* Every tensor and the training-state metadata of two checkpoints, byte for byte. */
@@ -248,7 +232,7 @@ static void assert_same_checkpoint(const char *a, const char *b) {
 
 static void test_resume_is_bit_exact(void **state) {
   const char *a = "train_resume_a", *b = "train_resume_b";
-  rm_rf(a), rm_rf(b);
+  tu_rm_rf(a), tu_rm_rf(b);
   /* dropout on (graph RNG), batch norm (buffers), an epoch boundary inside each half (loader state) */
   loom_train_result r;
   const char *common[] = {"fusion.dropout=0.2", "image.batchnorm=true", "train.eval_every=7", "data.batch_size=512",
@@ -270,7 +254,7 @@ static void test_resume_is_bit_exact(void **state) {
   snprintf(pa, sizeof pa, "%s/last.safetensors", a);
   snprintf(pb, sizeof pb, "%s/last.safetensors", b);
   assert_same_checkpoint(pa, pb);
-  rm_rf(a), rm_rf(b);
+  tu_rm_rf(a), tu_rm_rf(b);
 }
 
 static void write_bytes(const char *path, const char *data, size_t n) {
@@ -282,7 +266,7 @@ static void write_bytes(const char *path, const char *data, size_t n) {
 
 static void test_corrupt_checkpoints_are_refused(void **state) {
   const char *dir = "train_corrupt";
-  rm_rf(dir);
+  tu_rm_rf(dir);
   const char *extra[] = {"train.max_steps=4", "train.epochs=1", NULL};
   loom_train_result r;
   if (run_train(dir, NULL, extra, &r) < 0) fail_msg("%s", err.msg);
@@ -356,7 +340,7 @@ static void test_corrupt_checkpoints_are_refused(void **state) {
   free(orig);
   free(bad);
   (void)keep;
-  rm_rf(dir);
+  tu_rm_rf(dir);
 }
 
 static double metric(const loom_train_result *r, const char *name) {
@@ -377,7 +361,7 @@ static int run_config(const char *ini, const char *const *extra, int n_extra, lo
 }
 
 static void test_retrieval_both_directions(void **state) {
-  rm_rf("train_retrieval");
+  tu_rm_rf("train_retrieval");
   const char *extra[] = {"text.embedding_dim=16", "text.hidden=16", "image.filters=4,8", "image.dense=16",
                          "train.epochs=4", "train.out=train_retrieval"};
   loom_train_result r;
@@ -390,12 +374,12 @@ static void test_retrieval_both_directions(void **state) {
   /* chance: 10/300 for text -> item */
   assert_true(r.best > 0.10);
   assert_true(metric(&r, "i2t_recall@10") > 0.15);
-  rm_rf("train_retrieval");
+  tu_rm_rf("train_retrieval");
 }
 
 static void test_ranking_two_towers(void **state) {
   const char *dir = "train_ranking";
-  rm_rf(dir);
+  tu_rm_rf(dir);
   char cfg[1200];
   snprintf(cfg, sizeof cfg, "%s", tu_src_path("configs/fashion-shop-ranking.ini"));
   char paths[4][1200];
@@ -429,7 +413,7 @@ static void test_ranking_two_towers(void **state) {
   char *html = slurp(p);
   assert_non_null(strstr(html, "data:image/"));  /* top-K thumbnails */
   free(html);
-  rm_rf(dir);
+  tu_rm_rf(dir);
 }
 
 int main(void) {

@@ -1,4 +1,5 @@
 /* testutil.c — see testutil.h. */
+#include "loom/trainer.h"
 #include "testutil.h"
 
 #include <dlfcn.h>
@@ -256,4 +257,29 @@ int tu_sample_sets(const char **sets) {
     sets[i] = paths[i];
   }
   return 4;
+}
+
+int tu_train_sample(const char *out, const char *resume, const char *interactions, const char *const *small,
+                    const char *const *extra, loom_train_result *r, loom_error *err) {
+  static char inter[1200], outset[1200];
+  const char *sets[96];
+  int n = 0;
+  if (!resume) {
+    n = tu_sample_sets(sets);
+    if (interactions) snprintf(inter, sizeof inter, "data.interactions=%s", interactions), sets[0] = inter;
+    for (int i = 0; small && small[i]; i++) sets[n++] = small[i];
+    snprintf(outset, sizeof outset, "train.out=%s", out);
+    sets[n++] = outset;
+  }
+  for (int i = 0; extra && extra[i]; i++) sets[n++] = extra[i];
+  char config[1200];
+  snprintf(config, sizeof config, "%s", tu_src_path("configs/fashion-shop-click.ini"));
+  loom_train_opts o = {.config_path = config, .sets = sets, .n_sets = n, .resume_dir = resume};
+  return loom_train(&o, r, err);
+}
+
+void tu_rm_rf(const char *dir) {
+  char cmd[1300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
 }

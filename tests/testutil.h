@@ -33,6 +33,14 @@ const char *tu_src_path(const char *rel);
 /* The committed fashion-shop sample as config overrides: writes "data.interactions=<abs path>", items,
  * users and image_root into sets[0..4) (static strings) and returns 4. */
 int tu_sample_sets(const char **sets);
+/* Trains configs/fashion-shop-click.ini on the committed sample into `out` with the overrides `small`
+ * then `extra` (NULL-terminated lists, may be NULL), `interactions` (may be NULL) replacing the sample's
+ * interactions file; or, with `resume`, continues that run directory with `extra` only. */
+struct loom_train_result;
+int tu_train_sample(const char *out, const char *resume, const char *interactions, const char *const *small,
+                    const char *const *extra, struct loom_train_result *r, loom_error *err);
+/* rm -rf dir (a test's temporary run directory); fails the test if it cannot. */
+void tu_rm_rf(const char *dir);
 
 /* Heap allocations counted through malloc/calloc/realloc/aligned_alloc wrappers (testutil.c). */
 void tu_alloc_count_start(void);

@@ -50,6 +50,7 @@ struct loom_infer {
   loom_dataset *eval_ds;
   loom_evaluator *ev;
   float *probs;      /* (classes) */
+  float *u;          /* (D) a user / query vector */
 };
 
 static double now(void) {
@@ -167,6 +168,10 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
   loom_model_fill_unknown(s->m);
   s->batch = o->batch_size > 0 ? o->batch_size : s->dsec.schema.batch_size;
   s->D = (int)loom_config_int(s->cfg, "fusion", "dim");
+  if (!(s->u = loom_malloc(sizeof(float) * (size_t)s->D))) {
+    loom_errorf(err, "out of memory");
+    goto fail;
+  }
   if (s->m->n_classes > 1 && !(s->probs = loom_malloc(sizeof(float) * (size_t)s->m->n_classes))) {
     loom_errorf(err, "out of memory");
     goto fail;
@@ -187,7 +192,7 @@ void loom_infer_close(loom_infer *s) {
   loom_index_free(s->ix_dot);
   loom_index_free(s->ix_cos);
   loom_index_free(s->ix_img);
-  loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs);
+  loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs), loom_free(s->u);
   loom_dataset_free(s->cat);
   for (int i = 0; i < LOOM_MODEL_MAX_TOWERS; i++) loom_free(s->tower[i]);
   loom_model_free(s->head);
@@ -420,9 +425,8 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
   int n;
   if (two_tower(s)) {
     loom_index *ix = catalog_index(s, m->task == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT, err);
-    float u[4096];
-    if (!ix || s->D > 4096 || user_vector(s, user, query, u, err) < 0) return -1;
-    n = loom_index_search(ix, u, k, NULL, 0, rows, sc);
+    if (!ix || user_vector(s, user, query, s->u, err) < 0) return -1;
+    n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
   } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
     if (pointwise_cache(s, err) < 0) return -1;
     loom_model *h = s->head;
@@ -453,8 +457,7 @@ int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hit
   if (catalog_open(s, err) < 0) return -1;
   loom_index *ix = catalog_index(s, LOOM_INDEX_COSINE, err);
   if (!ix) return -1;
-  float u[4096];
-  if (s->D > 4096 || user_vector(s, NULL, text, u, err) < 0) return -1;
+  if (user_vector(s, NULL, text, s->u, err) < 0) return -1;
   int known = 0; /* words the vocabulary has (not padding, not out-of-vocabulary) */
   for (int t = 0; t < s->pb.Tq; t++) known += s->pb.query[t] > LOOM_TOKEN_OOV;
   if (known == 0)
@@ -463,7 +466,7 @@ int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hit
   int64_t rows[1024];
   float sc[1024];
   if (k > 1024) k = 1024;
-  int n = loom_index_search(ix, u, k, NULL, 0, rows, sc);
+  int n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
   fill_hits(s, rows, sc, n, hits);
   return n;
 }

@@ -2,8 +2,8 @@
 # scripts/results.sh — reproduces the "Results" table of the README on real data and writes
 # docs/results.md (dataset, model, metrics, wall time, command of every run).
 #
-#   scripts/results.sh                 every run below (~27 min of training and evaluation measured on
-#                                      this 2-core VM while other jobs shared it)
+#   scripts/results.sh                 every run below (20 min of training and evaluation on this
+#                                      2-core VM, idle)
 #   scripts/results.sh fmnist-cnn ...  only the named runs (the table still lists every finished run)
 #   scripts/results.sh --list          the run names
 #
@@ -142,9 +142,9 @@ fmt_time() { awk -v s="$1" 'BEGIN { printf "%d:%02d", int(s / 60), int(s % 60 + 
   echo
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), LOOM_NUM_THREADS=$LOOM_NUM_THREADS,"
   echo "GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}, ISA $(sed -n 's/^start .*, \([a-z0-9]*\) ISA.*/\1/p' "$(ls -d "$out_root"/*/log.txt | head -1)" | head -1)."
-  echo "**Wall times are preliminary**: the machine's 2 cores were shared with other work while these ran;"
-  echo "\`cpu/wall\` is the run's CPU time over its wall time (2.0 = it had both cores throughout) and the"
-  echo "load averages (1, 5, 15 min) before and after each run are in its \`wall.txt\`."
+  echo "\`wall\` is the training process's elapsed time; \`cpu/wall\` its CPU time over that (2.0 = it kept"
+  echo "both cores busy; well below, something else shared the machine, or the run's serial parts — data"
+  echo "loading, validation — weighed more). Load averages before and after each run are in its \`wall.txt\`."
   echo
   echo "| dataset | model | split | metrics | epochs (best) | wall | cpu/wall | run |"
   echo "|---|---|---|---|---|---|---|---|"

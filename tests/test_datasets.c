@@ -85,23 +85,9 @@ static void run_fails_with(const char *args, const char *msg) {
   if (strcmp(out, want) != 0) fail_msg("loom-data %s\n  got:  %s  want: %s", args, out, want);
 }
 
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)n + 1);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = 0;
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static int same_file(const char *a, const char *b) {
   size_t la, lb;
-  unsigned char *x = slurp(a, &la), *y = slurp(b, &lb);
+  unsigned char *x = (unsigned char *)tu_slurp(a, &la), *y = (unsigned char *)tu_slurp(b, &lb);
   int same = la == lb && memcmp(x, y, la) == 0;
   free(x);
   free(y);
@@ -168,7 +154,7 @@ static void cb_row(int c, void *data) {
 
 static table load_csv(const char *path) {
   size_t len;
-  unsigned char *b = slurp(path, &len);
+  unsigned char *b = (unsigned char *)tu_slurp(path, &len);
   struct csv_parser p;
   table t = {0};
   assert_int_equal(csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL), 0);
@@ -321,7 +307,7 @@ static void test_idx_errors(void **state) {
 
   /* A gzip file cut in the middle of its compressed stream: zlib reports the partial data. */
   size_t nz;
-  unsigned char *z = slurp(fmt("%s/train-images-idx3-ubyte.gz", srcdir), &nz);
+  unsigned char *z = (unsigned char *)tu_slurp(fmt("%s/train-images-idx3-ubyte.gz", srcdir), &nz);
   char out[8192];
   {
     char bad[512], cmd[4096];

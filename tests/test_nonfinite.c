@@ -120,19 +120,6 @@ static void assert_checkpoint_ok(const char *dir, const char *name) {
   if (loom_train_check_checkpoint(p, &err) < 0) fail_msg("%s", err.msg);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
-
 #define CORRUPT "nonfinite_data.csv"
 
 static int setup_data(void **state) {
@@ -235,7 +222,7 @@ static void test_skip_finishes_and_resumes_bit_exact(void **state) {
   assert_int_equal(meta_long(pa, "train.optim_steps"), 70 - r.skipped); /* Adam's t counts updates only */
   /* each skip is logged, and the count closes the log */
   snprintf(pb, sizeof pb, "%s/log.txt", a);
-  char *log = slurp(pb);
+  char *log = tu_slurp(pb, NULL);
   assert_non_null(log);
   int lines = 0;
   for (const char *s = log; (s = strstr(s, "skipped the batch (no update)")); s++) lines++;

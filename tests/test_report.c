@@ -11,19 +11,6 @@
 #include "loom/report.h"
 #include "testutil.h"
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
-  return s;
-}
-
 static int count_entries(const char *dir) {
   DIR *d = opendir(dir);
   int n = 0;
@@ -61,7 +48,7 @@ static void test_report_contents(void **state) {
   assert_int_equal(loom_report_write_html(r, html, &err), 0);
   loom_report_free(r);
 
-  char *s = slurp(html);
+  char *s = tu_slurp(html, NULL);
   assert_non_null(strstr(s, "<title>run &lt;1&gt; &amp; co</title>"));
   assert_non_null(strstr(s, "binary &quot;click&quot;"));
   assert_non_null(strstr(s, ">loss</text>"));   /* one chart for loss ... */
@@ -99,7 +86,7 @@ static void test_atomic_write_failure_keeps_old_file(void **state) {
     assert_int_equal(loom_write_file_atomic(bad, "new", 3, &err), -1);
   }
   assert_non_null(strstr(err.msg, "cannot create"));
-  char *s = slurp(path);
+  char *s = tu_slurp(path, NULL);
   assert_string_equal(s, "old");
   free(s);
   assert_int_equal(count_entries(dir), 1);

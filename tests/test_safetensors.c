@@ -46,19 +46,6 @@ static const char *tmp_path(const char *name) {
   return p[k];
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)len + 1);
-  assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return b;
-}
-
 static uint64_t rd64(const unsigned char *p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
@@ -300,8 +287,8 @@ static void test_writer_output_is_byte_identical_to_the_torch_file(void **state)
   if (loom_st_write(w, "loom_written.safetensors", &err) != 0) fail_msg("%s", err.msg);
   loom_st_writer_free(w);
   size_t na, nb;
-  unsigned char *a = slurp(path, &na);
-  unsigned char *b = slurp(tu_src_path("tests/data/ckpt/torch_ref.safetensors"), &nb);
+  unsigned char *a = (unsigned char *)tu_slurp(path, &na);
+  unsigned char *b = (unsigned char *)tu_slurp(tu_src_path("tests/data/ckpt/torch_ref.safetensors"), &nb);
   assert_int_equal(na, nb);
   assert_memory_equal(a, b, na);
   free(a);
@@ -348,7 +335,7 @@ static void check_or_reject(const char *path, size_t file_size) {
 
 static void test_truncated_and_mutated_files_never_crash(void **state) {
   size_t n;
-  unsigned char *good = slurp(tu_src_path("tests/data/ckpt/torch_ref.safetensors"), &n);
+  unsigned char *good = (unsigned char *)tu_slurp(tu_src_path("tests/data/ckpt/torch_ref.safetensors"), &n);
   unsigned char *b = malloc(n);
   const char *path = tmp_path("mut.safetensors");
   int accepted = 0;
@@ -417,7 +404,7 @@ static void test_round_trip_is_bit_exact_with_exact_layout(void **state) {
 
   /* layout: length, header padded with spaces to a multiple of 8, data contiguous, exact size */
   size_t n;
-  unsigned char *b = slurp(path, &n);
+  unsigned char *b = (unsigned char *)tu_slurp(path, &n);
   uint64_t hn = rd64(b);
   assert_int_equal(hn % 8, 0);
   size_t data_bytes = 5 + 4 * N + 4 * 7 + 8 * 3 + 8 * 2;
@@ -559,7 +546,7 @@ static void test_failed_writes_keep_the_previous_checkpoint(void **state) {
   const char *path = tmp_path("ckpt.safetensors");
   write_version(path, 1.0f, 100, &err, 0);
   size_t n0;
-  unsigned char *v1 = slurp(path, &n0);
+  unsigned char *v1 = (unsigned char *)tu_slurp(path, &n0);
   const struct {
     loom_st_fault_step step;
     int err_no, nth;
@@ -582,7 +569,7 @@ static void test_failed_writes_keep_the_previous_checkpoint(void **state) {
     assert_has(err.msg, "the previous checkpoint at that path is intact");
     assert_false(exists(tmp_of(path)));
     size_t n1;
-    unsigned char *now = slurp(path, &n1);
+    unsigned char *now = (unsigned char *)tu_slurp(path, &n1);
     assert_int_equal(n1, n0);
     assert_memory_equal(now, v1, n0);
     free(now);
@@ -750,7 +737,7 @@ static void test_graph_save_and_load_by_name(void **state) {
 /* The previous checkpoint is byte-identical, loadable, and no temporary file is left. */
 static void assert_previous_intact(const char *path, const unsigned char *v1, size_t n0, float a99) {
   size_t n1;
-  unsigned char *now = slurp(path, &n1);
+  unsigned char *now = (unsigned char *)tu_slurp(path, &n1);
   assert_int_equal(n1, n0);
   assert_memory_equal(now, v1, n0);
   free(now);
@@ -777,7 +764,7 @@ static void test_enospc_at_every_write_of_a_graph_save(void **state) {
   assert_int_equal(loom_st_save_graph(g, path, 0, NULL, &err), 0);
   assert_int_equal(loom_st_load_graph(ref, path, 0, &err), 0);
   size_t n0;
-  unsigned char *v1 = slurp(path, &n0);
+  unsigned char *v1 = (unsigned char *)tu_slurp(path, &n0);
   loom_graph_param_tensor(g, 0)->data[0] += 1.0f;
   int nth, writes = 0;
   for (nth = 1; nth < 100; nth++) {
@@ -791,7 +778,7 @@ static void test_enospc_at_every_write_of_a_graph_save(void **state) {
     assert_has(err.msg, "No space left on device");
     assert_has(err.msg, "the previous checkpoint at that path is intact");
     size_t n1;
-    unsigned char *now = slurp(path, &n1);
+    unsigned char *now = (unsigned char *)tu_slurp(path, &n1);
     assert_int_equal(n1, n0);
     assert_memory_equal(now, v1, n0);
     free(now);
@@ -816,7 +803,7 @@ static void test_real_file_size_limit_keeps_the_previous_checkpoint(void **state
   const char *path = tmp_path("fsize.safetensors");
   write_version(path, 1.0f, 100, &err, 0);
   size_t n0;
-  unsigned char *v1 = slurp(path, &n0);
+  unsigned char *v1 = (unsigned char *)tu_slurp(path, &n0);
   struct rlimit old, lim;
   assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
   lim = old;
@@ -847,7 +834,7 @@ static void test_real_enospc_on_a_tiny_tmpfs(void **state) {
   loom_error err;
   write_version(path, 1.0f, 100, &err, 0);
   size_t n0;
-  unsigned char *v1 = slurp(path, &n0);
+  unsigned char *v1 = (unsigned char *)tu_slurp(path, &n0);
   write_version(path, 2.0f, 100000, &err, -1); /* 800 KB into 64 KiB */
   int stale = exists(tmp_of(path));
   if (!strstr(err.msg, "No space left on device") || !strstr(err.msg, "intact") || stale) {
@@ -891,7 +878,7 @@ static void test_allocation_failures_end_cleanly(void **state) {
   int saves = n;
   /* the same over an existing checkpoint: it stays byte-identical until a save succeeds */
   size_t n0, n1;
-  unsigned char *v1 = slurp(path, &n0);
+  unsigned char *v1 = (unsigned char *)tu_slurp(path, &n0);
   loom_graph_param_tensor(g, 0)->data[0] += 1.0f;
   rc = -1;
   for (n = 1; n < 1000 && rc != 0; n++) {
@@ -900,7 +887,7 @@ static void test_allocation_failures_end_cleanly(void **state) {
     loom_alloc_fail_after(0);
     if (rc != 0) {
       if (!strstr(err.msg, "intact")) fail_msg("%s", err.msg);
-      unsigned char *now = slurp(path, &n1);
+      unsigned char *now = (unsigned char *)tu_slurp(path, &n1);
       assert_int_equal(n1, n0);
       assert_memory_equal(now, v1, n0);
       free(now);
@@ -908,7 +895,7 @@ static void test_allocation_failures_end_cleanly(void **state) {
     }
   }
   assert_int_equal(rc, 0);
-  unsigned char *v2 = slurp(path, &n1);
+  unsigned char *v2 = (unsigned char *)tu_slurp(path, &n1);
   assert_int_equal(n1, n0);
   assert_true(memcmp(v1, v2, n0) != 0);
   free(v1);

@@ -63,19 +63,6 @@ static int exists(const char *dir, const char *name) {
   return access(p, R_OK) == 0;
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
-
 /* Rebuilds the model of run `dir` from its config.ini, loads best.safetensors, scores the first
  * validation batch, checks the result against the run's own validation (loss is finite, shapes), and
  * writes the batch's inputs and logits to loom_model_io.safetensors (with a copy of the checkpoint as
@@ -146,14 +133,14 @@ static void test_binary_click_model_learns(void **state) {
     if (!exists(dir, files[i])) fail_msg("%s/%s missing", dir, files[i]);
   char p[256];
   snprintf(p, sizeof p, "%s/metrics.csv", dir);
-  char *csv = slurp(p);
+  char *csv = tu_slurp(p, NULL);
   assert_non_null(strstr(csv, "step,epoch,loss,val_loss,auc,logloss,accuracy,precision,recall,f1,lr,samples_per_s\n"));
   int rows = 0;
   for (char *c = csv; *c; c++) rows += *c == '\n';
   assert_int_equal(rows, 3); /* header + one validation per epoch */
   free(csv);
   snprintf(p, sizeof p, "%s/report.html", dir);
-  char *html = slurp(p);
+  char *html = tu_slurp(p, NULL);
   assert_non_null(strstr(html, "<svg"));
   assert_non_null(strstr(html, "auc"));
   free(html);
@@ -203,7 +190,7 @@ static void test_image_only_category_classifier(void **state) {
   assert_true(r.val[0] > 0.45);
   char p[256];
   snprintf(p, sizeof p, "%s/report.html", dir);
-  char *html = slurp(p);
+  char *html = tu_slurp(p, NULL);
   assert_non_null(strstr(html, "Ankle boot")); /* the confusion matrix names the classes */
   free(html);
   tu_rm_rf(dir);
@@ -307,7 +294,7 @@ static void test_corrupt_checkpoints_are_refused(void **state) {
   printf("bad JSON: %s\n", err.msg);
   assert_non_null(strstr(err.msg, "last.safetensors"));
   /* 4. a model-only checkpoint in place of the training state */
-  char *bst = slurp(best);
+  char *bst = tu_slurp(best, NULL);
   assert_non_null(bst);
   free(bst);
   char cmd[600];
@@ -410,7 +397,7 @@ static void test_ranking_two_towers(void **state) {
   assert_true(fabs(metric(&r, "precision@10") * 10 - metric(&r, "recall@10")) < 1e-9);
   char p[256];
   snprintf(p, sizeof p, "%s/report.html", dir);
-  char *html = slurp(p);
+  char *html = tu_slurp(p, NULL);
   assert_non_null(strstr(html, "data:image/"));  /* top-K thumbnails */
   free(html);
   tu_rm_rf(dir);

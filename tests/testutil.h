@@ -39,6 +39,9 @@ int tu_sample_sets(const char **sets);
 struct loom_train_result;
 int tu_train_sample(const char *out, const char *resume, const char *interactions, const char *const *small,
                     const char *const *extra, struct loom_train_result *r, loom_error *err);
+/* The whole file, NUL-terminated, malloc'd (free it); *len (may be NULL) = its size. Fails the test if
+ * the file cannot be read. */
+char *tu_slurp(const char *path, size_t *len);
 /* rm -rf dir (a test's temporary run directory); fails the test if it cannot. */
 void tu_rm_rf(const char *dir);
 

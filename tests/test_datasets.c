@@ -3,7 +3,6 @@
  * simulator (byte determinism per seed, schema, referential integrity, splits, and the designed
  * signal checked statistically), the committed sample, and the spam / Amazon / H&M converters on tiny
  * committed files in the real formats. Runs build/bin/loom-data as a subprocess. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

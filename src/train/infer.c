@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "autograd/kernels.h"
 #include "loom/alloc.h"
 #include "loom/index.h"
 #include "loom/infer.h"
@@ -599,12 +600,6 @@ static loom_dataset *open_rows(loom_infer *s, const char *csv, loom_error *err) 
   return ds;
 }
 
-static float dotf(const float *a, const float *b, int D) {
-  float d = 0;
-  for (int k = 0; k < D; k++) d += a[k] * b[k];
-  return d;
-}
-
 int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, void *ctx, loom_error *err) {
   loom_model *m = s->m;
   loom_dataset *ds = open_rows(s, csv, err);
@@ -651,8 +646,8 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
         out.score = out.logit = m->logits->data[(size_t)i * m->G];
       } else { /* retrieval: cosine of the query and the row's item */
         const float *u = m->user_vec->data + (size_t)i * D, *v = m->item_vec->data + (size_t)i * m->G * D;
-        float nu = sqrtf(dotf(u, u, D)), nv = sqrtf(dotf(v, v, D));
-        out.score = out.logit = dotf(u, v, D) / ((nu > 1e-12f ? nu : 1e-12f) * (nv > 1e-12f ? nv : 1e-12f));
+        float nu = sqrtf(loom_k.dot((size_t)D, u, u)), nv = sqrtf(loom_k.dot((size_t)D, v, v));
+        out.score = out.logit = loom_k.dot((size_t)D, u, v) / ((nu > 1e-12f ? nu : 1e-12f) * (nv > 1e-12f ? nv : 1e-12f));
       }
       rc = fn(ctx, &out);
     }

@@ -55,8 +55,23 @@ static int setup(void **state) {
     fprintf(stderr, "training failed: %s\n", err.msg);
     return -1;
   }
+  /* a multiclass model (product category from the photo) on a copy of the items table */
+  char cmd[2048], copy[512], out[600], inter[600], root[1300];
+  snprintf(copy, sizeof copy, "%s/items-cat.csv", dir);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", tu_src_path("datasets/fashion-shop-sample/items.csv"), copy);
+  if (system(cmd) != 0) return -1;
+  snprintf(inter, sizeof inter, "data.interactions=%s", copy);
+  snprintf(root, sizeof root, "data.image_root=%s", tu_src_path("datasets/fashion-shop-sample"));
+  snprintf(out, sizeof out, "train.out=%s/category", dir);
+  const char *cat[] = {inter, root, out, "image.filters=4,8", "image.dense=16", "train.max_steps=6", "train.prefetch=false"};
+  char cfg[1200];
+  snprintf(cfg, sizeof cfg, "%s", tu_src_path("configs/fashion-shop-category.ini"));
+  loom_train_opts o = {.config_path = cfg, .sets = cat, .n_sets = 7};
+  if (loom_train(&o, &r, &err) < 0) {
+    fprintf(stderr, "training failed: %s\n", err.msg);
+    return -1;
+  }
   /* the validation rows of the sample as a file of their own */
-  char cmd[2048];
   snprintf(cmd, sizeof cmd, "(head -1 '%1$s'; grep ',valid$' '%1$s') > '%2$s/val.csv'",
            tu_src_path("datasets/fashion-shop-sample/interactions.csv"), dir);
   return system(cmd) == 0 ? 0 : -1;
@@ -95,6 +110,8 @@ static void test_eval_matches_training(void **state) {
   (void)state;
   loom_infer *s = open_ckpt("click", NULL);
   assert_null(loom_graph_grads(loom_infer_model(s)->g)); /* no training-only state */
+  assert_int_equal(loom_model_compile((loom_model *)loom_infer_model(s), 4, true, &err), -1);
+  assert_non_null(strstr(err.msg, "frozen for inference"));
   /* the run's own validation split, and the same rows from a file: bit-identical metrics */
   const loom_evaluator *ev = loom_infer_eval(s, NULL, LOOM_SPLIT_VAL, &err);
   assert_non_null(ev);
@@ -215,6 +232,17 @@ static void test_cold_start_and_cache(void **state) {
   s = open_ckpt("retrieval", &o);
   assert_int_equal(loom_infer_search_text(s, "boots", 2, g, &err), 2);
   assert_string_equal(loom_infer_catalog_source(s), "computed+saved");
+  /* a cache that cannot be written: the request fails and says why */
+  char cdir[512], cmd[2048];
+  path(cdir, sizeof cdir, "cachefail");
+  snprintf(cmd, sizeof cmd, "mkdir -p '%1$s/best.items.safetensors' && cp '%2$s/retrieval/best.safetensors' '%1$s/'", cdir, dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "%s/best.safetensors", cdir);
+  loom_infer *cf = loom_infer_open(cmd, &o, &err);
+  assert_non_null(cf);
+  assert_int_equal(loom_infer_search_text(cf, "boots", 2, g, &err), -1);
+  assert_non_null(strstr(err.msg, "item cache"));
+  loom_infer_close(cf);
   /* embeddings: (N, D) with the keys in order */
   char out[512];
   path(out, sizeof out, "items.safetensors");
@@ -290,6 +318,122 @@ static void test_head_model(void **state) {
   loom_config_free(c);
 }
 
+/* ---- a multiclass model: class names per row; it classifies, it does not rank */
+
+typedef struct {
+  int n, named;
+} classes;
+
+static int on_class(void *ctx, const loom_infer_row *r) {
+  classes *c = ctx;
+  c->n++;
+  c->named += r->cls >= 0 && r->probs && r->score == r->probs[r->cls] && r->score > 0 && r->score <= 1;
+  return 0;
+}
+
+static void test_multiclass(void **state) {
+  (void)state;
+  loom_infer *s = open_ckpt("category", NULL);
+  assert_int_equal(loom_infer_task(s), LOOM_TASK_MULTICLASS);
+  assert_string_equal(loom_infer_class_name(s, 0), "Ankle boot"); /* sorted class names */
+  char items[512];
+  path(items, sizeof items, "items-cat.csv");
+  classes c = {0, 0};
+  assert_int_equal(loom_infer_score_csv(s, items, on_class, &c, &err), 0);
+  assert_int_equal(c.n, 300);
+  assert_int_equal(c.named, 300);
+  loom_hit h[3];
+  assert_int_equal(loom_infer_rank(s, "u00004", NULL, 3, h, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "does not rank"));
+  assert_int_equal(loom_infer_embed(s, "items", "/nonexistent/x.safetensors", &err), -1);
+  assert_non_null(strstr(err.msg, "no separate item and user towers"));
+  /* the run's own data changed since training: eval on its split refuses */
+  assert_non_null(loom_infer_eval(s, NULL, LOOM_SPLIT_VAL, &err));
+  sh("sed -i 's/,Sandal,/,Sandals,/' '%s'%s", items, "");
+  assert_null(loom_infer_eval(s, NULL, LOOM_SPLIT_VAL, &err));
+  assert_non_null(strstr(err.msg, "changed since this checkpoint was trained"));
+  loom_infer_close(s);
+}
+
+/* ---- checkpoints tampered with one rule at a time */
+
+/* Copies checkpoint src to dst with metadata `key` set to `value` (NULL: dropped), and `tensor`'s first
+ * element set to x (a new one-element tensor when the file has none of that name). */
+static void rewrite(const char *src, const char *dst, const char *key, const char *value, const char *tensor, float x) {
+  loom_st_file *f = loom_st_open(src, &err);
+  assert_non_null(f);
+  loom_st_writer *w = loom_st_writer_new();
+  float *bufs[512];
+  int nb = 0;
+  bool found = false;
+  for (int i = 0; i < loom_st_count(f); i++) {
+    const loom_st_tensor *t = loom_st_tensor_at(f, i);
+    assert_true(t->dtype == LOOM_ST_F32 && nb < 512);
+    float *b = bufs[nb++] = malloc(sizeof(float) * (t->numel ? t->numel : 1));
+    assert_int_equal(loom_st_read_f32(f, t->name, b, t->numel, &err), 0);
+    if (tensor && !strcmp(t->name, tensor)) b[0] = x, found = true;
+    assert_int_equal(loom_st_writer_add(w, t->name, LOOM_ST_F32, t->ndim, t->shape, b, &err), 0);
+  }
+  float extra = x;
+  if (tensor && !found) assert_int_equal(loom_st_writer_add(w, tensor, LOOM_ST_F32, 1, (int64_t[]){1}, &extra, &err), 0);
+  for (int i = 0; i < loom_st_meta_count(f); i++) {
+    const char *k, *v;
+    loom_st_meta_at(f, i, &k, &v);
+    if (key && !strcmp(k, key)) v = value;
+    if (v) assert_int_equal(loom_st_writer_meta(w, k, v, &err), 0);
+  }
+  assert_int_equal(loom_st_write(w, dst, &err), 0);
+  loom_st_writer_free(w);
+  loom_st_close(f);
+  for (int i = 0; i < nb; i++) free(bufs[i]);
+}
+
+static void expect_refused(const char *key, const char *value, const char *tensor, float x, const char *want) {
+  char src[512], dst[512];
+  snprintf(src, sizeof src, "%s/click/best.safetensors", dir);
+  path(dst, sizeof dst, "tampered.safetensors");
+  rewrite(src, dst, key, value, tensor, x);
+  loom_infer *s = loom_infer_open(dst, NULL, &err);
+  if (s) fail_msg("a checkpoint with %s was accepted", want);
+  if (!strstr(err.msg, want) || !strstr(err.msg, dst)) fail_msg("expected '%s' in: %s", want, err.msg);
+}
+
+static void test_tampered_checkpoints(void **state) {
+  (void)state;
+  char src[512], cfg[16384];
+  snprintf(src, sizeof src, "%s/click/best.safetensors", dir);
+  loom_st_file *f = loom_st_open(src, &err);
+  assert_non_null(f);
+  snprintf(cfg, sizeof cfg, "%s", loom_st_meta(f, "loom.config"));
+  loom_st_close(f);
+  /* the untouched copy opens, and so does the resumable last.safetensors (optimiser state skipped) */
+  char dst[512];
+  path(dst, sizeof dst, "copy.safetensors");
+  rewrite(src, dst, NULL, NULL, NULL, 0);
+  loom_infer *s = loom_infer_open(dst, NULL, &err);
+  assert_non_null(s);
+  loom_infer_close(s);
+  loom_infer_close(open_ckpt("click", NULL));
+  snprintf(dst, sizeof dst, "%s/click/last.safetensors", dir);
+  assert_non_null(s = loom_infer_open(dst, NULL, &err));
+  loom_infer_close(s);
+  expect_refused("loom.format", "other-tool/1", NULL, 0, "not a loom-train checkpoint");
+  expect_refused("loom.prep", NULL, NULL, 0, "metadata 'loom.prep' is missing");
+  expect_refused("loom.task", "multiclass", NULL, 0, "disagrees with its config");
+  expect_refused("loom.prep", "{\"vocab\": 3", NULL, 0, "metadata loom.prep");
+  expect_refused(NULL, NULL, "junk.weight", 1, "tensor 'junk.weight' belongs to no parameter");
+  expect_refused(NULL, NULL, "head.weight", NAN, "tensor 'head.weight' holds a non-finite value");
+  /* a config that describes another model, and one with a key this loom does not know */
+  char other[16384], *at = strstr(cfg, "hidden = 8");
+  assert_non_null(at);
+  snprintf(other, sizeof other, "%.*shidden = 9%s", (int)(at - cfg), cfg, at + strlen("hidden = 8"));
+  expect_refused("loom.config", other, NULL, 0, "do not fit the model");
+  at = strstr(cfg, "[text]\n");
+  assert_non_null(at);
+  snprintf(other, sizeof other, "%.*s[text]\nfrobnicate = 1\n%s", (int)(at - cfg), cfg, at + strlen("[text]\n"));
+  expect_refused("loom.config", other, NULL, 0, "frobnicate");
+}
+
 /* ---- bad input */
 
 static void test_bad_input(void **state) {
@@ -319,6 +463,22 @@ static void test_bad_input(void **state) {
   assert_non_null(strstr(err.msg, "items-badimg.csv:9"));
   assert_non_null(strstr(err.msg, "missing.png"));
   loom_infer_close(s);
+  /* a catalogue with no rows; photo search on a model without an image tower; an unknown embed kind */
+  path(p, sizeof p, "items-empty.csv");
+  sh("head -1 '%s' > '%s'", tu_src_path("datasets/fashion-shop-sample/items.csv"), p);
+  o.items = p;
+  s = open_ckpt("retrieval", &o);
+  assert_int_equal(loom_infer_search_text(s, "boots", 3, h, &err), -1);
+  assert_non_null(strstr(err.msg, "items-empty.csv"));
+  loom_infer_close(s);
+  s = open_ckpt("click", NULL);
+  assert_int_equal(loom_infer_search_image(s, tu_src_path("datasets/fashion-shop-sample/images/i00003.png"), 3, h, &err), -1);
+  assert_non_null(strstr(err.msg, "no image tower"));
+  loom_infer_close(s);
+  s = open_ckpt("ranking", NULL);
+  assert_int_equal(loom_infer_embed(s, "shops", "/nonexistent/x.safetensors", &err), -1);
+  assert_non_null(strstr(err.msg, "'shops' is not items or users"));
+  loom_infer_close(s);
   /* corrupt and foreign checkpoints */
   char ck[512];
   snprintf(ck, sizeof ck, "%s/click/best.safetensors", dir);
@@ -346,7 +506,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_eval_matches_training), cmocka_unit_test(test_rank),
       cmocka_unit_test(test_search),                cmocka_unit_test(test_cold_start_and_cache),
-      cmocka_unit_test(test_head_model),            cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_head_model),            cmocka_unit_test(test_multiclass),
+      cmocka_unit_test(test_tampered_checkpoints),  cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

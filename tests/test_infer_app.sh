@@ -86,6 +86,20 @@ head -c 2000 "$CLICK" > "$TMP/trunc.safetensors"
   fail "truncated checkpoint: $(cat "$TMP/e.txt")"
 "$INF" frobnicate "$CLICK" > /dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command must exit 2"
 "$INF" rank "$CLICK" --user u1 --top 0 > /dev/null 2>&1; [ $? -eq 2 ] || fail "--top 0 must exit 2"
+"$INF" rank "$CLICK" --format xml > /dev/null 2>&1; [ $? -eq 2 ] || fail "--format xml must exit 2"
+usage() { # ARGS... then the expected message: exit 1 and the message
+  local want=${!#}
+  "$INF" "${@:1:$#-1}" > "$TMP/e.txt" 2>&1; local rc=$?
+  [ $rc -eq 1 ] && grep -q -- "$want" "$TMP/e.txt" || fail "$* -> exit $rc: $(cat "$TMP/e.txt")"
+}
+usage score "$CLICK" "give the rows to score with --input"
+usage rank "$CLICK" "give the user with --user"
+usage search "$RANK" --text boots --image x.png "give exactly one of --text TEXT or --image PHOTO"
+usage embed "$RANK" --items "give the file to write with --output"
+usage embed "$RANK" --output "$TMP/x.safetensors" "give --items"
+usage eval "$CLICK" "give --data ROWS.csv or --split val|test"
+usage eval "$CLICK" --split train "--split train is not val or test"
+[ ! -e "$TMP/x.safetensors" ] || fail "a failed embed wrote its output"
 
 # the example program
 "$BIN/rank_products" "$RANK" u00004 "black ankle boot" > "$TMP/ex.txt" 2>&1 || { cat "$TMP/ex.txt"; fail "rank_products"; }

@@ -90,6 +90,33 @@ static void test_atomic_write_failure_keeps_old_file(void **state) {
   assert_string_equal(s, "old");
   free(s);
   assert_int_equal(count_entries(dir), 1);
+  /* the rename fails (the target is a directory): the error says so and no temporary is left */
+  char sub[600];
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  assert_int_equal(mkdir(sub, 0700), 0);
+  assert_int_equal(loom_write_file_atomic(sub, "new", 3, &err), -1);
+  assert_non_null(strstr(err.msg, "rename failed"));
+  assert_non_null(strstr(err.msg, "the previous file (if any) is intact"));
+  assert_int_equal(count_entries(dir), 2);
+  /* the streaming writer: what was written appears only on commit; a discard leaves nothing */
+  loom_atomic a;
+  assert_int_equal(loom_atomic_open(&a, path, &err), 0);
+  fputs("streamed", a.f);
+  char *before = tu_slurp(path, NULL);
+  assert_string_equal(before, "old");
+  free(before);
+  assert_int_equal(loom_atomic_commit(&a, &err), 0);
+  s = tu_slurp(path, NULL);
+  assert_string_equal(s, "streamed");
+  free(s);
+  assert_int_equal(loom_atomic_open(&a, path, &err), 0);
+  fputs("discarded", a.f);
+  loom_atomic_discard(&a);
+  s = tu_slurp(path, NULL);
+  assert_string_equal(s, "streamed");
+  free(s);
+  assert_int_equal(count_entries(dir), 2);
+  rmdir(sub);
   unlink(path);
   rmdir(dir);
 }

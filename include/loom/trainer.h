@@ -76,6 +76,10 @@ int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
 /* Checks a checkpoint written by loom_train before trusting it: safetensors structure, the metadata a
  * run needs, and that every F32 tensor is finite. -1 with err naming the file (and tensor) at fault. */
 int loom_train_check_checkpoint(const char *path, loom_error *err);
+/* Every F32 tensor of an open checkpoint is finite (loom-train never writes another kind, but a file from
+ * an older build or another tool might hold a diverged model); -1 naming the tensor and element. */
+struct loom_st_file;
+int loom_train_check_finite(const struct loom_st_file *f, const char *path, loom_error *err);
 
 #ifdef __cplusplus
 }

@@ -153,16 +153,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
       goto fail;
     }
   }
-  for (int i = 0; i < loom_graph_n_param_tensors(s->m->g); i++) {
-    const loom_tensor *t = loom_graph_param_tensor(s->m->g, i);
-    size_t n = loom_tensor_numel(t);
-    for (size_t j = 0; j < n; j++)
-      if (!isfinite(t->data[j])) {
-        loom_errorf(err, "%s: tensor '%s' holds a non-finite value at element %zu — the checkpoint is poisoned; use "
-                         "an earlier one", path, t->name, j);
-        goto fail;
-      }
-  }
+  if (loom_train_check_finite(f, path, err) < 0) goto fail;
   loom_st_close(f);
   f = NULL;
   loom_graph_drop_grads(s->m->g);

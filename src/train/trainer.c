@@ -500,9 +500,7 @@ static int parse_double(const loom_st_file *f, const char *path, const char *key
   return 0;
 }
 
-/* Every F32 tensor of the file is finite (loom-train never writes another kind, but a file from an
- * older build or another tool might hold a diverged model). */
-static int check_tensors_finite(const loom_st_file *f, const char *path, loom_error *err) {
+int loom_train_check_finite(const loom_st_file *f, const char *path, loom_error *err) {
   float buf[1024];
   for (int i = 0; i < loom_st_count(f); i++) {
     const loom_st_tensor *t = loom_st_tensor_at(f, i);
@@ -523,7 +521,7 @@ static int check_tensors_finite(const loom_st_file *f, const char *path, loom_er
 int loom_train_check_checkpoint(const char *path, loom_error *err) {
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;
-  int rc = check_meta(f, path, err) < 0 || check_tensors_finite(f, path, err) < 0 ? -1 : 0;
+  int rc = check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0 ? -1 : 0;
   loom_st_close(f);
   return rc;
 }
@@ -540,7 +538,7 @@ static int restore(run *r, loom_error *err) {
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;
   int rc = -1;
-  if (check_meta(f, path, err) < 0 || check_tensors_finite(f, path, err) < 0) goto done;
+  if (check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0) goto done;
   if (strcmp(loom_st_meta(f, "loom.kind"), "train-state") != 0) {
     loom_errorf(err, "%s: holds a model without training state (loom.kind = %s) — it cannot be resumed", path,
                 loom_st_meta(f, "loom.kind"));

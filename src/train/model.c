@@ -819,19 +819,25 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   return 0;
 }
 
-int loom_model_bind_catalog(loom_model *m, loom_dataset *ds, const int64_t *rows, int n, int B, loom_error *err) {
-  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
-  size_t slots = (size_t)B * (size_t)m->G, T = (size_t)m->T, P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
-  assert((size_t)n <= slots);
-  if (loom_dataset_catalog_features(ds, rows, n, m->items, m->tokens ? m->toks : NULL, m->tokens ? m->lens : NULL,
-                                    m->image ? m->images : NULL, err) < 0)
-    return -1;
-  for (size_t i = (size_t)n; i < slots; i++) {
+/* Item slots [n, slots) become empty items; then the text's derived inputs for every slot. */
+static void finish_item_slots(loom_model *m, size_t n, size_t slots) {
+  size_t T = (size_t)m->T, P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  for (size_t i = n; i < slots; i++) {
     m->items[i] = 0;
     if (m->tokens) memset(m->toks + i * T, 0, sizeof(int32_t) * T), m->lens[i] = 0;
     if (m->image) memset(m->images + i * P, 0, sizeof(float) * P);
   }
   if (m->tokens) item_text_aux(m, m->lens, (int)slots);
+}
+
+int loom_model_bind_catalog(loom_model *m, loom_dataset *ds, const int64_t *rows, int n, int B, loom_error *err) {
+  assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
+  size_t slots = (size_t)B * (size_t)m->G;
+  assert((size_t)n <= slots);
+  if (loom_dataset_catalog_features(ds, rows, n, m->items, m->tokens ? m->toks : NULL, m->tokens ? m->lens : NULL,
+                                    m->image ? m->images : NULL, err) < 0)
+    return -1;
+  finish_item_slots(m, (size_t)n, slots);
   return 0;
 }
 
@@ -840,19 +846,12 @@ void loom_model_bind_item_arrays(loom_model *m, const int32_t *items, const int3
   assert((m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) && B == m->compiled_B);
   size_t slots = (size_t)B * (size_t)m->G, T = (size_t)m->T, P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
   assert((size_t)n <= slots);
-  for (size_t i = 0; i < slots; i++) {
-    bool v = i < (size_t)n;
-    m->items[i] = v ? items[i] : 0;
-    if (m->tokens) {
-      if (v && tokens) memcpy(m->toks + i * T, tokens + i * T, sizeof(int32_t) * T), m->lens[i] = lengths[i];
-      else memset(m->toks + i * T, 0, sizeof(int32_t) * T), m->lens[i] = 0;
-    }
-    if (m->image) {
-      if (v && images) memcpy(m->images + i * P, images + i * P, sizeof(float) * P);
-      else memset(m->images + i * P, 0, sizeof(float) * P);
-    }
-  }
-  if (m->tokens) item_text_aux(m, m->lens, (int)slots);
+  memcpy(m->items, items, sizeof(int32_t) * (size_t)n);
+  if (m->tokens && tokens) memcpy(m->toks, tokens, sizeof(int32_t) * (size_t)n * T), memcpy(m->lens, lengths, sizeof(int32_t) * (size_t)n);
+  else if (m->tokens) memset(m->toks, 0, sizeof(int32_t) * (size_t)n * T), memset(m->lens, 0, sizeof(int32_t) * (size_t)n);
+  if (m->image && images) memcpy(m->images, images, sizeof(float) * (size_t)n * P);
+  else if (m->image) memset(m->images, 0, sizeof(float) * (size_t)n * P);
+  finish_item_slots(m, (size_t)n, slots);
 }
 
 /* rows [lo, hi) of a (rows, D) table: row lo ← mean of rows lo+1 .. hi-1 (summed in double, in order) */

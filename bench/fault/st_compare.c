@@ -10,65 +10,12 @@
 #include "loom/safetensors.h"
 #include "loom/trainer.h"
 
-static const char *const state_keys[] = {"loom.format",     "loom.kind",        "loom.task",       "train.step",
-                                         "train.epoch",     "train.optim_steps", "train.graph_rng", "train.loader",
-                                         "train.best",      "train.best_step",  "train.bad_evals", "train.loss_sum",
-                                         "train.loss_n",    "train.skipped",    "train.consec_skips"};
-
 static int same(const char *a, const char *b) {
   loom_error err = {""};
-  loom_st_file *fa = loom_st_open(a, &err);
-  if (!fa) {
-    fprintf(stderr, "st_compare: %s\n", err.msg);
-    return 2;
-  }
-  loom_st_file *fb = loom_st_open(b, &err);
-  if (!fb) {
-    fprintf(stderr, "st_compare: %s\n", err.msg);
-    loom_st_close(fa);
-    return 2;
-  }
-  int rc = 0;
-  uint64_t bytes = 0;
-  if (loom_st_count(fa) != loom_st_count(fb)) {
-    fprintf(stderr, "st_compare: %s holds %d tensors, %s %d\n", a, loom_st_count(fa), b, loom_st_count(fb));
-    rc = 1;
-  }
-  for (int i = 0; rc == 0 && i < loom_st_count(fa); i++) {
-    const loom_st_tensor *ta = loom_st_tensor_at(fa, i), *tb = loom_st_find(fb, ta->name);
-    if (!tb) {
-      fprintf(stderr, "st_compare: tensor '%s' of %s is missing from %s\n", ta->name, a, b);
-      rc = 1;
-    } else if (ta->dtype != tb->dtype || ta->ndim != tb->ndim ||
-               memcmp(ta->shape, tb->shape, sizeof(int64_t) * (size_t)ta->ndim) != 0) {
-      fprintf(stderr, "st_compare: tensor '%s' has another dtype or shape in %s\n", ta->name, b);
-      rc = 1;
-    } else {
-      const unsigned char *pa = ta->data, *pb = tb->data;
-      for (uint64_t k = 0; k < ta->end - ta->begin; k++)
-        if (pa[k] != pb[k]) {
-          uint64_t el = k / loom_st_dtype_size(ta->dtype);
-          fprintf(stderr, "st_compare: tensor '%s' differs first at element %llu (byte %llu)\n", ta->name,
-                  (unsigned long long)el, (unsigned long long)k);
-          rc = 1;
-          break;
-        }
-      bytes += ta->end - ta->begin;
-    }
-  }
-  for (size_t i = 0; rc == 0 && i < sizeof state_keys / sizeof *state_keys; i++) {
-    const char *va = loom_st_meta(fa, state_keys[i]), *vb = loom_st_meta(fb, state_keys[i]);
-    if ((va == NULL) != (vb == NULL) || (va && strcmp(va, vb) != 0)) {
-      fprintf(stderr, "st_compare: metadata '%s' differs: '%.60s' vs '%.60s'\n", state_keys[i], va ? va : "(none)",
-              vb ? vb : "(none)");
-      rc = 1;
-    }
-  }
-  if (rc == 0)
-    printf("same: %d tensors (%llu bytes) and the training state\n", loom_st_count(fa), (unsigned long long)bytes);
-  loom_st_close(fa);
-  loom_st_close(fb);
-  return rc;
+  int rc = loom_train_compare_checkpoints(a, b, &err);
+  if (rc == 0) printf("same: every tensor and the training state\n");
+  else fprintf(stderr, "st_compare: %s\n", err.msg);
+  return rc < 0 ? 2 : rc;
 }
 
 int main(int argc, char **argv) {

@@ -79,6 +79,11 @@ int loom_train_check_checkpoint(const char *path, loom_error *err);
 /* Every F32 tensor of an open checkpoint is finite (loom-train never writes another kind, but a file from
  * an older build or another tool might hold a diverged model); -1 naming the tensor and element. */
 struct loom_st_file;
+/* Whether two checkpoints hold the same run state: every tensor (parameters, buffers, optimiser moments)
+ * bit for bit in name, dtype and shape, and the training state in the metadata (step, epoch, optimiser
+ * step, RNG, loader position, counters; not timings). 0 same; 1 different, err naming the first
+ * difference; -1 when a file cannot be read (err says why). */
+int loom_train_compare_checkpoints(const char *a, const char *b, loom_error *err);
 int loom_train_check_finite(const struct loom_st_file *f, const char *path, loom_error *err);
 
 #ifdef __cplusplus

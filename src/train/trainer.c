@@ -518,6 +518,43 @@ int loom_train_check_finite(const loom_st_file *f, const char *path, loom_error 
   return 0;
 }
 
+/* The training state in a checkpoint's metadata (timings and the metrics history are left out). */
+static const char *const state_keys[] = {"loom.format",     "loom.kind",        "loom.task",       "train.step",
+                                         "train.epoch",     "train.optim_steps", "train.graph_rng", "train.loader",
+                                         "train.best",      "train.best_step",  "train.bad_evals", "train.loss_sum",
+                                         "train.loss_n",    "train.skipped",    "train.consec_skips"};
+
+static int compare_files(const loom_st_file *fa, const loom_st_file *fb, const char *a, const char *b, loom_error *err) {
+  if (loom_st_count(fa) != loom_st_count(fb))
+    return loom_errorf(err, "%s holds %d tensors, %s %d", a, loom_st_count(fa), b, loom_st_count(fb));
+  for (int i = 0; i < loom_st_count(fa); i++) {
+    const loom_st_tensor *ta = loom_st_tensor_at(fa, i), *tb = loom_st_find(fb, ta->name);
+    if (!tb) return loom_errorf(err, "tensor '%s' of %s is missing from %s", ta->name, a, b);
+    if (ta->dtype != tb->dtype || ta->ndim != tb->ndim || memcmp(ta->shape, tb->shape, sizeof(int64_t) * (size_t)ta->ndim))
+      return loom_errorf(err, "tensor '%s' has another dtype or shape in %s", ta->name, b);
+    const unsigned char *pa = ta->data, *pb = tb->data;
+    for (uint64_t k = 0; k < ta->end - ta->begin; k++)
+      if (pa[k] != pb[k])
+        return loom_errorf(err, "tensor '%s' differs first at element %" PRIu64 " (byte %" PRIu64 ")", ta->name,
+                           k / loom_st_dtype_size(ta->dtype), k);
+  }
+  for (size_t i = 0; i < sizeof state_keys / sizeof *state_keys; i++) {
+    const char *va = loom_st_meta(fa, state_keys[i]), *vb = loom_st_meta(fb, state_keys[i]);
+    if ((va == NULL) != (vb == NULL) || (va && strcmp(va, vb) != 0))
+      return loom_errorf(err, "metadata '%s' differs: '%.60s' vs '%.60s'", state_keys[i], va ? va : "(none)",
+                         vb ? vb : "(none)");
+  }
+  return 0;
+}
+
+int loom_train_compare_checkpoints(const char *a, const char *b, loom_error *err) {
+  loom_st_file *fa = loom_st_open(a, err), *fb = fa ? loom_st_open(b, err) : NULL;
+  int rc = !fa || !fb ? -1 : compare_files(fa, fb, a, b, err) < 0 ? 1 : 0;
+  loom_st_close(fa);
+  loom_st_close(fb);
+  return rc;
+}
+
 int loom_train_check_checkpoint(const char *path, loom_error *err) {
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "autograd/kernels.h"
+#include "loom/parallel.h"
+#include "loom/runtime.h"
 #include "testutil.h"
 
 static const size_t sizes[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 70, 1000, 4099};
@@ -202,6 +204,78 @@ static void test_thread_count_reaches_openmp(void **state) {
   loom_set_num_threads(before);
 }
 
+/* loom_gemm against a double-precision reference for every transposition, with shapes that take the
+ * narrow-tail path (row-major A·B, M·N·K <= 100^3, K >= 32, N % 16 in 1..8 — where OpenBLAS's
+ * AVX-512 small-matrix kernel would malloc) and shapes around it; beta 0 (C holds NaN, never read)
+ * and beta 0.5. Then: repeated calls of those shapes allocate nothing, on whichever OpenBLAS core. */
+typedef struct { int M, N, K; } gemm_shape;
+static const gemm_shape gemm_shapes[] = {{64, 20, 64}, {7, 3, 40}, {1, 8, 32}, {33, 17, 100}, {64, 24, 31},
+                                         {16, 16, 64}, {5, 9, 64}, {100, 100, 100}, {130, 40, 50}, {64, 1, 256}};
+
+static void gemm_calls(void *ctx) {
+  float *buf = ctx;
+  for (size_t i = 0; i < sizeof gemm_shapes / sizeof gemm_shapes[0]; i++) {
+    const gemm_shape q = gemm_shapes[i];
+    loom_gemm(false, false, q.M, q.N, q.K, 1.0f, buf, q.K, buf + 20000, q.N, 0.0f, buf + 40000, q.N);
+  }
+}
+
+static void test_gemm_matches_reference_and_allocates_nothing(void **state) {
+  loom_rng r;
+  loom_rng_seed(&r, 5);
+  float *A = malloc(20000 * sizeof(float)), *B = malloc(20000 * sizeof(float)), *C = malloc(20000 * sizeof(float));
+  double *ref = malloc(20000 * sizeof(double));
+  for (size_t i = 0; i < sizeof gemm_shapes / sizeof gemm_shapes[0]; i++)
+    for (int tr = 0; tr < 4; tr++)
+      for (int bi = 0; bi < 2; bi++) {
+        const gemm_shape q = gemm_shapes[i];
+        const bool ta = tr & 1, tb = tr & 2;
+        const float beta = bi ? 0.5f : 0.0f;
+        const int lda = ta ? q.M : q.K, ldb = tb ? q.K : q.N, ldc = q.N + 3;
+        tu_fill_uniform(A, 20000, -1, 1, &r);
+        tu_fill_uniform(B, 20000, -1, 1, &r);
+        tu_fill_uniform(C, 20000, -1, 1, &r);
+        for (int m = 0; m < q.M; m++)
+          for (int n = 0; n < q.N; n++) {
+            double acc = 0;
+            for (int k = 0; k < q.K; k++)
+              acc += (double)(ta ? A[k * lda + m] : A[m * lda + k]) * (tb ? B[n * ldb + k] : B[k * ldb + n]);
+            ref[m * ldc + n] = 1.5 * acc + (bi ? beta * C[m * ldc + n] : 0.0);
+            if (!bi) C[m * ldc + n] = NAN;
+          }
+        loom_gemm(ta, tb, q.M, q.N, q.K, 1.5f, A, lda, B, ldb, beta, C, ldc);
+        for (int m = 0; m < q.M; m++)
+          for (int n = 0; n < q.N; n++)
+            if (!(fabs(C[m * ldc + n] - ref[m * ldc + n]) <= 1e-5 * q.K))
+              fail_msg("gemm %dx%dx%d ta=%d tb=%d beta=%g: C[%d,%d] = %g, reference %g (OpenBLAS core %s)", q.M, q.N,
+                       q.K, ta, tb, beta, m, n, C[m * ldc + n], ref[m * ldc + n], loom_blas_core_name());
+      }
+  float *buf = calloc(60000, sizeof(float));
+  if (tu_alloc_counting_available()) tu_assert_no_alloc("loom_gemm on small shapes", gemm_calls, buf, 2, 3);
+  free(buf);
+  free(A);
+  free(B);
+  free(C);
+  free(ref);
+}
+
+/* A loop too small to share, or one inside another region, runs inline: no one-thread team. */
+static void small_loops(void *ctx) {
+  float *x = ctx;
+  LOOM_PARALLEL_FOR(false, (int i = 0; i < 64; i++), x[i] += 1.0f);
+  LOOM_PARALLEL_FOR(true, (int i = 0; i < 4096; i++), {
+    LOOM_PARALLEL_FOR(true, (int j = 0; j < 2; j++), x[4096 + 2 * i + j] += 1.0f);
+  });
+}
+
+static void test_parallel_for_enters_no_needless_region(void **state) {
+  static float x[4096 + 8192];
+  if (!tu_alloc_counting_available()) skip();
+  tu_assert_no_alloc("LOOM_PARALLEL_FOR (serial and nested loops)", small_loops, x, 2, 3);
+  for (int i = 0; i < 64; i++) assert_true(x[i] == 5.0f);
+  for (int i = 4096; i < 4096 + 8192; i++) assert_true(x[i] == 5.0f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kernel_tables_are_complete),
@@ -209,6 +283,8 @@ int main(void) {
       cmocka_unit_test(test_exp_and_activations_at_extremes),
       cmocka_unit_test(test_isa_selection_and_denormals_flushed),
       cmocka_unit_test(test_thread_count_reaches_openmp),
+      cmocka_unit_test(test_gemm_matches_reference_and_allocates_nothing),
+      cmocka_unit_test(test_parallel_for_enters_no_needless_region),
   };
   return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
 /* testutil.c — see testutil.h. */
+#include "loom/runtime.h"
 #include "loom/trainer.h"
 #include "testutil.h"
 
@@ -127,6 +128,9 @@ int posix_memalign(void **p, size_t al, size_t n) {
   *p = __libc_memalign(al, n);
   return *p ? 0 : 12;
 }
+void *memalign(size_t al, size_t n) { note_alloc(); return __libc_memalign(al, n); }
+void *valloc(size_t n) { note_alloc(); return __libc_memalign(4096, n); }
+void *pvalloc(size_t n) { note_alloc(); return __libc_memalign(4096, (n + 4095) & ~(size_t)4095); }
 #endif
 
 void tu_alloc_count_start(void) {
@@ -151,7 +155,10 @@ void tu_assert_no_alloc(const char *what, void (*step)(void *), void *ctx, int w
   tu_alloc_count_start();
   for (int i = 0; i < steps; i++) step(ctx);
   long n = tu_alloc_count_stop();
-  if (n != 0) fail_msg("%s: %ld heap allocation(s) in %d step(s); a step must allocate nothing", what, n, steps);
+  if (n != 0)
+    fail_msg("%s: %ld heap allocation(s) in %d step(s); a step must allocate nothing (OpenBLAS core %s, "
+             "%d threads: which GEMM kernels OpenBLAS picks decides which paths run)",
+             what, n, steps, loom_blas_core_name(), loom_num_threads());
 }
 
 /* ---- fixtures ---- */

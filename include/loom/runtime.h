@@ -25,6 +25,9 @@ bool loom_runtime_set_isa(loom_isa isa);
 int loom_num_threads(void);
 void loom_set_num_threads(int n);
 const char *loom_version(void);
+/* The GEMM kernels OpenBLAS picked for this CPU (e.g. "Haswell", "SkylakeX", "Zen"): results can
+ * differ in the last digits between kernels, and some kernels take other code paths. */
+const char *loom_blas_core_name(void);
 
 /* C = alpha · op(A) · op(B) + beta · C, row-major. The one door to OpenBLAS's sgemm. */
 void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,

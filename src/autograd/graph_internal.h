@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loom/parallel.h"
 #include "autograd/kernels.h"
 #include "loom/graph.h"
 #include "loom/runtime.h"
@@ -82,12 +83,11 @@ const char *loom_shape_str(const loom_tensor *t, char *buf, size_t cap);
   do {                                                                                            \
     const size_t n_ = (n);                                                                        \
     const long nb_ = (long)((n_ + LOOM_PAR_GRAIN - 1) / LOOM_PAR_GRAIN);                          \
-    _Pragma("omp parallel for schedule(static) if (nb_ > 1)")                                     \
-    for (long b_ = 0; b_ < nb_; b_++) {                                                           \
+    LOOM_PARALLEL_FOR(nb_ > 1, (long b_ = 0; b_ < nb_; b_++), {                                   \
       const size_t s = (size_t)b_ * LOOM_PAR_GRAIN;                                               \
       const size_t len = n_ - s < LOOM_PAR_GRAIN ? n_ - s : LOOM_PAR_GRAIN;                       \
       BODY;                                                                                       \
-    }                                                                                             \
+    });                                                                                           \
   } while (0)
 
 /* A fatal programming error (bad index, misuse of the API): prints where and aborts. */

@@ -5,6 +5,7 @@
  * number of threads. Fused layer ops (LSTM, conv, pooling, norms, losses) live in their own files. */
 #include <math.h>
 
+#include "loom/parallel.h"
 #include "autograd/graph_internal.h"
 
 const loom_op_def loom_op_leaf = {.name = "leaf"};
@@ -18,11 +19,10 @@ static double det_sum(size_t n, const float *x, const float *w /* NULL: plain su
   if (block < LOOM_PAR_GRAIN) block = LOOM_PAR_GRAIN;
   long nb = (long)((n + block - 1) / block);
   double part[DET_MAX_BLOCKS];
-#pragma omp parallel for schedule(static) if (nb > 1)
-  for (long b = 0; b < nb; b++) {
+  LOOM_PARALLEL_FOR(nb > 1, (long b = 0; b < nb; b++), {
     size_t s = (size_t)b * block, len = n - s < block ? n - s : block;
     part[b] = w ? loom_k.dot(len, x + s, w + s) : loom_k.sum(len, x + s);
-  }
+  });
   double total = 0.0;
   for (long b = 0; b < nb; b++) total += part[b];
   return total;
@@ -100,8 +100,7 @@ static void binary_forward(loom_tensor *t, void (*kern)(size_t, const float *, c
     break;
   case BC_SUFFIX: {
     long rows = (long)(n / nb);
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN)
-    for (long r = 0; r < rows; r++) kern(nb, A + (size_t)r * nb, B, Y + (size_t)r * nb);
+    LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), kern(nb, A + (size_t)r * nb, B, Y + (size_t)r * nb));
     break;
   }
   default:
@@ -134,12 +133,11 @@ static void binary_backward(loom_graph *g, loom_tensor *t) {
     case BC_SCALAR: LOOM_PARALLEL_BLOCKS(n, s, len, loom_k.axpy(len, mul ? B[0] : 1.0f, dY + s, dA + s)); break;
     case BC_SUFFIX: {
       long rows = (long)(n / nb);
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN)
-      for (long r = 0; r < rows; r++) {
+      LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), {
         size_t o = (size_t)r * nb;
         if (mul) loom_k.mul_acc(nb, dY + o, B, dA + o);
         else loom_k.acc(nb, dY + o, dA + o);
-      }
+      });
       break;
     }
     default:
@@ -159,15 +157,14 @@ static void binary_backward(loom_graph *g, loom_tensor *t) {
       /* Column blocks of dB, each summing every row in order: deterministic for any thread count. */
       const size_t cb = 256;
       long rows = (long)(n / nb), ncb = (long)((nb + cb - 1) / cb);
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN && ncb > 1)
-      for (long c = 0; c < ncb; c++) {
+      LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN && ncb > 1, (long c = 0; c < ncb; c++), {
         size_t c0 = (size_t)c * cb, w = nb - c0 < cb ? nb - c0 : cb;
         for (long r = 0; r < rows; r++) {
           size_t o = (size_t)r * nb + c0;
           if (mul) loom_k.mul_acc(w, dY + o, A + o, dB + c0);
           else loom_k.axpy(w, sign, dY + o, dB + c0);
         }
-      }
+      });
       break;
     }
     default:
@@ -258,10 +255,9 @@ static void matmul_forward(loom_graph *g, loom_tensor *t) {
     return;
   }
   /* Many small GEMMs: one per thread (OpenBLAS runs single-threaded inside our parallel region). */
-#pragma omp parallel for schedule(static) if (nbat >= 2 * loom_num_threads())
-  for (int i = 0; i < nbat; i++)
+  LOOM_PARALLEL_FOR(nbat >= 2 * loom_num_threads(), (int i = 0; i < nbat; i++),
     loom_gemm(ta, tb, M, N, K, 1.0f, A + (size_t)i * M * K, lda, shared ? B : B + (size_t)i * K * N, ldb, 0.0f,
-              Y + (size_t)i * M * N, N);
+              Y + (size_t)i * M * N, N));
 }
 
 /* y = op(A) op(B):  d op(A) = dY op(B)^T,  d op(B) = op(A)^T dY (then transposed back if stored so). */
@@ -280,23 +276,21 @@ static void matmul_backward(loom_graph *g, loom_tensor *t) {
     return;
   }
   if (a->grad) {
-#pragma omp parallel for schedule(static) if (nbat >= 2 * loom_num_threads())
-    for (int i = 0; i < nbat; i++) {
+    LOOM_PARALLEL_FOR(nbat >= 2 * loom_num_threads(), (int i = 0; i < nbat; i++), {
       const float *Bi = shared ? B : B + (size_t)i * K * N, *dYi = dY + (size_t)i * M * N;
       float *dAi = a->grad + (size_t)i * M * K;
       if (!ta) loom_gemm(false, !tb, M, K, N, 1.0f, dYi, N, Bi, ldb, 1.0f, dAi, K);
       else loom_gemm(tb, true, K, M, N, 1.0f, Bi, ldb, dYi, N, 1.0f, dAi, M);
-    }
+    });
   }
   if (b->grad) {
     /* A shared B sums over batches: keep that serial so the order is fixed. */
-#pragma omp parallel for schedule(static) if (!shared && nbat >= 2 * loom_num_threads())
-    for (int i = 0; i < nbat; i++) {
+    LOOM_PARALLEL_FOR(!shared && nbat >= 2 * loom_num_threads(), (int i = 0; i < nbat; i++), {
       const float *Ai = A + (size_t)i * M * K, *dYi = dY + (size_t)i * M * N;
       float *dBi = shared ? b->grad : b->grad + (size_t)i * K * N;
       if (!tb) loom_gemm(!ta, false, K, N, M, 1.0f, Ai, lda, dYi, N, 1.0f, dBi, N);
       else loom_gemm(true, ta, N, K, M, 1.0f, dYi, N, Ai, lda, 1.0f, dBi, K);
-    }
+    });
   }
 }
 const loom_op_def loom_op_matmul = {"matmul", matmul_infer, NULL, matmul_forward, matmul_backward, false};
@@ -341,8 +335,7 @@ static void rows_forward(loom_tensor *t, void (*row)(size_t, const float *, floa
   const long rows = (long)(numel / n);
   const float *X = t->src[0]->data;
   float *Y = t->data;
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) row(n, X + (size_t)r * n, Y + (size_t)r * n);
+  LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), row(n, X + (size_t)r * n, Y + (size_t)r * n));
 }
 static void rows_backward(loom_tensor *t, void (*row)(size_t, const float *, const float *, float *)) {
   float *dX = t->src[0]->grad;
@@ -350,8 +343,7 @@ static void rows_backward(loom_tensor *t, void (*row)(size_t, const float *, con
   const size_t n = (size_t)t->shape[t->ndim - 1], numel = loom_tensor_numel(t);
   const long rows = (long)(numel / n);
   const float *Y = t->data, *dY = t->grad;
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) row(n, Y + (size_t)r * n, dY + (size_t)r * n, dX + (size_t)r * n);
+  LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), row(n, Y + (size_t)r * n, dY + (size_t)r * n, dX + (size_t)r * n));
 }
 static void softmax_forward(loom_graph *g, loom_tensor *t) { rows_forward(t, loom_k.softmax); }
 static void softmax_backward(loom_graph *g, loom_tensor *t) { rows_backward(t, loom_k.softmax_bwd); }
@@ -407,17 +399,15 @@ static void reduce_forward(loom_graph *g, loom_tensor *t) {
   if (outer == 1 && inner == 1) {
     Y[0] = (float)(det_sum(n, X, NULL) * scale);
   } else if (inner == 1) {
-#pragma omp parallel for schedule(static) if (outer * n > LOOM_PAR_GRAIN)
-    for (long o = 0; o < (long)outer; o++) Y[o] = loom_k.sum(n, X + (size_t)o * n) * scale;
+    LOOM_PARALLEL_FOR(outer * n > LOOM_PAR_GRAIN, (long o = 0; o < (long)outer; o++), Y[o] = loom_k.sum(n, X + (size_t)o * n) * scale);
   } else {
-#pragma omp parallel for schedule(static) if (outer * n * inner > LOOM_PAR_GRAIN)
-    for (long o = 0; o < (long)outer; o++) {
+    LOOM_PARALLEL_FOR(outer * n * inner > LOOM_PAR_GRAIN, (long o = 0; o < (long)outer; o++), {
       float *y = Y + (size_t)o * inner;
       const float *x = X + (size_t)o * n * inner;
       memcpy(y, x, inner * sizeof(float));
       for (size_t k = 1; k < n; k++) loom_k.acc(inner, x + k * inner, y);
       if (scale != 1.0f) loom_k.affine(inner, scale, 0.0f, y, y);
-    }
+    });
   }
 }
 
@@ -427,8 +417,7 @@ static void reduce_backward(loom_graph *g, loom_tensor *t) {
   const size_t outer = (size_t)t->ip[2], n = (size_t)t->ip[3], inner = (size_t)t->ip[4];
   const float scale = t->op == LOOM_OP_MEAN ? 1.0f / (float)n : 1.0f;
   const float *dY = t->grad;
-#pragma omp parallel for schedule(static) if (outer * n * inner > LOOM_PAR_GRAIN)
-  for (long o = 0; o < (long)outer; o++) {
+  LOOM_PARALLEL_FOR(outer * n * inner > LOOM_PAR_GRAIN, (long o = 0; o < (long)outer; o++), {
     float *dx = dX + (size_t)o * n * inner;
     if (inner == 1) {
       const float d = dY[o] * scale;
@@ -436,7 +425,7 @@ static void reduce_backward(loom_graph *g, loom_tensor *t) {
     } else {
       for (size_t k = 0; k < n; k++) loom_k.axpy(inner, scale, dY + (size_t)o * inner, dx + k * inner);
     }
-  }
+  });
 }
 const loom_op_def loom_op_sum = {"sum", reduce_infer, NULL, reduce_forward, reduce_backward, false};
 const loom_op_def loom_op_mean = {"mean", reduce_infer, NULL, reduce_forward, reduce_backward, false};
@@ -468,28 +457,26 @@ static int concat_infer(loom_graph *g, loom_tensor *t) {
 static void concat_forward(loom_graph *g, loom_tensor *t) {
   const size_t C = (size_t)t->shape[t->ndim - 1], numel = loom_tensor_numel(t);
   const long rows = (long)(numel / C);
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) {
+  LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), {
     float *y = t->data + (size_t)r * C;
     for (int i = 0; i < t->nsrc; i++) {
       size_t ci = (size_t)t->src[i]->shape[t->src[i]->ndim - 1];
       memcpy(y, t->src[i]->data + (size_t)r * ci, ci * sizeof(float));
       y += ci;
     }
-  }
+  });
 }
 static void concat_backward(loom_graph *g, loom_tensor *t) {
   const size_t C = (size_t)t->shape[t->ndim - 1], numel = loom_tensor_numel(t);
   const long rows = (long)(numel / C);
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) {
+  LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), {
     const float *dy = t->grad + (size_t)r * C;
     for (int i = 0; i < t->nsrc; i++) {
       size_t ci = (size_t)t->src[i]->shape[t->src[i]->ndim - 1];
       if (t->src[i]->grad) loom_k.acc(ci, dy, t->src[i]->grad + (size_t)r * ci);
       dy += ci;
     }
-  }
+  });
 }
 const loom_op_def loom_op_concat = {"concat", concat_infer, NULL, concat_forward, concat_backward, false};
 
@@ -514,16 +501,14 @@ static void slice_forward(loom_graph *g, loom_tensor *t) {
   const loom_tensor *x = t->src[0];
   const size_t C = (size_t)x->shape[x->ndim - 1], L = (size_t)t->ip[1], S = (size_t)t->ip[0];
   const long rows = (long)(loom_tensor_numel(t) / L);
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t) > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) memcpy(t->data + (size_t)r * L, x->data + (size_t)r * C + S, L * sizeof(float));
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t) > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), memcpy(t->data + (size_t)r * L, x->data + (size_t)r * C + S, L * sizeof(float)));
 }
 static void slice_backward(loom_graph *g, loom_tensor *t) {
   loom_tensor *x = t->src[0];
   if (!x->grad) return;
   const size_t C = (size_t)x->shape[x->ndim - 1], L = (size_t)t->ip[1], S = (size_t)t->ip[0];
   const long rows = (long)(loom_tensor_numel(t) / L);
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t) > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) loom_k.acc(L, t->grad + (size_t)r * L, x->grad + (size_t)r * C + S);
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t) > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), loom_k.acc(L, t->grad + (size_t)r * L, x->grad + (size_t)r * C + S));
 }
 const loom_op_def loom_op_slice = {"slice", slice_infer, NULL, slice_forward, slice_backward, false};
 
@@ -607,13 +592,12 @@ static void gather_forward(loom_graph *g, loom_tensor *t) {
   const loom_tensor *tab = t->src[0], *idx = t->src[1];
   const size_t D = (size_t)tab->shape[1];
   const long R = (long)loom_tensor_numel(idx), V = tab->shape[0], pad = t->ip[0];
-#pragma omp parallel for schedule(static) if ((size_t)R * D > LOOM_PAR_GRAIN)
-  for (long r = 0; r < R; r++) {
+  LOOM_PARALLEL_FOR((size_t)R * D > LOOM_PAR_GRAIN, (long r = 0; r < R; r++), {
     long k = idx->idata[r];
     if (k < 0 || k >= V) LOOM_FATAL("gather '%s': index %ld at position %ld is outside [0, %ld)", t->name, k, r, V);
     if (k == pad) memset(t->data + (size_t)r * D, 0, D * sizeof(float));
     else memcpy(t->data + (size_t)r * D, tab->data + (size_t)k * D, D * sizeof(float));
-  }
+  });
 }
 /* dtable[idx[r]] += dy[r]: threads take column blocks, so no two write one place and the order of
  * the rows is the same for any thread count. */
@@ -623,14 +607,13 @@ static void gather_backward(loom_graph *g, loom_tensor *t) {
   if (!tab->grad) return;
   const size_t D = (size_t)tab->shape[1], cb = 64;
   const long R = (long)loom_tensor_numel(idx), pad = t->ip[0], ncb = (long)((D + cb - 1) / cb);
-#pragma omp parallel for schedule(static) if ((size_t)R * D > LOOM_PAR_GRAIN && ncb > 1)
-  for (long c = 0; c < ncb; c++) {
+  LOOM_PARALLEL_FOR((size_t)R * D > LOOM_PAR_GRAIN && ncb > 1, (long c = 0; c < ncb; c++), {
     size_t c0 = (size_t)c * cb, w = D - c0 < cb ? D - c0 : cb;
     for (long r = 0; r < R; r++) {
       long k = idx->idata[r];
       if (k != pad) loom_k.acc(w, t->grad + (size_t)r * D + c0, tab->grad + (size_t)k * D + c0);
     }
-  }
+  });
 }
 const loom_op_def loom_op_gather = {"gather", gather_infer, NULL, gather_forward, gather_backward, false};
 

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "loom/parallel.h"
 #include "autograd/graph_internal.h"
 #include "loom/conv.h"
 
@@ -249,8 +250,7 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
   float *scratch = t->saved;
   float *kept = scratch + slot_n * (size_t)q.slots + (t->requires_grad ? conv_partial_floats(&q) : 0);
   const int nthr = conv_threads(&q, q.NB);
-#pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
-  for (int blk = 0; blk < q.NB; blk++) {
+  LOOM_PARALLEL_FOR_N(nthr, (int blk = 0; blk < q.NB; blk++), {
     float *col = scratch + (size_t)omp_get_thread_num() * slot_n;
     const int n0 = blk * q.nb, cnt = q.B - n0 < q.nb ? q.B - n0 : q.nb;
     const size_t ld = (size_t)cnt * q.P;
@@ -268,7 +268,7 @@ static void conv2d_forward(loom_graph *g, loom_tensor *t) {
           loom_k.affine(q.P, 1.0f, bias ? bias[o] : 0.0f, stage + (size_t)o * ld + (size_t)s * q.P,
                         Y + (size_t)(n0 + s) * out + (size_t)o * q.P);
     }
-  }
+  });
 }
 
 /* Per group of blocks, in block order: dW_g = sum dy_n col_n^T, db_g = sum dy_n; then
@@ -287,8 +287,7 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
   if (!dX && !dW && !dB) return;
 
   const int nthr = conv_threads(&q, q.G);
-#pragma omp parallel for num_threads(nthr) schedule(static) if (nthr > 1)
-  for (int grp = 0; grp < q.G; grp++) {
+  LOOM_PARALLEL_FOR_N(nthr, (int grp = 0; grp < q.G; grp++), {
     float *col = scratch + (size_t)omp_get_thread_num() * slot_n, *dwpart = partials + (size_t)grp * wn;
     /* group grp: blocks [grp NB / G, (grp + 1) NB / G) */
     const int blk0 = (int)((long)grp * q.NB / q.G), blk1 = (int)((long)(grp + 1) * q.NB / q.G);
@@ -328,7 +327,7 @@ static void conv2d_backward(loom_graph *g, loom_tensor *t) {
         }
       }
     }
-  }
+  });
   if (dW) /* dW += part_0 + part_1 + ... in group order, threads over elements */
     LOOM_PARALLEL_BLOCKS(wn, s0, len, {
       for (int grp = 0; grp < q.G; grp++) loom_k.acc(len, partials + (size_t)grp * wn + s0, dW + s0);
@@ -456,8 +455,7 @@ static void maxpool_forward(loom_graph *g, loom_tensor *t) {
   int lo = (q.pl + q.sw - 1) / q.sw, hi = q.W + q.pl - q.kw < 0 ? 0 : (q.W + q.pl - q.kw) / q.sw + 1;
   if (hi > q.Wo) hi = q.Wo;
   if (lo > hi) lo = hi;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN)
-  for (long pl = 0; pl < planes; pl++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN, (long pl = 0; pl < planes; pl++), {
     const float *restrict x = X + (size_t)pl * q.H * q.W;
     for (int oh = 0; oh < q.Ho; oh++) {
       float *restrict y = Y + ((size_t)pl * q.Ho + oh) * q.Wo;
@@ -482,7 +480,7 @@ static void maxpool_forward(loom_graph *g, loom_tensor *t) {
           else maxpool_row(xr, q.sw, base, lo, hi, y, a);
         }
     }
-  }
+  });
 }
 static void maxpool_backward(loom_graph *g, loom_tensor *t) {
   float *dX = t->src[0]->grad;
@@ -493,11 +491,10 @@ static void maxpool_backward(loom_graph *g, loom_tensor *t) {
   const int32_t *arg = t->saved;
   const long planes = (long)q.B * q.C;
   const size_t po = (size_t)q.Ho * q.Wo;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN)
-  for (long pl = 0; pl < planes; pl++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN, (long pl = 0; pl < planes; pl++), {
     float *dx = dX + (size_t)pl * q.H * q.W;
     for (size_t k = 0; k < po; k++) dx[arg[pl * po + k]] += dY[pl * po + k];
-  }
+  });
 }
 const loom_op_def loom_op_maxpool2d = {"maxpool2d", pool_infer, maxpool_saved, maxpool_forward, maxpool_backward, false};
 
@@ -519,8 +516,7 @@ static void avgpool_forward(loom_graph *g, loom_tensor *t) {
   const float *X = t->src[0]->data;
   float *Y = t->data;
   const long planes = (long)q.B * q.C;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN)
-  for (long pl = 0; pl < planes; pl++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN, (long pl = 0; pl < planes; pl++), {
     const float *x = X + (size_t)pl * q.H * q.W;
     float *y = Y + (size_t)pl * q.Ho * q.Wo;
     for (int oh = 0; oh < q.Ho; oh++)
@@ -531,7 +527,7 @@ static void avgpool_forward(loom_graph *g, loom_tensor *t) {
           for (int iw = w0; iw < w1; iw++) s += x[ih * q.W + iw];
         y[oh * q.Wo + ow] = s / avg_divisor(&q, oh, ow, incl, h0, h1, w0, w1);
       }
-  }
+  });
 }
 static void avgpool_backward(loom_graph *g, loom_tensor *t) {
   float *dX = t->src[0]->grad;
@@ -541,8 +537,7 @@ static void avgpool_backward(loom_graph *g, loom_tensor *t) {
   const bool incl = t->ip[7];
   const float *dY = t->grad;
   const long planes = (long)q.B * q.C;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN)
-  for (long pl = 0; pl < planes; pl++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t->src[0]) > LOOM_PAR_GRAIN, (long pl = 0; pl < planes; pl++), {
     float *dx = dX + (size_t)pl * q.H * q.W;
     const float *dy = dY + (size_t)pl * q.Ho * q.Wo;
     for (int oh = 0; oh < q.Ho; oh++)
@@ -552,7 +547,7 @@ static void avgpool_backward(loom_graph *g, loom_tensor *t) {
         for (int ih = h0; ih < h1; ih++)
           for (int iw = w0; iw < w1; iw++) dx[ih * q.W + iw] += d;
       }
-  }
+  });
 }
 const loom_op_def loom_op_avgpool2d = {"avgpool2d", pool_infer, NULL, avgpool_forward, avgpool_backward, false};
 
@@ -576,8 +571,7 @@ static void gap_forward(loom_graph *g, loom_tensor *t) {
   const size_t hw = (size_t)x->shape[2] * x->shape[3];
   const long planes = (long)x->shape[0] * x->shape[1];
   const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(x) > LOOM_PAR_GRAIN)
-  for (long pl = 0; pl < planes; pl++) t->data[pl] = loom_k.sum(hw, x->data + (size_t)pl * hw) * inv;
+  LOOM_PARALLEL_FOR(loom_tensor_numel(x) > LOOM_PAR_GRAIN, (long pl = 0; pl < planes; pl++), t->data[pl] = loom_k.sum(hw, x->data + (size_t)pl * hw) * inv);
 }
 static void gap_backward(loom_graph *g, loom_tensor *t) {
   loom_tensor *x = t->src[0];
@@ -585,11 +579,10 @@ static void gap_backward(loom_graph *g, loom_tensor *t) {
   const size_t hw = (size_t)x->shape[2] * x->shape[3];
   const long planes = (long)x->shape[0] * x->shape[1];
   const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(x) > LOOM_PAR_GRAIN)
-  for (long pl = 0; pl < planes; pl++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(x) > LOOM_PAR_GRAIN, (long pl = 0; pl < planes; pl++), {
     float *dx = x->grad + (size_t)pl * hw;
     const float d = t->grad[pl] * inv;
     for (size_t k = 0; k < hw; k++) dx[k] += d;
-  }
+  });
 }
 const loom_op_def loom_op_global_avgpool = {"global_avgpool", gap_infer, NULL, gap_forward, gap_backward, false};

@@ -5,6 +5,7 @@
  * live elsewhere (src/train). */
 #include <math.h>
 
+#include "loom/parallel.h"
 #include "autograd/graph_internal.h"
 #include "loom/loss.h"
 
@@ -21,13 +22,12 @@ static double ordered_sum(size_t n, const float *x) {
   if (block < 4096) block = 4096;
   long nb = (long)((n + block - 1) / block);
   double part[LS_MAX_BLOCKS];
-#pragma omp parallel for schedule(static) if (nb > 1)
-  for (long b = 0; b < nb; b++) {
+  LOOM_PARALLEL_FOR(nb > 1, (long b = 0; b < nb; b++), {
     size_t s = (size_t)b * block, e = n - s < block ? n : s + block;
     double acc = 0.0;
     for (size_t i = s; i < e; i++) acc += x[i];
     part[b] = acc;
-  }
+  });
   double total = 0.0;
   for (long b = 0; b < nb; b++) total += part[b];
   return total;
@@ -143,11 +143,10 @@ static void bce_forward(loom_graph *g, loom_tensor *t) {
   const float *X = t->src[0]->data, *Y = t->src[1]->data, *PW = t->ip[1] ? t->src[2]->data : NULL;
   const size_t n = ROWS(t), npw = (size_t)t->ip[1];
   float *L = per_sample(t);
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN)
-  for (size_t i = 0; i < n; i++) {
+  LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (size_t i = 0; i < n; i++), {
     float x = X[i], y = Y[i], pw = PW ? PW[i % npw] : 1.0f;
     L[i] = (1.0f - y) * x + (1.0f + (pw - 1.0f) * y) * softplusf(-x);
-  }
+  });
   loss_reduce(t, n);
 }
 
@@ -156,12 +155,11 @@ static void bce_backward(loom_graph *g, loom_tensor *t) {
   const float *X = t->src[0]->data, *Y = t->src[1]->data, *PW = t->ip[1] ? t->src[2]->data : NULL;
   float *dX = t->src[0]->grad, *dY = t->src[1]->grad;
   const size_t n = ROWS(t), npw = (size_t)t->ip[1];
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN)
-  for (size_t i = 0; i < n; i++) {
+  LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (size_t i = 0; i < n; i++), {
     float x = X[i], y = Y[i], pw = PW ? PW[i % npw] : 1.0f, w = loss_weight(t, i, n);
     if (dX) dX[i] += w * ((1.0f - y) - (1.0f + (pw - 1.0f) * y) * sigmoidf(-x));
     if (dY) dY[i] += w * (-x + (pw - 1.0f) * softplusf(-x));
-  }
+  });
 }
 const loom_op_def loom_op_bce_logits = {"bce_logits", bce_infer, per_sample_bytes, bce_forward, bce_backward, false};
 
@@ -199,8 +197,7 @@ static void ce_forward(loom_graph *g, loom_tensor *t) {
   const long B = x->shape[0], C = x->shape[1], ignore = t->ip[1];
   const float eps = t->fp[0];
   float *L = per_sample(t), *lse = ce_lse(t);
-#pragma omp parallel for schedule(static) if ((size_t)B * C > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR((size_t)B * C > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     const float *xi = x->data + (size_t)i * C;
     long y = Y[i];
     float m = loom_k.max((size_t)C, xi);
@@ -219,7 +216,7 @@ static void ce_forward(loom_graph *g, loom_tensor *t) {
       for (long c = 0; c < C; c++) sx += xi[c];
       L[i] = (1.0f - eps) * nll + eps / (float)C * (float)((double)C * l - sx);
     }
-  }
+  });
   size_t count = 0;
   for (long i = 0; i < B; i++) count += Y[i] != ignore;
   lse[B] = (float)count;
@@ -234,15 +231,14 @@ static void ce_backward(loom_graph *g, loom_tensor *t) {
   const long B = x->shape[0], C = x->shape[1], ignore = t->ip[1];
   const float eps = t->fp[0], *lse = ce_lse(t);
   const size_t count = (size_t)lse[B];
-#pragma omp parallel for schedule(static) if ((size_t)B * C > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR((size_t)B * C > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     if (Y[i] == ignore) continue;
     const float w = loss_weight(t, (size_t)i, count), *xi = x->data + (size_t)i * C, l = lse[i];
     float *dx = x->grad + (size_t)i * C;
     acc_exp_shifted((size_t)C, xi, l, w, dx);
     if (eps != 0.0f) loom_k.affine((size_t)C, 1.0f, -w * eps / (float)C, dx, dx);
     dx[Y[i]] -= w * (1.0f - eps);
-  }
+  });
 }
 const loom_op_def loom_op_softmax_ce = {"softmax_ce", ce_infer, ce_saved, ce_forward, ce_backward, false};
 
@@ -266,20 +262,18 @@ static void mse_forward(loom_graph *g, loom_tensor *t) {
   const float *A = t->src[0]->data, *B = t->src[1]->data;
   float *L = per_sample(t);
   const size_t n = ROWS(t);
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN)
-  for (size_t i = 0; i < n; i++) L[i] = (A[i] - B[i]) * (A[i] - B[i]);
+  LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (size_t i = 0; i < n; i++), L[i] = (A[i] - B[i]) * (A[i] - B[i]));
   loss_reduce(t, n);
 }
 static void mse_backward(loom_graph *g, loom_tensor *t) {
   const float *A = t->src[0]->data, *B = t->src[1]->data;
   float *dA = t->src[0]->grad, *dB = t->src[1]->grad;
   const size_t n = ROWS(t);
-#pragma omp parallel for schedule(static) if (n > LOOM_PAR_GRAIN)
-  for (size_t i = 0; i < n; i++) {
+  LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (size_t i = 0; i < n; i++), {
     float d = 2.0f * loss_weight(t, i, n) * (A[i] - B[i]);
     if (dA) dA[i] += d;
     if (dB) dB[i] -= d;
-  }
+  });
 }
 const loom_op_def loom_op_mse = {"mse", mse_infer, per_sample_bytes, mse_forward, mse_backward, false};
 
@@ -308,12 +302,11 @@ static void bpr_forward(loom_graph *g, loom_tensor *t) {
   const float *P = t->src[0]->data, *N = t->src[1]->data;
   const long B = (long)ROWS(t), n = t->ip[1];
   float *L = per_sample(t);
-#pragma omp parallel for schedule(static) if ((size_t)B * n > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR((size_t)B * n > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     double s = 0.0;
     for (long j = 0; j < n; j++) s += softplusf(N[i * n + j] - P[i]);
     L[i] = (float)(s / (double)n);
-  }
+  });
   loss_reduce(t, (size_t)B);
 }
 /* dl_i/ds_neg_ij = σ(s_neg_ij − s_pos_i) / n;  dl_i/ds_pos_i = −Σ_j of that. */
@@ -321,8 +314,7 @@ static void bpr_backward(loom_graph *g, loom_tensor *t) {
   const float *P = t->src[0]->data, *N = t->src[1]->data;
   float *dP = t->src[0]->grad, *dN = t->src[1]->grad;
   const long B = (long)ROWS(t), n = t->ip[1];
-#pragma omp parallel for schedule(static) if ((size_t)B * n > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR((size_t)B * n > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     const float w = loss_weight(t, (size_t)i, (size_t)B) / (float)n;
     float sp = 0.0f;
     for (long j = 0; j < n; j++) {
@@ -331,7 +323,7 @@ static void bpr_backward(loom_graph *g, loom_tensor *t) {
       sp += d;
     }
     if (dP) dP[i] -= sp;
-  }
+  });
 }
 const loom_op_def loom_op_bpr = {"bpr", bpr_infer, per_sample_bytes, bpr_forward, bpr_backward, false};
 
@@ -406,12 +398,11 @@ static void triplet_forward(loom_graph *g, loom_tensor *t) {
   const long B = a->shape[0];
   const size_t D = (size_t)a->shape[1];
   float *L = per_sample(t), *H = triplet_hinge(t);
-#pragma omp parallel for schedule(static) if ((size_t)B * D > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR((size_t)B * D > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     size_t o = (size_t)i * D;
     H[i] = triplet_dist(t, D, A + o, P + o) - triplet_dist(t, D, A + o, N + o) + t->fp[0];
     L[i] = fmaxf(H[i], 0.0f);
-  }
+  });
   loss_reduce(t, (size_t)B);
 }
 
@@ -445,14 +436,13 @@ static void triplet_backward(loom_graph *g, loom_tensor *t) {
   const float *H = triplet_hinge(t);
   void (*bwd)(size_t, const float *, const float *, float, float *, float *) =
       t->ip[1] == LOOM_DIST_COSINE ? cosdist_bwd : euclid_bwd;
-#pragma omp parallel for schedule(static) if ((size_t)B * D > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR((size_t)B * D > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     if (H[i] < 0.0f) continue;
     const size_t o = (size_t)i * D;
     const float w = loss_weight(t, (size_t)i, (size_t)B);
     bwd(D, a->data + o, p->data + o, w, a->grad ? a->grad + o : NULL, p->grad ? p->grad + o : NULL);
     bwd(D, a->data + o, n->data + o, -w, a->grad ? a->grad + o : NULL, n->grad ? n->grad + o : NULL);
-  }
+  });
 }
 const loom_op_def loom_op_triplet = {"triplet", triplet_infer, triplet_saved, triplet_forward, triplet_backward, false};
 
@@ -475,18 +465,16 @@ static size_t l2n_saved(const loom_tensor *t) { return l2n_rows(t) * sizeof(floa
 
 /* Normalise R rows of D: y = x / max(|x|, eps); norms[r] = |x_r|. Shared with InfoNCE. */
 static void normalize_rows(size_t R, size_t D, const float *X, float *Y, float *norms, float eps) {
-#pragma omp parallel for schedule(static) if (R * D > LOOM_PAR_GRAIN)
-  for (long r = 0; r < (long)R; r++) {
+  LOOM_PARALLEL_FOR(R * D > LOOM_PAR_GRAIN, (long r = 0; r < (long)R; r++), {
     float nr = row_norm(D, X + (size_t)r * D);
     norms[r] = nr;
     loom_k.affine(D, 1.0f / fmaxf(nr, eps), 0.0f, X + (size_t)r * D, Y + (size_t)r * D);
-  }
+  });
 }
 /* dx += (dy − y (y·dy)) / |x| where |x| > eps, else dy / eps. */
 static void normalize_rows_bwd(size_t R, size_t D, const float *Y, const float *norms, const float *dY, float *dX,
                                float eps) {
-#pragma omp parallel for schedule(static) if (R * D > LOOM_PAR_GRAIN)
-  for (long r = 0; r < (long)R; r++) {
+  LOOM_PARALLEL_FOR(R * D > LOOM_PAR_GRAIN, (long r = 0; r < (long)R; r++), {
     const size_t o = (size_t)r * D;
     if (norms[r] > eps) {
       const float inv = 1.0f / norms[r], yd = loom_k.dot(D, Y + o, dY + o);
@@ -495,7 +483,7 @@ static void normalize_rows_bwd(size_t R, size_t D, const float *Y, const float *
     } else {
       loom_k.axpy(D, 1.0f / eps, dY + o, dX + o);
     }
-  }
+  });
 }
 static void l2n_forward(loom_graph *g, loom_tensor *t) {
   normalize_rows(l2n_rows(t), (size_t)t->shape[t->ndim - 1], t->src[0]->data, t->data, t->saved, t->fp[0]);
@@ -531,24 +519,22 @@ static void cos_forward(loom_graph *g, loom_tensor *t) {
   const loom_tensor *a = t->src[0];
   const size_t D = (size_t)a->shape[a->ndim - 1];
   const long R = (long)loom_tensor_numel(t);
-#pragma omp parallel for schedule(static) if ((size_t)R * D > LOOM_PAR_GRAIN)
-  for (long r = 0; r < R; r++) {
+  LOOM_PARALLEL_FOR((size_t)R * D > LOOM_PAR_GRAIN, (long r = 0; r < R; r++), {
     float den, xx, yy;
     t->data[r] = row_cos(D, a->data + (size_t)r * D, t->src[1]->data + (size_t)r * D, t->fp[0], &den, &xx, &yy);
-  }
+  });
 }
 static void cos_backward(loom_graph *g, loom_tensor *t) {
   loom_tensor *a = t->src[0], *b = t->src[1];
   const size_t D = (size_t)a->shape[a->ndim - 1];
   const long R = (long)loom_tensor_numel(t);
   const float eps = t->fp[0];
-#pragma omp parallel for schedule(static) if ((size_t)R * D > LOOM_PAR_GRAIN)
-  for (long r = 0; r < R; r++) {
+  LOOM_PARALLEL_FOR((size_t)R * D > LOOM_PAR_GRAIN, (long r = 0; r < R; r++), {
     const size_t o = (size_t)r * D;
     float den, xx, yy, c = row_cos(D, a->data + o, b->data + o, eps, &den, &xx, &yy);
     row_cos_bwd(D, a->data + o, b->data + o, c, den, xx, eps, t->grad[r], a->grad ? a->grad + o : NULL);
     row_cos_bwd(D, b->data + o, a->data + o, c, den, yy, eps, t->grad[r], b->grad ? b->grad + o : NULL);
-  }
+  });
 }
 const loom_op_def loom_op_cosine_sim = {"cosine_sim", cos_infer, NULL, cos_forward, cos_backward, false};
 
@@ -587,13 +573,12 @@ static int infonce_infer(loom_graph *g, loom_tensor *t) {
 static void transpose_scaled(size_t n, const float *x, const float *s, float *y) {
   enum { TILE = 32 };
   const long nt = (long)((n + TILE - 1) / TILE);
-#pragma omp parallel for schedule(static) if (n * n > LOOM_PAR_GRAIN)
-  for (long bi = 0; bi < nt; bi++)
+  LOOM_PARALLEL_FOR(n * n > LOOM_PAR_GRAIN, (long bi = 0; bi < nt; bi++),
     for (size_t j0 = 0; j0 < n; j0 += TILE) {
       const size_t i0 = (size_t)bi * TILE, i1 = i0 + TILE < n ? i0 + TILE : n, j1 = j0 + TILE < n ? j0 + TILE : n;
       for (size_t i = i0; i < i1; i++)
         for (size_t j = j0; j < j1; j++) y[i * n + j] = (s ? s[j] : 1.0f) * x[j * n + i];
-    }
+    });
 }
 
 typedef struct {
@@ -638,8 +623,7 @@ static void infonce_forward(loom_graph *g, loom_tensor *t) {
   /* S = q^ k^T / tau into P (B, B) */
   loom_gemm(false, true, B, B, (int)D, 1.0f / t->fp[0], s.qh, (int)D, s.kh, (int)D, 0.0f, s.P, B);
   if (sym) transpose_scaled(Bz, s.P, NULL, s.Pc); /* Pc = S^T: the k->q direction, row-wise */
-#pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
-  for (long i = 0; i < (sym ? 2 * B : B); i++) {
+  LOOM_PARALLEL_FOR(Bz * Bz > LOOM_PAR_GRAIN, (long i = 0; i < (sym ? 2 * B : B); i++), {
     const bool col = i >= B;
     const long r = col ? i - B : i;
     float *row = (col ? s.Pc : s.P) + (size_t)r * Bz, m = loom_k.max(Bz, row);
@@ -647,7 +631,7 @@ static void infonce_forward(loom_graph *g, loom_tensor *t) {
     (col ? s.lcol : s.lrow)[r] = lse - row[r];
     loom_k.affine(Bz, 1.0f, -lse, row, row);
     loom_k.exp(Bz, row, row);
-  }
+  });
   float *L = per_sample(t);
   for (long i = 0; i < B; i++) L[i] = sym ? 0.5f * (s.lrow[i] + s.lcol[i]) : s.lrow[i];
   loss_reduce(t, Bz);
@@ -670,14 +654,13 @@ static void infonce_backward(loom_graph *g, loom_tensor *t) {
     transpose_scaled(Bz, s.Pc, wcol, s.dS);
   }
   /* then the q->k term, row i: h w_i P_i; both subtract their weight on the diagonal */
-#pragma omp parallel for schedule(static) if (Bz * Bz > LOOM_PAR_GRAIN)
-  for (long i = 0; i < B; i++) {
+  LOOM_PARALLEL_FOR(Bz * Bz > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     const float w = h * loss_weight(t, (size_t)i, Bz);
     float *dst = s.dS + (size_t)i * Bz;
     if (sym) loom_k.axpy(Bz, w, s.P + (size_t)i * Bz, dst);
     else loom_k.affine(Bz, w, 0.0f, s.P + (size_t)i * Bz, dst);
     dst[i] -= w + (sym ? wcol[i] : 0.0f);
-  }
+  });
   if (q->grad) loom_gemm(false, false, B, (int)D, B, inv_tau, s.dS, B, s.kh, (int)D, 0.0f, s.dqh, (int)D);
   if (k->grad) loom_gemm(true, false, B, (int)D, B, inv_tau, s.dS, B, s.qh, (int)D, 0.0f, s.dkh, (int)D);
   if (t->ip[1]) {

@@ -23,6 +23,7 @@
  * src/layers/lstm.c. */
 #include <math.h>
 
+#include "loom/parallel.h"
 #include "autograd/graph_internal.h"
 #include "loom/lstm.h"
 
@@ -133,20 +134,18 @@ static void lstm_forward(loom_graph *g, loom_tensor *t) {
   }
 
   /* Step-major inputs: Xs[s][b] = x[b][tau(s, b)], zero where inactive. */
-#pragma omp parallel for schedule(static) if ((size_t)T * B * E > LOOM_PAR_GRAIN)
-  for (long r = 0; r < (long)T * B; r++) {
+  LOOM_PARALLEL_FOR((size_t)T * B * E > LOOM_PAR_GRAIN, (long r = 0; r < (long)T * B; r++), {
     const int s = (int)(r / B), b = (int)(r % B), len = seq_len(t, b, T);
     float *dst = Xs + (size_t)r * E;
     if (s < len) memcpy(dst, x->data + ((size_t)b * T + tau_of(t, s, len)) * E, sizeof(float) * (size_t)E);
     else memset(dst, 0, sizeof(float) * (size_t)E);
-  }
+  });
   /* Input projection of every step: Z = Xs W_ihᵀ  (T·B, 4H) */
   loom_gemm(false, true, T * B, G4, E, 1.0f, Xs, E, wih->data, E, 0.0f, Z, G4);
   if (seq) memset(t->data, 0, sizeof(float) * (size_t)B * T * H);
 
   const int rb = row_block(B), nblk = (B + rb - 1) / rb;
-#pragma omp parallel for schedule(static) if (nblk > 1)
-  for (int blk = 0; blk < nblk; blk++) {
+  LOOM_PARALLEL_FOR(nblk > 1, (int blk = 0; blk < nblk; blk++), {
     const int b0 = blk * rb, nb = B - b0 < rb ? B - b0 : rb;
     memset(Hs + (size_t)b0 * H, 0, sizeof(float) * (size_t)nb * H);
     memset(Cs + (size_t)b0 * H, 0, sizeof(float) * (size_t)nb * H);
@@ -180,7 +179,7 @@ static void lstm_forward(loom_graph *g, loom_tensor *t) {
         const int len = seq_len(t, b, T);
         memcpy(t->data + (size_t)b * H, Hs + ((size_t)len * B + b) * H, sizeof(float) * (size_t)H);
       }
-  }
+  });
 }
 
 static void lstm_backward(loom_graph *g, loom_tensor *t) {
@@ -194,8 +193,7 @@ static void lstm_backward(loom_graph *g, loom_tensor *t) {
   const float *dY = t->grad;
 
   const int rb = row_block(B), nblk = (B + rb - 1) / rb;
-#pragma omp parallel for schedule(static) if (nblk > 1)
-  for (int blk = 0; blk < nblk; blk++) {
+  LOOM_PARALLEL_FOR(nblk > 1, (int blk = 0; blk < nblk; blk++), {
     const int b0 = blk * rb, nb = B - b0 < rb ? B - b0 : rb;
     float *dh = dH + (size_t)b0 * H, *dc = dC + (size_t)b0 * H;
     memset(dh, 0, sizeof(float) * (size_t)nb * H);
@@ -222,7 +220,7 @@ static void lstm_backward(loom_graph *g, loom_tensor *t) {
       else memset(dh, 0, sizeof(float) * (size_t)nb * H);
       if (rdrop) loom_k.mul((size_t)nb * H, dh, M + (size_t)b0 * H, dh);
     }
-  }
+  });
 
   const int R = T * B;
   /* dW_hh += dZᵀ [h_{-1}..h_{T-2}]  and  dW_ih += dZᵀ Xs: one GEMM each over all T·B rows */
@@ -230,23 +228,21 @@ static void lstm_backward(loom_graph *g, loom_tensor *t) {
   if (wih->grad) loom_gemm(true, false, G4, E, R, 1.0f, Z, G4, Xs, E, 1.0f, wih->grad, E);
   if (bih->grad || bhh->grad) { /* column sums of dZ: column blocks, rows in order (any thread count) */
     const int cb = 64, ncb = (G4 + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if ((size_t)R * G4 > LOOM_PAR_GRAIN)
-    for (int c = 0; c < ncb; c++) {
+    LOOM_PARALLEL_FOR((size_t)R * G4 > LOOM_PAR_GRAIN, (int c = 0; c < ncb; c++), {
       const int c0 = c * cb, w = G4 - c0 < cb ? G4 - c0 : cb;
       memset(dbias + c0, 0, sizeof(float) * (size_t)w);
       for (int r = 0; r < R; r++) loom_k.acc((size_t)w, Z + (size_t)r * G4 + c0, dbias + c0);
-    }
+    });
     if (bih->grad) loom_k.acc((size_t)G4, dbias, bih->grad);
     if (bhh->grad) loom_k.acc((size_t)G4, dbias, bhh->grad);
   }
   if (x->grad) { /* dXs = dZ W_ih (into the Xs region, no longer needed), scattered back to (b, tau) */
     loom_gemm(false, false, R, E, G4, 1.0f, Z, G4, wih->data, E, 0.0f, Xs, E);
-#pragma omp parallel for schedule(static) if ((size_t)R * E > LOOM_PAR_GRAIN)
-    for (int b = 0; b < B; b++) {
+    LOOM_PARALLEL_FOR((size_t)R * E > LOOM_PAR_GRAIN, (int b = 0; b < B; b++), {
       const int len = seq_len(t, b, T);
       for (int s = 0; s < len; s++)
         loom_k.acc((size_t)E, Xs + ((size_t)s * B + b) * E, x->grad + ((size_t)b * T + tau_of(t, s, len)) * E);
-    }
+    });
   }
 }
 

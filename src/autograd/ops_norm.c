@@ -4,6 +4,7 @@
  * not depend on the thread count. Parameters and buffers are created by src/layers/norm.c. */
 #include <math.h>
 
+#include "loom/parallel.h"
 #include "autograd/graph_internal.h"
 #include "loom/norm.h"
 
@@ -77,8 +78,7 @@ static void batchnorm_forward(loom_graph *g, loom_tensor *t) {
   const bool train = g->training;
   const double cnt = (double)v.N * (double)v.S;
   *v.batch_stats = train;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t) > LOOM_PAR_GRAIN)
-  for (int c = 0; c < v.C; c++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t) > LOOM_PAR_GRAIN, (int c = 0; c < v.C; c++), {
     double mean, var;
     if (train) {
       double s = 0.0, s2 = 0.0;
@@ -109,7 +109,7 @@ static void batchnorm_forward(loom_graph *g, loom_tensor *t) {
       const size_t o = ((size_t)n * v.C + c) * v.S;
       loom_k.affine(v.S, a, b, X + o, Y + o);
     }
-  }
+  });
   if (train && t->ip[0]) t->src[t->ip[0]]->data[0] += 1.0f;
 }
 
@@ -126,8 +126,7 @@ static void batchnorm_backward(loom_graph *g, loom_tensor *t) {
   float *dgamma = w ? w->grad : NULL, *dbeta = b ? b->grad : NULL;
   const bool batch = *v.batch_stats;
   const double cnt = (double)v.N * (double)v.S;
-#pragma omp parallel for schedule(static) if (loom_tensor_numel(t) > LOOM_PAR_GRAIN)
-  for (int c = 0; c < v.C; c++) {
+  LOOM_PARALLEL_FOR(loom_tensor_numel(t) > LOOM_PAR_GRAIN, (int c = 0; c < v.C; c++), {
     const double mean = v.mean[c], is = v.invstd[c];
     double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy (x - mean) */
     for (int n = 0; n < v.N; n++) {
@@ -152,7 +151,7 @@ static void batchnorm_backward(loom_graph *g, loom_tensor *t) {
       const size_t o = ((size_t)n * v.C + c) * v.S;
       for (size_t k = 0; k < v.S; k++) dX[o + k] += A * dY[o + k] + B * X[o + k] + D;
     }
-  }
+  });
 }
 const loom_op_def loom_op_batchnorm = {"batchnorm", batchnorm_infer, batchnorm_saved, batchnorm_forward,
                                        batchnorm_backward, false};
@@ -191,8 +190,7 @@ static void layernorm_forward(loom_graph *g, loom_tensor *t) {
   const float *gamma = t->nsrc > 1 ? t->src[1]->data : NULL, *beta = t->nsrc > 1 ? t->src[2]->data : NULL;
   float *mean = t->saved, *rstd = mean + rows;
   const float eps = t->fp[0];
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN)
-  for (long r = 0; r < rows; r++) {
+  LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), {
     const float *xr = x->data + (size_t)r * D;
     float *yr = t->data + (size_t)r * D;
     double s = 0.0, s2 = 0.0;
@@ -206,7 +204,7 @@ static void layernorm_forward(loom_graph *g, loom_tensor *t) {
       for (size_t j = 0; j < D; j++) yr[j] = (xr[j] - mf) * is * gamma[j] + beta[j];
     else
       for (size_t j = 0; j < D; j++) yr[j] = (xr[j] - mf) * is;
-  }
+  });
 }
 
 /* xhat = (x - mean) rstd, g = dy weight:  dx += rstd (g - mean_j(g) - xhat mean_j(g xhat));
@@ -219,8 +217,7 @@ static void layernorm_backward(loom_graph *g, loom_tensor *t) {
   const float *mean = t->saved, *rstd = mean + rows;
   if (x->grad) {
     float *dX = x->grad;
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN)
-    for (long r = 0; r < rows; r++) {
+    LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN, (long r = 0; r < rows; r++), {
       const float *xr = X + (size_t)r * D, *dy = dY + (size_t)r * D;
       const float m = mean[r], is = rstd[r];
       double sg = 0.0, sgx = 0.0;
@@ -235,14 +232,13 @@ static void layernorm_backward(loom_graph *g, loom_tensor *t) {
         const float gj = dy[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - m) * is;
         dx[j] += is * (gj - mg - xh * mgx);
       }
-    }
+    });
   }
   if (t->nsrc > 1 && (t->src[1]->grad || t->src[2]->grad)) {
     float *dw = t->src[1]->grad, *db = t->src[2]->grad;
     const size_t cb = 64;
     const long ncb = (long)((D + cb - 1) / cb);
-#pragma omp parallel for schedule(static) if (numel > LOOM_PAR_GRAIN && ncb > 1)
-    for (long c = 0; c < ncb; c++) {
+    LOOM_PARALLEL_FOR(numel > LOOM_PAR_GRAIN && ncb > 1, (long c = 0; c < ncb; c++), {
       const size_t c0 = (size_t)c * cb, w = D - c0 < cb ? D - c0 : cb;
       double aw[64] = {0}, ab[64] = {0};
       for (long r = 0; r < rows; r++) {
@@ -256,7 +252,7 @@ static void layernorm_backward(loom_graph *g, loom_tensor *t) {
         if (dw) dw[c0 + j] += (float)aw[j];
         if (db) db[c0 + j] += (float)ab[j];
       }
-    }
+    });
   }
 }
 const loom_op_def loom_op_layernorm = {"layernorm", layernorm_infer, layernorm_saved, layernorm_forward,

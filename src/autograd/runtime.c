@@ -16,6 +16,7 @@
 #endif
 
 #include "autograd/kernels.h"
+#include "loom/parallel.h"
 
 #ifndef LOOM_VERSION
 #define LOOM_VERSION "0.0.0"
@@ -29,6 +30,7 @@ static const char *isa_names[LOOM_ISA_COUNT] = {"scalar", "avx2", "avx512"};
 
 const char *loom_isa_name(loom_isa isa) { return isa >= 0 && isa < LOOM_ISA_COUNT ? isa_names[isa] : "?"; }
 const char *loom_version(void) { return LOOM_VERSION; }
+const char *loom_blas_core_name(void) { return openblas_get_corename(); }
 
 bool loom_isa_supported(loom_isa isa) {
   switch (isa) {
@@ -115,8 +117,41 @@ void loom_runtime_init(void) { pthread_once(&init_once, runtime_init_once); }
  * share. Every element is then computed by the same single-threaded call for any thread count.
  * OpenBLAS's OpenMP build threads a call whenever it is made outside an active parallel region with
  * omp_get_max_threads() > 1, so an unsplit call from serial code lowers this thread's count to 1. */
+/* OpenBLAS 0.3.21's small-matrix path on its AVX-512 cores (SkylakeX, Cooperlake, Sapphire Rapids;
+ * picked at run time, so a Zen 4 or Xeon user gets it and a machine forced to Haswell does not) takes
+ * any product with M*N*K <= 100^3; its kernel for row-major A*B (column-major NN with m = N) mallocs a
+ * packing buffer on every call whose last block of N % 16 columns is 1..8 wide and K >= 32
+ * (kernel/x86_64/sgemm_small_kernel_nn_skylakex.c). Such calls are cut before that block, and the
+ * block (at most 8 columns) is computed here, in a fixed order, on every machine alike. */
+static bool small_nn_allocates(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K) {
+  const int tail = N % 16;
+  return ta == CblasNoTrans && tb == CblasNoTrans && (double)M * N * K <= 1e6 && K >= 32 && tail >= 1 &&
+         tail <= 8;
+}
+
+/* C[:, 0..N) = alpha A B + beta C for N <= 8 columns (row-major, A M x K, B K x N). */
+static void sgemm_nn_narrow(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                            float beta, float *C, int ldc) {
+  for (int i = 0; i < M; i++) {
+    float acc[8] = {0};
+    const float *a = A + (size_t)i * lda;
+    for (int k = 0; k < K; k++) {
+      const float av = a[k], *b = B + (size_t)k * ldb;
+      for (int j = 0; j < N; j++) acc[j] += av * b[j];
+    }
+    float *c = C + (size_t)i * ldc;
+    for (int j = 0; j < N; j++) c[j] = alpha * acc[j] + (beta == 0.0f ? 0.0f : beta * c[j]);
+  }
+}
+
 static void sgemm_one_thread(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
                              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  if (small_nn_allocates(ta, tb, M, N, K)) {
+    const int tail = N % 16;
+    N -= tail;
+    sgemm_nn_narrow(M, tail, K, alpha, A, lda, B + N, ldb, beta, C + N, ldc);
+    if (N == 0) return;
+  }
   const bool lower = !omp_in_parallel() && omp_get_max_threads() > 1;
   const int saved = lower ? omp_get_max_threads() : 1;
   if (lower) omp_set_num_threads(1);
@@ -161,8 +196,7 @@ void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
   const bool by_rows = M >= 128;
   const int bs = by_rows ? block_size(M, 16, 32) : block_size(N, 16, 64);
   const int nblocks = ((by_rows ? M : N) + bs - 1) / bs;
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && n_threads > 1)
-  for (int b = 0; b < nblocks; b++) {
+  LOOM_PARALLEL_FOR(n_threads > 1, (int b = 0; b < nblocks; b++), {
     const int s = b * bs, len = (by_rows ? M : N) - s < bs ? (by_rows ? M : N) - s : bs;
     if (by_rows) {
       const float *Ab = trans_a ? A + s : A + (size_t)s * lda;
@@ -171,5 +205,5 @@ void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
       const float *Bb = trans_b ? B + (size_t)s * ldb : B + s;
       sgemm_one_thread(ta, tb, M, len, K, alpha, A, lda, Bb, ldb, beta, C + s, ldc);
     }
-  }
+  });
 }

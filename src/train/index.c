@@ -1,6 +1,7 @@
 /* index.c — exact top-K search over item embeddings (loom/index.h). One pass over the rows with
  * the SIMD dot kernel and a K-sized min-heap kept in the caller's output arrays; a final sort puts
  * the best first. Scoring all rows (loom_index_scores) is parallel over row blocks. */
+#include "loom/parallel.h"
 #include "loom/index.h"
 
 #include <math.h>
@@ -80,8 +81,7 @@ void loom_index_scores(const loom_index *ix, const float *query, float *scores) 
   float q[MAX_DIM];
   prepare_query(ix, query, q);
   const int d = ix->d;
-#pragma omp parallel for schedule(static) if (ix->n * d > LOOM_PAR_GRAIN)
-  for (int64_t i = 0; i < ix->n; i++) scores[i] = loom_k.dot((size_t)d, ix->rows + i * d, q);
+  LOOM_PARALLEL_FOR(ix->n * d > LOOM_PAR_GRAIN, (int64_t i = 0; i < ix->n; i++), scores[i] = loom_k.dot((size_t)d, ix->rows + i * d, q));
 }
 
 /* a ranks below b: lower score, or the same score and a later row */

@@ -4,6 +4,7 @@
  * loom_k.sgd), which follows PyTorch. What to train and when to save is the trainer's business. */
 #include <math.h>
 
+#include "loom/parallel.h"
 #include "autograd/graph_internal.h"
 #include "loom/alloc.h"
 #include "loom/optim.h"
@@ -154,20 +155,18 @@ void loom_optim_step(loom_optim *o, float lr) {
   o->t++;
   if (c->kind == LOOM_OPTIM_SGD) {
     const int first = o->t == 1;
-#pragma omp parallel for schedule(static) if (o->n_chunks > 1)
-    for (long k = 0; k < o->n_chunks; k++) {
+    LOOM_PARALLEL_FOR(o->n_chunks > 1, (long k = 0; k < o->n_chunks; k++), {
       const optim_chunk *ch = &o->chunks[k];
       loom_k.sgd(ch->len, P + ch->off, G + ch->off, o->m ? o->m + ch->off : NULL, lr, c->momentum, c->dampening,
                  ch->wd, c->nesterov, first);
-    }
+    });
     return;
   }
   /* bias corrections in double, as PyTorch computes them in Python */
   const double bc1 = 1.0 - pow((double)c->beta1, (double)o->t), bc2 = 1.0 - pow((double)c->beta2, (double)o->t);
   const float eps = c->keras_eps ? (float)(c->eps / sqrt(bc2)) : c->eps;
   const bool adamw = c->kind == LOOM_OPTIM_ADAMW;
-#pragma omp parallel for schedule(static) if (o->n_chunks > 1)
-  for (long k = 0; k < o->n_chunks; k++) {
+  LOOM_PARALLEL_FOR(o->n_chunks > 1, (long k = 0; k < o->n_chunks; k++), {
     const optim_chunk *ch = &o->chunks[k];
     if (!adamw && ch->wd != 0.0f) {
       adam_l2(ch, P, G, o->m, o->v, lr, c->beta1, c->beta2, eps, (float)bc1, (float)bc2);
@@ -175,7 +174,7 @@ void loom_optim_step(loom_optim *o, float lr) {
       loom_k.adam(ch->len, P + ch->off, G + ch->off, o->m + ch->off, o->v + ch->off, lr, c->beta1, c->beta2, eps,
                   (float)bc1, (float)bc2, adamw ? ch->wd : 0.0f);
     }
-  }
+  });
 }
 
 /* ---------------------------------------------------------------- clipping */
@@ -190,11 +189,10 @@ static double grad_sumsq(loom_graph *g) {
   if (block < 4096) block = 4096;
   const long nb = (long)((n + block - 1) / block);
   double part[CLIP_MAX_BLOCKS];
-#pragma omp parallel for schedule(static) if (nb > 1)
-  for (long b = 0; b < nb; b++) {
+  LOOM_PARALLEL_FOR(nb > 1, (long b = 0; b < nb; b++), {
     size_t s = (size_t)b * block, len = n - s < block ? n - s : block;
     part[b] = loom_k.dot(len, G + s, G + s);
-  }
+  });
   double ss = 0.0;
   for (long b = 0; b < nb; b++) ss += part[b];
   return ss;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "data/data_internal.h"
@@ -54,6 +55,8 @@ struct loom_dataset {
   int32_t img_cap;
   int64_t img_bytes;
   float *img_scratch;        /* (C, H, W) */
+  char img_root_real[4096];  /* realpath of image_root (or "."), for image_paths=inside */
+  int img_root_state;        /* 1 resolved, -1 image_root cannot be resolved */
   pthread_mutex_t mu;
 };
 
@@ -490,6 +493,17 @@ static int precompute(loom_dataset *ds, loom_error *err) {
       if (isnan(l))
         return loom_errorf(err, "%s:%lld: column '%s': the label is missing — fill it or drop the row",
                            s->interactions, (long long)line_of(ds, r), s->label_col);
+      /* every split, at load: a bad label in the training split must not train silently */
+      int K = s->label_values;
+      if (K >= 2 && !(l >= 0 && l < K && l == floor(l))) {
+        char v[32];
+        ld_fmt_float(v, (float)l);
+        if (K == 2)
+          return loom_errorf(err, "%s:%lld: column '%s': label %s is not 0 or 1 — a binary task needs 0 (negative) or 1 (positive); fix the row",
+                             s->interactions, (long long)line_of(ds, r), s->label_col, v);
+        return loom_errorf(err, "%s:%lld: column '%s': label %s is not a class in 0..%d — fix the row, or set task.classes (now %d)",
+                           s->interactions, (long long)line_of(ds, r), s->label_col, v, K - 1, K);
+      }
       ds->label[r] = (float)l;
     }
   }
@@ -554,6 +568,9 @@ static int precompute(loom_dataset *ds, loom_error *err) {
   if (s->image_col[0]) {
     ds->img_scratch = loom_malloc((size_t)s->image.C * s->image.H * s->image.W * sizeof(float));
     if (!ds->img_scratch) return loom_errorf(err, "out of memory");
+    char tmp[PATH_MAX]; /* image_paths=inside: resolved once, read by every row_image */
+    ds->img_root_state = realpath(s->image_root[0] ? s->image_root : ".", tmp) ? 1 : -1;
+    if (ds->img_root_state > 0) snprintf(ds->img_root_real, sizeof ds->img_root_real, "%s", tmp);
   }
   return 0;
 }
@@ -680,24 +697,88 @@ void loom_batch_free(loom_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
+/* 1 if real (a resolved path) is root or lies under it. */
+static int path_inside(const char *root, const char *real) {
+  size_t n = strlen(root);
+  if (n == 1 && root[0] == '/') return 1;
+  return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* The file to open for image path rel (relative to image_root; absolute as given) into open_path.
+ * image_paths=inside: the path with symlinks and ".." resolved must lie inside image_root (the
+ * current directory when image_root is empty), and open_path is that resolved path, so what was
+ * checked is what is opened. A path that does not exist is returned as written when its folder is
+ * inside (loom_image_load then says it cannot open it). -1 with err when it leads outside. */
+static int image_path(const loom_dataset *ds, const char *rel, char *lexical, char *open_path, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  if (rel[0] == '/' || !s->image_root[0]) snprintf(lexical, 2 * LOOM_DATA_PATH + 2, "%s", rel);
+  else snprintf(lexical, 2 * LOOM_DATA_PATH + 2, "%s/%s", s->image_root, rel);
+  snprintf(open_path, 4096, "%s", lexical);
+  if (s->image_anywhere) return 0;
+  char real[PATH_MAX], q[200];
+  const char *root = ds->img_root_state > 0 ? ds->img_root_real : NULL;
+  if (root && realpath(lexical, real)) {
+    if (path_inside(root, real)) {
+      snprintf(open_path, 4096, "%s", real);
+      return 0;
+    }
+  } else if (root) { /* missing file: judge the folder it would be in */
+    char dir[2 * LOOM_DATA_PATH + 2];
+    snprintf(dir, sizeof dir, "%s", lexical);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    if (!realpath(slash ? (dir[0] ? dir : "/") : ".", real) || path_inside(root, real)) return 0;
+  } else if (rel[0] != '/') {
+    return 0; /* image_root itself does not exist: opening under it fails with that message */
+  }
+  return loom_errorf(err, "image path '%s' leads outside image_root (%s) — keep the images inside image_root, or set [data] image_paths = anywhere to allow any file",
+                     ld_quote(q, sizeof q, rel, strlen(rel)), s->image_root[0] ? s->image_root : "empty: the current directory");
+}
+
+/* Where the value of column c for row r is written: the file and line of its own table. */
+static void cell_where(const loom_dataset *ds, colref c, int64_t r, const char **file, int64_t *line) {
+  int64_t row = row_in(ds, c.tab, r);
+  if (c.tab == TAB_INTER || row < 0) {
+    *file = file_of(ds, r), *line = line_of(ds, r);
+    return;
+  }
+  *file = ds->tab[c.tab].path, *line = ds->tab[c.tab].line[row];
+}
+
 static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
   const char *rel = str_at(ds, ds->image, r);
-  char path[2 * LOOM_DATA_PATH + 2];
-  if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
-  else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
-  int32_t slot = ld_map_get(&ds->img_map, path, strlen(path));
+  char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
+  int32_t slot = -1, rc = 0;
+  if (rel[0]) rc = image_path(ds, rel, path, open_path, err);
+  else path[0] = open_path[0] = '\0';
+  if (rc == 0) slot = ld_map_get(&ds->img_map, path, strlen(path));
   if (slot >= 0) {
     if (ds->img_cache[slot]) memcpy(out, ds->img_cache[slot], chw * sizeof(float));
     else memset(out, 0, chw * sizeof(float)); /* a known-bad image under missing_image=zero */
     return 0;
   }
-  int rc = rel[0] ? loom_image_load(path, &s->image, out, err)
-                  : loom_errorf(err, "column '%s' is empty", s->image_col);
+  if (rc == 0) {
+    rc = rel[0] ? loom_image_load(open_path, &s->image, out, err) : loom_errorf(err, "column '%s' is empty", s->image_col);
+    /* messages name the path as the table gives it (under image_root), not the resolved one */
+    if (rc < 0 && err && strcmp(open_path, path) && !strncmp(err->msg, open_path, strlen(open_path))) {
+      char rest[LOOM_ERROR_MAX];
+      snprintf(rest, sizeof rest, "%s", err->msg + strlen(open_path));
+      size_t k = strlen(path) < sizeof err->msg - 1 ? strlen(path) : sizeof err->msg - 1;
+      memcpy(err->msg, path, k);
+      snprintf(err->msg + k, sizeof err->msg - k, "%s", rest);
+    }
+  }
   if (rc < 0) {
-    loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file_of(ds, r), (long long)line_of(ds, r),
-                    (long long)(r < 0 ? -r : r + 1), s->image_col);
+    const char *file;
+    int64_t line;
+    cell_where(ds, ds->image, r, &file, &line);
+    /* the image lives in its own table's row: an items-table image is named by the items line */
+    if (ds->image.tab == TAB_INTER && r >= 0)
+      loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file, (long long)line, (long long)(r + 1), s->image_col);
+    else
+      loom_error_wrap(err, "%s:%lld: column '%s'", file, (long long)line, s->image_col);
     if (s->missing_image != LOOM_POLICY_ZERO) return -1;
     memset(out, 0, chw * sizeof(float));
     ds->zero_images++;
@@ -991,12 +1072,13 @@ void loom_dataset_catalog_image_stamp(const loom_dataset *ds, char hex[65]) {
   const loom_data_schema *s = &ds->s;
   for (int64_t i = 0; s->image_col[0] && i < loom_dataset_catalog_size(ds); i++) {
     const char *rel = str_at(ds, ds->image, -i - 1);
-    char path[2 * LOOM_DATA_PATH + 2];
-    if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
-    else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
+    char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
     struct stat st;
     long long v[3] = {-1, -1, -1};
-    if (rel[0] && stat(path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
+    path[0] = '\0';
+    /* a path outside image_root is not even stat'ed (-2): reading it is refused anyway */
+    if (rel[0] && image_path(ds, rel, path, open_path, NULL) < 0) v[0] = -2;
+    else if (rel[0] && stat(open_path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
     loom_sha256_update(&h, path, strlen(path) + 1);
     loom_sha256_update(&h, v, sizeof v);
   }

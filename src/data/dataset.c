@@ -494,15 +494,15 @@ static int precompute(loom_dataset *ds, loom_error *err) {
         return loom_errorf(err, "%s:%lld: column '%s': the label is missing — fill it or drop the row",
                            s->interactions, (long long)line_of(ds, r), s->label_col);
       /* every split, at load: a bad label in the training split must not train silently */
-      int K = s->label_values;
-      if (K >= 2 && !(l >= 0 && l < K && l == floor(l))) {
+      int nv = s->label_values;
+      if (nv >= 2 && !(l >= 0 && l < nv && l == floor(l))) {
         char v[32];
         ld_fmt_float(v, (float)l);
-        if (K == 2)
+        if (nv == 2)
           return loom_errorf(err, "%s:%lld: column '%s': label %s is not 0 or 1 — a binary task needs 0 (negative) or 1 (positive); fix the row",
                              s->interactions, (long long)line_of(ds, r), s->label_col, v);
         return loom_errorf(err, "%s:%lld: column '%s': label %s is not a class in 0..%d — fix the row, or set task.classes (now %d)",
-                           s->interactions, (long long)line_of(ds, r), s->label_col, v, K - 1, K);
+                           s->interactions, (long long)line_of(ds, r), s->label_col, v, nv - 1, nv);
       }
       ds->label[r] = (float)l;
     }

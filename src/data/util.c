@@ -260,6 +260,7 @@ int loom_gz_close_checked(struct gzFile_s *gz, const char *path, loom_error *err
   int zerr = Z_OK;
   const char *msg = gzerror(gz, &zerr);
   char detail[128];
+  if (msg && !strncmp(msg, "<fd:", 4) && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2; /* gzdopen's name */
   snprintf(detail, sizeof detail, "%s", msg ? msg : "");
   int rc = gzclose_r(gz);
   if (zerr == Z_BUF_ERROR || rc == Z_BUF_ERROR)

@@ -936,6 +936,23 @@ static void test_sha256_file_hostile(void **state) {
   rmdir(dir);
 }
 
+/* A key that differs from the items table's by an invisible character was printed raw ('A' is not in
+ * items.csv?): it is escaped and the character named. */
+static void test_invisible_key_named(void **state) {
+  (void)state;
+  const char *path = "/tmp/loom_test_bom_key.csv";
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs("user,item,label,ts,qty,query,split\nu1,A,1,10,1,red,train\nu1,\xef\xbb\xbf" "A,0,20,2,blue,train\n", f);
+  fclose(f);
+  loom_data_schema s;
+  schema(&s);
+  set(&s, "interactions", path);
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "loom_test_bom_key.csv:3: column 'item': key '\\uFEFFA' (it contains U+FEFF (byte order mark) at byte 0 of the field) is not in"));
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schema_keys),       cmocka_unit_test(test_fit_on_train_only),
@@ -946,7 +963,7 @@ int main(void) {
       cmocka_unit_test(test_loader_alloc_failures), cmocka_unit_test(test_classification),
       cmocka_unit_test(test_int_keys), cmocka_unit_test(test_catalog),
       cmocka_unit_test(test_labels_checked_at_load), cmocka_unit_test(test_image_paths_inside_root),
-      cmocka_unit_test(test_sha256_file_hostile),
+      cmocka_unit_test(test_sha256_file_hostile), cmocka_unit_test(test_invisible_key_named),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

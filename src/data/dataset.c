@@ -66,6 +66,10 @@ const loom_data_schema *ld_dataset_schema(const loom_dataset *ds) { return &ds->
 
 static const char *TAB_NAME[3] = {"interactions", "items", "users"};
 
+/* User data quoted in a message: escaped (ld_quote) and its invisible characters named (ld_invisible_note). */
+#define Q(buf, str, cap) ld_quote((buf), (cap), (str), strlen(str))
+#define NOTE(buf, str) ld_invisible_note((buf), sizeof(buf), (str), strlen(str))
+
 /* Row r >= 0 is an interaction row (joined with its item and user rows); r < 0 is row -r - 1 of the
  * items table on its own (the catalogue), which has only the items table's columns. */
 static int64_t row_in(const loom_dataset *ds, int tab, int64_t r) {
@@ -180,14 +184,15 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
 /* key_type=int: rewrites each key of column c in place as its canonical decimal (never longer). */
 static int canonical_int_keys(loom_table *t, int c, loom_error *err) {
   loom_table_col *col = &t->cols[c];
+  char q[200], note[128];
   for (int64_t r = 0; r < t->nrows; r++) {
     char *k = col->sbuf + col->soff[r], *end;
     errno = 0;
     long long v = strtoll(k, &end, 10);
     while (*end == ' ' || *end == '\t') end++;
     if (!*k || *end || errno)
-      return loom_errorf(err, "%s:%lld: column '%s': key '%.40s' is not an integer — fix it or set key_type=string",
-                         t->path, (long long)t->line[r], col->name, k);
+      return loom_errorf(err, "%s:%lld: column '%s': key '%s' is not an integer%s — fix it or set key_type=string",
+                         t->path, (long long)t->line[r], col->name, Q(q, k, 44), NOTE(note, k));
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%lld", v);
     if ((size_t)n > strlen(k)) return loom_errorf(err, "%s: internal error canonicalising keys", t->path);
@@ -222,8 +227,9 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
       if (!added) {
         int64_t first = tb->line[m.val[e]];
         ld_map_free(&m);
+        char q[200];
         return loom_errorf(err, "%s:%lld: duplicate key '%s' in column '%s' (first at line %lld) — keys of the %s table must be unique",
-                           tb->path, (long long)tb->line[r], k, tb->cols[kc].name, (long long)first, TAB_NAME[t]);
+                           tb->path, (long long)tb->line[r], Q(q, k, sizeof q), tb->cols[kc].name, (long long)first, TAB_NAME[t]);
       }
     }
     int ic = t == TAB_ITEMS ? ds->c_item : ds->c_user;
@@ -239,8 +245,10 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
           continue;
         }
         ld_map_free(&m);
-        return loom_errorf(err, "%s:%lld: column '%s': key '%s' is not in %s (column '%s') — add it there, or set missing_key=skip to drop such rows",
-                           ds->tab[0].path, (long long)line_of(ds, r), ds->tab[0].cols[ic].name, k, tb->path, tb->cols[kc].name);
+        char q[200], note[128];
+        return loom_errorf(err, "%s:%lld: column '%s': key '%s'%s is not in %s (column '%s') — add it there, or set missing_key=skip to drop such rows",
+                           ds->tab[0].path, (long long)line_of(ds, r), ds->tab[0].cols[ic].name, Q(q, k, sizeof q), NOTE(note, k),
+                           tb->path, tb->cols[kc].name);
       }
       dst[r] = v;
     }
@@ -315,14 +323,15 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
     }
     for (int64_t i = 0; i < nv; i++) which[v[i]] = i < n1 ? LOOM_SPLIT_TRAIN : i < n1 + n2 ? LOOM_SPLIT_VAL : LOOM_SPLIT_TEST;
   } else if (s->split == LOOM_SPLIT_COLUMN) {
+    char q[200], note[128];
     for (int64_t i = 0; i < nv && rc == 0; i++) {
       const char *x = loom_table_str(&ds->tab[0], ds->c_split, v[i]);
       if (!strcmp(x, "train")) which[v[i]] = LOOM_SPLIT_TRAIN;
       else if (!strcmp(x, "val") || !strcmp(x, "valid") || !strcmp(x, "validation")) which[v[i]] = LOOM_SPLIT_VAL;
       else if (!strcmp(x, "test")) which[v[i]] = LOOM_SPLIT_TEST;
       else
-        rc = loom_errorf(err, "%s:%lld: column '%s': '%s' is not train, val or test — fix the value",
-                         s->interactions, (long long)line_of(ds, v[i]), s->split_col, x);
+        rc = loom_errorf(err, "%s:%lld: column '%s': '%s' is not train, val or test%s — fix the value",
+                         s->interactions, (long long)line_of(ds, v[i]), s->split_col, Q(q, x, sizeof q), NOTE(note, x));
     }
   } else { /* leave-last-out per user: last → test, second last → val, when the user has enough rows */
     qsort_r(v, (size_t)nv, sizeof *v, by_user_time, ds);
@@ -484,9 +493,10 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     if (ds->c_label >= 0 && t->cols[ds->c_label].present && s->label_class) {
       const char *name = loom_table_str(t, ds->c_label, r);
       int32_t id = p->labels ? loom_idmap_get(p->labels, name) : 0;
+      char q[200], note[128];
       if (id == 0)
-        return loom_errorf(err, "%s:%lld: column '%s': class '%s' does not occur in the training split — fix the label or the split",
-                           s->interactions, (long long)line_of(ds, r), s->label_col, name);
+        return loom_errorf(err, "%s:%lld: column '%s': class '%s'%s does not occur in the training split — fix the label or the split",
+                           s->interactions, (long long)line_of(ds, r), s->label_col, Q(q, name, sizeof q), NOTE(note, name));
       ds->label[r] = (float)(id - 1);
     } else if (ds->c_label >= 0 && t->cols[ds->c_label].present) {
       double l = t->cols[ds->c_label].f[r];
@@ -762,12 +772,10 @@ static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   if (rc == 0) {
     rc = rel[0] ? loom_image_load(open_path, &s->image, out, err) : loom_errorf(err, "column '%s' is empty", s->image_col);
     /* messages name the path as the table gives it (under image_root), not the resolved one */
-    if (rc < 0 && err && strcmp(open_path, path) && !strncmp(err->msg, open_path, strlen(open_path))) {
-      char rest[LOOM_ERROR_MAX];
+    if (rc < 0 && err && !strncmp(err->msg, open_path, strlen(open_path))) { /* also escaped: the path is user data */
+      char rest[LOOM_ERROR_MAX], shown[LOOM_ERROR_MAX / 2];
       snprintf(rest, sizeof rest, "%s", err->msg + strlen(open_path));
-      size_t k = strlen(path) < sizeof err->msg - 1 ? strlen(path) : sizeof err->msg - 1;
-      memcpy(err->msg, path, k);
-      snprintf(err->msg + k, sizeof err->msg - k, "%s", rest);
+      snprintf(err->msg, sizeof err->msg, "%s%s", ld_quote(shown, sizeof shown, path, strlen(path)), rest);
     }
   }
   if (rc < 0) {
@@ -968,10 +976,11 @@ int ld_negatives_locked(loom_dataset *ds, loom_batch *b, loom_rng *rng, loom_err
   if (!nn) return 0;
   for (int i = 0; i < b->B; i++) {
     int32_t *neg = b->neg + (size_t)i * nn;
+    char q[200];
     if (loom_dataset_negatives(ds, b->user[i], b->item[i], nn, rng, neg) < 0)
       return loom_errorf(err, "%s:%lld: cannot draw negatives for user '%s': every item is among their positives — lower negatives or add items",
                          ds->s.interactions, (long long)line_of(ds, b->row[i]),
-                         ds->c_user >= 0 ? loom_table_str(&ds->tab[0], ds->c_user, b->row[i]) : "?");
+                         ds->c_user >= 0 ? Q(q, loom_table_str(&ds->tab[0], ds->c_user, b->row[i]), sizeof q) : "?");
     size_t chw = (size_t)b->C * b->H * b->W;
     if (item_features_locked(ds, neg, nn, b->T ? b->neg_tokens + (size_t)i * nn * b->T : NULL,
                              b->T ? b->neg_lengths + (size_t)i * nn : NULL,
@@ -1045,8 +1054,9 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
     }
     if (b->Tq && rc == 0) {
       const char *q = query ? query : "";
+      char qq[200];
       if (loom_vocab_encode(p->vocab, q, strlen(q), b->Tq, s->pad, b->query + (size_t)i * b->Tq, b->query_len + i, err) < 0)
-        rc = loom_error_wrap(err, "query '%.40s'", q);
+        rc = loom_error_wrap(err, "query '%s'", Q(qq, q, 44));
     }
   }
   ld_dataset_unlock(ds);

@@ -823,8 +823,12 @@ static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, l
   size_t n;
   const char *t = row_text(ds, r, &n, err);
   if (!t) return -1;
-  if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0)
-    return loom_error_wrap(err, "%s:%lld: item text", file_of(ds, r), (long long)line_of(ds, r));
+  if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0) {
+    const char *file; /* item text from the items table is named by its items line */
+    int64_t line;
+    cell_where(ds, ds->text[0], r, &file, &line);
+    return loom_error_wrap(err, "%s:%lld: item text", file, (long long)line);
+  }
   if (ir >= 0) {
     memcpy(ds->tok_cache + (size_t)ir * (T + 1), ids, (size_t)T * sizeof *ids);
     ds->tok_cache[(size_t)ir * (T + 1) + T] = *len;

@@ -310,6 +310,17 @@ static void test_not_regular_files(void **state) {
   assert_int_equal(loom_image_load(tu_src_path("tests/data/images/rgb4x2.png"), &o, out, &err), -1);
   assert_non_null(strstr(err.msg, "the image file is 85 bytes, over the cap of 50 bytes"));
   assert_non_null(strstr(err.msg, "raise [data] max_image_bytes"));
+  /* a 2 GiB sparse file: refused from its size, before a byte is read */
+  char sparse[64];
+  snprintf(sparse, sizeof sparse, "%s/sparse.png", dir);
+  FILE *f = fopen(sparse, "wb");
+  assert_non_null(f);
+  assert_int_equal(ftruncate(fileno(f), (off_t)2 << 30), 0);
+  fclose(f);
+  o.max_file_bytes = 0;
+  assert_int_equal(loom_image_load(sparse, &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "sparse.png: the image file is 2147483648 bytes, over the cap of 67108864 bytes — check that this is the right file, or raise [data] max_image_bytes"));
+  remove(sparse);
   remove(fifo);
   rmdir(dir);
 }

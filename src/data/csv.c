@@ -374,7 +374,10 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
   int at_eof = 0;
   while (rc == 0) {
     int n = gzread(gz, buf, CHUNK);
-    if (n < 0) break; /* corrupt gzip data: loom_gz_close_checked names it */
+    if (n < 0) { /* corrupt gzip data: loom_gz_close_checked names it; or a read cut by a signal */
+      if (loom_stop_requested()) rc = ld_interrupted(path, err);
+      break;
+    }
     if (n == 0) { at_eof = 1; break; }
     if (total + n >= next_poll) { /* a huge file stops within about a MiB of a SIGINT or SIGTERM */
       next_poll += (int64_t)LD_READ_POLL_BYTES;

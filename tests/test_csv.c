@@ -1,9 +1,11 @@
 /* test_csv.c — streaming strict CSV reader: quoting, BOM, CRLF, gzip, and every malformed file in
  * tests/data/csv with the exact key parts of its message (file, line, column, what to do). */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -254,12 +256,158 @@ static void test_mutations(void **state) {
   remove(path);
 }
 
+/* ---- issue 13: numbers, hostile files, gzip ends, stop requests */
+
+/* Only decimal numbers are numbers: strtod's hex (0x10 = 16, 0x1p3 = 8), inf and nan are refused with
+ * file, line, column and the value; spaces and tabs around a number, ".5" and "3." are accepted. */
+static void test_decimal_numbers_only(void **state) {
+  (void)state;
+  expect_fail("tests/data/csv/hex_number.csv", SPEC3, 3,
+              (const char *[]){":3:", "column 'price' (field 3)", "'0x10' is not a finite number", "no hex, inf or nan", NULL});
+  expect_fail("tests/data/csv/hexfloat_number.csv", SPEC3, 3, (const char *[]){":2:", "'0x1p3' is not a finite number", NULL});
+  expect_fail("tests/data/csv/inf_number.csv", SPEC3, 3, (const char *[]){":4:", "'inf' is not a finite number", NULL});
+  expect_fail("tests/data/csv/nan_number.csv", SPEC3, 3, (const char *[]){":2:", "'nan' is not a finite number", NULL});
+  expect_fail("tests/data/csv/exponent_no_digits.csv", SPEC3, 3, (const char *[]){":2:", "'1e' is not a finite number", NULL});
+  expect_fail("tests/data/csv/hex_number.csv", (loom_colspec[]){{"price", LOOM_COL_INT, 0}}, 1,
+              (const char *[]){":2:", "'1.5' is not an integer", NULL});
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, tu_src_path("tests/data/csv/spaces_number.csv"), SPEC3, 3, NULL, &err), 0);
+  assert_int_equal(t.nrows, 5);
+  assert_true(t.cols[2].f[0] == 4.5 && t.cols[2].f[1] == -20.0 && t.cols[2].f[2] == 0.5 && t.cols[2].f[3] == 3.0);
+  assert_true(isnan(t.cols[2].f[4]));
+  loom_table_free(&t);
+  /* integers: signs and surrounding blanks, nothing else */
+  const char *path = "/tmp/loom_test_ints.csv";
+  write_file(path, "n\n -7 \n+3\n");
+  loom_colspec ispec[] = {{"n", LOOM_COL_INT, 0}};
+  assert_int_equal(loom_table_read(&t, path, ispec, 1, NULL, &err), 0);
+  assert_true(t.cols[0].i[0] == -7 && t.cols[0].i[1] == 3);
+  loom_table_free(&t);
+  write_file(path, "n\n0x10\n");
+  assert_int_equal(loom_table_read(&t, path, ispec, 1, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, ":2: column 'n' (field 1): '0x10' is not an integer"));
+  remove(path);
+}
+
+/* A BOM or another invisible character inside a field is named and escaped, so the message does
+ * not seem to reject "37.99"; header names in messages are escaped too. */
+static void test_invisible_characters_named(void **state) {
+  (void)state;
+  expect_fail("tests/data/csv/bom_in_field.csv", SPEC3, 3,
+              (const char *[]){":2:", "'\\uFEFF37.99' is not a finite number", "contains U+FEFF (byte order mark) at byte 0", NULL});
+  expect_fail("tests/data/csv/nbsp_in_field.csv", SPEC3, 3,
+              (const char *[]){"'12\\u00A05'", "U+00A0 (no-break space) at byte 2", NULL});
+  const char *path = "/tmp/loom_test_esc.csv";
+  write_file(path, "user,item,pr\x1b[31mice\nu1,i1,1\n");
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "'pr\\x1b[31mice'"));
+  assert_null(strchr(err.msg, 0x1b));
+  write_file(path, "user,item,price\nu1,i1,4\x07\n");
+  assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "'4\\x07' is not a finite number (it contains the control character 0x07 at byte 1 of the field)"));
+  remove(path);
+}
+
+/* A FIFO blocked forever, a directory was "truncated or not gzip", /dev/zero and a 2 GiB sparse file
+ * were "an over-long field". alarm() turns a hang into a failure. */
+static void test_not_regular_files(void **state) {
+  (void)state;
+  char dir[] = "/tmp/loom_test_csvdir_XXXXXX", fifo[64], sparse[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(fifo, sizeof fifo, "%s/t.csv", dir);
+  snprintf(sparse, sizeof sparse, "%s/sparse.csv", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  loom_table t;
+  loom_error err = {{0}};
+  alarm(20);
+  assert_int_equal(loom_table_read(&t, fifo, SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "t.csv: the table file is a FIFO (named pipe), not a regular file — give the path of a regular file"));
+  assert_int_equal(loom_table_read(&t, dir, SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "the table file is a directory, not a regular file"));
+  assert_int_equal(loom_table_read(&t, "/dev/zero", SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "/dev/zero: the table file is a character device"));
+  FILE *f = fopen(sparse, "wb");
+  assert_non_null(f);
+  assert_int_equal(ftruncate(fileno(f), (off_t)2 << 30), 0);
+  fclose(f);
+  assert_int_equal(loom_table_read(&t, sparse, SPEC3, 3, NULL, &err), -1);
+  assert_non_null(strstr(err.msg, "sparse.csv:1: field 1 ('?') contains a NUL byte — the file is binary or corrupt"));
+  alarm(0);
+  remove(sparse);
+  remove(fifo);
+  rmdir(dir);
+}
+
+/* A .csv.gz cut anywhere — at a row boundary (fixture: deflate flushed after 3 of 6 rows) or at any
+ * byte — is an error saying "truncated", never a shorter table; a bad CRC is "corrupt". */
+static void test_gzip_must_end(void **state) {
+  (void)state;
+  expect_fail("tests/data/csv/truncated.csv.gz", SPEC3, 3, (const char *[]){"the file is truncated", NULL});
+  expect_fail("tests/data/csv/bad_crc.csv.gz", SPEC3, 3, (const char *[]){"corrupt gzip data (incorrect data check)", NULL});
+  const char *whole = "/tmp/loom_test_whole.csv.gz", *cut = "/tmp/loom_test_cut.csv.gz";
+  gzFile gz = gzopen(whole, "wb");
+  assert_non_null(gz);
+  gzputs(gz, "user,item,price\n");
+  for (int i = 0; i < 200; i++) gzprintf(gz, "u%d,i%d,%d\n", i, i, i);
+  gzclose(gz);
+  size_t n;
+  char *bytes = tu_slurp(whole, &n);
+  assert_non_null(bytes);
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, whole, SPEC3, 3, NULL, &err), 0);
+  assert_int_equal(t.nrows, 200);
+  loom_table_free(&t);
+  for (size_t k = 10; k < n; k++) { /* every cut past the 10-byte gzip header */
+    FILE *f = fopen(cut, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, k, f), k);
+    fclose(f);
+    if (loom_table_read(&t, cut, SPEC3, 3, NULL, &err) == 0) fail_msg("cut at %zu of %zu bytes: read as %lld rows", k, n, (long long)t.nrows);
+    if (!strstr(err.msg, "truncated") && !strstr(err.msg, "corrupt gzip"))
+      fail_msg("cut at %zu of %zu bytes: %s", k, n, err.msg);
+  }
+  free(bytes);
+  remove(whole);
+  remove(cut);
+}
+
+/* A stop request (SIGTERM here, through loom_stop_install_signals) ends a long table read within a
+ * MiB with "interrupted"; cleared, the same file reads. */
+static void test_stop_request(void **state) {
+  (void)state;
+  const char *path = "/tmp/loom_test_long.csv";
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs("user,item,price\n", f);
+  for (int i = 0; i < 200000; i++) fprintf(f, "u%d,i%d,%d\n", i, i, i); /* ~3.5 MB */
+  fclose(f);
+  assert_int_equal(loom_stop_install_signals(), 0);
+  raise(SIGTERM);
+  assert_true(loom_stop_requested());
+  loom_table t;
+  loom_error err = {{0}};
+  assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
+  assert_string_equal(err.msg, "/tmp/loom_test_long.csv: interrupted (SIGINT or SIGTERM) while reading it");
+  loom_stop_clear();
+  signal(SIGTERM, SIG_DFL);
+  assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), 0);
+  assert_int_equal(t.nrows, 200000);
+  loom_table_free(&t);
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quotes_embedded_newline), cmocka_unit_test(test_crlf_bom),
       cmocka_unit_test(test_gzip_and_optional),       cmocka_unit_test(test_malformed), cmocka_unit_test(test_lone_cr_line_ends), cmocka_unit_test(test_column_cap),
       cmocka_unit_test(test_huge_field),              cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_mutations),
+      cmocka_unit_test(test_decimal_numbers_only), cmocka_unit_test(test_invisible_characters_named),
+      cmocka_unit_test(test_not_regular_files), cmocka_unit_test(test_gzip_must_end), cmocka_unit_test(test_stop_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loom/data.h"
+#include "loom/sha256.h"
 #include "testutil.h"
 
 static loom_error err;
@@ -456,7 +458,8 @@ static void test_images_cache_and_policy(void **state) {
   loom_batch b;
   loom_batch_init(&b, ds, 2, &err);
   assert_int_equal(loom_dataset_encode(ds, (int32_t[]){0, 2}, 2, &b, &err), -1);
-  assert_non_null(strstr(err.msg, "interactions_unknown_key.csv:4: row 3, column 'image'"));
+  /* the image is the items table's: named by the items line, not the interactions row (issue 13) */
+  assert_non_null(strstr(err.msg, "items_missing_image.csv:3: column 'image'"));
   assert_non_null(strstr(err.msg, "missing.png: cannot open image"));
   loom_batch_free(&b);
   loom_dataset_free(ds);
@@ -786,6 +789,170 @@ static void test_loader_alloc_failures(void **state) {
   fail_msg("never succeeded");
 }
 
+/* ---- issue 13 */
+
+/* A binary label of 2 or -1 in the training split trained silently (refused only at evaluation, with
+ * a row number): with label_values set (as the trainer sets it from task.kind) every split's labels are
+ * checked when the tables load, naming the file and the real line. */
+static void test_labels_checked_at_load(void **state) {
+  (void)state;
+  loom_data_schema s;
+  schema(&s);
+  set(&s, "interactions", tu_src_path("tests/data/ds/interactions_label_two.csv"));
+  s.label_values = 2;
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "tests/data/ds/interactions_label_two.csv:6: column 'label': label 2 is not 0 or 1"));
+  s.label_values = 0; /* any number (regression targets): accepted */
+  loom_dataset *ds = open_ds(&s);
+  loom_dataset_free(ds);
+  s.label_values = 3; /* three classes: 0, 1, 2 */
+  ds = open_ds(&s);
+  loom_dataset_free(ds);
+  set(&s, "interactions", tu_src_path("tests/data/ds/interactions_label_minus_one.csv"));
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "interactions_label_minus_one.csv:9: column 'label': label -1 is not a class in 0..2"));
+  s.label_values = 2;
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "interactions_label_minus_one.csv:9: column 'label': label -1 is not 0 or 1"));
+  /* a bad label in the test split is found at load too */
+  const char *path = "/tmp/loom_test_label_test_split.csv";
+  size_t n;
+  char *text = tu_slurp(tu_src_path("tests/data/ds/interactions.csv"), &n);
+  assert_non_null(text);
+  char *p = strstr(text, "u2,B,1,25,4,jeans,test");
+  assert_non_null(p);
+  p[5] = '7';
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fwrite(text, 1, n, f);
+  fclose(f);
+  free(text);
+  set(&s, "interactions", path);
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "loom_test_label_test_split.csv:7: column 'label': label 7 is not 0 or 1"));
+  remove(path);
+}
+
+static int encode_all(loom_dataset *ds) {
+  loom_batch b;
+  int rc = loom_batch_init(&b, ds, 16, &err);
+  for (int sp = LOOM_SPLIT_TRAIN; rc == 0 && sp <= LOOM_SPLIT_TEST; sp++)
+    if (loom_dataset_rows(ds, (loom_split)sp))
+      rc = loom_dataset_encode(ds, loom_dataset_split_rows(ds, (loom_split)sp), (int)loom_dataset_rows(ds, (loom_split)sp), &b, &err);
+  loom_batch_free(&b);
+  return rc;
+}
+
+/* ../outside/secret.png, /etc/passwd and a symlink out of image_root were read: they are refused
+ * (without opening them) unless image_paths = anywhere; the message names the items file and line. */
+static void test_image_paths_inside_root(void **state) {
+  (void)state;
+  const char *cases[3][2] = {{"items_image_dotdot.csv", "'../outside/secret.png'"},
+                             {"items_image_abs.csv", "'/etc/passwd'"},
+                             {"items_image_symlink.csv", "'link_out.png'"}};
+  for (int i = 0; i < 3; i++) {
+    loom_data_schema s;
+    schema(&s);
+    char rel[128];
+    snprintf(rel, sizeof rel, "tests/data/ds/%s", cases[i][0]);
+    set(&s, "items", tu_src_path(rel));
+    loom_dataset *ds = open_ds(&s);
+    assert_int_equal(encode_all(ds), -1);
+    char want[256];
+    snprintf(want, sizeof want, "%s:5: column 'image': image path %s leads outside image_root", cases[i][0], cases[i][1]);
+    if (!strstr(err.msg, want)) fail_msg("%s: %s", cases[i][0], err.msg);
+    assert_non_null(strstr(err.msg, "set [data] image_paths = anywhere"));
+    assert_null(strstr(err.msg, "not a PNG")); /* never opened */
+    /* the catalogue (inference) names the same items line */
+    float img[28 * 28];
+    assert_int_equal(loom_dataset_catalog_features(ds, (int64_t[]){3}, 1, NULL, NULL, NULL, img, &err), -1);
+    assert_non_null(strstr(err.msg, want));
+    loom_dataset_free(ds);
+    if (i == 1) continue; /* /etc/passwd is no image even where allowed */
+    set(&s, "image_paths", "anywhere");
+    ds = open_ds(&s);
+    assert_int_equal(encode_all(ds), 0);
+    loom_dataset_free(ds);
+  }
+  /* a missing file outside is "outside" too (no oracle for which outside files exist) */
+  loom_data_schema s;
+  schema(&s);
+  const char *items = "/tmp/loom_test_items_missing_outside.csv";
+  FILE *f = fopen(items, "wb");
+  assert_non_null(f);
+  fputs("item,title,category,price,image\nA,a,tops,1,rgb4x2.png\nB,b,tops,1,rgb4x2.png\nC,c,tops,1,rgb4x2.png\n"
+        "D,d,tops,1,../outside/not_there.png\nE,e,tops,1,rgb4x2.png\n", f);
+  fclose(f);
+  set(&s, "items", items);
+  loom_dataset *ds = open_ds(&s);
+  assert_int_equal(encode_all(ds), -1);
+  assert_non_null(strstr(err.msg, "loom_test_items_missing_outside.csv:5: column 'image': image path '../outside/not_there.png' leads outside"));
+  loom_dataset_free(ds);
+  set(&s, "image_paths", "anywhere");
+  ds = open_ds(&s);
+  assert_int_equal(encode_all(ds), -1);
+  assert_non_null(strstr(err.msg, "not_there.png: cannot open image (No such file or directory)"));
+  loom_dataset_free(ds);
+  remove(items);
+  assert_int_equal(loom_data_schema_set(&s, "image_paths", "everywhere", &err), -1);
+  assert_non_null(strstr(err.msg, "[data] image_paths: 'everywhere' is not one of inside|anywhere"));
+}
+
+/* loom_sha256_file hashed /dev/zero forever and blocked on a FIFO: only regular files, exactly their
+ * size, stoppable. */
+static void test_sha256_file_hostile(void **state) {
+  (void)state;
+  char dir[] = "/tmp/loom_test_sha_XXXXXX", fifo[64], big[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  snprintf(big, sizeof big, "%s/big", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  char hex[65];
+  alarm(20);
+  assert_int_equal(loom_sha256_file(fifo, hex, &err), -1);
+  assert_non_null(strstr(err.msg, "fifo: the input file is a FIFO (named pipe), not a regular file"));
+  assert_int_equal(loom_sha256_file("/dev/zero", hex, &err), -1);
+  assert_non_null(strstr(err.msg, "/dev/zero: the input file is a character device"));
+  assert_int_equal(loom_sha256_file(dir, hex, &err), -1);
+  assert_non_null(strstr(err.msg, "the input file is a directory"));
+  alarm(0);
+  FILE *f = fopen(big, "wb");
+  assert_non_null(f);
+  fputs("abc", f);
+  fclose(f);
+  assert_int_equal(loom_sha256_file(big, hex, &err), 0);
+  assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  f = fopen(big, "wb");
+  static char block[1 << 16];
+  for (int i = 0; i < 48; i++) fwrite(block, 1, sizeof block, f);
+  fclose(f);
+  loom_stop_request();
+  assert_int_equal(loom_sha256_file(big, hex, &err), -1);
+  assert_non_null(strstr(err.msg, "big: interrupted (SIGINT or SIGTERM) while hashing it"));
+  loom_stop_clear();
+  assert_int_equal(loom_sha256_file(big, hex, &err), 0);
+  remove(big);
+  remove(fifo);
+  rmdir(dir);
+}
+
+/* A key that differs from the items table's by an invisible character was printed raw ('A' is not in
+ * items.csv?): it is escaped and the character named. */
+static void test_invisible_key_named(void **state) {
+  (void)state;
+  const char *path = "/tmp/loom_test_bom_key.csv";
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs("user,item,label,ts,qty,query,split\nu1,A,1,10,1,red,train\nu1,\xef\xbb\xbf" "A,0,20,2,blue,train\n", f);
+  fclose(f);
+  loom_data_schema s;
+  schema(&s);
+  set(&s, "interactions", path);
+  assert_null(loom_dataset_open(&s, NULL, &err));
+  assert_non_null(strstr(err.msg, "loom_test_bom_key.csv:3: column 'item': key '\\uFEFFA' (it contains U+FEFF (byte order mark) at byte 0 of the field) is not in"));
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schema_keys),       cmocka_unit_test(test_fit_on_train_only),
@@ -795,6 +962,8 @@ int main(void) {
       cmocka_unit_test(test_state_roundtrips), cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_loader_alloc_failures), cmocka_unit_test(test_classification),
       cmocka_unit_test(test_int_keys), cmocka_unit_test(test_catalog),
+      cmocka_unit_test(test_labels_checked_at_load), cmocka_unit_test(test_image_paths_inside_root),
+      cmocka_unit_test(test_sha256_file_hostile), cmocka_unit_test(test_invisible_key_named),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loom/alloc.h"
@@ -259,6 +260,116 @@ static void test_mutations(void **state) {
   }
 }
 
+/* ---- issue 13: hostile files */
+
+/* A valid Adobe CMYK JPEG (gen_images.c) was called corrupt: it decodes, red and grey blocks. */
+static void test_cmyk_jpeg(void **state) {
+  (void)state;
+  loom_error err = {{0}};
+  size_t n;
+  uint8_t *pix;
+  int w, h;
+  unsigned char *d = slurp(tu_src_path("tests/data/images/cmyk16x8.jpg"), &n);
+  assert_int_equal(loom_image_decode(d, n, 3, "cmyk16x8.jpg", &pix, &w, &h, &err), 0);
+  assert_int_equal(w * 100 + h, 1608);
+  for (int y = 0; y < 8; y++)
+    for (int x = 0; x < 16; x++) {
+      const uint8_t *p = pix + 3 * (y * 16 + x);
+      int want[3] = {x < 8 ? 255 : 100, x < 8 ? 0 : 100, x < 8 ? 0 : 100};
+      for (int c = 0; c < 3; c++)
+        if (abs(p[c] - want[c]) > 3) fail_msg("pixel (%d, %d) channel %d is %d, want %d", x, y, c, p[c], want[c]);
+    }
+  loom_free(pix);
+  assert_int_equal(loom_image_decode(d, n, 1, "cmyk16x8.jpg", &pix, &w, &h, &err), 0);
+  assert_true(abs(pix[0] - 76) <= 3 && abs(pix[15] - 100) <= 3); /* luma of red = 0.299 * 255 */
+  loom_free(pix);
+}
+
+/* A FIFO, a directory and /dev/zero are refused by type, at once (the FIFO blocked forever and
+ * /dev/zero was read up to the cap); alarm() turns a regression into a failure instead of a hang. */
+static void test_not_regular_files(void **state) {
+  (void)state;
+  char dir[] = "/tmp/loom_test_image_XXXXXX", fifo[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(fifo, sizeof fifo, "%s/fifo.png", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  float out[28 * 28];
+  loom_error err = {{0}};
+  alarm(20);
+  assert_int_equal(loom_image_load(fifo, &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "fifo.png: the image file is a FIFO (named pipe), not a regular file"));
+  assert_int_equal(loom_image_load(dir, &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "the image file is a directory, not a regular file"));
+  assert_int_equal(loom_image_load("/dev/zero", &o, out, &err), -1);
+  assert_string_equal(err.msg, "/dev/zero: the image file is a character device, not a regular file — give the path of a regular file");
+  alarm(0);
+  /* over the cap: the size and the key that raises it, decided from fstat before a byte is read */
+  o.max_file_bytes = 50;
+  assert_int_equal(loom_image_load(tu_src_path("tests/data/images/rgb4x2.png"), &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "the image file is 85 bytes, over the cap of 50 bytes"));
+  assert_non_null(strstr(err.msg, "raise [data] max_image_bytes"));
+  /* a 2 GiB sparse file: refused from its size, before a byte is read */
+  char sparse[64];
+  snprintf(sparse, sizeof sparse, "%s/sparse.png", dir);
+  FILE *f = fopen(sparse, "wb");
+  assert_non_null(f);
+  assert_int_equal(ftruncate(fileno(f), (off_t)2 << 30), 0);
+  fclose(f);
+  o.max_file_bytes = 0;
+  assert_int_equal(loom_image_load(sparse, &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "sparse.png: the image file is 2147483648 bytes, over the cap of 67108864 bytes — check that this is the right file, or raise [data] max_image_bytes"));
+  remove(sparse);
+  remove(fifo);
+  rmdir(dir);
+}
+
+/* The "not an image" message quoted the file's first bytes: /etc/shadow through an image path would
+ * leak. No byte of the file appears in the message. */
+static void test_no_file_contents_in_messages(void **state) {
+  (void)state;
+  char path[] = "/tmp/loom_test_secret_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  const char secret[] = "root:$6$SECRETHASH:19000:0:99999:7:::\n";
+  assert_int_equal(write(fd, secret, sizeof secret - 1), (ssize_t)(sizeof secret - 1));
+  close(fd);
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  float out[28 * 28];
+  loom_error err = {{0}};
+  assert_int_equal(loom_image_load(path, &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "not a PNG, BMP or JPEG file"));
+  assert_null(strstr(err.msg, "72 6f 6f 74")); /* "root" in hex, as it was printed */
+  assert_null(strstr(err.msg, "root:"));
+  remove(path);
+}
+
+/* A stop request (SIGINT / SIGTERM) ends a long read with "interrupted"; a small file is read whole. */
+static void test_stop_request(void **state) {
+  (void)state;
+  char path[] = "/tmp/loom_test_bigimg_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  static unsigned char block[1 << 16];
+  memcpy(block, "\x89PNG\r\n\x1a\n", 8);
+  for (int i = 0; i < 48; i++) assert_int_equal(write(fd, block, sizeof block), (ssize_t)sizeof block); /* 3 MiB */
+  close(fd);
+  loom_image_opts o;
+  loom_image_opts_default(&o);
+  float out[28 * 28];
+  loom_error err = {{0}};
+  loom_stop_request();
+  assert_int_equal(loom_image_load(path, &o, out, &err), -1);
+  assert_non_null(strstr(err.msg, "interrupted (SIGINT or SIGTERM) while reading it"));
+  assert_int_equal(loom_image_load(tu_src_path("tests/data/images/rgb4x2.png"), &o, out, &err), 0);
+  loom_stop_clear();
+  assert_int_equal(loom_image_load(path, &o, out, &err), -1);
+  assert_null(strstr(err.msg, "interrupted"));
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_exact),
@@ -266,6 +377,8 @@ int main(void) {
       cmocka_unit_test(test_load_normalise),
       cmocka_unit_test(test_malformed), cmocka_unit_test(test_empty_idat), cmocka_unit_test(test_dim_cap_before_decode), cmocka_unit_test(test_pixel_cap),
       cmocka_unit_test(test_mutations),
+      cmocka_unit_test(test_cmyk_jpeg), cmocka_unit_test(test_not_regular_files),
+      cmocka_unit_test(test_no_file_contents_in_messages), cmocka_unit_test(test_stop_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

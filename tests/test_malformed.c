@@ -1,6 +1,7 @@
 /* test_malformed.c — the malformed-input table (tests/data/malformed.tsv): every case is run through
  * the public API and its message compared exactly, so the table documents what loom says about each
- * kind of bad file (kinds: csv, image, ckpt, config, dataset — see the table's header). Runs from the source directory, so paths (and messages) are relative and stable.
+ * kind of bad file (kinds: csv, image, ckpt, config, dataset — see the table's header; dataset cases
+ * check labels as a binary task does, label_values = 2). Runs from the source directory, so paths (and messages) are relative and stable.
  * LOOM_MALFORMED_PRINT=1 prints the actual messages as table rows instead of comparing (for writing
  * new rows; each must still be read and judged by a person before it goes into the table). */
 #include <stdio.h>
@@ -61,6 +62,7 @@ static int run_case(const char *kind, const char *file, loom_error *err) {
     loom_data_schema s;
     loom_data_schema_init(&s);
     if (loom_data_schema_load_ini(&s, file, err) < 0 || loom_data_schema_validate(&s, err) < 0) return -1;
+    s.label_values = 2; /* as the trainer sets it for task.kind = binary (the default task) */
     loom_dataset *ds = loom_dataset_open(&s, NULL, err);
     if (!ds) return -1;
     /* images are read when rows are encoded: encode every row of every split */

@@ -63,8 +63,12 @@ typedef struct loom_csv_opts {
 } loom_csv_opts;
 
 /* Reads the columns `spec` (by header name) of a CSV (or .csv.gz) file in one streaming pass:
- * RFC 4180 strict quoting, UTF-8 (BOM skipped), LF or CRLF. Integers are decimal int64, floats
- * strtod; an empty int field is an error, an empty float field NaN. Caps: max_field_bytes per field,
+ * RFC 4180 strict quoting, UTF-8 (BOM skipped), LF or CRLF. Numbers are decimal only, with ASCII
+ * spaces and tabs around them ignored: integers [+-]digits (int64), floats
+ * [+-](digits[.digits] | digits. | .digits)([eE][+-]digits)? — no hex (0x10, 0x1p3), inf, nan, "1e"
+ * or other characters (a BOM or no-break space in a number is named as such); an empty int field is
+ * an error, an empty float field NaN. Only regular files are read (a FIFO, directory or device is
+ * refused by name), and a .gz stream must end with its trailer (a cut file is "truncated"). Caps: max_field_bytes per field,
  * LOOM_CSV_MAX_COLUMNS per header. Returns 0 or -1 with a message naming file, line, column and what
  * to do. */
 int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
@@ -75,6 +79,27 @@ int loom_table_find(const loom_table *t, const char *name);
 static inline const char *loom_table_str(const loom_table *t, int c, int64_t r) {
   return t->cols[c].sbuf + t->cols[c].soff[r];
 }
+
+/* ---------------------------------------------------------------- user files
+ * Every reader of a user-named file opens it through loom_file_open_regular: a FIFO, directory or
+ * device is refused by name before anything blocks or reads forever, and the size is capped. */
+
+/* Opens path read-only (O_NONBLOCK | O_NOCTTY, cleared after the check) and fstat's it. Returns an
+ * fd; -1 with err set when the file is not a regular file ("<path>: the <what> file is a FIFO (named
+ * pipe), not a regular file — ...") or is over max_bytes (0 = no cap; the message names the size and
+ * cap_key, the setting that raises it); -2 with errno set when open() itself failed, so the caller
+ * words "cannot open" with its own advice. *size (if not NULL) = the file's size. */
+int loom_file_open_regular(const char *path, uint64_t max_bytes, const char *what, const char *cap_key,
+                           uint64_t *size, loom_error *err);
+/* The whole regular file (at most max_bytes) into *data (loom_free it; *n bytes, NUL not added).
+ * Reads exactly the size fstat gave, polls loom_stop_requested() every MiB ("interrupted"), and
+ * refuses a file that changes size while read. */
+int loom_file_read_all(const char *path, uint64_t max_bytes, const char *what, const char *cap_key, void **data,
+                       size_t *n, loom_error *err);
+/* Closes a zlib gzFile that was read until gzread returned 0, and checks how the stream ended: -1
+ * naming path when it was cut short (no end marker / trailer: "truncated") or fails its CRC. */
+struct gzFile_s;
+int loom_gz_close_checked(struct gzFile_s *gz, const char *path, loom_error *err);
 
 /* ---------------------------------------------------------------- schema ([data] in the run INI) */
 
@@ -118,6 +143,11 @@ typedef struct loom_data_schema {
   int augment_flip, augment_crop_pad; /* training only */
   size_t max_field_bytes;
   int64_t image_cache_bytes;
+  int image_anywhere;    /* [data] image_paths = inside (0, default) | anywhere (1): see below */
+  /* Set by the trainer from [task], not a [data] key: 0 = any finite number; K >= 2 = every label
+   * (numeric labels, every split) must be an integer in 0..K-1 (binary: 2, i.e. 0 or 1), checked
+   * when the tables are loaded, with the file and line of the first bad one. */
+  int label_values;
 } loom_data_schema;
 
 /* Keys of [data] (defaults in loom_data_schema_init):
@@ -134,6 +164,8 @@ typedef struct loom_data_schema {
  *   negatives = 0   negative_sampling = uniform|popularity   negative_power = 0.75
  *   batch_size = 32   shuffle = 1   drop_last = 0   augment_flip = 0   augment_crop_pad = 0
  *   key_type = string|int (int: keys parsed as integers, so "007" and "7" are one key)
+ *   image_paths = inside|anywhere (inside: an image path, once symlinks and ".." are resolved, must lie
+ *     inside image_root — or the current directory when image_root is empty; anywhere: any file)
  * With key_type=string keys are compared as strings ("07" and "7" are different keys). */
 void loom_data_schema_init(loom_data_schema *s);
 /* One key of the [data] section; -1 on unknown key or bad value (the message names the key and the

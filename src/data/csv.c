@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/data_internal.h"
@@ -42,8 +43,9 @@ static int fail_oom(reader *r) {
                      r->t->path, (long long)r->line);
 }
 
-static const char *field_name(const reader *r, int f) {
-  return f < r->nheader ? r->header[f] : "?";
+/* The header name of field f, escaped for a message (names are user data). */
+static const char *field_name(const reader *r, int f, char *buf, size_t cap) {
+  return f < r->nheader ? ld_quote(buf, cap, r->header[f], strlen(r->header[f])) : "?";
 }
 
 static int grow_rows(reader *r) {
@@ -105,16 +107,17 @@ static void on_field(void *data, size_t len, void *ctx) {
   const char *s = data ? data : "";
   int f = r->field++;
   if (f == 0) r->row_line = r->seg_line;
+  char qn[160];
+  if (len && memchr(s, '\0', len)) { /* before the size: a zero-filled file is binary, not one long field */
+    r->failed = 1;
+    loom_errorf(r->err, "%s:%lld: field %d ('%s') contains a NUL byte — the file is binary or corrupt; re-export it as UTF-8 text",
+                r->t->path, (long long)r->row_line, f + 1, field_name(r, f, qn, sizeof qn));
+    return;
+  }
   if (len > r->max_field) {
     r->failed = 1;
     loom_errorf(r->err, "%s:%lld: field %d ('%s') is %zu bytes, over the cap of %zu — check the quoting or raise max_field_bytes",
-                r->t->path, (long long)r->row_line, f + 1, field_name(r, f), len, r->max_field);
-    return;
-  }
-  if (len && memchr(s, '\0', len)) {
-    r->failed = 1;
-    loom_errorf(r->err, "%s:%lld: field %d ('%s') contains a NUL byte — the file is binary or corrupt; re-export it as UTF-8 text",
-                r->t->path, (long long)r->row_line, f + 1, field_name(r, f));
+                r->t->path, (long long)r->row_line, f + 1, field_name(r, f, qn, sizeof qn), len, r->max_field);
     return;
   }
   if (r->in_header) {
@@ -163,35 +166,43 @@ static void on_field(void *data, size_t len, void *ctx) {
     if (put_str(col, row, s, len) < 0) fail_oom(r);
     return;
   }
-  char buf[64];
+  /* numbers: decimal only (ld_decimal_valid), ASCII spaces and tabs around them ignored */
+  char buf[64], qv[200], note[128];
   size_t n;
   const char *v = trimmed(s, len, buf, sizeof buf, &n);
   int too_long = n == sizeof buf - 1 && len >= sizeof buf - 1;
+  int ok = n && !too_long && ld_decimal_valid(v, n, col->type == LOOM_COL_INT);
   char *end = NULL;
   if (col->type == LOOM_COL_INT) {
     errno = 0;
-    long long x = n ? strtoll(v, &end, 10) : 0;
-    if (!n || too_long || errno || *end) {
+    long long x = ok ? strtoll(v, &end, 10) : 0;
+    if (!ok || errno) {
       r->failed = 1;
-      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is not an integer%s — fix the value or declare the column as text",
-                  t->path, (long long)r->row_line, col->name, f + 1, v, n ? (errno ? " (out of range)" : "") : " (empty)");
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%s' is not an integer%s%s — fix the value or declare the column as text",
+                  t->path, (long long)r->row_line, col->name, f + 1, ld_quote(qv, 44, v, n),
+                  !n ? " (empty)" : ok ? " (out of range)" : "", ld_invisible_note(note, sizeof note, s, len));
       return;
     }
     col->i[row] = x;
   } else {
     if (!n) { col->f[row] = NAN; return; }
     errno = 0;
-    double x = strtod(v, &end);
-    if (too_long || *end || !isfinite(x)) {
+    double x = ok ? strtod(v, &end) : NAN;
+    if (!ok || !isfinite(x)) {
       r->failed = 1;
-      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is not a finite number — fix the value or leave the field empty for 'missing'",
-                  t->path, (long long)r->row_line, col->name, f + 1, v);
+      const char *why = ld_invisible_note(note, sizeof note, s, len);
+      if (!why[0] && n && !too_long) {
+        (void)strtod(v, &end); /* C would read it (hex, inf, nan): say why loom does not */
+        if (end != v && !*end) why = " (only decimal numbers are read: no hex, inf or nan)";
+      }
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%s' is not a finite number%s — fix the value or leave the field empty for 'missing'",
+                  t->path, (long long)r->row_line, col->name, f + 1, ld_quote(qv, 44, v, n), why);
       return;
     }
     if (fabs(x) > FLT_MAX) { /* finite as a double, infinite as the float32 features it becomes */
       r->failed = 1;
-      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%.40s' is beyond the float32 range (±3.4e38) — rescale the column",
-                  t->path, (long long)r->row_line, col->name, f + 1, v);
+      loom_errorf(r->err, "%s:%lld: column '%s' (field %d): '%s' is beyond the float32 range (±3.4e38) — rescale the column",
+                  t->path, (long long)r->row_line, col->name, f + 1, ld_quote(qv, 44, v, n));
       return;
     }
     col->f[row] = x;
@@ -200,11 +211,12 @@ static void on_field(void *data, size_t len, void *ctx) {
 
 static int finish_header(reader *r) {
   loom_table *t = r->t;
+  char qn[160];
   for (int i = 0; i < r->nheader; i++)
     for (int j = 0; j < i; j++)
       if (strcmp(r->header[i], r->header[j]) == 0)
         return loom_errorf(r->err, "%s:1: duplicate column name '%s' (fields %d and %d) — rename one of them",
-                           t->path, r->header[i], j + 1, i + 1);
+                           t->path, field_name(r, i, qn, sizeof qn), j + 1, i + 1);
   r->field_col = loom_malloc((size_t)(r->nheader ? r->nheader : 1) * sizeof *r->field_col);
   if (!r->field_col) return fail_oom(r);
   for (int i = 0; i < r->nheader; i++) r->field_col[i] = -1;
@@ -217,7 +229,7 @@ static int finish_header(reader *r) {
       char avail[512] = "";
       for (int i = 0; i < r->nheader; i++) {
         size_t l = strlen(avail);
-        snprintf(avail + l, sizeof avail - l, "%s'%s'", i ? ", " : "", r->header[i]);
+        snprintf(avail + l, sizeof avail - l, "%s'%s'", i ? ", " : "", field_name(r, i, qn, sizeof qn));
       }
       return loom_errorf(r->err, "%s:1: missing column '%s' — the header has %s; fix the column name in the [data] config",
                          t->path, r->spec[c].name, avail);
@@ -282,6 +294,7 @@ static size_t next_line(reader *r, const char *buf, size_t n, int *eol) {
 }
 
 static int feed(reader *r, struct csv_parser *p, const char *buf, size_t n) {
+  char qn[160];
   /* one segment per line so the callbacks know where they are */
   if (r->pending_cr && n && buf[0] != '\n') r->line++; /* the previous chunk ended with a lone CR */
   r->pending_cr = 0;
@@ -294,11 +307,14 @@ static int feed(reader *r, struct csv_parser *p, const char *buf, size_t n) {
     if (done != k) {
       if (csv_error(p) == CSV_ENOMEM) return fail_oom(r);
       return loom_errorf(r->err, "%s:%lld: malformed CSV in field %d ('%s'): a quote inside an unquoted field or text after a closing quote — quote the whole field and double inner quotes (\"\")",
-                         r->t->path, (long long)r->line, r->field + 1, field_name(r, r->field));
+                         r->t->path, (long long)r->line, r->field + 1, field_name(r, r->field, qn, sizeof qn));
     }
+    if (p->entry_pos > r->max_field && memchr(p->entry_buf, '\0', p->entry_pos)) /* a sparse or zero-filled file */
+      return loom_errorf(r->err, "%s:%lld: field %d ('%s') contains a NUL byte — the file is binary or corrupt; re-export it as UTF-8 text",
+                         r->t->path, (long long)(p->pstate ? r->seg_line : r->line), r->field + 1, field_name(r, r->field, qn, sizeof qn));
     if (p->entry_pos > r->max_field)
       return loom_errorf(r->err, "%s:%lld: field %d ('%s') is over the cap of %zu bytes — check for an unterminated quote or raise max_field_bytes",
-                         r->t->path, (long long)(p->pstate ? r->seg_line : r->line), r->field + 1, field_name(r, r->field), r->max_field);
+                         r->t->path, (long long)(p->pstate ? r->seg_line : r->line), r->field + 1, field_name(r, r->field, qn, sizeof qn), r->max_field);
     if (nl) r->line++;
     buf += k;
     n -= k;
@@ -334,10 +350,16 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
       return loom_errorf(err, "%s: out of memory", path);
     }
   }
-  gzFile gz = gzopen(path, "rb");
+  int fd = loom_file_open_regular(path, 0, "table", NULL, NULL, err);
+  if (fd == -2) loom_errorf(err, "%s: cannot open (%s) — check the path in the [data] config", path, strerror(errno));
+  gzFile gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+  if (fd >= 0 && !gz) {
+    close(fd);
+    loom_errorf(err, "%s: out of memory opening the table", path);
+  }
   if (!gz) {
     loom_table_free(t);
-    return loom_errorf(err, "%s: cannot open (%s) — check the path in the [data] config", path, strerror(errno));
+    return -1;
   }
   gzbuffer(gz, CHUNK);
   struct csv_parser p;
@@ -348,27 +370,36 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
   csv_set_blk_size(&p, (size_t)1 << 18); /* libcsv grows a field additively by this: keep big fields linear */
   char *buf = loom_malloc(CHUNK);
   int rc = buf ? 0 : fail_oom(&r);
-  int64_t total = 0;
+  int64_t total = 0, next_poll = (int64_t)LD_READ_POLL_BYTES;
+  int at_eof = 0;
   while (rc == 0) {
     int n = gzread(gz, buf, CHUNK);
-    if (n < 0) {
-      int e;
-      rc = loom_errorf(err, "%s: read error (%s) — the file is truncated or not gzip", path, gzerror(gz, &e));
+    if (n < 0) { /* corrupt gzip data: loom_gz_close_checked names it; or a read cut by a signal */
+      if (loom_stop_requested()) rc = ld_interrupted(path, err);
       break;
     }
-    if (n == 0) break;
+    if (n == 0) { at_eof = 1; break; }
+    if (total + n >= next_poll) { /* a huge file stops within about a MiB of a SIGINT or SIGTERM */
+      next_poll += (int64_t)LD_READ_POLL_BYTES;
+      if (loom_stop_requested()) { rc = ld_interrupted(path, err); break; }
+    }
     const char *b = buf;
     size_t len = (size_t)n;
     if (total == 0 && len >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) b += 3, len -= 3; /* UTF-8 BOM */
     total += n;
     rc = feed(&r, &p, b, len);
   }
+  /* the end of the compressed stream: a .csv.gz cut at a row boundary would otherwise load as a
+   * shorter table (zlib reports a missing trailer only through gzerror / gzclose_r) */
+  int gz_rc = loom_gz_close_checked(gz, path, rc == 0 ? err : NULL);
+  if (rc == 0 && (gz_rc < 0 || !at_eof)) rc = gz_rc < 0 ? -1 : loom_errorf(err, "%s: read error — check the file", path);
+  char qn[160];
   if (rc == 0) {
     if (r.in_header && p.pstate == 0 && r.nheader == 0) {
       rc = loom_errorf(err, "%s: the file is empty — expected a header row naming the columns", path);
     } else if (csv_fini(&p, on_field, on_row, &r) != 0) {
       rc = loom_errorf(err, "%s:%lld: unterminated quoted field (field %d, '%s') — close the quote with \" or remove the stray quote",
-                       path, (long long)r.seg_line, r.field + 1, field_name(&r, r.field));
+                       path, (long long)r.seg_line, r.field + 1, field_name(&r, r.field, qn, sizeof qn));
     } else if (r.failed) {
       rc = -1;
     } else if (r.in_header) { /* header without newline */
@@ -385,7 +416,6 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
     if (t->cols[c].type == LOOM_COL_STRING) t->cols[c].soff[t->nrows] = (int64_t)t->cols[c].sbuf_n;
   csv_free(&p);
   loom_free(buf);
-  gzclose(gz);
   free_reader(&r);
   if (rc < 0) loom_table_free(t);
   return rc;

@@ -69,4 +69,21 @@ int ld_encode_locked(struct loom_dataset *ds, const int32_t *rows, int n, struct
 /* b->neg (B, n_neg) and the negatives' features, drawn from rng. */
 int ld_negatives_locked(struct loom_dataset *ds, struct loom_batch *b, struct loom_rng *rng, struct loom_error *err);
 
+/* ---- issue 13: hostile files and bytes (util.c) */
+#define LD_READ_POLL_BYTES ((size_t)1 << 20) /* readers check loom_stop_requested() at least this often */
+/* loom_file_read_all after loom_file_open_regular gave fd and size; closes fd. */
+int ld_fd_read_all(int fd, uint64_t size, const char *path, const char *what, void **data, size_t *n,
+                   struct loom_error *err);
+/* err = "<path>: interrupted (SIGINT or SIGTERM) while reading it"; returns -1. */
+int ld_interrupted(const char *path, struct loom_error *err);
+/* 1 if s[0..n) is a decimal number by loom's grammar (no spaces: trim first): [+-]digits for
+ * integers; [+-](digits[.digits*] | .digits)([eE][+-]digits)? for floats. No hex, inf, nan. */
+int ld_decimal_valid(const char *s, size_t n, int integer);
+/* User data for a message: control bytes and bytes that are not UTF-8 as \xNN, invisible characters
+ * (BOM, zero-width, bidi controls, no-break spaces, C1) as \uXXXX, cut with "..." to fit cap. */
+const char *ld_quote(char *out, size_t cap, const char *s, size_t n);
+/* " (it contains U+FEFF (byte order mark) at byte N of the field)" for the first such character of
+ * s[0..n) (also control bytes and non-UTF-8 bytes), or "" when every character prints. */
+const char *ld_invisible_note(char *out, size_t cap, const char *s, size_t n);
+
 #endif

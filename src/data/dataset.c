@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "data/data_internal.h"
@@ -54,6 +55,8 @@ struct loom_dataset {
   int32_t img_cap;
   int64_t img_bytes;
   float *img_scratch;        /* (C, H, W) */
+  char img_root_real[4096];  /* realpath of image_root (or "."), for image_paths=inside */
+  int img_root_state;        /* 1 resolved, -1 image_root cannot be resolved */
   pthread_mutex_t mu;
 };
 
@@ -62,6 +65,10 @@ void ld_dataset_unlock(loom_dataset *ds) { pthread_mutex_unlock(&ds->mu); }
 const loom_data_schema *ld_dataset_schema(const loom_dataset *ds) { return &ds->s; }
 
 static const char *TAB_NAME[3] = {"interactions", "items", "users"};
+
+/* User data quoted in a message: escaped (ld_quote) and its invisible characters named (ld_invisible_note). */
+#define Q(buf, str, cap) ld_quote((buf), (cap), (str), strlen(str))
+#define NOTE(buf, str) ld_invisible_note((buf), sizeof(buf), (str), strlen(str))
 
 /* Row r >= 0 is an interaction row (joined with its item and user rows); r < 0 is row -r - 1 of the
  * items table on its own (the catalogue), which has only the items table's columns. */
@@ -177,14 +184,15 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
 /* key_type=int: rewrites each key of column c in place as its canonical decimal (never longer). */
 static int canonical_int_keys(loom_table *t, int c, loom_error *err) {
   loom_table_col *col = &t->cols[c];
+  char q[200], note[128];
   for (int64_t r = 0; r < t->nrows; r++) {
     char *k = col->sbuf + col->soff[r], *end;
     errno = 0;
     long long v = strtoll(k, &end, 10);
     while (*end == ' ' || *end == '\t') end++;
     if (!*k || *end || errno)
-      return loom_errorf(err, "%s:%lld: column '%s': key '%.40s' is not an integer — fix it or set key_type=string",
-                         t->path, (long long)t->line[r], col->name, k);
+      return loom_errorf(err, "%s:%lld: column '%s': key '%s' is not an integer%s — fix it or set key_type=string",
+                         t->path, (long long)t->line[r], col->name, Q(q, k, 44), NOTE(note, k));
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%lld", v);
     if ((size_t)n > strlen(k)) return loom_errorf(err, "%s: internal error canonicalising keys", t->path);
@@ -219,8 +227,9 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
       if (!added) {
         int64_t first = tb->line[m.val[e]];
         ld_map_free(&m);
+        char q[200];
         return loom_errorf(err, "%s:%lld: duplicate key '%s' in column '%s' (first at line %lld) — keys of the %s table must be unique",
-                           tb->path, (long long)tb->line[r], k, tb->cols[kc].name, (long long)first, TAB_NAME[t]);
+                           tb->path, (long long)tb->line[r], Q(q, k, sizeof q), tb->cols[kc].name, (long long)first, TAB_NAME[t]);
       }
     }
     int ic = t == TAB_ITEMS ? ds->c_item : ds->c_user;
@@ -236,8 +245,10 @@ static int join(loom_dataset *ds, uint8_t *valid, loom_error *err) {
           continue;
         }
         ld_map_free(&m);
-        return loom_errorf(err, "%s:%lld: column '%s': key '%s' is not in %s (column '%s') — add it there, or set missing_key=skip to drop such rows",
-                           ds->tab[0].path, (long long)line_of(ds, r), ds->tab[0].cols[ic].name, k, tb->path, tb->cols[kc].name);
+        char q[200], note[128];
+        return loom_errorf(err, "%s:%lld: column '%s': key '%s'%s is not in %s (column '%s') — add it there, or set missing_key=skip to drop such rows",
+                           ds->tab[0].path, (long long)line_of(ds, r), ds->tab[0].cols[ic].name, Q(q, k, sizeof q), NOTE(note, k),
+                           tb->path, tb->cols[kc].name);
       }
       dst[r] = v;
     }
@@ -312,14 +323,15 @@ static int make_splits(loom_dataset *ds, const uint8_t *valid, loom_error *err) 
     }
     for (int64_t i = 0; i < nv; i++) which[v[i]] = i < n1 ? LOOM_SPLIT_TRAIN : i < n1 + n2 ? LOOM_SPLIT_VAL : LOOM_SPLIT_TEST;
   } else if (s->split == LOOM_SPLIT_COLUMN) {
+    char q[200], note[128];
     for (int64_t i = 0; i < nv && rc == 0; i++) {
       const char *x = loom_table_str(&ds->tab[0], ds->c_split, v[i]);
       if (!strcmp(x, "train")) which[v[i]] = LOOM_SPLIT_TRAIN;
       else if (!strcmp(x, "val") || !strcmp(x, "valid") || !strcmp(x, "validation")) which[v[i]] = LOOM_SPLIT_VAL;
       else if (!strcmp(x, "test")) which[v[i]] = LOOM_SPLIT_TEST;
       else
-        rc = loom_errorf(err, "%s:%lld: column '%s': '%s' is not train, val or test — fix the value",
-                         s->interactions, (long long)line_of(ds, v[i]), s->split_col, x);
+        rc = loom_errorf(err, "%s:%lld: column '%s': '%s' is not train, val or test%s — fix the value",
+                         s->interactions, (long long)line_of(ds, v[i]), s->split_col, Q(q, x, sizeof q), NOTE(note, x));
     }
   } else { /* leave-last-out per user: last → test, second last → val, when the user has enough rows */
     qsort_r(v, (size_t)nv, sizeof *v, by_user_time, ds);
@@ -481,15 +493,27 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     if (ds->c_label >= 0 && t->cols[ds->c_label].present && s->label_class) {
       const char *name = loom_table_str(t, ds->c_label, r);
       int32_t id = p->labels ? loom_idmap_get(p->labels, name) : 0;
+      char q[200], note[128];
       if (id == 0)
-        return loom_errorf(err, "%s:%lld: column '%s': class '%s' does not occur in the training split — fix the label or the split",
-                           s->interactions, (long long)line_of(ds, r), s->label_col, name);
+        return loom_errorf(err, "%s:%lld: column '%s': class '%s'%s does not occur in the training split — fix the label or the split",
+                           s->interactions, (long long)line_of(ds, r), s->label_col, Q(q, name, sizeof q), NOTE(note, name));
       ds->label[r] = (float)(id - 1);
     } else if (ds->c_label >= 0 && t->cols[ds->c_label].present) {
       double l = t->cols[ds->c_label].f[r];
       if (isnan(l))
         return loom_errorf(err, "%s:%lld: column '%s': the label is missing — fill it or drop the row",
                            s->interactions, (long long)line_of(ds, r), s->label_col);
+      /* every split, at load: a bad label in the training split must not train silently */
+      int nv = s->label_values;
+      if (nv >= 2 && !(l >= 0 && l < nv && l == floor(l))) {
+        char v[32];
+        ld_fmt_float(v, (float)l);
+        if (nv == 2)
+          return loom_errorf(err, "%s:%lld: column '%s': label %s is not 0 or 1 — a binary task needs 0 (negative) or 1 (positive); fix the row",
+                             s->interactions, (long long)line_of(ds, r), s->label_col, v);
+        return loom_errorf(err, "%s:%lld: column '%s': label %s is not a class in 0..%d — fix the row, or set task.classes (now %d)",
+                           s->interactions, (long long)line_of(ds, r), s->label_col, v, nv - 1, nv);
+      }
       ds->label[r] = (float)l;
     }
   }
@@ -554,6 +578,9 @@ static int precompute(loom_dataset *ds, loom_error *err) {
   if (s->image_col[0]) {
     ds->img_scratch = loom_malloc((size_t)s->image.C * s->image.H * s->image.W * sizeof(float));
     if (!ds->img_scratch) return loom_errorf(err, "out of memory");
+    char tmp[PATH_MAX]; /* image_paths=inside: resolved once, read by every row_image */
+    ds->img_root_state = realpath(s->image_root[0] ? s->image_root : ".", tmp) ? 1 : -1;
+    if (ds->img_root_state > 0) snprintf(ds->img_root_real, sizeof ds->img_root_real, "%s", tmp);
   }
   return 0;
 }
@@ -680,24 +707,86 @@ void loom_batch_free(loom_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
+/* 1 if real (a resolved path) is root or lies under it. */
+static int path_inside(const char *root, const char *real) {
+  size_t n = strlen(root);
+  if (n == 1 && root[0] == '/') return 1;
+  return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* The file to open for image path rel (relative to image_root; absolute as given) into open_path.
+ * image_paths=inside: the path with symlinks and ".." resolved must lie inside image_root (the
+ * current directory when image_root is empty), and open_path is that resolved path, so what was
+ * checked is what is opened. A path that does not exist is returned as written when its folder is
+ * inside (loom_image_load then says it cannot open it). -1 with err when it leads outside. */
+static int image_path(const loom_dataset *ds, const char *rel, char *lexical, char *open_path, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  if (rel[0] == '/' || !s->image_root[0]) snprintf(lexical, 2 * LOOM_DATA_PATH + 2, "%s", rel);
+  else snprintf(lexical, 2 * LOOM_DATA_PATH + 2, "%s/%s", s->image_root, rel);
+  snprintf(open_path, 4096, "%s", lexical);
+  if (s->image_anywhere) return 0;
+  char real[PATH_MAX], q[200];
+  const char *root = ds->img_root_state > 0 ? ds->img_root_real : NULL;
+  if (root && realpath(lexical, real)) {
+    if (path_inside(root, real)) {
+      snprintf(open_path, 4096, "%s", real);
+      return 0;
+    }
+  } else if (root) { /* missing file: judge the folder it would be in */
+    char dir[2 * LOOM_DATA_PATH + 2];
+    snprintf(dir, sizeof dir, "%s", lexical);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    if (!realpath(slash ? (dir[0] ? dir : "/") : ".", real) || path_inside(root, real)) return 0;
+  } else if (rel[0] != '/') {
+    return 0; /* image_root itself does not exist: opening under it fails with that message */
+  }
+  return loom_errorf(err, "image path '%s' leads outside image_root (%s) — keep the images inside image_root, or set [data] image_paths = anywhere to allow any file",
+                     ld_quote(q, sizeof q, rel, strlen(rel)), s->image_root[0] ? s->image_root : "empty: the current directory");
+}
+
+/* Where the value of column c for row r is written: the file and line of its own table. */
+static void cell_where(const loom_dataset *ds, colref c, int64_t r, const char **file, int64_t *line) {
+  int64_t row = row_in(ds, c.tab, r);
+  if (c.tab == TAB_INTER || row < 0) {
+    *file = file_of(ds, r), *line = line_of(ds, r);
+    return;
+  }
+  *file = ds->tab[c.tab].path, *line = ds->tab[c.tab].line[row];
+}
+
 static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
   const char *rel = str_at(ds, ds->image, r);
-  char path[2 * LOOM_DATA_PATH + 2];
-  if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
-  else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
-  int32_t slot = ld_map_get(&ds->img_map, path, strlen(path));
+  char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
+  int32_t slot = -1, rc = 0;
+  if (rel[0]) rc = image_path(ds, rel, path, open_path, err);
+  else path[0] = open_path[0] = '\0';
+  if (rc == 0) slot = ld_map_get(&ds->img_map, path, strlen(path));
   if (slot >= 0) {
     if (ds->img_cache[slot]) memcpy(out, ds->img_cache[slot], chw * sizeof(float));
     else memset(out, 0, chw * sizeof(float)); /* a known-bad image under missing_image=zero */
     return 0;
   }
-  int rc = rel[0] ? loom_image_load(path, &s->image, out, err)
-                  : loom_errorf(err, "column '%s' is empty", s->image_col);
+  if (rc == 0) {
+    rc = rel[0] ? loom_image_load(open_path, &s->image, out, err) : loom_errorf(err, "column '%s' is empty", s->image_col);
+    /* messages name the path as the table gives it (under image_root), not the resolved one */
+    if (rc < 0 && err && !strncmp(err->msg, open_path, strlen(open_path))) { /* also escaped: the path is user data */
+      char rest[LOOM_ERROR_MAX], shown[LOOM_ERROR_MAX / 2];
+      snprintf(rest, sizeof rest, "%s", err->msg + strlen(open_path));
+      snprintf(err->msg, sizeof err->msg, "%s%s", ld_quote(shown, sizeof shown, path, strlen(path)), rest);
+    }
+  }
   if (rc < 0) {
-    loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file_of(ds, r), (long long)line_of(ds, r),
-                    (long long)(r < 0 ? -r : r + 1), s->image_col);
+    const char *file;
+    int64_t line;
+    cell_where(ds, ds->image, r, &file, &line);
+    /* the image lives in its own table's row: an items-table image is named by the items line */
+    if (ds->image.tab == TAB_INTER && r >= 0)
+      loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file, (long long)line, (long long)(r + 1), s->image_col);
+    else
+      loom_error_wrap(err, "%s:%lld: column '%s'", file, (long long)line, s->image_col);
     if (s->missing_image != LOOM_POLICY_ZERO) return -1;
     memset(out, 0, chw * sizeof(float));
     ds->zero_images++;
@@ -734,8 +823,12 @@ static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, l
   size_t n;
   const char *t = row_text(ds, r, &n, err);
   if (!t) return -1;
-  if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0)
-    return loom_error_wrap(err, "%s:%lld: item text", file_of(ds, r), (long long)line_of(ds, r));
+  if (loom_vocab_encode(ds->prep.vocab, t, n, ds->s.max_len, ds->s.pad, ids, len, err) < 0) {
+    const char *file; /* item text from the items table is named by its items line */
+    int64_t line;
+    cell_where(ds, ds->text[0], r, &file, &line);
+    return loom_error_wrap(err, "%s:%lld: item text", file, (long long)line);
+  }
   if (ir >= 0) {
     memcpy(ds->tok_cache + (size_t)ir * (T + 1), ids, (size_t)T * sizeof *ids);
     ds->tok_cache[(size_t)ir * (T + 1) + T] = *len;
@@ -887,10 +980,11 @@ int ld_negatives_locked(loom_dataset *ds, loom_batch *b, loom_rng *rng, loom_err
   if (!nn) return 0;
   for (int i = 0; i < b->B; i++) {
     int32_t *neg = b->neg + (size_t)i * nn;
+    char q[200];
     if (loom_dataset_negatives(ds, b->user[i], b->item[i], nn, rng, neg) < 0)
       return loom_errorf(err, "%s:%lld: cannot draw negatives for user '%s': every item is among their positives — lower negatives or add items",
                          ds->s.interactions, (long long)line_of(ds, b->row[i]),
-                         ds->c_user >= 0 ? loom_table_str(&ds->tab[0], ds->c_user, b->row[i]) : "?");
+                         ds->c_user >= 0 ? Q(q, loom_table_str(&ds->tab[0], ds->c_user, b->row[i]), sizeof q) : "?");
     size_t chw = (size_t)b->C * b->H * b->W;
     if (item_features_locked(ds, neg, nn, b->T ? b->neg_tokens + (size_t)i * nn * b->T : NULL,
                              b->T ? b->neg_lengths + (size_t)i * nn : NULL,
@@ -964,8 +1058,9 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
     }
     if (b->Tq && rc == 0) {
       const char *q = query ? query : "";
+      char qq[200];
       if (loom_vocab_encode(p->vocab, q, strlen(q), b->Tq, s->pad, b->query + (size_t)i * b->Tq, b->query_len + i, err) < 0)
-        rc = loom_error_wrap(err, "query '%.40s'", q);
+        rc = loom_error_wrap(err, "query '%s'", Q(qq, q, 44));
     }
   }
   ld_dataset_unlock(ds);
@@ -991,12 +1086,13 @@ void loom_dataset_catalog_image_stamp(const loom_dataset *ds, char hex[65]) {
   const loom_data_schema *s = &ds->s;
   for (int64_t i = 0; s->image_col[0] && i < loom_dataset_catalog_size(ds); i++) {
     const char *rel = str_at(ds, ds->image, -i - 1);
-    char path[2 * LOOM_DATA_PATH + 2];
-    if (rel[0] == '/' || !s->image_root[0]) snprintf(path, sizeof path, "%s", rel);
-    else snprintf(path, sizeof path, "%s/%s", s->image_root, rel);
+    char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
     struct stat st;
     long long v[3] = {-1, -1, -1};
-    if (rel[0] && stat(path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
+    path[0] = '\0';
+    /* a path outside image_root is not even stat'ed (-2): reading it is refused anyway */
+    if (rel[0] && image_path(ds, rel, path, open_path, NULL) < 0) v[0] = -2;
+    else if (rel[0] && stat(open_path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
     loom_sha256_update(&h, path, strlen(path) + 1);
     loom_sha256_update(&h, v, sizeof v);
   }

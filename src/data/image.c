@@ -11,6 +11,7 @@
 
 #include "data/data_internal.h"
 #include "loom/alloc.h"
+#include "loom/data.h"
 #include "loom/image.h"
 
 void loom_image_opts_default(loom_image_opts *o) {
@@ -47,8 +48,27 @@ static int decode_jpeg(const unsigned char *data, size_t n, int channels, const 
 #ifdef TJFLAG_LIMITSCANS
     flags |= TJFLAG_LIMITSCANS;
 #endif
-    if (tjDecompress2(tj, data, (unsigned long)n, *pix, *w, 0, *h, channels == 1 ? TJPF_GRAY : TJPF_RGB, flags) != 0) {
+    if (cs == TJCS_CMYK || cs == TJCS_YCCK) {
+      /* libjpeg cannot convert CMYK to RGB: decode the (Adobe, inverted) CMYK and convert without
+       * colour management, R = C K / 255 as libjpeg-turbo's cmyk.h and Pillow do */
+      uint8_t *cmyk = loom_malloc((size_t)*w * (size_t)*h * 4);
+      if (!cmyk) {
+        rc = loom_errorf(err, "%s: out of memory for a %d x %d CMYK image", name, *w, *h);
+      } else if (tjDecompress2(tj, data, (unsigned long)n, cmyk, *w, 0, *h, TJPF_CMYK, flags) != 0) {
+        rc = loom_errorf(err, "%s: corrupt or truncated JPEG (%s) — replace the file", name, tjGetErrorStr2(tj));
+      } else {
+        for (size_t i = 0, np = (size_t)*w * (size_t)*h; i < np; i++) {
+          const uint8_t *q = cmyk + 4 * i;
+          unsigned r = (q[0] * q[3] + 127) / 255, g = (q[1] * q[3] + 127) / 255, b = (q[2] * q[3] + 127) / 255;
+          if (channels == 1) (*pix)[i] = (uint8_t)((299 * r + 587 * g + 114 * b + 500) / 1000); /* ITU-R 601 luma, as libjpeg */
+          else (*pix)[3 * i] = (uint8_t)r, (*pix)[3 * i + 1] = (uint8_t)g, (*pix)[3 * i + 2] = (uint8_t)b;
+        }
+      }
+      loom_free(cmyk);
+    } else if (tjDecompress2(tj, data, (unsigned long)n, *pix, *w, 0, *h, channels == 1 ? TJPF_GRAY : TJPF_RGB, flags) != 0) {
       rc = loom_errorf(err, "%s: corrupt or truncated JPEG (%s) — replace the file", name, tjGetErrorStr2(tj));
+    }
+    if (rc < 0) {
       loom_free(*pix);
       *pix = NULL;
     }
@@ -104,8 +124,9 @@ int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const
     return decode_jpeg(u, n, channels, name, max_dim, pix, w, h, err);
   int is_png = n >= 8 && memcmp(u, "\x89PNG\r\n\x1a\n", 8) == 0, is_bmp = n >= 2 && u[0] == 'B' && u[1] == 'M';
   if (!is_png && !is_bmp)
-    return loom_errorf(err, "%s: not a PNG, BMP or JPEG file (starts with bytes %02x %02x %02x %02x) — check image_col and image_root",
-                       name, n > 0 ? u[0] : 0, n > 1 ? u[1] : 0, n > 2 ? u[2] : 0, n > 3 ? u[3] : 0);
+    /* the file's bytes are never quoted: the path may point at a file that is not the user's to read */
+    return loom_errorf(err, "%s: not a PNG, BMP or JPEG file (no image signature at its start) — check image_col and image_root",
+                       name);
   /* read the size from the header ourselves, so an oversized image is named as such (stb_image
    * only says "unknown image type" past its STBI_MAX_DIMENSIONS) */
   if (is_png && n >= 24 && memcmp(u + 12, "IHDR", 4) == 0) {
@@ -219,28 +240,15 @@ done:
 
 int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom_error *err) {
   size_t cap = o->max_file_bytes ? o->max_file_bytes : (size_t)64 << 20;
-  FILE *f = fopen(path, "rb");
-  if (!f) return loom_errorf(err, "%s: cannot open image (%s) — check image_root and the path in the table", path, strerror(errno));
-  size_t n = 0, bcap = 1 << 16;
-  unsigned char *buf = loom_malloc(bcap);
-  int rc = buf ? 0 : loom_errorf(err, "%s: out of memory", path);
-  while (rc == 0) {
-    if (n == bcap) {
-      if (bcap >= cap + 1) { rc = loom_errorf(err, "%s: image file is over the cap of %zu bytes — shrink it or raise the cap", path, cap); break; }
-      bcap = bcap * 2 > cap + 1 ? cap + 1 : bcap * 2;
-      unsigned char *nb = loom_realloc(buf, bcap);
-      if (!nb) { rc = loom_errorf(err, "%s: out of memory", path); break; }
-      buf = nb;
-    }
-    size_t k = fread(buf + n, 1, bcap - n, f);
-    if (k == 0) {
-      if (ferror(f)) rc = loom_errorf(err, "%s: read error — check the file", path);
-      break;
-    }
-    n += k;
-    if (n > cap) rc = loom_errorf(err, "%s: image file is over the cap of %zu bytes — shrink it or raise the cap", path, cap);
-  }
-  fclose(f);
+  /* a FIFO, directory or device is refused before any read; exactly the file's size is read */
+  void *data = NULL;
+  size_t n = 0;
+  uint64_t size = 0;
+  int fd = loom_file_open_regular(path, cap, "image", "[data] max_image_bytes", &size, err);
+  if (fd == -2) return loom_errorf(err, "%s: cannot open image (%s) — check image_root and the path in the table", path, strerror(errno));
+  if (fd < 0) return -1;
+  int rc = ld_fd_read_all(fd, size, path, "image", &data, &n, err);
+  unsigned char *buf = data;
   uint8_t *pix = NULL;
   int w = 0, h = 0;
   /* the cap is checked against the header, before the pixel buffer is allocated */

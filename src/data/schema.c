@@ -131,6 +131,8 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
     s->label_class = v;
     return 0;
   }
+  if (!strcmp(key, "image_paths")) /* issue 13 (data helper): keep image paths inside image_root */
+    return set_choice(&s->image_anywhere, key, value, (const char *const[]){"inside", "anywhere"}, (const int[]){0, 1}, 2, err);
   if (!strcmp(key, "key_type")) {
     int v = 0;
     if (set_choice(&v, key, value, (const char *const[]){"string", "int"}, (const int[]){0, 1}, 2, err) < 0) return -1;
@@ -238,7 +240,7 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
                           "numeric_cols, category_cols, split, split_ratio, missing_key, missing_image, num_words, max_len, "
                           "query_len, pad, image_size, channels, image_mean, image_std, max_image_bytes, max_image_dim, "
                           "numeric_scaling, numeric_missing, negatives, negative_sampling, negative_power, seed, batch_size, "
-                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb",
+                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths",
                      key);
 }
 

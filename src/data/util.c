@@ -125,3 +125,253 @@ fail:
 }
 
 void ld_fmt_float(char out[32], float x) { snprintf(out, 32, "%.9g", (double)x); }
+
+/* ---- issue 13: hostile files and hostile bytes (regular-file opener, stop flag, number grammar,
+ * quoting user data in messages). Readers of user files (CSV, images, hashes) go through these. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "loom/data.h"
+
+static volatile sig_atomic_t g_loom_stop;
+
+void loom_stop_request(void) { g_loom_stop = 1; }
+int loom_stop_requested(void) { return g_loom_stop != 0; }
+void loom_stop_clear(void) { g_loom_stop = 0; }
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  g_loom_stop = 1;
+}
+
+int loom_stop_install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal; /* no SA_RESTART: a blocked read returns EINTR and polls the flag */
+  sigemptyset(&sa.sa_mask);
+  return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
+}
+
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+int loom_file_open_regular(const char *path, uint64_t max_bytes, const char *what, const char *cap_key,
+                           uint64_t *size, loom_error *err) {
+  /* O_NONBLOCK: opening a FIFO without a writer would block forever; O_NOCTTY: a tty path must not
+   * become our controlling terminal. Both only matter until fstat has refused such files. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return -2;
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -2;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    loom_errorf(err, "%s: the %s file is %s, not a regular file — give the path of a regular file", path, what,
+                file_kind(st.st_mode));
+    return -1;
+  }
+  if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+    close(fd);
+    loom_errorf(err, "%s: the %s file is %llu bytes, over the cap of %llu bytes — check that this is the right file%s%s",
+                path, what, (unsigned long long)st.st_size, (unsigned long long)max_bytes,
+                cap_key ? ", or raise " : "", cap_key ? cap_key : "");
+    return -1;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -2;
+  }
+  if (size) *size = (uint64_t)st.st_size;
+  return fd;
+}
+
+int loom_file_read_all(const char *path, uint64_t max_bytes, const char *what, const char *cap_key, void **data,
+                       size_t *n, loom_error *err) {
+  *data = NULL;
+  *n = 0;
+  uint64_t size = 0;
+  int fd = loom_file_open_regular(path, max_bytes, what, cap_key, &size, err);
+  if (fd == -2) return loom_errorf(err, "%s: cannot open the %s file (%s)", path, what, strerror(errno));
+  if (fd < 0) return -1;
+  return ld_fd_read_all(fd, size, path, what, data, n, err);
+}
+
+int ld_fd_read_all(int fd, uint64_t size, const char *path, const char *what, void **data, size_t *n, loom_error *err) {
+  *data = NULL;
+  *n = 0;
+  /* exactly st_size bytes (+1 to notice growth): a file that changes while read is not half-read */
+  unsigned char *buf = loom_malloc((size_t)size + 1);
+  if (!buf) {
+    close(fd);
+    return loom_errorf(err, "%s: out of memory reading %llu bytes", path, (unsigned long long)size);
+  }
+  size_t got = 0, next_poll = LD_READ_POLL_BYTES; /* a small file is read whole, a stop or not */
+  int rc = 0;
+  while (got < (size_t)size + 1) {
+    size_t want = (size_t)size + 1 - got;
+    if (want > LD_READ_POLL_BYTES) want = LD_READ_POLL_BYTES;
+    ssize_t k = read(fd, buf + got, want);
+    if (k < 0 && errno == EINTR && !loom_stop_requested()) continue;
+    if (k < 0 && errno == EINTR) { rc = ld_interrupted(path, err); break; }
+    if (k < 0) { rc = loom_errorf(err, "%s: read error (%s) — check the file", path, strerror(errno)); break; }
+    if (k == 0) break;
+    got += (size_t)k;
+    if (got >= next_poll) {
+      next_poll += LD_READ_POLL_BYTES;
+      if (loom_stop_requested()) { rc = ld_interrupted(path, err); break; }
+    }
+  }
+  close(fd);
+  if (rc == 0 && got != (size_t)size)
+    rc = loom_errorf(err, "%s: the %s file changed size while being read (%llu bytes, then %zu%s) — read it again when it is complete",
+                     path, what, (unsigned long long)size, got, got > (size_t)size ? " or more" : "");
+  if (rc < 0) {
+    loom_free(buf);
+    return -1;
+  }
+  *data = buf;
+  *n = got;
+  return 0;
+}
+
+int ld_interrupted(const char *path, loom_error *err) {
+  return loom_errorf(err, "%s: interrupted (SIGINT or SIGTERM) while reading it", path);
+}
+
+int loom_gz_close_checked(struct gzFile_s *gz, const char *path, loom_error *err) {
+  int zerr = Z_OK;
+  const char *msg = gzerror(gz, &zerr);
+  char detail[128];
+  if (msg && !strncmp(msg, "<fd:", 4) && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2; /* gzdopen's name */
+  snprintf(detail, sizeof detail, "%s", msg ? msg : "");
+  int rc = gzclose_r(gz);
+  if (zerr == Z_BUF_ERROR || rc == Z_BUF_ERROR)
+    return loom_errorf(err, "%s: the gzip stream ends early (no end marker and checksum) — the file is truncated; copy or compress it again", path);
+  if (zerr == Z_DATA_ERROR || rc == Z_DATA_ERROR)
+    return loom_errorf(err, "%s: corrupt gzip data (%s) — the file is damaged; copy or compress it again", path,
+                       detail[0] ? detail : "bad checksum");
+  if (zerr != Z_OK || rc != Z_OK)
+    return loom_errorf(err, "%s: read error in the gzip stream (%s) — check the file", path, detail[0] ? detail : "zlib error");
+  return 0;
+}
+
+/* Decimal grammar (see data.h): spaces/tabs around, [+-], digits with an optional '.', or '.' then
+ * digits, then an optional exponent [eE][+-]digits. */
+int ld_decimal_valid(const char *s, size_t n, int integer) {
+  size_t i = 0, digits = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+  while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+  if (integer) return digits > 0 && i == n;
+  if (i < n && s[i] == '.') {
+    i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+  }
+  if (!digits) return 0;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    size_t ed = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
+    if (!ed) return 0;
+  }
+  return i == n;
+}
+
+/* Code point at s[i] (valid UTF-8 or one raw byte), its length in *k. */
+static uint32_t cp_at(const unsigned char *s, size_t n, size_t i, size_t *k) {
+  unsigned c = s[i];
+  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (!len || i + len > n || !ld_utf8_valid((const char *)s + i, len, NULL)) {
+    *k = 1;
+    return 0xFFFFFFFFu; /* a raw byte */
+  }
+  uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+  for (size_t j = 1; j < len; j++) cp = cp << 6 | (s[i + j] & 0x3F);
+  *k = len;
+  return cp;
+}
+
+/* Name of a character that does not show (or shows as something else) in a terminal; NULL if it prints. */
+static const char *invisible_name(uint32_t cp) {
+  switch (cp) {
+    case 0xFEFF: return "byte order mark";
+    case 0x00A0: return "no-break space";
+    case 0x00AD: return "soft hyphen";
+    case 0x200B: return "zero-width space";
+    case 0x200C: return "zero-width non-joiner";
+    case 0x200D: return "zero-width joiner";
+    case 0x200E: return "left-to-right mark";
+    case 0x200F: return "right-to-left mark";
+    case 0x2028: return "line separator";
+    case 0x2029: return "paragraph separator";
+    case 0x2060: return "word joiner";
+    case 0x202F: return "narrow no-break space";
+    case 0x3000: return "ideographic space";
+    case 0xFFFD: return "replacement character";
+    default: break;
+  }
+  if (cp >= 0x202A && cp <= 0x202E) return "bidirectional control";
+  if (cp >= 0x2066 && cp <= 0x2069) return "bidirectional isolate";
+  if (cp >= 0x2061 && cp <= 0x2064) return "invisible operator";
+  if (cp >= 0x80 && cp < 0xA0) return "C1 control character";
+  if (cp >= 0xFFF9 && cp <= 0xFFFB) return "interlinear annotation";
+  if (cp >= 0xE0000 && cp <= 0xE007F) return "tag character";
+  return NULL;
+}
+
+const char *ld_quote(char *out, size_t cap, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    char tmp[16];
+    size_t k, tl;
+    uint32_t cp = cp_at(u, n, i, &k);
+    if (cp == 0xFFFFFFFFu || cp < 0x20 || cp == 0x7F) tl = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", u[i]);
+    else if (invisible_name(cp)) tl = (size_t)snprintf(tmp, sizeof tmp, "\\u%04X", (unsigned)cp);
+    else memcpy(tmp, s + i, k), tl = k;
+    if (o + tl + 4 > cap) { /* keeps room for "..." and the NUL */
+      memcpy(out + o, "...", 3);
+      o += 3;
+      break;
+    }
+    memcpy(out + o, tmp, tl);
+    o += tl;
+    i += k;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+const char *ld_invisible_note(char *out, size_t cap, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  out[0] = '\0';
+  for (size_t i = 0; i < n;) {
+    size_t k;
+    uint32_t cp = cp_at(u, n, i, &k);
+    const char *name = cp == 0xFFFFFFFFu ? NULL : invisible_name(cp);
+    if (cp == 0xFFFFFFFFu) snprintf(out, cap, " (it contains the byte 0x%02x, not UTF-8, at byte %zu of the field)", u[i], i);
+    else if ((cp < 0x20 && cp != '\t') || cp == 0x7F) snprintf(out, cap, " (it contains the control character 0x%02x at byte %zu of the field)", (unsigned)cp, i);
+    else if (name) snprintf(out, cap, " (it contains U+%04X (%s) at byte %zu of the field)", (unsigned)cp, name, i);
+    if (out[0]) return out;
+    i += k;
+  }
+  return out;
+}

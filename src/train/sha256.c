@@ -1,9 +1,12 @@
 /* sha256.c — SHA-256 per FIPS 180-4: 64-byte blocks, big-endian words, 64 rounds. Used to fingerprint
- * a run's input files; the hashing of images and the checkpoint format are left to the trainer. */
+ * a run's input files (regular files only, through loom_file_open_regular, stoppable by SIGINT / SIGTERM);
+ * the hashing of images and the checkpoint format are left to the trainer. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "loom/data.h"
 #include "loom/sha256.h"
 
 static const uint32_t K[64] = {
@@ -85,16 +88,39 @@ void loom_sha256_hex(const void *data, size_t n, char hex[65]) {
 }
 
 int loom_sha256_file(const char *path, char hex[65], loom_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return loom_errorf(err, "%s: cannot open to hash it: %s", path, strerror(errno));
+  /* a FIFO or device (/dev/zero) is refused before a byte is read, exactly the fstat size is hashed
+   * (a file that grows meanwhile is an error, not an endless hash), and a SIGINT / SIGTERM stops it
+   * within a MiB */
+  uint64_t size = 0;
+  int fd = loom_file_open_regular(path, 0, "input", NULL, &size, err);
+  if (fd == -2) return loom_errorf(err, "%s: cannot open to hash it: %s", path, strerror(errno));
+  if (fd < 0) return -1;
   loom_sha256 s;
   uint8_t buf[1 << 16], d[32];
   loom_sha256_init(&s);
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) loom_sha256_update(&s, buf, n);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) return loom_errorf(err, "%s: read error while hashing it", path);
+  uint64_t got = 0, next_poll = (uint64_t)1 << 20;
+  int rc = 0;
+  for (;;) {
+    size_t want = sizeof buf;
+    if (got + want > size + 1) want = (size_t)(size + 1 - got); /* +1: notice growth */
+    if (want == 0) break;
+    ssize_t k = read(fd, buf, want);
+    if (k < 0 && errno == EINTR && !loom_stop_requested()) continue;
+    if (k < 0 && errno == EINTR) { rc = loom_errorf(err, "%s: interrupted (SIGINT or SIGTERM) while hashing it", path); break; }
+    if (k < 0) { rc = loom_errorf(err, "%s: read error while hashing it: %s", path, strerror(errno)); break; }
+    if (k == 0) break;
+    loom_sha256_update(&s, buf, (size_t)k);
+    got += (uint64_t)k;
+    if (got >= next_poll) {
+      next_poll += (uint64_t)1 << 20;
+      if (loom_stop_requested()) { rc = loom_errorf(err, "%s: interrupted (SIGINT or SIGTERM) while hashing it", path); break; }
+    }
+  }
+  close(fd);
+  if (rc == 0 && got != size)
+    rc = loom_errorf(err, "%s: the file changed size while being hashed (%llu bytes, then %llu%s) — hash it again when it is complete",
+                     path, (unsigned long long)size, (unsigned long long)got, got > size ? " or more" : "");
+  if (rc < 0) return -1;
   loom_sha256_final(&s, d);
   to_hex(d, hex);
   return 0;

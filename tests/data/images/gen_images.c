@@ -57,5 +57,26 @@ int main(void) {
   f = fopen("not_image.png", "wb");
   fputs("user,item\nthis is a CSV, not an image\n", f);
   fclose(f);
+  /* cmyk16x8.jpg (issue 13): a valid Adobe CMYK (YCCK) JPEG, two uniform 8x8 blocks stored inverted
+   * as Adobe writes them (255 = no ink): left C M Y K = 255 0 0 255 (pure red: R G B = 255 0 0), right
+   * 128 128 128 200 (grey: R = G = B = 128 * 200 / 255 = 100). loom read it as "corrupt". */
+  {
+    unsigned char cmyk[16 * 8 * 4];
+    for (int y = 0; y < 8; y++)
+      for (int x = 0; x < 16; x++) {
+        unsigned char *q = cmyk + 4 * (y * 16 + x);
+        if (x < 8) q[0] = 255, q[1] = 0, q[2] = 0, q[3] = 255;
+        else q[0] = q[1] = q[2] = 128, q[3] = 200;
+      }
+    unsigned char *cj = NULL;
+    unsigned long cn = 0;
+    tjhandle tc = tjInitCompress();
+    tjCompress2(tc, cmyk, 16, 0, 8, TJPF_CMYK, &cj, &cn, TJSAMP_444, 100, 0);
+    FILE *cf = fopen("cmyk16x8.jpg", "wb");
+    fwrite(cj, 1, cn, cf);
+    fclose(cf);
+    tjFree(cj);
+    tjDestroy(tc);
+  }
   return 0;
 }

@@ -34,6 +34,9 @@ typedef struct reader {
   int64_t row_line; /* line where the current record started */
   int64_t cap;      /* rows allocated */
   int pending_cr;   /* the last chunk ended with CR: a line end unless the next starts with LF */
+  ld_csv_row_fn row_fn; /* ld_csv_stream: gets the header, then each row, and the table is emptied */
+  void *row_ctx;
+  int stopped;          /* row_fn asked to stop reading */
 } reader;
 
 static int fail_oom(reader *r) {
@@ -230,6 +233,14 @@ static int finish_header(reader *r) {
   return 0;
 }
 
+/* ld_csv_stream: the header (nrows 0) or the one row read goes to row_fn, then the table is emptied. */
+static void hand_over(reader *r) {
+  int rc = r->row_fn(r->t, r->row_ctx, r->err);
+  r->t->nrows = 0;
+  for (int c = 0; c < r->t->ncols; c++) r->t->cols[c].sbuf_n = 0;
+  if (rc) r->failed = 1, r->stopped = rc > 0;
+}
+
 static void on_row(int term, void *ctx) {
   reader *r = ctx;
   if (r->failed) return;
@@ -237,6 +248,7 @@ static void on_row(int term, void *ctx) {
     r->in_header = 0;
     r->field = 0;
     if (finish_header(r) < 0) r->failed = 1;
+    else if (r->row_fn) hand_over(r);
     return;
   }
   loom_table *t = r->t;
@@ -259,6 +271,7 @@ static void on_row(int term, void *ctx) {
     else if (put_str(col, row, "", 0) < 0) { fail_oom(r); return; }
   }
   t->nrows++;
+  if (r->row_fn) hand_over(r);
 }
 
 static void free_reader(reader *r) {
@@ -308,10 +321,12 @@ static int feed(reader *r, struct csv_parser *p, const char *buf, size_t n) {
 
 static int keep_space(unsigned char c) { (void)c; return 0; }
 
-int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
-                    loom_error *err) {
+static int table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
+                      ld_csv_row_fn row_fn, void *row_ctx, loom_error *err) {
   memset(t, 0, sizeof *t);
   reader r = {0};
+  r.row_fn = row_fn;
+  r.row_ctx = row_ctx;
   r.t = t;
   r.spec = spec;
   r.nspec = nspec;
@@ -363,7 +378,9 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
     total += n;
     rc = feed(&r, &p, b, len);
   }
-  if (rc == 0) {
+  if (r.stopped) {
+    rc = 0;
+  } else if (rc == 0) {
     if (r.in_header && p.pstate == 0 && r.nheader == 0) {
       rc = loom_errorf(err, "%s: the file is empty — expected a header row naming the columns", path);
     } else if (csv_fini(&p, on_field, on_row, &r) != 0) {
@@ -376,6 +393,7 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
       if (o && o->allow_empty) rc = 0;
       if (rc == 0 && finish_header(&r) < 0) rc = -1;
       if (rc == 0 && grow_rows(&r) < 0) rc = fail_oom(&r);
+      if (rc == 0 && row_fn) hand_over(&r), rc = r.failed && !r.stopped ? -1 : 0;
     } else if (t->nrows == 0 && !(o && o->allow_empty)) {
       rc = loom_errorf(err, "%s: only a header and no data rows — the table needs at least one row", path);
     }
@@ -388,6 +406,21 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
   gzclose(gz);
   free_reader(&r);
   if (rc < 0) loom_table_free(t);
+  return rc;
+}
+
+int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
+                    loom_error *err) {
+  return table_read(t, path, spec, nspec, o, NULL, NULL, err);
+}
+
+int ld_csv_stream(const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o, ld_csv_row_fn fn,
+                  void *ctx, loom_error *err) {
+  loom_csv_opts so = o ? *o : (loom_csv_opts){0};
+  so.allow_empty = 1; /* rows are handed over one by one, so the table itself is always empty */
+  loom_table t;
+  int rc = table_read(&t, path, spec, nspec, &so, fn, ctx, err);
+  loom_table_free(&t);
   return rc;
 }
 

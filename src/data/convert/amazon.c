@@ -73,117 +73,122 @@ static int cmp_amz(const void *a, const void *b) {
   return x->line < y->line ? -1 : x->line > y->line;
 }
 
-int loom_convert_amazon(const char *rpath, const char *mpath, const char *out, loom_amazon_stats *st,
-                        loom_error *err) {
-  ld_map items, users;
-  ld_map_init(&items);
-  ld_map_init(&users);
-  amz_review *rev = NULL;
-  long nrev = 0, caprev = 0, skipped = 0, nitems_meta = 0;
-  FILE *in = NULL, *fo = NULL;
+typedef struct {
+  const char *mpath, *rpath;
+  FILE *fo;            /* items.csv during the catalogue pass */
+  ld_map items, users; /* parent_asin, user_id -> index */
+  amz_review *rev;     /* (nrev) reviews of known items */
+  long nrev, caprev, skipped;
+} amz;
+
+typedef int (*amz_line_fn)(amz *a, const cJSON *o, long line, loom_error *err);
+
+/* Parses each non-blank line of a JSONL file and hands the object (NULL if the line is not JSON) to fn. */
+static int each_line(amz *a, const char *path, amz_line_fn fn, loom_error *err) {
+  FILE *in = fopen(path, "rb");
+  if (!in) return loom_errorf(err, "%s: cannot open: %s", path, strerror(errno));
   char *line = NULL;
-  size_t linecap = 0;
-  int rc = -1;
-  if (ld_mkdir_p(out, err)) goto done;
-
-  /* Pass 1: the catalogue. Each meta line becomes one items.csv row (first occurrence wins). */
-  if (!(in = fopen(mpath, "rb"))) { loom_errorf(err, "%s: cannot open: %s", mpath, strerror(errno)); goto done; }
-  if (!(fo = ld_create(out, "items.csv", err))) goto done;
-  fputs("item_id,title,description,category,price,image_url,store,average_rating,rating_number\n", fo);
-  for (long ln = 1; getline(&line, &linecap, in) > 0; ln++) {
+  size_t cap = 0;
+  int rc = 0;
+  for (long ln = 1; rc == 0 && getline(&line, &cap, in) > 0; ln++) {
     if (line[strspn(line, " \t\r\n")] == '\0') continue;
     ld_cjson_begin();
     cJSON *o = cJSON_Parse(line);
-    if (ld_cjson_oom()) { cJSON_Delete(o); loom_errorf(err, "%s:%ld: out of memory parsing JSON", mpath, ln); goto done; }
-    const char *asin = json_str(o, "parent_asin");
-    if (!o || !asin || !*asin) {
-      cJSON_Delete(o);
-      loom_errorf(err, "%s:%ld: expected a JSON object with a \"parent_asin\" string (Amazon Reviews 2023 item "
-                        "metadata, one object per line)", mpath, ln);
-      goto done;
-    }
-    long before = items.n, idx = map_put(&items, asin);
-    if (idx < 0) { cJSON_Delete(o); loom_errorf(err, "out of memory"); goto done; }
-    if (idx < before) { cJSON_Delete(o); continue; }
-    ld_buf d = {0};
-    const char *cat = json_str(o, "main_category");
-    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories");
-    if ((!cat || !*cat) && cJSON_GetArraySize(cats) > 0)
-      cat = cJSON_GetStringValue(cJSON_GetArrayItem(cats, cJSON_GetArraySize(cats) - 1));
-    const cJSON *price = cJSON_GetObjectItemCaseSensitive(o, "price");
-    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(o, "average_rating");
-    const cJSON *num = cJSON_GetObjectItemCaseSensitive(o, "rating_number");
-    if (amz_join_list(&d, cJSON_GetObjectItemCaseSensitive(o, "description"), err) ||
-        amz_join_list(&d, cJSON_GetObjectItemCaseSensitive(o, "features"), err)) {
-      ld_buf_free(&d); cJSON_Delete(o); goto done;
-    }
-    ld_csv_put(fo, 1, asin); ld_csv_put(fo, 0, json_str(o, "title")); ld_csv_put(fo, 0, d.p ? d.p : "");
-    ld_csv_put(fo, 0, cat ? cat : "");
-    if (cJSON_IsNumber(price)) ld_csv_putf(fo, 0, "%.2f", price->valuedouble);
-    else if (cJSON_IsString(price) && strtod(price->valuestring, NULL) > 0) ld_csv_putf(fo, 0, "%.2f", strtod(price->valuestring, NULL));
-    else ld_csv_put(fo, 0, "");
-    ld_csv_put(fo, 0, amz_image_url(cJSON_GetObjectItemCaseSensitive(o, "images"))); ld_csv_put(fo, 0, json_str(o, "store"));
-    if (cJSON_IsNumber(avg)) ld_csv_putf(fo, 0, "%.2f", avg->valuedouble); else ld_csv_put(fo, 0, "");
-    if (cJSON_IsNumber(num)) ld_csv_putf(fo, 0, "%.0f", num->valuedouble); else ld_csv_put(fo, 0, "");
-    ld_csv_end(fo);
+    if (ld_cjson_oom()) rc = loom_errorf(err, "%s:%ld: out of memory parsing JSON", path, ln);
+    else rc = fn(a, o, ln, err);
+    cJSON_Delete(o);
+  }
+  if (rc == 0 && ferror(in)) rc = loom_errorf(err, "%s: read error", path);
+  free(line); /* allocated by getline */
+  fclose(in);
+  return rc;
+}
+
+/* Catalogue pass: each metadata line becomes one items.csv row (the first of a parent_asin wins). */
+static int meta_line(amz *a, const cJSON *o, long ln, loom_error *err) {
+  const char *asin = json_str(o, "parent_asin");
+  if (!o || !asin || !*asin)
+    return loom_errorf(err, "%s:%ld: expected a JSON object with a \"parent_asin\" string (Amazon Reviews 2023 item "
+                            "metadata, one object per line)", a->mpath, ln);
+  long before = a->items.n, idx = map_put(&a->items, asin);
+  if (idx < 0) return loom_errorf(err, "out of memory");
+  if (idx < before) return 0;
+  ld_buf d = {0};
+  const char *cat = json_str(o, "main_category");
+  const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories");
+  if ((!cat || !*cat) && cJSON_GetArraySize(cats) > 0)
+    cat = cJSON_GetStringValue(cJSON_GetArrayItem(cats, cJSON_GetArraySize(cats) - 1));
+  const cJSON *price = cJSON_GetObjectItemCaseSensitive(o, "price");
+  const cJSON *avg = cJSON_GetObjectItemCaseSensitive(o, "average_rating");
+  const cJSON *num = cJSON_GetObjectItemCaseSensitive(o, "rating_number");
+  if (amz_join_list(&d, cJSON_GetObjectItemCaseSensitive(o, "description"), err) ||
+      amz_join_list(&d, cJSON_GetObjectItemCaseSensitive(o, "features"), err)) {
     ld_buf_free(&d);
-    cJSON_Delete(o);
+    return -1;
   }
-  nitems_meta = items.n;
-  fclose(in);
-  in = NULL;
-  if (ld_close(fo, out, "items.csv", err)) { fo = NULL; goto done; }
-  fo = NULL;
+  FILE *fo = a->fo;
+  ld_csv_put(fo, 1, asin); ld_csv_put(fo, 0, json_str(o, "title")); ld_csv_put(fo, 0, d.p ? d.p : "");
+  ld_csv_put(fo, 0, cat ? cat : "");
+  if (cJSON_IsNumber(price)) ld_csv_putf(fo, 0, "%.2f", price->valuedouble);
+  else if (cJSON_IsString(price) && strtod(price->valuestring, NULL) > 0) ld_csv_putf(fo, 0, "%.2f", strtod(price->valuestring, NULL));
+  else ld_csv_put(fo, 0, "");
+  ld_csv_put(fo, 0, amz_image_url(cJSON_GetObjectItemCaseSensitive(o, "images"))); ld_csv_put(fo, 0, json_str(o, "store"));
+  if (cJSON_IsNumber(avg)) ld_csv_putf(fo, 0, "%.2f", avg->valuedouble); else ld_csv_put(fo, 0, "");
+  if (cJSON_IsNumber(num)) ld_csv_putf(fo, 0, "%.0f", num->valuedouble); else ld_csv_put(fo, 0, "");
+  ld_csv_end(fo);
+  ld_buf_free(&d);
+  return 0;
+}
 
-  /* Pass 2: reviews (kept in memory to split leave-last-out per user). */
-  if (!(in = fopen(rpath, "rb"))) { loom_errorf(err, "%s: cannot open: %s", rpath, strerror(errno)); goto done; }
-  for (long ln = 1; getline(&line, &linecap, in) > 0; ln++) {
-    if (line[strspn(line, " \t\r\n")] == '\0') continue;
-    ld_cjson_begin();
-    cJSON *o = cJSON_Parse(line);
-    if (ld_cjson_oom()) { cJSON_Delete(o); loom_errorf(err, "%s:%ld: out of memory parsing JSON", rpath, ln); goto done; }
-    const char *user = json_str(o, "user_id"), *asin = json_str(o, "parent_asin");
-    if (!asin) asin = json_str(o, "asin");
-    const cJSON *rating = cJSON_GetObjectItemCaseSensitive(o, "rating");
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "timestamp");
-    if (!o || !user || !asin || !cJSON_IsNumber(rating) || !cJSON_IsNumber(ts)) {
-      cJSON_Delete(o);
-      loom_errorf(err, "%s:%ld: expected a JSON object with \"user_id\", \"parent_asin\", \"rating\" (number) and "
-                        "\"timestamp\" (number, ms) — is this an Amazon Reviews 2023 review file?", rpath, ln);
-      goto done;
-    }
-    long item = ld_map_get(&items, asin, strlen(asin));
-    if (item < 0) { skipped++; cJSON_Delete(o); continue; }
-    if (nrev == caprev) {
-      caprev = caprev ? 2 * caprev : 1024;
-      amz_review *nr = loom_realloc(rev, (size_t)caprev * sizeof *rev);
-      if (!nr) { cJSON_Delete(o); loom_errorf(err, "out of memory"); goto done; }
-      rev = nr;
-    }
-    amz_review *r = &rev[nrev];
-    memset(r, 0, sizeof *r);
-    long u = map_put(&users, user);
-    const char *title = json_str(o, "title"), *text = json_str(o, "text");
-    ld_buf tb = {0};
-    if (u < 0 || buf_add_capped(&tb, text ? text : "", AMZ_TEXT_CAP) || !(r->title = loom_strdup(title ? title : ""))) {
-      ld_buf_free(&tb); cJSON_Delete(o); loom_errorf(err, "out of memory"); goto done;
-    }
-    r->text = tb.p;
-    r->user = (int32_t)u;
-    r->item = (int32_t)item;
-    r->ts = (int64_t)ts->valuedouble;
-    r->line = ln;
-    r->rating = (float)rating->valuedouble;
-    r->verified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "verified_purchase"));
-    const cJSON *hv = cJSON_GetObjectItemCaseSensitive(o, "helpful_vote");
-    r->helpful = cJSON_IsNumber(hv) ? hv->valueint : 0;
-    nrev++;
-    cJSON_Delete(o);
+/* Review pass: reviews of catalogued items are kept (to split them per user); the rest are counted. */
+static int review_line(amz *a, const cJSON *o, long ln, loom_error *err) {
+  const char *user = json_str(o, "user_id"), *asin = json_str(o, "parent_asin");
+  if (!asin) asin = json_str(o, "asin");
+  const cJSON *rating = cJSON_GetObjectItemCaseSensitive(o, "rating");
+  const cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "timestamp");
+  if (!o || !user || !asin || !cJSON_IsNumber(rating) || !cJSON_IsNumber(ts))
+    return loom_errorf(err, "%s:%ld: expected a JSON object with \"user_id\", \"parent_asin\", \"rating\" (number) and "
+                            "\"timestamp\" (number, ms) — is this an Amazon Reviews 2023 review file?", a->rpath, ln);
+  long item = ld_map_get(&a->items, asin, strlen(asin));
+  if (item < 0) {
+    a->skipped++;
+    return 0;
   }
-  fclose(in);
-  in = NULL;
+  if (a->nrev == a->caprev) {
+    long cap = a->caprev ? 2 * a->caprev : 1024;
+    amz_review *nr = loom_realloc(a->rev, (size_t)cap * sizeof *nr);
+    if (!nr) return loom_errorf(err, "out of memory");
+    a->rev = nr;
+    a->caprev = cap;
+  }
+  amz_review *r = &a->rev[a->nrev];
+  memset(r, 0, sizeof *r);
+  long u = map_put(&a->users, user);
+  const char *title = json_str(o, "title"), *text = json_str(o, "text");
+  ld_buf tb = {0};
+  if (u < 0 || buf_add_capped(&tb, text ? text : "", AMZ_TEXT_CAP) || !(r->title = loom_strdup(title ? title : ""))) {
+    ld_buf_free(&tb);
+    return loom_errorf(err, "out of memory");
+  }
+  r->text = tb.p;
+  r->user = (int32_t)u;
+  r->item = (int32_t)item;
+  r->ts = (int64_t)ts->valuedouble;
+  r->line = ln;
+  r->rating = (float)rating->valuedouble;
+  r->verified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "verified_purchase"));
+  const cJSON *hv = cJSON_GetObjectItemCaseSensitive(o, "helpful_vote");
+  r->helpful = cJSON_IsNumber(hv) ? hv->valueint : 0;
+  a->nrev++;
+  return 0;
+}
+
+/* Sorted by user, then time: leave-last-out per user — newest review test, the one before valid
+ * (users with >= 3), the rest train. */
+static void split_leave_last(amz *a) {
+  amz_review *rev = a->rev;
+  const long nrev = a->nrev;
   if (rev) qsort(rev, (size_t)nrev, sizeof *rev, cmp_amz);
-  /* Leave-last-out per user: newest review -> test, the one before -> valid (users with >= 3). */
   for (long i = 0; i < nrev;) {
     long j = i;
     while (j < nrev && rev[j].user == rev[i].user) j++;
@@ -193,39 +198,63 @@ int loom_convert_amazon(const char *rpath, const char *mpath, const char *out, l
     if (n >= 3) rev[j - 2].split = 1;
     i = j;
   }
-  if (!(fo = ld_create(out, "interactions.csv", err))) goto done;
+}
+
+static int write_reviews(const amz *a, const char *out, loom_error *err) {
   static const char *const split_name[3] = {"train", "valid", "test"};
+  const amz_review *rev = a->rev;
+  const long nrev = a->nrev;
+  FILE *fo = ld_create(out, "interactions.csv", err);
+  if (!fo) return -1;
   fputs("user_id,item_id,timestamp,rating,label,review_title,review_text,verified_purchase,helpful_vote,split\n", fo);
   for (long i = 0; i < nrev; i++) {
     const amz_review *r = &rev[i];
-    ld_csv_put(fo, 1, ld_map_key(&users, r->user)); ld_csv_put(fo, 0, ld_map_key(&items, r->item));
+    ld_csv_put(fo, 1, ld_map_key(&a->users, r->user)); ld_csv_put(fo, 0, ld_map_key(&a->items, r->item));
     ld_csv_putf(fo, 0, "%lld", (long long)(r->ts / 1000)); ld_csv_putf(fo, 0, "%.1f", r->rating);
     ld_csv_putf(fo, 0, "%d", r->rating >= 4.0f); ld_csv_put(fo, 0, r->title); ld_csv_put(fo, 0, r->text);
     ld_csv_putf(fo, 0, "%d", r->verified); ld_csv_putf(fo, 0, "%d", r->helpful); ld_csv_put(fo, 0, split_name[r->split]);
     ld_csv_end(fo);
   }
-  if (ld_close(fo, out, "interactions.csv", err)) { fo = NULL; goto done; }
-  fo = NULL;
-  if (!(fo = ld_create(out, "users.csv", err))) goto done;
+  if (ld_close(fo, out, "interactions.csv", err)) return -1;
+  if (!(fo = ld_create(out, "users.csv", err))) return -1;
   fputs("user_id,n_reviews\n", fo);
   for (long i = 0; i < nrev;) {
     long j = i;
     while (j < nrev && rev[j].user == rev[i].user) j++;
-    ld_csv_put(fo, 1, ld_map_key(&users, rev[i].user)); ld_csv_putf(fo, 0, "%ld", j - i); ld_csv_end(fo);
+    ld_csv_put(fo, 1, ld_map_key(&a->users, rev[i].user)); ld_csv_putf(fo, 0, "%ld", j - i); ld_csv_end(fo);
     i = j;
   }
-  if (ld_close(fo, out, "users.csv", err)) { fo = NULL; goto done; }
-  fo = NULL;
-  if (st) *st = (loom_amazon_stats){.items = nitems_meta, .users = users.n, .reviews = nrev, .skipped = skipped};
-  rc = 0;
-done:
-  if (in) fclose(in);
-  if (fo) fclose(fo);
-  free(line); /* allocated by getline */
-  for (long i = 0; i < nrev; i++) loom_free(rev[i].title), loom_free(rev[i].text);
-  loom_free(rev);
-  ld_map_free(&items);
-  ld_map_free(&users);
-  return rc;
+  return ld_close(fo, out, "users.csv", err);
 }
 
+int loom_convert_amazon(const char *rpath, const char *mpath, const char *out, loom_amazon_stats *st,
+                        loom_error *err) {
+  amz a = {.mpath = mpath, .rpath = rpath};
+  ld_map_init(&a.items);
+  ld_map_init(&a.users);
+  int rc = -1;
+  long n_items = 0;
+  if (ld_mkdir_p(out, err)) goto done;
+  /* The metadata must open before items.csv is created (a missing file leaves no half output). */
+  FILE *probe = fopen(mpath, "rb");
+  if (!probe) { loom_errorf(err, "%s: cannot open: %s", mpath, strerror(errno)); goto done; }
+  fclose(probe);
+  if (!(a.fo = ld_create(out, "items.csv", err))) goto done;
+  fputs("item_id,title,description,category,price,image_url,store,average_rating,rating_number\n", a.fo);
+  if (each_line(&a, mpath, meta_line, err)) goto done;
+  n_items = a.items.n;
+  FILE *fo = a.fo;
+  a.fo = NULL;
+  if (ld_close(fo, out, "items.csv", err) || each_line(&a, rpath, review_line, err)) goto done;
+  split_leave_last(&a);
+  if (write_reviews(&a, out, err)) goto done;
+  if (st) *st = (loom_amazon_stats){.items = n_items, .users = a.users.n, .reviews = a.nrev, .skipped = a.skipped};
+  rc = 0;
+done:
+  if (a.fo) fclose(a.fo);
+  for (long i = 0; i < a.nrev; i++) loom_free(a.rev[i].title), loom_free(a.rev[i].text);
+  loom_free(a.rev);
+  ld_map_free(&a.items);
+  ld_map_free(&a.users);
+  return rc;
+}

@@ -74,19 +74,81 @@ static void spam_clean(char *t, int keep_headers, long max_bytes) {
 
 void loom_spam_opts_default(loom_spam_opts *o) { *o = (loom_spam_opts){.seed = 42, .max_bytes = 8000}; }
 
+/* Message `n` of the file list (`list_path`): <data>/<name without .txt>.json, cleaned into *sm. */
+static int read_message(const char *data, const char *list_path, const cJSON *entry, long n, const loom_spam_opts *o,
+                        spam_msg *sm, loom_error *err) {
+  const char *name = cJSON_GetStringValue(entry);
+  size_t nl = name ? strlen(name) : 0;
+  if (!name || nl < 5 || strcmp(name + nl - 4, ".txt") != 0)
+    return loom_errorf(err, "%s: entry %ld is not a \"group/name.txt\" string", list_path, n);
+  char jpath[LD_PATH_MAX];
+  int jn = snprintf(jpath, sizeof jpath, "%s/%.*s.json", data, (int)(nl - 4), name);
+  if (jn < 0 || (size_t)jn >= sizeof jpath) return loom_errorf(err, "%s: entry %ld: path too long", list_path, n);
+  size_t jl = 0;
+  char *jt = ld_read_file(jpath, &jl, err);
+  if (!jt) return -1;
+  ld_cjson_begin();
+  cJSON *m = cJSON_ParseWithLength(jt, jl);
+  loom_free(jt);
+  int rc = 0;
+  const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "text"));
+  const char *group = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "group"));
+  const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
+  if (ld_cjson_oom()) {
+    rc = loom_errorf(err, "%s: out of memory parsing JSON", jpath);
+  } else if (!m || !text || !group || !id) {
+    rc = loom_errorf(err, "%s: expected a JSON object with string fields \"id\", \"group\" and \"text\"", jpath);
+  } else {
+    sm->label = strncmp(group, "spam", 4) == 0;
+    snprintf(sm->source, sizeof sm->source, "%s/%s", group, id);
+    if (!(sm->text = loom_strdup(text))) rc = loom_errorf(err, "out of memory");
+    else spam_clean(sm->text, o->keep_headers, o->max_bytes);
+  }
+  cJSON_Delete(m);
+  return rc;
+}
+
+/* Stratified 80/10/10 split: shuffle each class's message indices with the seed; valid and test get
+ * round(10%) of each class, train the rest. order (n) is scratch. */
+static void split_stratified(spam_msg *msgs, long n, int32_t *order, uint64_t seed, long counts[2][3]) {
+  loom_rng r;
+  loom_rng_seed(&r, loom_rng_hash(seed, 4));
+  for (int label = 0; label < 2; label++) {
+    long m = 0;
+    for (long i = 0; i < n; i++)
+      if (msgs[i].label == label) order[m++] = (int32_t)i;
+    loom_rng_shuffle(&r, order, m);
+    long nvalid = (long)llround(0.1 * (double)m), ntest = nvalid, ntrain = m - nvalid - ntest;
+    for (long j = 0; j < m; j++) {
+      int sp = j < ntrain ? 0 : j < ntrain + nvalid ? 1 : 2;
+      msgs[order[j]].split = sp;
+      counts[label][sp]++;
+    }
+  }
+}
+
+static int write_spam(const spam_msg *msgs, long n, const char *out, loom_error *err) {
+  static const char *const split_name[3] = {"train", "valid", "test"};
+  FILE *f;
+  if (ld_mkdir_p(out, err) || !(f = ld_create(out, "spam.csv", err))) return -1;
+  fputs("text,label,split,source\n", f);
+  for (long i = 0; i < n; i++) {
+    ld_csv_put(f, 1, msgs[i].text); ld_csv_putf(f, 0, "%d", msgs[i].label); ld_csv_put(f, 0, split_name[msgs[i].split]);
+    ld_csv_put(f, 0, msgs[i].source); ld_csv_end(f);
+  }
+  return ld_close(f, out, "spam.csv", err);
+}
+
 int loom_convert_spam(const char *src, const char *out, const loom_spam_opts *o, loom_spam_stats *st, loom_error *err) {
-  const long max_bytes = o->max_bytes;
-  const int keep_headers = o->keep_headers;
-  if (max_bytes < LOOM_SPAM_MAX_BYTES_MIN || max_bytes > LOOM_SPAM_MAX_BYTES_MAX)
-    return loom_errorf(err, "spam: max_bytes %ld: expected an integer in [%d, %d]", max_bytes, LOOM_SPAM_MAX_BYTES_MIN,
-                       LOOM_SPAM_MAX_BYTES_MAX);
+  if (o->max_bytes < LOOM_SPAM_MAX_BYTES_MIN || o->max_bytes > LOOM_SPAM_MAX_BYTES_MAX)
+    return loom_errorf(err, "spam: max_bytes %ld: expected an integer in [%d, %d]", o->max_bytes,
+                       LOOM_SPAM_MAX_BYTES_MIN, LOOM_SPAM_MAX_BYTES_MAX);
   int rc = -1;
   char *list_text = NULL;
   cJSON *list = NULL;
   spam_msg *msgs = NULL;
   int32_t *order = NULL;
-  long n = 0;
-  FILE *f = NULL;
+  long n = 0, counts[2][3] = {{0}};
   char data[LD_PATH_MAX], path[LD_PATH_MAX];
   if (ld_path_join(data, sizeof data, src, "data", err)) goto done;
   if (access(data, F_OK) != 0) snprintf(data, sizeof data, "%s", src); /* --src may be the data dir itself */
@@ -110,77 +172,22 @@ int loom_convert_spam(const char *src, const char *out, const loom_spam_opts *o,
   if (!msgs || !order) { loom_errorf(err, "out of memory for %ld messages", cap); goto done; }
   const cJSON *entry;
   cJSON_ArrayForEach(entry, list) {
-    const char *name = cJSON_GetStringValue(entry);
-    size_t nl = name ? strlen(name) : 0;
-    if (!name || nl < 5 || strcmp(name + nl - 4, ".txt") != 0 || n >= cap) {
-      loom_errorf(err, "%s: entry %ld is not a \"group/name.txt\" string", path, n);
-      goto done;
-    }
-    char jpath[LD_PATH_MAX];
-    int jn = snprintf(jpath, sizeof jpath, "%s/%.*s.json", data, (int)(nl - 4), name);
-    if (jn < 0 || (size_t)jn >= sizeof jpath) { loom_errorf(err, "%s: entry %ld: path too long", path, n); goto done; }
-    size_t jl = 0;
-    char *jt = ld_read_file(jpath, &jl, err);
-    if (!jt) goto done;
-    ld_cjson_begin();
-    cJSON *m = cJSON_ParseWithLength(jt, jl);
-    loom_free(jt);
-    if (ld_cjson_oom()) { cJSON_Delete(m); loom_errorf(err, "%s: out of memory parsing JSON", jpath); goto done; }
-    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "text"));
-    const char *group = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "group"));
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
-    if (!m || !text || !group || !id) {
-      cJSON_Delete(m);
-      loom_errorf(err, "%s: expected a JSON object with string fields \"id\", \"group\" and \"text\"", jpath);
-      goto done;
-    }
-    spam_msg *sm = &msgs[n];
-    sm->label = strncmp(group, "spam", 4) == 0;
-    snprintf(sm->source, sizeof sm->source, "%s/%s", group, id);
-    sm->text = loom_strdup(text);
-    cJSON_Delete(m);
-    if (!sm->text) { loom_errorf(err, "out of memory"); goto done; }
-    spam_clean(sm->text, keep_headers, max_bytes);
+    if (n >= cap) { loom_errorf(err, "%s: entry %ld is not a \"group/name.txt\" string", path, n); goto done; }
+    if (read_message(data, path, entry, n, o, &msgs[n], err)) goto done;
     n++;
   }
-  /* Stratified 80/10/10 split: shuffle each class's message indices with the seed; valid and test get
-   * round(10%) of each class, train the rest. */
-  loom_rng r;
-  loom_rng_seed(&r, loom_rng_hash(o->seed, 4));
-  long counts[2][3] = {{0}};
-  for (int label = 0; label < 2; label++) {
-    long m = 0;
-    for (long i = 0; i < n; i++)
-      if (msgs[i].label == label) order[m++] = (int32_t)i;
-    loom_rng_shuffle(&r, order, m);
-    long nvalid = (long)llround(0.1 * (double)m), ntest = nvalid, ntrain = m - nvalid - ntest;
-    for (long j = 0; j < m; j++) {
-      int sp = j < ntrain ? 0 : j < ntrain + nvalid ? 1 : 2;
-      msgs[order[j]].split = sp;
-      counts[label][sp]++;
-    }
-  }
-  if (ld_mkdir_p(out, err) || !(f = ld_create(out, "spam.csv", err))) goto done;
-  static const char *const split_name[3] = {"train", "valid", "test"};
-  fputs("text,label,split,source\n", f);
-  for (long i = 0; i < n; i++) {
-    ld_csv_put(f, 1, msgs[i].text); ld_csv_putf(f, 0, "%d", msgs[i].label); ld_csv_put(f, 0, split_name[msgs[i].split]);
-    ld_csv_put(f, 0, msgs[i].source); ld_csv_end(f);
-  }
-  if (ld_close(f, out, "spam.csv", err)) { f = NULL; goto done; }
-  f = NULL;
+  split_stratified(msgs, n, order, o->seed, counts);
+  if (write_spam(msgs, n, out, err)) goto done;
   if (st) {
     st->messages = n;
     memcpy(st->counts, counts, sizeof counts);
   }
   rc = 0;
 done:
-  if (f) fclose(f);
-  for (long i = 0; msgs && i < n; i++) loom_free(msgs[i].text);
+  for (long i = 0; msgs && i < n; i++) loom_free(msgs[i].text); /* read_message keeps no text when it fails */
   loom_free(msgs);
   loom_free(order);
   cJSON_Delete(list);
   loom_free(list_text);
   return rc;
 }
-

@@ -90,6 +90,7 @@ static int each_line(amz *a, const char *path, amz_line_fn fn, loom_error *err) 
   char *line = NULL;
   size_t cap = 0;
   int rc = 0;
+  errno = 0;
   for (long ln = 1; rc == 0 && getline(&line, &cap, in) > 0; ln++) {
     if (line[strspn(line, " \t\r\n")] == '\0') continue;
     ld_cjson_begin();
@@ -98,7 +99,8 @@ static int each_line(amz *a, const char *path, amz_line_fn fn, loom_error *err) 
     else rc = fn(a, o, ln, err);
     cJSON_Delete(o);
   }
-  if (rc == 0 && ferror(in)) rc = loom_errorf(err, "%s: read error", path);
+  if (rc == 0 && ferror(in)) /* getline's failure is not the end of the file (e.g. a directory) */
+    rc = loom_errorf(err, "%s: read error: %s — give the path of a JSONL file", path, errno ? strerror(errno) : "I/O error");
   free(line); /* allocated by getline */
   fclose(in);
   return rc;

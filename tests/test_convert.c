@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include "data/data_internal.h"
 #include "loom/convert.h"
 #include "loom/data.h"
 #include "loom/image.h"
@@ -384,6 +385,58 @@ static void test_hm(void **state) {
   assert_failed_with(loom_convert_hm(d, out, &o, &st, &err), "negatives 101: expected an integer in [0, 100]");
 }
 
+/* ---- ld_csv_stream, the data layer's CSV reader row by row (what the H&M converter reads with) ---- */
+
+typedef struct {
+  int calls, headers, stop_after;
+  char seen[256];
+} stream_log;
+
+static int log_row(const loom_table *t, void *ctx, loom_error *e) {
+  stream_log *l = ctx;
+  l->calls++;
+  size_t n = strlen(l->seen);
+  if (t->nrows == 0) {
+    l->headers++;
+    snprintf(l->seen + n, sizeof l->seen - n, "[%d%d]", t->cols[0].present, t->cols[1].present);
+    return 0;
+  }
+  assert_int_equal(t->nrows, 1);
+  snprintf(l->seen + n, sizeof l->seen - n, "%lld:%s,%s;", (long long)t->line[0], loom_table_str(t, 0, 0),
+           loom_table_str(t, 1, 0));
+  if (!strcmp(loom_table_str(t, 0, 0), "bad")) return loom_errorf(e, "row says bad");
+  return l->stop_after && l->calls > l->stop_after ? 1 : 0;
+}
+
+static void test_csv_stream(void **state) {
+  const loom_colspec spec[2] = {{"b", LOOM_COL_STRING, 0}, {"z", LOOM_COL_STRING, 1}};
+  const char *path = fmt("%s/stream.csv", TMP);
+  write_file(path, "a,b\n1,x\n\"2\nline\",y\n3,z\n");
+  stream_log l = {0};
+  assert_int_equal(ld_csv_stream(path, spec, 2, NULL, log_row, &l, &err), 0);
+  /* header first (optional z absent), then every row with the line it starts on; memory is one row */
+  assert_string_equal(l.seen, "[10]2:x,;3:y,;5:z,;");
+  l = (stream_log){.stop_after = 2};
+  assert_int_equal(ld_csv_stream(path, spec, 2, NULL, log_row, &l, &err), 0); /* 1 = stop, not an error */
+  assert_string_equal(l.seen, "[10]2:x,;3:y,;");
+  /* a header without a newline, and no rows: the header call only */
+  write_file(path, "a,b");
+  l = (stream_log){0};
+  assert_int_equal(ld_csv_stream(path, spec, 2, NULL, log_row, &l, &err), 0);
+  assert_string_equal(l.seen, "[10]");
+  /* the callback's error ends the read with its message; the reader's own errors name file and line */
+  const loom_colspec spec_a[2] = {{"a", LOOM_COL_STRING, 0}, {"b", LOOM_COL_STRING, 0}};
+  write_file(path, "a,b\nok,1\nbad,2\nnever,3\n");
+  l = (stream_log){0};
+  assert_int_equal(ld_csv_stream(path, spec_a, 2, NULL, log_row, &l, &err), -1);
+  assert_string_equal(err.msg, "row says bad");
+  assert_string_equal(l.seen, "[11]2:ok,1;3:bad,2;");
+  write_file(path, "a,b\nok,1\nshort\n");
+  assert_failed_with(ld_csv_stream(path, spec_a, 2, NULL, log_row, &l, &err), fmt("%s:3: row has 1 fields", path));
+  assert_failed_with(ld_csv_stream(path, (loom_colspec[]){{"nope", LOOM_COL_STRING, 0}}, 1, NULL, log_row, &l, &err),
+                     fmt("%s:1: missing column 'nope'", path));
+}
+
 static int setup(void **state) {
   snprintf(TMP, sizeof TMP, "/tmp/loom-test-convert-XXXXXX");
   return mkdtemp(TMP) ? 0 : -1;
@@ -397,7 +450,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fashion_mnist), cmocka_unit_test(test_fashion_shop), cmocka_unit_test(test_spam),
-      cmocka_unit_test(test_amazon),        cmocka_unit_test(test_hm),
+      cmocka_unit_test(test_amazon),        cmocka_unit_test(test_hm),         cmocka_unit_test(test_csv_stream),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -81,7 +81,9 @@ static int parse_flags(int argc, char **argv, const struct option *lo, const cha
   int c;
   while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
     const char *flag = argv[optind - 1], *v = optarg; /* flag: only for '?' and ':' (nothing consumed) */
-    if (c == '?' && optopt > 0 && optopt < 128)
+    if (c == '?' && optopt && !strncmp(flag, "--", 2) && strchr(flag, '='))
+      return loom_errorf(err, "option %.*s takes no value", (int)strcspn(flag, "="), flag);
+    if (c == '?' && optopt > ' ' && optopt < 127)
       return loom_errorf(err, "unknown option '-%c' (see loom-data --help)", optopt);
     if (c == '?') return loom_errorf(err, "unknown option '%s' (see loom-data --help)", flag);
     if (c == ':') return loom_errorf(err, "option %s needs a value", flag);

@@ -50,7 +50,9 @@ static int parse_args(int argc, char **argv, options *o) {
     case 'q': o->quiet = 1; continue;
     case ':': fprintf(stderr, "loom-spiral: %s needs a value\n", argv[optind - 1]); return -1;
     case '?':
-      if (optopt > 0 && optopt < 128) fprintf(stderr, "loom-spiral: unknown option '-%c'\n", optopt);
+      if (optopt && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
+        fprintf(stderr, "loom-spiral: %.*s takes no value\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+      else if (optopt > ' ' && optopt < 127) fprintf(stderr, "loom-spiral: unknown option '-%c'\n", optopt);
       else fprintf(stderr, "loom-spiral: unknown option '%s'\n", argv[optind - 1]);
       usage(stderr);
       return -1;

@@ -69,7 +69,9 @@ int main(int argc, char **argv) {
       free(sets);
       return 2;
     default:
-      if (optopt > 0 && optopt < 128) fprintf(stderr, "loom-train: unknown option '-%c'\n", optopt);
+      if (optopt && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
+        fprintf(stderr, "loom-train: %.*s takes no value\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+      else if (optopt > ' ' && optopt < 127) fprintf(stderr, "loom-train: unknown option '-%c'\n", optopt);
       else fprintf(stderr, "loom-train: unknown option '%s'\n", argv[optind - 1]);
       usage(stderr);
       free(sets);

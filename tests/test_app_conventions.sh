@@ -37,6 +37,13 @@ expect_rc 2 "$tmp/m" "$bin/loom-train" configs.ini --set
 grep -q "loom-train: --set needs a value" "$tmp/m" || fail "loom-train --set: $(cat "$tmp/m")"
 expect_rc 2 "$tmp/m" "$bin/loom-spiral" --epochs
 grep -q "loom-spiral: --epochs needs a value" "$tmp/m" || fail "loom-spiral --epochs: $(cat "$tmp/m")"
+# A value given to a flag that takes none, and an unknown short option (even inside a cluster).
+expect_rc 2 "$tmp/m" "$bin/loom-spiral" --quiet=1
+grep -q "loom-spiral: --quiet takes no value" "$tmp/m" || fail "loom-spiral --quiet=1: $(cat "$tmp/m")"
+expect_rc 2 "$tmp/m" "$bin/loom-train" x.ini --quiet=yes
+grep -q "loom-train: --quiet takes no value" "$tmp/m" || fail "loom-train --quiet=yes: $(cat "$tmp/m")"
+expect_rc 2 "$tmp/m" "$bin/loom-spiral" --seed 3 -xq
+grep -q "loom-spiral: unknown option '-x'" "$tmp/m" || fail "loom-spiral -xq: $(cat "$tmp/m")"
 # Bad values name the flag, exit 2.
 expect_rc 2 "$tmp/b" "$bin/loom-spiral" --hidden=zero
 grep -q "loom-spiral: bad value 'zero' for --hidden" "$tmp/b" || fail "loom-spiral --hidden=zero: $(cat "$tmp/b")"
@@ -52,6 +59,8 @@ expect_rc 1 "$tmp/d" "$bin/loom-data" hm --src "$tmp" --out "$tmp/o" --negatives
 grep -q "loom-data: option --negatives needs a value" "$tmp/d" || fail "loom-data hm --negatives: $(cat "$tmp/d")"
 expect_rc 1 "$tmp/d" "$bin/loom-data" spam --src "$tmp" --out "$tmp/o" --max-bytes=3
 grep -q "loom-data: --max-bytes '3': expected an integer in \[16, 100000000\]" "$tmp/d" || fail "loom-data --max-bytes=3: $(cat "$tmp/d")"
+expect_rc 1 "$tmp/d" "$bin/loom-data" spam --src "$tmp" --out "$tmp/o" --keep-headers=1
+grep -q "loom-data: option --keep-headers takes no value" "$tmp/d" || fail "loom-data --keep-headers=1: $(cat "$tmp/d")"
 # --version and --help win wherever they stand (as --help always did).
 expect_rc 0 "$tmp/v" "$bin/loom-data" hm --src "$tmp" --version
 [[ "$(cat "$tmp/v")" == "loom data $version" ]] || fail "loom-data hm --version: $(cat "$tmp/v")"

@@ -1,7 +1,8 @@
 /* csv.c — streaming strict CSV → loom_table (loom/data.h). libcsv parses (CSV_STRICT |
  * CSV_STRICT_FINI); we feed it one line at a time so every field knows its line, keep only the
  * requested columns, and check header, field count, size caps, UTF-8, NUL bytes and numbers.
- * The file is read once through zlib's gzread, which also reads plain files. */
+ * The file is read once through zlib's gzread, which also reads plain files. ld_csv_stream
+ * (data_internal.h) is the same reader handing each row to a callback instead of keeping it. */
 #include <csv.h>
 #include <errno.h>
 #include <float.h>

@@ -1,17 +1,20 @@
-/* loom-spiral — trains a small MLP on the two-spirals problem with loom's core (graph, ops, Adam
- * kernel) and draws the learned decision regions in the terminal. A teaching example and a smoke
- * test of the whole core; the real pipelines are loom-train / loom-infer.
- *   loom-spiral [--epochs N] [--hidden H] [--batch B] [--lr LR] [--seed S] [--quiet] */
+/* loom-spiral — trains a small MLP on the two-spirals problem with loom's public API (graph, ops,
+ * loom_optim's Adam) and draws the learned decision regions in the terminal. A teaching example and a
+ * smoke test of the whole core, built from include/loom only; the real pipelines are loom-train and
+ * loom-infer.
+ *   loom-spiral [--epochs N] [--hidden H] [--batch B] [--lr LR] [--seed S] [--quiet]
+ * A bad flag or value exits 2 with a message naming the flag. */
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "autograd/kernels.h"
 #include "loom/loom.h"
 #include "loom/synthetic.h"
+
+enum { N_TRAIN = 4000, N_TEST = 1000 };
 
 typedef struct {
   int epochs, hidden, batch;
@@ -22,29 +25,52 @@ typedef struct {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: loom-spiral [--epochs N] [--hidden H] [--batch B] [--lr LR] [--seed S] [--quiet]\n"
-             "Trains an MLP (2 -> H -> H -> 2) on two interleaved spirals and plots what it learned.\n");
+             "                   [--help] [--version]\n"
+             "Trains an MLP (2 -> H -> H -> 2) on two interleaved spirals and plots what it learned.\n"
+             "Defaults: 60 epochs, H = 64, batches of 64 (at most %d), Adam with lr 0.01, seed 1.\n", N_TRAIN);
 }
 
+/* 0: parsed; 1: --help or --version answered; -1: usage error (message printed). */
 static int parse_args(int argc, char **argv, options *o) {
+  static const struct option lo[] = {{"epochs", required_argument, NULL, 'e'}, {"hidden", required_argument, NULL, 'H'},
+                                     {"batch", required_argument, NULL, 'b'},  {"lr", required_argument, NULL, 'l'},
+                                     {"seed", required_argument, NULL, 's'},   {"quiet", no_argument, NULL, 'q'},
+                                     {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+                                     {0}};
   *o = (options){.epochs = 60, .hidden = 64, .batch = 64, .lr = 0.01f, .seed = 1};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    const char *v = optarg, *flag = NULL;
     char *end = NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
-    else if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
-    if (!v) { fprintf(stderr, "loom-spiral: %s needs a value\n", a); return -1; }
-    i++;
-    if (!strcmp(a, "--epochs")) o->epochs = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--hidden")) o->hidden = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--batch")) o->batch = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--lr")) o->lr = strtof(v, &end);
-    else if (!strcmp(a, "--seed")) o->seed = strtoull(v, &end, 10);
-    else { fprintf(stderr, "loom-spiral: unknown option '%s'\n", a); usage(stderr); return -1; }
-    if (!end || *end || (o->epochs < 1 || o->hidden < 1 || o->batch < 1 || !(o->lr > 0))) {
-      fprintf(stderr, "loom-spiral: bad value '%s' for %s\n", v, a);
+    long x = 0;
+    switch (c) {
+    case 'h': usage(stdout); return 1;
+    case 'V': printf("loom spiral %s\n", loom_version()); return 1;
+    case 'q': o->quiet = 1; continue;
+    case ':': fprintf(stderr, "loom-spiral: %s needs a value\n", argv[optind - 1]); return -1;
+    case '?':
+      if (optopt && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
+        fprintf(stderr, "loom-spiral: %.*s takes no value\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+      else if (optopt > ' ' && optopt < 127) fprintf(stderr, "loom-spiral: unknown option '-%c'\n", optopt);
+      else fprintf(stderr, "loom-spiral: unknown option '%s'\n", argv[optind - 1]);
+      usage(stderr);
+      return -1;
+    case 'e': flag = "--epochs", x = strtol(v, &end, 10), o->epochs = (int)x; break;
+    case 'H': flag = "--hidden", x = strtol(v, &end, 10), o->hidden = (int)x; break;
+    case 'b': flag = "--batch", x = strtol(v, &end, 10), o->batch = (int)x; break;
+    case 'l': flag = "--lr", o->lr = strtof(v, &end), x = 1; break;
+    case 's': flag = "--seed", o->seed = strtoull(v, &end, 10), x = 1; break;
+    }
+    if (end == v || *end || x < 1 || x > 1000000 || !(o->lr > 0 && isfinite(o->lr)) || o->batch > N_TRAIN) {
+      fprintf(stderr, "loom-spiral: bad value '%s' for %s\n", v, flag);
       return -1;
     }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "loom-spiral: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return -1;
   }
   return 0;
 }
@@ -132,10 +158,11 @@ static void plot(model *m, const float *x, const int32_t *y, int n) {
 
 int main(int argc, char **argv) {
   options o;
-  if (parse_args(argc, argv, &o) != 0) return 2;
+  int parsed = parse_args(argc, argv, &o);
+  if (parsed != 0) return parsed > 0 ? 0 : 2;
   loom_rng rng;
   loom_rng_seed(&rng, o.seed);
-  const int n_train = 4000, n_test = 1000;
+  const int n_train = N_TRAIN, n_test = N_TEST;
   float *xtr = malloc(sizeof(float) * 2 * n_train), *xte = malloc(sizeof(float) * 2 * n_test);
   int32_t *ytr = malloc(sizeof(int32_t) * n_train), *yte = malloc(sizeof(int32_t) * n_test);
   int32_t *perm = malloc(sizeof(int32_t) * n_train);
@@ -145,8 +172,12 @@ int main(int argc, char **argv) {
 
   model m = build(o.hidden, &rng);
   const size_t np = loom_graph_n_params(m.g);
-  float *adam_m = calloc(np, sizeof(float)), *adam_v = calloc(np, sizeof(float));
-  if (!adam_m || !adam_v) { fprintf(stderr, "loom-spiral: out of memory\n"); return 1; }
+  /* Adam with PyTorch's defaults (betas 0.9, 0.999, eps 1e-8): moments live in the optimiser, bias
+   * correction happens inside loom_optim_step. */
+  loom_optim_config oc = loom_optim_defaults(LOOM_OPTIM_ADAM);
+  loom_error err = {{0}};
+  loom_optim *opt = loom_optim_new(m.g, &oc, &err);
+  if (!opt) { fprintf(stderr, "loom-spiral: %s\n", err.msg); return 1; }
   printf("loom %s (%s kernels, %d threads): MLP 2-%d-%d-2, %zu parameters, %d training / %d test points\n",
          loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), o.hidden, o.hidden, np, n_train, n_test);
 
@@ -173,8 +204,7 @@ int main(int argc, char **argv) {
       loom_graph_forward(m.g);
       loom_graph_backward(m.g, m.loss);
       t++;
-      loom_k.adam(np, loom_graph_params(m.g), loom_graph_grads(m.g), adam_m, adam_v, o.lr, 0.9f, 0.999f, 1e-8f,
-                  1.0f - powf(0.9f, (float)t), 1.0f - powf(0.999f, (float)t), 0.0f);
+      loom_optim_step(opt, o.lr);
       loss_sum += m.loss->data[0];
     }
     if (!o.quiet && (epoch % 10 == 0 || epoch == 1 || epoch == o.epochs)) {
@@ -188,9 +218,8 @@ int main(int argc, char **argv) {
   double acc = accuracy(&m, xte, yte, n_test, 500);
   if (!o.quiet) plot(&m, xte, yte, 300);
   printf("final: loss %.4f, test accuracy %.3f, %.2f s\n", loss_sum / steps_per_epoch, acc, now() - t0);
+  loom_optim_free(opt);
   loom_graph_free(m.g);
-  free(adam_m);
-  free(adam_v);
   free(xtr);
   free(xte);
   free(ytr);

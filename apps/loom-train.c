@@ -1,12 +1,14 @@
 /* loom-train — trains a model from a run config and writes a run directory (config.ini, log.txt,
  * metrics.csv, last/best.safetensors, report.html). A thin CLI over loom/trainer.h: flags, SIGINT
  * (finish the step, checkpoint, exit 130), and messages; the work is in src/train. */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loom/model.h"
+#include "loom/runtime.h"
 #include "loom/trainer.h"
 
 static volatile sig_atomic_t g_stop;
@@ -20,59 +22,69 @@ static void usage(FILE *f) {
           "usage: loom-train CONFIG.ini [--set section.key=value ...] [--quiet]\n"
           "       loom-train --resume RUN_DIR [--set section.key=value ...]\n"
           "       loom-train --help-config      every config key with its type, default and meaning\n"
+          "       loom-train --help | --version\n"
           "Writes train.out/: config.ini, log.txt, metrics.csv, last.safetensors (resumable),\n"
           "best.safetensors (best by task.monitor), report.html. Ctrl-C finishes the current step,\n"
           "writes last.safetensors and exits with status 130; --resume continues bit-exactly.\n");
 }
 
+static void print_config_reference(void) {
+  loom_data_section ds;
+  loom_config *c = loom_train_config_new(&ds);
+  loom_config_print_reference(c, stdout);
+  printf("\n[data] keys (owned by the data module):\n"
+         "  interactions, items, users, image_root, user_col, item_col, item_key, user_key, label_col,\n"
+         "  label_type, timestamp_col, query_col, image_col, split_col, text_cols, numeric_cols,\n"
+         "  category_cols, split, split_ratio, seed, missing_key, missing_image, numeric_missing,\n"
+         "  numeric_scaling, num_words, max_len, query_len, pad, image_size, channels, image_mean,\n"
+         "  image_std, negatives, negative_sampling, negative_power, batch_size, shuffle, drop_last,\n"
+         "  augment_flip, augment_crop_pad, key_type (see include/loom/data.h)\n");
+  loom_config_free(c);
+}
+
 int main(int argc, char **argv) {
+  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET };
+  static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                     {"help-config", no_argument, NULL, O_HELP_CONFIG},
+                                     {"version", no_argument, NULL, O_VERSION},
+                                     {"set", required_argument, NULL, O_SET},
+                                     {"resume", required_argument, NULL, O_RESUME},
+                                     {"quiet", no_argument, NULL, O_QUIET},
+                                     {0}};
   const char *config = NULL, *resume = NULL;
   const char **sets = calloc((size_t)argc, sizeof *sets);
-  int n_sets = 0, quiet = 0;
+  int n_sets = 0, quiet = 0, c;
   if (!sets) return 1;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    switch (c) {
+    case 'h': usage(stdout); free(sets); return 0;
+    case O_HELP_CONFIG: print_config_reference(); free(sets); return 0;
+    case O_VERSION: printf("loom train %s\n", loom_version()); free(sets); return 0;
+    case O_SET: sets[n_sets++] = optarg; break;
+    case O_RESUME: resume = optarg; break;
+    case O_QUIET: quiet = 1; break;
+    case ':':
+      fprintf(stderr, "loom-train: %s needs a value\n", argv[optind - 1]);
       free(sets);
-      return 0;
-    } else if (!strcmp(argv[i], "--help-config")) {
-      loom_data_section ds;
-      loom_config *c = loom_train_config_new(&ds);
-      loom_config_print_reference(c, stdout);
-      printf("\n[data] keys (owned by the data module):\n"
-             "  interactions, items, users, image_root, user_col, item_col, item_key, user_key, label_col,\n"
-             "  label_type, timestamp_col, query_col, image_col, split_col, text_cols, numeric_cols,\n"
-             "  category_cols, split, split_ratio, seed, missing_key, missing_image, numeric_missing,\n"
-             "  numeric_scaling, num_words, max_len, query_len, pad, image_size, channels, image_mean,\n"
-             "  image_std, negatives, negative_sampling, negative_power, batch_size, shuffle, drop_last,\n"
-             "  augment_flip, augment_crop_pad, key_type (see include/loom/data.h)\n");
-      loom_config_free(c);
-      free(sets);
-      return 0;
-    } else if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--resume")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "loom-train: %s needs a value\n", argv[i]);
-        free(sets);
-        return 2;
-      }
-      if (!strcmp(argv[i], "--set")) sets[n_sets++] = argv[++i];
-      else resume = argv[++i];
-    } else if (!strncmp(argv[i], "--set=", 6)) {
-      sets[n_sets++] = argv[i] + 6;
-    } else if (!strcmp(argv[i], "--quiet")) {
-      quiet = 1;
-    } else if (argv[i][0] == '-') {
-      fprintf(stderr, "loom-train: unknown option '%s'\n", argv[i]);
+      return 2;
+    default:
+      if (optopt && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
+        fprintf(stderr, "loom-train: %.*s takes no value\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+      else if (optopt > ' ' && optopt < 127) fprintf(stderr, "loom-train: unknown option '-%c'\n", optopt);
+      else fprintf(stderr, "loom-train: unknown option '%s'\n", argv[optind - 1]);
       usage(stderr);
       free(sets);
       return 2;
-    } else if (!config) {
-      config = argv[i];
-    } else {
+    }
+  }
+  for (int i = optind; i < argc; i++) {
+    if (config) {
       fprintf(stderr, "loom-train: more than one config file ('%s' and '%s')\n", config, argv[i]);
       free(sets);
       return 2;
     }
+    config = argv[i];
   }
   if (!config == !resume) {
     fprintf(stderr, "loom-train: give either a CONFIG file or --resume RUN_DIR\n");

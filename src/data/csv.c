@@ -1,7 +1,8 @@
 /* csv.c — streaming strict CSV → loom_table (loom/data.h). libcsv parses (CSV_STRICT |
  * CSV_STRICT_FINI); we feed it one line at a time so every field knows its line, keep only the
  * requested columns, and check header, field count, size caps, UTF-8, NUL bytes and numbers.
- * The file is read once through zlib's gzread, which also reads plain files. */
+ * The file is read once through zlib's gzread, which also reads plain files. ld_csv_stream
+ * (data_internal.h) is the same reader handing each row to a callback instead of keeping it. */
 #include <csv.h>
 #include <errno.h>
 #include <float.h>
@@ -35,6 +36,9 @@ typedef struct reader {
   int64_t row_line; /* line where the current record started */
   int64_t cap;      /* rows allocated */
   int pending_cr;   /* the last chunk ended with CR: a line end unless the next starts with LF */
+  ld_csv_row_fn row_fn; /* ld_csv_stream: gets the header, then each row, and the table is emptied */
+  void *row_ctx;
+  int stopped;          /* row_fn asked to stop reading */
 } reader;
 
 static int fail_oom(reader *r) {
@@ -242,6 +246,14 @@ static int finish_header(reader *r) {
   return 0;
 }
 
+/* ld_csv_stream: the header (nrows 0) or the one row read goes to row_fn, then the table is emptied. */
+static void hand_over(reader *r) {
+  int rc = r->row_fn(r->t, r->row_ctx, r->err);
+  r->t->nrows = 0;
+  for (int c = 0; c < r->t->ncols; c++) r->t->cols[c].sbuf_n = 0;
+  if (rc) r->failed = 1, r->stopped = rc > 0;
+}
+
 static void on_row(int term, void *ctx) {
   reader *r = ctx;
   if (r->failed) return;
@@ -249,6 +261,7 @@ static void on_row(int term, void *ctx) {
     r->in_header = 0;
     r->field = 0;
     if (finish_header(r) < 0) r->failed = 1;
+    else if (r->row_fn) hand_over(r);
     return;
   }
   loom_table *t = r->t;
@@ -271,6 +284,7 @@ static void on_row(int term, void *ctx) {
     else if (put_str(col, row, "", 0) < 0) { fail_oom(r); return; }
   }
   t->nrows++;
+  if (r->row_fn) hand_over(r);
 }
 
 static void free_reader(reader *r) {
@@ -324,10 +338,12 @@ static int feed(reader *r, struct csv_parser *p, const char *buf, size_t n) {
 
 static int keep_space(unsigned char c) { (void)c; return 0; }
 
-int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
-                    loom_error *err) {
+static int table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
+                      ld_csv_row_fn row_fn, void *row_ctx, loom_error *err) {
   memset(t, 0, sizeof *t);
   reader r = {0};
+  r.row_fn = row_fn;
+  r.row_ctx = row_ctx;
   r.t = t;
   r.spec = spec;
   r.nspec = nspec;
@@ -390,11 +406,17 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
     rc = feed(&r, &p, b, len);
   }
   /* the end of the compressed stream: a .csv.gz cut at a row boundary would otherwise load as a
-   * shorter table (zlib reports a missing trailer only through gzerror / gzclose_r) */
-  int gz_rc = loom_gz_close_checked(gz, path, rc == 0 ? err : NULL);
-  if (rc == 0 && (gz_rc < 0 || !at_eof)) rc = gz_rc < 0 ? -1 : loom_errorf(err, "%s: read error — check the file", path);
+   * shorter table (zlib reports a missing trailer only through gzerror / gzclose_r). A row callback
+   * that asked to stop leaves the rest of the stream unread on purpose. */
   char qn[160];
-  if (rc == 0) {
+  if (r.stopped) {
+    gzclose_r(gz);
+    rc = 0;
+  } else {
+    int gz_rc = loom_gz_close_checked(gz, path, rc == 0 ? err : NULL);
+    if (rc == 0 && (gz_rc < 0 || !at_eof)) rc = gz_rc < 0 ? -1 : loom_errorf(err, "%s: read error — check the file", path);
+  }
+  if (rc == 0 && !r.stopped) {
     if (r.in_header && p.pstate == 0 && r.nheader == 0) {
       rc = loom_errorf(err, "%s: the file is empty — expected a header row naming the columns", path);
     } else if (csv_fini(&p, on_field, on_row, &r) != 0) {
@@ -407,6 +429,7 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
       if (o && o->allow_empty) rc = 0;
       if (rc == 0 && finish_header(&r) < 0) rc = -1;
       if (rc == 0 && grow_rows(&r) < 0) rc = fail_oom(&r);
+      if (rc == 0 && row_fn) hand_over(&r), rc = r.failed && !r.stopped ? -1 : 0;
     } else if (t->nrows == 0 && !(o && o->allow_empty)) {
       rc = loom_errorf(err, "%s: only a header and no data rows — the table needs at least one row", path);
     }
@@ -418,6 +441,21 @@ int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, i
   loom_free(buf);
   free_reader(&r);
   if (rc < 0) loom_table_free(t);
+  return rc;
+}
+
+int loom_table_read(loom_table *t, const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o,
+                    loom_error *err) {
+  return table_read(t, path, spec, nspec, o, NULL, NULL, err);
+}
+
+int ld_csv_stream(const char *path, const loom_colspec *spec, int nspec, const loom_csv_opts *o, ld_csv_row_fn fn,
+                  void *ctx, loom_error *err) {
+  loom_csv_opts so = o ? *o : (loom_csv_opts){0};
+  so.allow_empty = 1; /* rows are handed over one by one, so the table itself is always empty */
+  loom_table t;
+  int rc = table_read(&t, path, spec, nspec, &so, fn, ctx, err);
+  loom_table_free(&t);
   return rc;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct ld_buf {
   char *p;
@@ -40,6 +41,35 @@ int ld_utf8_valid(const char *s, size_t n, size_t *bad);
 /* Formats a float so that strtof gives back the same bits ("%.9g"). */
 void ld_fmt_float(char out[32], float x);
 
+
+/* ---- files and CSV output (converters in src/data/convert write loom's CSV layout) ---- */
+struct loom_error;
+/* mkdir -p: creates `path` and every missing parent (mode 0755); existing directories are fine. */
+int ld_mkdir_p(const char *path, struct loom_error *err);
+/* out[cap] = "dir/name"; -1 with a message when it does not fit. */
+int ld_path_join(char *out, size_t cap, const char *dir, const char *name, struct loom_error *err);
+/* The whole file, NUL-terminated and loom_malloc'ed; *len (if non-NULL) gets its size. */
+char *ld_read_file(const char *path, size_t *len, struct loom_error *err);
+/* Opens dir/name for writing ("wb"), and closes it reporting any failed write (disk full) by name. */
+FILE *ld_create(const char *dir, const char *name, struct loom_error *err);
+int ld_close(FILE *f, const char *dir, const char *name, struct loom_error *err);
+/* One CSV field, RFC 4180: quoted (inner quotes doubled) when it holds , " CR or LF; `first` = 1 for a
+ * row's first field (no separator before it); NULL is an empty field. Rows end with ld_csv_end (LF). */
+void ld_csv_put(FILE *f, int first, const char *s);
+void ld_csv_putf(FILE *f, int first, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline void ld_csv_end(FILE *f) { fputc('\n', f); }
+
+/* Streams the columns `spec` of a CSV file through fn with loom_table_read's parsing, checks and
+ * messages, in constant memory: fn is called once with the header parsed (row->nrows == 0; names and
+ * `present` set, so optional columns can be checked), then once per data row (row->nrows == 1, row 0,
+ * row->line[0] its line). fn returns 0 to go on, 1 to stop reading (not an error), -1 with err set to
+ * fail. A header without data rows is not an error. */
+struct loom_table;
+struct loom_colspec;
+struct loom_csv_opts;
+typedef int (*ld_csv_row_fn)(const struct loom_table *row, void *ctx, struct loom_error *err);
+int ld_csv_stream(const char *path, const struct loom_colspec *spec, int nspec, const struct loom_csv_opts *o,
+                  ld_csv_row_fn fn, void *ctx, struct loom_error *err);
 
 /* stb_image behind loom's allocator, compiled static in stb_image_impl.c (PNG and BMP only). */
 int ld_stbi_info(const void *data, size_t n, int *w, int *h, int *comp);

@@ -1,9 +1,14 @@
-/* util.c — the hash map, byte buffer and UTF-8 validation used across src/data (data_internal.h). */
+/* util.c — the hash map, byte buffer, UTF-8 validation, directories, whole-file reads and CSV output
+ * used across src/data (data_internal.h). */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/data_internal.h"
 #include "loom/alloc.h"
+#include "loom/error.h"
 
 int ld_buf_put(ld_buf *b, const void *src, size_t n) {
   if (b->n + n + 1 > b->cap) {
@@ -374,4 +379,79 @@ const char *ld_invisible_note(char *out, size_t cap, const char *s, size_t n) {
     i += k;
   }
   return out;
+}
+
+int ld_mkdir_p(const char *path, loom_error *err) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return loom_errorf(err, "%s: bad output directory path", path);
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return loom_errorf(err, "%s: cannot create directory: %s — check the --out path and permissions", buf,
+                         strerror(errno));
+    buf[i] = c;
+  }
+  return 0;
+}
+
+int ld_path_join(char *out, size_t cap, const char *dir, const char *name, loom_error *err) {
+  int n = snprintf(out, cap, "%s/%s", dir, name);
+  if (n < 0 || (size_t)n >= cap) return loom_errorf(err, "%s/%s: path too long", dir, name);
+  return 0;
+}
+
+/* Whole small input files (JSON messages, metadata): through the regular-file opener, capped. */
+char *ld_read_file(const char *path, size_t *len, loom_error *err) {
+  void *data;
+  size_t n;
+  uint64_t size;
+  int fd = loom_file_open_regular(path, (uint64_t)1 << 30, "input", NULL, &size, err);
+  if (fd == -2) loom_errorf(err, "%s: cannot open: %s", path, strerror(errno));
+  if (fd < 0 || ld_fd_read_all(fd, size, path, "input", &data, &n, err) < 0) return NULL;
+  char *buf = data; /* loom_file_read_all allocates one byte past the file */
+  buf[n] = '\0';
+  if (len) *len = n;
+  return buf;
+}
+
+FILE *ld_create(const char *dir, const char *name, loom_error *err) {
+  char path[4096];
+  if (ld_path_join(path, sizeof path, dir, name, err)) return NULL;
+  FILE *f = fopen(path, "wb");
+  if (!f) loom_errorf(err, "%s: cannot write: %s — check the --out directory", path, strerror(errno));
+  return f;
+}
+
+int ld_close(FILE *f, const char *dir, const char *name, loom_error *err) {
+  int bad = ferror(f);
+  if (fclose(f) != 0 || bad) return loom_errorf(err, "%s/%s: write failed (disk full?)", dir, name);
+  return 0;
+}
+
+void ld_csv_put(FILE *f, int first, const char *s) {
+  if (!first) fputc(',', f);
+  if (!s) return;
+  if (!strpbrk(s, ",\"\r\n")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (const char *p = s; *p; p++) {
+    if (*p == '"') fputc('"', f);
+    fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+void ld_csv_putf(FILE *f, int first, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  ld_csv_put(f, first, buf);
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test_app_conventions.sh — the command-line conventions every loom app shares (getopt_long): --version
+# prints "loom <tool> <version>" (the project version), --help prints the usage on stdout and exits 0,
+# an unknown flag or a flag without its value exits 2 with a message naming the flag. loom-infer is
+# checked by tests/test_infer_app.sh. Args: BIN_DIR SRC_DIR.
+set -uo pipefail
+bin="$1"; src="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+version=$(sed -n 's/^project(loom VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+[[ -n "$version" ]] || fail "no project version in CMakeLists.txt"
+
+# expect_rc RC OUTFILE CMD...: runs CMD (stdout and stderr into OUTFILE), checks its exit status.
+expect_rc() {
+  local want=$1 out=$2; shift 2
+  "$@" > "$out" 2>&1 < /dev/null
+  local rc=$?
+  [[ $rc -eq $want ]] || fail "'$*' exited $rc, expected $want: $(head -c 400 "$out")"
+}
+
+for tool in data train spiral; do
+  app="$bin/loom-$tool"
+  [[ -x "$app" ]] || fail "$app not built"
+  expect_rc 0 "$tmp/v" "$app" --version
+  [[ "$(cat "$tmp/v")" == "loom $tool $version" ]] || fail "loom-$tool --version printed '$(cat "$tmp/v")'"
+  "$app" --help > "$tmp/h" 2> "$tmp/h.err" || fail "loom-$tool --help failed"
+  grep -q '^usage: loom-'"$tool" "$tmp/h" || fail "loom-$tool --help: no usage on stdout"
+  [[ ! -s "$tmp/h.err" ]] || fail "loom-$tool --help wrote to stderr"
+  grep -q -- '--version' "$tmp/h" || fail "loom-$tool --help does not mention --version"
+  expect_rc 2 "$tmp/u" "$app" --no-such-flag
+  grep -q "loom-$tool: unknown option '--no-such-flag'" "$tmp/u" || fail "loom-$tool: unknown flag not named: $(cat "$tmp/u")"
+done
+
+# A flag that needs a value, given none: named, exit 2.
+expect_rc 2 "$tmp/m" "$bin/loom-train" configs.ini --set
+grep -q "loom-train: --set needs a value" "$tmp/m" || fail "loom-train --set: $(cat "$tmp/m")"
+expect_rc 2 "$tmp/m" "$bin/loom-spiral" --epochs
+grep -q "loom-spiral: --epochs needs a value" "$tmp/m" || fail "loom-spiral --epochs: $(cat "$tmp/m")"
+# A value given to a flag that takes none, and an unknown short option (even inside a cluster).
+expect_rc 2 "$tmp/m" "$bin/loom-spiral" --quiet=1
+grep -q "loom-spiral: --quiet takes no value" "$tmp/m" || fail "loom-spiral --quiet=1: $(cat "$tmp/m")"
+expect_rc 2 "$tmp/m" "$bin/loom-train" x.ini --quiet=yes
+grep -q "loom-train: --quiet takes no value" "$tmp/m" || fail "loom-train --quiet=yes: $(cat "$tmp/m")"
+expect_rc 2 "$tmp/m" "$bin/loom-spiral" --seed 3 -xq
+grep -q "loom-spiral: unknown option '-x'" "$tmp/m" || fail "loom-spiral -xq: $(cat "$tmp/m")"
+# Bad values name the flag, exit 2.
+expect_rc 2 "$tmp/b" "$bin/loom-spiral" --hidden=zero
+grep -q "loom-spiral: bad value 'zero' for --hidden" "$tmp/b" || fail "loom-spiral --hidden=zero: $(cat "$tmp/b")"
+expect_rc 2 "$tmp/b" "$bin/loom-spiral" --batch 5000
+grep -q "for --batch" "$tmp/b" || fail "loom-spiral --batch 5000: $(cat "$tmp/b")"
+# loom-data: no command, or an unknown one, is a usage error (2); a command's own bad option is
+# reported as a conversion error (1, as tests/test_datasets.c has always expected), naming the flag.
+expect_rc 2 "$tmp/d" "$bin/loom-data"
+grep -q '^usage: loom-data' "$tmp/d" || fail "loom-data without a command: $(cat "$tmp/d")"
+expect_rc 2 "$tmp/d" "$bin/loom-data" mnist
+grep -q "loom-data: unknown command 'mnist'" "$tmp/d" || fail "loom-data mnist: $(cat "$tmp/d")"
+expect_rc 1 "$tmp/d" "$bin/loom-data" hm --src "$tmp" --out "$tmp/o" --negatives
+grep -q "loom-data: option --negatives needs a value" "$tmp/d" || fail "loom-data hm --negatives: $(cat "$tmp/d")"
+expect_rc 1 "$tmp/d" "$bin/loom-data" spam --src "$tmp" --out "$tmp/o" --max-bytes=3
+grep -q "loom-data: --max-bytes '3': expected an integer in \[16, 100000000\]" "$tmp/d" || fail "loom-data --max-bytes=3: $(cat "$tmp/d")"
+expect_rc 1 "$tmp/d" "$bin/loom-data" spam --src "$tmp" --out "$tmp/o" --keep-headers=1
+grep -q "loom-data: option --keep-headers takes no value" "$tmp/d" || fail "loom-data --keep-headers=1: $(cat "$tmp/d")"
+# --version and --help win wherever they stand (as --help always did).
+expect_rc 0 "$tmp/v" "$bin/loom-data" hm --src "$tmp" --version
+[[ "$(cat "$tmp/v")" == "loom data $version" ]] || fail "loom-data hm --version: $(cat "$tmp/v")"
+expect_rc 0 "$tmp/v" "$bin/loom-train" configs.ini --version
+[[ "$(cat "$tmp/v")" == "loom train $version" ]] || fail "loom-train CONFIG --version: $(cat "$tmp/v")"
+echo "test_app_conventions.sh: all checks passed"

@@ -104,4 +104,12 @@ usage eval "$CLICK" --split train "--split train is not val or test"
 # the example program
 "$BIN/rank_products" "$RANK" u00004 "black ankle boot" > "$TMP/ex.txt" 2>&1 || { cat "$TMP/ex.txt"; fail "rank_products"; }
 [ "$(grep -c '^[1-5]\. i[0-9]* ' "$TMP/ex.txt")" -eq 5 ] || fail "rank_products output: $(cat "$TMP/ex.txt")"
+# no test leaves output in the source tree: no checkpoint, report or run log tracked or lying around
+# outside tests/data and the fuzz corpora (build*/, runs/ and downloaded datasets/ are the user's)
+if git -C "$SRC" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+  stray=$( (git -C "$SRC" ls-files; git -C "$SRC" ls-files --others) |
+    grep -E '(\.safetensors|(^|/)(report\.html|metrics\.csv|log\.txt|config\.ini))$' |
+    grep -vE '^(build[^/]*|runs|datasets|tests/data|tests/fuzz)/')
+  [ -z "$stray" ] || fail "outputs in the source tree (a test wrote outside its temp dir?): $stray"
+fi
 echo "test_infer_app: all checks passed"

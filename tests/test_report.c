@@ -122,6 +122,9 @@ static void test_atomic_write_failure_keeps_old_file(void **state) {
 }
 
 static void test_allocation_failures(void **state) {
+  char dir[] = "/tmp/loom_report_oom_XXXXXX", html[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(html, sizeof html, "%s/r.html", dir);
   int failures = 0;
   for (long n = 1; n < 500; n++) {
     loom_alloc_fail_after(n);
@@ -130,14 +133,15 @@ static void test_allocation_failures(void **state) {
     for (int s = 0; rc == 0 && s < 40; s++) rc = loom_report_point(r, s % 2 ? "loss/train" : "loss/valid", s, s);
     if (rc == 0) rc = loom_report_summary(r, "k", "v");
     loom_error err = {""};
-    if (rc == 0) rc = loom_report_write_html(r, "/tmp/loom_report_oom.html", &err);
+    if (rc == 0) rc = loom_report_write_html(r, html, &err);
     loom_alloc_fail_after(0);
     loom_report_free(r);
     if (rc == 0) break;
     failures++;
   }
   assert_true(failures >= 5);
-  unlink("/tmp/loom_report_oom.html");
+  unlink(html);
+  rmdir(dir);
 }
 
 int main(void) {

@@ -415,6 +415,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
   if (check_finite_state(r, name, with_state, err) < 0) return -1;
   loom_st_writer *w = loom_st_writer_new();
   if (!w) return loom_errorf(err, "out of memory writing a checkpoint");
+  loom_st_writer_checksums(w, true); /* SHA-256 per tensor, checked when the checkpoint is loaded */
   char *loader = NULL;
   int rc = -1;
   if (loom_st_writer_add_graph(w, r->m->g, err) < 0) goto done;

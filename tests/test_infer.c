@@ -217,6 +217,52 @@ static void test_rank(void **state) {
   loom_infer_close(s);
 }
 
+/* ---- the training report's ranking examples: real queries, titles, the click marked, distinct users */
+
+static void test_report_examples(void **state) {
+  (void)state;
+  char p[512];
+  path(p, sizeof p, "ranking/report.html");
+  char *html = tu_slurp(p, NULL);
+  assert_null(strstr(html, "validation row"));
+  char *interactions = tu_slurp(tu_src_path("datasets/fashion-shop-sample/interactions.csv"), NULL);
+  char *items = tu_slurp(tu_src_path("datasets/fashion-shop-sample/items.csv"), NULL);
+  char users[LOOM_EVAL_EXAMPLES][64];
+  int n = 0;
+  for (const char *at = strstr(html, "<p><b>user "); at; at = strstr(at + 1, "<p><b>user ")) {
+    assert_true(n < LOOM_EVAL_EXAMPLES);
+    sscanf(at + strlen("<p><b>user "), "%63[^<]", users[n]);
+    for (int i = 0; i < n; i++) assert_string_not_equal(users[i], users[n]); /* distinct examples */
+    const char *end = strstr(at, "<p><b>user ") == at ? strstr(at + 1, "<p><b>user ") : NULL;
+    const char *q = strstr(at, ", query “");
+    if (q && (!end || q < end)) { /* the query as the user typed it, on one of that user's rows */
+      char query[128], row[256];
+      sscanf(q + strlen(", query “"), "%127[^”]", query);
+      snprintf(row, sizeof row, ",%s,", users[n]);
+      bool found = false;
+      for (const char *l = strstr(interactions, row); l && !found; l = strstr(l + 1, row)) {
+        const char *eol = strchr(l, '\n'), *hitq = strstr(l, query);
+        found = hitq && hitq < eol;
+      }
+      if (!found) fail_msg("query '%s' of user %s is not in the interactions", query, users[n]);
+    }
+    /* titles, not item ids: the first item's title is a title of the items table */
+    char title[256], needle[300];
+    const char *first = strstr(at, "1. ");
+    assert_non_null(first);
+    sscanf(first + 3, "%255[^<]", title);
+    assert_false(title[0] == 'i' && title[1] == '0');
+    snprintf(needle, sizeof needle, ",%s,", title);
+    if (!strstr(items, needle) && !strchr(title, '&')) fail_msg("'%s' is not a title of items.csv", title);
+    const char *note = strstr(at, "<p class='rn'>clicked: ");
+    assert_non_null(note);
+    assert_true(!end || note < end);
+    n++;
+  }
+  assert_true(n >= 2);
+  free(html), free(interactions), free(items);
+}
+
 /* ---- titles come from the items table, whatever text the model reads */
 
 static void test_titles(void **state) {
@@ -665,7 +711,7 @@ int main(void) {
       cmocka_unit_test(test_eval_matches_training), cmocka_unit_test(test_rank),
       cmocka_unit_test(test_search),                cmocka_unit_test(test_cold_start_and_cache),
       cmocka_unit_test(test_head_model),            cmocka_unit_test(test_multiclass),
-      cmocka_unit_test(test_titles),
+      cmocka_unit_test(test_titles),                cmocka_unit_test(test_report_examples),
       cmocka_unit_test(test_tampered_checkpoints),  cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

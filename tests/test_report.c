@@ -44,6 +44,7 @@ static void test_report_contents(void **state) {
   const char *images[2] = {png, "/nonexistent.png"};
   const float scores[2] = {0.9f, 0.5f};
   assert_int_equal(loom_report_ranking(r, "u42", "boots", 2, titles, images, scores), 0);
+  assert_int_equal(loom_report_ranking_marked(r, "u7", "black & white", 2, titles, NULL, scores, 1, "clicked: <b> (rank 2)"), 0);
   loom_error err = {""};
   assert_int_equal(loom_report_write_html(r, html, &err), 0);
   loom_report_free(r);
@@ -61,6 +62,13 @@ static void test_report_contents(void **state) {
   assert_non_null(strstr(s, "data:image/png;base64,AQID'"));
   assert_non_null(strstr(s, "黑色的T恤衫"));
   assert_non_null(strstr(s, "2. 黑色的T恤衫")); /* the missing image leaves the title only */
+  /* the clicked item is marked (once: only in the second example) and the note is escaped */
+  const char *hit = strstr(s, "<div class='it hit' title='clicked'>2. 黑色的T恤衫<br>0.500<br><b>&#10003; clicked</b></div>");
+  assert_non_null(hit);
+  assert_true(strstr(s, "class='it hit'") == hit + strlen("<div ")); /* the first example has no mark */
+  assert_null(strstr(hit + 20, "class='it hit'")); /* and only the clicked one is */
+  assert_non_null(strstr(s, "<p class='rn'>clicked: &lt;b&gt; (rank 2)</p>"));
+  assert_non_null(strstr(s, "query “black &amp; white”"));
   free(s);
   assert_int_equal(count_entries(dir), 2); /* item.png and report.html: no temporary file */
   unlink(png);

@@ -51,7 +51,9 @@ static int setup(void **state) {
   loom_train_result r;
   if (train("configs/fashion-shop-click.ini", "click", (const char *[]){"text.dense=8", "interaction.dense=8", "fusion.dense=16", NULL}, &res_click) < 0 ||
       train("configs/fashion-shop-ranking.ini", "ranking", (const char *[]){"fusion.dim=16", "train.max_steps=20", NULL}, &r) < 0 ||
-      train("configs/fashion-shop-retrieval.ini", "retrieval", (const char *[]){"fusion.dim=16", NULL}, &r) < 0) {
+      train("configs/fashion-shop-retrieval.ini", "retrieval", (const char *[]){"fusion.dim=16", NULL}, &r) < 0 ||
+      /* a click model that does not read the title: titles still come from the items table */
+      train("configs/fashion-shop-click.ini", "click-desc", (const char *[]){"data.text_cols=description", "train.max_steps=4", NULL}, &r) < 0) {
     fprintf(stderr, "training failed: %s\n", err.msg);
     return -1;
   }
@@ -172,7 +174,115 @@ static void test_rank(void **state) {
   assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 10, h2, &flags, &err), 10);
   for (int i = 0; i < 10; i++) assert_true(h[i].row == h2[i].row && h[i].score == h2[i].score);
   assert_int_equal(loom_infer_rank(s, "u00004", NULL, 0, h, &flags, &err), -1);
+  /* the user tower is used: two known users get different lists; an unknown one is flagged */
+  assert_int_equal(loom_infer_rank(s, "u00004", NULL, 10, h, &flags, &err), 10);
+  assert_int_equal(flags, 0);
+  assert_int_equal(loom_infer_rank(s, "u00001", NULL, 10, h2, &flags, &err), 10);
+  assert_int_equal(flags, 0);
+  bool differ = false;
+  for (int i = 0; i < 10; i++) differ |= h[i].row != h2[i].row || h[i].score != h2[i].score;
+  assert_true(differ);
+  assert_int_equal(loom_infer_rank(s, "nobody", NULL, 10, h2, &flags, &err), 10);
+  assert_int_equal(flags, LOOM_INFER_UNKNOWN_USER);
+  /* the query changes the scores; a query of unknown words is flagged (ranked by the user alone) */
+  assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 10, h2, &flags, &err), 10);
+  differ = false;
+  for (int i = 0; i < 10; i++) differ |= h[i].row != h2[i].row || h[i].score != h2[i].score;
+  assert_true(differ);
+  assert_int_equal(loom_infer_rank(s, "u00004", "qqqzz xyzzy", 10, h2, &flags, &err), 10);
+  assert_int_equal(flags, LOOM_INFER_QUERY_UNKNOWN);
+  for (int i = 0; i < 10; i++) assert_true(h[i].row == h2[i].row && h[i].score == h2[i].score);
+  assert_int_equal(loom_infer_rank(s, "", NULL, 10, h2, &flags, &err), -1);
+  assert_non_null(strstr(err.msg, "user id is empty"));
   loom_infer_close(s);
+  /* retrieval has no user input: no ranking "for a user" without a query, and with one the user is
+   * ignored and said to be (the same list for every user, the query's own) */
+  s = open_ckpt("retrieval", NULL);
+  assert_int_equal(loom_infer_rank(s, "u00001", NULL, 5, h, &flags, &err), -1);
+  assert_non_null(strstr(err.msg, "has no user input"));
+  assert_int_equal(loom_infer_rank(s, "u00001", "black ankle boot", 5, h, &flags, &err), 5);
+  assert_int_equal(flags, LOOM_INFER_USER_IGNORED);
+  assert_int_equal(loom_infer_rank(s, "nobody", "black ankle boot", 5, h2, &flags, &err), 5);
+  assert_int_equal(flags, LOOM_INFER_USER_IGNORED | LOOM_INFER_UNKNOWN_USER);
+  loom_hit g[5];
+  assert_int_equal(loom_infer_search_text(s, "black ankle boot", 5, g, &err), 5);
+  for (int i = 0; i < 5; i++) assert_true(h[i].row == g[i].row && h[i].score == g[i].score && h2[i].row == g[i].row);
+  assert_int_equal(loom_infer_rank(s, "u00001", "qqqzz xyzzy", 5, h, &flags, &err), -1);
+  assert_non_null(strstr(err.msg, "vocabulary"));
+  loom_infer_close(s);
+  /* a click model has no query input: a query is refused, not silently ignored */
+  s = open_ckpt("click", NULL);
+  assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 5, h, &flags, &err), -1);
+  assert_non_null(strstr(err.msg, "no query input"));
+  loom_infer_close(s);
+}
+
+/* ---- the training report's ranking examples: real queries, titles, the click marked, distinct users */
+
+static void test_report_examples(void **state) {
+  (void)state;
+  char p[512];
+  path(p, sizeof p, "ranking/report.html");
+  char *html = tu_slurp(p, NULL);
+  assert_null(strstr(html, "validation row"));
+  char *interactions = tu_slurp(tu_src_path("datasets/fashion-shop-sample/interactions.csv"), NULL);
+  char *items = tu_slurp(tu_src_path("datasets/fashion-shop-sample/items.csv"), NULL);
+  char users[LOOM_EVAL_EXAMPLES][64];
+  int n = 0;
+  for (const char *at = strstr(html, "<p><b>user "); at; at = strstr(at + 1, "<p><b>user ")) {
+    assert_true(n < LOOM_EVAL_EXAMPLES);
+    sscanf(at + strlen("<p><b>user "), "%63[^<]", users[n]);
+    for (int i = 0; i < n; i++) assert_string_not_equal(users[i], users[n]); /* distinct examples */
+    const char *end = strstr(at, "<p><b>user ") == at ? strstr(at + 1, "<p><b>user ") : NULL;
+    const char *q = strstr(at, ", query “");
+    if (q && (!end || q < end)) { /* the query as the user typed it, on one of that user's rows */
+      char query[128], row[256];
+      sscanf(q + strlen(", query “"), "%127[^”]", query);
+      snprintf(row, sizeof row, ",%s,", users[n]);
+      bool found = false;
+      for (const char *l = strstr(interactions, row); l && !found; l = strstr(l + 1, row)) {
+        const char *eol = strchr(l, '\n'), *hitq = strstr(l, query);
+        found = hitq && hitq < eol;
+      }
+      if (!found) fail_msg("query '%s' of user %s is not in the interactions", query, users[n]);
+    }
+    /* titles, not item ids: the first item's title is a title of the items table */
+    char title[256], needle[300];
+    const char *first = strstr(at, "1. ");
+    assert_non_null(first);
+    sscanf(first + 3, "%255[^<]", title);
+    assert_false(title[0] == 'i' && title[1] == '0');
+    snprintf(needle, sizeof needle, ",%s,", title);
+    if (!strstr(items, needle) && !strchr(title, '&')) fail_msg("'%s' is not a title of items.csv", title);
+    const char *note = strstr(at, "<p class='rn'>clicked: ");
+    assert_non_null(note);
+    assert_true(!end || note < end);
+    n++;
+  }
+  assert_true(n >= 2);
+  free(html), free(interactions), free(items);
+}
+
+/* ---- titles come from the items table, whatever text the model reads */
+
+static void test_titles(void **state) {
+  (void)state;
+  loom_table t;
+  loom_colspec spec[2] = {{"item_id", LOOM_COL_STRING, 0}, {"title", LOOM_COL_STRING, 0}};
+  assert_int_equal(loom_table_read(&t, tu_src_path("datasets/fashion-shop-sample/items.csv"), spec, 2, NULL, &err), 0);
+  const char *runs[] = {"click-desc", "click", "ranking"};
+  for (int r = 0; r < 3; r++) {
+    loom_infer *s = open_ckpt(runs[r], NULL);
+    loom_hit h[5];
+    assert_int_equal(loom_infer_rank(s, "u00004", NULL, 5, h, NULL, &err), 5);
+    for (int i = 0; i < 5; i++) {
+      assert_non_null(h[i].title);
+      assert_string_equal(h[i].title, loom_table_str(&t, 1, h[i].row));
+      assert_string_equal(h[i].item, loom_table_str(&t, 0, h[i].row));
+    }
+    loom_infer_close(s);
+  }
+  loom_table_free(&t);
 }
 
 static void test_search(void **state) {
@@ -228,11 +338,51 @@ static void test_cold_start_and_cache(void **state) {
   assert_string_equal(loom_infer_catalog_source(s), "cache");
   for (int i = 0; i < 2; i++) assert_true(g[i].row == h[i].row && g[i].score == h[i].score);
   loom_infer_close(s);
+  /* a cache whose vectors were replaced under the same key is not used: no checksum, or one that
+   * does not match its data — rebuilt, with a note */
+  char cache[512];
+  snprintf(cache, sizeof cache, "%s/retrieval/best.items.safetensors", dir);
+  for (int round = 0; round < 2; round++) {
+    loom_st_file *cf0 = loom_st_open(cache, &err);
+    assert_non_null(cf0);
+    if (round == 0) { /* the vectors zeroed, every other piece of metadata kept, no checksum */
+      const loom_st_tensor *t = loom_st_find(cf0, "item_vectors");
+      float *zero = calloc(t->numel, sizeof(float));
+      loom_st_writer *w = loom_st_writer_new();
+      assert_int_equal(loom_st_writer_add(w, "item_vectors", LOOM_ST_F32, 2, t->shape, zero, &err), 0);
+      for (int i = 0; i < loom_st_meta_count(cf0); i++) {
+        const char *k, *v;
+        loom_st_meta_at(cf0, i, &k, &v);
+        if (strcmp(k, LOOM_ST_CHECKSUM_KEY) != 0) assert_int_equal(loom_st_writer_meta(w, k, v, &err), 0);
+      }
+      loom_st_close(cf0);
+      assert_int_equal(loom_st_write(w, cache, &err), 0);
+      loom_st_writer_free(w);
+      free(zero);
+    } else { /* one flipped exponent bit in the last vector */
+      loom_st_close(cf0);
+      FILE *fp = fopen(cache, "r+b");
+      assert_non_null(fp);
+      fseek(fp, -1, SEEK_END);
+      int c = fgetc(fp);
+      fseek(fp, -1, SEEK_END);
+      fputc(c ^ 0x40, fp);
+      fclose(fp);
+    }
+    s = open_ckpt("retrieval", &o);
+    assert_int_equal(loom_infer_search_text(s, "boots", 2, g, &err), 2);
+    assert_string_equal(loom_infer_catalog_source(s), "computed+saved");
+    for (int i = 0; i < 2; i++) assert_true(g[i].row == h[i].row && g[i].score == h[i].score);
+    assert_int_equal(loom_infer_n_notes(s), 1);
+    assert_non_null(strstr(loom_infer_note(s, 0), "item cache"));
+    assert_non_null(strstr(loom_infer_note(s, 0), round == 0 ? "no checksum" : "does not match its SHA-256"));
+    loom_infer_close(s);
+  }
   sh("sed -i 's/^NEW001,/NEW002,/' '%s'%s", items, ""); /* a changed catalogue invalidates it */
   s = open_ckpt("retrieval", &o);
   assert_int_equal(loom_infer_search_text(s, "boots", 2, g, &err), 2);
   assert_string_equal(loom_infer_catalog_source(s), "computed+saved");
-  /* a cache that cannot be written: the request fails and says why */
+  /* a cache that cannot be written: the answer still comes, with a note saying why it was not saved */
   char cdir[512], cmd[2048];
   path(cdir, sizeof cdir, "cachefail");
   snprintf(cmd, sizeof cmd, "mkdir -p '%1$s/best.items.safetensors' && cp '%2$s/retrieval/best.safetensors' '%1$s/'", cdir, dir);
@@ -240,8 +390,12 @@ static void test_cold_start_and_cache(void **state) {
   snprintf(cmd, sizeof cmd, "%s/best.safetensors", cdir);
   loom_infer *cf = loom_infer_open(cmd, &o, &err);
   assert_non_null(cf);
-  assert_int_equal(loom_infer_search_text(cf, "boots", 2, g, &err), -1);
-  assert_non_null(strstr(err.msg, "item cache"));
+  loom_hit g2[2];
+  assert_int_equal(loom_infer_search_text(cf, "boots", 2, g2, &err), 2);
+  for (int i = 0; i < 2; i++) assert_true(g2[i].row == g[i].row && g2[i].score == g[i].score);
+  assert_int_equal(loom_infer_n_notes(cf), 1);
+  assert_non_null(strstr(loom_infer_note(cf, 0), "item cache not saved"));
+  assert_string_equal(loom_infer_catalog_source(cf), "computed (cache not saved)");
   loom_infer_close(cf);
   /* embeddings: (N, D) with the keys in order */
   char out[512];
@@ -359,10 +513,12 @@ static void test_multiclass(void **state) {
 
 /* Copies checkpoint src to dst with metadata `key` set to `value` (NULL: dropped), and `tensor`'s first
  * element set to x (a new one-element tensor when the file has none of that name). */
+static bool rewrite_checksums = true; /* false: as an older loom wrote them, without checksums */
 static void rewrite(const char *src, const char *dst, const char *key, const char *value, const char *tensor, float x) {
   loom_st_file *f = loom_st_open(src, &err);
   assert_non_null(f);
   loom_st_writer *w = loom_st_writer_new();
+  loom_st_writer_checksums(w, rewrite_checksums); /* recomputed: the tampering below is "consistent" */
   float *bufs[512];
   int nb = 0;
   bool found = false;
@@ -380,6 +536,7 @@ static void rewrite(const char *src, const char *dst, const char *key, const cha
     const char *k, *v;
     loom_st_meta_at(f, i, &k, &v);
     if (key && !strcmp(k, key)) v = value;
+    if (!strcmp(k, LOOM_ST_CHECKSUM_KEY)) continue;
     if (v) assert_int_equal(loom_st_writer_meta(w, k, v, &err), 0);
   }
   assert_int_equal(loom_st_write(w, dst, &err), 0);
@@ -417,6 +574,53 @@ static void test_tampered_checkpoints(void **state) {
   snprintf(dst, sizeof dst, "%s/click/last.safetensors", dir);
   assert_non_null(s = loom_infer_open(dst, NULL, &err));
   loom_infer_close(s);
+  /* trained checkpoints carry checksums and open without a note; an older one opens with a note */
+  s = open_ckpt("click", NULL);
+  assert_int_equal(loom_infer_n_notes(s), 0);
+  loom_infer_close(s);
+  rewrite_checksums = false;
+  rewrite(src, dst, NULL, NULL, NULL, 0);
+  rewrite_checksums = true;
+  assert_non_null(s = loom_infer_open(dst, NULL, &err));
+  assert_int_equal(loom_infer_n_notes(s), 1);
+  assert_non_null(strstr(loom_infer_note(s, 0), "no tensor checksums"));
+  loom_infer_close(s);
+  /* one flipped exponent bit in a tensor: refused, naming the file and the tensor (not all-zero scores) */
+  path(dst, sizeof dst, "flipped.safetensors");
+  sh("cp '%s' '%s'", src, dst);
+  FILE *fp = fopen(dst, "r+b");
+  assert_non_null(fp);
+  fseek(fp, -1, SEEK_END); /* the last tensor's last float: its sign and exponent byte */
+  int c = fgetc(fp);
+  fseek(fp, -1, SEEK_END);
+  fputc(c ^ 0x40, fp);
+  fclose(fp);
+  assert_null(loom_infer_open(dst, NULL, &err));
+  assert_non_null(strstr(err.msg, dst));
+  assert_non_null(strstr(err.msg, "does not match its SHA-256"));
+  f = loom_st_open(src, &err);
+  assert_non_null(f);
+  char tname[300];
+  snprintf(tname, sizeof tname, "tensor '%s'", loom_st_tensor_at(f, loom_st_count(f) - 1)->name);
+  loom_st_close(f);
+  assert_non_null(strstr(err.msg, tname));
+  /* preprocessing from a future loom, and standard deviations no fit can give */
+  char prep[65536], bad[65536];
+  f = loom_st_open(src, &err);
+  snprintf(prep, sizeof prep, "%s", loom_st_meta(f, "loom.prep"));
+  loom_st_close(f);
+  char *vat = strstr(prep, "\"version\":1");
+  assert_non_null(vat);
+  snprintf(bad, sizeof bad, "%.*s\"version\":2%s", (int)(vat - prep), prep, vat + strlen("\"version\":1"));
+  expect_refused("loom.prep", bad, NULL, 0, "format version 2 is not the one this loom reads");
+  char *sat = strstr(prep, "\"std\":[");
+  assert_non_null(sat);
+  sat += strlen("\"std\":[");
+  const char *rest = sat + strcspn(sat, ",]");
+  snprintf(bad, sizeof bad, "%.*s-0.5%s", (int)(sat - prep), prep, rest);
+  expect_refused("loom.prep", bad, NULL, 0, "std -0.5");
+  snprintf(bad, sizeof bad, "%.*s1e999%s", (int)(sat - prep), prep, rest);
+  expect_refused("loom.prep", bad, NULL, 0, "a standard deviation must be finite and >= 0");
   expect_refused("loom.format", "other-tool/1", NULL, 0, "not a loom-train checkpoint");
   expect_refused("loom.prep", NULL, NULL, 0, "metadata 'loom.prep' is missing");
   expect_refused("loom.task", "multiclass", NULL, 0, "disagrees with its config");
@@ -507,6 +711,7 @@ int main(void) {
       cmocka_unit_test(test_eval_matches_training), cmocka_unit_test(test_rank),
       cmocka_unit_test(test_search),                cmocka_unit_test(test_cold_start_and_cache),
       cmocka_unit_test(test_head_model),            cmocka_unit_test(test_multiclass),
+      cmocka_unit_test(test_titles),                cmocka_unit_test(test_report_examples),
       cmocka_unit_test(test_tampered_checkpoints),  cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -71,7 +71,8 @@ grep -q '(cache)' "$TMP/e.txt" || fail "item cache not reused: $(cat "$TMP/e.txt
 "$INF" search "$RANK" --text "黑色的T恤衫" --top 3 --format jsonl > "$TMP/q.jsonl" 2>/dev/null || fail "search chinese text"
 [ "$(grep -c '"rank"' "$TMP/q.jsonl")" -eq 3 ] || fail "search jsonl: $(cat "$TMP/q.jsonl")"
 "$INF" search "$RANK" --image $D/images/i00010.png --top 1 --format csv | grep -q '^1,i00010,' || fail "photo search must find the item itself"
-"$INF" search "$RANK" --text "" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'empty' "$TMP/e.txt" || fail "empty query"
+"$INF" search "$RANK" --text "" > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- '--text is empty' "$TMP/e.txt" || fail "empty query"
+"$INF" rank "$RANK" --user "" > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- '--user is empty' "$TMP/e.txt" || fail "empty user: $(cat "$TMP/e.txt")"
 "$INF" search "$RANK" --image "$TMP/none.jpg" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'none.jpg' "$TMP/e.txt" || fail "missing photo"
 "$INF" search "$CLICK" --text boots > "$TMP/e.txt" 2>&1; grep -q 'no query tower' "$TMP/e.txt" || fail "search on a click model"
 
@@ -87,10 +88,10 @@ head -c 2000 "$CLICK" > "$TMP/trunc.safetensors"
 "$INF" frobnicate "$CLICK" > /dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command must exit 2"
 "$INF" rank "$CLICK" --user u1 --top 0 > /dev/null 2>&1; [ $? -eq 2 ] || fail "--top 0 must exit 2"
 "$INF" rank "$CLICK" --format xml > /dev/null 2>&1; [ $? -eq 2 ] || fail "--format xml must exit 2"
-usage() { # ARGS... then the expected message: exit 1 and the message
+usage() { # ARGS... then the expected message: a usage error (exit 2, before the checkpoint is read)
   local want=${!#}
   "$INF" "${@:1:$#-1}" > "$TMP/e.txt" 2>&1; local rc=$?
-  [ $rc -eq 1 ] && grep -q -- "$want" "$TMP/e.txt" || fail "$* -> exit $rc: $(cat "$TMP/e.txt")"
+  [ $rc -eq 2 ] && grep -q -- "$want" "$TMP/e.txt" || fail "$* -> exit $rc: $(cat "$TMP/e.txt")"
 }
 usage score "$CLICK" "give the rows to score with --input"
 usage rank "$CLICK" "give the user with --user"
@@ -100,8 +101,85 @@ usage embed "$RANK" --output "$TMP/x.safetensors" "give --items"
 usage eval "$CLICK" "give --data ROWS.csv or --split val|test"
 usage eval "$CLICK" --split train "--split train is not val or test"
 [ ! -e "$TMP/x.safetensors" ] || fail "a failed embed wrote its output"
+usage rank "$CLICK" --user u1 --frobnicate "unknown option '--frobnicate'"
+usage rank "$CLICK" --user "needs a value"
+"$INF" --version | grep -q '^loom-infer (loom [0-9]' || fail "--version"
+"$INF" --help | grep -q '^usage: loom-infer score' || fail "--help"
+
+# --output FILE is for machines: the format follows the extension (csv by default), --format wins
+"$INF" score "$CLICK" --input "$TMP/val.csv" --output "$TMP/o.csv" 2>/dev/null && cmp -s "$TMP/o.csv" "$TMP/s.csv" ||
+  fail "score --output .csv must be the csv: $(head -2 "$TMP/o.csv")"
+"$INF" score "$CLICK" --input "$TMP/val.csv" --output "$TMP/o.out" 2>/dev/null && cmp -s "$TMP/o.out" "$TMP/s.csv" || fail "--output: csv by default"
+"$INF" score "$CLICK" --input "$TMP/val.csv" --output "$TMP/o.jsonl" 2>/dev/null && cmp -s "$TMP/o.jsonl" "$TMP/s.jsonl" || fail "--output .jsonl"
+"$INF" score "$CLICK" --input "$TMP/val.csv" --output "$TMP/o.json" 2>/dev/null || fail "--output .json"
+[ "$(head -c 2 "$TMP/o.json")" = "[{" ] || [ "$(head -1 "$TMP/o.json")" = "[" ] || fail "json: not an array: $(head -c 80 "$TMP/o.json")"
+[ "$(grep -c '^{"line"' "$TMP/o.json")" -eq "$rows" ] && tail -1 "$TMP/o.json" | grep -q '^\]$' || fail "json array: $(tail -2 "$TMP/o.json")"
+"$INF" score "$CLICK" --input "$TMP/val.csv" --output "$TMP/o.csv" --format table 2>/dev/null && head -1 "$TMP/o.csv" | grep -q '^ *line  user' ||
+  fail "--format table must win over the extension"
+"$INF" rank "$RANK" --user u00004 --top 4 --output "$TMP/r4.csv" 2>/dev/null && head -1 "$TMP/r4.csv" | grep -q '^rank,item,score,title,note$' &&
+  [ "$(wc -l < "$TMP/r4.csv")" -eq 5 ] || fail "rank --output .csv: $(cat "$TMP/r4.csv")"
+
+# rank: the notes are in every format, not only on stderr; a retrieval model says it ignores the user
+"$INF" rank "$RANK" --user nobody --top 2 --format csv > "$TMP/n.csv" 2>/dev/null || fail "rank unknown csv"
+[ "$(grep -c ',unknown user: non-personalised ranking$' "$TMP/n.csv")" -eq 2 ] || fail "csv note: $(cat "$TMP/n.csv")"
+"$INF" rank "$RANK" --user nobody --top 2 --format jsonl > "$TMP/n.jsonl" 2>/dev/null || fail "rank unknown jsonl"
+[ "$(grep -c '"note":"unknown user: non-personalised ranking"' "$TMP/n.jsonl")" -eq 2 ] || fail "jsonl note: $(cat "$TMP/n.jsonl")"
+"$INF" rank "$RANK" --user u00004 --query "qqqzz xyzzy" --top 2 --format csv > "$TMP/n.csv" 2> "$TMP/e.txt" || fail "rank unknown words"
+grep -q "no word of the query 'qqqzz xyzzy' is in the model's vocabulary" "$TMP/e.txt" &&
+  [ "$(grep -c "no word of the query is in the model's vocabulary" "$TMP/n.csv")" -eq 2 ] || fail "unknown words note: $(cat "$TMP/n.csv" "$TMP/e.txt")"
+"$BIN/loom-train" configs/fashion-shop-retrieval.ini "${SMALL[@]}" --set fusion.dim=16 --set train.out="$TMP/ret" > "$TMP/t.txt" 2>&1 ||
+  { cat "$TMP/t.txt"; fail "training the retrieval model"; }
+RET=$TMP/ret/best.safetensors
+"$INF" rank "$RET" --user u00001 > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'has no user input' "$TMP/e.txt" || fail "retrieval rank without a query: $(cat "$TMP/e.txt")"
+"$INF" rank "$RET" --user u00001 --query "black ankle boot" --top 3 > "$TMP/r.txt" 2>/dev/null || fail "retrieval rank"
+grep -q '^top 3 for query "black ankle boot" — the model has no user input' "$TMP/r.txt" || fail "retrieval heading: $(cat "$TMP/r.txt")"
+"$INF" rank "$CLICK" --user u00004 --query "black ankle boot" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'has no query input' "$TMP/e.txt" ||
+  fail "a query on a click model must be refused: $(cat "$TMP/e.txt")"
+"$INF" rank "$CLICK" --user u00004 --top 3 --format csv 2>/dev/null | awk -F, 'NR > 1 && $4 == "" {exit 1}' || fail "rank: blank title"
+
+# an output is never one of the command's inputs (by file identity, not name); nothing is touched
+cp "$CLICK" "$TMP/ck.before"; cp "$TMP/val.csv" "$TMP/val.before"; ln "$CLICK" "$TMP/hardlink.safetensors"
+refuse() { # ARGS... then what the output is: exit 1, the message, the inputs unchanged
+  local want=${!#}
+  "$INF" "${@:1:$#-1}" > "$TMP/e.txt" 2>&1; local rc=$?
+  [ $rc -eq 1 ] && grep -q -- "is $want" "$TMP/e.txt" || fail "$* -> exit $rc: $(cat "$TMP/e.txt")"
+  cmp -s "$CLICK" "$TMP/ck.before" && cmp -s "$TMP/val.csv" "$TMP/val.before" || fail "$*: an input was overwritten"
+}
+refuse score "$CLICK" --input "$TMP/val.csv" --output "$CLICK" "the checkpoint"
+refuse score "$CLICK" --input "$TMP/val.csv" --output "$TMP/hardlink.safetensors" "the checkpoint ($CLICK)"
+refuse score "$CLICK" --input "$TMP/val.csv" --output "$TMP/val.csv" "the --input file"
+refuse embed "$CLICK" --items --output "$CLICK" "the checkpoint"
+refuse eval "$CLICK" --split val --output "$D/items.csv" "the items table"
+cp "$RANK" "$TMP/rk.before"
+"$INF" embed "$RANK" --users --output "$RANK" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && cmp -s "$RANK" "$TMP/rk.before" || fail "embed --output CKPT"
+
+# every command reports a failed write to stdout (exit 1)
+if [ -w /dev/full ]; then
+  for c in "score $CLICK --input $TMP/val.csv" "rank $RANK --user u00004" "search $RANK --text boots" "eval $CLICK --split val"; do
+    $INF $c > /dev/full 2> "$TMP/e.txt"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'write error' "$TMP/e.txt" || fail "$c > /dev/full -> exit $rc: $(cat "$TMP/e.txt")"
+  done
+fi
+
+# an optional cache that cannot be written warns and still answers
+mkdir -p "$TMP/ro/best.items.safetensors"; cp "$RANK" "$TMP/ro/best.safetensors"
+"$INF" rank "$TMP/ro/best.safetensors" --user u00004 --top 3 --cache > "$TMP/r.txt" 2> "$TMP/e.txt" || fail "unwritable cache: $(cat "$TMP/e.txt")"
+grep -q 'note: item cache not saved' "$TMP/e.txt" && [ "$(grep -c '^ *[1-3]  i' "$TMP/r.txt")" -eq 3 ] || fail "unwritable cache: $(cat "$TMP/r.txt" "$TMP/e.txt")"
+# one flipped bit in a tensor: refused, naming checkpoint and tensor
+cp "$CLICK" "$TMP/flip.safetensors"
+printf '\x7f' | dd of="$TMP/flip.safetensors" bs=1 seek=$(($(stat -c %s "$CLICK") - 1)) conv=notrunc 2>/dev/null
+"$INF" score "$TMP/flip.safetensors" --input "$TMP/val.csv" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] &&
+  grep -q "flip.safetensors: tensor '.*' .* does not match its SHA-256" "$TMP/e.txt" || fail "flipped bit: $(cat "$TMP/e.txt")"
 
 # the example program
 "$BIN/rank_products" "$RANK" u00004 "black ankle boot" > "$TMP/ex.txt" 2>&1 || { cat "$TMP/ex.txt"; fail "rank_products"; }
 [ "$(grep -c '^[1-5]\. i[0-9]* ' "$TMP/ex.txt")" -eq 5 ] || fail "rank_products output: $(cat "$TMP/ex.txt")"
+# no test leaves output in the source tree: no checkpoint, report or run log tracked or lying around
+# outside tests/data and the fuzz corpora (build*/, runs/ and downloaded datasets/ are the user's)
+if git -C "$SRC" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+  stray=$( (git -C "$SRC" ls-files; git -C "$SRC" ls-files --others) |
+    grep -E '(\.safetensors|(^|/)(report\.html|metrics\.csv|log\.txt|config\.ini))$' |
+    grep -vE '^(build[^/]*|runs|datasets|tests/data|tests/fuzz)/')
+  [ -z "$stray" ] || fail "outputs in the source tree (a test wrote outside its temp dir?): $stray"
+fi
 echo "test_infer_app: all checks passed"

@@ -249,8 +249,10 @@ static void test_skip_finishes_and_resumes_bit_exact(void **state) {
   for (int i = 0; i < loom_st_meta_count(f); i++) {
     const char *k, *v;
     loom_st_meta_at(f, i, &k, &v);
-    if (strcmp(k, "format") != 0 && loom_st_writer_meta(w, k, v, &err) < 0) fail_msg("%s", err.msg);
+    if (strcmp(k, "format") != 0 && strcmp(k, LOOM_ST_CHECKSUM_KEY) != 0 && loom_st_writer_meta(w, k, v, &err) < 0)
+      fail_msg("%s", err.msg);
   }
+  loom_st_writer_checksums(w, true); /* a well-formed file holding a NaN, not a corrupt copy */
   assert_int_equal(loom_st_write(w, pb, &err), 0);
   loom_st_writer_free(w);
   loom_st_close(f);

@@ -44,6 +44,7 @@ static void test_report_contents(void **state) {
   const char *images[2] = {png, "/nonexistent.png"};
   const float scores[2] = {0.9f, 0.5f};
   assert_int_equal(loom_report_ranking(r, "u42", "boots", 2, titles, images, scores), 0);
+  assert_int_equal(loom_report_ranking_marked(r, "u7", "black & white", 2, titles, NULL, scores, 1, "clicked: <b> (rank 2)"), 0);
   loom_error err = {""};
   assert_int_equal(loom_report_write_html(r, html, &err), 0);
   loom_report_free(r);
@@ -61,6 +62,13 @@ static void test_report_contents(void **state) {
   assert_non_null(strstr(s, "data:image/png;base64,AQID'"));
   assert_non_null(strstr(s, "黑色的T恤衫"));
   assert_non_null(strstr(s, "2. 黑色的T恤衫")); /* the missing image leaves the title only */
+  /* the clicked item is marked (once: only in the second example) and the note is escaped */
+  const char *hit = strstr(s, "<div class='it hit' title='clicked'>2. 黑色的T恤衫<br>0.500<br><b>&#10003; clicked</b></div>");
+  assert_non_null(hit);
+  assert_true(strstr(s, "class='it hit'") == hit + strlen("<div ")); /* the first example has no mark */
+  assert_null(strstr(hit + 20, "class='it hit'")); /* and only the clicked one is */
+  assert_non_null(strstr(s, "<p class='rn'>clicked: &lt;b&gt; (rank 2)</p>"));
+  assert_non_null(strstr(s, "query “black &amp; white”"));
   free(s);
   assert_int_equal(count_entries(dir), 2); /* item.png and report.html: no temporary file */
   unlink(png);
@@ -122,6 +130,9 @@ static void test_atomic_write_failure_keeps_old_file(void **state) {
 }
 
 static void test_allocation_failures(void **state) {
+  char dir[] = "/tmp/loom_report_oom_XXXXXX", html[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(html, sizeof html, "%s/r.html", dir);
   int failures = 0;
   for (long n = 1; n < 500; n++) {
     loom_alloc_fail_after(n);
@@ -130,14 +141,15 @@ static void test_allocation_failures(void **state) {
     for (int s = 0; rc == 0 && s < 40; s++) rc = loom_report_point(r, s % 2 ? "loss/train" : "loss/valid", s, s);
     if (rc == 0) rc = loom_report_summary(r, "k", "v");
     loom_error err = {""};
-    if (rc == 0) rc = loom_report_write_html(r, "/tmp/loom_report_oom.html", &err);
+    if (rc == 0) rc = loom_report_write_html(r, html, &err);
     loom_alloc_fail_after(0);
     loom_report_free(r);
     if (rc == 0) break;
     failures++;
   }
   assert_true(failures >= 5);
-  unlink("/tmp/loom_report_oom.html");
+  unlink(html);
+  rmdir(dir);
 }
 
 int main(void) {

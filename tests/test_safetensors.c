@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "loom/safetensors.h"
+#include "loom/sha256.h"
 #include "testutil.h"
 
 /* ---- a scratch directory per test ---- */
@@ -132,6 +133,55 @@ static void test_every_malformed_file_is_rejected_with_its_message(void **state)
     if (strncmp(e->d_name, "bad_", 4) == 0) n_bad++;
   closedir(d);
   assert_int_equal(n_bad, (int)(sizeof corpus / sizeof corpus[0]));
+}
+
+/* Checksums (loom_st_writer_checksums): written on request only, checked by every open, naming the
+ * tensor whose bytes changed; a file without them opens (loom_st_verify says so). */
+static void test_tensor_checksums(void **state) {
+  loom_error err = {{0}};
+  float a[3] = {1, 2, 3}, b[2] = {-1.5f, 4};
+  const char *path = tmp_path("sums.safetensors"), *plain = tmp_path("plain.safetensors");
+  loom_st_writer *w = loom_st_writer_new();
+  assert_int_equal(loom_st_writer_add(w, "a", LOOM_ST_F32, 1, (int64_t[]){3}, a, &err), 0);
+  assert_int_equal(loom_st_writer_add(w, "b", LOOM_ST_F32, 1, (int64_t[]){2}, b, &err), 0);
+  assert_int_equal(loom_st_write(w, plain, &err), 0);
+  loom_st_writer_checksums(w, true);
+  assert_int_equal(loom_st_write(w, path, &err), 0);
+  loom_st_writer_free(w);
+  loom_st_file *f = loom_st_open(plain, &err);
+  assert_non_null(f);
+  assert_null(loom_st_meta(f, LOOM_ST_CHECKSUM_KEY));
+  assert_int_equal(loom_st_verify(f, &err), 1);
+  loom_st_close(f);
+  assert_non_null(f = loom_st_open(path, &err));
+  char want[200], hex[65];
+  loom_sha256_hex(b, sizeof b, hex);
+  snprintf(want, sizeof want, "\"b\":\"%s\"", hex);
+  assert_has(loom_st_meta(f, LOOM_ST_CHECKSUM_KEY), want);
+  assert_int_equal(loom_st_verify(f, &err), 0);
+  loom_st_close(f);
+  /* one flipped exponent bit in b[0] (the last 8 bytes of the file are b) */
+  FILE *fp = fopen(path, "r+b");
+  assert_non_null(fp);
+  fseek(fp, -5, SEEK_END);
+  int c = fgetc(fp);
+  fseek(fp, -5, SEEK_END);
+  fputc(c ^ 0x40, fp);
+  fclose(fp);
+  assert_null(loom_st_open(path, &err));
+  assert_has(err.msg, path);
+  assert_has(err.msg, "tensor 'b' (bytes 12..20 of the data section) does not match its SHA-256 in metadata loom.sha256");
+  /* the committed corrupt files */
+  const char *bad[][2] = {{"checksum_mismatch", "tensor 'w' (bytes 0..8 of the data section) does not match"},
+                          {"checksum_unknown_tensor", "has a checksum for tensor 'v', which the file does not hold"},
+                          {"checksum_missing_tensor", "tensor 'v' has no checksum in metadata loom.sha256"},
+                          {"checksum_not_object", "metadata loom.sha256 is not a JSON object"}};
+  for (int i = 0; i < 4; i++) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "tests/data/ckpt/%s.safetensors", bad[i][0]);
+    assert_null(loom_st_open(tu_src_path(rel), &err));
+    assert_has(err.msg, bad[i][1]);
+  }
 }
 
 static void test_missing_file_and_too_many_tensors(void **state) {
@@ -283,8 +333,8 @@ static void test_writer_output_is_byte_identical_to_the_torch_file(void **state)
   loom_error err = {{0}};
   const char *path = tmp_path("ref.safetensors");
   if (loom_st_write(w, path, &err) != 0) fail_msg("%s", err.msg);
-  /* also leave a copy in the working directory for tests/reference/check_safetensors.py */
-  if (loom_st_write(w, "loom_written.safetensors", &err) != 0) fail_msg("%s", err.msg);
+  /* byte-identical to tests/data/ckpt/torch_ref.safetensors (asserted below), so
+   * tests/reference/check_safetensors.py reads that file; nothing is written outside the temp dir */
   loom_st_writer_free(w);
   size_t na, nb;
   unsigned char *a = (unsigned char *)tu_slurp(path, &na);
@@ -925,6 +975,7 @@ int main(void) {
       cmocka_unit_test(test_every_malformed_file_is_rejected_with_its_message),
       cmocka_unit_test_setup_teardown(test_missing_file_and_too_many_tensors, setup_dir, remove_dir),
       cmocka_unit_test(test_reads_the_file_written_from_torch),
+      cmocka_unit_test_setup_teardown(test_tensor_checksums, setup_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_writer_output_is_byte_identical_to_the_torch_file, setup_dir, remove_dir),
       cmocka_unit_test(test_unpadded_header_gives_unaligned_data_read_by_copy),
       cmocka_unit_test_setup_teardown(test_truncated_and_mutated_files_never_crash, setup_dir, remove_dir),

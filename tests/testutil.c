@@ -4,10 +4,13 @@
 #include "testutil.h"
 
 #include <dlfcn.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, loom_rng *r) {
   for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * loom_rng_uniform(r);
@@ -304,4 +307,36 @@ char *tu_slurp(const char *path, size_t *len) {
   fclose(f);
   if (len) *len = (size_t)n;
   return b;
+}
+
+/* ---- every test program runs in a fresh temporary directory of its own */
+
+/* Set up before main and removed at exit, so a test that writes a relative path (a run directory, a
+ * scratch file) can never leave it in the source or build tree — wherever the program is started.
+ * LOOM_TEST_OUT=DIR runs it in DIR instead and keeps what it writes there (the PyTorch parity dumps
+ * that tests/reference/check_model.py reads). */
+static char tu_cwd_dir[64];
+
+static int tu_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static void tu_leave_temp_dir(void) {
+  if (tu_cwd_dir[0] && chdir("/") == 0) nftw(tu_cwd_dir, tu_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+__attribute__((constructor)) static void tu_enter_temp_dir(void) {
+  const char *keep = getenv("LOOM_TEST_OUT");
+  if (keep && keep[0]) {
+    if (chdir(keep) != 0) fprintf(stderr, "testutil: LOOM_TEST_OUT=%s: cannot enter it; running in place\n", keep);
+    return;
+  }
+  const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+  snprintf(tu_cwd_dir, sizeof tu_cwd_dir, "%.40s/loom-test-XXXXXX", base);
+  if (!mkdtemp(tu_cwd_dir) || chdir(tu_cwd_dir) != 0) {
+    tu_cwd_dir[0] = '\0';
+    return;
+  }
+  atexit(tu_leave_temp_dir);
 }

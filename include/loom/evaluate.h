@@ -37,8 +37,12 @@ typedef struct loom_evaluator {
   double loss;      /* mean loss over the split's rows (ranking: over the rows that count) */
   int64_t n_rows;   /* rows evaluated */
   int64_t *confusion; /* multiclass: (K, K), confusion[true * K + predicted] */
-  int ex_n, ex_k;   /* ranking: the first queries' top ex_k items (candidate index = item id - 1) */
+  /* ranking: the first queries of distinct users — user, interactions row, the clicked item and its
+   * rank in the full ranking, and the top ex_k items (candidate index = item id - 1) */
+  int ex_n, ex_k;
   int32_t ex_user[LOOM_EVAL_EXAMPLES], ex_row[LOOM_EVAL_EXAMPLES], ex_top[LOOM_EVAL_EXAMPLES][20];
+  int32_t ex_rel[LOOM_EVAL_EXAMPLES];
+  int64_t ex_rank[LOOM_EVAL_EXAMPLES];
   float ex_score[LOOM_EVAL_EXAMPLES][20];
   /* settings and buffers (internal) */
   float threshold;
@@ -59,6 +63,13 @@ void loom_evaluator_free(loom_evaluator *ev);
 /* One pass over the split in file order, batches of the schema's batch_size, eval mode (the model is
  * compiled for it); fills loss, val[] and n_rows. Returns 0 or -1 with err. */
 int loom_evaluator_run(loom_evaluator *ev, loom_error *err);
+struct loom_report;
+/* Ranking: the last run's examples into a report (loom_report_ranking_marked) — each user's key, the
+ * query as written in the interactions file (schema sc, the dataset's), the top items' titles and
+ * photos from the items table, the clicked item marked, or noted with its rank when it is not among
+ * them. What the tables no longer hold is shown by key. Returns 0, or -1 (out of memory) with err. */
+int loom_evaluator_report_examples(const loom_evaluator *ev, const loom_data_schema *sc, struct loom_report *rep,
+                                   loom_error *err);
 /* Index of a metric by name ("auc", "ndcg@10", ...), -1 if the task has none of that name. */
 int loom_evaluator_find(const loom_evaluator *ev, const char *name);
 

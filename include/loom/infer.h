@@ -70,17 +70,22 @@ typedef struct loom_hit {
   const char *item; /* its key (valid until the session closes) */
   float score;      /* ranking: the model's score (P(click) for a click model, u·v for two towers); search: cosine */
   bool unknown_item; /* not in the training data (cold start: scored from text and image) */
-  const char *title; /* the item's first text column (e.g. its title), NULL if none */
+  const char *title; /* the items table's "title" column, else its first text column; NULL if none */
 } loom_hit;
 
-enum { LOOM_INFER_UNKNOWN_USER = 1 }; /* *flags of loom_infer_rank */
+enum { /* *flags of loom_infer_rank */
+  LOOM_INFER_UNKNOWN_USER = 1,   /* the user is not in the training data: non-personalised (mean user) */
+  LOOM_INFER_USER_IGNORED = 2,   /* the model has no user input (retrieval): ranked by the query alone */
+  LOOM_INFER_QUERY_UNKNOWN = 4,  /* no word of the query is in the vocabulary: ranked by the user alone */
+};
 
-/* The k best catalogue items for `user` (NULL = nobody) and an optional `query` (NULL or ""):
- * two-tower models score v·u with the cached item vectors; a click model scores every (user, item)
- * pair from its cached item towers (text, image), with what only an interaction row has (position,
- * time, ...) at its training mean. *flags gets
- * LOOM_INFER_UNKNOWN_USER when the user is not in the training data (the ranking is then
- * non-personalised). Returns the number of hits (<= k), or -1 with err. */
+/* The k best catalogue items for `user` (NULL = nobody; "" is an error) and an optional `query`
+ * (NULL or "" = none): two-tower models score v·u with the cached item vectors; a click model scores
+ * every (user, item) pair from its cached item towers (text, image), with what only an interaction
+ * row has (position, time, ...) at its training mean. A query is an error for a model without a query
+ * tower (it could not change the scores), and so is a model without a user input (retrieval) given no
+ * query, or a query with no known word and nothing else to rank by. *flags gets the LOOM_INFER_* bits
+ * above. Returns the number of hits (<= k), or -1 with err. */
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err);
 /* Cross-modal search (two-tower models): the k items whose vectors are closest by cosine to the
@@ -100,6 +105,17 @@ int loom_infer_embed(loom_infer *s, const char *which, const char *out_path, loo
  * split `sp` (LOOM_SPLIT_VAL / LOOM_SPLIT_TEST) of the checkpoint's own data, re-split exactly as
  * training did. The evaluator is the session's (valid until the next eval or close). */
 const loom_evaluator *loom_infer_eval(loom_infer *s, const char *csv, loom_split sp, loom_error *err);
+
+/* Notes for the user gathered since open — things that did not stop the answer but change what it
+ * means or cost: a checkpoint without checksums (written by an older loom), an item cache that was
+ * corrupt and rebuilt, or that could not be saved. n = how many; note(i) valid until close. */
+int loom_infer_n_notes(const loom_infer *s);
+const char *loom_infer_note(const loom_infer *s, int i);
+
+/* The files this session reads or may read — the checkpoint, its items and users tables, its
+ * interactions file (eval on its own split), the item cache — as n <= max paths and what each is
+ * ("the checkpoint", ...), valid until close; for a caller that must never write over one of them. */
+int loom_infer_inputs(const loom_infer *s, const char **paths, const char **roles, int max);
 
 /* Catalogue size (reads the catalogue if needed; -1 with err on failure). */
 int64_t loom_infer_catalog_size(loom_infer *s, loom_error *err);

@@ -32,6 +32,11 @@ int loom_report_confusion(loom_report *r, const int64_t *confusion, int C, const
 int loom_report_ranking(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
                         const char *const *image_paths, const float *scores);
 
+/* The same, with item `marked` (0-based, -1 none) highlighted as the one the user clicked and a line of
+ * `note` (may be NULL) under the list. */
+int loom_report_ranking_marked(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
+                               const char *const *image_paths, const float *scores, int marked, const char *note);
+
 /* Writes the HTML report to `path` atomically. */
 int loom_report_write_html(const loom_report *r, const char *path, loom_error *err);
 

@@ -14,6 +14,7 @@
 #ifndef LOOM_SAFETENSORS_H
 #define LOOM_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,11 @@ int loom_st_writer_add(loom_st_writer *w, const char *name, loom_st_dtype dtype,
 int loom_st_writer_meta(loom_st_writer *w, const char *key, const char *value, loom_error *err);
 /* Adds every parameter, then every buffer of g under its tensor name, as F32 (I32 for I32). */
 int loom_st_writer_add_graph(loom_st_writer *w, loom_graph *g, loom_error *err);
+/* With on, loom_st_write also records the SHA-256 of every tensor's data in metadata
+ * LOOM_ST_CHECKSUM_KEY (a JSON object: tensor name -> lower-case hex digest) for loom_st_verify.
+ * Off by default, so a plain file stays byte-identical to other writers' output. */
+#define LOOM_ST_CHECKSUM_KEY "loom.sha256"
+void loom_st_writer_checksums(loom_st_writer *w, bool on);
 /* Writes the file: path.tmp.<pid> in the same directory, write, fsync, close, rename over path,
  * fsync the directory. On any failure the temp file is removed and a previous file at path is left
  * untouched; the message names the path and the OS error. One writer per path at a time (threads of
@@ -92,7 +98,8 @@ typedef struct loom_st_tensor {
 
 /* Maps path read-only and validates the whole header before any data is trusted: length field, caps,
  * UTF-8, JSON, __metadata__ strings, each entry's dtype/shape/data_offsets, size = shape x dtype,
- * unique names, offsets contiguous from 0 to exactly the end of the file. NULL with a message naming
+ * unique names, offsets contiguous from 0 to exactly the end of the file, and, when the file carries
+ * LOOM_ST_CHECKSUM_KEY, every tensor's data against its SHA-256 (loom_st_verify). NULL with a message naming
  * the file, the tensor or key and the rule broken. The mapping lives until loom_st_close; like any
  * mmap it assumes nobody truncates the file in place meanwhile (loom_st_write never does: it renames). */
 loom_st_file *loom_st_open(const char *path, loom_error *err);
@@ -107,6 +114,12 @@ const loom_st_tensor *loom_st_find(const loom_st_file *f, const char *name);
 const char *loom_st_meta(const loom_st_file *f, const char *key);
 int loom_st_meta_count(const loom_st_file *f);
 void loom_st_meta_at(const loom_st_file *f, int i, const char **key, const char **value);
+/* Checks every tensor's bytes against the file's LOOM_ST_CHECKSUM_KEY metadata (loom_st_open does it
+ * once already): 0 when all match,
+ * 1 when the file carries no checksums (written without them, e.g. by an older loom: nothing to
+ * verify), -1 with err naming the file and the first tensor whose data differs (a flipped bit on disk
+ * or in a copy), or a checksum list that does not cover exactly the file's tensors. */
+int loom_st_verify(const loom_st_file *f, loom_error *err);
 /* Copies tensor `name` into dst (n elements of dtype): fails, naming file and tensor, when it is
  * absent, of another dtype or of another element count. */
 int loom_st_read(const loom_st_file *f, const char *name, loom_st_dtype dtype, void *dst, size_t n, loom_error *err);

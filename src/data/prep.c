@@ -226,6 +226,15 @@ static int numstats_from_json(loom_numstats *s, const cJSON *o, loom_error *err)
     loom_numstats_free(s);
     return -1;
   }
+  for (int f = 0; f < F; f++) /* fitting never gives these (a constant column has std 0, scaled as 1) */
+    if (!isfinite(s->mean[f]) || !isfinite(s->std[f]) || !(s->std[f] >= 0) || !isfinite(s->min[f]) ||
+        !isfinite(s->max[f]) || s->min[f] > s->max[f]) {
+      loom_errorf(err, "numeric statistics: feature %d has mean %g, std %g, min %g, max %g — a standard deviation must "
+                       "be finite and >= 0 and min <= max; the checkpoint metadata is corrupt", f, (double)s->mean[f],
+                  (double)s->std[f], (double)s->min[f], (double)s->max[f]);
+      loom_numstats_free(s);
+      return -1;
+    }
   return 0;
 }
 
@@ -280,8 +289,12 @@ int loom_prep_from_string(loom_prep *p, const char *s, loom_error *err) {
   cJSON *o = cJSON_Parse(s);
   if (!o) return loom_errorf(err, "preprocessing: not JSON — the checkpoint metadata is corrupt");
   int rc = 0;
+  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(o, "version");
+  if (ver && !(cJSON_IsNumber(ver) && ver->valuedouble == 1))
+    rc = loom_errorf(err, "preprocessing: format version %.6g is not the one this loom reads (1) — run the checkpoint "
+                          "with the loom that wrote it, or retrain", cJSON_IsNumber(ver) ? ver->valuedouble : NAN);
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vocab");
-  if (v) {
+  if (rc == 0 && v) {
     char *vs = cJSON_PrintUnformatted(v);
     p->vocab = vs ? loom_vocab_from_string(vs, err) : NULL;
     cJSON_free(vs);

@@ -11,6 +11,7 @@
 #include "autograd/kernels.h"
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
+#include "loom/report.h"
 
 static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
 
@@ -145,6 +146,89 @@ void loom_evaluator_free(loom_evaluator *ev) {
   loom_free(ev);
 }
 
+/* Row index by key for the items table t's column 0, as the dataset's item ids: (N) -> row or -1. */
+static int64_t *rows_by_item(const loom_table *t, const loom_prep *p, int32_t N) {
+  int64_t *row = alloc_n(N, sizeof(int64_t));
+  if (!row) return NULL;
+  for (int32_t i = 0; i < N; i++) row[i] = -1;
+  for (int64_t r = 0; r < t->nrows; r++) {
+    int32_t id = loom_idmap_get(p->items, loom_table_str(t, 0, r));
+    if (id > 0 && id < N && row[id] < 0) row[id] = r;
+  }
+  return row;
+}
+
+int loom_evaluator_report_examples(const loom_evaluator *ev, const loom_data_schema *sc, loom_report *rep,
+                                   loom_error *err) {
+  if (ev->ex_n == 0) return 0;
+  const loom_prep *p = loom_dataset_prep(ev->ds);
+  int32_t N = loom_dataset_num_items(ev->ds);
+  /* the queries as written: the interactions file's query column at the examples' lines */
+  loom_table qt = {0}, it = {0};
+  bool have_q = false, have_i = false, read_q = false;
+  loom_error ignored; /* best effort: the files were read for training; a problem costs only the display */
+  if (sc->query_col[0]) {
+    loom_colspec qs = {sc->query_col, LOOM_COL_STRING, 1};
+    read_q = loom_table_read(&qt, sc->interactions, &qs, 1, NULL, &ignored) == 0;
+    have_q = read_q && qt.cols[0].present;
+  }
+  int64_t *item_row = NULL;
+  if (sc->items[0]) {
+    const char *key = sc->item_key[0] ? sc->item_key : sc->item_col;
+    loom_colspec is[3] = {{key, LOOM_COL_STRING, 0}, {"title", LOOM_COL_STRING, 1},
+                          {sc->image_col[0] ? sc->image_col : "image", LOOM_COL_STRING, 1}};
+    have_i = loom_table_read(&it, sc->items, is, 3, NULL, &ignored) == 0;
+    if (have_i) item_row = rows_by_item(&it, p, N);
+  }
+  typedef char path_buf[2 * LOOM_DATA_PATH + 2];
+  path_buf *paths = loom_malloc(sizeof(path_buf) * 20);
+  int rc = paths && (!have_i || item_row) ? 0 : loom_errorf(err, "out of memory for the report's examples");
+  for (int e = 0; e < ev->ex_n && rc == 0; e++) {
+    const char *titles[20], *imgs[20];
+    int marked = -1;
+    for (int k = 0; k < ev->ex_k; k++) {
+      int32_t id = ev->ex_top[e][k] + 1;
+      int64_t r = item_row && id > 0 && id < N ? item_row[id] : -1;
+      const char *title = r >= 0 && it.cols[1].present ? loom_table_str(&it, 1, r) : NULL;
+      titles[k] = title && title[0] ? title : loom_idmap_key(p->items, id);
+      imgs[k] = NULL;
+      const char *rel = r >= 0 && sc->image_col[0] && it.cols[2].present ? loom_table_str(&it, 2, r) : "";
+      if (rel[0]) {
+        if (rel[0] == '/' || !sc->image_root[0]) snprintf(paths[k], sizeof paths[k], "%s", rel);
+        else snprintf(paths[k], sizeof paths[k], "%s/%s", sc->image_root, rel);
+        imgs[k] = paths[k];
+      }
+      if (ev->ex_top[e][k] == ev->ex_rel[e]) marked = k;
+    }
+    const char *query = NULL;
+    if (have_q) { /* the row's line among the table's (ascending) lines */
+      int64_t line = loom_dataset_row_line(ev->ds, ev->ex_row[e]), lo = 0, hi = qt.nrows;
+      while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (qt.line[mid] < line) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < qt.nrows && qt.line[lo] == line) query = loom_table_str(&qt, 0, lo);
+    }
+    char note[600];
+    int32_t rid = ev->ex_rel[e] + 1;
+    int64_t rr = item_row && rid > 0 && rid < N ? item_row[rid] : -1;
+    const char *rt = rr >= 0 && it.cols[1].present && loom_table_str(&it, 1, rr)[0] ? loom_table_str(&it, 1, rr)
+                                                                                   : loom_idmap_key(p->items, rid);
+    if (marked >= 0) snprintf(note, sizeof note, "clicked: %s (rank %lld)", rt ? rt : "?", (long long)ev->ex_rank[e]);
+    else snprintf(note, sizeof note, "clicked: %s, ranked %lld (not in the top %d)", rt ? rt : "?",
+                  (long long)ev->ex_rank[e], ev->ex_k);
+    const char *uk = loom_idmap_key(p->users, ev->ex_user[e]);
+    if (loom_report_ranking_marked(rep, uk ? uk : "(unknown user)", query, ev->ex_k, titles, imgs, ev->ex_score[e],
+                                   marked, note) < 0)
+      rc = loom_errorf(err, "out of memory for the report's examples");
+  }
+  loom_free(item_row), loom_free(paths);
+  if (have_i) loom_table_free(&it);
+  if (read_q) loom_table_free(&qt);
+  return rc;
+}
+
 int loom_evaluator_find(const loom_evaluator *ev, const char *name) {
   for (int i = 0; i < ev->n_metrics; i++)
     if (!strcmp(ev->names[i], name)) return i;
@@ -215,9 +299,19 @@ static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
         int32_t zero = 0;
         loom_rank_metrics_add(&samp, ev->cand, ev->E + 1, &zero, 1, NULL, 0, ev->ranks);
       }
-      if (ev->ex_n < LOOM_EVAL_EXAMPLES) { /* a report's examples: top-K of the first few queries */
+      bool seen = false; /* one example per user: a session's rows share user and list */
+      for (int e = 0; e < ev->ex_n && !seen; e++) seen = ev->ex_user[e] == user && (user > 0 || ev->ex_rel[e] == rel);
+      if (ev->ex_n < LOOM_EVAL_EXAMPLES && !seen) { /* a report's examples: top-K of the first few users */
         int e = ev->ex_n++;
-        ev->ex_user[e] = user, ev->ex_row[e] = b->row[i];
+        ev->ex_user[e] = user, ev->ex_row[e] = b->row[i], ev->ex_rel[e] = rel;
+        int64_t above = 0; /* the clicked item's rank among the items the list may show */
+        for (int32_t j = 0; j < N - 1; j++) {
+          if (j == rel || !(ev->S[j] > ev->S[rel])) continue;
+          bool excluded = false;
+          for (int32_t q = lo; q < hi && !excluded; q++) excluded = ev->pos_item[q] == j;
+          above += !excluded;
+        }
+        ev->ex_rank[e] = above + 1;
         for (int k = 0; k < ev->ex_k; k++) {
           int32_t best = -1;
           for (int32_t j = 0; j < N - 1; j++) {

@@ -4,9 +4,11 @@
  * the items file and a stamp of the image files). Batching, metrics and the CLI are elsewhere:
  * data.h encodes rows, evaluate.h measures, apps/loom-infer.c prints. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -25,6 +27,7 @@
 
 struct loom_infer {
   char path[LOOM_DATA_PATH];
+  char cache[LOOM_DATA_PATH + 32]; /* the item cache beside the checkpoint */
   loom_data_section dsec;
   loom_config *cfg;
   loom_prep prep;
@@ -52,7 +55,33 @@ struct loom_infer {
   loom_evaluator *ev;
   float *probs;      /* (classes) */
   float *u;          /* (D) a user / query vector */
+  loom_table titles_tab; /* the items table's title column, when the schema does not read it */
+  bool have_titles_tab;
+  const char **title;    /* (N) each catalogue row's title, NULL if none */
+  char notes[8][600];    /* loom_infer_note */
+  int n_notes;
 };
+
+static void add_note(loom_infer *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(loom_infer *s, const char *fmt, ...) {
+  if (s->n_notes >= (int)(sizeof s->notes / sizeof s->notes[0])) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->notes[s->n_notes++], sizeof s->notes[0], fmt, ap);
+  va_end(ap);
+}
+int loom_infer_inputs(const loom_infer *s, const char **paths, const char **roles, int max) {
+  const loom_data_schema *sc = &s->dsec.schema;
+  const char *all[] = {s->path, sc->items, sc->users, sc->interactions, s->cache};
+  static const char *const what[] = {"the checkpoint", "the items table", "the users table",
+                                     "the training interactions file", "the item cache"};
+  int n = 0;
+  for (size_t i = 0; i < sizeof all / sizeof *all && n < max; i++)
+    if (all[i][0]) paths[n] = all[i], roles[n++] = what[i];
+  return n;
+}
+int loom_infer_n_notes(const loom_infer *s) { return s->n_notes; }
+const char *loom_infer_note(const loom_infer *s, int i) { return i >= 0 && i < s->n_notes ? s->notes[i] : NULL; }
 
 static double now(void) {
   struct timespec ts;
@@ -99,6 +128,8 @@ static int set_path(loom_infer *s, const char *key, const char *value, const cha
   return value ? loom_config_set(s->cfg, "data", key, value, flag, err) : 0;
 }
 
+static void cache_path(const loom_infer *s, char *out, size_t n);
+
 loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_error *err) {
   double t0 = now();
   loom_infer_opts none = {0};
@@ -110,10 +141,14 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
   }
   s->cat_source = "none";
   snprintf(s->path, sizeof s->path, "%s", path);
+  cache_path(s, s->cache, sizeof s->cache);
   s->item_cache = o->item_cache;
   loom_st_file *f = loom_st_open(path, err);
   if (!f) goto fail;
   if (check_format(f, path, err) < 0) goto fail;
+  if (!loom_st_meta(f, LOOM_ST_CHECKSUM_KEY)) /* older checkpoints open; their data cannot be verified */
+    add_note(s, "%s has no tensor checksums (metadata %s; written by an older loom): its data cannot be checked "
+                "for corruption — retrain, or keep a backup copy", path, LOOM_ST_CHECKSUM_KEY);
   if (!(s->cfg = loom_train_config_new(&s->dsec))) {
     loom_errorf(err, "out of memory");
     goto fail;
@@ -186,6 +221,8 @@ void loom_infer_close(loom_infer *s) {
   loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs), loom_free(s->u);
   loom_dataset_free(s->cat);
+  loom_free(s->title);
+  if (s->have_titles_tab) loom_table_free(&s->titles_tab);
   for (int i = 0; i < LOOM_MODEL_MAX_TOWERS; i++) loom_free(s->tower[i]);
   loom_model_free(s->head);
   loom_model_free(s->m);
@@ -196,6 +233,34 @@ void loom_infer_close(loom_infer *s) {
 }
 
 /* ---------------------------------------------------------------- the catalogue */
+
+/* Each catalogue row's title for people: the items table's "title" column (read here when the model
+ * does not use it), else its first text column; NULL when it has neither. */
+static int catalog_titles(loom_infer *s, loom_error *err) {
+  const loom_data_schema *sc = &s->dsec.schema;
+  if (!(s->title = loom_calloc((size_t)s->N, sizeof *s->title))) return loom_errorf(err, "out of memory");
+  if (loom_dataset_catalog_str(s->cat, 0, "title")) {
+    for (int64_t i = 0; i < s->N; i++) s->title[i] = loom_dataset_catalog_str(s->cat, i, "title");
+    return 0;
+  }
+  const char *key = sc->item_key[0] ? sc->item_key : sc->item_col;
+  loom_colspec spec[2] = {{key, LOOM_COL_STRING, 0}, {"title", LOOM_COL_STRING, 1}};
+  loom_csv_opts co = {.allow_empty = 1};
+  loom_error ignored; /* the catalogue itself was read: a problem here only costs the titles */
+  if (loom_table_read(&s->titles_tab, sc->items, spec, 2, &co, &ignored) == 0) {
+    s->have_titles_tab = true;
+    bool ok = s->titles_tab.cols[1].present && s->titles_tab.nrows == s->N;
+    for (int64_t i = 0; ok && i < s->N; i++) ok = !strcmp(loom_table_str(&s->titles_tab, 0, i), loom_dataset_catalog_key(s->cat, i));
+    for (int64_t i = 0; ok && i < s->N; i++) s->title[i] = loom_table_str(&s->titles_tab, 1, i);
+    if (ok) return 0;
+  }
+  for (int t = 0; t < sc->n_text; t++) {
+    if (!loom_dataset_catalog_str(s->cat, 0, sc->text_cols[t])) continue;
+    for (int64_t i = 0; i < s->N; i++) s->title[i] = loom_dataset_catalog_str(s->cat, i, sc->text_cols[t]);
+    break;
+  }
+  return 0;
+}
 
 static int catalog_open(loom_infer *s, loom_error *err) {
   if (s->cat) return 0;
@@ -221,7 +286,7 @@ static int catalog_open(loom_infer *s, loom_error *err) {
     /* item indices only: text and images are read when vectors are computed */
     if (loom_dataset_catalog_features(s->cat, rows, n, s->cat_item + i, NULL, NULL, NULL, err) < 0) return -1;
   }
-  return 0;
+  return catalog_titles(s, err);
 }
 
 int64_t loom_infer_catalog_size(loom_infer *s, loom_error *err) { return catalog_open(s, err) < 0 ? -1 : s->N; }
@@ -243,13 +308,25 @@ static int cache_key(loom_infer *s, char *key, size_t n, loom_error *err) {
   return 0;
 }
 
+/* The cached vectors when the cache is for this checkpoint and catalogue (its key) and its data is
+ * what was written (its checksum); otherwise false, with a note when the cache is damaged rather than
+ * simply out of date (it is then rebuilt). */
 static bool cache_read(loom_infer *s, const char *path, const char *key) {
   loom_error e;
-  loom_st_file *f = loom_st_open(path, &e);
-  if (!f) return false;
+  loom_st_file *f = loom_st_open(path, &e); /* a cache whose data does not match its checksum fails here */
+  if (!f) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) add_note(s, "item cache rebuilt: %s", e.msg);
+    return false;
+  }
   const char *fmt = loom_st_meta(f, "loom.format"), *k = loom_st_meta(f, "loom.cache_key");
-  bool ok = fmt && k && !strcmp(fmt, CACHE_FORMAT) && !strcmp(k, key) &&
-            loom_st_read_f32(f, "item_vectors", s->V, (size_t)s->N * (size_t)s->D, &e) == 0;
+  bool ok = fmt && k && !strcmp(fmt, CACHE_FORMAT) && !strcmp(k, key);
+  if (ok && !loom_st_meta(f, LOOM_ST_CHECKSUM_KEY)) {
+    add_note(s, "item cache %s rebuilt: it has no checksum of its vectors (%s), so they cannot be trusted", path,
+             LOOM_ST_CHECKSUM_KEY);
+    ok = false;
+  }
+  ok = ok && loom_st_read_f32(f, "item_vectors", s->V, (size_t)s->N * (size_t)s->D, &e) == 0;
   loom_st_close(f);
   return ok;
 }
@@ -257,6 +334,7 @@ static bool cache_read(loom_infer *s, const char *path, const char *key) {
 static int cache_write(loom_infer *s, const char *path, const char *key, loom_error *err) {
   loom_st_writer *w = loom_st_writer_new();
   if (!w) return loom_errorf(err, "out of memory");
+  loom_st_writer_checksums(w, true);
   int rc = loom_st_writer_add(w, "item_vectors", LOOM_ST_F32, 2, (int64_t[]){s->N, s->D}, s->V, err) < 0 ||
                    loom_st_writer_meta(w, "loom.format", CACHE_FORMAT, err) < 0 ||
                    loom_st_writer_meta(w, "loom.cache_key", key, err) < 0 ||
@@ -306,9 +384,9 @@ static int catalog_vectors(loom_infer *s, loom_error *err) {
   double t0 = now();
   if (!(s->V = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D)))
     return loom_errorf(err, "out of memory for %lld item vectors", (long long)s->N);
-  char cpath[LOOM_DATA_PATH + 32], key[300];
+  const char *cpath = s->cache;
+  char key[300];
   if (s->item_cache) {
-    cache_path(s, cpath, sizeof cpath);
     if (cache_key(s, key, sizeof key, err) < 0) return -1;
     if (cache_read(s, cpath, key)) {
       s->cat_source = "cache";
@@ -322,9 +400,14 @@ static int catalog_vectors(loom_infer *s, loom_error *err) {
     return -1;
   }
   s->cat_source = "computed";
-  if (s->item_cache) {
-    if (cache_write(s, cpath, key, err) < 0) return loom_error_wrap(err, "item cache");
-    s->cat_source = "computed+saved";
+  if (s->item_cache) { /* optional: a cache that cannot be written costs time next run, not this answer */
+    loom_error e;
+    if (cache_write(s, cpath, key, &e) < 0) {
+      add_note(s, "item cache not saved (%s) — answering without it; the next run computes the vectors again", e.msg);
+      s->cat_source = "computed (cache not saved)";
+    } else {
+      s->cat_source = "computed+saved";
+    }
   }
   s->t_catalog = now() - t0;
   return 0;
@@ -337,10 +420,9 @@ static loom_index *catalog_index(loom_infer *s, loom_index_metric metric, loom_e
 }
 
 static void fill_hits(const loom_infer *s, const int64_t *rows, const float *scores, int n, loom_hit *hits) {
-  const loom_data_schema *sc = &s->dsec.schema;
   for (int i = 0; i < n; i++)
     hits[i] = (loom_hit){rows[i], loom_dataset_catalog_key(s->cat, rows[i]), scores[i], s->cat_item[rows[i]] == 0,
-                         sc->n_text ? loom_dataset_catalog_str(s->cat, rows[i], sc->text_cols[0]) : NULL};
+                         s->title[rows[i]]};
 }
 
 /* ---------------------------------------------------------------- ranking and search */
@@ -400,24 +482,51 @@ static int top_k(const float *sc, int64_t n, int k, int64_t *rows, float *out) {
   return got;
 }
 
+/* Query tokens of the last encoded row 0 that the vocabulary knows (not padding, not out-of-vocabulary). */
+static int known_words(const loom_infer *s) {
+  int known = 0;
+  for (int t = 0; t < s->pb.Tq; t++) known += s->pb.query[t] > LOOM_TOKEN_OOV;
+  return known;
+}
+
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err) {
   loom_model *m = s->m;
+  unsigned fl = 0;
+  if (flags) *flags = 0;
   if (k < 1) return loom_errorf(err, "rank: --top must be at least 1");
+  if (user && !user[strspn(user, " \t\r\n")])
+    return loom_errorf(err, "rank: the user id is empty — give a user id (an unknown one is ranked non-personalised)");
   if (m->task == LOOM_TASK_MULTICLASS)
     return loom_errorf(err, "%s: a multiclass model classifies rows; it does not rank items for a user — use score",
                        s->path);
+  bool has_query = query && query[strspn(query, " \t\r\n")];
+  if (has_query && !m->query)
+    return loom_errorf(err, "%s: a %s model has no query input, so a query cannot change its ranking — drop the "
+                            "query to rank for the user alone, or rank with a ranking or retrieval model trained with "
+                            "[data] query_col", s->path, loom_task_name(m->task));
+  bool no_user = two_tower(s) && !m->user; /* the user side is the query alone (retrieval) */
+  if (no_user && !has_query)
+    return loom_errorf(err, "%s: a %s model has no user input, so it cannot rank for a user — give a query (the "
+                            "ranking is then the query's, the same for every user) or use search --text",
+                       s->path, loom_task_name(m->task));
   if (catalog_open(s, err) < 0) return -1;
-  if (user && !user[0]) user = NULL;
-  if (flags) *flags = user && loom_dataset_user_index(s->cat, user) == 0 ? LOOM_INFER_UNKNOWN_USER : 0;
-  if (!user && flags) *flags = LOOM_INFER_UNKNOWN_USER;
+  if (no_user) fl |= LOOM_INFER_USER_IGNORED;
+  if (!user || loom_dataset_user_index(s->cat, user) == 0) fl |= LOOM_INFER_UNKNOWN_USER;
   int64_t rows[1024];
   float sc[1024];
   if (k > 1024) k = 1024;
   int n;
   if (two_tower(s)) {
     loom_index *ix = catalog_index(s, m->task == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT, err);
-    if (!ix || user_vector(s, user, query, s->u, err) < 0) return -1;
+    if (!ix || user_vector(s, user, has_query ? query : NULL, s->u, err) < 0) return -1;
+    if (has_query && known_words(s) == 0) {
+      if (no_user) /* nothing else to rank by: as search does */
+        return loom_errorf(err, "rank: no word of '%.60s' is in the model's vocabulary (%d words) — try other words",
+                           query, loom_vocab_size(s->prep.vocab));
+      fl |= LOOM_INFER_QUERY_UNKNOWN; /* and ranked as if no query was given, by the user alone */
+      if (user_vector(s, user, NULL, s->u, err) < 0) return -1;
+    }
     n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
   } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
     if (pointwise_cache(s, err) < 0) return -1;
@@ -426,7 +535,7 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
       int64_t r[1024];
       for (int j = 0; j < b; j++) r[j] = i + j;
-      if (loom_dataset_encode_pairs(s->cat, user, query, r, b, &s->pb, err) < 0 ||
+      if (loom_dataset_encode_pairs(s->cat, user, NULL, r, b, &s->pb, err) < 0 ||
           loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0)
         return -1;
       for (int t = 0; t < h->n_towers; t++)
@@ -437,6 +546,7 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
     n = top_k(s->scores, s->N, k, rows, sc);
   }
   fill_hits(s, rows, sc, n, hits);
+  if (flags) *flags = fl;
   return n;
 }
 
@@ -450,9 +560,7 @@ int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hit
   loom_index *ix = catalog_index(s, LOOM_INDEX_COSINE, err);
   if (!ix) return -1;
   if (user_vector(s, NULL, text, s->u, err) < 0) return -1;
-  int known = 0; /* words the vocabulary has (not padding, not out-of-vocabulary) */
-  for (int t = 0; t < s->pb.Tq; t++) known += s->pb.query[t] > LOOM_TOKEN_OOV;
-  if (known == 0)
+  if (known_words(s) == 0)
     return loom_errorf(err, "search: no word of '%.60s' is in the model's vocabulary (%d words) — try other words",
                        text, loom_vocab_size(s->prep.vocab));
   int64_t rows[1024];

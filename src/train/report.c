@@ -18,8 +18,8 @@ typedef struct {
 } series;
 
 typedef struct {
-  char *user, *query;
-  int k;
+  char *user, *query, *note;
+  int k, marked;
   char **titles, **images;
   float *scores;
 } ranking;
@@ -79,6 +79,7 @@ void loom_report_free(loom_report *r) {
     ranking *k = &r->rank[i];
     loom_free(k->user);
     loom_free(k->query);
+    loom_free(k->note);
     free_strs(k->titles, k->k);
     free_strs(k->images, k->k);
     loom_free(k->scores);
@@ -152,16 +153,23 @@ fail:
 
 int loom_report_ranking(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
                         const char *const *image_paths, const float *scores) {
+  return loom_report_ranking_marked(r, user, query, k, titles, image_paths, scores, -1, NULL);
+}
+
+int loom_report_ranking_marked(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
+                               const char *const *image_paths, const float *scores, int marked, const char *note) {
   if (!grow((void **)&r->rank, &r->cap_rank, r->n_rank + 1, sizeof *r->rank)) return -1;
   ranking *x = &r->rank[r->n_rank];
   memset(x, 0, sizeof *x);
   x->k = k;
+  x->marked = marked >= 0 && marked < k ? marked : -1;
   x->user = loom_strdup(user);
   x->query = loom_strdup(query ? query : "");
+  x->note = loom_strdup(note ? note : "");
   x->titles = loom_calloc((size_t)k, sizeof(char *));
   x->images = loom_calloc((size_t)k, sizeof(char *));
   x->scores = loom_malloc(sizeof(float) * (size_t)(k ? k : 1));
-  bool ok = x->user && x->query && x->titles && x->images && x->scores;
+  bool ok = x->user && x->query && x->note && x->titles && x->images && x->scores;
   for (int i = 0; ok && i < k; i++) {
     x->titles[i] = loom_strdup(titles && titles[i] ? titles[i] : "");
     x->images[i] = loom_strdup(image_paths && image_paths[i] ? image_paths[i] : "");
@@ -311,7 +319,8 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
           "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
           "td.k,th.k{text-align:left}.cm td{min-width:34px}.rk{display:flex;gap:10px;flex-wrap:wrap}"
           ".it{width:96px;font-size:11px;text-align:center}.it img{width:84px;height:84px;image-rendering:pixelated;"
-          "border:1px solid #ccc}</style></head><body>\n<h1>");
+          "border:1px solid #ccc}.it.hit{outline:3px solid #2ca02c;outline-offset:2px}.hit b{color:#2ca02c}"
+          ".rn{color:#555;font-size:12px}</style></head><body>\n<h1>");
   put_escaped(&b, r->title);
   put(&b, "</h1>\n");
   if (r->n_sum) {
@@ -376,7 +385,7 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
       }
       put(&b, "</p><div class='rk'>");
       for (int j = 0; j < x->k; j++) {
-        put(&b, "<div class='it'>");
+        put(&b, j == x->marked ? "<div class='it hit' title='clicked'>" : "<div class='it'>");
         if (x->images[j][0]) {
           size_t before = b.len;
           put(&b, "<img alt='' src='data:image/png;base64,");
@@ -388,9 +397,15 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
         put(&b, "%d. ", j + 1);
         put_escaped(&b, x->titles[j]);
         if (isfinite(x->scores[j])) put(&b, "<br>%.3f", x->scores[j]);
+        if (j == x->marked) put(&b, "<br><b>&#10003; clicked</b>");
         put(&b, "</div>");
       }
       put(&b, "</div>\n");
+      if (x->note[0]) {
+        put(&b, "<p class='rn'>");
+        put_escaped(&b, x->note);
+        put(&b, "</p>\n");
+      }
     }
   }
   put(&b, "<p style='color:#888;font-size:12px'>written by loom</p></body></html>\n");

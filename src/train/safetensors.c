@@ -27,6 +27,7 @@
 #include <cjson/cJSON.h>
 
 #include "loom/alloc.h"
+#include "loom/sha256.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; loom writes host order");
 
@@ -198,7 +199,37 @@ struct loom_st_writer {
   int n, cap;
   st_kv *meta;
   int n_meta, cap_meta;
+  bool checksums; /* record LOOM_ST_CHECKSUM_KEY at write */
 };
+
+void loom_st_writer_checksums(loom_st_writer *w, bool on) { w->checksums = on; }
+
+static void st_hex(const uint8_t d[32], char hex[65]) {
+  static const char x[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) hex[2 * i] = x[d[i] >> 4], hex[2 * i + 1] = x[d[i] & 15];
+  hex[64] = '\0';
+}
+
+/* {"name":"<sha256 hex>",...} over the writer's tensors, as metadata LOOM_ST_CHECKSUM_KEY */
+static int st_put_checksums(loom_st_writer *w, loom_error *err) {
+  st_buf b = {0};
+  sb_str(&b, "{");
+  for (int i = 0; i < w->n; i++) {
+    char hex[65];
+    loom_sha256_hex(w->t[i].data ? w->t[i].data : "", (size_t)w->t[i].nbytes, hex);
+    if (i) sb_str(&b, ",");
+    sb_json_str(&b, w->t[i].name);
+    sb_str(&b, ":\"");
+    sb_str(&b, hex);
+    sb_str(&b, "\"");
+  }
+  sb_str(&b, "}");
+  sb_put(&b, "", 1);
+  int rc = b.oom ? loom_errorf(err, "safetensors: out of memory computing checksums")
+                 : loom_st_writer_meta(w, LOOM_ST_CHECKSUM_KEY, b.p, err);
+  loom_free(b.p);
+  return rc;
+}
 
 loom_st_writer *loom_st_writer_new(void) {
   loom_st_writer *w = loom_calloc(1, sizeof *w);
@@ -369,6 +400,7 @@ int loom_st_write(loom_st_writer *w, const char *path, loom_error *err) {
   const st_wentry **sorted = NULL;
 
   /* Every allocation happens before the file system is touched: out of memory leaves no file. */
+  if (w->checksums && st_put_checksums(w, err) < 0) return -1;
   if (w->n && !(sorted = loom_malloc((size_t)w->n * sizeof *sorted))) goto oom;
   for (int i = 0; i < w->n; i++) sorted[i] = &w->t[i];
   if (w->n) qsort(sorted, (size_t)w->n, sizeof *sorted, st_cmp_wentry_name);
@@ -818,6 +850,10 @@ loom_st_file *loom_st_open(const char *path, loom_error *err) {
   for (int i = 0; i < f->n; i++) f->t[i].data = data + f->t[i].begin;
   cJSON_Delete(root);
   loom_free(hdr);
+  if (loom_st_verify(f, err) < 0) { /* a file with checksums is trusted only when its data matches them */
+    loom_st_close(f);
+    return NULL;
+  }
   return f;
 corrupt:
   if (err) {
@@ -882,6 +918,56 @@ int loom_st_read(const loom_st_file *f, const char *name, loom_st_dtype dtype, v
   }
   if (n) memcpy(dst, t->data, (size_t)(t->end - t->begin));
   return 0;
+}
+
+int loom_st_verify(const loom_st_file *f, loom_error *err) {
+  const char *js = loom_st_meta(f, LOOM_ST_CHECKSUM_KEY);
+  if (!js) return 1;
+  st_oom = false;
+  cJSON *o = cJSON_Parse(js);
+  int rc = 0;
+  if (!o || !cJSON_IsObject(o)) {
+    rc = st_oom ? loom_errorf(err, "%s: out of memory reading metadata %s", f->path, LOOM_ST_CHECKSUM_KEY)
+                : loom_errorf(err, "%s: metadata %s is not a JSON object of tensor checksums — the header is corrupt; "
+                                   "use another checkpoint", f->path, LOOM_ST_CHECKSUM_KEY);
+    goto done;
+  }
+  int n = 0;
+  for (const cJSON *e = o->child; e; e = e->next, n++)
+    if (!e->string || !loom_st_find(f, e->string)) {
+      rc = loom_errorf(err, "%s: metadata %s has a checksum for tensor '%.*s', which the file does not hold — the "
+                            "file was changed after it was written; use another checkpoint",
+                       f->path, LOOM_ST_CHECKSUM_KEY, ST_SHOW, e->string ? e->string : "?");
+      goto done;
+    }
+  for (int i = 0; i < f->n; i++) {
+    const loom_st_tensor *t = &f->t[i];
+    const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, t->name));
+    if (!want) {
+      rc = loom_errorf(err, "%s: tensor '%.*s' has no checksum in metadata %s — the file was changed after it was "
+                            "written; use another checkpoint", f->path, ST_SHOW, t->name, LOOM_ST_CHECKSUM_KEY);
+      goto done;
+    }
+    loom_sha256 h;
+    uint8_t d[32];
+    char hex[65];
+    loom_sha256_init(&h);
+    loom_sha256_update(&h, t->data, (size_t)(t->end - t->begin));
+    loom_sha256_final(&h, d);
+    st_hex(d, hex);
+    if (strcmp(hex, want) != 0) {
+      rc = loom_errorf(err, "%s: tensor '%.*s' (bytes %llu..%llu of the data section) does not match its SHA-256 in "
+                            "metadata %s — the file is corrupt (changed on disk or in a copy); use another checkpoint "
+                            "(last.safetensors, a backup) or retrain",
+                       f->path, ST_SHOW, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                       LOOM_ST_CHECKSUM_KEY);
+      goto done;
+    }
+  }
+  if (n != f->n) rc = loom_errorf(err, "%s: metadata %s lists a tensor twice — the header is corrupt", f->path, LOOM_ST_CHECKSUM_KEY);
+done:
+  cJSON_Delete(o);
+  return rc;
 }
 
 int loom_st_read_f32(const loom_st_file *f, const char *name, float *dst, size_t n, loom_error *err) {

@@ -415,6 +415,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
   if (check_finite_state(r, name, with_state, err) < 0) return -1;
   loom_st_writer *w = loom_st_writer_new();
   if (!w) return loom_errorf(err, "out of memory writing a checkpoint");
+  loom_st_writer_checksums(w, true); /* SHA-256 per tensor, checked when the checkpoint is loaded */
   char *loader = NULL;
   int rc = -1;
   if (loom_st_writer_add_graph(w, r->m->g, err) < 0) goto done;
@@ -709,26 +710,9 @@ static int write_report(run *r, double wall, loom_error *err) {
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
   }
-  if (r->m->task == LOOM_TASK_RANKING) {
-    const loom_prep *p = loom_dataset_prep(r->ds);
-    const loom_data_schema *sc = &r->dsec.schema;
-    for (int e = 0; e < r->ev->ex_n; e++) {
-      const char *titles[20], *imgs[20];
-      char paths[20][1100];
-      for (int k = 0; k < r->ev->ex_k; k++) {
-        int32_t id = r->ev->ex_top[e][k] + 1;
-        titles[k] = loom_idmap_key(p->items, id);
-        imgs[k] = NULL;
-        if (r->item_image[id]) {
-          snprintf(paths[k], sizeof paths[k], "%s/%s", sc->image_root, r->item_image[id]);
-          imgs[k] = paths[k];
-        }
-      }
-      char q[64];
-      snprintf(q, sizeof q, "validation row %d", (int)r->ev->ex_row[e]);
-      const char *uk = loom_idmap_key(p->users, r->ev->ex_user[e]);
-      loom_report_ranking(rep, uk ? uk : "(unknown user)", q, r->ev->ex_k, titles, imgs, r->ev->ex_score[e]);
-    }
+  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_report_examples(r->ev, &r->dsec.schema, rep, err) < 0) {
+    loom_report_free(rep);
+    return -1;
   }
   char path[1100];
   path_in(path, sizeof path, r, "report.html");

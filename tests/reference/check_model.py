@@ -3,7 +3,8 @@
 PyTorch's outputs equal loom's on the same inputs.
 
 test_trainer (test_binary_click_model_learns) trains the joint click model on the committed sample and
-writes, into its working directory (build/tests/):
+writes, into its working directory (a temporary one, removed at exit, unless the test runs with
+LOOM_TEST_OUT=DIR: then into DIR, kept — e.g. `mkdir -p /tmp/parity && LOOM_TEST_OUT=/tmp/parity build/bin/test_trainer`):
   loom_model.safetensors     the best checkpoint (PyTorch tensor names, config in the metadata)
   loom_model_io.safetensors  one validation batch: the graph's inputs and loom's logits
 This script rebuilds the model from the config in the checkpoint's metadata with torch.nn modules named
@@ -15,7 +16,7 @@ test_model (test_dump_for_pytorch) writes loom_model_gated*.safetensors the same
 loom_model_rows*.safetensors for the rows image encoder (image.encoder = rows: an LSTM over the image
 rows, x.permute(0, 2, 1, 3).reshape(B, H, C*W), with mean or max pooling).
 
-Usage: /usr/bin/python3 tests/reference/check_model.py [build/tests]
+Usage: /usr/bin/python3 tests/reference/check_model.py [DIR (default build/tests)]
            [loom_model | loom_model_gated | loom_model_rows | loom_model_rows_max]
 """
 import configparser

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """check_safetensors.py — reads a safetensors file written by loom with an independent reader (json + numpy;
 the `safetensors` package is not in Debian) and checks it against the reference tensors of
-gen_safetensors.py. test_safetensors writes such a file, loom_written.safetensors, into its working
-directory (build/tests/). Usage: /usr/bin/python3 tests/reference/check_safetensors.py build/tests/loom_written.safetensors
+gen_safetensors.py. test_safetensors asserts that loom's writer produces tests/data/ckpt/torch_ref.safetensors
+byte for byte (in its temp dir), so that file is the one to check.
+Usage: /usr/bin/python3 tests/reference/check_safetensors.py [tests/data/ckpt/torch_ref.safetensors]
 """
 import json
 import os
@@ -40,7 +41,7 @@ def read(path):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "build/tests/loom_written.safetensors"
+    path = sys.argv[1] if len(sys.argv) > 1 else "tests/data/ckpt/torch_ref.safetensors"
     meta, tensors = read(path)
     assert meta == REF_META, f"metadata differs: {meta!r}"
     ref = dict(ref_tensors())

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "autograd/graph_internal.h"
-#include "loom/conv.h"
 #include "loom/loss.h"
-#include "loom/lstm.h"
+#include "loom/ops_conv.h"
+#include "loom/ops_lstm.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- gradcheck cases over the op table */
@@ -113,7 +113,7 @@ static loom_tensor *c_lstm(loom_graph *g, loom_rng *r) { /* masked, reverse, all
                        true, 0.0f);
 }
 static loom_tensor *c_conv2d(loom_graph *g, loom_rng *r) {
-  return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_PAD_SAME, 0, 0});
+  return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_CONV_PAD_SAME, 0, 0});
 }
 static loom_tensor *c_maxpool2d(loom_graph *g, loom_rng *r) {
   loom_tensor *x = loom_param(g, "x", 4, (int[]){2, 2, 7, 6});
@@ -121,10 +121,10 @@ static loom_tensor *c_maxpool2d(loom_graph *g, loom_rng *r) {
   for (int i = 0; i < 168; i++) perm[i] = i;
   loom_rng_shuffle(r, perm, 168);
   for (int i = 0; i < 168; i++) x->data[i] = 0.05f * (float)(perm[i] - 84);
-  return loom_maxpool2d(g, x, 3, 3, 2, 2, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1});
+  return loom_maxpool2d(g, x, 3, 3, 2, 2, (loom_padding){LOOM_CONV_PAD_EXPLICIT, 1, 1});
 }
 static loom_tensor *c_avgpool2d(loom_graph *g, loom_rng *r) {
-  return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1}, true);
+  return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_CONV_PAD_EXPLICIT, 1, 1}, true);
 }
 static loom_tensor *c_global_avgpool(loom_graph *g, loom_rng *r) { return loom_global_avgpool(g, P("x", 2, 3, 5, 4)); }
 static loom_tensor *c_batchnorm(loom_graph *g, loom_rng *r) {
@@ -510,8 +510,8 @@ static void test_inference_arena_reuses_memory(void **state) {
   loom_tensor *img = loom_input(g, "img", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 8, 8});
   loom_tensor *seq = loom_input(g, "seq", LOOM_F32, 3, (int[]){LOOM_BATCH, T, E});
   loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){LOOM_BATCH});
-  loom_tensor *c = loom_conv2d(g, img, P("cw", 4, 3, 3, 3), P("cb", 4), 1, 1, (loom_padding){LOOM_PAD_SAME, 0, 0});
-  c = loom_maxpool2d(g, loom_relu(g, c), 2, 2, 2, 2, (loom_padding){LOOM_PAD_VALID, 0, 0});
+  loom_tensor *c = loom_conv2d(g, img, P("cw", 4, 3, 3, 3), P("cb", 4), 1, 1, (loom_padding){LOOM_CONV_PAD_SAME, 0, 0});
+  c = loom_maxpool2d(g, loom_relu(g, c), 2, 2, 2, 2, (loom_padding){LOOM_CONV_PAD_VALID, 0, 0});
   loom_tensor *a = loom_tanh(g, loom_matmul(g, loom_flatten(g, c), P("fw", 16, 64), false, true));
   loom_tensor *h = loom_lstm_seq(g, seq, len, P("wih", 4 * H, E), P("whh", 4 * H, H), P("bih", 4 * H), P("bhh", 4 * H),
                                  false, false, 0.0f);

@@ -24,8 +24,8 @@ static void fill_distinct(float *x, size_t n, loom_rng *r) {
   free(perm);
 }
 
-static const loom_padding VALID = {LOOM_PAD_VALID, 0, 0}, SAME = {LOOM_PAD_SAME, 0, 0};
-static loom_padding explicit_pad(int h, int w) { return (loom_padding){LOOM_PAD_EXPLICIT, h, w}; }
+static const loom_padding VALID = {LOOM_CONV_PAD_VALID, 0, 0}, SAME = {LOOM_CONV_PAD_SAME, 0, 0};
+static loom_padding explicit_pad(int h, int w) { return (loom_padding){LOOM_CONV_PAD_EXPLICIT, h, w}; }
 
 /* ---------------------------------------------------------------- conv configurations */
 
@@ -37,17 +37,17 @@ typedef struct {
 } conv_cfg;
 
 static const conv_cfg conv_cfgs[] = {
-    {"3x3 stride 2 same", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_PAD_SAME, 0, 0}, true},
-    {"3x3 stride 2 valid", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 stride 2 explicit (1, 1)", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_PAD_EXPLICIT, 1, 1}, true},
-    {"3x2 stride (2, 1) explicit (1, 2)", 2, 3, 7, 6, 4, 3, 2, 2, 1, {LOOM_PAD_EXPLICIT, 1, 2}, true},
-    {"4x4 stride 1 same (asymmetric)", 2, 2, 7, 6, 3, 4, 4, 1, 1, {LOOM_PAD_SAME, 0, 0}, true},
-    {"5x5 same over a 3x4 image", 2, 2, 3, 4, 3, 5, 5, 1, 1, {LOOM_PAD_SAME, 0, 0}, false},
-    {"2x2 stride 3 valid (gaps)", 3, 2, 8, 7, 3, 2, 2, 3, 3, {LOOM_PAD_VALID, 0, 0}, true},
-    {"1x1 (identity columns), one block", 8, 3, 7, 6, 4, 1, 1, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
-    {"1x1, one sample per block", 2, 3, 17, 17, 4, 1, 1, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 valid, one sample per block", 2, 2, 20, 20, 3, 3, 3, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 valid, uneven blocks of 4 and 3", 7, 2, 12, 12, 3, 3, 3, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
+    {"3x3 stride 2 same", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_CONV_PAD_SAME, 0, 0}, true},
+    {"3x3 stride 2 valid", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 stride 2 explicit (1, 1)", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_CONV_PAD_EXPLICIT, 1, 1}, true},
+    {"3x2 stride (2, 1) explicit (1, 2)", 2, 3, 7, 6, 4, 3, 2, 2, 1, {LOOM_CONV_PAD_EXPLICIT, 1, 2}, true},
+    {"4x4 stride 1 same (asymmetric)", 2, 2, 7, 6, 3, 4, 4, 1, 1, {LOOM_CONV_PAD_SAME, 0, 0}, true},
+    {"5x5 same over a 3x4 image", 2, 2, 3, 4, 3, 5, 5, 1, 1, {LOOM_CONV_PAD_SAME, 0, 0}, false},
+    {"2x2 stride 3 valid (gaps)", 3, 2, 8, 7, 3, 2, 2, 3, 3, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"1x1 (identity columns), one block", 8, 3, 7, 6, 4, 1, 1, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"1x1, one sample per block", 2, 3, 17, 17, 4, 1, 1, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 valid, one sample per block", 2, 2, 20, 20, 3, 3, 3, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 valid, uneven blocks of 4 and 3", 7, 2, 12, 12, 3, 3, 3, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
 };
 #define N_CONV_CFGS (int)(sizeof conv_cfgs / sizeof conv_cfgs[0])
 
@@ -82,9 +82,9 @@ static void test_conv2d_gradcheck(void **state) {
 
 /* Output size and top/left pad by the rule of each padding mode, computed independently. */
 static void ref_pads(const conv_cfg *c, int *Ho, int *Wo, int *pt, int *pl) {
-  if (c->pad.mode == LOOM_PAD_VALID) {
+  if (c->pad.mode == LOOM_CONV_PAD_VALID) {
     *Ho = (c->H - c->kh) / c->sh + 1, *Wo = (c->W - c->kw) / c->sw + 1, *pt = *pl = 0;
-  } else if (c->pad.mode == LOOM_PAD_EXPLICIT) {
+  } else if (c->pad.mode == LOOM_CONV_PAD_EXPLICIT) {
     *Ho = (c->H + 2 * c->pad.h - c->kh) / c->sh + 1, *Wo = (c->W + 2 * c->pad.w - c->kw) / c->sw + 1;
     *pt = c->pad.h, *pl = c->pad.w;
   } else {
@@ -192,12 +192,12 @@ typedef struct {
 } pool_cfg;
 
 static const pool_cfg pool_cfgs[] = {
-    {"2x2 stride 2 on 7x6", 2, 3, 7, 6, 2, 2, 2, 2, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 stride 2 on 7x6 (overlap)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x2 stride (1, 3) explicit (1, 1)", 2, 2, 7, 6, 3, 2, 1, 3, {LOOM_PAD_EXPLICIT, 1, 1}, true},
-    {"3x3 stride 2 explicit (1, 1), exclude pad", 2, 2, 7, 6, 3, 3, 2, 2, {LOOM_PAD_EXPLICIT, 1, 1}, false},
-    {"3x3 stride 2 same (TF)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_PAD_SAME, 0, 0}, false},
-    {"2x2 stride 3 (gaps)", 1, 2, 8, 7, 2, 2, 3, 3, {LOOM_PAD_VALID, 0, 0}, true},
+    {"2x2 stride 2 on 7x6", 2, 3, 7, 6, 2, 2, 2, 2, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 stride 2 on 7x6 (overlap)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x2 stride (1, 3) explicit (1, 1)", 2, 2, 7, 6, 3, 2, 1, 3, {LOOM_CONV_PAD_EXPLICIT, 1, 1}, true},
+    {"3x3 stride 2 explicit (1, 1), exclude pad", 2, 2, 7, 6, 3, 3, 2, 2, {LOOM_CONV_PAD_EXPLICIT, 1, 1}, false},
+    {"3x3 stride 2 same (TF)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_CONV_PAD_SAME, 0, 0}, false},
+    {"2x2 stride 3 (gaps)", 1, 2, 8, 7, 2, 2, 3, 3, {LOOM_CONV_PAD_VALID, 0, 0}, true},
 };
 #define N_POOL_CFGS (int)(sizeof pool_cfgs / sizeof pool_cfgs[0])
 
@@ -421,9 +421,9 @@ static int parity_case(const tu_fixture *fx, const char *prefix) {
       b = loom_param(g, "b", 1, (int[]){ws[0]});
       load_param(b, fx, NM("b"));
     }
-    y = loom_conv2d(g, x, w, b, cfg[0], cfg[1], (loom_padding){(loom_pad_mode)cfg[2], cfg[3], cfg[4]});
+    y = loom_conv2d(g, x, w, b, cfg[0], cfg[1], (loom_padding){(loom_conv_pad_mode)cfg[2], cfg[3], cfg[4]});
   } else {
-    loom_padding pad = {(loom_pad_mode)cfg[5], cfg[6], cfg[7]};
+    loom_padding pad = {(loom_conv_pad_mode)cfg[5], cfg[6], cfg[7]};
     y = cfg[0] == 0 ? loom_maxpool2d(g, x, cfg[1], cfg[2], cfg[3], cfg[4], pad)
                     : loom_avgpool2d(g, x, cfg[1], cfg[2], cfg[3], cfg[4], pad, cfg[8]);
   }

@@ -1,5 +1,5 @@
-/* loom/lstm.h — the LSTM layer (torch.nn.LSTM / keras LSTM) as a graph builder, and the fused
- * sequence op it is built from. Gate order (i, f, g, o) and two biases as in PyTorch, so weights
+/* loom/lstm.h — the LSTM layer (torch.nn.LSTM / keras LSTM) as a graph builder over the fused
+ * sequence op of loom/ops_lstm.h. Gate order (i, f, g, o) and two biases as in PyTorch, so weights
  * interchange with torch.nn.LSTM (weight_ih_l0 (4H, E), weight_hh_l0 (4H, H), bias_ih_l0 (4H),
  * bias_hh_l0 (4H), "_reverse" for the backward direction, l1 for the second layer). */
 #ifndef LOOM_LSTM_H
@@ -9,6 +9,7 @@
 
 #include "loom/graph.h"
 #include "loom/layers.h"
+#include "loom/ops_lstm.h"
 #include "loom/rng.h"
 
 #ifdef __cplusplus
@@ -32,14 +33,6 @@ typedef struct loom_lstm_opts {
  * state after step len-1. Parameters are named <prefix>.weight_ih_l0 and so on (see above). */
 loom_tensor *loom_lstm(loom_graph *g, const char *prefix, loom_tensor *x, loom_tensor *lengths,
                        const loom_lstm_opts *opts, loom_rng *rng);
-
-/* The op: one direction of one layer. Per active step s of sample b (tau = s, or len-1-s reversed):
- *   [i f g o] = [σ σ tanh σ](x_tau W_ihᵀ + b_ih + (h_{s-1} ⊙ m) W_hhᵀ + b_hh);  c = f c + i g;  h = o tanh c
- * with m the recurrent dropout mask (1 in eval). Output (B, T, H) with h at tau (zero elsewhere) when
- * return_sequences, else (B, H), the state after step len-1. */
-loom_tensor *loom_lstm_seq(loom_graph *g, loom_tensor *x, loom_tensor *lengths, loom_tensor *w_ih, loom_tensor *w_hh,
-                           loom_tensor *b_ih, loom_tensor *b_hh, bool reverse, bool return_sequences,
-                           float recurrent_dropout);
 
 #ifdef __cplusplus
 }

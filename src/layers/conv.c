@@ -10,7 +10,7 @@
 
 loom_conv2d_opts loom_conv2d_defaults(int in_channels, int filters, int kernel) {
   return (loom_conv2d_opts){.in_channels = in_channels, .filters = filters, .kernel_h = kernel, .kernel_w = kernel,
-                            .stride_h = 1, .stride_w = 1, .padding = {LOOM_PAD_VALID, 0, 0},
+                            .stride_h = 1, .stride_w = 1, .padding = {LOOM_CONV_PAD_VALID, 0, 0},
                             .init = LOOM_INIT_GLOROT_UNIFORM};
 }
 

@@ -184,7 +184,7 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
     *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
     h = loom_add(g, h, loom_reshape(g, *mask, 3, (int[]){-1, T, 1}));
     h = loom_reshape(g, h, 4, (int[]){-1, 1, T, D});
-    h = loom_maxpool2d(g, h, T, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
+    h = loom_maxpool2d(g, h, T, 1, 1, 1, (loom_padding){LOOM_CONV_PAD_VALID, 0, 0});
     h = loom_reshape(g, h, 2, (int[]){-1, D});
   }
   if (p > 0) h = loom_dropout(g, h, p);
@@ -229,7 +229,7 @@ static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, 
     h = loom_mean(g, h, 1, false);
   } else if (!strcmp(pool, "max")) { /* an (H x 1) max-pool over (B·G, 1, H, D) */
     h = loom_reshape(g, h, 4, (int[]){-1, 1, H, D});
-    h = loom_maxpool2d(g, h, H, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
+    h = loom_maxpool2d(g, h, H, 1, 1, 1, (loom_padding){LOOM_CONV_PAD_VALID, 0, 0});
     h = loom_reshape(g, h, 2, (int[]){-1, D});
   }
   if (p > 0) h = loom_dropout(g, h, p);
@@ -266,7 +266,7 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
     snprintf(name, sizeof name, "image.conv%d", i);
     loom_conv2d_opts o = loom_conv2d_defaults(C, (int)filters[i], k);
     o.stride_h = o.stride_w = s;
-    o.padding.mode = same ? LOOM_PAD_SAME : LOOM_PAD_VALID;
+    o.padding.mode = same ? LOOM_CONV_PAD_SAME : LOOM_CONV_PAD_VALID;
     o.activation = bn || a == LOOM_ACT_NONE ? NULL : act;
     if (b->style == LOOM_INIT_STYLE_TORCH) o.init = LOOM_INIT_TORCH_DEFAULT;
     x = loom_conv2d_layer(g, name, x, &o, b->rng); // (B, F, H', W')

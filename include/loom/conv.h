@@ -8,6 +8,7 @@
 
 #include "loom/graph.h"
 #include "loom/init.h"
+#include "loom/layers.h"
 #include "loom/ops_conv.h"
 #include "loom/rng.h"
 
@@ -22,15 +23,16 @@ typedef struct loom_conv2d_opts {
   int stride_h, stride_w;  /* 0 means 1 */
   loom_padding padding;    /* zero value: VALID */
   bool no_bias;            /* zero value: with bias */
-  const char *activation;  /* NULL/"linear", "relu", "sigmoid", "tanh", "gelu" (another name is fatal) */
-  loom_init_kind init;     /* weight initialiser; bias is zeros, or U(+-1/sqrt(fan_in)) for TORCH_DEFAULT */
+  loom_activation activation; /* applied after the bias (zero value: none) */
+  loom_init_kind init;     /* weight initialiser (KERAS_DEFAULT, the zero value: Glorot-uniform); bias is
+                            * zeros, or U(+-1/sqrt(fan_in)) for TORCH_DEFAULT */
 } loom_conv2d_opts;
 
-/* Keras' defaults: stride 1, VALID, bias, no activation, glorot_uniform. */
-loom_conv2d_opts loom_conv2d_defaults(int in_channels, int filters, int kernel);
+/* Keras' defaults: kernel x kernel, stride 1, VALID, bias, no activation, Glorot-uniform. */
+loom_conv2d_opts loom_conv2d_opts_default(int in_channels, int filters, int kernel);
 /* Conv2D layer: params `<prefix>.weight` (C_out, C_in, kh, kw) and `<prefix>.bias` (C_out), initialised
- * from rng; returns the (activated) output. */
-loom_tensor *loom_conv2d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_conv2d_opts *o,
+ * from rng; the conv node is named `<prefix>`; returns the (activated) output. */
+loom_tensor *loom_layer_conv2d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_conv2d_opts *o,
                                loom_rng *rng);
 
 typedef struct loom_pool2d_opts {
@@ -40,10 +42,14 @@ typedef struct loom_pool2d_opts {
   bool count_include_pad;  /* average pooling only */
 } loom_pool2d_opts;
 
-/* Pool layers name their node `<prefix>` and have no parameters. */
-loom_tensor *loom_maxpool2d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_pool2d_opts *o);
-loom_tensor *loom_avgpool2d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_pool2d_opts *o);
-loom_tensor *loom_global_avgpool_layer(loom_graph *g, const char *prefix, loom_tensor *x);
+/* kernel x kernel windows, stride = kernel, VALID, count_include_pad (PyTorch's defaults). */
+loom_pool2d_opts loom_pool2d_opts_default(int kernel);
+
+/* Pool layers name their node `<prefix>` and have no parameters (so no rng); the global pool has no
+ * options either. */
+loom_tensor *loom_layer_maxpool2d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_pool2d_opts *o);
+loom_tensor *loom_layer_avgpool2d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_pool2d_opts *o);
+loom_tensor *loom_layer_global_avgpool(loom_graph *g, const char *prefix, loom_tensor *x);
 
 #ifdef __cplusplus
 }

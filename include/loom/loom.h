@@ -42,5 +42,6 @@
 #include "loom/rng.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
+#include "loom/seq_pool.h"
 
 #endif

@@ -8,7 +8,9 @@
 #include <stdbool.h>
 
 #include "loom/graph.h"
+#include "loom/layers.h"
 #include "loom/ops_norm.h"
+#include "loom/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,21 +23,26 @@ typedef struct loom_batchnorm_opts {
   bool no_affine;    /* zero value: learn weight (ones) and bias (zeros) */
 } loom_batchnorm_opts;
 /* PyTorch's defaults: eps 1e-5, momentum 0.1, affine. */
-loom_batchnorm_opts loom_batchnorm_defaults(int num_features);
+loom_batchnorm_opts loom_batchnorm_opts_default(int num_features);
 /* BatchNorm1d over (B, C) or (B, C, L), BatchNorm2d over (B, C, H, W): the op checks the rank.
  * Creates `<prefix>.weight`, `.bias` (params), `.running_mean` (zeros), `.running_var` (ones),
- * `.num_batches_tracked` (buffers). */
-loom_tensor *loom_batchnorm1d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o);
-loom_tensor *loom_batchnorm2d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o);
+ * `.num_batches_tracked` (buffers). The initial values are constants, so rng is not drawn from (it
+ * may be NULL); it is there so that every layer with parameters is called alike. */
+loom_tensor *loom_layer_batchnorm1d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o,
+                                    loom_rng *rng);
+loom_tensor *loom_layer_batchnorm2d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o,
+                                    loom_rng *rng);
 
 typedef struct loom_layernorm_opts {
   int normalized_shape; /* D, the last dim */
   float eps;            /* 1e-5 */
   bool no_affine;
 } loom_layernorm_opts;
-loom_layernorm_opts loom_layernorm_defaults(int normalized_shape);
-/* LayerNorm over the last dim: `<prefix>.weight` (ones), `<prefix>.bias` (zeros). */
-loom_tensor *loom_layernorm_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_layernorm_opts *o);
+/* PyTorch's defaults: eps 1e-5, affine. */
+loom_layernorm_opts loom_layernorm_opts_default(int normalized_shape);
+/* LayerNorm over the last dim: `<prefix>.weight` (ones), `<prefix>.bias` (zeros); rng as for batch norm. */
+loom_tensor *loom_layer_layernorm(loom_graph *g, const char *prefix, loom_tensor *x, const loom_layernorm_opts *o,
+                                  loom_rng *rng);
 
 #ifdef __cplusplus
 }

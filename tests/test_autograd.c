@@ -576,6 +576,80 @@ static void test_inference_arena_reuses_memory(void **state) {
   loom_graph_free(g);
 }
 
+/* The model summary: every node's op, name, shape and parameter count, then the totals; exact text
+ * before a compile (declared input shapes, "?" for ops), after a training compile, and once frozen. */
+static char *print_to_string(const loom_graph *g) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  loom_graph_print(g, f);
+  fclose(f);
+  return buf;
+}
+
+static void test_graph_print_summary(void **state) {
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 3});
+  loom_tensor *w = loom_param(g, "fc.weight", 2, (int[]){2, 3});
+  loom_tensor *h = loom_matmul(g, x, w, false, true);
+  loom_tensor *b = loom_param(g, "fc.bias", 1, (int[]){2});
+  h = loom_relu(g, loom_add(g, h, b));
+  loom_tensor_set_name(h, "fc");
+  loom_buffer(g, "stats", 1, (int[]){5});
+  loom_tensor *loss = loom_mean(g, h, LOOM_ALL, false);
+  char *got = print_to_string(g);
+  assert_string_equal(got,
+      "node  op              name                                    output shape            params\n"
+      "   0  input           x                                       (B, 3)\n"
+      "   1  param           fc.weight                               (2, 3)                       6\n"
+      "   2  matmul          matmul_2                                ?\n"
+      "   3  param           fc.bias                                 (2)                          2\n"
+      "   4  add             add_4                                   ?\n"
+      "   5  relu            fc                                      ?\n"
+      "   6  buffer          stats                                   (5)                          5\n"
+      "   7  mean            mean_7                                  ?\n"
+      "parameters: 8 (trainable 8, frozen 0); buffers: 5 floats; nodes: 8\n"
+      "arena: none (not compiled)\n");
+  free(got);
+  assert_int_equal(loom_graph_compile(g, 4, 1, &loss, true), 0);
+  got = print_to_string(g);
+  char want[2048];
+  snprintf(want, sizeof want,
+      "node  op              name                                    output shape            params\n"
+      "   0  input           x                                       (4, 3)\n"
+      "   1  param           fc.weight                               (2, 3)                       6\n"
+      "   2  matmul          matmul_2                                (4, 2)\n"
+      "   3  param           fc.bias                                 (2)                          2\n"
+      "   4  add             add_4                                   (4, 2)\n"
+      "   5  relu            fc                                      (4, 2)\n"
+      "   6  buffer          stats                                   (5)                          5\n"
+      "   7  mean            mean_7                                  (1)\n"
+      "parameters: 8 (trainable 8, frozen 0); buffers: 5 floats; nodes: 8 (7 in the compiled plan)\n"
+      "arena: %zu bytes (compiled for batch 4, with gradients)\n", loom_graph_arena_bytes(g));
+  assert_true(loom_graph_arena_bytes(g) > 0);
+  assert_string_equal(got, want);
+  free(got);
+  loom_graph_drop_grads(g);
+  assert_int_equal(loom_graph_compile(g, 2, 1, &h, false), 0);
+  got = print_to_string(g);
+  snprintf(want, sizeof want,
+      "node  op              name                                    output shape            params\n"
+      "   0  input           x                                       (2, 3)\n"
+      "   1  param           fc.weight                               (2, 3)                       6\n"
+      "   2  matmul          matmul_2                                (2, 2)\n"
+      "   3  param           fc.bias                                 (2)                          2\n"
+      "   4  add             add_4                                   (2, 2)\n"
+      "   5  relu            fc                                      (2, 2)\n"
+      "   6  buffer          stats                                   (5)                          5\n"
+      "   7  mean            mean_7                                  ?\n"
+      "parameters: 8 (trainable 0, frozen 8); buffers: 5 floats; nodes: 8 (6 in the compiled plan)\n"
+      "arena: %zu bytes (compiled for batch 2, without gradients)\n", loom_graph_arena_bytes(g));
+  assert_string_equal(got, want);
+  free(got);
+  loom_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_op_has_a_gradcheck_case),
@@ -592,6 +666,7 @@ int main(void) {
       cmocka_unit_test(test_gradients_only_where_needed),
       cmocka_unit_test(test_same_results_for_any_thread_count),
       cmocka_unit_test(test_no_heap_allocation_inside_a_step),
+      cmocka_unit_test(test_graph_print_summary),
   };
   return cmocka_run_group_tests_name("autograd", tests, NULL, NULL);
 }

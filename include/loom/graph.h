@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loom/rng.h"
 
@@ -192,6 +193,13 @@ loom_tensor *loom_graph_node(loom_graph *g, int i);
 loom_tensor *loom_graph_find(loom_graph *g, const char *name);
 /* Bytes held by the activation arena after the last compile. */
 size_t loom_graph_arena_bytes(const loom_graph *g);
+/* The model summary (Keras' model.summary()): one row per node in creation order — its index, op
+ * ("input", "param", "buffer" for leaves), name, output shape and parameter count (params and
+ * buffers) — then the totals: parameters (trainable and frozen), buffer floats, nodes, and the arena
+ * with the batch and mode of the last compile. Shapes are the compiled ones; before a compile (or for
+ * a node the last compile did not reach) an input shows its declared shape with B for the batch and
+ * an op shows "?". */
+void loom_graph_print(const loom_graph *g, FILE *f);
 
 /* ---- tensors ---- */
 size_t loom_tensor_numel(const loom_tensor *t);

@@ -870,3 +870,23 @@ void loom_model_fill_unknown(loom_model *m) {
   for (int j = 0; c && j < m->n_cat; j++) /* column j's ids: cat_offset[j] (unknown) .. the next column's offset */
     fill_row_mean(c, m->cat_offset[j], j + 1 < m->n_cat ? m->cat_offset[j + 1] : c->shape[0]);
 }
+
+void loom_model_print(const loom_model *m, FILE *f) {
+  fprintf(f, "model: task %s, towers", loom_task_name(m->task));
+  for (int i = 0; i < m->n_towers; i++) fprintf(f, "%s %s", i ? "," : "", m->towers[i]);
+  if (m->n_towers == 0) fprintf(f, " none");
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) fprintf(f, "; %d items scored per row\n", m->G);
+  else fprintf(f, "; head: %d %s\n", m->n_classes, m->n_classes == 1 ? "logit" : "classes");
+  loom_graph_print(m->g, f);
+}
+
+int loom_model_print_summary(const loom_config *c, const loom_data_schema *schema, FILE *f, loom_error *err) {
+  loom_dataset *ds = loom_dataset_open(schema, NULL, err);
+  if (!ds) return -1;
+  loom_model *m = loom_model_build(c, ds, err);
+  int rc = m ? loom_model_compile(m, schema->batch_size, true, err) : -1;
+  if (rc == 0) loom_model_print(m, f);
+  loom_model_free(m);
+  loom_dataset_free(ds);
+  return rc;
+}

@@ -63,13 +63,13 @@ int main(int argc, char **argv) {
     loom_tensor *h = x;
     const int chans[4] = {3, 32, 64, 128};
     for (int l = 0; l < 3; l++) {
-      loom_conv2d_opts o = loom_conv2d_defaults(chans[l], chans[l + 1], 3);
-      o.activation = "relu";
+      loom_conv2d_opts o = loom_conv2d_opts_default(chans[l], chans[l + 1], 3);
+      o.activation = LOOM_ACT_RELU;
       char name[32];
       snprintf(name, sizeof name, "conv%d", l);
-      h = loom_conv2d_layer(g, name, h, &o, &r);
+      h = loom_layer_conv2d(g, name, h, &o, &r);
       snprintf(name, sizeof name, "pool%d", l);
-      h = loom_maxpool2d_layer(g, name, h, &pool);
+      h = loom_layer_maxpool2d(g, name, h, &pool);
     }
     loom_tensor *R = loom_input(g, "R", LOOM_F32, 4, (int[]){LOOM_BATCH, 128, 2, 2});
     loom_tensor *loss = loom_sum(g, loom_mul(g, h, R), LOOM_ALL, false);

@@ -43,8 +43,8 @@ static double run(int B, int T, int E, int H, double min_seconds, double *cpu_ms
   loom_rng_seed(&r, 1);
   loom_tensor *x = loom_input(g, "x", LOOM_F32, 3, (int[]){LOOM_BATCH, T, E});
   x->requires_grad = true; /* as in the PyTorch run: dx is computed too */
-  loom_lstm_opts o = {.input_size = E, .hidden = H, .return_sequences = true, .init = LOOM_INIT_STYLE_TORCH};
-  loom_tensor *y = loom_lstm(g, "lstm", x, NULL, &o, &r);
+  loom_lstm_opts o = {.input_size = E, .hidden = H, .return_sequences = true, .init = LOOM_INIT_TORCH_DEFAULT};
+  loom_tensor *y = loom_layer_lstm(g, "lstm", x, NULL, &o, &r);
   loom_tensor *R = loom_input(g, "R", LOOM_F32, 3, (int[]){LOOM_BATCH, T, H});
   loom_tensor *loss = loom_sum(g, loom_mul(g, y, R), LOOM_ALL, false);
   if (loom_graph_compile(g, B, 1, &loss, true) != 0) {

@@ -40,8 +40,8 @@ typedef struct {
 
 static loom_tensor *dense(loom_graph *g, const char *name, loom_tensor *x, int in, int units, loom_activation act,
                           loom_rng *r) {
-  loom_dense_opts o = {.in_features = in, .units = units, .activation = act, .init = LOOM_INIT_STYLE_TORCH};
-  return loom_dense(g, name, x, &o, r);
+  loom_dense_opts o = {.in_features = in, .units = units, .activation = act, .init = LOOM_INIT_TORCH_DEFAULT};
+  return loom_layer_dense(g, name, x, &o, r);
 }
 
 static void build(model *m, int L, loom_rng *r) {
@@ -52,10 +52,10 @@ static void build(model *m, int L, loom_rng *r) {
   m->numeric = loom_input(g, "numeric", LOOM_F32, 2, (int[]){LOOM_BATCH, 3});
   m->target = loom_input(g, "target", LOOM_F32, 2, (int[]){LOOM_BATCH, 1});
   /* text: Embedding(5000, 128, padding 0) -> LSTM(128) -> last state -> Dense(64, relu) */
-  loom_embedding_opts eo = {.vocab = VOCAB, .dim = EMB, .padding_idx = 0, .init = LOOM_INIT_STYLE_TORCH};
-  loom_tensor *e = loom_embedding(g, "text.emb", m->ids, &eo, r);
-  loom_lstm_opts lo = {.input_size = EMB, .hidden = HID, .init = LOOM_INIT_STYLE_TORCH};
-  loom_tensor *h = loom_lstm(g, "text.lstm", e, m->lengths, &lo, r);
+  loom_embedding_opts eo = {.vocab = VOCAB, .dim = EMB, .padding_idx = 0, .init = LOOM_INIT_TORCH_DEFAULT};
+  loom_tensor *e = loom_layer_embedding(g, "text.emb", m->ids, &eo, r);
+  loom_lstm_opts lo = {.input_size = EMB, .hidden = HID, .init = LOOM_INIT_TORCH_DEFAULT};
+  loom_tensor *h = loom_layer_lstm(g, "text.lstm", e, m->lengths, &lo, r);
   loom_tensor *text = dense(g, "text.fc", h, HID, 64, LOOM_ACT_RELU, r);
   /* image: 3 x (Conv2D 3x3 valid relu -> MaxPool2), 32 -> 64 -> 128 channels -> Flatten -> Dense(128, relu) */
   loom_pool2d_opts pool = {.kernel_h = 2, .kernel_w = 2};
@@ -63,14 +63,14 @@ static void build(model *m, int L, loom_rng *r) {
   const int ch[4] = {3, 32, 64, 128};
   int side = IMG;
   for (int l = 0; l < 3; l++) {
-    loom_conv2d_opts co = loom_conv2d_defaults(ch[l], ch[l + 1], 3);
-    co.activation = "relu";
+    loom_conv2d_opts co = loom_conv2d_opts_default(ch[l], ch[l + 1], 3);
+    co.activation = LOOM_ACT_RELU;
     co.init = LOOM_INIT_TORCH_DEFAULT;
     char name[32];
     snprintf(name, sizeof name, "image.conv%d", l);
-    x = loom_conv2d_layer(g, name, x, &co, r);
+    x = loom_layer_conv2d(g, name, x, &co, r);
     snprintf(name, sizeof name, "image.pool%d", l);
-    x = loom_maxpool2d_layer(g, name, x, &pool);
+    x = loom_layer_maxpool2d(g, name, x, &pool);
     side = (side - 2) / 2;
   }
   loom_tensor *image = dense(g, "image.fc", loom_flatten(g, x), ch[3] * side * side, 128, LOOM_ACT_RELU, r);

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "autograd/graph_internal.h"
-#include "loom/conv.h"
 #include "loom/loss.h"
-#include "loom/lstm.h"
+#include "loom/ops_conv.h"
+#include "loom/ops_lstm.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- gradcheck cases over the op table */
@@ -113,7 +113,7 @@ static loom_tensor *c_lstm(loom_graph *g, loom_rng *r) { /* masked, reverse, all
                        true, 0.0f);
 }
 static loom_tensor *c_conv2d(loom_graph *g, loom_rng *r) {
-  return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_PAD_SAME, 0, 0});
+  return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_CONV_PAD_SAME, 0, 0});
 }
 static loom_tensor *c_maxpool2d(loom_graph *g, loom_rng *r) {
   loom_tensor *x = loom_param(g, "x", 4, (int[]){2, 2, 7, 6});
@@ -121,10 +121,10 @@ static loom_tensor *c_maxpool2d(loom_graph *g, loom_rng *r) {
   for (int i = 0; i < 168; i++) perm[i] = i;
   loom_rng_shuffle(r, perm, 168);
   for (int i = 0; i < 168; i++) x->data[i] = 0.05f * (float)(perm[i] - 84);
-  return loom_maxpool2d(g, x, 3, 3, 2, 2, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1});
+  return loom_maxpool2d(g, x, 3, 3, 2, 2, (loom_padding){LOOM_CONV_PAD_EXPLICIT, 1, 1});
 }
 static loom_tensor *c_avgpool2d(loom_graph *g, loom_rng *r) {
-  return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_PAD_EXPLICIT, 1, 1}, true);
+  return loom_avgpool2d(g, P("x", 2, 2, 7, 6), 3, 2, 2, 1, (loom_padding){LOOM_CONV_PAD_EXPLICIT, 1, 1}, true);
 }
 static loom_tensor *c_global_avgpool(loom_graph *g, loom_rng *r) { return loom_global_avgpool(g, P("x", 2, 3, 5, 4)); }
 static loom_tensor *c_batchnorm(loom_graph *g, loom_rng *r) {
@@ -510,8 +510,8 @@ static void test_inference_arena_reuses_memory(void **state) {
   loom_tensor *img = loom_input(g, "img", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 8, 8});
   loom_tensor *seq = loom_input(g, "seq", LOOM_F32, 3, (int[]){LOOM_BATCH, T, E});
   loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){LOOM_BATCH});
-  loom_tensor *c = loom_conv2d(g, img, P("cw", 4, 3, 3, 3), P("cb", 4), 1, 1, (loom_padding){LOOM_PAD_SAME, 0, 0});
-  c = loom_maxpool2d(g, loom_relu(g, c), 2, 2, 2, 2, (loom_padding){LOOM_PAD_VALID, 0, 0});
+  loom_tensor *c = loom_conv2d(g, img, P("cw", 4, 3, 3, 3), P("cb", 4), 1, 1, (loom_padding){LOOM_CONV_PAD_SAME, 0, 0});
+  c = loom_maxpool2d(g, loom_relu(g, c), 2, 2, 2, 2, (loom_padding){LOOM_CONV_PAD_VALID, 0, 0});
   loom_tensor *a = loom_tanh(g, loom_matmul(g, loom_flatten(g, c), P("fw", 16, 64), false, true));
   loom_tensor *h = loom_lstm_seq(g, seq, len, P("wih", 4 * H, E), P("whh", 4 * H, H), P("bih", 4 * H), P("bhh", 4 * H),
                                  false, false, 0.0f);
@@ -576,6 +576,80 @@ static void test_inference_arena_reuses_memory(void **state) {
   loom_graph_free(g);
 }
 
+/* The model summary: every node's op, name, shape and parameter count, then the totals; exact text
+ * before a compile (declared input shapes, "?" for ops), after a training compile, and once frozen. */
+static char *print_to_string(const loom_graph *g) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  loom_graph_print(g, f);
+  fclose(f);
+  return buf;
+}
+
+static void test_graph_print_summary(void **state) {
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 3});
+  loom_tensor *w = loom_param(g, "fc.weight", 2, (int[]){2, 3});
+  loom_tensor *h = loom_matmul(g, x, w, false, true);
+  loom_tensor *b = loom_param(g, "fc.bias", 1, (int[]){2});
+  h = loom_relu(g, loom_add(g, h, b));
+  loom_tensor_set_name(h, "fc");
+  loom_buffer(g, "stats", 1, (int[]){5});
+  loom_tensor *loss = loom_mean(g, h, LOOM_ALL, false);
+  char *got = print_to_string(g);
+  assert_string_equal(got,
+      "node  op              name                                    output shape            params\n"
+      "   0  input           x                                       (B, 3)\n"
+      "   1  param           fc.weight                               (2, 3)                       6\n"
+      "   2  matmul          matmul_2                                ?\n"
+      "   3  param           fc.bias                                 (2)                          2\n"
+      "   4  add             add_4                                   ?\n"
+      "   5  relu            fc                                      ?\n"
+      "   6  buffer          stats                                   (5)                          5\n"
+      "   7  mean            mean_7                                  ?\n"
+      "parameters: 8 (trainable 8, frozen 0); buffers: 5 floats; nodes: 8\n"
+      "arena: none (not compiled)\n");
+  free(got);
+  assert_int_equal(loom_graph_compile(g, 4, 1, &loss, true), 0);
+  got = print_to_string(g);
+  char want[2048];
+  snprintf(want, sizeof want,
+      "node  op              name                                    output shape            params\n"
+      "   0  input           x                                       (4, 3)\n"
+      "   1  param           fc.weight                               (2, 3)                       6\n"
+      "   2  matmul          matmul_2                                (4, 2)\n"
+      "   3  param           fc.bias                                 (2)                          2\n"
+      "   4  add             add_4                                   (4, 2)\n"
+      "   5  relu            fc                                      (4, 2)\n"
+      "   6  buffer          stats                                   (5)                          5\n"
+      "   7  mean            mean_7                                  (1)\n"
+      "parameters: 8 (trainable 8, frozen 0); buffers: 5 floats; nodes: 8 (7 in the compiled plan)\n"
+      "arena: %zu bytes (compiled for batch 4, with gradients)\n", loom_graph_arena_bytes(g));
+  assert_true(loom_graph_arena_bytes(g) > 0);
+  assert_string_equal(got, want);
+  free(got);
+  loom_graph_drop_grads(g);
+  assert_int_equal(loom_graph_compile(g, 2, 1, &h, false), 0);
+  got = print_to_string(g);
+  snprintf(want, sizeof want,
+      "node  op              name                                    output shape            params\n"
+      "   0  input           x                                       (2, 3)\n"
+      "   1  param           fc.weight                               (2, 3)                       6\n"
+      "   2  matmul          matmul_2                                (2, 2)\n"
+      "   3  param           fc.bias                                 (2)                          2\n"
+      "   4  add             add_4                                   (2, 2)\n"
+      "   5  relu            fc                                      (2, 2)\n"
+      "   6  buffer          stats                                   (5)                          5\n"
+      "   7  mean            mean_7                                  ?\n"
+      "parameters: 8 (trainable 0, frozen 8); buffers: 5 floats; nodes: 8 (6 in the compiled plan)\n"
+      "arena: %zu bytes (compiled for batch 2, without gradients)\n", loom_graph_arena_bytes(g));
+  assert_string_equal(got, want);
+  free(got);
+  loom_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_op_has_a_gradcheck_case),
@@ -592,6 +666,7 @@ int main(void) {
       cmocka_unit_test(test_gradients_only_where_needed),
       cmocka_unit_test(test_same_results_for_any_thread_count),
       cmocka_unit_test(test_no_heap_allocation_inside_a_step),
+      cmocka_unit_test(test_graph_print_summary),
   };
   return cmocka_run_group_tests_name("autograd", tests, NULL, NULL);
 }

@@ -24,8 +24,8 @@ static void fill_distinct(float *x, size_t n, loom_rng *r) {
   free(perm);
 }
 
-static const loom_padding VALID = {LOOM_PAD_VALID, 0, 0}, SAME = {LOOM_PAD_SAME, 0, 0};
-static loom_padding explicit_pad(int h, int w) { return (loom_padding){LOOM_PAD_EXPLICIT, h, w}; }
+static const loom_padding VALID = {LOOM_CONV_PAD_VALID, 0, 0}, SAME = {LOOM_CONV_PAD_SAME, 0, 0};
+static loom_padding explicit_pad(int h, int w) { return (loom_padding){LOOM_CONV_PAD_EXPLICIT, h, w}; }
 
 /* ---------------------------------------------------------------- conv configurations */
 
@@ -37,17 +37,17 @@ typedef struct {
 } conv_cfg;
 
 static const conv_cfg conv_cfgs[] = {
-    {"3x3 stride 2 same", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_PAD_SAME, 0, 0}, true},
-    {"3x3 stride 2 valid", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 stride 2 explicit (1, 1)", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_PAD_EXPLICIT, 1, 1}, true},
-    {"3x2 stride (2, 1) explicit (1, 2)", 2, 3, 7, 6, 4, 3, 2, 2, 1, {LOOM_PAD_EXPLICIT, 1, 2}, true},
-    {"4x4 stride 1 same (asymmetric)", 2, 2, 7, 6, 3, 4, 4, 1, 1, {LOOM_PAD_SAME, 0, 0}, true},
-    {"5x5 same over a 3x4 image", 2, 2, 3, 4, 3, 5, 5, 1, 1, {LOOM_PAD_SAME, 0, 0}, false},
-    {"2x2 stride 3 valid (gaps)", 3, 2, 8, 7, 3, 2, 2, 3, 3, {LOOM_PAD_VALID, 0, 0}, true},
-    {"1x1 (identity columns), one block", 8, 3, 7, 6, 4, 1, 1, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
-    {"1x1, one sample per block", 2, 3, 17, 17, 4, 1, 1, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 valid, one sample per block", 2, 2, 20, 20, 3, 3, 3, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 valid, uneven blocks of 4 and 3", 7, 2, 12, 12, 3, 3, 3, 1, 1, {LOOM_PAD_VALID, 0, 0}, true},
+    {"3x3 stride 2 same", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_CONV_PAD_SAME, 0, 0}, true},
+    {"3x3 stride 2 valid", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 stride 2 explicit (1, 1)", 2, 3, 7, 6, 5, 3, 3, 2, 2, {LOOM_CONV_PAD_EXPLICIT, 1, 1}, true},
+    {"3x2 stride (2, 1) explicit (1, 2)", 2, 3, 7, 6, 4, 3, 2, 2, 1, {LOOM_CONV_PAD_EXPLICIT, 1, 2}, true},
+    {"4x4 stride 1 same (asymmetric)", 2, 2, 7, 6, 3, 4, 4, 1, 1, {LOOM_CONV_PAD_SAME, 0, 0}, true},
+    {"5x5 same over a 3x4 image", 2, 2, 3, 4, 3, 5, 5, 1, 1, {LOOM_CONV_PAD_SAME, 0, 0}, false},
+    {"2x2 stride 3 valid (gaps)", 3, 2, 8, 7, 3, 2, 2, 3, 3, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"1x1 (identity columns), one block", 8, 3, 7, 6, 4, 1, 1, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"1x1, one sample per block", 2, 3, 17, 17, 4, 1, 1, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 valid, one sample per block", 2, 2, 20, 20, 3, 3, 3, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 valid, uneven blocks of 4 and 3", 7, 2, 12, 12, 3, 3, 3, 1, 1, {LOOM_CONV_PAD_VALID, 0, 0}, true},
 };
 #define N_CONV_CFGS (int)(sizeof conv_cfgs / sizeof conv_cfgs[0])
 
@@ -82,9 +82,9 @@ static void test_conv2d_gradcheck(void **state) {
 
 /* Output size and top/left pad by the rule of each padding mode, computed independently. */
 static void ref_pads(const conv_cfg *c, int *Ho, int *Wo, int *pt, int *pl) {
-  if (c->pad.mode == LOOM_PAD_VALID) {
+  if (c->pad.mode == LOOM_CONV_PAD_VALID) {
     *Ho = (c->H - c->kh) / c->sh + 1, *Wo = (c->W - c->kw) / c->sw + 1, *pt = *pl = 0;
-  } else if (c->pad.mode == LOOM_PAD_EXPLICIT) {
+  } else if (c->pad.mode == LOOM_CONV_PAD_EXPLICIT) {
     *Ho = (c->H + 2 * c->pad.h - c->kh) / c->sh + 1, *Wo = (c->W + 2 * c->pad.w - c->kw) / c->sw + 1;
     *pt = c->pad.h, *pl = c->pad.w;
   } else {
@@ -192,12 +192,12 @@ typedef struct {
 } pool_cfg;
 
 static const pool_cfg pool_cfgs[] = {
-    {"2x2 stride 2 on 7x6", 2, 3, 7, 6, 2, 2, 2, 2, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x3 stride 2 on 7x6 (overlap)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_PAD_VALID, 0, 0}, true},
-    {"3x2 stride (1, 3) explicit (1, 1)", 2, 2, 7, 6, 3, 2, 1, 3, {LOOM_PAD_EXPLICIT, 1, 1}, true},
-    {"3x3 stride 2 explicit (1, 1), exclude pad", 2, 2, 7, 6, 3, 3, 2, 2, {LOOM_PAD_EXPLICIT, 1, 1}, false},
-    {"3x3 stride 2 same (TF)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_PAD_SAME, 0, 0}, false},
-    {"2x2 stride 3 (gaps)", 1, 2, 8, 7, 2, 2, 3, 3, {LOOM_PAD_VALID, 0, 0}, true},
+    {"2x2 stride 2 on 7x6", 2, 3, 7, 6, 2, 2, 2, 2, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x3 stride 2 on 7x6 (overlap)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_CONV_PAD_VALID, 0, 0}, true},
+    {"3x2 stride (1, 3) explicit (1, 1)", 2, 2, 7, 6, 3, 2, 1, 3, {LOOM_CONV_PAD_EXPLICIT, 1, 1}, true},
+    {"3x3 stride 2 explicit (1, 1), exclude pad", 2, 2, 7, 6, 3, 3, 2, 2, {LOOM_CONV_PAD_EXPLICIT, 1, 1}, false},
+    {"3x3 stride 2 same (TF)", 2, 3, 7, 6, 3, 3, 2, 2, {LOOM_CONV_PAD_SAME, 0, 0}, false},
+    {"2x2 stride 3 (gaps)", 1, 2, 8, 7, 2, 2, 3, 3, {LOOM_CONV_PAD_VALID, 0, 0}, true},
 };
 #define N_POOL_CFGS (int)(sizeof pool_cfgs / sizeof pool_cfgs[0])
 
@@ -278,7 +278,7 @@ static void test_pool_matches_naive(void **state) {
 static void test_global_avgpool_is_plane_mean(void **state) {
   loom_graph *g = loom_graph_new();
   loom_tensor *x = loom_input(g, "x", LOOM_F32, 4, (int[]){LOOM_BATCH, 2, 3, 5});
-  loom_tensor *y = loom_global_avgpool_layer(g, "gap", x);
+  loom_tensor *y = loom_layer_global_avgpool(g, "gap", x);
   assert_int_equal(loom_graph_compile(g, 3, 1, &y, false), 0);
   assert_int_equal(y->ndim, 2);
   assert_int_equal(y->shape[1], 2);
@@ -316,10 +316,10 @@ static void test_recompile_for_other_batch_sizes(void **state) {
   loom_rng_seed(&r, 8);
   loom_graph *g = loom_graph_new();
   loom_tensor *x = loom_input(g, "x", LOOM_F32, 4, (int[]){LOOM_BATCH, 2, 9, 8});
-  loom_conv2d_opts o = loom_conv2d_defaults(2, 4, 3);
+  loom_conv2d_opts o = loom_conv2d_opts_default(2, 4, 3);
   o.padding = SAME;
   o.stride_h = 2;
-  loom_tensor *y = loom_conv2d_layer(g, "c", x, &o, &r);
+  loom_tensor *y = loom_layer_conv2d(g, "c", x, &o, &r);
   loom_tensor *loss = loom_sum(g, y, LOOM_ALL, false);
   loom_tensor *w = loom_graph_find(g, "c.weight");
   const size_t in = 2 * 9 * 8, out = 4 * 5 * 8;
@@ -356,17 +356,17 @@ static void test_conv2d_layer_names_init_and_activation(void **state) {
   loom_rng_seed(&r, 5);
   loom_graph *g = loom_graph_new();
   loom_tensor *x = loom_input(g, "img", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 9, 9});
-  loom_conv2d_opts o = loom_conv2d_defaults(3, 16, 3);
-  o.activation = "relu";
+  loom_conv2d_opts o = loom_conv2d_opts_default(3, 16, 3);
+  o.activation = LOOM_ACT_RELU;
   o.init = LOOM_INIT_HE_UNIFORM;
   o.padding = SAME;
-  loom_tensor *y = loom_conv2d_layer(g, "features.0", x, &o, &r);
-  loom_conv2d_opts o2 = loom_conv2d_defaults(16, 4, 1);
+  loom_tensor *y = loom_layer_conv2d(g, "features.0", x, &o, &r);
+  loom_conv2d_opts o2 = loom_conv2d_opts_default(16, 4, 1);
   o2.init = LOOM_INIT_TORCH_DEFAULT;
   o2.stride_h = o2.stride_w = 2;
-  loom_tensor *y2 = loom_conv2d_layer(g, "features.2", y, &o2, &r);
+  loom_tensor *y2 = loom_layer_conv2d(g, "features.2", y, &o2, &r);
   loom_pool2d_opts po = {.kernel_h = 2, .kernel_w = 2};
-  loom_tensor *p = loom_maxpool2d_layer(g, "pool", y2, &po);
+  loom_tensor *p = loom_layer_maxpool2d(g, "pool", y2, &po);
   assert_int_equal(loom_graph_compile(g, 2, 1, &p, false), 0);
   assert_int_equal(y->op, LOOM_OP_RELU);
   assert_int_equal(y->shape[2], 9);
@@ -421,9 +421,9 @@ static int parity_case(const tu_fixture *fx, const char *prefix) {
       b = loom_param(g, "b", 1, (int[]){ws[0]});
       load_param(b, fx, NM("b"));
     }
-    y = loom_conv2d(g, x, w, b, cfg[0], cfg[1], (loom_padding){(loom_pad_mode)cfg[2], cfg[3], cfg[4]});
+    y = loom_conv2d(g, x, w, b, cfg[0], cfg[1], (loom_padding){(loom_conv_pad_mode)cfg[2], cfg[3], cfg[4]});
   } else {
-    loom_padding pad = {(loom_pad_mode)cfg[5], cfg[6], cfg[7]};
+    loom_padding pad = {(loom_conv_pad_mode)cfg[5], cfg[6], cfg[7]};
     y = cfg[0] == 0 ? loom_maxpool2d(g, x, cfg[1], cfg[2], cfg[3], cfg[4], pad)
                     : loom_avgpool2d(g, x, cfg[1], cfg[2], cfg[3], cfg[4], pad, cfg[8]);
   }
@@ -477,16 +477,16 @@ static cnn build_cnn(int batch) {
   loom_rng_seed(&r, 21);
   m.g = loom_graph_new();
   m.x = loom_input(m.g, "x", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 18, 17});
-  loom_conv2d_opts c1 = loom_conv2d_defaults(3, 8, 3), c2 = loom_conv2d_defaults(8, 12, 3), c3 = loom_conv2d_defaults(12, 6, 1);
-  c1.activation = "relu";
+  loom_conv2d_opts c1 = loom_conv2d_opts_default(3, 8, 3), c2 = loom_conv2d_opts_default(8, 12, 3), c3 = loom_conv2d_opts_default(12, 6, 1);
+  c1.activation = LOOM_ACT_RELU;
   c1.padding = SAME;
   c2.stride_h = 2;
   loom_pool2d_opts p = {.kernel_h = 2, .kernel_w = 2};
-  loom_tensor *h = loom_maxpool2d_layer(m.g, "p1", loom_conv2d_layer(m.g, "c1", m.x, &c1, &r), &p);
-  loom_batchnorm_opts bn = loom_batchnorm_defaults(12);
-  h = loom_relu(m.g, loom_batchnorm2d_layer(m.g, "bn2", loom_conv2d_layer(m.g, "c2", h, &c2, &r), &bn));
-  h = loom_avgpool2d_layer(m.g, "p2", h, &(loom_pool2d_opts){2, 2, 1, 1, SAME, false});
-  h = loom_global_avgpool(m.g, loom_conv2d_layer(m.g, "c3", h, &c3, &r));
+  loom_tensor *h = loom_layer_maxpool2d(m.g, "p1", loom_layer_conv2d(m.g, "c1", m.x, &c1, &r), &p);
+  loom_batchnorm_opts bn = loom_batchnorm_opts_default(12);
+  h = loom_relu(m.g, loom_layer_batchnorm2d(m.g, "bn2", loom_layer_conv2d(m.g, "c2", h, &c2, &r), &bn, NULL));
+  h = loom_layer_avgpool2d(m.g, "p2", h, &(loom_pool2d_opts){2, 2, 1, 1, SAME, false});
+  h = loom_global_avgpool(m.g, loom_layer_conv2d(m.g, "c3", h, &c3, &r));
   m.loss = loom_sum(m.g, loom_mul(m.g, h, h), LOOM_ALL, false);
   assert_int_equal(loom_graph_compile(m.g, batch, 1, &m.loss, true), 0);
   loom_graph_set_training(m.g, true);

@@ -39,7 +39,7 @@ static int gradcheck_layer(const gc_ctx *c, const loom_lstm_opts *o, bool traini
   loom_tensor *x = loom_input(g, "x", LOOM_F32, 3, (int[]){LOOM_BATCH, c->T, c->E});
   x->requires_grad = true;
   loom_tensor *len = c->lengths ? loom_input(g, "lengths", LOOM_I32, 1, (int[]){LOOM_BATCH}) : NULL;
-  loom_tensor *y = loom_lstm(g, "rnn", x, len, o, &r);
+  loom_tensor *y = loom_layer_lstm(g, "rnn", x, len, o, &r);
   for (int i = 0; i < loom_graph_n_param_tensors(g); i++) {
     loom_tensor *p = loom_graph_param_tensor(g, i);
     tu_fill_uniform(p->data, loom_tensor_numel(p), -0.7f, 0.7f, &r);
@@ -101,7 +101,7 @@ static void parity(const char *file, bool seq) {
   x->requires_grad = true;
   loom_tensor *len = masked ? loom_input(g, "lengths", LOOM_I32, 1, (int[]){LOOM_BATCH}) : NULL;
   loom_lstm_opts o = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = D == 2, .return_sequences = seq};
-  loom_tensor *y = loom_lstm(g, "lstm", x, len, &o, &r);
+  loom_tensor *y = loom_layer_lstm(g, "lstm", x, len, &o, &r);
   loom_tensor *R = seq ? loom_input(g, "R", LOOM_F32, 3, (int[]){B, T, D * H}) : loom_input(g, "R", LOOM_F32, 2, (int[]){B, D * H});
   loom_input_bind(R, (void *)tu_fixture_f32(fx, seq ? "r_seq" : "r_last", NULL, NULL, NULL));
   loom_tensor *loss = loom_sum(g, loom_mul(g, y, R), LOOM_ALL, false);
@@ -282,7 +282,7 @@ static net build_net(int B, int T) {
   n.len = loom_input(n.g, "lengths", LOOM_I32, 1, (int[]){LOOM_BATCH});
   loom_lstm_opts o = {.input_size = 24, .hidden = 40, .layers = 2, .bidirectional = true, .dropout = 0.2f,
                       .recurrent_dropout = 0.1f};
-  loom_tensor *y = loom_lstm(n.g, "rnn", n.x, n.len, &o, &r);
+  loom_tensor *y = loom_layer_lstm(n.g, "rnn", n.x, n.len, &o, &r);
   n.loss = loom_sum(n.g, loom_mul(n.g, y, y), LOOM_ALL, false);
   assert_int_equal(loom_graph_compile(n.g, B, 1, &n.loss, true), 0);
   loom_graph_set_training(n.g, true);
@@ -329,8 +329,8 @@ static void test_init_and_names(void **state) {
   for (int style = 0; style < 2; style++) {
     loom_graph *g = loom_graph_new();
     loom_tensor *x = loom_input(g, "x", LOOM_F32, 3, (int[]){LOOM_BATCH, 4, E});
-    loom_lstm_opts o = {.input_size = E, .hidden = H, .layers = 2, .bidirectional = true, .init = (loom_init_style)style};
-    loom_lstm(g, "text.lstm", x, NULL, &o, &r);
+    loom_lstm_opts o = {.input_size = E, .hidden = H, .layers = 2, .bidirectional = true, .init = style ? LOOM_INIT_TORCH_DEFAULT : LOOM_INIT_KERAS_DEFAULT};
+    loom_layer_lstm(g, "text.lstm", x, NULL, &o, &r);
     assert_int_equal(loom_graph_n_param_tensors(g), 16);
     const char *names[] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
                            "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1_reverse"};
@@ -344,7 +344,7 @@ static void test_init_and_names(void **state) {
     assert_int_equal(wih1->shape[1], 2 * H); /* layer 1 reads [fwd, bwd] */
     loom_tensor *whh = loom_graph_find(g, "text.lstm.weight_hh_l0"), *bih = loom_graph_find(g, "text.lstm.bias_ih_l0");
     loom_tensor *bhh = loom_graph_find(g, "text.lstm.bias_hh_l0");
-    if (style == LOOM_INIT_STYLE_KERAS) {
+    if (style == 0) {
       for (int j = 0; j < 4 * H; j++) {
         assert_true(bih->data[j] == (j >= H && j < 2 * H ? 1.0f : 0.0f));
         assert_true(bhh->data[j] == 0.0f);
@@ -366,6 +366,35 @@ static void test_init_and_names(void **state) {
   }
 }
 
+/* loom_lstm_opts_default, and a kind other than the two framework defaults: W_ih from it (Keras'
+ * kernel_initializer), the rest as Keras (orthogonal W_hh, zero biases, unit forget bias). */
+static void test_opts_default_and_kernel_init_kind(void **state) {
+  loom_lstm_opts o = loom_lstm_opts_default(6, 5);
+  assert_int_equal(o.input_size, 6);
+  assert_int_equal(o.hidden, 5);
+  assert_int_equal(o.layers, 1);
+  assert_false(o.bidirectional);
+  assert_false(o.return_sequences);
+  assert_true(o.dropout == 0.0f && o.recurrent_dropout == 0.0f);
+  assert_int_equal(o.init, LOOM_INIT_KERAS_DEFAULT);
+  loom_rng r;
+  loom_rng_seed(&r, 21);
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "x", LOOM_F32, 3, (int[]){LOOM_BATCH, 4, 6});
+  o.init = LOOM_INIT_ZEROS;
+  loom_layer_lstm(g, "rnn", x, NULL, &o, &r);
+  loom_tensor *wih = loom_graph_find(g, "rnn.weight_ih_l0"), *whh = loom_graph_find(g, "rnn.weight_hh_l0");
+  loom_tensor *bih = loom_graph_find(g, "rnn.bias_ih_l0");
+  for (int j = 0; j < 4 * 5 * 6; j++) assert_true(wih->data[j] == 0.0f);
+  for (int j = 0; j < 4 * 5; j++) assert_true(bih->data[j] == (j >= 5 && j < 10 ? 1.0f : 0.0f));
+  for (int a = 0; a < 5; a++) { /* orthonormal columns, as with KERAS_DEFAULT */
+    double n2 = 0;
+    for (int k = 0; k < 20; k++) n2 += (double)whh->data[k * 5 + a] * whh->data[k * 5 + a];
+    assert_true(fabs(n2 - 1.0) < 1e-5);
+  }
+  loom_graph_free(g);
+}
+
 /* Recurrent dropout is training-only: eval equals the same weights with none; training differs. */
 static void test_recurrent_dropout_training_only(void **state) {
   enum { B = 5, T = 7, E = 4, H = 9 };
@@ -376,7 +405,7 @@ static void test_recurrent_dropout_training_only(void **state) {
     loom_graph *g = loom_graph_new();
     loom_tensor *x = loom_input(g, "x", LOOM_F32, 3, (int[]){LOOM_BATCH, T, E});
     loom_lstm_opts o = {.input_size = E, .hidden = H, .recurrent_dropout = k == 0 ? 0.0f : 0.4f};
-    loom_tensor *y = loom_lstm(g, "rnn", x, NULL, &o, &r);
+    loom_tensor *y = loom_layer_lstm(g, "rnn", x, NULL, &o, &r);
     assert_int_equal(loom_graph_compile(g, B, 1, &y, false), 0);
     tu_fill_uniform(x->data, B * T * E, -1, 1, &r);
     loom_graph_set_training(g, k == 2);
@@ -410,6 +439,7 @@ int main(void) {
       cmocka_unit_test(test_simd_gate_kernels_match_scalar),
       cmocka_unit_test(test_same_results_for_1_and_2_threads),
       cmocka_unit_test(test_init_and_names),
+      cmocka_unit_test(test_opts_default_and_kernel_init_kind),
       cmocka_unit_test(test_recurrent_dropout_training_only),
       cmocka_unit_test(test_no_heap_allocation_inside_a_step),
   };

@@ -306,9 +306,58 @@ static void test_dump_for_pytorch(void **state) {
                    "loom_model_rows_max");
 }
 
+/* The model summary (loom-train --print-model): the model line, every node, and totals that agree
+ * with the graph; loom_model_print_summary builds, compiles at [data] batch_size and prints the same. */
+static char *model_print_string(const loom_model *m, const fixture *f, bool summary) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  assert_non_null(out);
+  if (summary) {
+    if (loom_model_print_summary(f->c, &f->dsec.schema, out, &err) < 0) fail_msg("%s", err.msg);
+  } else {
+    loom_model_print(m, out);
+  }
+  fclose(out);
+  return buf;
+}
+
+static void test_model_print(void **state) {
+  fixture f;
+  loom_model *m = build(&f, "text.pooling=max\nimage.batchnorm=true");
+  if (!m) fail_msg("%s", err.msg);
+  if (loom_model_compile(m, 4, true, &err) < 0) fail_msg("%s", err.msg);
+  char *got = model_print_string(m, &f, false);
+  const char *first = "model: task binary, towers text, image, interaction; head: 1 logit\n"
+                      "node  op              name                                    output shape            params\n";
+  assert_memory_equal(got, first, strlen(first));
+  size_t n_params = 0, n_buffers = 0;
+  for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++) n_params += loom_tensor_numel(loom_graph_param_tensor(m->g, i));
+  for (int i = 0; i < loom_graph_n_buffer_tensors(m->g); i++) n_buffers += loom_tensor_numel(loom_graph_buffer_tensor(m->g, i));
+  char totals[256];
+  snprintf(totals, sizeof totals, "\nparameters: %zu (trainable %zu, frozen 0); buffers: %zu floats; nodes: %d (",
+           n_params, n_params, n_buffers, loom_graph_n_nodes(m->g));
+  if (!strstr(got, totals)) fail_msg("no '%s' in:\n%s", totals + 1, got);
+  /* the pooled text node (the sequence-pooling layer) and a conv block, with their compiled shapes */
+  if (!strstr(got, "  reshape         text.pool                               (4, 3)\n")) fail_msg("no text.pool row in:\n%s", got);
+  if (!strstr(got, "  param           image.conv0.weight                      (2, 3, 3, 3)                54\n"))
+    fail_msg("no image.conv0.weight row in:\n%s", got);
+  if (!strstr(got, "  buffer          image.bn0.running_mean                  (2)                          2\n"))
+    fail_msg("no image.bn0.running_mean row in:\n%s", got);
+  int lines = 0;
+  for (const char *p = got; *p; p++) lines += *p == '\n';
+  assert_int_equal(lines, 1 + 1 + loom_graph_n_nodes(m->g) + 2);
+  char *again = model_print_string(NULL, &f, true); /* a second model from the same config: the same text */
+  assert_string_equal(again, got);
+  free(again);
+  free(got);
+  fixture_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parameter_names),     cmocka_unit_test(test_rows_encoder),
+      cmocka_unit_test(test_model_print),
       cmocka_unit_test(test_gradients_through_the_model),
       cmocka_unit_test(test_multiclass_head),     cmocka_unit_test(test_config_mistakes),
       cmocka_unit_test(test_config_dump_round_trip), cmocka_unit_test(test_dump_for_pytorch),

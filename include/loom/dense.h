@@ -17,15 +17,17 @@ typedef struct loom_dense_opts {
   int units;                  /* output features */
   loom_activation activation; /* applied after the bias */
   bool no_bias;               /* false (the default): <prefix>.bias exists */
-  loom_init_style init;       /* KERAS (default): Glorot-uniform weight, zero bias; TORCH: U(+-1/sqrt(in)) both */
+  loom_init_kind init;        /* KERAS_DEFAULT (zero value): Glorot-uniform weight, zero bias; TORCH_DEFAULT:
+                               * U(+-1/sqrt(in)) both; another kind: the weight from it, zero bias */
 } loom_dense_opts;
+
+/* Keras' defaults: no activation, a bias, Glorot-uniform weight. */
+loom_dense_opts loom_dense_opts_default(int in_features, int units);
 
 /* y = act(x W^T + b) over the last dim of x: (B, in) -> (B, units), (B, T, in) -> (B, T, units).
  * Parameters <prefix>.weight (units, in) and <prefix>.bias (units), PyTorch's layout. */
-loom_tensor *loom_dense(loom_graph *g, const char *prefix, loom_tensor *x, const loom_dense_opts *opts, loom_rng *rng);
-
-/* y = act(x) for the activation enum (identity for LOOM_ACT_NONE). */
-loom_tensor *loom_activate(loom_graph *g, loom_tensor *x, loom_activation act);
+loom_tensor *loom_layer_dense(loom_graph *g, const char *prefix, loom_tensor *x, const loom_dense_opts *opts,
+                              loom_rng *rng);
 
 #ifdef __cplusplus
 }

@@ -11,17 +11,20 @@ extern "C" {
 #endif
 
 typedef struct loom_embedding_opts {
-  int vocab;            /* rows of the table: ids are in [0, vocab) */
-  int dim;              /* columns: the embedding size */
-  int padding_idx;      /* row that reads as zeros, stays zero and gets no gradient; -1 for none */
-  loom_init_style init; /* KERAS (default): U(-0.05, 0.05); TORCH: N(0, 1) */
+  int vocab;           /* rows of the table: ids are in [0, vocab) */
+  int dim;             /* columns: the embedding size */
+  int padding_idx;     /* row that reads as zeros, stays zero and gets no gradient; -1 for none */
+  loom_init_kind init; /* KERAS_DEFAULT (zero value): U(-0.05, 0.05); TORCH_DEFAULT: N(0, 1); another kind:
+                        * the table from it (fan_in = dim, fan_out = vocab) */
 } loom_embedding_opts;
 
+/* No padding row (padding_idx = -1: the zero value 0 would make row 0 the padding row), Keras' init. */
+loom_embedding_opts loom_embedding_opts_default(int vocab, int dim);
+
 /* y[..., :] = weight[ids[...], :] for I32 ids of any shape: (B, T) -> (B, T, dim).
- * Parameter <prefix>.weight (vocab, dim); its padding row is zeroed at init. Note: set the caller's
- * opts.padding_idx = -1 explicitly when there is none (0 is a valid padding row). */
-loom_tensor *loom_embedding(loom_graph *g, const char *prefix, loom_tensor *ids, const loom_embedding_opts *opts,
-                            loom_rng *rng);
+ * Parameter <prefix>.weight (vocab, dim); its padding row is zeroed at init. */
+loom_tensor *loom_layer_embedding(loom_graph *g, const char *prefix, loom_tensor *ids, const loom_embedding_opts *opts,
+                                  loom_rng *rng);
 
 #ifdef __cplusplus
 }

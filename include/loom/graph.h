@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loom/rng.h"
 
@@ -57,11 +58,11 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(INFONCE, infonce)         /* CE of q^ k^T / tau against the diagonal (optionally symmetric) */ \
   X(L2_NORMALIZE, l2_normalize) /* y = x / max(||x||, eps) over the last dim */                    \
   X(COSINE_SIM, cosine_sim)   /* y = a.b / max(||a|| ||b||, eps) over the last dim */              \
-  X(LSTM, lstm)               /* one LSTM direction over a sequence, fused (loom/lstm.h) */        \
-  X(CONV2D, conv2d)           /* y = w * x + b, NCHW, stride, padding (loom/conv.h) */             \
-  X(MAXPOOL2D, maxpool2d)     /* y = max over each window (loom/conv.h) */                         \
-  X(AVGPOOL2D, avgpool2d)     /* y = mean over each window (loom/conv.h) */                        \
-  X(GLOBAL_AVGPOOL, global_avgpool) /* (B, C, H, W) -> (B, C) mean (loom/conv.h) */            \
+  X(LSTM, lstm)               /* one LSTM direction over a sequence, fused (loom/ops_lstm.h) */    \
+  X(CONV2D, conv2d)           /* y = w * x + b, NCHW, stride, padding (loom/ops_conv.h) */         \
+  X(MAXPOOL2D, maxpool2d)     /* y = max over each window (loom/ops_conv.h) */                     \
+  X(AVGPOOL2D, avgpool2d)     /* y = mean over each window (loom/ops_conv.h) */                    \
+  X(GLOBAL_AVGPOOL, global_avgpool) /* (B, C, H, W) -> (B, C) mean (loom/ops_conv.h) */        \
   X(BATCHNORM, batchnorm)     /* y = (x - mean_c) / sqrt(var_c + eps) w + b, batch or running */  \
   X(LAYERNORM, layernorm)     /* y = (x - mean) / sqrt(var + eps) w + b over the last dim */
 
@@ -192,6 +193,13 @@ loom_tensor *loom_graph_node(loom_graph *g, int i);
 loom_tensor *loom_graph_find(loom_graph *g, const char *name);
 /* Bytes held by the activation arena after the last compile. */
 size_t loom_graph_arena_bytes(const loom_graph *g);
+/* The model summary (Keras' model.summary()): one row per node in creation order — its index, op
+ * ("input", "param", "buffer" for leaves), name, output shape and parameter count (params and
+ * buffers) — then the totals: parameters (trainable and frozen), buffer floats, nodes, and the arena
+ * with the batch and mode of the last compile. Shapes are the compiled ones; before a compile (or for
+ * a node the last compile did not reach) an input shows its declared shape with B for the batch and
+ * an op shows "?". */
+void loom_graph_print(const loom_graph *g, FILE *f);
 
 /* ---- tensors ---- */
 size_t loom_tensor_numel(const loom_tensor *t);

@@ -3,17 +3,22 @@
  *   #include <loom/loom.h>
  *
  *   loom_graph *g = loom_graph_new();
+ *   loom_rng rng;
+ *   loom_rng_seed(&rng, 42);
  *   loom_tensor *x = loom_input(g, "x", LOOM_F32, 2, (int[]){LOOM_BATCH, 16});
- *   loom_tensor *w = loom_param(g, "w", 2, (int[]){1, 16});
- *   loom_tensor *y = loom_matmul(g, x, w, false, true);        // (B, 1)
+ *   loom_dense_opts o = loom_dense_opts_default(16, 1);         // every layer: loom_<name>_opts_default,
+ *   loom_tensor *y = loom_layer_dense(g, "fc", x, &o, &rng);     // then loom_layer_<name>: (B, 1)
  *   loom_tensor *loss = loom_mean(g, loom_mul(g, y, y), LOOM_ALL, false);
  *   loom_graph_compile(g, 32, 1, &loss, true);                  // shapes + one arena, once
+ *   loom_graph_print(g, stdout);                                // nodes, shapes, parameter counts
  *   // fill x->data (32 x 16 floats), then, every step, with no allocation:
  *   loom_graph_zero_grad(g);
  *   loom_graph_forward(g);
  *   loom_graph_backward(g, loss);                               // grads in loom_graph_grads(g)
  *   loom_graph_free(g);
- */
+ *
+ * Ops are in graph.h (core), ops_conv.h, ops_lstm.h, ops_norm.h and loss.h; layers (layers.h for the
+ * convention) in dense.h, embedding.h, lstm.h, conv.h, norm.h and seq_pool.h. */
 #ifndef LOOM_LOOM_H
 #define LOOM_LOOM_H
 
@@ -34,10 +39,14 @@
 #include "loom/lstm.h"
 #include "loom/metrics.h"
 #include "loom/norm.h"
+#include "loom/ops_conv.h"
+#include "loom/ops_lstm.h"
+#include "loom/ops_norm.h"
 #include "loom/optim.h"
 #include "loom/report.h"
 #include "loom/rng.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
+#include "loom/seq_pool.h"
 
 #endif

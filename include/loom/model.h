@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loom/config.h"
 #include "loom/data.h"
@@ -112,6 +113,12 @@ void loom_model_fill_unknown(loom_model *m);
 /* Points the inputs at batch b's arrays (b->B must equal the compiled batch) and fills the derived
  * inputs; -1 with err when a label is out of range. */
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err);
+/* The model summary: one line naming the task, towers and classes, then loom_graph_print of its graph. */
+void loom_model_print(const loom_model *m, FILE *f);
+/* `loom-train CONFIG --print-model`: opens the dataset of `schema` (the config's validated [data]),
+ * builds the model `c` describes, compiles it for training at [data] batch_size and prints
+ * loom_model_print to f; trains nothing and writes no file. -1 with err as loom_model_build gives it. */
+int loom_model_print_summary(const loom_config *c, const loom_data_schema *schema, FILE *f, loom_error *err);
 
 #ifdef __cplusplus
 }

@@ -215,6 +215,55 @@ loom_tensor *loom_graph_find(loom_graph *g, const char *name) {
   return NULL;
 }
 
+/* ---- the model summary ---- */
+
+/* "(4, 3)", or the declared "(B, 3)" for an input outside the compiled plan; "?" for such an op. */
+static const char *summary_shape(const loom_graph *g, const loom_tensor *t, char *buf, size_t cap) {
+  const bool compiled_here = g->compiled && t->live;
+  if (t->kind == LOOM_NODE_OP && !compiled_here) return "?";
+  if (t->kind != LOOM_NODE_INPUT || compiled_here) return loom_shape_str(t, buf, cap);
+  size_t o = (size_t)snprintf(buf, cap, "(");
+  for (int i = 0; i < t->ndim && o < cap; i++) {
+    if (t->decl[i] == LOOM_BATCH) o += (size_t)snprintf(buf + o, cap - o, i ? ", B" : "B");
+    else o += (size_t)snprintf(buf + o, cap - o, i ? ", %d" : "%d", t->decl[i]);
+  }
+  if (o < cap) snprintf(buf + o, cap - o, ")");
+  return buf;
+}
+
+void loom_graph_print(const loom_graph *g, FILE *f) {
+  size_t n_params = 0, n_trainable = 0, n_buffer = 0;
+  int n_live = 0;
+  fprintf(f, "%4s  %-14s  %-38s  %-18s  %10s\n", "node", "op", "name", "output shape", "params");
+  for (int i = 0; i < g->n_nodes; i++) {
+    const loom_tensor *t = g->nodes[i];
+    const char *op = t->kind == LOOM_NODE_INPUT ? "input"
+                     : t->kind == LOOM_NODE_PARAM ? "param"
+                     : t->kind == LOOM_NODE_BUFFER ? "buffer"
+                                                   : loom_op_name(t->op);
+    char buf[96];
+    const char *shape = summary_shape(g, t, buf, sizeof buf);
+    n_live += g->compiled && t->live;
+    if (t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) {
+      const size_t n = loom_tensor_numel(t);
+      if (t->kind == LOOM_NODE_BUFFER) n_buffer += n;
+      else n_params += n, n_trainable += t->requires_grad ? n : 0;
+      fprintf(f, "%4d  %-14s  %-38s  %-18s  %10zu\n", i, op, t->name, shape, n);
+    } else {
+      fprintf(f, "%4d  %-14s  %-38s  %s\n", i, op, t->name, shape);
+    }
+  }
+  fprintf(f, "parameters: %zu (trainable %zu, frozen %zu); buffers: %zu floats; nodes: %d", n_params, n_trainable,
+          n_params - n_trainable, n_buffer, g->n_nodes);
+  if (g->compiled) fprintf(f, " (%d in the compiled plan)", n_live);
+  fputc('\n', f);
+  if (g->compiled)
+    fprintf(f, "arena: %zu bytes (compiled for batch %d, %s gradients)\n", g->arena_bytes, g->batch,
+            g->with_grad ? "with" : "without");
+  else
+    fprintf(f, "arena: none (not compiled)\n");
+}
+
 void loom_graph_zero_grad(loom_graph *g) {
   if (g->n_params && g->grads) memset(g->grads, 0, g->n_params * sizeof(float));
 }

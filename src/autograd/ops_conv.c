@@ -8,27 +8,27 @@
 
 #include "loom/parallel.h"
 #include "autograd/graph_internal.h"
-#include "loom/conv.h"
+#include "loom/ops_conv.h"
 
 /* ======================= padding geometry shared by conv and pooling ======================= */
 
 /* Output size and leading pad of one spatial dim; -1 when the window does not fit. */
-static int pad_1d(loom_pad_mode mode, int n, int k, int s, int p, int *out, int *before) {
+static int pad_1d(loom_conv_pad_mode mode, int n, int k, int s, int p, int *out, int *before) {
   *out = *before = 0;
   switch (mode) {
-  case LOOM_PAD_VALID:
+  case LOOM_CONV_PAD_VALID:
     *before = 0;
     if (n < k) return -1;
     *out = (n - k) / s + 1;
     return 0;
-  case LOOM_PAD_SAME: {
+  case LOOM_CONV_PAD_SAME: {
     *out = (n + s - 1) / s;
     int total = (*out - 1) * s + k - n;
     if (total < 0) total = 0;
     *before = total / 2; /* the odd one goes after (bottom / right), like TF */
     return 0;
   }
-  case LOOM_PAD_EXPLICIT:
+  case LOOM_CONV_PAD_EXPLICIT:
     *before = p;
     if (p < 0 || n + 2 * p < k) return -1;
     *out = (n + 2 * p - k) / s + 1;
@@ -37,8 +37,8 @@ static int pad_1d(loom_pad_mode mode, int n, int k, int s, int p, int *out, int 
   return -1;
 }
 
-static const char *pad_name(loom_pad_mode m) {
-  return m == LOOM_PAD_VALID ? "valid" : m == LOOM_PAD_SAME ? "same" : "explicit";
+static const char *pad_name(loom_conv_pad_mode m) {
+  return m == LOOM_CONV_PAD_VALID ? "valid" : m == LOOM_CONV_PAD_SAME ? "same" : "explicit";
 }
 
 /* ======================= conv2d ======================= */
@@ -92,8 +92,8 @@ static void conv_geometry(const loom_tensor *t, conv_geom *q) {
   q->sh = t->ip[0], q->sw = t->ip[1];
   q->Ho = t->shape[2], q->Wo = t->shape[3];
   int dummy;
-  pad_1d((loom_pad_mode)t->ip[2], q->H, q->kh, q->sh, t->ip[3], &dummy, &q->pt);
-  pad_1d((loom_pad_mode)t->ip[2], q->W, q->kw, q->sw, t->ip[4], &dummy, &q->pl);
+  pad_1d((loom_conv_pad_mode)t->ip[2], q->H, q->kh, q->sh, t->ip[3], &dummy, &q->pt);
+  pad_1d((loom_conv_pad_mode)t->ip[2], q->W, q->kw, q->sw, t->ip[4], &dummy, &q->pl);
   q->K = q->C * q->kh * q->kw;
   q->P = q->Ho * q->Wo;
   q->slots = t->ip[5];
@@ -114,7 +114,7 @@ static int conv2d_infer(loom_graph *g, loom_tensor *t) {
                            loom_shape_str(w, sw, sizeof sw), loom_shape_str(x, sx, sizeof sx), x->shape[1]);
   if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
     return loom_graph_fail(g, t, "bias %s must be (%d)", loom_shape_str(b, sw, sizeof sw), w->shape[0]);
-  const loom_pad_mode mode = (loom_pad_mode)t->ip[2];
+  const loom_conv_pad_mode mode = (loom_conv_pad_mode)t->ip[2];
   int Ho, Wo, pt, pl;
   if (pad_1d(mode, x->shape[2], w->shape[2], t->ip[0], t->ip[3], &Ho, &pt) ||
       pad_1d(mode, x->shape[3], w->shape[3], t->ip[1], t->ip[4], &Wo, &pl))
@@ -371,8 +371,8 @@ static void pool_geometry(const loom_tensor *t, pool_geom *q) {
   const loom_tensor *x = t->src[0];
   q->B = x->shape[0], q->C = x->shape[1], q->H = x->shape[2], q->W = x->shape[3];
   q->kh = t->ip[0], q->kw = t->ip[1], q->sh = t->ip[2], q->sw = t->ip[3];
-  pad_1d((loom_pad_mode)t->ip[4], q->H, q->kh, q->sh, t->ip[5], &q->Ho, &q->pt);
-  pad_1d((loom_pad_mode)t->ip[4], q->W, q->kw, q->sw, t->ip[6], &q->Wo, &q->pl);
+  pad_1d((loom_conv_pad_mode)t->ip[4], q->H, q->kh, q->sh, t->ip[5], &q->Ho, &q->pt);
+  pad_1d((loom_conv_pad_mode)t->ip[4], q->W, q->kw, q->sw, t->ip[6], &q->Wo, &q->pl);
   /* padding after: what the last window reaches past the image (never negative) */
   q->pb = (q->Ho - 1) * q->sh + q->kh - q->H - q->pt;
   q->pr = (q->Wo - 1) * q->sw + q->kw - q->W - q->pl;
@@ -385,8 +385,8 @@ static int pool_infer(loom_graph *g, loom_tensor *t) {
   char sx[64];
   if (x->dtype != LOOM_F32 || x->ndim != 4)
     return loom_graph_fail(g, t, "input must be a float32 (B, C, H, W), got %s", loom_shape_str(x, sx, sizeof sx));
-  const loom_pad_mode mode = (loom_pad_mode)t->ip[4];
-  if (mode == LOOM_PAD_EXPLICIT && (t->ip[5] > t->ip[0] / 2 || t->ip[6] > t->ip[1] / 2))
+  const loom_conv_pad_mode mode = (loom_conv_pad_mode)t->ip[4];
+  if (mode == LOOM_CONV_PAD_EXPLICIT && (t->ip[5] > t->ip[0] / 2 || t->ip[6] > t->ip[1] / 2))
     return loom_graph_fail(g, t, "padding (%d, %d) must be at most half the %dx%d kernel", t->ip[5], t->ip[6],
                            t->ip[0], t->ip[1]);
   int Ho, Wo, pt, pl;

@@ -25,7 +25,7 @@
 
 #include "loom/parallel.h"
 #include "autograd/graph_internal.h"
-#include "loom/lstm.h"
+#include "loom/ops_lstm.h"
 
 /* Rows per block of the recurrence (0: automatic). Only benchmarks change it, to compare strategies;
  * B or more means "one block" (per-step GEMMs then thread by columns inside loom_gemm). */

@@ -6,7 +6,7 @@
 
 #include "loom/parallel.h"
 #include "autograd/graph_internal.h"
-#include "loom/norm.h"
+#include "loom/ops_norm.h"
 
 /* ======================= batch norm ======================= */
 /* src: x, running_mean, running_var, [num_batches_tracked], [weight, bias].

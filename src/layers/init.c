@@ -57,6 +57,7 @@ void loom_init_fill(float *x, int rows, int cols, int fan_in, int fan_out, loom_
   case LOOM_INIT_CONSTANT: a = init.arg; goto constant;
   case LOOM_INIT_UNIFORM: a = init.arg; goto uniform;
   case LOOM_INIT_NORMAL: a = init.arg; goto normal;
+  case LOOM_INIT_KERAS_DEFAULT:
   case LOOM_INIT_GLOROT_UNIFORM: a = sqrtf(6.0f / (float)(fan_in + fan_out)); goto uniform;
   case LOOM_INIT_GLOROT_NORMAL: a = sqrtf(2.0f / (float)(fan_in + fan_out)); goto normal;
   case LOOM_INIT_HE_UNIFORM: a = sqrtf(6.0f / (float)fan_in); goto uniform;
@@ -83,6 +84,7 @@ void loom_init_tensor(loom_tensor *w, loom_init init, loom_rng *rng) {
 }
 
 static const char *names[] = {
+    [LOOM_INIT_KERAS_DEFAULT] = "keras",
     [LOOM_INIT_ZEROS] = "zeros",
     [LOOM_INIT_ONES] = "ones",
     [LOOM_INIT_CONSTANT] = "constant",
@@ -111,4 +113,8 @@ int loom_init_parse(const char *name, loom_init_kind *kind) {
   if (strcmp(name, "kaiming_uniform") == 0) { *kind = LOOM_INIT_HE_UNIFORM; return 0; }
   if (strcmp(name, "kaiming_normal") == 0) { *kind = LOOM_INIT_HE_NORMAL; return 0; }
   return -1;
+}
+
+bool loom_init_kind_takes_arg(loom_init_kind kind) {
+  return kind == LOOM_INIT_CONSTANT || kind == LOOM_INIT_UNIFORM || kind == LOOM_INIT_NORMAL;
 }

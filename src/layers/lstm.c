@@ -15,10 +15,15 @@ static loom_tensor *named_param(loom_graph *g, const char *prefix, const char *w
   return p;
 }
 
-loom_tensor *loom_lstm(loom_graph *g, const char *prefix, loom_tensor *x, loom_tensor *lengths,
-                       const loom_lstm_opts *o, loom_rng *rng) {
+loom_lstm_opts loom_lstm_opts_default(int input_size, int hidden) {
+  return (loom_lstm_opts){.input_size = input_size, .hidden = hidden, .layers = 1, .init = LOOM_INIT_KERAS_DEFAULT};
+}
+
+loom_tensor *loom_layer_lstm(loom_graph *g, const char *prefix, loom_tensor *x, loom_tensor *lengths,
+                             const loom_lstm_opts *o, loom_rng *rng) {
   assert(o->input_size > 0 && o->hidden > 0 && "lstm: input_size and hidden must be > 0");
   assert(o->dropout >= 0.0f && o->dropout < 1.0f && "lstm: dropout must be in [0, 1)");
+  assert(!loom_init_kind_takes_arg(o->init) && "lstm: init needs no argument (not constant, uniform, normal)");
   const int H = o->hidden, layers = o->layers > 0 ? o->layers : 1, D = o->bidirectional ? 2 : 1;
   loom_tensor *in = x;
   int E = o->input_size;
@@ -30,14 +35,15 @@ loom_tensor *loom_lstm(loom_graph *g, const char *prefix, loom_tensor *x, loom_t
       loom_tensor *whh = named_param(g, prefix, "weight_hh", l, d, 2, (int[]){4 * H, H});
       loom_tensor *bih = named_param(g, prefix, "bias_ih", l, d, 1, (int[]){4 * H});
       loom_tensor *bhh = named_param(g, prefix, "bias_hh", l, d, 1, (int[]){4 * H});
-      if (o->init == LOOM_INIT_STYLE_TORCH) {
+      if (o->init == LOOM_INIT_TORCH_DEFAULT) {
         const loom_init u = {LOOM_INIT_TORCH_DEFAULT, 0};
         loom_init_fill(wih->data, 4 * H, E, H, 4 * H, u, rng);
         loom_init_fill(whh->data, 4 * H, H, H, 4 * H, u, rng);
         loom_init_fill(bih->data, 1, 4 * H, H, 4 * H, u, rng);
         loom_init_fill(bhh->data, 1, 4 * H, H, 4 * H, u, rng);
-      } else { /* Keras kernel (E, 4H) and recurrent kernel (H, 4H) are our transposes */
-        loom_init_fill(wih->data, 4 * H, E, E, 4 * H, (loom_init){LOOM_INIT_GLOROT_UNIFORM, 0}, rng);
+      } else { /* Keras kernel (E, 4H) and recurrent kernel (H, 4H) are our transposes; KERAS_DEFAULT fills
+                * as Glorot-uniform, another kind is Keras' kernel_initializer */
+        loom_init_fill(wih->data, 4 * H, E, E, 4 * H, (loom_init){o->init, 0}, rng);
         loom_init_fill(whh->data, 4 * H, H, H, 4 * H, (loom_init){LOOM_INIT_ORTHOGONAL, 1.0f}, rng);
         for (int j = H; j < 2 * H; j++) bih->data[j] = 1.0f; /* unit forget bias, in bias_ih only */
       }

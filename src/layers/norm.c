@@ -5,10 +5,10 @@
 #include <assert.h>
 #include <stdio.h>
 
-loom_batchnorm_opts loom_batchnorm_defaults(int num_features) {
+loom_batchnorm_opts loom_batchnorm_opts_default(int num_features) {
   return (loom_batchnorm_opts){.num_features = num_features, .eps = 1e-5f, .momentum = 0.1f};
 }
-loom_layernorm_opts loom_layernorm_defaults(int normalized_shape) {
+loom_layernorm_opts loom_layernorm_opts_default(int normalized_shape) {
   return (loom_layernorm_opts){.normalized_shape = normalized_shape, .eps = 1e-5f};
 }
 
@@ -37,14 +37,21 @@ static loom_tensor *batchnorm_layer(loom_graph *g, const char *prefix, loom_tens
   loom_tensor_set_name(y, "%s", prefix);
   return y;
 }
-loom_tensor *loom_batchnorm1d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o) {
+/* rng: the initial values are constants (see loom/norm.h) */
+loom_tensor *loom_layer_batchnorm1d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o,
+                                    loom_rng *rng) {
+  (void)rng;
   return batchnorm_layer(g, prefix, x, o, 1);
 }
-loom_tensor *loom_batchnorm2d_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o) {
+loom_tensor *loom_layer_batchnorm2d(loom_graph *g, const char *prefix, loom_tensor *x, const loom_batchnorm_opts *o,
+                                    loom_rng *rng) {
+  (void)rng;
   return batchnorm_layer(g, prefix, x, o, 2);
 }
 
-loom_tensor *loom_layernorm_layer(loom_graph *g, const char *prefix, loom_tensor *x, const loom_layernorm_opts *o) {
+loom_tensor *loom_layer_layernorm(loom_graph *g, const char *prefix, loom_tensor *x, const loom_layernorm_opts *o,
+                                  loom_rng *rng) {
+  (void)rng;
   assert(o->normalized_shape > 0 && o->eps > 0.0f && "layernorm layer: normalized_shape and eps must be > 0");
   loom_tensor *w = NULL, *b = NULL;
   if (!o->no_affine) {

@@ -16,6 +16,7 @@
 #include "loom/lstm.h"
 #include "loom/model.h"
 #include "loom/norm.h"
+#include "loom/seq_pool.h"
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
 
@@ -111,17 +112,15 @@ const char *loom_task_name(loom_task_kind k) {
 }
 
 static loom_activation parse_act(const char *s) {
-  if (!strcmp(s, "relu")) return LOOM_ACT_RELU;
-  if (!strcmp(s, "tanh")) return LOOM_ACT_TANH;
-  if (!strcmp(s, "sigmoid")) return LOOM_ACT_SIGMOID;
-  if (!strcmp(s, "gelu")) return LOOM_ACT_GELU;
-  return LOOM_ACT_NONE;
+  loom_activation a = LOOM_ACT_NONE;
+  if (loom_activation_parse(s, &a) < 0) assert(!"activation names are the config table's choices");
+  return a;
 }
 
 typedef struct {
   loom_graph *g;
   loom_rng *rng;
-  loom_init_style style;
+  loom_init_kind style;
 } builder;
 
 /* x (B, *dim) through dense layers prefix.dense0.. with activation and dropout; *dim becomes the last width. */
@@ -131,7 +130,7 @@ static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, 
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "%s.dense%d", prefix, i);
     loom_dense_opts o = {.in_features = *dim, .units = (int)units[i], .activation = act, .init = b->style};
-    x = loom_dense(b->g, name, x, &o, b->rng);
+    x = loom_layer_dense(b->g, name, x, &o, b->rng);
     *dim = (int)units[i];
     if (dropout > 0) x = loom_dropout(b->g, x, dropout);
   }
@@ -160,7 +159,7 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
   loom_tensor *lens = G > 1 ? loom_reshape(g, *len, 1, (int[]){-1}) : *len;
   snprintf(name, sizeof name, "%s.embedding", prefix);
   loom_embedding_opts eo = {.vocab = vocab, .dim = E, .padding_idx = 0, .init = b->style};
-  loom_tensor *x = loom_embedding(g, name, ids, &eo, b->rng); // (B·G, T, E)
+  loom_tensor *x = loom_layer_embedding(g, name, ids, &eo, b->rng); // (B·G, T, E)
   bool seq = strcmp(pool, "last") != 0;
   loom_lstm_opts lo = {.input_size = E,
                        .hidden = H,
@@ -170,23 +169,23 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
                        .dropout = p,
                        .init = b->style};
   snprintf(name, sizeof name, "%s.lstm", prefix);
-  loom_tensor *h = loom_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
+  loom_tensor *h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
   int D = (bi ? 2 : 1) * H;
+  loom_tensor *iv = NULL, *mk = NULL;
   if (!strcmp(pool, "mean")) {
     /* padded steps are zero in the LSTM's output, so the mean over valid steps is sum / length */
     snprintf(name, sizeof name, "%s_inv_len", in_name);
     *inv = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G});
-    loom_tensor *iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
-    h = loom_mul(g, loom_sum(g, h, 1, false), iv);
+    iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
   } else if (!strcmp(pool, "max")) {
-    /* max over valid steps: padding pushed to -1e30, then a (T x 1) max-pool over (B·G, 1, T, D) */
+    /* max over valid steps: padding pushed to -1e30 */
     snprintf(name, sizeof name, "%s_mask", in_name);
-    *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
-    h = loom_add(g, h, loom_reshape(g, *mask, 3, (int[]){-1, T, 1}));
-    h = loom_reshape(g, h, 4, (int[]){-1, 1, T, D});
-    h = loom_maxpool2d(g, h, T, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
-    h = loom_reshape(g, h, 2, (int[]){-1, D});
+    mk = *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
   }
+  loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_LAST, T, D);
+  if (loom_seq_pool_parse(pool, &so.mode) < 0) assert(!"pooling names are the config table's choices");
+  snprintf(name, sizeof name, "%s.pool", prefix);
+  h = loom_layer_seq_pool(g, name, h, iv, mk, &so); // (B·G, D)
   if (p > 0) h = loom_dropout(g, h, p);
   *dim = D;
   long units[LIST_MAX];
@@ -223,15 +222,11 @@ static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, 
                        .return_sequences = seq,
                        .dropout = p,
                        .init = b->style};
-  loom_tensor *h = loom_lstm(g, "image.lstm", x, NULL, &lo, b->rng); // (B·G, D) or (B·G, H, D)
+  loom_tensor *h = loom_layer_lstm(g, "image.lstm", x, NULL, &lo, b->rng); // (B·G, D) or (B·G, H, D)
   int D = (bi ? 2 : 1) * Hd;
-  if (!strcmp(pool, "mean")) {
-    h = loom_mean(g, h, 1, false);
-  } else if (!strcmp(pool, "max")) { /* an (H x 1) max-pool over (B·G, 1, H, D) */
-    h = loom_reshape(g, h, 4, (int[]){-1, 1, H, D});
-    h = loom_maxpool2d(g, h, H, 1, 1, 1, (loom_padding){LOOM_PAD_VALID, 0, 0});
-    h = loom_reshape(g, h, 2, (int[]){-1, D});
-  }
+  loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_LAST, H, D);
+  if (loom_seq_pool_parse(pool, &so.mode) < 0) assert(!"pooling names are the config table's choices");
+  h = loom_layer_seq_pool(g, "image.lstm_pool", h, NULL, NULL, &so); // (B·G, D): every row is a valid step
   if (p > 0) h = loom_dropout(g, h, p);
   *dim = D;
   long units[LIST_MAX];
@@ -264,12 +259,12 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
     int k = list_at(kernel, nk, i), s = list_at(stride, ns, i), pl = list_at(pool, np, i);
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "image.conv%d", i);
-    loom_conv2d_opts o = loom_conv2d_defaults(C, (int)filters[i], k);
+    loom_conv2d_opts o = loom_conv2d_opts_default(C, (int)filters[i], k);
     o.stride_h = o.stride_w = s;
-    o.padding.mode = same ? LOOM_PAD_SAME : LOOM_PAD_VALID;
-    o.activation = bn || a == LOOM_ACT_NONE ? NULL : act;
-    if (b->style == LOOM_INIT_STYLE_TORCH) o.init = LOOM_INIT_TORCH_DEFAULT;
-    x = loom_conv2d_layer(g, name, x, &o, b->rng); // (B, F, H', W')
+    o.padding.mode = same ? LOOM_CONV_PAD_SAME : LOOM_CONV_PAD_VALID;
+    o.activation = bn ? LOOM_ACT_NONE : a;
+    o.init = b->style;
+    x = loom_layer_conv2d(g, name, x, &o, b->rng); // (B, F, H', W')
     C = (int)filters[i];
     H = same ? (H + s - 1) / s : (H - k) / s + 1;
     W = same ? (W + s - 1) / s : (W - k) / s + 1;
@@ -280,8 +275,8 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
     }
     if (bn) {
       snprintf(name, sizeof name, "image.bn%d", i);
-      loom_batchnorm_opts bo = loom_batchnorm_defaults(C);
-      x = loom_batchnorm2d_layer(g, name, x, &bo);
+      loom_batchnorm_opts bo = loom_batchnorm_opts_default(C);
+      x = loom_layer_batchnorm2d(g, name, x, &bo, b->rng);
       x = loom_activate(g, x, a);
     }
     if (pl > 1) {
@@ -291,7 +286,7 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
       }
       snprintf(name, sizeof name, "image.pool%d", i);
       loom_pool2d_opts po = {.kernel_h = pl, .kernel_w = pl};
-      x = avg ? loom_avgpool2d_layer(g, name, x, &po) : loom_maxpool2d_layer(g, name, x, &po);
+      x = avg ? loom_layer_avgpool2d(g, name, x, &po) : loom_layer_maxpool2d(g, name, x, &po);
       H /= pl, W /= pl;
     }
   }
@@ -317,13 +312,13 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
   if (ud > 0 && prep->users) {
     m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
-    parts[np++] = loom_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
+    parts[np++] = loom_layer_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
     total += ud;
   }
   if (id > 0 && prep->items) {
     m->item = loom_input(g, "item", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
-    parts[np++] = loom_embedding(g, "interaction.item_embedding", m->item, &eo, b->rng);
+    parts[np++] = loom_layer_embedding(g, "interaction.item_embedding", m->item, &eo, b->rng);
     total += id;
   }
   if (cd > 0 && m->n_cat > 0) {
@@ -332,7 +327,7 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
     for (int j = 0; j < m->n_cat; j++) m->cat_offset[j] = rows, rows += loom_idmap_size(prep->category[j]);
     m->category = loom_input(g, "category", LOOM_I32, 2, (int[]){LOOM_BATCH, m->n_cat});
     loom_embedding_opts eo = {.vocab = rows, .dim = cd, .padding_idx = -1, .init = b->style};
-    loom_tensor *e = loom_embedding(g, "interaction.category_embedding", m->category, &eo, b->rng);
+    loom_tensor *e = loom_layer_embedding(g, "interaction.category_embedding", m->category, &eo, b->rng);
     parts[np++] = loom_reshape(g, e, 2, (int[]){-1, m->n_cat * cd});
     total += m->n_cat * cd;
   }
@@ -362,7 +357,7 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "fusion.proj_%s", m->towers[i]);
     loom_dense_opts o = {.in_features = dims[i], .units = D, .init = b->style};
-    p[i] = loom_dense(g, name, xs[i], &o, b->rng); // (B, D)
+    p[i] = loom_layer_dense(g, name, xs[i], &o, b->rng); // (B, D)
   }
   *dim = D;
   loom_tensor *y = NULL;
@@ -383,7 +378,7 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
     }
   } else { /* gated: g = σ(W [p_0 .. p_n-1] + b) (B, n·D); y = sum_i g_i ⊙ p_i */
     loom_dense_opts o = {.in_features = n * D, .units = n * D, .activation = LOOM_ACT_SIGMOID, .init = b->style};
-    loom_tensor *gate = loom_dense(g, "fusion.gate", loom_concat(g, n, p), &o, b->rng);
+    loom_tensor *gate = loom_layer_dense(g, "fusion.gate", loom_concat(g, n, p), &o, b->rng);
     for (int i = 0; i < n; i++) {
       loom_tensor *t = loom_mul(g, p[i], loom_slice(g, gate, i * D, D));
       y = y ? loom_add(g, y, t) : t;
@@ -421,7 +416,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
   if (id > 0 && !retrieval) {
     m->item = loom_input(g, "item", LOOM_I32, 2, (int[]){LOOM_BATCH, G});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
-    parts[np++] = loom_embedding(g, "interaction.item_embedding", loom_reshape(g, m->item, 1, (int[]){-1}), &eo, b->rng);
+    parts[np++] = loom_layer_embedding(g, "interaction.item_embedding", loom_reshape(g, m->item, 1, (int[]){-1}), &eo, b->rng);
     d += id;
   }
   if (loom_config_bool(c, "text", "enabled") && m->T > 0 && prep->vocab) {
@@ -439,13 +434,13 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
     return loom_errorf(err, "[task] kind = ranking: the item side is empty — set interaction.item_dim > 0 or "
                             "enable the text or image tower");
   loom_dense_opts o = {.in_features = d, .units = D, .init = b->style};
-  m->item_vec = loom_dense(g, "item_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B·G, D)
+  m->item_vec = loom_layer_dense(g, "item_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B·G, D)
   /* user side */
   np = 0, d = 0;
   if (ud > 0 && !retrieval) {
     m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
-    parts[np++] = loom_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
+    parts[np++] = loom_layer_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
     d += ud;
   }
   if (m->Tq > 0 && prep->vocab && loom_config_bool(c, "text", "enabled")) {
@@ -459,7 +454,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
                             "[data] query_col with the text tower on");
   snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "interaction");
   o.in_features = d;
-  m->user_vec = loom_dense(g, "user_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B, D)
+  m->user_vec = loom_layer_dense(g, "user_proj", np == 1 ? parts[0] : loom_concat(g, np, parts), &o, b->rng); // (B, D)
   loom_tensor *l;
   if (retrieval) {
     /* the query (user side) against its item: InfoNCE over the batch, or triplet with a sampled negative */
@@ -516,7 +511,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   loom_rng_seed(&rng, (uint64_t)loom_config_int(c, "train", "seed"));
   loom_rng_seed(loom_graph_rng(m->g), (uint64_t)loom_config_int(c, "train", "seed") ^ 0x5eed5eed5eedull);
   builder b = {m->g, &rng,
-               !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_STYLE_TORCH : LOOM_INIT_STYLE_KERAS};
+               !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_TORCH_DEFAULT : LOOM_INIT_KERAS_DEFAULT};
   if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
     if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
     return m;
@@ -579,7 +574,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   if (m->task == LOOM_TASK_BINARY) {
     m->n_classes = 1;
     loom_dense_opts o = {.in_features = dim, .units = 1, .init = b.style};
-    m->logits = loom_reshape(m->g, loom_dense(m->g, "head", x, &o, &rng), 1, (int[]){-1}); // (B)
+    m->logits = loom_reshape(m->g, loom_layer_dense(m->g, "head", x, &o, &rng), 1, (int[]){-1}); // (B)
     m->label_f = loom_input(m->g, "label", LOOM_F32, 1, (int[]){LOOM_BATCH});
     m->pos_weight_value = (float)loom_config_float(c, "task", "pos_weight");
     if (m->pos_weight_value != 1.0f) m->pos_weight = loom_input(m->g, "pos_weight", LOOM_F32, 1, (int[]){1});
@@ -599,7 +594,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     }
     m->n_classes = K;
     loom_dense_opts o = {.in_features = dim, .units = K, .init = b.style};
-    m->logits = loom_dense(m->g, "head", x, &o, &rng); // (B, K)
+    m->logits = loom_layer_dense(m->g, "head", x, &o, &rng); // (B, K)
     m->label_i = loom_input(m->g, "label", LOOM_I32, 1, (int[]){LOOM_BATCH});
     m->loss = loom_softmax_ce(m->g, m->logits, m->label_i, (float)loom_config_float(c, "task", "label_smoothing"),
                               LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_MEAN);
@@ -874,4 +869,24 @@ void loom_model_fill_unknown(loom_model *m) {
   loom_tensor *c = m->category ? loom_graph_find(m->g, "interaction.category_embedding.weight") : NULL;
   for (int j = 0; c && j < m->n_cat; j++) /* column j's ids: cat_offset[j] (unknown) .. the next column's offset */
     fill_row_mean(c, m->cat_offset[j], j + 1 < m->n_cat ? m->cat_offset[j + 1] : c->shape[0]);
+}
+
+void loom_model_print(const loom_model *m, FILE *f) {
+  fprintf(f, "model: task %s, towers", loom_task_name(m->task));
+  for (int i = 0; i < m->n_towers; i++) fprintf(f, "%s %s", i ? "," : "", m->towers[i]);
+  if (m->n_towers == 0) fprintf(f, " none");
+  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) fprintf(f, "; %d items scored per row\n", m->G);
+  else fprintf(f, "; head: %d %s\n", m->n_classes, m->n_classes == 1 ? "logit" : "classes");
+  loom_graph_print(m->g, f);
+}
+
+int loom_model_print_summary(const loom_config *c, const loom_data_schema *schema, FILE *f, loom_error *err) {
+  loom_dataset *ds = loom_dataset_open(schema, NULL, err);
+  if (!ds) return -1;
+  loom_model *m = loom_model_build(c, ds, err);
+  int rc = m ? loom_model_compile(m, schema->batch_size, true, err) : -1;
+  if (rc == 0) loom_model_print(m, f);
+  loom_model_free(m);
+  loom_dataset_free(ds);
+  return rc;
 }

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "autograd/kernels.h"
+#include "kernels.h"
 #include "loom/loom.h"
 #include "loom/synthetic.h"
 

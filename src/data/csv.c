@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
 

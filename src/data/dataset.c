@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
 #include "loom/sha256.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/image.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 
 int ld_buf_put(ld_buf *b, const void *src, size_t n) {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "autograd/kernels.h"
+#include "loom/runtime.h"
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
 
@@ -151,7 +151,7 @@ int loom_evaluator_find(const loom_evaluator *ev, const char *name) {
   return -1;
 }
 
-static float dot(const float *a, const float *b, int D) { return loom_k.dot((size_t)D, a, b); }
+static float dot(const float *a, const float *b, int D) { return loom_vec_dot((size_t)D, a, b); }
 static void normalize(float *x, int D) {
   float n = sqrtf(dot(x, x, D));
   float s = 1.0f / (n > 1e-12f ? n : 1e-12f);

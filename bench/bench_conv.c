@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/loom.h"
 #include "bench_util.h"
 

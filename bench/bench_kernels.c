@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "autograd/kernels.h"
+#include "kernels.h"
 #include "loom/loom.h"
 #include "bench_util.h"
 

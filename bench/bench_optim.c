@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/loom.h"
 #include "loom/optim.h"
 #include "bench_util.h"

@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/loom.h"
 #include "loom/conv.h"
 #include "loom/dense.h"

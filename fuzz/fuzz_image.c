@@ -2,7 +2,7 @@
  * libjpeg-turbo) and the resize that follows: any bytes end in pixels of the size the header claims,
  * or a message. Dimensions are capped at 2048 here (the decoder's own cap is 16384; the path is the
  * same) so a tiny file claiming a huge image stays within the fuzzer's memory limit. */
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "fuzz_util.h"
 #include "loom/alloc.h"
 #include "loom/image.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "testutil.h"
 
 static loom_tensor *prm(loom_graph *g, const char *name, int ndim, const int *shape, loom_rng *r) {

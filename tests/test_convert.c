@@ -11,7 +11,7 @@
 
 #include <zlib.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/convert.h"
 #include "loom/data.h"
 #include "loom/image.h"

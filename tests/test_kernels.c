@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/kernels.h"
+#include "kernels.h"
 #include "loom/parallel.h"
 #include "loom/runtime.h"
 #include "testutil.h"

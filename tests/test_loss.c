@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/loss.h"
 #include "testutil.h"
 

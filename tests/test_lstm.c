@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/lstm.h"
 #include "testutil.h"
 

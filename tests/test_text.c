@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/text.h"
 #include "testutil.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/kernels.h"
+#include "kernels.h"
 #include "loom/synthetic.h"
 #include "testutil.h"
 

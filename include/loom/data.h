@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "loom/error.h"
+#include "loom/file.h"
 #include "loom/image.h"
 #include "loom/rng.h"
 #include "loom/text.h"
@@ -80,22 +81,7 @@ static inline const char *loom_table_str(const loom_table *t, int c, int64_t r) 
   return t->cols[c].sbuf + t->cols[c].soff[r];
 }
 
-/* ---------------------------------------------------------------- user files
- * Every reader of a user-named file opens it through loom_file_open_regular: a FIFO, directory or
- * device is refused by name before anything blocks or reads forever, and the size is capped. */
-
-/* Opens path read-only (O_NONBLOCK | O_NOCTTY, cleared after the check) and fstat's it. Returns an
- * fd; -1 with err set when the file is not a regular file ("<path>: the <what> file is a FIFO (named
- * pipe), not a regular file — ...") or is over max_bytes (0 = no cap; the message names the size and
- * cap_key, the setting that raises it); -2 with errno set when open() itself failed, so the caller
- * words "cannot open" with its own advice. *size (if not NULL) = the file's size. */
-int loom_file_open_regular(const char *path, uint64_t max_bytes, const char *what, const char *cap_key,
-                           uint64_t *size, loom_error *err);
-/* The whole regular file (at most max_bytes) into *data (loom_free it; *n bytes, NUL not added).
- * Reads exactly the size fstat gave, polls loom_stop_requested() every MiB ("interrupted"), and
- * refuses a file that changes size while read. */
-int loom_file_read_all(const char *path, uint64_t max_bytes, const char *what, const char *cap_key, void **data,
-                       size_t *n, loom_error *err);
+/* ---------------------------------------------------------------- gzip (user files open through loom/file.h) */
 /* Closes a zlib gzFile that was read until gzread returned 0, and checks how the stream ended: -1
  * naming path when it was cut short (no end marker / trailer: "truncated") or fails its CRC. */
 struct gzFile_s;

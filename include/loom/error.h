@@ -20,15 +20,6 @@ int loom_errorf(loom_error *err, const char *fmt, ...) __attribute__((format(pri
 /* Prefixes an existing message: "context: <old message>". Returns -1. */
 int loom_error_wrap(loom_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Process-wide stop request (SIGINT / SIGTERM). Long reads and hashes of user files poll it at
- * least every MiB and fail with "<file>: interrupted (SIGINT or SIGTERM) while reading it", so a
- * huge or endless input stops within a bounded time. loom_stop_request is async-signal-safe: an
- * app's own handler calls it; loom_stop_install_signals installs a handler for SIGINT and SIGTERM
- * that does only that (without SA_RESTART, so a blocked read returns). */
-void loom_stop_request(void);
-int loom_stop_requested(void);
-void loom_stop_clear(void);
-int loom_stop_install_signals(void);
 
 #ifdef __cplusplus
 }

@@ -63,13 +63,23 @@ void loom_evaluator_free(loom_evaluator *ev);
 /* One pass over the split in file order, batches of the schema's batch_size, eval mode (the model is
  * compiled for it); fills loss, val[] and n_rows. Returns 0 or -1 with err. */
 int loom_evaluator_run(loom_evaluator *ev, loom_error *err);
-struct loom_report;
-/* Ranking: the last run's examples into a report (loom_report_ranking_marked) — each user's key, the
- * query as written in the interactions file (schema sc, the dataset's), the top items' titles and
- * photos from the items table, the clicked item marked, or noted with its rank when it is not among
- * them. What the tables no longer hold is shown by key. Returns 0, or -1 (out of memory) with err. */
-int loom_evaluator_report_examples(const loom_evaluator *ev, const loom_data_schema *sc, struct loom_report *rep,
-                                   loom_error *err);
+/* One ranking example, as a report shows it: the user's key, the query as written (NULL if none), the
+ * top k items' titles and photo paths (NULL entries: none), their scores, which of them was clicked
+ * (-1: none of them) and a note saying what was clicked and where it ranked. */
+typedef struct loom_eval_example {
+  const char *user, *query;
+  int k;
+  const char *const *titles, *const *images;
+  const float *scores;
+  int marked;
+  const char *note;
+} loom_eval_example;
+/* Ranking: the last run's examples, one call of `emit` each — each user's key, the query from the
+ * interactions file (schema sc, the dataset's), titles and photos from the items table; what the
+ * tables no longer hold is shown by key. Stops at the first nonzero return of emit. Returns 0, or -1
+ * (out of memory, or emit failed) with err. */
+int loom_evaluator_examples(const loom_evaluator *ev, const loom_data_schema *sc,
+                            int (*emit)(void *ctx, const loom_eval_example *ex), void *ctx, loom_error *err);
 /* Index of a metric by name ("auc", "ndcg@10", ...), -1 if the task has none of that name. */
 int loom_evaluator_find(const loom_evaluator *ev, const char *name);
 

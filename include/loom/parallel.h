@@ -16,6 +16,9 @@
 
 #include <omp.h>
 
+/* Ops share a loop among threads only over chunks of at least this many elements. */
+#define LOOM_PAR_GRAIN 16384
+
 #define LOOM_PARALLEL_FOR(par, head, ...)                                                                    \
   do {                                                                                                       \
     if ((par) && omp_get_max_threads() > 1 && !omp_in_parallel()) {                                                                     \

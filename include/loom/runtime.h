@@ -8,18 +8,17 @@
 #define LOOM_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "loom/cpu.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum { LOOM_ISA_SCALAR = 0, LOOM_ISA_AVX2 = 1, LOOM_ISA_AVX512 = 2, LOOM_ISA_COUNT } loom_isa;
-
 void loom_runtime_init(void);
-/* The kernel set in use, and whether the CPU could run a given one. */
+/* The kernel set in use (loom/cpu.h says which ones the CPU could run). */
 loom_isa loom_runtime_isa(void);
-bool loom_isa_supported(loom_isa isa);
-const char *loom_isa_name(loom_isa isa);
 /* Switch the kernel set (tests and benchmarks). Returns false if the CPU lacks it. */
 bool loom_runtime_set_isa(loom_isa isa);
 int loom_num_threads(void);
@@ -28,6 +27,10 @@ const char *loom_version(void);
 /* The GEMM kernels OpenBLAS picked for this CPU (e.g. "Haswell", "SkylakeX", "Zen"): results can
  * differ in the last digits between kernels, and some kernels take other code paths. */
 const char *loom_blas_core_name(void);
+
+/* sum_i a[i] b[i] through the kernel table: the same order (and so the same sum) as every dot
+ * product inside the graph's ops. */
+float loom_vec_dot(size_t n, const float *a, const float *b);
 
 /* C = alpha · op(A) · op(B) + beta · C, row-major. The one door to OpenBLAS's sgemm. */
 void loom_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,

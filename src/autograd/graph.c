@@ -5,7 +5,7 @@
  * It leaves the maths to the op table (ops*.c) and memory reuse across steps to the arena. */
 #include <stdarg.h>
 
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/alloc.h"
 
 #define ALIGN_BYTES 64

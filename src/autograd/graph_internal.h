@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "loom/parallel.h"
-#include "autograd/kernels.h"
+#include "kernels.h"
 #include "loom/graph.h"
 #include "loom/runtime.h"
 

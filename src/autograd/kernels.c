@@ -1,7 +1,7 @@
 /* kernels.c — scalar reference kernels (always present, the definition every SIMD kernel is tested
  * against) and the dispatch table. Written for clarity, in double where a reduction would otherwise
  * lose accuracy; the SIMD versions are the fast ones. */
-#include "autograd/kernels.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <stdbool.h>

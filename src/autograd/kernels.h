@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-#include "loom/runtime.h"
+#include "loom/cpu.h"
+#include "loom/parallel.h"
 
 typedef struct loom_kernels {
   const char *isa;
@@ -72,7 +73,5 @@ void loom_kernels_fill_scalar(loom_kernels *k);
 void loom_kernels_fill_avx2(loom_kernels *k);
 void loom_kernels_fill_avx512(loom_kernels *k);
 
-/* Work-splitting helpers: ops run OpenMP over chunks of at least this many elements. */
-#define LOOM_PAR_GRAIN 16384
 
 #endif

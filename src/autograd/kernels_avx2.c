@@ -1,5 +1,5 @@
 /* kernels_avx2.c — the SIMD kernel template (kernels_simd.h) for AVX2 + FMA, 8 lanes. */
-#include "autograd/kernels.h"
+#include "kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -42,7 +42,7 @@ static inline float hmax256(__m256 v) {
 #define VREDUCE_ADD(v) hsum256(v)
 #define VREDUCE_MAX(v) hmax256(v)
 
-#include "autograd/kernels_simd.h"
+#include "kernels_simd.h"
 
 void loom_kernels_fill_avx2(loom_kernels *k) { fill_simd(k, "avx2"); }
 #endif

@@ -1,5 +1,5 @@
 /* kernels_avx512.c — the SIMD kernel template (kernels_simd.h) for AVX-512F, 16 lanes. */
-#include "autograd/kernels.h"
+#include "kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -31,7 +31,7 @@ typedef __m512 V;
 #define VREDUCE_ADD(v) _mm512_reduce_add_ps(v)
 #define VREDUCE_MAX(v) _mm512_reduce_max_ps(v)
 
-#include "autograd/kernels_simd.h"
+#include "kernels_simd.h"
 
 void loom_kernels_fill_avx512(loom_kernels *k) { fill_simd(k, "avx512"); }
 #endif

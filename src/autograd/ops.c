@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "loom/parallel.h"
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 
 const loom_op_def loom_op_leaf = {.name = "leaf"};
 

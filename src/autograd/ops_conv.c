@@ -7,7 +7,7 @@
 #include <omp.h>
 
 #include "loom/parallel.h"
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/ops_conv.h"
 
 /* ======================= padding geometry shared by conv and pooling ======================= */

@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "loom/parallel.h"
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/loss.h"
 
 /* Common op-parameter slots for losses: ip[0] = reduction, ip[7] = rows (samples) of the loss. */

@@ -24,7 +24,7 @@
 #include <math.h>
 
 #include "loom/parallel.h"
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/ops_lstm.h"
 
 /* Rows per block of the recurrence (0: automatic). Only benchmarks change it, to compare strategies;

@@ -15,7 +15,7 @@
 #include <immintrin.h>
 #endif
 
-#include "autograd/kernels.h"
+#include "kernels.h"
 #include "loom/parallel.h"
 
 #ifndef LOOM_VERSION
@@ -26,23 +26,9 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static loom_isa current_isa = LOOM_ISA_SCALAR;
 static int n_threads = 1;
 
-static const char *isa_names[LOOM_ISA_COUNT] = {"scalar", "avx2", "avx512"};
-
-const char *loom_isa_name(loom_isa isa) { return isa >= 0 && isa < LOOM_ISA_COUNT ? isa_names[isa] : "?"; }
 const char *loom_version(void) { return LOOM_VERSION; }
 const char *loom_blas_core_name(void) { return openblas_get_corename(); }
-
-bool loom_isa_supported(loom_isa isa) {
-  switch (isa) {
-  case LOOM_ISA_SCALAR: return true;
-#if defined(__x86_64__)
-  case LOOM_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  case LOOM_ISA_AVX512:
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-  default: return false;
-  }
-}
+float loom_vec_dot(size_t n, const float *a, const float *b) { return loom_k.dot(n, a, b); }
 
 /* Denormals cost 10-100x per operation on x86 and matter nowhere in training: flush them. */
 static void set_ftz_daz(void) {
@@ -79,18 +65,14 @@ void loom_set_num_threads(int n) {
 }
 
 static void runtime_init_once(void) {
-  loom_isa isa = LOOM_ISA_SCALAR;
-  for (int i = LOOM_ISA_COUNT - 1; i >= 0; i--)
-    if (loom_isa_supported((loom_isa)i)) { isa = (loom_isa)i; break; }
+  loom_isa isa = loom_isa_best();
   const char *want = getenv("LOOM_ISA");
   if (want && *want) {
-    int found = -1;
-    for (int i = 0; i < LOOM_ISA_COUNT; i++)
-      if (strcmp(want, isa_names[i]) == 0) found = i;
+    const int found = loom_isa_from_name(want);
     if (found < 0)
-      fprintf(stderr, "loom: LOOM_ISA=%s is not one of scalar, avx2, avx512; using %s\n", want, isa_names[isa]);
+      fprintf(stderr, "loom: LOOM_ISA=%s is not one of scalar, avx2, avx512; using %s\n", want, loom_isa_name(isa));
     else if (!loom_isa_supported((loom_isa)found))
-      fprintf(stderr, "loom: LOOM_ISA=%s is not supported by this CPU; using %s\n", want, isa_names[isa]);
+      fprintf(stderr, "loom: LOOM_ISA=%s is not supported by this CPU; using %s\n", want, loom_isa_name(isa));
     else
       isa = (loom_isa)found;
   }

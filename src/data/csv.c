@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
 
@@ -386,18 +386,18 @@ static int table_read(loom_table *t, const char *path, const loom_colspec *spec,
   csv_set_blk_size(&p, (size_t)1 << 18); /* libcsv grows a field additively by this: keep big fields linear */
   char *buf = loom_malloc(CHUNK);
   int rc = buf ? 0 : fail_oom(&r);
-  int64_t total = 0, next_poll = (int64_t)LD_READ_POLL_BYTES;
+  int64_t total = 0, next_poll = (int64_t)LOOM_FILE_POLL_BYTES;
   int at_eof = 0;
   while (rc == 0) {
     int n = gzread(gz, buf, CHUNK);
     if (n < 0) { /* corrupt gzip data: loom_gz_close_checked names it; or a read cut by a signal */
-      if (loom_stop_requested()) rc = ld_interrupted(path, err);
+      if (loom_stop_requested()) rc = loom_file_interrupted(path, err);
       break;
     }
     if (n == 0) { at_eof = 1; break; }
     if (total + n >= next_poll) { /* a huge file stops within about a MiB of a SIGINT or SIGTERM */
-      next_poll += (int64_t)LD_READ_POLL_BYTES;
-      if (loom_stop_requested()) { rc = ld_interrupted(path, err); break; }
+      next_poll += (int64_t)LOOM_FILE_POLL_BYTES;
+      if (loom_stop_requested()) { rc = loom_file_interrupted(path, err); break; }
     }
     const char *b = buf;
     size_t len = (size_t)n;

@@ -100,12 +100,6 @@ int ld_encode_locked(struct loom_dataset *ds, const int32_t *rows, int n, struct
 int ld_negatives_locked(struct loom_dataset *ds, struct loom_batch *b, struct loom_rng *rng, struct loom_error *err);
 
 /* ---- issue 13: hostile files and bytes (util.c) */
-#define LD_READ_POLL_BYTES ((size_t)1 << 20) /* readers check loom_stop_requested() at least this often */
-/* loom_file_read_all after loom_file_open_regular gave fd and size; closes fd. */
-int ld_fd_read_all(int fd, uint64_t size, const char *path, const char *what, void **data, size_t *n,
-                   struct loom_error *err);
-/* err = "<path>: interrupted (SIGINT or SIGTERM) while reading it"; returns -1. */
-int ld_interrupted(const char *path, struct loom_error *err);
 /* 1 if s[0..n) is a decimal number by loom's grammar (no spaces: trim first): [+-]digits for
  * integers; [+-](digits[.digits*] | .digits)([eE][+-]digits)? for floats. No hex, inf, nan. */
 int ld_decimal_valid(const char *s, size_t n, int integer);

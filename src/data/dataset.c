@@ -14,7 +14,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
 #include "loom/sha256.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
 #include "loom/image.h"
@@ -247,7 +247,7 @@ int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom
   int fd = loom_file_open_regular(path, cap, "image", "[data] max_image_bytes", &size, err);
   if (fd == -2) return loom_errorf(err, "%s: cannot open image (%s) — check image_root and the path in the table", path, strerror(errno));
   if (fd < 0) return -1;
-  int rc = ld_fd_read_all(fd, size, path, "image", &data, &n, err);
+  int rc = loom_file_read_fd(fd, size, path, "image", &data, &n, err);
   unsigned char *buf = data;
   uint8_t *pix = NULL;
   int w = 0, h = 0;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/data.h"
 

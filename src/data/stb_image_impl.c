@@ -3,7 +3,7 @@
  * wrappers. Dimensions are checked by the caller from the header before decoding. */
 #include <stddef.h>
 
-#include "data/data_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 
 #define STB_IMAGE_STATIC

@@ -650,6 +650,10 @@ done:
 
 /* ---------------------------------------------------------------- report */
 
+static int report_example(void *rep, const loom_eval_example *x) {
+  return loom_report_ranking_marked(rep, x->user, x->query, x->k, x->titles, x->images, x->scores, x->marked, x->note);
+}
+
 static int write_report(run *r, double wall, loom_error *err) {
   loom_report *rep = loom_report_new("loom-train run");
   if (!rep) return loom_errorf(err, "out of memory writing the report");
@@ -710,7 +714,7 @@ static int write_report(run *r, double wall, loom_error *err) {
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
   }
-  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_report_examples(r->ev, &r->dsec.schema, rep, err) < 0) {
+  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
     loom_report_free(rep);
     return -1;
   }

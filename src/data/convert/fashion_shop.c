@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/convert/convert_internal.h"
-#include "data/data_internal.h"
+#include "convert_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/convert.h"
 #include "loom/rng.h"

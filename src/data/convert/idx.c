@@ -10,8 +10,8 @@
 
 #include <zlib.h>
 
-#include "data/convert/convert_internal.h"
-#include "data/data_internal.h"
+#include "convert_internal.h"
+#include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/convert.h"
 

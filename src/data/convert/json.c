@@ -4,7 +4,7 @@
  * before each parse here rather than once. */
 #include <cjson/cJSON.h>
 
-#include "data/convert/convert_internal.h"
+#include "convert_internal.h"
 #include "loom/alloc.h"
 
 static _Thread_local int oom;

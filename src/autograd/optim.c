@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "loom/parallel.h"
-#include "autograd/graph_internal.h"
+#include "graph_internal.h"
 #include "loom/alloc.h"
 #include "loom/optim.h"
 

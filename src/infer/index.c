@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/graph_internal.h"
+#include "loom/runtime.h"
 #include "loom/alloc.h"
 
 #define MAX_DIM 8192
@@ -81,7 +81,7 @@ void loom_index_scores(const loom_index *ix, const float *query, float *scores) 
   float q[MAX_DIM];
   prepare_query(ix, query, q);
   const int d = ix->d;
-  LOOM_PARALLEL_FOR(ix->n * d > LOOM_PAR_GRAIN, (int64_t i = 0; i < ix->n; i++), scores[i] = loom_k.dot((size_t)d, ix->rows + i * d, q));
+  LOOM_PARALLEL_FOR(ix->n * d > LOOM_PAR_GRAIN, (int64_t i = 0; i < ix->n; i++), scores[i] = loom_vec_dot((size_t)d, ix->rows + i * d, q));
 }
 
 /* a ranks below b: lower score, or the same score and a later row */
@@ -127,7 +127,7 @@ int loom_index_search(const loom_index *ix, const float *query, int k, const int
         for (int e = 0; e < n_exclude && !skip; e++) skip = exclude[e] == i;
       if (skip) continue;
     }
-    float s = loom_k.dot((size_t)d, ix->rows + i * d, q);
+    float s = loom_vec_dot((size_t)d, ix->rows + i * d, q);
     if (isnan(s)) continue;
     if (have < k) { /* grow the heap: append, then restore heap order from the bottom */
       int c = have++;

@@ -8,10 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "autograd/kernels.h"
+#include "loom/runtime.h"
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
-#include "loom/report.h"
 
 static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
 
@@ -158,8 +157,8 @@ static int64_t *rows_by_item(const loom_table *t, const loom_prep *p, int32_t N)
   return row;
 }
 
-int loom_evaluator_report_examples(const loom_evaluator *ev, const loom_data_schema *sc, loom_report *rep,
-                                   loom_error *err) {
+int loom_evaluator_examples(const loom_evaluator *ev, const loom_data_schema *sc,
+                            int (*emit)(void *ctx, const loom_eval_example *ex), void *ctx, loom_error *err) {
   if (ev->ex_n == 0) return 0;
   const loom_prep *p = loom_dataset_prep(ev->ds);
   int32_t N = loom_dataset_num_items(ev->ds);
@@ -219,9 +218,9 @@ int loom_evaluator_report_examples(const loom_evaluator *ev, const loom_data_sch
     else snprintf(note, sizeof note, "clicked: %s, ranked %lld (not in the top %d)", rt ? rt : "?",
                   (long long)ev->ex_rank[e], ev->ex_k);
     const char *uk = loom_idmap_key(p->users, ev->ex_user[e]);
-    if (loom_report_ranking_marked(rep, uk ? uk : "(unknown user)", query, ev->ex_k, titles, imgs, ev->ex_score[e],
-                                   marked, note) < 0)
-      rc = loom_errorf(err, "out of memory for the report's examples");
+    const loom_eval_example ex = {uk ? uk : "(unknown user)", query, ev->ex_k, titles, imgs, ev->ex_score[e], marked,
+                                  note};
+    if (emit(ctx, &ex) != 0) rc = loom_errorf(err, "out of memory for the report's examples");
   }
   loom_free(item_row), loom_free(paths);
   if (have_i) loom_table_free(&it);
@@ -235,7 +234,7 @@ int loom_evaluator_find(const loom_evaluator *ev, const char *name) {
   return -1;
 }
 
-static float dot(const float *a, const float *b, int D) { return loom_k.dot((size_t)D, a, b); }
+static float dot(const float *a, const float *b, int D) { return loom_vec_dot((size_t)D, a, b); }
 static void normalize(float *x, int D) {
   float n = sqrtf(dot(x, x, D));
   float s = 1.0f / (n > 1e-12f ? n : 1e-12f);

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "autograd/kernels.h"
+#include "loom/runtime.h"
 #include "loom/alloc.h"
 #include "loom/index.h"
 #include "loom/infer.h"
@@ -745,8 +745,8 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
         out.score = out.logit = m->logits->data[(size_t)i * m->G];
       } else { /* retrieval: cosine of the query and the row's item */
         const float *u = m->user_vec->data + (size_t)i * D, *v = m->item_vec->data + (size_t)i * m->G * D;
-        float nu = sqrtf(loom_k.dot((size_t)D, u, u)), nv = sqrtf(loom_k.dot((size_t)D, v, v));
-        out.score = out.logit = loom_k.dot((size_t)D, u, v) / ((nu > 1e-12f ? nu : 1e-12f) * (nv > 1e-12f ? nv : 1e-12f));
+        float nu = sqrtf(loom_vec_dot((size_t)D, u, u)), nv = sqrtf(loom_vec_dot((size_t)D, v, v));
+        out.score = out.logit = loom_vec_dot((size_t)D, u, v) / ((nu > 1e-12f ? nu : 1e-12f) * (nv > 1e-12f ? nv : 1e-12f));
       }
       rc = fn(ctx, &out);
     }

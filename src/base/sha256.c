@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loom/data.h"
+#include "loom/file.h"
 #include "loom/sha256.h"
 
 static const uint32_t K[64] = {

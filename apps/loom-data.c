@@ -20,6 +20,7 @@
 #include "loom/alloc.h"
 #include "loom/convert.h"
 #include "loom/error.h"
+#include "loom/file.h"
 #include "loom/runtime.h"
 
 enum { O_SRC = 1, O_OUT, O_REVIEWS, O_META, O_ITEMS, O_USERS, O_INTER, O_SEED, O_ZH, O_MAXB, O_KEEPH, O_NEG, O_MAXT };
@@ -182,6 +183,7 @@ static int run(const char *cmd, int argc, char **argv, loom_error *err) {
 }
 
 int main(int argc, char **argv) {
+  loom_stop_install_signals(); /* Ctrl-C or SIGTERM ends a long read within a MiB */
   /* Testing hook (SQLite-style): fail the Nth heap allocation and every later one. */
   const char *fail_after = getenv("LOOM_DATA_ALLOC_FAIL_AFTER");
   if (fail_after) loom_alloc_fail_after(atol(fail_after));

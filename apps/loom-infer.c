@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "loom/atomic.h"
+#include "loom/file.h"
 #include "loom/infer.h"
 #include "loom/runtime.h"
 
@@ -447,6 +448,7 @@ static int check_output(const opts *o, loom_infer *s, loom_error *err) {
 }
 
 int main(int argc, char **argv) {
+  loom_stop_install_signals(); /* Ctrl-C or SIGTERM ends a long read or hash within a MiB */
   opts o;
   int pr = parse(argc, argv, &o);
   if (pr != 0) return pr > 0 ? (fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1) : 2;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loom/file.h"
 #include "loom/model.h"
 #include "loom/runtime.h"
 #include "loom/trainer.h"
@@ -14,13 +15,27 @@
 static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) {
   (void)sig;
-  g_stop = 1;
+  g_stop = 1;            /* the loop: finish the step, checkpoint, return */
+  loom_stop_request();   /* readers and hashes of input files: stop within a MiB */
+}
+
+/* --print-model: the model the config describes, node by node, without training or writing files. */
+static int print_model(const char *config, const char **sets, int n_sets, loom_error *err) {
+  loom_data_section dsec;
+  loom_config *cfg = loom_train_config_new(&dsec);
+  int rc = !cfg ? loom_errorf(err, "out of memory") : loom_config_load(cfg, config, err);
+  for (int i = 0; rc == 0 && i < n_sets; i++) rc = loom_config_set_arg(cfg, sets[i], err);
+  if (rc == 0 && loom_data_schema_validate(&dsec.schema, err) < 0) rc = loom_error_wrap(err, "[data]");
+  if (rc == 0) rc = loom_model_print_summary(cfg, &dsec.schema, stdout, err);
+  loom_config_free(cfg);
+  return rc;
 }
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: loom-train CONFIG.ini [--set section.key=value ...] [--quiet]\n"
           "       loom-train --resume RUN_DIR [--set section.key=value ...]\n"
+          "       loom-train CONFIG.ini --print-model [--set ...]   the model, layer by layer; no training\n"
           "       loom-train --help-config      every config key with its type, default and meaning\n"
           "       loom-train --help | --version\n"
           "Writes train.out/: config.ini, log.txt, metrics.csv, last.safetensors (resumable),\n"
@@ -43,17 +58,18 @@ static void print_config_reference(void) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET };
+  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET, O_PRINT_MODEL };
   static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
                                      {"help-config", no_argument, NULL, O_HELP_CONFIG},
                                      {"version", no_argument, NULL, O_VERSION},
                                      {"set", required_argument, NULL, O_SET},
                                      {"resume", required_argument, NULL, O_RESUME},
                                      {"quiet", no_argument, NULL, O_QUIET},
+                                     {"print-model", no_argument, NULL, O_PRINT_MODEL},
                                      {0}};
   const char *config = NULL, *resume = NULL;
   const char **sets = calloc((size_t)argc, sizeof *sets);
-  int n_sets = 0, quiet = 0, c;
+  int n_sets = 0, quiet = 0, print_only = 0, c;
   if (!sets) return 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -64,6 +80,7 @@ int main(int argc, char **argv) {
     case O_SET: sets[n_sets++] = optarg; break;
     case O_RESUME: resume = optarg; break;
     case O_QUIET: quiet = 1; break;
+    case O_PRINT_MODEL: print_only = 1; break;
     case ':':
       fprintf(stderr, "loom-train: %s needs a value\n", argv[optind - 1]);
       free(sets);
@@ -92,6 +109,14 @@ int main(int argc, char **argv) {
     free(sets);
     return 2;
   }
+  if (print_only) {
+    loom_error perr = {""};
+    int prc = resume ? loom_errorf(&perr, "--print-model takes a CONFIG file, not --resume")
+                     : print_model(config, sets, n_sets, &perr);
+    free(sets);
+    if (prc < 0) fprintf(stderr, "loom-train: %s\n", perr.msg);
+    return prc < 0 ? (resume ? 2 : 1) : 0;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
@@ -105,7 +130,7 @@ int main(int argc, char **argv) {
   free(sets);
   if (rc < 0) {
     fprintf(stderr, "loom-train: %s\n", err.msg);
-    return 1;
+    return loom_stop_requested() ? 130 : 1; /* interrupted while reading or hashing its inputs */
   }
   char skips[64] = "";
   if (r.skipped > 0) snprintf(skips, sizeof skips, " (%ld batches skipped: non-finite)", r.skipped);

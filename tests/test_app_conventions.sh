@@ -66,4 +66,16 @@ expect_rc 0 "$tmp/v" "$bin/loom-data" hm --src "$tmp" --version
 [[ "$(cat "$tmp/v")" == "loom data $version" ]] || fail "loom-data hm --version: $(cat "$tmp/v")"
 expect_rc 0 "$tmp/v" "$bin/loom-train" configs.ini --version
 [[ "$(cat "$tmp/v")" == "loom train $version" ]] || fail "loom-train CONFIG --version: $(cat "$tmp/v")"
+# loom-train CONFIG --print-model: the model layer by layer and its totals, no run directory; a bad
+# config is named; --resume does not go with it.
+(cd "$src" && expect_rc 0 "$tmp/pm" "$bin/loom-train" configs/fashion-shop-click.ini --print-model \
+  --set text.hidden=8 --set train.out="$tmp/never")
+grep -q '^node  op ' "$tmp/pm" || fail "--print-model: no node table: $(head -c 300 "$tmp/pm")"
+grep -q 'text.lstm.weight_hh_l0 .*(32, 8) .* 256$' "$tmp/pm" || fail "--print-model: the LSTM's W_hh for hidden 8 is not (32, 8), 256 parameters"
+grep -q 'parameters' "$tmp/pm" || fail "--print-model: no totals"
+[[ ! -e "$tmp/never" ]] || fail "--print-model wrote a run directory"
+(cd "$src" && expect_rc 1 "$tmp/pm" "$bin/loom-train" configs/fashion-shop-click.ini --print-model --set data.label_col=nope)
+grep -q "nope" "$tmp/pm" || fail "--print-model with a bad column: $(cat "$tmp/pm")"
+expect_rc 2 "$tmp/pm" "$bin/loom-train" --resume "$tmp" --print-model
+grep -q -- "--print-model takes a CONFIG file" "$tmp/pm" || fail "--print-model --resume: $(cat "$tmp/pm")"
 echo "test_app_conventions.sh: all checks passed"

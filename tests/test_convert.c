@@ -288,7 +288,7 @@ static void test_amazon(void **state) {
   assert_failed_with(loom_convert_amazon(meta, meta, out, &st, &err),
                      fmt("%s:1: expected a JSON object with \"user_id\"", meta));
   /* A directory opens but cannot be read: an error, not an empty catalogue (which skipped every review). */
-  assert_failed_with(loom_convert_amazon(rev, TMP, out, &st, &err), fmt("%s: read error: Is a directory", TMP));
+  assert_failed_with(loom_convert_amazon(rev, TMP, out, &st, &err), fmt("%s: the JSONL file is a directory, not a regular file", TMP));
   snprintf(badm, sizeof badm, "%s/bad_meta.jsonl", TMP);
   write_file(badm, "{\"parent_asin\": \"A1\"}\n{\"title\": \"no id\"\n");
   assert_failed_with(loom_convert_amazon(rev, badm, out, &st, &err), fmt("%s:2: expected a JSON object with a \"parent_asin\"", badm));

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "convert_internal.h"
+#include "loom/file.h"
 #include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/convert.h"
@@ -85,8 +87,11 @@ typedef int (*amz_line_fn)(amz *a, const cJSON *o, long line, loom_error *err);
 
 /* Parses each non-blank line of a JSONL file and hands the object (NULL if the line is not JSON) to fn. */
 static int each_line(amz *a, const char *path, amz_line_fn fn, loom_error *err) {
-  FILE *in = fopen(path, "rb");
-  if (!in) return loom_errorf(err, "%s: cannot open: %s", path, strerror(errno));
+  int fd = loom_file_open_regular(path, 0, "JSONL", NULL, NULL, err);
+  if (fd == -2) return loom_errorf(err, "%s: cannot open: %s", path, strerror(errno));
+  FILE *in = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (fd >= 0 && !in) close(fd);
+  if (!in) return fd < 0 ? -1 : loom_errorf(err, "%s: out of memory opening the file", path);
   char *line = NULL;
   size_t cap = 0;
   int rc = 0;

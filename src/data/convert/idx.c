@@ -11,6 +11,8 @@
 #include <zlib.h>
 
 #include "convert_internal.h"
+#include "loom/data.h"
+#include "loom/file.h"
 #include "data_internal.h"
 #include "loom/alloc.h"
 #include "loom/convert.h"
@@ -48,9 +50,15 @@ static int idx_fail(gzFile gz) {
 
 static int idx_read(const char *path, int want_ndim, idx_array *a, loom_error *err) {
   memset(a, 0, sizeof *a);
-  gzFile gz = gzopen(path, "rb");
-  if (!gz) return loom_errorf(err, "%s: cannot open: %s — install it with scripts/install-deps.sh --demo", path,
-                              errno ? strerror(errno) : "out of memory");
+  int fd = loom_file_open_regular(path, 0, "IDX", NULL, NULL, err);
+  if (fd == -2)
+    return loom_errorf(err, "%s: cannot open: %s — install it with scripts/install-deps.sh --demo", path, strerror(errno));
+  if (fd < 0) return -1;
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    close(fd);
+    return loom_errorf(err, "%s: out of memory opening the file", path);
+  }
   uint8_t hdr[16];
   int hlen = 4 + 4 * want_ndim;
   int got = gzread(gz, hdr, (unsigned)hlen);
@@ -119,7 +127,9 @@ static int idx_read(const char *path, int want_ndim, idx_array *a, loom_error *e
     else
       ok = 1;
   }
-  gzclose(gz);
+  /* the stream must end with its trailer and CRC: a file cut after the last data byte is truncated */
+  if (ok && loom_gz_close_checked(gz, path, err) < 0) ok = 0;
+  else if (!ok) gzclose(gz);
   if (!ok) {
     loom_free(a->data);
     a->data = NULL;

@@ -1,5 +1,5 @@
 /* loom/sha256.h — SHA-256 (FIPS 180-4), streaming, for recording the input files of a training run in
- * its checkpoints. Small and dependency-free; not constant-time (it hashes public data). */
+ * its checkpoints and checksumming tensors; libcrypto does the work. */
 #ifndef LOOM_SHA256_H
 #define LOOM_SHA256_H
 
@@ -13,10 +13,7 @@ extern "C" {
 #endif
 
 typedef struct loom_sha256 {
-  uint32_t h[8];
-  uint64_t len;     /* bytes hashed so far */
-  uint8_t buf[64];  /* partial block */
-  size_t nbuf;
+  _Alignas(16) unsigned char state[128]; /* libcrypto's SHA256_CTX: no allocation, nothing to free */
 } loom_sha256;
 
 void loom_sha256_init(loom_sha256 *s);

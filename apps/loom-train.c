@@ -54,6 +54,12 @@ static void print_config_reference(void) {
          "  numeric_scaling, num_words, max_len, query_len, pad, image_size, channels, image_mean,\n"
          "  image_std, negatives, negative_sampling, negative_power, batch_size, shuffle, drop_last,\n"
          "  augment_flip, augment_crop_pad, key_type (see include/loom/data.h)\n");
+  printf("\nKeys that have no effect in some configurations — set to other than their default there, they are an\n"
+         "error naming the key and why (a key of a tower switched off with <tower>.enabled = false is not):\n");
+  loom_config_print_rules(loom_model_rules, loom_model_n_rules, stdout);
+  loom_config_print_rules(loom_data_rules, loom_data_n_rules, stdout);
+  printf("\nA value with leading or trailing spaces or holding ; # \" or = goes in double quotes (\\\" and \\\\ inside);\n"
+         "a key or section given twice is an error; the label, split and ID columns may not be listed as features.\n");
   loom_config_free(c);
 }
 

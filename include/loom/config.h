@@ -54,7 +54,10 @@ void loom_config_free(loom_config *c);
 /* Hand section `s` (kept by reference) to another module. */
 void loom_config_add_section(loom_config *c, const loom_cfg_section *s);
 
-/* Reads an INI file (comments start with ';' or '#'). Returns 0, or -1 with err naming path:line. */
+/* Reads an INI file (comments start with ';' or '#'; a ';' after white space starts one too). A value in
+ * double quotes is taken exactly, spaces and ; # = included (\" and \\ inside). A key set twice, or a
+ * section given twice, is an error naming both lines. The file must be a regular file (a FIFO, directory
+ * or device is refused by name). Returns 0, or -1 with err naming path:line. */
 int loom_config_load(loom_config *c, const char *path, loom_error *err);
 /* Same from a string; `name` stands for the file name in messages. */
 int loom_config_load_string(loom_config *c, const char *text, const char *name, loom_error *err);
@@ -74,6 +77,27 @@ int loom_config_ints(const loom_config *c, const char *section, const char *key,
 int loom_config_floats(const loom_config *c, const char *section, const char *key, double *out, int cap);
 /* Whether a key was set by a file or --set (rather than left at its default). */
 bool loom_config_is_set(const loom_config *c, const char *section, const char *key);
+
+/* Whether a key of an owned section (e.g. [data]) was set by a file or --set. */
+bool loom_config_owned_is_set(const loom_config *c, const char *section, const char *key);
+
+/* A key that has no effect in some configurations: when the user sets `key` ("section.key", a declared
+ * key or one of an owned section) to other than its default and every condition of `when` holds, the
+ * config is refused: "<file>:<line>: <key> = <value> has no effect <reason>". `when` is conditions
+ * joined by " and ": "section.key=a|b" (the value is one of them; for a list every element is; ""
+ * stands for empty) or "section.key!=a|b". An owned section's key that is not set reads as "". */
+typedef struct loom_cfg_rule {
+  const char *key, *when, *reason;
+} loom_cfg_rule;
+/* Checks rules[0..n) in order; returns 0, or -1 with err naming where the first inert key was set. */
+int loom_config_check_rules(const loom_config *c, const loom_cfg_rule *rules, int n, loom_error *err);
+/* One line per rule ("key  has no effect when ..."), for --help-config. */
+void loom_config_print_rules(const loom_cfg_rule *rules, int n, void *file /* FILE* */);
+
+/* v as an INI value that reads back as v: in double quotes (\" and \\ escaped) when it has leading or
+ * trailing white space or holds ; # " or =, as is otherwise. Writes at most cap bytes (NUL included;
+ * out may be NULL with cap 0); returns the length of the whole quoted text. */
+size_t loom_config_quote(const char *v, char *out, size_t cap);
 
 /* The resolved config as INI text (every declared key, then owned sections); caller frees with
  * loom_free. Loading it back gives the same config. */

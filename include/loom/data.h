@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loom/config.h"
 #include "loom/error.h"
 #include "loom/file.h"
 #include "loom/image.h"
@@ -158,6 +159,10 @@ void loom_data_schema_init(loom_data_schema *s);
  * valid choices). */
 int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value, loom_error *err);
 /* Cross-field checks (paths set, ratios sum to 1, split_col given for split=column, ...). */
+/* [data] keys that have no effect given other [data] keys (loom_config_check_rules; the rules
+ * of keys a model ignores are the model's, loom_model_rules). */
+extern const loom_cfg_rule loom_data_rules[];
+extern const int loom_data_n_rules;
 int loom_data_schema_validate(const loom_data_schema *s, loom_error *err);
 /* Parses the [data] section of an INI file (other sections ignored); errors say file:line: key. */
 int loom_data_schema_load_ini(loom_data_schema *s, const char *path, loom_error *err);
@@ -267,6 +272,8 @@ int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, 
 /* Interaction row r (a row id of a split): the file line where it starts, and its user and item key
  * as written ("" when the table has no such column). */
 int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r);
+/* The schema the dataset was opened with (paths and column names for messages). */
+const loom_data_schema *loom_dataset_schema(const loom_dataset *ds);
 const char *loom_dataset_row_user(const loom_dataset *ds, int32_t r);
 const char *loom_dataset_row_item(const loom_dataset *ds, int32_t r);
 /* Whether the interactions file has the label column (frozen datasets may lack it). */

@@ -30,6 +30,13 @@ extern "C" {
 extern const loom_cfg_key loom_train_keys[];
 extern const int loom_train_n_keys;
 
+/* Keys of the tables above (and of [data]) that have no effect in some configurations. */
+extern const loom_cfg_rule loom_model_rules[];
+extern const int loom_model_n_rules;
+/* After a config is loaded (file and --set): -1 with err naming the first key that has no effect
+ * (loom_model_rules, then loom_data_rules) and where it was set. */
+int loom_model_check_config(const loom_config *c, loom_error *err);
+
 typedef enum { LOOM_TASK_BINARY = 0, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL } loom_task_kind;
 const char *loom_task_name(loom_task_kind k);
 
@@ -76,6 +83,7 @@ typedef struct loom_model {
   bool compiled_train;
   loom_tensor *compiled_out; /* loom_model_compile_output's output, NULL otherwise */
   bool compiled_custom;      /* compiled by loom_model_compile_outputs (never skipped) */
+  const loom_dataset *ds;    /* the dataset it was built for: bind errors name its file and line */
 } loom_model;
 
 /* Builds the graph described by config `c` for the feature sizes of dataset `ds` (vocabulary, ID
@@ -84,6 +92,11 @@ typedef struct loom_model {
  * text_cols). */
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err);
 void loom_model_free(loom_model *m);
+/* Before building: an estimate, from the config and the dataset's feature sizes, of the memory
+ * training takes (parameters, gradients and Adam moments; activations and their gradients at batch B).
+ * -1 with err naming the size, the key of the largest part and batch_size when it exceeds 90 % of the
+ * machine's physical memory (sysconf), where the build would otherwise die allocating. */
+int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B, loom_error *err);
 /* A pointwise (binary / multiclass) model's head: `full` with its item-only towers (text, image)
  * replaced by inputs tower_in[i] (B, full->tower_dim[i]), the rest (interaction tower, fusion, head)
  * the same layers under the same names, parameters and buffers copied from `full`, no gradients. For

@@ -1,4 +1,5 @@
-/* config.c — INI configs with declared, typed keys (loom/config.h).
+/* config.c — INI configs with declared, typed keys (loom/config.h), and the rules that refuse keys
+ * without effect (loom_config_check_rules). Values in double quotes are read exactly (quoted on write).
  * libinih does the INI syntax; a line reader of ours feeds it one line at a time so that every
  * message carries its line number, leading indentation is dropped (inih would read an indented line
  * as a continuation of the previous value) and a line too long for inih is an error, not two lines. */
@@ -13,11 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "loom/alloc.h"
+#include "loom/file.h"
 
 #define MAX_SECTIONS 16
 #define MAX_VALUE 4096
+#define MAX_OWNED 128
+#define WHERE_MAX 160
 #define LINE_MAX_TEXT (INI_MAX_LINE - 2) /* characters of a line, without its newline, that inih takes */
 
 struct loom_config {
@@ -26,8 +31,16 @@ struct loom_config {
   char **values; /* resolved text of each key */
   int *set_line; /* line that set it in the file being loaded (0: not from this file) */
   bool *is_set;
+  char (*where)[WHERE_MAX]; /* where each key was last set ("run.ini:12", "--set") */
   const loom_cfg_section *sections[MAX_SECTIONS];
   int n_sections;
+  /* keys of owned sections set so far: "section.key", value, where, and the line in the file being loaded */
+  struct owned_entry {
+    char name[96], where[WHERE_MAX];
+    char *value;
+    int line;
+  } owned[MAX_OWNED];
+  int n_owned;
 };
 
 static int find_key(const loom_config *c, const char *section, const char *key) {
@@ -57,7 +70,8 @@ loom_config *loom_config_new(const loom_cfg_key *keys, int n) {
   c->values = loom_calloc((size_t)n, sizeof *c->values);
   c->set_line = loom_calloc((size_t)n, sizeof *c->set_line);
   c->is_set = loom_calloc((size_t)n, sizeof *c->is_set);
-  if (!c->values || !c->set_line || !c->is_set) goto fail;
+  c->where = loom_calloc((size_t)n, sizeof *c->where);
+  if (!c->values || !c->set_line || !c->is_set || !c->where) goto fail;
   for (int i = 0; i < n; i++) {
     assert(find_key(c, keys[i].section, keys[i].key) == i && "config key declared twice");
     if (!(c->values[i] = loom_strdup(keys[i].def ? keys[i].def : ""))) goto fail;
@@ -75,6 +89,8 @@ void loom_config_free(loom_config *c) {
   loom_free(c->values);
   loom_free(c->set_line);
   loom_free(c->is_set);
+  loom_free(c->where);
+  for (int i = 0; i < c->n_owned; i++) loom_free(c->owned[i].value);
   loom_free(c);
 }
 
@@ -161,10 +177,37 @@ static int check_list(const loom_cfg_key *k, const char *v, const char *where, l
   return 0;
 }
 
+/* ---- quoting ---- */
+
+static bool needs_quotes(const char *v) {
+  size_t n = strlen(v);
+  if (!n) return false;
+  if (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) || v[0] == '"') return true;
+  return strpbrk(v, ";#\"=") != NULL;
+}
+
+size_t loom_config_quote(const char *v, char *out, size_t cap) {
+  size_t o = 0;
+#define PUT(ch) do { if (o + 1 < cap) out[o] = (ch); o++; } while (0)
+  if (!needs_quotes(v)) {
+    for (const char *p = v; *p; p++) PUT(*p);
+  } else {
+    PUT('"');
+    for (const char *p = v; *p; p++) {
+      if (*p == '"' || *p == '\\') PUT('\\');
+      PUT(*p);
+    }
+    PUT('"');
+  }
+#undef PUT
+  if (cap) out[o < cap ? o : cap - 1] = '\0';
+  return o;
+}
+
 static int check_value(const loom_cfg_key *k, const char *v, const char *where, loom_error *err) {
   /* the dump writes "key = value": it must fit in a line the reader takes, or a saved config would not
    * load back (found by fuzz_config: "key =value" of 198 characters dumped as 199) */
-  if (strlen(k->key) + 3 + strlen(v) > LINE_MAX_TEXT)
+  if (strlen(k->key) + 3 + loom_config_quote(v, NULL, 0) > LINE_MAX_TEXT)
     return loom_errorf(err, "%s: %s.%s is %zu characters long; '%s = value' must fit in %d characters so that the saved config loads back",
                        where, k->section, k->key, strlen(v), k->key, LINE_MAX_TEXT);
   switch (k->type) {
@@ -240,20 +283,44 @@ static int unknown_section(const loom_config *c, const char *section, const char
   return loom_errorf(err, "%s: unknown section [%s]; valid sections: %s", where, section, list);
 }
 
+static int find_owned(const loom_config *c, const char *section, const char *key) {
+  char name[96];
+  snprintf(name, sizeof name, "%s.%s", section, key);
+  for (int i = 0; i < c->n_owned; i++)
+    if (!strcmp(c->owned[i].name, name)) return i;
+  return -1;
+}
+
+/* An owned section's key was set: remember its value and where, for the rules and duplicate checks. */
+static int record_owned(loom_config *c, const char *section, const char *key, const char *value, const char *where,
+                        loom_error *err) {
+  int i = find_owned(c, section, key);
+  if (i < 0) {
+    if (c->n_owned == MAX_OWNED) return loom_errorf(err, "%s: more than %d keys in owned sections", where, MAX_OWNED);
+    i = c->n_owned++;
+    snprintf(c->owned[i].name, sizeof c->owned[i].name, "%s.%s", section, key);
+    c->owned[i].value = NULL;
+    c->owned[i].line = 0;
+  }
+  char *copy = loom_strdup(value);
+  if (!copy) return loom_errorf(err, "%s: out of memory storing %s.%s", where, section, key);
+  loom_free(c->owned[i].value);
+  c->owned[i].value = copy;
+  snprintf(c->owned[i].where, WHERE_MAX, "%s", where);
+  return 0;
+}
+
 int loom_config_set(loom_config *c, const char *section, const char *key, const char *value, const char *where,
                     loom_error *err) {
-  /* A ';' at the start of a value or after white space begins a comment when the value is read back
-   * from an INI file, so such a value would not survive the run's saved config. */
   for (const char *p = value; *p; p++)
-    if (*p == ';' && (p == value || *(p - 1) == ' ' || *(p - 1) == '\t'))
-      return loom_errorf(err, "%s: %s.%s = '%s': a ';' %s starts a comment in INI files, so the value would be "
-                              "lost when the config is saved; remove the ';'",
-                         where, section, key, value, p == value ? "at the start" : "after a space");
+    if ((unsigned char)*p < 0x20 && *p != '\t')
+      return loom_errorf(err, "%s: %s.%s: the value holds a control character (byte 0x%02x); remove it", where, section,
+                         key, (unsigned)(unsigned char)*p);
   const loom_cfg_section *owned = find_section(c, section);
   if (owned) {
     /* the module's message names the key itself (config.h: "the config adds file and line") */
     if (owned->set(owned->ctx, key, value, err) != 0) return loom_error_wrap(err, "%s", where);
-    return 0;
+    return record_owned(c, section, key, value, where, err);
   }
   if (!known_section(c, section)) return unknown_section(c, section, where, err);
   int i = find_key(c, section, key);
@@ -264,6 +331,7 @@ int loom_config_set(loom_config *c, const char *section, const char *key, const 
   loom_free(c->values[i]);
   c->values[i] = copy;
   c->is_set[i] = true;
+  snprintf(c->where[i], WHERE_MAX, "%s", where);
   return 0;
 }
 
@@ -292,9 +360,68 @@ typedef struct {
   bool failed;
   int fail_line;    /* line of the first entry rejected */
   loom_error *err;
+  int quoted_line;  /* the line whose value was quoted, decoded into quoted[] */
+  char quoted[MAX_VALUE];
+  struct { char name[64]; int line; } sections[MAX_SECTIONS * 4]; /* section headers seen in this file */
+  int n_seen;
 } load_ctx;
 
-/* inih's line reader: one line per call, indentation stripped, overlong lines recorded. */
+static void fail_at(load_ctx *x, int line) {
+  x->failed = true;
+  x->fail_line = line;
+}
+
+/* A section header line "[name]": a section given twice is an error naming both lines (values would
+ * otherwise silently replace each other across the two). */
+static void note_section(load_ctx *x, const char *p, size_t len) {
+  const char *close = memchr(p, ']', len);
+  if (!close || x->failed) return;
+  size_t n = (size_t)(close - p - 1);
+  char name[64];
+  if (n >= sizeof name) return;
+  memcpy(name, p + 1, n);
+  name[n] = '\0';
+  for (int i = 0; i < x->n_seen; i++)
+    if (!strcmp(x->sections[i].name, name)) {
+      loom_errorf(x->err, "%s:%d: section [%s] appears twice (first on line %d); merge the two into one", x->name,
+                  x->line, name, x->sections[i].line);
+      fail_at(x, x->line);
+      return;
+    }
+  if (x->n_seen < (int)(sizeof x->sections / sizeof x->sections[0])) {
+    snprintf(x->sections[x->n_seen].name, sizeof x->sections[0].name, "%s", name);
+    x->sections[x->n_seen++].line = x->line;
+  }
+}
+
+/* "key = "value"": the value between double quotes, with \" and \\ the only escapes (loom_config_quote
+ * writes them); after the closing quote only white space or a comment may follow. */
+static void note_quoted(load_ctx *x, const char *p, size_t len) {
+  const char *eq = memchr(p, '=', len), *end = p + len;
+  if (!eq || x->failed) return;
+  const char *v = eq + 1;
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  if (v == end || *v != '"') return;
+  size_t o = 0;
+  for (v++; v < end && *v != '"'; v++) {
+    if (*v == '\\' && v + 1 < end && (v[1] == '"' || v[1] == '\\')) v++;
+    if (o + 1 < sizeof x->quoted) x->quoted[o++] = *v;
+  }
+  x->quoted[o] = '\0';
+  const char *rest = v < end ? v + 1 : v;
+  while (rest < end && (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n')) rest++;
+  if (v == end || (rest < end && *rest != ';' && *rest != '#')) {
+    loom_errorf(x->err, "%s:%d: %s — close the quoted value with \" and put nothing but a comment after it "
+                        "(write \\\" for a quote inside it)", x->name, x->line,
+                v == end ? "the quoted value has no closing quote" : "text after the closing quote");
+    fail_at(x, x->line);
+    return;
+  }
+  x->quoted_line = x->line;
+}
+
+/* inih's line reader: one line per call, indentation stripped, overlong lines recorded; section
+ * headers and quoted values are read here, where the raw line is still whole. */
 static char *read_line(char *str, int num, void *stream) {
   load_ctx *x = stream;
   if (!*x->text) return NULL;
@@ -308,6 +435,8 @@ static char *read_line(char *str, int num, void *stream) {
     if (!x->long_line) x->long_line = x->line;
     len = 0; /* hand inih an empty line; the error is reported after parsing */
   }
+  if (len && *p == '[') note_section(x, p, len);
+  else if (len && *p != ';' && *p != '#') note_quoted(x, p, len);
   memcpy(str, p, len);
   str[len] = '\0';
   return str;
@@ -318,25 +447,38 @@ static int on_entry(void *user, const char *section, const char *name, const cha
   if (x->failed) return 1;
   char where[600];
   snprintf(where, sizeof where, "%s:%d", x->name, x->line);
-  int i = find_key(x->c, section, name);
-  if (i >= 0 && x->c->set_line[i]) {
-    loom_errorf(x->err, "%s: %s.%s is set twice (first on line %d); keep one", where, section, name, x->c->set_line[i]);
-    x->failed = true;
-    x->fail_line = x->line;
+  bool quoted = x->quoted_line == x->line;
+  if (quoted) value = x->quoted;
+  /* unquoted, a ';' at the start of a value or after white space is ambiguous: inih reads the first as
+   * part of the value and the second as a comment (found by fuzz_config) */
+  for (const char *p = value; !quoted && *p; p++)
+    if (*p == ';' && (p == value || *(p - 1) == ' ' || *(p - 1) == '\t')) {
+      loom_errorf(x->err, "%s: %s.%s = '%s': a ';' %s starts a comment in INI files; put the value in double "
+                          "quotes to keep the ';'",
+                  where, section, name, value, p == value ? "at the start" : "after a space");
+      fail_at(x, x->line);
+      return 1;
+    }
+  int i = find_key(x->c, section, name), o = i < 0 ? find_owned(x->c, section, name) : -1;
+  int first = i >= 0 ? x->c->set_line[i] : o >= 0 ? x->c->owned[o].line : 0;
+  if (first) {
+    loom_errorf(x->err, "%s: %s.%s is set twice (first on line %d); keep one", where, section, name, first);
+    fail_at(x, x->line);
     return 1;
   }
   if (loom_config_set(x->c, section, name, value, where, x->err) != 0) {
-    x->failed = true;
-    x->fail_line = x->line;
+    fail_at(x, x->line);
     return 1;
   }
   if (i >= 0) x->c->set_line[i] = x->line;
+  else if ((o = find_owned(x->c, section, name)) >= 0) x->c->owned[o].line = x->line;
   return 1;
 }
 
 int loom_config_load_string(loom_config *c, const char *text, const char *name, loom_error *err) {
   load_ctx x = {.c = c, .name = name, .text = text, .err = err};
   for (int i = 0; i < c->n; i++) c->set_line[i] = 0;
+  for (int i = 0; i < c->n_owned; i++) c->owned[i].line = 0;
   if (strlen(text) != 0 && memchr(text, '\0', strlen(text)) != NULL) return loom_errorf(err, "%s: not text", name);
   int rc = ini_parse_stream(read_line, &x, on_entry, &x);
   /* the first bad line wins: "[text" on line 1 explains the "key outside any section" on line 2 */
@@ -352,8 +494,16 @@ int loom_config_load_string(loom_config *c, const char *text, const char *name, 
 }
 
 int loom_config_load(loom_config *c, const char *path, loom_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return loom_errorf(err, "%s: cannot open config: %s", path, strerror(errno));
+  /* a FIFO, directory or device is refused by name before a read blocks or never ends */
+  int fd = loom_file_open_regular(path, 0, "config", NULL, NULL, err);
+  if (fd == -2) return loom_errorf(err, "%s: cannot open config: %s", path, strerror(errno));
+  if (fd < 0) return -1;
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    return loom_errorf(err, "%s: cannot open config: %s", path, strerror(e));
+  }
   char *buf = NULL;
   size_t len = 0, cap = 0;
   int rc = 0;
@@ -449,6 +599,118 @@ int loom_config_floats(const loom_config *c, const char *section, const char *ke
   return read_list(c->values[must_find(c, section, key, LOOM_CFG_FLOAT_LIST)], false, NULL, out, cap);
 }
 
+
+/* ---- rules: keys that have no effect ---- */
+
+/* The value a condition reads: a declared key's resolved value, an owned section's key as set ("" when
+ * not set). *type is the declared type (LOOM_CFG_STRING for owned keys). NULL if the name is unknown. */
+static const char *rule_value(const loom_config *c, const char *name, loom_cfg_type *type, int *idx, int *owned) {
+  char section[64];
+  const char *dot = strchr(name, '.');
+  *idx = *owned = -1;
+  if (!dot || (size_t)(dot - name) >= sizeof section) return NULL;
+  memcpy(section, name, (size_t)(dot - name));
+  section[dot - name] = '\0';
+  int i = find_key(c, section, dot + 1);
+  if (i >= 0) {
+    *type = c->keys[i].type, *idx = i;
+    return c->values[i];
+  }
+  if (!find_section(c, section)) return NULL;
+  *type = LOOM_CFG_STRING;
+  int o = find_owned(c, section, dot + 1);
+  *owned = o;
+  return o >= 0 ? c->owned[o].value : "";
+}
+
+/* One element against alternatives "a|b|c" ("" is an alternative too: "=|0" matches empty and 0). */
+static bool one_of(const char *v, size_t n, const char *alts, loom_cfg_type t) {
+  for (const char *p = alts;;) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    char a[128], e[128];
+    snprintf(a, sizeof a, "%.*s", (int)len, p);
+    snprintf(e, sizeof e, "%.*s", (int)n, v);
+    bool ba, be;
+    double da, de;
+    if (t == LOOM_CFG_BOOL && parse_bool(a, &ba) == 0 && parse_bool(e, &be) == 0) {
+      if (ba == be) return true;
+    } else if ((t == LOOM_CFG_INT_LIST || t == LOOM_CFG_FLOAT_LIST || t == LOOM_CFG_INT || t == LOOM_CFG_FLOAT) &&
+               parse_number(a, false, &da) == 0 && parse_number(e, false, &de) == 0) {
+      if (da == de) return true;
+    } else if (!strcmp(a, e)) {
+      return true;
+    }
+    if (!bar) return false;
+    p = bar + 1;
+  }
+}
+
+/* "key=alts": the value is one of alts; for lists, every element is (an empty list: alts holds ""). */
+static bool value_matches(const char *v, const char *alts, loom_cfg_type t) {
+  while (isspace((unsigned char)*v)) v++;
+  size_t n = strlen(v);
+  while (n && isspace((unsigned char)v[n - 1])) n--;
+  if (t != LOOM_CFG_INT_LIST && t != LOOM_CFG_FLOAT_LIST) return one_of(v, n, alts, t);
+  if (n == 0) return one_of("", 0, alts, t);
+  for (const char *p = v; p < v + n;) {
+    const char *comma = memchr(p, ',', (size_t)(v + n - p));
+    const char *e = comma ? comma : v + n;
+    while (p < e && isspace((unsigned char)*p)) p++;
+    const char *q = e;
+    while (q > p && isspace((unsigned char)q[-1])) q--;
+    if (!one_of(p, (size_t)(q - p), alts, t)) return false;
+    p = comma ? comma + 1 : e;
+  }
+  return true;
+}
+
+/* Whether every condition of `when` ("a.b=x|y and c.d!=z") holds. */
+static bool rule_holds(const loom_config *c, const char *when) {
+  for (const char *p = when; *p;) {
+    const char *and = strstr(p, " and ");
+    size_t len = and ? (size_t)(and - p) : strlen(p);
+    char cond[256];
+    snprintf(cond, sizeof cond, "%.*s", (int)len, p);
+    char *eq = strchr(cond, '=');
+    assert(eq && "a rule condition is section.key=values or section.key!=values");
+    bool neg = eq > cond && eq[-1] == '!';
+    eq[neg ? -1 : 0] = '\0';
+    loom_cfg_type t;
+    int i, o;
+    const char *v = rule_value(c, cond, &t, &i, &o);
+    assert(v && "a rule condition names an unknown key");
+    if (value_matches(v, eq + 1, t) == neg) return false;
+    p = and ? and + 5 : p + len;
+  }
+  return true;
+}
+
+int loom_config_check_rules(const loom_config *c, const loom_cfg_rule *rules, int n, loom_error *err) {
+  for (int r = 0; r < n; r++) {
+    loom_cfg_type t;
+    int i, o;
+    const char *v = rule_value(c, rules[r].key, &t, &i, &o);
+    assert(v && "a rule names an unknown key");
+    /* set by the user, to something other than its default: a saved config.ini lists every key, and
+     * one left at its default asks for nothing the model does not already do */
+    bool set = i >= 0 ? c->is_set[i] && strcmp(v, c->keys[i].def ? c->keys[i].def : "") != 0 : o >= 0;
+    if (!set || !rule_holds(c, rules[r].when)) continue;
+    return loom_errorf(err, "%s: %s = %s has no effect %s", i >= 0 ? c->where[i] : c->owned[o].where, rules[r].key, v,
+                       rules[r].reason);
+  }
+  return 0;
+}
+
+bool loom_config_owned_is_set(const loom_config *c, const char *section, const char *key) {
+  return find_owned(c, section, key) >= 0;
+}
+
+void loom_config_print_rules(const loom_cfg_rule *rules, int n, void *file) {
+  FILE *f = file;
+  for (int r = 0; r < n; r++) fprintf(f, "  %-26s has no effect when %s\n", rules[r].key, rules[r].when);
+}
+
 /* ---- printing ---- */
 
 char *loom_config_dump(const loom_config *c) {
@@ -470,7 +732,9 @@ char *loom_config_dump(const loom_config *c) {
   for (int i = 0; i < c->n; i++) {
     bool first = i == 0 || strcmp(c->keys[i - 1].section, c->keys[i].section) != 0;
     if (first) APPEND("%s[%s]\n", i ? "\n" : "", c->keys[i].section);
-    APPEND("%s = %s\n", c->keys[i].key, c->values[i]);
+    char q[2 * MAX_VALUE + 3]; /* every value fits its line (check_value), so it fits here quoted */
+    loom_config_quote(c->values[i], q, sizeof q);
+    APPEND("%s = %s\n", c->keys[i].key, q);
   }
   for (int s = 0; s < c->n_sections; s++) {
     const loom_cfg_section *sec = c->sections[s];

@@ -1067,6 +1067,8 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
   return rc;
 }
 
+const loom_data_schema *loom_dataset_schema(const loom_dataset *ds) { return &ds->s; }
+
 int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r) {
   assert(r >= 0 && r < ds->n);
   return ds->tab[TAB_INTER].line[r];

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loom/alloc.h"
 #include "loom/conv.h"
@@ -105,6 +106,77 @@ const loom_cfg_key loom_train_keys[] = {
     {"train", "prefetch", LOOM_CFG_BOOL, "true", NULL, 0, 0, "prepare the next batch on a background thread"},
 };
 const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_keys[0]);
+
+/* Keys that have no effect in some configurations (loom_config_check_rules): set to other than their
+ * default there, they are an error naming the key and why. A key of a tower switched off
+ * (<tower>.enabled = false) is not reported — a tower goes off with one line — nor is a key about an
+ * input the data does not have. Two towers, two tasks: "pointwise" is binary|multiclass. */
+#define PAIRWISE "task.kind=ranking|retrieval"
+#define POINTWISE "task.kind=binary|multiclass"
+#define TOWERS_MEET "on a ranking or retrieval model (task.kind = ranking|retrieval): the two towers meet in a dot product, there is no fusion"
+const loom_cfg_rule loom_model_rules[] = {
+    /* fusion */
+    {"fusion.mode", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.dense", PAIRWISE, TOWERS_MEET " and no dense layers after it; remove it"},
+    {"fusion.activation", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.dropout", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.dim", POINTWISE " and fusion.mode=concat",
+     "with fusion.mode = concat: concatenated towers are not projected; remove it, or choose a fusion.mode that projects (sum|mean|weighted|product|gated)"},
+    {"fusion.activation", POINTWISE " and fusion.dense=", "with fusion.dense empty: there are no dense layers after fusion; remove it or set fusion.dense"},
+    {"fusion.dropout", POINTWISE " and fusion.dense=", "with fusion.dense empty: dropout follows each dense layer after fusion and there are none; remove it or set fusion.dense"},
+    /* features a pairwise model does not read */
+    {"data.numeric_cols", PAIRWISE, "on a ranking or retrieval model: its towers read IDs, text and images, not numeric features; remove it"},
+    {"data.category_cols", PAIRWISE, "on a ranking or retrieval model: its towers read IDs, text and images, not category columns; remove it"},
+    {"interaction.enabled", PAIRWISE, "on a ranking or retrieval model: its ID embeddings are interaction.user_dim and item_dim (0 = none); remove it"},
+    {"interaction.dense", PAIRWISE, "on a ranking or retrieval model: there are no numeric features to run dense layers over; remove it"},
+    {"interaction.activation", PAIRWISE, "on a ranking or retrieval model: there are no numeric-feature dense layers; remove it"},
+    {"interaction.category_dim", PAIRWISE, "on a ranking or retrieval model: category columns are not read; remove it"},
+    {"interaction.user_dim", "task.kind=retrieval", "on a retrieval model: the query side is the query text only, no user embedding; remove it"},
+    {"interaction.item_dim", "task.kind=retrieval", "on a retrieval model: the item side is its text and image, no item ID embedding; remove it"},
+    {"interaction.activation", POINTWISE " and interaction.enabled=true and interaction.dense=",
+     "with interaction.dense empty: there are no dense layers to activate; remove it or set interaction.dense"},
+    /* [task]: keys of the other tasks */
+    {"task.loss", POINTWISE, "on a binary or multiclass model: its loss is BCE (binary) or softmax cross-entropy (multiclass); remove it"},
+    {"task.classes", "task.kind!=multiclass", "unless task.kind = multiclass; remove it"},
+    {"task.label_smoothing", "task.kind!=multiclass", "unless task.kind = multiclass (it smooths the softmax cross-entropy); remove it"},
+    {"task.pos_weight", "task.kind!=binary", "unless task.kind = binary (it weights positives in BCE); remove it"},
+    {"task.threshold", "task.kind!=binary", "unless task.kind = binary (it turns probabilities into decisions); remove it"},
+    {"task.temperature", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = infonce; remove it"},
+    {"task.temperature", "task.kind=retrieval and task.loss=triplet", "with task.loss = triplet (it is InfoNCE's); remove it or set task.loss = infonce"},
+    {"task.margin", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
+    {"task.margin", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (it is the triplet loss's); remove it or set task.loss = triplet"},
+    {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
+    {"task.eval_negatives", "task.kind!=ranking", "unless task.kind = ranking (sampled ranking metrics); remove it"},
+    /* [train] */
+    {"train.momentum", "train.optimizer!=sgd", "with train.optimizer = adam or adamw: momentum is SGD's (Adam keeps its own moments); remove it or set train.optimizer = sgd"},
+    {"train.step_size", "train.schedule!=step", "unless train.schedule = step; remove it"},
+    {"train.gamma", "train.schedule!=step", "unless train.schedule = step; remove it"},
+    {"train.min_lr", "train.schedule!=cosine", "unless train.schedule = cosine; remove it"},
+    {"train.max_skips", "train.nonfinite!=skip", "unless train.nonfinite = skip; remove it"},
+    /* [image]: keys of the encoder not chosen */
+    {"image.filters", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.kernel", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.stride", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.padding", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.pool", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.pool_type", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.batchnorm", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
+    {"image.pool_type", "image.enabled=true and image.encoder=conv and image.pool=0|1", "with image.pool = 0 or 1: no block pools; remove it or set image.pool"},
+    {"image.lstm_hidden", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
+    {"image.lstm_layers", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
+    {"image.lstm_bidirectional", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
+    {"image.lstm_pooling", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
+    {"image.dropout", "image.enabled=true and image.encoder=conv and image.dense=", "with image.dense empty: conv dropout follows each dense layer and there are none; remove it or set image.dense"},
+    {"image.activation", "image.enabled=true and image.encoder=rows and image.dense=", "with image.encoder = rows and image.dense empty: nothing is activated; remove it or set image.dense"},
+    /* [text] */
+    {"text.activation", "text.enabled=true and text.dense=", "with text.dense empty: there are no dense layers to activate; remove it or set text.dense"},
+};
+const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
+
+int loom_model_check_config(const loom_config *c, loom_error *err) {
+  if (loom_config_check_rules(c, loom_model_rules, loom_model_n_rules, err) < 0) return -1;
+  return loom_config_check_rules(c, loom_data_rules, loom_data_n_rules, err);
+}
 
 const char *loom_task_name(loom_task_kind k) {
   static const char *names[] = {"binary", "multiclass", "ranking", "retrieval"};
@@ -498,6 +570,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     loom_errorf(err, "out of memory building the model");
     return NULL;
   }
+  m->ds = ds;
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
   m->C = probe.C, m->H = probe.H, m->W = probe.W;
   loom_batch_free(&probe);
@@ -603,6 +676,125 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
 fail:
   loom_model_free(m);
   return NULL;
+}
+
+/* ---- memory estimate from the spec, before anything is allocated ---- */
+
+typedef struct {
+  double params, acts; /* floats: parameters; activations per batch row */
+  double top;          /* the largest single part, in floats (parameters ×4, activations ×2B) */
+  const char *top_key;
+  int B;
+} mem_est;
+
+static void mem_add(mem_est *e, const char *key, double params, double acts) {
+  e->params += params, e->acts += acts;
+  double f = 4 * params + 2 * acts * e->B;
+  if (f > e->top) e->top = f, e->top_key = key;
+}
+
+static int mem_dense(mem_est *e, const loom_config *c, const char *section, const char *key, int in, double rows) {
+  long u[LIST_MAX];
+  int n = loom_config_ints(c, section, "dense", u, LIST_MAX);
+  for (int i = 0; i < n; i++) mem_add(e, key, (double)in * u[i] + u[i], rows * u[i]), in = (int)u[i];
+  return in;
+}
+
+/* (B·rows, T) tokens through embedding, LSTM and dense: returns the output width. */
+static int mem_text(mem_est *e, const loom_config *c, int V, int T, double rows) {
+  int E = (int)loom_config_int(c, "text", "embedding_dim"), H = (int)loom_config_int(c, "text", "hidden");
+  int L = (int)loom_config_int(c, "text", "layers"), dirs = loom_config_bool(c, "text", "bidirectional") ? 2 : 1;
+  mem_add(e, "text.embedding_dim", (double)V * E, rows * T * E);
+  for (int l = 0, in = E; l < L; l++, in = dirs * H) mem_add(e, "text.hidden", dirs * 4.0 * H * (in + H + 2), rows * T * dirs * 6.0 * H);
+  return mem_dense(e, c, "text", "text.dense", dirs * H, rows);
+}
+
+static int mem_image(mem_est *e, const loom_config *c, int C, int H, int W, double rows) {
+  if (!strcmp(loom_config_str(c, "image", "encoder"), "rows")) {
+    int Hd = (int)loom_config_int(c, "image", "lstm_hidden"), L = (int)loom_config_int(c, "image", "lstm_layers");
+    int dirs = loom_config_bool(c, "image", "lstm_bidirectional") ? 2 : 1;
+    for (int l = 0, in = C * W; l < L; l++, in = dirs * Hd)
+      mem_add(e, "image.lstm_hidden", dirs * 4.0 * Hd * (in + Hd + 2), rows * H * dirs * 6.0 * Hd);
+    return mem_dense(e, c, "image", "image.dense", dirs * Hd, rows);
+  }
+  long f[LIST_MAX], k[LIST_MAX], st[LIST_MAX], pl[LIST_MAX];
+  int nf = loom_config_ints(c, "image", "filters", f, LIST_MAX), nk = loom_config_ints(c, "image", "kernel", k, LIST_MAX);
+  int ns = loom_config_ints(c, "image", "stride", st, LIST_MAX), np = loom_config_ints(c, "image", "pool", pl, LIST_MAX);
+  bool same = !strcmp(loom_config_str(c, "image", "padding"), "same");
+  for (int i = 0; i < nf && nk && ns && np; i++) {
+    int kk = list_at(k, nk, i), s = list_at(st, ns, i), p = list_at(pl, np, i);
+    H = same ? (H + s - 1) / s : (H - kk) / s + 1, W = same ? (W + s - 1) / s : (W - kk) / s + 1;
+    if (H < 1 || W < 1) return 1; /* the builder explains this one */
+    /* im2col columns, output and its activation, per row */
+    mem_add(e, "image.filters", (double)kk * kk * C * f[i] + f[i], (double)rows * H * W * ((double)kk * kk * C + 3.0 * f[i]));
+    C = (int)f[i];
+    if (p > 1) H /= p, W /= p;
+    if (H < 1 || W < 1) return 1;
+  }
+  return mem_dense(e, c, "image", "image.dense", C * H * W, rows);
+}
+
+int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B, loom_error *err) {
+  const loom_prep *prep = loom_dataset_prep(ds);
+  loom_batch probe;
+  if (loom_batch_init(&probe, ds, 1, err) < 0) return -1;
+  int T = probe.T, Tq = probe.Tq, F = probe.F, ncat = probe.n_cat, nneg = probe.n_neg, C = probe.C, H = probe.H, W = probe.W;
+  loom_batch_free(&probe);
+  mem_est e = {.B = B};
+  const char *kind = loom_config_str(c, "task", "kind");
+  bool pair = !strcmp(kind, "ranking") || !strcmp(kind, "retrieval");
+  int V = prep->vocab ? loom_vocab_size(prep->vocab) : 0;
+  int U = prep->users ? loom_idmap_size(prep->users) : 0, I = prep->items ? loom_idmap_size(prep->items) : 0;
+  int ud = (int)loom_config_int(c, "interaction", "user_dim"), id = (int)loom_config_int(c, "interaction", "item_dim");
+  int D = (int)loom_config_int(c, "fusion", "dim");
+  bool text = loom_config_bool(c, "text", "enabled") && T > 0 && V > 0, image = loom_config_bool(c, "image", "enabled") && C > 0;
+  if (pair) {
+    double G = 1 + (nneg > 0 ? nneg : 1);
+    int d = 0;
+    if (text) d += mem_text(&e, c, V, T, G);
+    if (image) d += mem_image(&e, c, C, H, W, G);
+    if (id > 0) mem_add(&e, "interaction.item_dim", (double)I * id, G * id), d += id;
+    mem_add(&e, "fusion.dim", (double)d * D, G * D);
+    int u = 0;
+    if (ud > 0) mem_add(&e, "interaction.user_dim", (double)U * ud, ud), u += ud;
+    if (text && Tq > 0) u += mem_text(&e, c, V, Tq, 1);
+    mem_add(&e, "fusion.dim", (double)u * D, D + G);
+  } else {
+    int dims[3], n = 0;
+    if (text) dims[n++] = mem_text(&e, c, V, T, 1);
+    if (image) dims[n++] = mem_image(&e, c, C, H, W, 1);
+    if (loom_config_bool(c, "interaction", "enabled")) {
+      int d = F > 0 ? mem_dense(&e, c, "interaction", "interaction.dense", F, 1) : 0;
+      if (ud > 0 && U) mem_add(&e, "interaction.user_dim", (double)U * ud, ud), d += ud;
+      if (id > 0 && I) mem_add(&e, "interaction.item_dim", (double)I * id, id), d += id;
+      int cd = (int)loom_config_int(c, "interaction", "category_dim"), rows = 0;
+      for (int j = 0; j < ncat; j++) rows += loom_idmap_size(prep->category[j]);
+      if (cd > 0 && ncat > 0) mem_add(&e, "interaction.category_dim", (double)rows * cd, (double)ncat * cd), d += ncat * cd;
+      dims[n++] = d;
+    }
+    int in = 0;
+    if (n > 1 && strcmp(loom_config_str(c, "fusion", "mode"), "concat") != 0) {
+      for (int i = 0; i < n; i++) mem_add(&e, "fusion.dim", (double)dims[i] * D + D, D);
+      if (!strcmp(loom_config_str(c, "fusion", "mode"), "gated")) mem_add(&e, "fusion.dim", (double)n * D * (n * D + 1), n * D);
+      in = D;
+    } else {
+      for (int i = 0; i < n; i++) in += dims[i];
+    }
+    in = mem_dense(&e, c, "fusion", "fusion.dense", in, 1);
+    int K = (int)loom_config_int(c, "task", "classes");
+    mem_add(&e, "task.classes", (double)in * (K > 1 ? K : 1), K > 1 ? K : 1);
+  }
+  /* parameters, their gradients and Adam's two moments; activations and their gradients at batch B */
+  double bytes = 4.0 * (4 * e.params + 2 * e.acts * B);
+  long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+  double phys = pages > 0 && psize > 0 ? (double)pages * (double)psize : 0;
+  if (phys > 0 && bytes > 0.9 * phys)
+    return loom_errorf(err, "the model needs about %.1f GiB (%.0f million parameters: %.1f GiB with their gradients and "
+                            "Adam moments; activations for [data] batch_size = %d: %.1f GiB) but this machine has %.1f GiB "
+                            "of memory — the largest part comes from %s; make it smaller, or lower batch_size",
+                       bytes / 1073741824.0, e.params / 1e6, 16 * e.params / 1073741824.0, B,
+                       8 * e.acts * B / 1073741824.0, phys / 1073741824.0, e.top_key ? e.top_key : "the model");
+  return 0;
 }
 
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
@@ -743,6 +935,14 @@ int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items,
   return 0;
 }
 
+/* A label the head cannot take: named by the interactions file and line (rows are split ids). */
+static int bind_label_error(const loom_model *m, int32_t row, float y, const char *what, loom_error *err) {
+  const loom_data_schema *s = m->ds ? loom_dataset_schema(m->ds) : NULL;
+  if (!s) return loom_errorf(err, "interactions row %d: label %g %s", (int)row, (double)y, what);
+  return loom_errorf(err, "%s:%lld: column '%s': label %g %s — fix the row or the task", s->interactions,
+                     (long long)loom_dataset_row_line(m->ds, row), s->label_col, (double)y, what);
+}
+
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   int B = b->B;
   assert(B == m->compiled_B);
@@ -798,16 +998,18 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   if (m->label_f) {
     for (int i = 0; i < B; i++)
       if (!(b->label[i] == 0.0f || b->label[i] == 1.0f))
-        return loom_errorf(err, "interactions row %d: label %g is not 0 or 1 (task.kind = binary)", (int)b->row[i],
-                           (double)b->label[i]);
+        return bind_label_error(m, b->row[i], b->label[i], "is not 0 or 1 (task.kind = binary)", err);
     loom_input_bind(m->label_f, b->label);
   }
   if (m->label_i) {
     for (int i = 0; i < B; i++) {
       float y = b->label[i];
       if (!(y >= 0 && y < (float)m->n_classes) || y != floorf(y))
-        return loom_errorf(err, "interactions row %d: label %g is not a class in 0..%d (task.kind = multiclass)",
-                           (int)b->row[i], (double)y, m->n_classes - 1);
+      {
+        char what[96];
+        snprintf(what, sizeof what, "is not a class in 0..%d (task.kind = multiclass)", m->n_classes - 1);
+        return bind_label_error(m, b->row[i], y, what, err);
+      }
       m->labels[i] = (int32_t)y;
     }
   }
@@ -881,9 +1083,10 @@ void loom_model_print(const loom_model *m, FILE *f) {
 }
 
 int loom_model_print_summary(const loom_config *c, const loom_data_schema *schema, FILE *f, loom_error *err) {
+  if (loom_model_check_config(c, err) < 0) return -1;
   loom_dataset *ds = loom_dataset_open(schema, NULL, err);
   if (!ds) return -1;
-  loom_model *m = loom_model_build(c, ds, err);
+  loom_model *m = loom_model_check_memory(c, ds, schema->batch_size, err) < 0 ? NULL : loom_model_build(c, ds, err);
   int rc = m ? loom_model_compile(m, schema->batch_size, true, err) : -1;
   if (rc == 0) loom_model_print(m, f);
   loom_model_free(m);

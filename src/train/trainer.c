@@ -62,7 +62,9 @@ static size_t data_dump(void *ctx, char *buf, size_t cap) {
   loom_data_section *d = ctx;
   size_t n = 0;
   for (int i = 0; i < d->n; i++) {
-    int k = snprintf(buf ? buf + n : NULL, buf && n < cap ? cap - n : 0, "%s = %s\n", d->key[i], d->value[i]);
+    char q[2 * LOOM_DATA_PATH + 3]; /* quoted so that a path with a trailing space or a ';' reads back */
+    loom_config_quote(d->value[i], q, sizeof q);
+    int k = snprintf(buf ? buf + n : NULL, buf && n < cap ? cap - n : 0, "%s = %s\n", d->key[i], q);
     n += (size_t)k;
   }
   return n;
@@ -864,6 +866,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   for (int i = 0; i < o->n_sets; i++)
     if (loom_config_set_arg(r->cfg, o->sets[i], err) < 0) return -1;
   if (o->resume_dir && loom_config_set(r->cfg, "train", "out", o->resume_dir, "--resume", err) < 0) return -1;
+  if (loom_model_check_config(r->cfg, err) < 0) return -1;
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
   char path[1100];
@@ -872,6 +875,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
                             "directory", r->dir, r->dir);
   if (!(r->ds = loom_dataset_open(&r->dsec.schema, NULL, err))) return -1;
+  if (loom_model_check_memory(r->cfg, r->ds, r->dsec.schema.batch_size, err) < 0) return -1;
   if (!(r->m = loom_model_build(r->cfg, r->ds, err))) return -1;
   const char *ok = loom_config_str(r->cfg, "train", "optimizer");
   loom_optim_kind kind = !strcmp(ok, "sgd") ? LOOM_OPTIM_SGD : !strcmp(ok, "adamw") ? LOOM_OPTIM_ADAMW : LOOM_OPTIM_ADAM;

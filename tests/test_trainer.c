@@ -176,7 +176,7 @@ static void test_image_only_category_classifier(void **state) {
   /* the run_train paths come first; these override them: items.csv is the table of examples */
   const char *extra[] = {inter, "data.items=", "data.users=", "data.item_col=", "data.user_col=",
                          "data.timestamp_col=", "data.label_col=category", "data.label_type=class",
-                         "data.split=random", "data.split_ratio=0.7,0.3,0", "data.text_cols=", "data.numeric_cols=",
+                         "data.split=random", "data.split_col=", "data.split_ratio=0.7,0.3,0", "data.text_cols=", "data.numeric_cols=",
                          "data.category_cols=", "data.batch_size=32", "text.enabled=false",
                          "interaction.enabled=false", "task.kind=multiclass", "train.epochs=6", "train.lr=0.005",
                          "fusion.dropout=0", NULL};

@@ -85,7 +85,8 @@ bool loom_config_owned_is_set(const loom_config *c, const char *section, const c
  * key or one of an owned section) to other than its default and every condition of `when` holds, the
  * config is refused: "<file>:<line>: <key> = <value> has no effect <reason>". `when` is conditions
  * joined by " and ": "section.key=a|b" (the value is one of them; for a list every element is; ""
- * stands for empty) or "section.key!=a|b". An owned section's key that is not set reads as "". */
+ * stands for empty) or "section.key!=a|b". An owned section's key that is not set reads as "", and one
+ * set to "" is not reported. */
 typedef struct loom_cfg_rule {
   const char *key, *when, *reason;
 } loom_cfg_rule;

@@ -693,8 +693,9 @@ int loom_config_check_rules(const loom_config *c, const loom_cfg_rule *rules, in
     const char *v = rule_value(c, rules[r].key, &t, &i, &o);
     assert(v && "a rule names an unknown key");
     /* set by the user, to something other than its default: a saved config.ini lists every key, and
-     * one left at its default asks for nothing the model does not already do */
-    bool set = i >= 0 ? c->is_set[i] && strcmp(v, c->keys[i].def ? c->keys[i].def : "") != 0 : o >= 0;
+     * one left at its default asks for nothing the model does not already do; an owned key set to
+     * empty ("numeric_cols =") names nothing */
+    bool set = i >= 0 ? c->is_set[i] && strcmp(v, c->keys[i].def ? c->keys[i].def : "") != 0 : o >= 0 && v[0];
     if (!set || !rule_holds(c, rules[r].when)) continue;
     return loom_errorf(err, "%s: %s = %s has no effect %s", i >= 0 ? c->where[i] : c->owned[o].where, rules[r].key, v,
                        rules[r].reason);

@@ -54,7 +54,7 @@ void loom_config_free(loom_config *c);
 /* Hand section `s` (kept by reference) to another module. */
 void loom_config_add_section(loom_config *c, const loom_cfg_section *s);
 
-/* Reads an INI file (comments start with ';' or '#'; a ';' after white space starts one too). A value in
+/* Reads an INI file (a line starting with ';' or '#' is a comment; a ';' after white space starts one). A value in
  * double quotes is taken exactly, spaces and ; # = included (\" and \\ inside). A key set twice, or a
  * section given twice, is an error naming both lines. The file must be a regular file (a FIFO, directory
  * or device is refused by name). Returns 0, or -1 with err naming path:line. */

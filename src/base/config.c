@@ -397,7 +397,10 @@ static void note_section(load_ctx *x, const char *p, size_t len) {
 /* "key = "value"": the value between double quotes, with \" and \\ the only escapes (loom_config_quote
  * writes them); after the closing quote only white space or a comment may follow. */
 static void note_quoted(load_ctx *x, const char *p, size_t len) {
-  const char *eq = memchr(p, '=', len), *end = p + len;
+  /* the key ends where inih ends it: at the first '=' or ':' */
+  size_t k = 0;
+  while (k < len && p[k] != '=' && p[k] != ':') k++;
+  const char *eq = k < len ? p + k : NULL, *end = p + len;
   if (!eq || x->failed) return;
   const char *v = eq + 1;
   while (v < end && (*v == ' ' || *v == '\t')) v++;

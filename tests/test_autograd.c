@@ -9,6 +9,8 @@
 #include "graph_internal.h"
 #include "loom/loss.h"
 #include "loom/ops_conv.h"
+#include "loom/ops_conv1d.h"
+#include "loom/ops_gru.h"
 #include "loom/ops_lstm.h"
 #include "testutil.h"
 
@@ -112,6 +114,24 @@ static loom_tensor *c_lstm(loom_graph *g, loom_rng *r) { /* masked, reverse, all
   return loom_lstm_seq(g, P("x", 3, 4, 3), len, P("w_ih", 20, 3), P("w_hh", 20, 5), P("b_ih", 20), P("b_hh", 20), true,
                        true, 0.0f);
 }
+static loom_tensor *c_gru(loom_graph *g, loom_rng *r) { /* masked (one empty), reverse, all states; x trained too */
+  loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){4});
+  static int32_t lens[4] = {4, 1, 0, 3};
+  loom_input_bind(len, lens);
+  return loom_gru_seq(g, P("x", 4, 4, 3), len, P("w_ih", 15, 3), P("w_hh", 15, 5), P("b_ih", 15), P("b_hh", 15), true, true);
+}
+static loom_tensor *c_gru_last(loom_graph *g, loom_rng *r) {
+  return loom_gru_seq(g, P("x", 3, 5, 2), NULL, P("w_ih", 12, 2), P("w_hh", 12, 4), P("b_ih", 12), P("b_hh", 12), false, false);
+}
+static loom_tensor *c_conv1d_max(loom_graph *g, loom_rng *r) { /* masked: a text shorter than the window, one empty */
+  loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){4});
+  static int32_t lens[4] = {7, 4, 1, 0};
+  loom_input_bind(len, lens);
+  return loom_conv1d_max(g, P("x", 4, 7, 3), len, P("w", 5, 1, 3, 3), P("b", 5), false);
+}
+static loom_tensor *c_conv1d_max_relu(loom_graph *g, loom_rng *r) {
+  return loom_conv1d_max(g, P("x", 3, 6, 4), NULL, P("w", 6, 1, 2, 4), NULL, true);
+}
 static loom_tensor *c_conv2d(loom_graph *g, loom_rng *r) {
   return loom_conv2d(g, P("x", 2, 3, 7, 6), P("w", 5, 3, 3, 3), P("b", 5), 2, 2, (loom_padding){LOOM_CONV_PAD_SAME, 0, 0});
 }
@@ -160,6 +180,8 @@ static const gc_case cases[] = {
     {LOOM_OP_TRIPLET, "euclidean", c_triplet, 1},        {LOOM_OP_INFONCE, "symmetric", c_infonce, 1},
     {LOOM_OP_L2_NORMALIZE, "", c_l2_normalize, 1},       {LOOM_OP_COSINE_SIM, "", c_cosine_sim, 1},
     {LOOM_OP_DROPOUT, "training", c_dropout, 1},         {LOOM_OP_LSTM, "masked, reverse", c_lstm, 1},
+    {LOOM_OP_GRU, "masked, reverse", c_gru, 1},          {LOOM_OP_GRU, "last state", c_gru_last, 1},
+    {LOOM_OP_CONV1D_MAX, "masked", c_conv1d_max, 1},     {LOOM_OP_CONV1D_MAX, "relu, no bias", c_conv1d_max_relu, 1},
     {LOOM_OP_CONV2D, "3x3 stride 2 same", c_conv2d, 1},  {LOOM_OP_MAXPOOL2D, "3x3 stride 2 pad 1", c_maxpool2d, 1},
     {LOOM_OP_AVGPOOL2D, "3x2 stride (2, 1) pad 1", c_avgpool2d, 1},
     {LOOM_OP_GLOBAL_AVGPOOL, "", c_global_avgpool, 1},

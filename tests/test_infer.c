@@ -18,7 +18,7 @@
 
 static loom_error err;
 static char dir[256];
-static loom_train_result res_click;
+static loom_train_result res_click, res_gru, res_cnn;
 
 static void sh(const char *fmt, const char *a, const char *b) {
   char cmd[4096];
@@ -53,7 +53,14 @@ static int setup(void **state) {
       train("configs/fashion-shop-ranking.ini", "ranking", (const char *[]){"fusion.dim=16", "train.max_steps=20", NULL}, &r) < 0 ||
       train("configs/fashion-shop-retrieval.ini", "retrieval", (const char *[]){"fusion.dim=16", NULL}, &r) < 0 ||
       /* a click model that does not read the title: titles still come from the items table */
-      train("configs/fashion-shop-click.ini", "click-desc", (const char *[]){"data.text_cols=description", "train.max_steps=4", NULL}, &r) < 0) {
+      train("configs/fashion-shop-click.ini", "click-desc", (const char *[]){"data.text_cols=description", "train.max_steps=4", NULL}, &r) < 0 ||
+      /* the other text encoders: a BiGRU with max pooling, a TextCNN (its encoder has no hidden size or
+       * pooling: both back at their defaults) */
+      train("configs/fashion-shop-click.ini", "click-gru", (const char *[]){"text.encoder=gru", "text.bidirectional=true",
+            "text.pooling=max", "text.dense=8", "interaction.dense=8", "fusion.dense=16", NULL}, &res_gru) < 0 ||
+      train("configs/fashion-shop-click.ini", "click-cnn", (const char *[]){"text.encoder=cnn", "text.hidden=32",
+            "text.pooling=last", "text.cnn_widths=2,3,4", "text.cnn_filters=16", "text.dense=8", "interaction.dense=8",
+            "fusion.dense=16", NULL}, &res_cnn) < 0) {
     fprintf(stderr, "training failed: %s\n", err.msg);
     return -1;
   }
@@ -140,6 +147,29 @@ static void test_eval_matches_training(void **state) {
   loom_table_free(&t);
   assert_true(loom_auc(score, label, (size_t)c.n) == auc);
   loom_infer_close(s);
+}
+
+/* GRU and TextCNN click models: training lowered the loss, and the checkpoint, rebuilt from its stored
+ * config, scores the validation split exactly as the trainer's validation did. */
+static void test_text_encoders_eval_matches_training(void **state) {
+  (void)state;
+  const char *runs[2] = {"click-gru", "click-cnn"};
+  const loom_train_result *res[2] = {&res_gru, &res_cnn};
+  const char *param[2] = {"text.gru.weight_hh_l0_reverse", "text.cnn.conv2.weight"};
+  for (int k = 0; k < 2; k++) {
+    printf("%s: loss %.4f -> %.4f, val auc %.4f\n", runs[k], res[k]->first_loss, res[k]->last_loss, res[k]->val[0]);
+    assert_true(res[k]->last_loss < res[k]->first_loss);
+    loom_infer *s = open_ckpt(runs[k], NULL);
+    assert_non_null(loom_graph_find(loom_infer_model(s)->g, param[k]));
+    const loom_evaluator *ev = loom_infer_eval(s, NULL, LOOM_SPLIT_VAL, &err);
+    assert_non_null(ev);
+    assert_int_equal(ev->n_metrics, res[k]->n_val);
+    for (int i = 0; i < ev->n_metrics; i++) {
+      assert_string_equal(ev->names[i], res[k]->val_names[i]);
+      if (ev->val[i] != res[k]->val[i]) fail_msg("%s: %s %.9g in eval, %.9g in training", runs[k], ev->names[i], ev->val[i], res[k]->val[i]);
+    }
+    loom_infer_close(s);
+  }
 }
 
 /* ---- rank and search */
@@ -708,7 +738,8 @@ static void test_bad_input(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_eval_matches_training), cmocka_unit_test(test_rank),
+      cmocka_unit_test(test_eval_matches_training),
+      cmocka_unit_test(test_text_encoders_eval_matches_training), cmocka_unit_test(test_rank),
       cmocka_unit_test(test_search),                cmocka_unit_test(test_cold_start_and_cache),
       cmocka_unit_test(test_head_model),            cmocka_unit_test(test_multiclass),
       cmocka_unit_test(test_titles),                cmocka_unit_test(test_report_examples),

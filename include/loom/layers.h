@@ -7,7 +7,7 @@
  * It takes the graph, a name prefix, its input tensor(s) (x, then any side input such as the LSTM's
  * lengths), its options and a loom_rng for initialisation (layers without parameters take no rng),
  * creates its parameters named as PyTorch names them (`<prefix>.weight`, ...) and returns its output.
- * Layers: dense.h, embedding.h, lstm.h, conv.h (conv2d, pools), norm.h, seq_pool.h. The ops they wire
+ * Layers: dense.h, embedding.h, lstm.h, gru.h, textcnn.h, conv.h (conv2d, pools), norm.h, seq_pool.h. The ops they wire
  * are in graph.h and ops_*.h; initialisers (one enum, loom_init_kind, for every layer's opts.init)
  * are in init.h. */
 #ifndef LOOM_LAYERS_H

@@ -17,8 +17,9 @@
  *   loom_graph_backward(g, loss);                               // grads in loom_graph_grads(g)
  *   loom_graph_free(g);
  *
- * Ops are in graph.h (core), ops_conv.h, ops_lstm.h, ops_norm.h and loss.h; layers (layers.h for the
- * convention) in dense.h, embedding.h, lstm.h, conv.h, norm.h and seq_pool.h. */
+ * Ops are in graph.h (core), ops_conv.h, ops_conv1d.h, ops_lstm.h, ops_gru.h, ops_norm.h and loss.h;
+ * layers (layers.h for the convention) in dense.h, embedding.h, lstm.h, gru.h, textcnn.h, conv.h, norm.h
+ * and seq_pool.h. */
 #ifndef LOOM_LOOM_H
 #define LOOM_LOOM_H
 
@@ -31,6 +32,7 @@
 #include "loom/error.h"
 #include "loom/evaluate.h"
 #include "loom/graph.h"
+#include "loom/gru.h"
 #include "loom/index.h"
 #include "loom/infer.h"
 #include "loom/init.h"
@@ -40,6 +42,8 @@
 #include "loom/metrics.h"
 #include "loom/norm.h"
 #include "loom/ops_conv.h"
+#include "loom/ops_conv1d.h"
+#include "loom/ops_gru.h"
 #include "loom/ops_lstm.h"
 #include "loom/ops_norm.h"
 #include "loom/optim.h"
@@ -48,5 +52,6 @@
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
 #include "loom/seq_pool.h"
+#include "loom/textcnn.h"
 
 #endif

@@ -153,6 +153,26 @@ static void lstm_cell_bwd_scalar(size_t H, float *z, const float *c_prev, const 
   }
 }
 
+static void gru_cell_scalar(size_t H, float *gx, float *gh, const float *bi, const float *bh, const float *hp, float *h) {
+  for (size_t j = 0; j < H; j++) {
+    float r = sigmoidf_(gx[j] + bi[j] + gh[j] + bh[j]), z = sigmoidf_(gx[H + j] + bi[H + j] + gh[H + j] + bh[H + j]);
+    float hn = gh[2 * H + j] + bh[2 * H + j], n = tanhf(gx[2 * H + j] + bi[2 * H + j] + r * hn);
+    h[j] = (1.0f - z) * n + z * hp[j];
+    gx[j] = r, gx[H + j] = z, gx[2 * H + j] = n, gh[2 * H + j] = hn;
+  }
+}
+static void gru_cell_bwd_scalar(size_t H, float *gx, float *gh, const float *hp, float *dh) {
+  for (size_t j = 0; j < H; j++) {
+    float r = gx[j], z = gx[H + j], n = gx[2 * H + j], hn = gh[2 * H + j], d = dh[j];
+    float dn = d * (1.0f - z) * (1.0f - n * n), dz = d * (hp[j] - n) * z * (1.0f - z), dr = dn * hn * r * (1.0f - r);
+    gx[j] = gh[j] = dr;
+    gx[H + j] = gh[H + j] = dz;
+    gx[2 * H + j] = dn;
+    gh[2 * H + j] = dn * r;
+    dh[j] = d * z;
+  }
+}
+
 void loom_kernels_fill_scalar(loom_kernels *k) {
   *k = (loom_kernels){
       .isa = "scalar",
@@ -167,6 +187,7 @@ void loom_kernels_fill_scalar(loom_kernels *k) {
       .softmax = softmax_scalar, .log_softmax = log_softmax_scalar,
       .softmax_bwd = softmax_bwd_scalar, .log_softmax_bwd = log_softmax_bwd_scalar,
       .lstm_cell = lstm_cell_scalar, .lstm_cell_bwd = lstm_cell_bwd_scalar,
+      .gru_cell = gru_cell_scalar, .gru_cell_bwd = gru_cell_bwd_scalar,
       .adam = adam_scalar, .sgd = sgd_scalar,
   };
 }

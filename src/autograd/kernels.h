@@ -51,6 +51,14 @@ typedef struct loom_kernels {
    * the whole gradient reaching h; dc holds the gradient from the next step on entry and d c_prev on
    * exit (tanh(c) is recomputed from c). */
   void (*lstm_cell_bwd)(size_t H, float *z, const float *c_prev, const float *c, const float *dh, float *dc);
+  /* One GRU step of one row, gate order (r, z, n) as in PyTorch. gx (3H) = x W_ihᵀ and gh (3H) = h_prev W_hhᵀ,
+   * both without bias, on entry:  r, z = σ(gx + b_ih + gh + b_hh);  hn = gh_n + b_hn;
+   * n = tanh(gx_n + b_in + r hn);  h = (1 - z) n + z h_prev. On exit gx holds r, z, n and gh's n part hn. */
+  void (*gru_cell)(size_t H, float *gx, float *gh, const float *b_ih, const float *b_hh, const float *h_prev, float *h);
+  /* Its backward: gx, gh as gru_cell left them; dh the whole gradient reaching h. On exit gx holds
+   * d loss / d (input pre-activations) (dr, dz, dn), gh d loss / d (h_prev W_hhᵀ + b_hh) (dr, dz, dn r),
+   * and dh the direct part of d h_prev, z dh. */
+  void (*gru_cell_bwd)(size_t H, float *gx, float *gh, const float *h_prev, float *dh);
   /* Adam / AdamW over a range of the flat parameter buffer:
    *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr (m / bc1) / (sqrt(v / bc2) + eps) + lr wd p
    * (wd = 0 for Adam; L2-style Adam adds wd·p into g before calling). bc = 1 - beta^t. */

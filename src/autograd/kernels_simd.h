@@ -259,6 +259,72 @@ static void lstm_cell_bwd_simd(size_t H, float *z, const float *cp, const float 
   }
 }
 
+/* GRU cell over W hidden units: gx, gh, bi, bh point at the r gate, z and n follow at H, 2H. */
+static inline void gru_cell_block(float *gx, float *gh, size_t H, const float *bi, const float *bh, const float *hp,
+                                  float *h) {
+  const V one = VSET1(1.0f);
+  V r = v_sigmoid(VADD(VADD(VLOAD(gx), VLOAD(bi)), VADD(VLOAD(gh), VLOAD(bh))));
+  V z = v_sigmoid(VADD(VADD(VLOAD(gx + H), VLOAD(bi + H)), VADD(VLOAD(gh + H), VLOAD(bh + H))));
+  V hn = VADD(VLOAD(gh + 2 * H), VLOAD(bh + 2 * H));
+  V n = v_tanh(VFMA(r, hn, VADD(VLOAD(gx + 2 * H), VLOAD(bi + 2 * H))));
+  VSTORE(h, VFMA(VSUB(one, z), n, VMUL(z, VLOAD(hp))));
+  VSTORE(gx, r);
+  VSTORE(gx + H, z);
+  VSTORE(gx + 2 * H, n);
+  VSTORE(gh + 2 * H, hn);
+}
+static void gru_cell_simd(size_t H, float *gx, float *gh, const float *bi, const float *bh, const float *hp, float *h) {
+  size_t j = 0;
+  for (; j + W <= H; j += W) gru_cell_block(gx + j, gh + j, H, bi + j, bh + j, hp + j, h + j);
+  size_t r = H - j;
+  if (r) { /* the tail on padded copies: [3 gates][W] laid out with stride W */
+    float tx[3 * W] = {0}, th[3 * W] = {0}, tbi[3 * W] = {0}, tbh[3 * W] = {0}, thp[W] = {0}, tout[W];
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 3; q++) {
+        tx[q * W + k] = gx[q * H + j + k], th[q * W + k] = gh[q * H + j + k];
+        tbi[q * W + k] = bi[q * H + j + k], tbh[q * W + k] = bh[q * H + j + k];
+      }
+      thp[k] = hp[j + k];
+    }
+    gru_cell_block(tx, th, W, tbi, tbh, thp, tout);
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 3; q++) gx[q * H + j + k] = tx[q * W + k], gh[q * H + j + k] = th[q * W + k];
+      h[j + k] = tout[k];
+    }
+  }
+}
+static inline void gru_cell_bwd_block(float *gx, float *gh, size_t H, const float *hp, float *dh) {
+  const V one = VSET1(1.0f);
+  V r = VLOAD(gx), z = VLOAD(gx + H), n = VLOAD(gx + 2 * H), hn = VLOAD(gh + 2 * H), d = VLOAD(dh);
+  V dn = VMUL(VMUL(d, VSUB(one, z)), VFNMA(n, n, one));
+  V dz = VMUL(VMUL(d, VSUB(VLOAD(hp), n)), VMUL(z, VSUB(one, z)));
+  V dr = VMUL(VMUL(dn, hn), VMUL(r, VSUB(one, r)));
+  VSTORE(gx, dr);
+  VSTORE(gh, dr);
+  VSTORE(gx + H, dz);
+  VSTORE(gh + H, dz);
+  VSTORE(gx + 2 * H, dn);
+  VSTORE(gh + 2 * H, VMUL(dn, r));
+  VSTORE(dh, VMUL(d, z));
+}
+static void gru_cell_bwd_simd(size_t H, float *gx, float *gh, const float *hp, float *dh) {
+  size_t j = 0;
+  for (; j + W <= H; j += W) gru_cell_bwd_block(gx + j, gh + j, H, hp + j, dh + j);
+  size_t r = H - j;
+  if (r) {
+    float tx[3 * W] = {0}, th[3 * W] = {0}, thp[W] = {0}, tdh[W] = {0};
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 3; q++) tx[q * W + k] = gx[q * H + j + k], th[q * W + k] = gh[q * H + j + k];
+      thp[k] = hp[j + k], tdh[k] = dh[j + k];
+    }
+    gru_cell_bwd_block(tx, th, W, thp, tdh);
+    for (size_t k = 0; k < r; k++) {
+      for (int q = 0; q < 3; q++) gx[q * H + j + k] = tx[q * W + k], gh[q * H + j + k] = th[q * W + k];
+      dh[j + k] = tdh[k];
+    }
+  }
+}
+
 /* One W-wide Adam step at p, g, m, v (see kernels.h for the arithmetic). */
 static inline void adam_block(float *p, const float *g, float *m, float *v, V vb1, V vb2, V vc1, V vc2, V step,
                               V sqrt_bc2, V veps, V decay) {
@@ -340,6 +406,8 @@ static void fill_simd(loom_kernels *k, const char *isa) {
   k->log_softmax_bwd = log_softmax_bwd_simd;
   k->lstm_cell = lstm_cell_simd;
   k->lstm_cell_bwd = lstm_cell_bwd_simd;
+  k->gru_cell = gru_cell_simd;
+  k->gru_cell_bwd = gru_cell_bwd_simd;
   k->adam = adam_simd;
   k->sgd = sgd_simd;
 }

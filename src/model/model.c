@@ -1,10 +1,11 @@
-/* model.c — the run config's key table and the config → graph builder: text tower (embedding, (Bi)LSTM,
- * pooling, dense), image tower (conv blocks, dense), interaction tower (numeric dense, ID embeddings),
+/* model.c — the run config's key table and the config → graph builder: text tower (embedding, then a
+ * (Bi)LSTM or (Bi)GRU and pooling, or a TextCNN; dense), image tower (conv blocks, dense), interaction tower (numeric dense, ID embeddings),
  * fusion, head and loss. The training loop, metrics and checkpoints live in trainer.c; batches come
  * from src/data as plain arrays that loom_model_bind points the graph's inputs at. */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,12 +13,14 @@
 #include "loom/conv.h"
 #include "loom/dense.h"
 #include "loom/embedding.h"
+#include "loom/gru.h"
 #include "loom/init.h"
 #include "loom/loss.h"
 #include "loom/lstm.h"
 #include "loom/model.h"
 #include "loom/norm.h"
 #include "loom/seq_pool.h"
+#include "loom/textcnn.h"
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
 
@@ -25,10 +28,16 @@ const loom_cfg_key loom_train_keys[] = {
     /* [text] */
     {"text", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "text tower over the item text (needs [data] text_cols)"},
     {"text", "embedding_dim", LOOM_CFG_INT, "32", NULL, 1, 4096, "word embedding size"},
-    {"text", "hidden", LOOM_CFG_INT, "32", NULL, 1, 4096, "LSTM hidden size (per direction)"},
-    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "stacked LSTM layers"},
-    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "a second LSTM over each text reversed"},
-    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "LSTM states -> one vector"},
+    {"text", "encoder", LOOM_CFG_CHOICE, "lstm", "lstm|gru|cnn", 0, 0,
+     "over the word embeddings: lstm, gru (torch.nn.GRU's gates) or cnn (TextCNN: parallel 1-D convolutions, "
+     "ReLU, max over the text's valid windows, concatenated)"},
+    {"text", "hidden", LOOM_CFG_INT, "32", NULL, 1, 4096, "encoder = lstm|gru: hidden size (per direction)"},
+    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = lstm|gru: stacked layers"},
+    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = lstm|gru: a second direction over each text reversed"},
+    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "encoder = lstm|gru: states -> one vector"},
+    {"text", "cnn_widths", LOOM_CFG_INT_LIST, "2,3,4", NULL, 1, 64,
+     "encoder = cnn: window sizes in tokens, one convolution each (at most 8, each <= [data] max_len)"},
+    {"text", "cnn_filters", LOOM_CFG_INT, "64", NULL, 1, 4096, "encoder = cnn: filters per window size"},
     {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
     {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
@@ -213,14 +222,82 @@ static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, 
 
 /* ---- towers: each returns (B, *dim) ---- */
 
-/* Text tower over G texts per row: tokens (B, G·T) → (B·G, dim). Inputs are created under in_name. */
+/* Whether [text] `key` holds something other than its row's default; its value as text into buf. */
+static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *buf, size_t cap) {
+  switch (k->type) {
+  case LOOM_CFG_INT:
+    snprintf(buf, cap, "%ld", loom_config_int(c, k->section, k->key));
+    return loom_config_int(c, k->section, k->key) != strtol(k->def, NULL, 10);
+  case LOOM_CFG_BOOL:
+    snprintf(buf, cap, "%s", loom_config_bool(c, k->section, k->key) ? "true" : "false");
+    return loom_config_bool(c, k->section, k->key) != !strcmp(k->def, "true");
+  case LOOM_CFG_CHOICE:
+    snprintf(buf, cap, "%s", loom_config_str(c, k->section, k->key));
+    return strcmp(loom_config_str(c, k->section, k->key), k->def) != 0;
+  case LOOM_CFG_INT_LIST: {
+    long v[LIST_MAX], d[LIST_MAX];
+    int n = loom_config_ints(c, k->section, k->key, v, LIST_MAX), nd = 0;
+    for (const char *q = k->def; *q && nd < LIST_MAX;) {
+      char *end;
+      d[nd++] = strtol(q, &end, 10);
+      q = *end == ',' ? end + 1 : end;
+    }
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && i < LIST_MAX && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%ld", i ? "," : "", v[i]);
+    return n != nd || memcmp(v, d, sizeof(long) * (size_t)(n < LIST_MAX ? n : LIST_MAX)) != 0;
+  }
+  default: assert(!"text encoder keys are ints, bools, choices or int lists"); return false;
+  }
+}
+
+/* The key rows of the text encoder not chosen: holding anything but their default they are errors. (A
+ * checkpoint's or run directory's config lists every key, the others at their defaults, so "set" alone
+ * cannot tell a user's choice.) T and Tq are the text and query lengths of the batches (0: none). */
+static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
+  static const char *const rnn_keys[] = {"hidden", "layers", "bidirectional", "pooling"};
+  static const char *const cnn_keys[] = {"cnn_widths", "cnn_filters"};
+  const char *enc = loom_config_str(c, "text", "encoder");
+  const bool cnn = !strcmp(enc, "cnn");
+  const char *const *other = cnn ? rnn_keys : cnn_keys;
+  const int n_other = cnn ? 4 : 2;
+  for (int i = 0; i < n_other; i++) {
+    const loom_cfg_key *k = NULL;
+    for (int j = 0; j < loom_train_n_keys && !k; j++)
+      if (!strcmp(loom_train_keys[j].section, "text") && !strcmp(loom_train_keys[j].key, other[i])) k = &loom_train_keys[j];
+    assert(k && "text encoder keys are rows of the key table");
+    char val[256];
+    if (text_key_changed(c, k, val, sizeof val))
+      return loom_errorf(err, "[text] %s = %s has no effect with text.encoder = %s (it sets the %s encoder) — remove it, "
+                              "or set text.encoder = %s", k->key, val, enc, cnn ? "lstm and gru" : "cnn",
+                         cnn ? "lstm or gru" : "cnn");
+  }
+  if (!cnn || !loom_config_bool(c, "text", "enabled")) return 0;
+  long w[LOOM_TEXTCNN_MAX_WIDTHS + 1];
+  const int n = loom_config_ints(c, "text", "cnn_widths", w, LOOM_TEXTCNN_MAX_WIDTHS + 1);
+  if (n < 1 || n > LOOM_TEXTCNN_MAX_WIDTHS)
+    return loom_errorf(err, "[text] cnn_widths: give 1 to %d window sizes (got %d)", LOOM_TEXTCNN_MAX_WIDTHS, n);
+  for (int i = 0; i < n; i++)
+    for (int q = 0; q < 2; q++) {
+      const int len = q ? Tq : T;
+      if (len > 0 && w[i] > len)
+        return loom_errorf(err, "[text] cnn_widths: window %ld is longer than the %s (%d tokens, [data] %s) — lower it "
+                                "or raise [data] %s", w[i], q ? "query" : "texts", len, q ? "query_len" : "max_len",
+                           q ? "query_len" : "max_len");
+    }
+  return 0;
+}
+
+/* Text tower over G texts per row: tokens (B, G·T) → (B·G, dim). Inputs are created under in_name.
+ * text.encoder: lstm | gru → per-step states, pooled (last, mean or max over valid steps); cnn → TextCNN,
+ * which max-pools over the valid windows itself. */
 static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, const char *prefix, const char *in_name,
                                int G, int T, loom_tensor **tok, loom_tensor **len, loom_tensor **inv,
                                loom_tensor **mask, int *dim) {
   loom_graph *g = b->g;
   int E = (int)loom_config_int(c, "text", "embedding_dim"), H = (int)loom_config_int(c, "text", "hidden");
   bool bi = loom_config_bool(c, "text", "bidirectional");
-  const char *pool = loom_config_str(c, "text", "pooling");
+  const char *pool = loom_config_str(c, "text", "pooling"), *enc = loom_config_str(c, "text", "encoder");
   float p = (float)loom_config_float(c, "text", "dropout");
   char name[LOOM_NAME_MAX];
   *tok = loom_input(g, in_name, LOOM_I32, 2, (int[]){LOOM_BATCH, G * T});
@@ -232,32 +309,46 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
   snprintf(name, sizeof name, "%s.embedding", prefix);
   loom_embedding_opts eo = {.vocab = vocab, .dim = E, .padding_idx = 0, .init = b->style};
   loom_tensor *x = loom_layer_embedding(g, name, ids, &eo, b->rng); // (B·G, T, E)
-  bool seq = strcmp(pool, "last") != 0;
-  loom_lstm_opts lo = {.input_size = E,
-                       .hidden = H,
-                       .layers = (int)loom_config_int(c, "text", "layers"),
-                       .bidirectional = bi,
-                       .return_sequences = seq,
-                       .dropout = p,
-                       .init = b->style};
-  snprintf(name, sizeof name, "%s.lstm", prefix);
-  loom_tensor *h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
-  int D = (bi ? 2 : 1) * H;
-  loom_tensor *iv = NULL, *mk = NULL;
-  if (!strcmp(pool, "mean")) {
-    /* padded steps are zero in the LSTM's output, so the mean over valid steps is sum / length */
-    snprintf(name, sizeof name, "%s_inv_len", in_name);
-    *inv = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G});
-    iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
-  } else if (!strcmp(pool, "max")) {
-    /* max over valid steps: padding pushed to -1e30 */
-    snprintf(name, sizeof name, "%s_mask", in_name);
-    mk = *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
+  loom_tensor *h;
+  int D;
+  if (!strcmp(enc, "cnn")) {
+    long w[LOOM_TEXTCNN_MAX_WIDTHS];
+    loom_textcnn_opts co = {.input_size = E, .filters = (int)loom_config_int(c, "text", "cnn_filters"), .init = b->style};
+    co.n_widths = loom_config_ints(c, "text", "cnn_widths", w, LOOM_TEXTCNN_MAX_WIDTHS); /* count checked by text_check */
+    for (int i = 0; i < co.n_widths; i++) co.widths[i] = (int)w[i];
+    snprintf(name, sizeof name, "%s.cnn", prefix);
+    h = loom_layer_textcnn(g, name, x, lens, &co, b->rng); // (B·G, n_widths · F)
+    D = co.n_widths * co.filters;
+  } else {
+    bool seq = strcmp(pool, "last") != 0, gru = !strcmp(enc, "gru");
+    const int layers = (int)loom_config_int(c, "text", "layers");
+    snprintf(name, sizeof name, "%s.%s", prefix, gru ? "gru" : "lstm");
+    if (gru) {
+      loom_gru_opts go = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
+                          .dropout = p, .init = b->style};
+      h = loom_layer_gru(g, name, x, lens, &go, b->rng); // (B·G, D) or (B·G, T, D)
+    } else {
+      loom_lstm_opts lo = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
+                           .dropout = p, .init = b->style};
+      h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
+    }
+    D = (bi ? 2 : 1) * H;
+    loom_tensor *iv = NULL, *mk = NULL;
+    if (!strcmp(pool, "mean")) {
+      /* padded steps are zero in the recurrent output, so the mean over valid steps is sum / length */
+      snprintf(name, sizeof name, "%s_inv_len", in_name);
+      *inv = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G});
+      iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
+    } else if (!strcmp(pool, "max")) {
+      /* max over valid steps: padding pushed to -1e30 */
+      snprintf(name, sizeof name, "%s_mask", in_name);
+      mk = *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
+    }
+    loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_LAST, T, D);
+    if (loom_seq_pool_parse(pool, &so.mode) < 0) assert(!"pooling names are the config table's choices");
+    snprintf(name, sizeof name, "%s.pool", prefix);
+    h = loom_layer_seq_pool(g, name, h, iv, mk, &so); // (B·G, D)
   }
-  loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_LAST, T, D);
-  if (loom_seq_pool_parse(pool, &so.mode) < 0) assert(!"pooling names are the config table's choices");
-  snprintf(name, sizeof name, "%s.pool", prefix);
-  h = loom_layer_seq_pool(g, name, h, iv, mk, &so); // (B·G, D)
   if (p > 0) h = loom_dropout(g, h, p);
   *dim = D;
   long units[LIST_MAX];
@@ -574,6 +665,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
   m->C = probe.C, m->H = probe.H, m->W = probe.W;
   loom_batch_free(&probe);
+  if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
   m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
             : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
             : !strcmp(kind, "retrieval") ? LOOM_TASK_RETRIEVAL

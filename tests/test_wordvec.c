@@ -205,6 +205,13 @@ static void test_caps_fifo_and_stop(void **state) {
   assert_int_equal(loom_wordvec_read("huge_header.txt", NULL, &wv, &err), -1);
   assert_string_equal(err.msg, "huge_header.txt: the file ends after 1 words on line 2, the header says 16000000 — "
                                "the file is truncated (copy it again) or the header's N is wrong");
+  /* a UTF-8 byte order mark before the header is skipped */
+  write_file("bom.txt", "\xEF\xBB\xBF" "2 2\nb 1 2\nc 3 4.5\n");
+  assert_int_equal(loom_wordvec_read("bom.txt", NULL, &wv, &err), 0);
+  assert_int_equal(wv.format, LOOM_WORDVEC_TEXT);
+  assert_true(wv.n == 2 && wv.dim == 2 && wv.vec[3] == 4.5f);
+  loom_wordvec_free(&wv);
+  unlink("bom.txt");
   write_file("dim_cap.txt", "2 5000\n");
   assert_int_equal(loom_wordvec_read("dim_cap.txt", NULL, &wv, &err), -1);
   assert_non_null(strstr(err.msg, "dim_cap.txt:1: the header says D = 5000 — it must be 1 to 4096"));

@@ -404,6 +404,10 @@ int loom_wordvec_read(const char *path, const loom_wordvec_opts *o, loom_wordvec
     loom_errorf(err, "%s: the file is empty — expected word vectors (word2vec text or binary, or GloVe)", path);
     goto done;
   }
+  if (r.line.n >= 3 && !memcmp(r.line.p, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte order mark */
+    memmove(r.line.p, r.line.p + 3, r.line.n - 2);
+    r.line.n -= 3;
+  }
   if (fmt == LOOM_WORDVEC_AUTO) {
     char base[LOOM_WORDVEC_MAX_WORD_BYTES];
     snprintf(base, sizeof base, "%s", path);

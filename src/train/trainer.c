@@ -887,15 +887,15 @@ static int pretrained_resolve(run *r, bool resume, loom_wordvec *wv, loom_error 
                "checkpoint's embedding; start a new run to use the new vectors\n", file, hex, want);
     return 0;
   }
+  loom_wordvec_opts wo = {0};
+  if (loom_wordvec_format_parse(loom_config_str(r->cfg, "text", "pretrained_format"), &wo.format) < 0)
+    assert(!"formats are the config table's choices");
+  if (loom_wordvec_read(file, &wo, wv, err) < 0) return loom_error_wrap(err, "text.pretrained");
   if (loom_sha256_file(file, hex, err) < 0) return loom_error_wrap(err, "text.pretrained");
   if (want[0] && strcasecmp(want, hex) != 0)
     return loom_errorf(err, "text.pretrained_sha256 = %s but %s has SHA-256 %s — it is not the file the config "
                             "names; fix text.pretrained or text.pretrained_sha256", want, file, hex);
-  if (loom_config_set(r->cfg, "text", "pretrained_sha256", hex, "loom-train", err) < 0) return -1;
-  loom_wordvec_opts wo = {0};
-  if (loom_wordvec_format_parse(loom_config_str(r->cfg, "text", "pretrained_format"), &wo.format) < 0)
-    assert(!"formats are the config table's choices");
-  return loom_wordvec_read(file, &wo, wv, err) < 0 ? loom_error_wrap(err, "text.pretrained") : 0;
+  return loom_config_set(r->cfg, "text", "pretrained_sha256", hex, "loom-train", err);
 }
 
 /* s with " and \ escaped for a JSON string, into out (cut to fit). */

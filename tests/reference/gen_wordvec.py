@@ -21,58 +21,20 @@ Run from the repository root: /usr/bin/python3 tests/reference/gen_wordvec.py
 """
 import csv
 import gzip
-import hashlib
 import os
 import struct
 import sys
-import unicodedata
 
 import numpy as np
 from gensim.models import Word2Vec
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 import fixture  # noqa: E402
+from word_vectors import fold_word, stable_hash, tokens  # noqa: E402  (loom's tokenizer, in Python)
 
 OUT = "tests/reference/wordvec"
 BAD = "tests/data/wordvec"
-
-
-def is_cjk(c):
-    c = ord(c)
-    return (0x4E00 <= c <= 0x9FFF or 0x3400 <= c <= 0x4DBF or 0x20000 <= c <= 0x2FA1F or 0xF900 <= c <= 0xFAFF
-            or 0x3040 <= c <= 0x30FF or 0x31F0 <= c <= 0x31FF)
-
-
-def is_sep(c):
-    return unicodedata.category(c)[0] in "PSZC"
-
-
-def tokens(text, fold):
-    """loom_tokenize (src/data/text.c): separators P*, S*, Z*, C*; CJK one token each; casefold if fold."""
-    out, word = [], ""
-    for c in text:
-        if is_sep(c) or is_cjk(c):
-            if word:
-                out.append(word)
-            word = ""
-            if is_cjk(c):
-                out.append(c.casefold() if fold else c)
-            continue
-        word += c.casefold() if fold else c
-    if word:
-        out.append(word)
-    return out
-
-
-def fold_word(w):
-    """A file word's form after loom's normalisation, or None when it is not exactly one token."""
-    t = tokens(w, True)
-    return t[0] if len(t) == 1 else None
-
-
-def stable_hash(s):
-    """gensim seeds each word's initial vector from hash(word); Python's str hash changes per process."""
-    return int(hashlib.sha256(s.encode()).hexdigest()[:8], 16)
 
 
 def main():

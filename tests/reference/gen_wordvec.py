@@ -137,6 +137,9 @@ def main():
     nan[sp + 8: sp + 12] = struct.pack("<f", float("nan"))
     put("nan.bin", bytes(nan))
     put("truncated.txt.gz", gzip.compress(open(f"{OUT}/w2v.txt", "rb").read(), mtime=0)[:-9])
+    crc = bytearray(gzip.compress(lines([b"5 8"] + body), mtime=0))
+    crc[-8] ^= 0xFF  # the trailer's CRC-32 no longer matches the data
+    put("bad_crc.txt.gz", bytes(crc))
 
 
 if __name__ == "__main__":

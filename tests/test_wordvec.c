@@ -3,6 +3,7 @@
  * GloVe, each gzip'd) loads gensim's float32 bit for bit; alignment to the titles' vocabulary gives the
  * exact found / missing / unused counts and rows; the file's own vocabulary (vocab_from_pretrained);
  * caps, FIFOs and the stop flag. Malformed files are rows of tests/data/malformed.tsv (test_malformed). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "loom/data.h"
 #include "loom/file.h"
 #include "loom/wordvec.h"
+#include "data_internal.h"
 #include "testutil.h"
 
 static loom_error err;
@@ -278,6 +280,52 @@ static void test_frozen_parameter_is_not_updated(void **state) {
   }
 }
 
+/* ld_parse_f32 (the reader's number parser: a fast path, else strtof) gives strtof's bits on random
+ * decimals of every shape: shortest float reprs (gensim's), 17-digit doubles, few and many digits,
+ * exponents near the fast path's edge, exact float midpoints (2^24 + 1) and overflow. */
+static void test_number_parser_matches_strtof(void **state) {
+  (void)state;
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  char buf[96];
+  long checked = 0, midpoints = 0;
+  for (long k = 0; k < 2000000; k++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int kind = (int)(x % 8);
+    uint64_t y = x >> 3;
+    float fv;
+    memcpy(&fv, &(uint32_t){(uint32_t)(y >> 8)}, 4);
+    switch (kind) {
+    case 0: if (!isfinite(fv)) continue; snprintf(buf, sizeof buf, "%.9g", (double)fv); break;
+    case 1: if (!isfinite(fv)) continue; snprintf(buf, sizeof buf, "%.8g", (double)fv); break;
+    case 2: snprintf(buf, sizeof buf, "%.17g", (double)(y >> 11) / 9007199254740992.0 - 0.5); break;
+    case 3: snprintf(buf, sizeof buf, "%llu", (unsigned long long)(y % 100000000000ull)); break;
+    case 4: snprintf(buf, sizeof buf, "%llue%d", (unsigned long long)(y % 10000000ull), (int)((y >> 40) % 60) - 30); break;
+    case 5: snprintf(buf, sizeof buf, "-0.%019llu", (unsigned long long)(y % 10000000000000000000ull)); break;
+    case 6: { /* exact midpoints between two floats with few digits: (2^k + odd) at 2^24..2^53 */
+      int sh = 24 + (int)((y >> 50) % 29);
+      uint64_t v = ((uint64_t)1 << sh) + (((y & 0xFFFF) | 1) << (sh - 24));
+      snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+      midpoints++;
+      break;
+    }
+    default: snprintf(buf, sizeof buf, "%.*f", (int)(y % 12), (double)(int64_t)(y % 2000001) / 1000.0 - 1000.0); break;
+    }
+    size_t n = strlen(buf);
+    if (!ld_decimal_valid(buf, n, 0)) continue;
+    float a = ld_parse_f32(buf, n), b = strtof(buf, NULL);
+    if (memcmp(&a, &b, 4) != 0) fail_msg("'%s': %a, strtof %a", buf, (double)a, (double)b);
+    checked++;
+  }
+  const char *edge[] = {"16777217", "33554434", "3.4028235e38", "3.40282357e38", "3.4028236e38", "1e39", "-0", "-0.0",
+                        "0e22", "1e-22", "1e22", "9007199254740993", "9999999999999999999", "1e-38", "1.4e-45", "+5"};
+  for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+    float a = ld_parse_f32(edge[i], strlen(edge[i])), b = strtof(edge[i], NULL);
+    if (memcmp(&a, &b, 4) != 0) fail_msg("'%s': %a, strtof %a", edge[i], (double)a, (double)b);
+  }
+  printf("number parser: %ld decimals (%ld float midpoints) give strtof's bits\n", checked, midpoints);
+  assert_true(checked > 1500000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_format_loads_gensims_floats),
@@ -285,6 +333,7 @@ int main(void) {
       cmocka_unit_test(test_vocab_from_the_file),
       cmocka_unit_test(test_caps_fifo_and_stop),
       cmocka_unit_test(test_frozen_parameter_is_not_updated),
+      cmocka_unit_test(test_number_parser_matches_strtof),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

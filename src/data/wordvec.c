@@ -34,6 +34,57 @@ const char *loom_wordvec_format_name(loom_wordvec_format f) {
   return f >= LOOM_WORDVEC_AUTO && f <= LOOM_WORDVEC_GLOVE ? format_names[f] : "?";
 }
 
+/* ---- numbers: strtof's float, faster. A decimal of at most 19 significant digits and exponent
+ * within ±22 is m·10^e with m and 10^|e| exact doubles, so one multiply or divide gives the correctly
+ * rounded double d (Clinger's fast path); rounding d to float then gives strtof's float unless d lies
+ * exactly halfway between two floats (double rounding can only err there), and that case goes to
+ * strtof, as does every other input. */
+float ld_parse_f32(const char *s, size_t n) {
+  static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  size_t i = 0;
+  int neg = 0, nd = 0, frac = 0;
+  uint64_t m = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+    if (m || s[i] != '0') m = m * 10 + (uint64_t)(s[i] - '0'), nd++;
+  if (i < n && s[i] == '.')
+    for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, frac++)
+      if (m || s[i] != '0') m = m * 10 + (uint64_t)(s[i] - '0'), nd++;
+  long e = 0;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    int eneg = 0;
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+    for (; i < n && s[i] >= '0' && s[i] <= '9' && e < 100000; i++) e = e * 10 + (s[i] - '0');
+    if (eneg) e = -e;
+  }
+  e -= frac;
+  if (i == n && nd <= 19 && m <= ((uint64_t)1 << 53) && e >= -22 && e <= 22) {
+    if (m == 0) return neg ? -0.0f : 0.0f;
+    double d = e < 0 ? (double)m / p10[-e] : (double)m * p10[e];
+    float f = (float)d;
+    if ((double)f == d) return neg ? -f : f;
+    if (isfinite(f)) { /* (overflow is strtof's to round) */
+      float g = nextafterf(f, d > (double)f ? INFINITY : -INFINITY);
+      if (d != ((double)f + (double)g) / 2) return neg ? -f : f;
+    }
+  }
+  char buf[128];
+  if (n >= sizeof buf) {
+    char *t = loom_malloc(n + 1);
+    if (!t) return NAN;
+    memcpy(t, s, n);
+    t[n] = '\0';
+    float v = strtof(t, NULL);
+    loom_free(t);
+    return v;
+  }
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return strtof(buf, NULL);
+}
+
 /* ---- a buffered reader over gzread (which reads plain files as they are) */
 
 typedef struct rd {
@@ -211,8 +262,7 @@ static int parse_values(acc *a, int64_t i, char *s, const char *word, int glove,
         return loom_errorf(err, "%s: value %d of '%s' ('%s') is not a decimal number (no nan, inf or hex) — fix the "
                                 "file; NaN or Inf vectors cannot be used",
                            where(a, i, at, sizeof at), k + 1, word, ld_quote(q, sizeof q, s, n));
-      errno = 0;
-      float v = strtof(s, NULL);
+      float v = ld_parse_f32(s, n);
       if (!isfinite(v))
         return loom_errorf(err, "%s: value %d of '%s' (%s) is outside the float32 range — fix the file",
                            where(a, i, at, sizeof at), k + 1, word, ld_quote(q, sizeof q, s, n));

@@ -1,6 +1,6 @@
 /* test_malformed.c — the malformed-input table (tests/data/malformed.tsv): every case is run through
  * the public API and its message compared exactly, so the table documents what loom says about each
- * kind of bad file (kinds: csv, image, ckpt, config, dataset — see the table's header; dataset cases
+ * kind of bad file (kinds: csv, image, ckpt, config, dataset, wordvec — see the table's header; dataset cases
  * check labels as a binary task does, label_values = 2). Runs from the source directory, so paths (and messages) are relative and stable.
  * LOOM_MALFORMED_PRINT=1 prints the actual messages as table rows instead of comparing (for writing
  * new rows; each must still be read and judged by a person before it goes into the table). */
@@ -14,6 +14,7 @@
 #include "loom/data.h"
 #include "loom/image.h"
 #include "loom/safetensors.h"
+#include "loom/wordvec.h"
 #include "testutil.h"
 #include "config_keys.h"
 
@@ -78,6 +79,12 @@ static int run_case(const char *kind, const char *file, loom_error *err) {
     loom_dataset_free(ds);
     return rc;
   }
+  if (!strcmp(kind, "wordvec")) {
+    loom_wordvec wv;
+    if (loom_wordvec_read(file, NULL, &wv, err) < 0) return -1;
+    loom_wordvec_free(&wv);
+    return 0;
+  }
   fail_msg("malformed.tsv: unknown kind '%s'", kind);
   return 0;
 }
@@ -89,8 +96,8 @@ static void test_every_case_gives_its_message(void **state) {
   assert_non_null(f);
   int print = getenv("LOOM_MALFORMED_PRINT") != NULL;
   char line[4096];
-  int lineno = 0, cases = 0, bad = 0, kinds[5] = {0};
-  const char *kind_names[5] = {"csv", "image", "ckpt", "config", "dataset"};
+  int lineno = 0, cases = 0, bad = 0, kinds[6] = {0};
+  const char *kind_names[6] = {"csv", "image", "ckpt", "config", "dataset", "wordvec"};
   while (fgets(line, sizeof line, f)) {
     lineno++;
     size_t n = strlen(line);
@@ -104,7 +111,7 @@ static void test_every_case_gives_its_message(void **state) {
     *want++ = '\0';
     loom_error err;
     int rc = run_case(kind, file, &err);
-    for (int k = 0; k < 5; k++) kinds[k] += !strcmp(kind, kind_names[k]);
+    for (int k = 0; k < 6; k++) kinds[k] += !strcmp(kind, kind_names[k]);
     cases++;
     if (print) {
       printf("%s\t%s\t%s\n", kind, file, rc == 0 ? "(accepted)" : err.msg);
@@ -119,8 +126,8 @@ static void test_every_case_gives_its_message(void **state) {
     }
   }
   fclose(f);
-  print_message("malformed inputs: %d cases (csv %d, image %d, ckpt %d, config %d, dataset %d), %d wrong\n", cases,
-                kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], bad);
+  print_message("malformed inputs: %d cases (csv %d, image %d, ckpt %d, config %d, dataset %d, wordvec %d), %d wrong\n",
+                cases, kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5], bad);
   assert_int_equal(bad, 0);
   assert_true(cases >= 30);
 }

@@ -242,6 +242,9 @@ void loom_batch_free(loom_batch *b);
 /* Reads the schema's tables, joins them, splits, and fits preprocessing on the training split —
  * or, with `frozen` (inference), uses it as is: every row is then in LOOM_SPLIT_ALL too. */
 loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err);
+/* loom_dataset_open that fits everything but the vocabulary, which is a copy of `vocab` (e.g. the
+ * words of pretrained vectors, loom_wordvec_vocab) instead of the training text's words. */
+loom_dataset *loom_dataset_open_vocab(const loom_data_schema *s, const loom_vocab *vocab, loom_error *err);
 void loom_dataset_free(loom_dataset *ds);
 const loom_prep *loom_dataset_prep(const loom_dataset *ds);
 int64_t loom_dataset_rows(const loom_dataset *ds, loom_split sp);      /* rows in a split */

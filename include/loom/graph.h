@@ -129,6 +129,10 @@ loom_tensor *loom_input(loom_graph *g, const char *name, loom_dtype dtype, int n
 void loom_input_bind(loom_tensor *t, void *data);
 /* A trainable parameter (zero-initialised; see src/layers/init for initialisers). */
 loom_tensor *loom_param(loom_graph *g, const char *name, int ndim, const int *shape);
+/* Freezes (false) or unfreezes a parameter: a frozen one gets no gradient (an op whose only
+ * differentiable input is frozen runs no backward), and optimizers created after this leave it and
+ * its moments untouched (no update, no weight decay). Call before loom_optim_new and the compile. */
+void loom_param_set_trainable(loom_tensor *t, bool trainable);
 /* A persistent non-trained buffer (zero-initialised). */
 loom_tensor *loom_buffer(loom_graph *g, const char *name, int ndim, const int *shape);
 

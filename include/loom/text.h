@@ -31,6 +31,9 @@ loom_vocab *loom_vocab_new(void);
 int loom_vocab_count(loom_vocab *v, const char *text, size_t len, loom_error *err);
 int loom_vocab_freeze(loom_vocab *v, int num_words, loom_error *err);
 void loom_vocab_free(loom_vocab *v);
+/* A frozen vocabulary of the given words (already normalised as loom_tokenize gives them, distinct)
+ * as ids 2..n+1 in that order; NULL with err on a duplicate or out of memory. */
+loom_vocab *loom_vocab_from_words(int n, const char *const *words, const int *lens, loom_error *err);
 /* Number of ids (2 + kept words). */
 int loom_vocab_size(const loom_vocab *v);
 /* Word of id (>= 2), "<pad>" / "<oov>" for 0 / 1. */

@@ -186,6 +186,11 @@ loom_tensor *loom_param(loom_graph *g, const char *name, int ndim, const int *sh
   return t;
 }
 
+void loom_param_set_trainable(loom_tensor *t, bool trainable) {
+  assert(t->kind == LOOM_NODE_PARAM && "only parameters are trained or frozen");
+  t->requires_grad = trainable && t->grad != NULL;
+}
+
 loom_tensor *loom_buffer(loom_graph *g, const char *name, int ndim, const int *shape) {
   loom_tensor *t = new_node(g, LOOM_NODE_BUFFER, LOOM_OP_NONE, LOOM_F32);
   set_decl(t, name, ndim, shape);

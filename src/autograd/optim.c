@@ -71,17 +71,22 @@ static long add_chunks(optim_chunk *out, long at, size_t off, size_t len, float 
   }
   return at;
 }
-/* Whole buffer with one decay, or (no_decay_1d) one run per parameter tensor's slot. */
+/* Whole buffer with one decay, or (no_decay_1d, or a frozen parameter) one run per trainable
+ * parameter tensor's slot: a frozen parameter's slot is in no chunk, so neither Adam, SGD nor weight
+ * decay touches it or its moments. Every element takes the same arithmetic in any split. */
 static long build_chunks(loom_optim *o, optim_chunk *out) {
   loom_graph *g = o->g;
   const float wd = o->cfg.weight_decay;
-  if (!o->cfg.no_decay_1d || wd == 0.0f) return add_chunks(out, 0, 0, o->n, wd);
-  long at = 0;
   int np = loom_graph_n_param_tensors(g);
+  bool frozen = false;
+  for (int i = 0; i < np; i++) frozen |= !loom_graph_param_tensor(g, i)->requires_grad;
+  if (!frozen && (!o->cfg.no_decay_1d || wd == 0.0f)) return add_chunks(out, 0, 0, o->n, wd);
+  long at = 0;
   for (int i = 0; i < np; i++) {
     loom_tensor *t = loom_graph_param_tensor(g, i);
+    if (!t->requires_grad) continue;
     size_t end = i + 1 < np ? loom_graph_param_tensor(g, i + 1)->value_off : o->n; /* slot incl. padding */
-    at = add_chunks(out, at, t->value_off, end - t->value_off, t->ndim == 1 ? 0.0f : wd);
+    at = add_chunks(out, at, t->value_off, end - t->value_off, o->cfg.no_decay_1d && t->ndim == 1 ? 0.0f : wd);
   }
   return at;
 }

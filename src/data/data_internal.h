@@ -103,6 +103,9 @@ int ld_negatives_locked(struct loom_dataset *ds, struct loom_batch *b, struct lo
 /* 1 if s[0..n) is a decimal number by loom's grammar (no spaces: trim first): [+-]digits for
  * integers; [+-](digits[.digits*] | .digits)([eE][+-]digits)? for floats. No hex, inf, nan. */
 int ld_decimal_valid(const char *s, size_t n, int integer);
+/* The float strtof gives for s[0..n), a decimal by that grammar (wordvec.c; a fast path with a
+ * proof of equality, else strtof). */
+float ld_parse_f32(const char *s, size_t n);
 /* User data for a message: control bytes and bytes that are not UTF-8 as \xNN, invisible characters
  * (BOM, zero-width, bidi controls, no-break spaces, C1) as \uXXXX, cut with "..." to fit cap. */
 const char *ld_quote(char *out, size_t cap, const char *s, size_t n);

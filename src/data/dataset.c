@@ -28,6 +28,7 @@ typedef struct colref {
 struct loom_dataset {
   loom_data_schema s;
   int frozen;
+  const loom_vocab *given_vocab; /* loom_dataset_open_vocab's, during the open only */
   loom_table tab[3];
   int has[3];
   int c_user, c_item, c_label, c_ts, c_query, c_split, c_image_tab, c_image;
@@ -390,7 +391,13 @@ static int fit(loom_dataset *ds, loom_error *err) {
   for (int i = 0; i < s->n_category; i++)
     if (!(p->category[i] = loom_idmap_new())) return loom_errorf(err, "out of memory");
   if (!p->users || !p->items) return loom_errorf(err, "out of memory");
-  if (s->n_text || ds->c_query >= 0) {
+  const int count_words = !ds->given_vocab;
+  if ((s->n_text || ds->c_query >= 0) && ds->given_vocab) {
+    char *vs = loom_vocab_to_string(ds->given_vocab);
+    p->vocab = vs ? loom_vocab_from_string(vs, err) : NULL;
+    loom_free(vs);
+    if (!p->vocab) return vs ? -1 : loom_errorf(err, "out of memory");
+  } else if (s->n_text || ds->c_query >= 0) {
     if (!(p->vocab = loom_vocab_new())) return loom_errorf(err, "out of memory");
   }
   for (int64_t i = 0; i < ntr; i++) {
@@ -399,14 +406,14 @@ static int fit(loom_dataset *ds, loom_error *err) {
     int32_t before = loom_idmap_size(p->items);
     if (ds->c_item >= 0 && loom_idmap_add(p->items, loom_table_str(&ds->tab[0], ds->c_item, r), err) < 0) return -1;
     /* each item's text counted once (each row's, without items) */
-    if (s->n_text && (ds->c_item < 0 || loom_idmap_size(p->items) > before)) {
+    if (count_words && s->n_text && (ds->c_item < 0 || loom_idmap_size(p->items) > before)) {
       size_t len;
       const char *t = row_text(ds, r, &len, err);
       if (!t) return -1;
       if (loom_vocab_count(p->vocab, t, len, err) < 0)
         return loom_error_wrap(err, "%s:%lld: item text", s->interactions, (long long)line_of(ds, r));
     }
-    if (ds->c_query >= 0) {
+    if (count_words && ds->c_query >= 0) {
       const char *q = loom_table_str(&ds->tab[0], ds->c_query, r);
       if (loom_vocab_count(p->vocab, q, strlen(q), err) < 0)
         return loom_error_wrap(err, "%s:%lld: column '%s'", s->interactions, (long long)line_of(ds, r), s->query_col);
@@ -414,7 +421,7 @@ static int fit(loom_dataset *ds, loom_error *err) {
     for (int k = 0; k < s->n_category; k++)
       if (loom_idmap_add(p->category[k], str_at(ds, ds->cat[k], r), err) < 0) return -1;
   }
-  if (p->vocab && loom_vocab_freeze(p->vocab, s->num_words, err) < 0) return -1;
+  if (count_words && p->vocab && loom_vocab_freeze(p->vocab, s->num_words, err) < 0) return -1;
   if (s->label_class) { /* class names in sorted order, as sklearn's LabelEncoder */
     ld_map seen;
     ld_map_init(&seen);
@@ -585,12 +592,14 @@ static int precompute(loom_dataset *ds, loom_error *err) {
   return 0;
 }
 
-loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err) {
+static loom_dataset *open_dataset(const loom_data_schema *s, const loom_prep *frozen, const loom_vocab *vocab,
+                                  loom_error *err) {
   if (!(frozen && !s->interactions[0]) && loom_data_schema_validate(s, err) < 0) return NULL;
   loom_dataset *ds = loom_calloc(1, sizeof *ds);
   if (!ds) { loom_errorf(err, "out of memory"); return NULL; }
   pthread_mutex_init(&ds->mu, NULL);
   ds->s = *s;
+  ds->given_vocab = vocab;
   ds->frozen = frozen != NULL;
   if (frozen) ds->s.image = frozen->image;
   ld_map_init(&ds->img_map);
@@ -602,11 +611,20 @@ loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *froz
   loom_free(valid);
   if (rc == 0) rc = frozen ? copy_prep(&ds->prep, frozen, err) : fit(ds, err);
   if (rc == 0) rc = precompute(ds, err);
+  ds->given_vocab = NULL;
   if (rc < 0) {
     loom_dataset_free(ds);
     return NULL;
   }
   return ds;
+}
+
+loom_dataset *loom_dataset_open(const loom_data_schema *s, const loom_prep *frozen, loom_error *err) {
+  return open_dataset(s, frozen, NULL, err);
+}
+
+loom_dataset *loom_dataset_open_vocab(const loom_data_schema *s, const loom_vocab *vocab, loom_error *err) {
+  return open_dataset(s, NULL, vocab, err);
 }
 
 void loom_dataset_free(loom_dataset *ds) {

@@ -156,6 +156,26 @@ int loom_vocab_freeze(loom_vocab *v, int num_words, loom_error *err) {
   return 0;
 }
 
+loom_vocab *loom_vocab_from_words(int n, const char *const *words, const int *lens, loom_error *err) {
+  loom_vocab *v = loom_vocab_new();
+  if (!v) {
+    loom_errorf(err, "out of memory building the vocabulary");
+    return NULL;
+  }
+  v->frozen = 1;
+  for (int i = 0; i < n; i++) {
+    int added = 0;
+    int32_t r = ld_map_put(&v->ids, words[i], (size_t)lens[i], i + 2, &added);
+    if (r < 0 || !added) {
+      loom_errorf(err, r < 0 ? "out of memory building the vocabulary" : "vocabulary: the word '%.*s' is given twice",
+                  lens[i], words[i]);
+      loom_vocab_free(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
 int loom_vocab_size(const loom_vocab *v) { return 2 + v->ids.n; }
 
 const char *loom_vocab_word(const loom_vocab *v, int id) {

@@ -19,6 +19,7 @@
 #include "loom/lstm.h"
 #include "loom/model.h"
 #include "loom/norm.h"
+#include "loom/pretrained.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
 
@@ -41,6 +42,17 @@ const loom_cfg_key loom_train_keys[] = {
     {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
     {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
+    {"text", "pretrained", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "word vectors for the embedding: word2vec text or binary, or GloVe .txt (each may be .gz); a relative path is "
+     "taken from the directory loom-train runs in"},
+    {"text", "pretrained_format", LOOM_CFG_CHOICE, "auto", "auto|word2vec|word2vec_binary|glove", 0, 0,
+     "format of text.pretrained (auto: NAME.bin[.gz] is word2vec binary, a first line \"N D\" word2vec text, else GloVe)"},
+    {"text", "pretrained_sha256", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "SHA-256 of text.pretrained: loom-train records it; set by hand, the file must match it"},
+    {"text", "vocab_from_pretrained", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "the vocabulary is text.pretrained's words (file order, at most [data] num_words ids) instead of the training text's"},
+    {"text", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "the word embedding gets no updates (with text.pretrained: the vectors stay as loaded)"},
     /* [image] */
     {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
     {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
@@ -890,7 +902,10 @@ int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B,
 }
 
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
-  return build(c, ds, NULL, err);
+  if (loom_model_pretrained_check(c, err) < 0) return NULL;
+  loom_model *m = build(c, ds, NULL, err);
+  if (m) loom_model_freeze(m, c); /* the vectors themselves are loaded by the trainer, once per run */
+  return m;
 }
 
 loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, const loom_model *full, loom_error *err) {

@@ -2,6 +2,7 @@
  * bit-exact resume. last.safetensors = model tensors (PyTorch names) + "_train.optim.*" moments +
  * metadata (config, preprocessing, input SHA-256, metric history, step, RNG and loader states);
  * best.safetensors = the model and the same metadata, without the optimiser. The graph is model.c's. */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,11 +22,13 @@
 #include "loom/metrics.h"
 #include "loom/model.h"
 #include "loom/optim.h"
+#include "loom/pretrained.h"
 #include "loom/report.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
 #include "loom/sha256.h"
 #include "loom/trainer.h"
+#include "loom/wordvec.h"
 
 #define CKPT_FORMAT "loom-train/1"
 #define MAX_METRICS LOOM_TRAIN_MAX_METRICS
@@ -123,6 +127,9 @@ typedef struct run {
   long max_skips, skipped, consec_skips;
   float *buf_snap;
   bool have_ckpt; /* last.safetensors holds this run (written, or resumed from) */
+  /* text.pretrained: metadata loom.pretrained (file, hash, counts) and the line log.txt gets */
+  char *pretrained_json;
+  char pretrained_note[2048];
 } run;
 
 static double now(void) {
@@ -445,6 +452,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
       loom_st_writer_meta(w, "loom.config", r->config_text, err) < 0 ||
       loom_st_writer_meta(w, "loom.prep", r->prep_text, err) < 0 ||
       loom_st_writer_meta(w, "loom.inputs", r->inputs_json, err) < 0 ||
+      (r->pretrained_json && loom_st_writer_meta(w, "loom.pretrained", r->pretrained_json, err) < 0) ||
       loom_st_writer_meta(w, "loom.metrics", r->hist, err) < 0 || meta_long(w, "train.step", r->step, err) < 0 ||
       meta_long(w, "train.epoch", r->epoch, err) < 0 ||
       meta_long(w, "train.optim_steps", loom_optim_steps(r->opt), err) < 0 ||
@@ -816,7 +824,7 @@ static void run_free(run *r) {
   loom_config_free(r->cfg);
   loom_evaluator_free(r->ev);
   loom_free(r->best_confusion), loom_free(r->hist);
-  loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json);
+  loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json), loom_free(r->pretrained_json);
   loom_free(r->item_image);
   loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
@@ -851,6 +859,119 @@ static int remove_stale_temps(const run *r) {
   return removed;
 }
 
+/* ---------------------------------------------------------------- pretrained word vectors */
+
+/* text.pretrained: the path made absolute (as [data]'s paths are), its SHA-256 checked against
+ * text.pretrained_sha256 when that was set by hand, and recorded there, so config.ini and every
+ * checkpoint's loom.config name the exact file. A new run reads the vectors into *wv; a resumed run
+ * does not (its checkpoint holds the embedding as trained) and only notes a file gone or changed. */
+static int pretrained_resolve(run *r, bool resume, loom_wordvec *wv, loom_error *err) {
+  const char *file = loom_config_str(r->cfg, "text", "pretrained");
+  if (!file[0]) return 0;
+  if (file[0] != '/') {
+    char cwd[LOOM_DATA_PATH / 2], abs[LOOM_DATA_PATH];
+    if (!getcwd(cwd, sizeof cwd) || (size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, file) >= sizeof abs)
+      return loom_errorf(err, "text.pretrained: cannot resolve the relative path '%s'", file);
+    if (loom_config_set(r->cfg, "text", "pretrained", abs, "text.pretrained", err) < 0) return -1;
+    file = loom_config_str(r->cfg, "text", "pretrained");
+  }
+  const char *want = loom_config_str(r->cfg, "text", "pretrained_sha256");
+  char hex[65];
+  if (resume) {
+    loom_error e;
+    if (loom_sha256_file(file, hex, &e) < 0)
+      snprintf(r->pretrained_note, sizeof r->pretrained_note,
+               "warning: text.pretrained cannot be read (%s) — resuming with the checkpoint's embedding, which does "
+               "not need the file\n", e.msg);
+    else if (want[0] && strcasecmp(hex, want) != 0)
+      snprintf(r->pretrained_note, sizeof r->pretrained_note,
+               "warning: text.pretrained %s changed since this run started (SHA-256 %s, was %s) — resuming with the "
+               "checkpoint's embedding; start a new run to use the new vectors\n", file, hex, want);
+    return 0;
+  }
+  loom_wordvec_opts wo = {0};
+  if (loom_wordvec_format_parse(loom_config_str(r->cfg, "text", "pretrained_format"), &wo.format) < 0)
+    assert(!"formats are the config table's choices");
+  if (loom_wordvec_read(file, &wo, wv, err) < 0) return loom_error_wrap(err, "text.pretrained");
+  if (loom_sha256_file(file, hex, err) < 0) return loom_error_wrap(err, "text.pretrained");
+  if (want[0] && strcasecmp(want, hex) != 0)
+    return loom_errorf(err, "text.pretrained_sha256 = %s but %s has SHA-256 %s — it is not the file the config "
+                            "names; fix text.pretrained or text.pretrained_sha256", want, file, hex);
+  return loom_config_set(r->cfg, "text", "pretrained_sha256", hex, "loom-train", err);
+}
+
+/* s with " and \ escaped for a JSON string, into out (cut to fit). */
+static const char *json_esc(const char *s, char *out, size_t cap) {
+  size_t n = 0;
+  for (; *s && n + 3 < cap; s++) {
+    if (*s == '"' || *s == '\\') out[n++] = '\\';
+    out[n++] = (unsigned char)*s < 0x20 ? '?' : *s;
+  }
+  out[n] = '\0';
+  return out;
+}
+
+/* The dataset, its vocabulary from the vectors when text.vocab_from_pretrained (a new run: the file's
+ * words; a resumed run: the vocabulary its checkpoint recorded, so the file is not read again), and
+ * (resumed) the checkpoint's loom.pretrained metadata, kept for the next checkpoints. */
+static loom_dataset *open_data(run *r, bool resume, const loom_wordvec *wv, loom_error *err) {
+  bool from_file = loom_config_bool(r->cfg, "text", "vocab_from_pretrained");
+  if (!resume || !loom_config_str(r->cfg, "text", "pretrained")[0]) {
+    if (!from_file) return loom_dataset_open(&r->dsec.schema, NULL, err);
+    loom_vocab *v = loom_wordvec_vocab(wv, r->dsec.schema.num_words, err);
+    loom_dataset *ds = v ? loom_dataset_open_vocab(&r->dsec.schema, v, err) : NULL;
+    loom_vocab_free(v);
+    return ds;
+  }
+  char path[1100];
+  path_in(path, sizeof path, r, "last.safetensors");
+  loom_st_file *f = loom_st_open(path, err);
+  if (!f) return NULL;
+  loom_dataset *ds = NULL;
+  const char *pj = loom_st_meta(f, "loom.pretrained"), *pt = loom_st_meta(f, "loom.prep");
+  if (pj && !(r->pretrained_json = loom_strdup(pj))) {
+    loom_errorf(err, "out of memory");
+  } else if (!from_file) {
+    ds = loom_dataset_open(&r->dsec.schema, NULL, err);
+  } else if (!pt) {
+    loom_errorf(err, "%s: metadata 'loom.prep' is missing — the checkpoint is incomplete; use another one", path);
+  } else {
+    loom_prep p;
+    if (loom_prep_from_string(&p, pt, err) < 0) loom_error_wrap(err, "%s: metadata 'loom.prep'", path);
+    else if (!p.vocab) loom_errorf(err, "%s: metadata 'loom.prep' holds no vocabulary — the checkpoint is not of this run", path);
+    else ds = loom_dataset_open_vocab(&r->dsec.schema, p.vocab, err);
+    loom_prep_free(&p);
+  }
+  loom_st_close(f);
+  return ds;
+}
+
+/* A new run: the vectors into the model's word embeddings, the counts noted for log.txt and the
+ * progress stream, and metadata loom.pretrained for the checkpoints. */
+static int pretrained_load(run *r, const loom_wordvec *wv, loom_error *err) {
+  const loom_config *c = r->cfg;
+  loom_wordvec_stats st;
+  if (loom_model_load_wordvec(r->m, c, loom_dataset_prep(r->ds)->vocab, wv, &st, err) < 0) return -1;
+  const char *file = loom_config_str(c, "text", "pretrained");
+  bool frozen = loom_config_bool(c, "text", "freeze"), from_file = loom_config_bool(c, "text", "vocab_from_pretrained");
+  snprintf(r->pretrained_note, sizeof r->pretrained_note,
+           "pretrained vectors %s (%s, %lld words x %d)%s: %lld of %lld vocabulary words found, %lld not found "
+           "(initialised as usual), %lld file words unused (%lld not one token, %lld another spelling of a word "
+           "found); embedding %s\n", file, loom_wordvec_format_name(wv->format), (long long)wv->n, wv->dim,
+           from_file ? ", vocabulary from the file" : "", (long long)st.found, (long long)(st.found + st.missing),
+           (long long)st.missing, (long long)st.unused, (long long)st.not_token, (long long)st.refolded,
+           frozen ? "frozen" : "trained");
+  char q[2 * LOOM_DATA_PATH];
+  char buf[4096];
+  snprintf(buf, sizeof buf,
+           "{\"path\": \"%s\", \"sha256\": \"%s\", \"format\": \"%s\", \"words\": %lld, \"dim\": %d, "
+           "\"found\": %lld, \"missing\": %lld, \"unused\": %lld, \"vocab_from_pretrained\": %s, \"frozen\": %s}",
+           json_esc(file, q, sizeof q), loom_config_str(c, "text", "pretrained_sha256"),
+           loom_wordvec_format_name(wv->format), (long long)wv->n, wv->dim, (long long)st.found,
+           (long long)st.missing, (long long)st.unused, from_file ? "true" : "false", frozen ? "true" : "false");
+  return (r->pretrained_json = loom_strdup(buf)) ? 0 : loom_errorf(err, "out of memory");
+}
+
 static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (!(r->cfg = loom_train_config_new(&r->dsec))) return loom_errorf(err, "out of memory");
   if (o->resume_dir) {
@@ -874,9 +995,15 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (!o->resume_dir && access(path, F_OK) == 0)
     return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
                             "directory", r->dir, r->dir);
-  if (!(r->ds = loom_dataset_open(&r->dsec.schema, NULL, err))) return -1;
-  if (loom_model_check_memory(r->cfg, r->ds, r->dsec.schema.batch_size, err) < 0) return -1;
-  if (!(r->m = loom_model_build(r->cfg, r->ds, err))) return -1;
+  loom_wordvec wv = {0};
+  if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
+      !(r->ds = open_data(r, o->resume_dir != NULL, &wv, err)) ||
+      loom_model_check_memory(r->cfg, r->ds, r->dsec.schema.batch_size, err) < 0 ||
+      !(r->m = loom_model_build(r->cfg, r->ds, err)) || (wv.vec && pretrained_load(r, &wv, err) < 0)) {
+    loom_wordvec_free(&wv);
+    return -1;
+  }
+  loom_wordvec_free(&wv);
   const char *ok = loom_config_str(r->cfg, "train", "optimizer");
   loom_optim_kind kind = !strcmp(ok, "sgd") ? LOOM_OPTIM_SGD : !strcmp(ok, "adamw") ? LOOM_OPTIM_ADAMW : LOOM_OPTIM_ADAM;
   loom_optim_config oc = loom_optim_defaults(kind);
@@ -931,6 +1058,10 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   logf_(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
         loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
   if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, r->epoch);
+  if (r->pretrained_note[0]) {
+    logf_(r, "%s", r->pretrained_note);
+    if (r->progress) fprintf(r->progress, "%s", r->pretrained_note);
+  }
   if (stale > 0) logf_(r, "removed %d temporary files left by a killed process\n", stale);
   return 0;
 }

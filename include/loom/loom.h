@@ -18,7 +18,7 @@
  *   loom_graph_free(g);
  *
  * Ops are in graph.h (core), ops_conv.h, ops_lstm.h, ops_norm.h and loss.h; layers (layers.h for the
- * convention) in dense.h, embedding.h, lstm.h, conv.h, norm.h and seq_pool.h. */
+ * convention) in dense.h, embedding.h, lstm.h, conv.h, norm.h, seq_pool.h and interact.h. */
 #ifndef LOOM_LOOM_H
 #define LOOM_LOOM_H
 
@@ -48,5 +48,6 @@
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
 #include "loom/seq_pool.h"
+#include "loom/interact.h"
 
 #endif

@@ -6,6 +6,8 @@
 #                                      2-core VM, idle)
 #   scripts/results.sh fmnist-cnn ...  only the named runs (the table still lists every finished run)
 #   scripts/results.sh --list          the run names
+#   scripts/results.sh --check         build (loom-train --print-model) every fashion-shop run's model on
+#                                      the committed sample: the ablations' key combinations stay valid
 #
 # For each run it prepares the dataset (scripts/prepare-data.sh), trains with loom-train into
 # runs/results/NAME (log: runs/results/NAME/train.out), then scores the best checkpoint on the held-out
@@ -36,6 +38,12 @@ shop_data="--set data.interactions=$shop/interactions.csv --set data.items=$shop
 # models, which overfit after 2-4 epochs, stop early. (The ranking model always fuses its item-side
 # parts by concatenation + projection; fusion.mode applies to the click model.)
 click="configs/fashion-shop-click.ini $shop_data --set train.epochs=20 --set train.patience=3 --set train.schedule=cosine"
+# ablations of the click config: keys that would have no effect are errors, so each switch-off also
+# clears the keys that depend on what it removes (the query, the text tower, the ID embeddings, cross layers)
+noq="--set data.query_col= --set text.share_query=false"
+notext="--set text.enabled=false --set text.share_query=false"
+noint="--set interaction.enabled=false --set interaction.embedding_dropout=0"
+nocross="--set fusion.cross_layers=0"
 rank="configs/fashion-shop-ranking.ini $shop_data --set train.epochs=12 --set train.patience=3 --set train.schedule=cosine"
 
 # name | dataset (prepare-data.sh name) | model | loom-train arguments | loom-infer eval arguments | metrics
@@ -45,13 +53,18 @@ runs=(
   "fmnist-cnn|fashion-mnist|CNN: 3 conv (BN, max pool) + FC 256 + dropout|configs/fashion-mnist-cnn.ini|--data datasets/fashion-mnist/test.csv|accuracy,macro_f1"
   "fmnist-lstm|fashion-mnist|BiLSTM over the 28 image rows|configs/fashion-mnist-lstm.ini|--data datasets/fashion-mnist/test.csv|accuracy,macro_f1"
   "spam-lstm|spam|BiLSTM text, max pooling|configs/spam.ini|--split test|accuracy,f1,auc"
-  "click-text|fashion-shop|click: text only|$click --set image.enabled=false --set interaction.enabled=false|--split test|auc,logloss"
-  "click-image|fashion-shop|click: image only|$click --set text.enabled=false --set interaction.enabled=false|--split test|auc,logloss"
-  "click-interaction|fashion-shop|click: interaction only|$click --set text.enabled=false --set image.enabled=false|--split test|auc,logloss"
-  "click-concat|fashion-shop|click: fused, concat|$click --set fusion.mode=concat|--split test|auc,logloss"
-  "click-sum|fashion-shop|click: fused, sum|$click --set fusion.mode=sum|--split test|auc,logloss"
-  "click-product|fashion-shop|click: fused, product|$click --set fusion.mode=product|--split test|auc,logloss"
-  "click-gated|fashion-shop|click: fused, gated|$click --set fusion.mode=gated|--split test|auc,logloss"
+  "click-text|fashion-shop|click: text only|$click $noq --set image.enabled=false $noint|--split test|auc,logloss"
+  "click-image|fashion-shop|click: image only|$click $noq $notext $noint|--split test|auc,logloss"
+  "click-interaction|fashion-shop|click: interaction only|$click $noq $notext --set image.enabled=false|--split test|auc,logloss"
+  "click-query-ids|fashion-shop|click: query + interaction (no item text, no photo)|$click $notext --set image.enabled=false|--split test|auc,logloss"
+  "click-noquery|fashion-shop|click: fused without the query (dcn)|$click $noq|--split test|auc,logloss"
+  "click-dcn|fashion-shop|click: fused, dcn (the config)|$click|--split test|auc,logloss"
+  "click-fm|fashion-shop|click: fused, fm|$click $nocross --set fusion.mode=fm --set fusion.dim=16|--split test|auc,logloss"
+  "click-attention|fashion-shop|click: fused, attention|$click $nocross --set fusion.mode=attention|--split test|auc,logloss"
+  "click-concat|fashion-shop|click: fused, concat|$click $nocross --set fusion.mode=concat|--split test|auc,logloss"
+  "click-sum|fashion-shop|click: fused, sum|$click $nocross --set fusion.mode=sum|--split test|auc,logloss"
+  "click-product|fashion-shop|click: fused, product|$click $nocross --set fusion.mode=product|--split test|auc,logloss"
+  "click-gated|fashion-shop|click: fused, gated|$click $nocross --set fusion.mode=gated|--split test|auc,logloss"
   "rank-text|fashion-shop|ranking: text only (query ↔ title)|$rank --set image.enabled=false --set interaction.user_dim=0 --set interaction.item_dim=0|--split test|ndcg@10,recall@10"
   "rank-image|fashion-shop|ranking: image only (user ID ↔ photo)|$rank --set text.enabled=false --set interaction.item_dim=0|--split test|ndcg@10,recall@10"
   "rank-interaction|fashion-shop|ranking: interaction only (user ID ↔ item ID)|$rank --set text.enabled=false --set image.enabled=false|--split test|ndcg@10,recall@10"
@@ -62,6 +75,17 @@ field() { local IFS='|'; read -r -a f <<< "$1"; echo "${f[$2]}"; }
 
 if [[ "${1:-}" == "--list" ]]; then
   for r in "${runs[@]}"; do printf '%-18s %s\n' "$(field "$r" 0)" "$(field "$r" 2)"; done
+  exit 0
+fi
+if [[ "${1:-}" == "--check" ]]; then  # every fashion-shop run's config builds (on the committed sample)
+  for r in "${runs[@]}"; do
+    [[ "$(field "$r" 1)" == fashion-shop ]] || continue
+    args=$(field "$r" 3)
+    # shellcheck disable=SC2086
+    "$bin/loom-train" ${args//$shop\//datasets/fashion-shop-sample/} --print-model > /dev/null ||
+      { echo "results: $(field "$r" 0): the config does not build" >&2; exit 1; }
+  done
+  echo "results: every fashion-shop run builds"
   exit 0
 fi
 want=("$@")

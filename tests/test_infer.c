@@ -52,8 +52,9 @@ static int setup(void **state) {
   if (train("configs/fashion-shop-click.ini", "click", (const char *[]){"text.dense=8", "interaction.dense=8", "fusion.dense=16", NULL}, &res_click) < 0 ||
       train("configs/fashion-shop-ranking.ini", "ranking", (const char *[]){"fusion.dim=16", "train.max_steps=20", NULL}, &r) < 0 ||
       train("configs/fashion-shop-retrieval.ini", "retrieval", (const char *[]){"fusion.dim=16", NULL}, &r) < 0 ||
-      /* a click model that does not read the title: titles still come from the items table */
-      train("configs/fashion-shop-click.ini", "click-desc", (const char *[]){"data.text_cols=description", "train.max_steps=4", NULL}, &r) < 0 ||
+      /* a click model that does not read the title (titles still come from the items table) nor the query */
+      train("configs/fashion-shop-click.ini", "click-desc", (const char *[]){"data.text_cols=description", "train.max_steps=4",
+            "data.query_col=", "text.share_query=false", NULL}, &r) < 0 ||
       /* the other text encoders: a BiGRU with max pooling, a TextCNN (its encoder has no hidden size or
        * pooling: both back at their defaults) */
       train("configs/fashion-shop-click.ini", "click-gru", (const char *[]){"text.encoder=gru", "text.bidirectional=true",
@@ -193,6 +194,19 @@ static void test_rank(void **state) {
   n = loom_infer_rank(s, "no-such-user", NULL, 5, h, &flags, &err);
   assert_int_equal(n, 5);
   assert_int_equal(flags, LOOM_INFER_UNKNOWN_USER);
+  /* the click model reads the session's query (configs/fashion-shop-click.ini: query_col, shared with the
+   * text tower): a query changes the scores; one of unknown words is flagged */
+  assert_true(loom_infer_model(s)->reads_query);
+  loom_hit hq[10];
+  assert_int_equal(loom_infer_rank(s, "u00004", NULL, 10, h, &flags, &err), 10);
+  assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 10, hq, &flags, &err), 10);
+  assert_int_equal(flags, 0);
+  bool qdiff = false;
+  for (int i = 0; i < 10; i++) qdiff |= h[i].row != hq[i].row || h[i].score != hq[i].score;
+  assert_true(qdiff);
+  assert_int_equal(loom_infer_rank(s, "u00004", "qqqzz xyzzy", 10, hq, &flags, &err), 10);
+  assert_int_equal(flags, LOOM_INFER_QUERY_UNKNOWN);
+  for (int i = 0; i < 10; i++) assert_true(h[i].row == hq[i].row && h[i].score == hq[i].score);
   loom_infer_close(s);
   /* two towers: the item vectors once, then one user vector per request */
   s = open_ckpt("ranking", NULL);
@@ -240,8 +254,8 @@ static void test_rank(void **state) {
   assert_int_equal(loom_infer_rank(s, "u00001", "qqqzz xyzzy", 5, h, &flags, &err), -1);
   assert_non_null(strstr(err.msg, "vocabulary"));
   loom_infer_close(s);
-  /* a click model has no query input: a query is refused, not silently ignored */
-  s = open_ckpt("click", NULL);
+  /* a click model without a query input: a query is refused, not silently ignored */
+  s = open_ckpt("click-desc", NULL);
   assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 5, h, &flags, &err), -1);
   assert_non_null(strstr(err.msg, "no query input"));
   loom_infer_close(s);

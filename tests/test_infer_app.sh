@@ -133,8 +133,16 @@ RET=$TMP/ret/best.safetensors
 "$INF" rank "$RET" --user u00001 > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'has no user input' "$TMP/e.txt" || fail "retrieval rank without a query: $(cat "$TMP/e.txt")"
 "$INF" rank "$RET" --user u00001 --query "black ankle boot" --top 3 > "$TMP/r.txt" 2>/dev/null || fail "retrieval rank"
 grep -q '^top 3 for query "black ankle boot" — the model has no user input' "$TMP/r.txt" || fail "retrieval heading: $(cat "$TMP/r.txt")"
-"$INF" rank "$CLICK" --user u00004 --query "black ankle boot" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'has no query input' "$TMP/e.txt" ||
-  fail "a query on a click model must be refused: $(cat "$TMP/e.txt")"
+# the click config reads the session's query: a query ranks the catalogue differently
+"$INF" rank "$CLICK" --user u00004 --top 10 --format csv > "$TMP/q0.csv" 2>/dev/null || fail "click rank"
+"$INF" rank "$CLICK" --user u00004 --query "black ankle boot" --top 10 --format csv > "$TMP/q1.csv" 2>"$TMP/e.txt" ||
+  fail "a query on a click model: $(cat "$TMP/e.txt")"
+cmp -s "$TMP/q0.csv" "$TMP/q1.csv" && fail "the query does not change the click model's ranking"
+# one trained without the query refuses a query rather than ignoring it
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set data.query_col= --set text.share_query=false \
+  --set train.max_steps=4 --set train.out="$TMP/click-noq" > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "training without a query"; }
+"$INF" rank "$TMP/click-noq/best.safetensors" --user u00004 --query "black ankle boot" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] &&
+  grep -q 'has no query input' "$TMP/e.txt" || fail "a query on a click model without one must be refused: $(cat "$TMP/e.txt")"
 "$INF" rank "$CLICK" --user u00004 --top 3 --format csv 2>/dev/null | awk -F, 'NR > 1 && $4 == "" {exit 1}' || fail "rank: blank title"
 
 # an output is never one of the command's inputs (by file identity, not name); nothing is touched

@@ -1,6 +1,7 @@
 /* test_model.c — the config → graph builder: PyTorch parameter names of every tower, each fusion mode
  * and text pooling checked by central differences through the whole model (towers, fusion, head, loss)
  * on the tests/data/ds fixture, multiclass heads, and config mistakes named by file, line and key. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,14 @@ static void test_gradients_through_the_model(void **state) {
       "text.cnn_widths=2,3\ntext.cnn_filters=3\nimage.enabled=false\ntrain.init=torch",
       "task.kind=retrieval\ntask.loss=infonce\ndata.query_col=query\ndata.query_len=3\ndata.label_col=\n"
       "text.encoder=cnn\ntext.hidden=32\ntext.cnn_widths=1,3\ntext.cnn_filters=3\nimage.enabled=false\ntrain.init=torch",
+      /* the click model's query: shared with the text tower (query shorter, longer than the item text) or
+       * a tower of its own; fm, dcn and attention fusion; dropout on the ID embeddings */
+      "data.query_col=query\ndata.query_len=3\ntext.share_query=true\nfusion.mode=fm\ntext.pooling=mean",
+      "data.query_col=query\ndata.query_len=6\ntext.share_query=true\nfusion.mode=dcn\nfusion.cross_layers=2\n"
+      "text.pooling=max",
+      "data.query_col=query\ndata.query_len=3\nfusion.mode=attention\ntext.pooling=last",
+      "fusion.mode=fm\ninteraction.embedding_dropout=0.3\nimage.enabled=false",
+      "fusion.mode=dcn\nfusion.cross_layers=1\ntext.enabled=false\nimage.enabled=false",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
     fixture f;
@@ -318,6 +327,157 @@ static void test_config_mistakes(void **state) {
   assert_null(build(&f, "text.encoder=cnn\ntext.hidden=32\ntext.cnn_widths=1,1,1,1,1,1,1,1,1"));
   assert_non_null(strstr(err.msg, "1 to 8 window sizes"));
   fixture_free(&f);
+}
+
+/* The new keys where they would have no effect, each named in the error. */
+static void test_fusion_and_query_key_mistakes(void **state) {
+  const struct {
+    const char *set, *want;
+  } bad[] = {
+      {"fusion.cross_layers=2", "cross_layers = 2 has no effect with fusion.mode = concat"},
+      {"fusion.mode=dcn", "fusion.cross_layers >= 1"},
+      {"text.share_query=true", "share_query = true has no effect without a query"},
+      {"text.share_query=true\ndata.query_col=query\ntext.enabled=false", "needs the text tower"},
+      {"text.share_query=true\ndata.query_col=query\ntask.kind=ranking\ndata.negatives=2", "share_query"},
+      {"interaction.embedding_dropout=0.2\ninteraction.enabled=false", "embedding_dropout"},
+      {"interaction.embedding_dropout=0.2\ninteraction.user_dim=0\ninteraction.item_dim=0\ninteraction.category_dim=0",
+       "no user, item or category embedding"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    fixture f;
+    if (build(&f, bad[i].set)) fail_msg("'%s' built", bad[i].set);
+    if (!strstr(err.msg, bad[i].want)) fail_msg("'%s': error '%s' does not say '%s'", bad[i].set, err.msg, bad[i].want);
+    fixture_free(&f);
+  }
+}
+
+static void sgd_step(void *ctx) {
+  loom_model *m = ctx;
+  loom_graph_zero_grad(m->g);
+  loom_graph_forward(m->g);
+  loom_graph_backward(m->g, m->loss);
+  float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
+  for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.2f * g[i];
+}
+
+/* The shared query tower: the query goes through text.* (no query.* parameters, the same parameter count
+ * as without a query apart from fusion and head), it changes the logits, the head model that inference
+ * uses (item towers cached, the query through its own copy of text.*) gives the full model's logits, a
+ * few steps lower the loss, and a step allocates nothing. */
+static void test_shared_query_tower(void **state) {
+  const char *modes[] = {"fusion.mode=concat", "fusion.mode=fm", "fusion.mode=dcn\nfusion.cross_layers=2",
+                         "fusion.mode=attention"};
+  for (size_t v = 0; v < sizeof modes / sizeof *modes; v++) {
+    char extra[256];
+    snprintf(extra, sizeof extra, "data.query_col=query\ndata.query_len=5\ntext.share_query=true\ntext.pooling=mean\n%s",
+             modes[v]);
+    fixture f;
+    loom_model *m = build(&f, extra);
+    if (!m) fail_msg("%s: %s", extra, err.msg);
+    assert_true(m->reads_query);
+    assert_int_equal(m->share_T, 5);
+    assert_null(m->query);
+    for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++)
+      assert_true(strncmp(loom_graph_param_tensor(m->g, i)->name, "query.", 6) != 0);
+    assert_string_equal(m->towers[2], "query");
+    const loom_batch *b = first_batch(&f);
+    /* the head model against the full one, in eval mode */
+    loom_tensor *outs[] = {m->logits, m->tower_out[0], m->tower_out[1]}; /* kept live to the end */
+    if (loom_model_compile_outputs(m, b->B, 3, outs, &err) < 0 || loom_model_bind(m, b, &err) < 0)
+      fail_msg("%s", err.msg);
+    loom_graph_forward(m->g);
+    float full[64], tower[64 * 8], image[64 * 8];
+    memcpy(full, m->logits->data, sizeof(float) * (size_t)b->B);
+    memcpy(tower, m->tower_out[0]->data, sizeof(float) * (size_t)b->B * m->tower_dim[0]);
+    memcpy(image, m->tower_out[1]->data, sizeof(float) * (size_t)b->B * m->tower_dim[1]);
+    loom_model *h = loom_model_build_head(f.c, f.ds, m, &err);
+    if (!h) fail_msg("%s", err.msg);
+    assert_non_null(h->query);
+    assert_non_null(loom_graph_find(h->g, "text.embedding.weight"));
+    if (loom_model_compile(h, b->B, false, &err) < 0 || loom_model_bind(h, b, &err) < 0) fail_msg("%s", err.msg);
+    loom_input_bind(h->tower_in[0], tower);
+    loom_input_bind(h->tower_in[1], image);
+    loom_graph_forward(h->g);
+    tu_assert_close("head model logits", h->logits->data, full, (size_t)b->B, 1e-5, 1e-5);
+    loom_model_free(h);
+    /* the query matters: empty queries give other logits */
+    loom_batch *bb = (loom_batch *)b;
+    int32_t saved[64];
+    memcpy(saved, bb->query_len, sizeof(int32_t) * (size_t)b->B);
+    memset(bb->query_len, 0, sizeof(int32_t) * (size_t)b->B);
+    if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
+    loom_graph_forward(m->g);
+    double diff = 0;
+    for (int i = 0; i < b->B; i++) diff += fabs(m->logits->data[i] - full[i]);
+    assert_true(diff > 1e-6);
+    memcpy(bb->query_len, saved, sizeof(int32_t) * (size_t)b->B);
+    /* training steps on one batch: loss falls, no allocation */
+    if (loom_model_compile(m, b->B, true, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
+    loom_graph_forward(m->g);
+    float first = m->loss->data[0];
+    for (int step = 0; step < 20; step++) sgd_step(m);
+    loom_graph_forward(m->g);
+    if (!(m->loss->data[0] < 0.9f * first)) fail_msg("%s: loss %g -> %g", modes[v], first, m->loss->data[0]);
+    if (tu_alloc_counting_available()) tu_assert_no_alloc(modes[v], sgd_step, m, 1, 3);
+    fixture_free(&f);
+  }
+  /* without sharing: a query tower of its own, query.*, the same shapes as text.* */
+  fixture f;
+  loom_model *m = build(&f, "data.query_col=query\ndata.query_len=3");
+  if (!m) fail_msg("%s", err.msg);
+  assert_non_null(m->query);
+  assert_int_equal(m->share_T, 0);
+  assert_non_null(loom_graph_find(m->g, "query.embedding.weight"));
+  assert_non_null(loom_graph_find(m->g, "query.lstm.weight_ih_l0"));
+  fixture_free(&f);
+}
+
+/* fm, dcn and attention parameter names (PyTorch style) and sizes; fm crosses every field. */
+static void test_interaction_fusion_names(void **state) {
+  fixture f;
+  loom_model *m = build(&f, "fusion.mode=fm\ndata.query_col=query\ndata.query_len=3");
+  if (!m) fail_msg("%s", err.msg);
+  /* fields: text, image, query, numeric, user, item, category0 -> 7 projections, 21 pairs */
+  const char *fm[] = {"fusion.proj_text.weight", "fusion.proj_image.weight", "fusion.proj_query.weight",
+                      "fusion.proj_numeric.weight", "fusion.proj_user.weight", "fusion.proj_item.bias",
+                      "fusion.proj_category0.weight"};
+  for (size_t i = 0; i < sizeof fm / sizeof *fm; i++)
+    if (!loom_graph_find(m->g, fm[i])) fail_msg("no tensor '%s'", fm[i]);
+  /* concat (text 3, image 3, query 3, interaction 2 + 2 + 2 + 2) + 21 dots */
+  assert_int_equal(loom_graph_find(m->g, "fusion.dense0.weight")->shape[1], 3 + 3 + 3 + 8 + 21);
+  fixture_free(&f);
+  m = build(&f, "fusion.mode=dcn\nfusion.cross_layers=3");
+  if (!m) fail_msg("%s", err.msg);
+  assert_non_null(loom_graph_find(m->g, "fusion.cross2.weight"));
+  assert_null(loom_graph_find(m->g, "fusion.cross3.weight"));
+  assert_int_equal(loom_graph_find(m->g, "fusion.cross0.weight")->shape[0], 3 + 3 + 8);
+  fixture_free(&f);
+  m = build(&f, "fusion.mode=attention");
+  if (!m) fail_msg("%s", err.msg);
+  assert_non_null(loom_graph_find(m->g, "fusion.attention.weight"));
+  assert_int_equal(loom_graph_find(m->g, "fusion.score.weight")->shape[1], 3);
+  fixture_free(&f);
+}
+
+/* Each new fusion mode with the shared query trains on the committed fashion-shop sample: the training
+ * loss falls and the validation AUC is above chance. */
+static void test_new_fusion_trains_on_the_sample(void **state) {
+  const char *modes[][3] = {{"fusion.mode=fm", "fusion.dim=8", "fusion.cross_layers=0"},
+                            {"fusion.mode=dcn", "fusion.cross_layers=2", "fusion.dim=8"},
+                            {"fusion.mode=attention", "fusion.dim=8", "fusion.cross_layers=0"}};
+  for (size_t v = 0; v < sizeof modes / sizeof *modes; v++) {
+    char out[128];
+    snprintf(out, sizeof out, "test_model_sample_run%zu", v);
+    tu_rm_rf(out);
+    const char *small[] = {"train.epochs=2", "image.filters=4", "image.dense=8", "text.hidden=8",
+                           "text.embedding_dim=8", "data.query_col=query", "text.share_query=true",
+                           "train.prefetch=false", modes[v][0], modes[v][1], modes[v][2], NULL};
+    loom_train_result r;
+    if (tu_train_sample(out, NULL, NULL, small, NULL, &r, &err) < 0) fail_msg("%s: %s", modes[v][0], err.msg);
+    if (!(r.last_loss < r.first_loss && r.best > 0.55))
+      fail_msg("%s: loss %g -> %g, best auc %g", modes[v][0], r.first_loss, r.last_loss, r.best);
+    tu_rm_rf(out);
+  }
 }
 
 /* The resolved config (with [data]) loads back to the same text. */
@@ -451,6 +611,8 @@ int main(void) {
       cmocka_unit_test(test_gradients_through_the_model),
       cmocka_unit_test(test_multiclass_head),     cmocka_unit_test(test_config_mistakes),
       cmocka_unit_test(test_config_dump_round_trip), cmocka_unit_test(test_dump_for_pytorch),
+      cmocka_unit_test(test_fusion_and_query_key_mistakes), cmocka_unit_test(test_shared_query_tower),
+      cmocka_unit_test(test_interaction_fusion_names), cmocka_unit_test(test_new_fusion_trains_on_the_sample),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,5 +28,6 @@ for model in cnn lstm; do
 done
 grep -q '^encoder = rows' "$TMP/lstm/config.ini" || fail "the LSTM config does not use the rows encoder"
 bash -n scripts/results.sh || fail "scripts/results.sh does not parse"
+LOOM_BIN="$BIN" scripts/results.sh --check > "$TMP/check.txt" 2>&1 || fail "results.sh --check: $(cat "$TMP/check.txt")"
 scripts/results.sh --list | grep -q '^fmnist-lstm' || fail "results.sh --list: $(scripts/results.sh --list 2>&1)"
 echo "test_results_configs: all checks passed"

@@ -179,7 +179,8 @@ static void test_image_only_category_classifier(void **state) {
                          "data.split=random", "data.split_col=", "data.split_ratio=0.7,0.3,0", "data.text_cols=", "data.numeric_cols=",
                          "data.category_cols=", "data.batch_size=32", "text.enabled=false",
                          "interaction.enabled=false", "task.kind=multiclass", "train.epochs=6", "train.lr=0.005",
-                         "fusion.dropout=0", NULL};
+                         "fusion.dropout=0", "data.query_col=", "text.share_query=false",
+                         "interaction.embedding_dropout=0", NULL};
   loom_train_result r;
   if (run_train(dir, NULL, extra, &r) < 0) fail_msg("%s", err.msg);
   printf("category: %ld updates, loss %.4f -> %.4f, val accuracy %.4f macro-F1 %.4f, %.2f s\n", r.steps, r.first_loss,

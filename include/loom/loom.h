@@ -19,7 +19,7 @@
  *
  * Ops are in graph.h (core), ops_conv.h, ops_conv1d.h, ops_lstm.h, ops_gru.h, ops_norm.h and loss.h;
  * layers (layers.h for the convention) in dense.h, embedding.h, lstm.h, gru.h, textcnn.h, conv.h, norm.h
- * and seq_pool.h. */
+ * seq_pool.h and interact.h. */
 #ifndef LOOM_LOOM_H
 #define LOOM_LOOM_H
 
@@ -53,5 +53,6 @@
 #include "loom/safetensors.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
+#include "loom/interact.h"
 
 #endif

@@ -55,7 +55,11 @@ typedef struct loom_model {
   loom_tensor *tokens, *lengths;   /* (B, G·T) i32, (B, G) i32: the item text */
   loom_tensor *text_inv_len;       /* (B, G) 1 / max(length, 1), mean pooling */
   loom_tensor *text_mask;          /* (B, G·T) 0 at valid steps, -1e30 at padding, max pooling */
-  loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* ranking: the query text, (B, Tq) ... */
+  loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* the query text, (B, Tq) ... (NULL in a shared
+                                                                 * full model: the query rides in tokens) */
+  int share_T;     /* text.share_query in a full pointwise model: tokens (B, 2·share_T) hold each row's item text
+                    * and query padded to share_T = max(T, Tq), lengths (B, 2); 0 otherwise */
+  bool reads_query; /* the model has a query tower (own or shared), so a query changes its scores */
   loom_tensor *image;              /* (B, G·C, H, W) */
   loom_tensor *numeric;            /* (B, F) */
   loom_tensor *user;               /* (B) i32 */

@@ -501,7 +501,7 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
     return loom_errorf(err, "%s: a multiclass model classifies rows; it does not rank items for a user — use score",
                        s->path);
   bool has_query = query && query[strspn(query, " \t\r\n")];
-  if (has_query && !m->query)
+  if (has_query && !m->query && !m->reads_query)
     return loom_errorf(err, "%s: a %s model has no query input, so a query cannot change its ranking — drop the "
                             "query to rank for the user alone, or rank with a ranking or retrieval model trained with "
                             "[data] query_col", s->path, loom_task_name(m->task));
@@ -531,11 +531,16 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
   } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
     if (pointwise_cache(s, err) < 0) return -1;
     loom_model *h = s->head;
+    if (has_query) { /* a query of no known word: ranked as if none was given, as the two-tower path does */
+      int64_t r0 = 0;
+      if (loom_dataset_encode_pairs(s->cat, user, query, &r0, 1, &s->pb, err) < 0) return -1;
+      if (known_words(s) == 0) fl |= LOOM_INFER_QUERY_UNKNOWN, has_query = false;
+    }
     for (int64_t i = 0; i < s->N; i += s->pb.cap) {
       int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
       int64_t r[1024];
       for (int j = 0; j < b; j++) r[j] = i + j;
-      if (loom_dataset_encode_pairs(s->cat, user, NULL, r, b, &s->pb, err) < 0 ||
+      if (loom_dataset_encode_pairs(s->cat, user, has_query ? query : NULL, r, b, &s->pb, err) < 0 ||
           loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0)
         return -1;
       for (int t = 0; t < h->n_towers; t++)

@@ -15,6 +15,7 @@
 #include "loom/embedding.h"
 #include "loom/gru.h"
 #include "loom/init.h"
+#include "loom/interact.h"
 #include "loom/loss.h"
 #include "loom/lstm.h"
 #include "loom/model.h"
@@ -53,6 +54,10 @@ const loom_cfg_key loom_train_keys[] = {
      "the vocabulary is text.pretrained's words (file order, at most [data] num_words ids) instead of the training text's"},
     {"text", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
      "the word embedding gets no updates (with text.pretrained: the vectors stay as loaded)"},
+    {"text", "share_query", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "binary/multiclass with [data] query_col: the query tower applies the item text tower's own layers "
+     "(text.embedding, text.lstm, text.dense*) to the query; false: a tower of the same shape with its own "
+     "parameters (query.*)"},
     /* [image] */
     {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
     {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
@@ -78,10 +83,17 @@ const loom_cfg_key loom_train_keys[] = {
     {"interaction", "user_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "user ID embedding size (0 = none)"},
     {"interaction", "item_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "item ID embedding size (0 = none)"},
     {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
+    {"interaction", "embedding_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
+     "dropout on the user, item and category embedding vectors (training only; needs an embedding)"},
     /* [fusion] */
-    {"fusion", "mode", LOOM_CFG_CHOICE, "concat", "concat|sum|mean|weighted|product|gated", 0, 0,
-     "how tower outputs combine (all but concat project each tower to fusion.dim first)"},
-    {"fusion", "dim", LOOM_CFG_INT, "64", NULL, 1, 65536, "projection size for sum|mean|weighted|product|gated"},
+    {"fusion", "mode", LOOM_CFG_CHOICE, "concat", "concat|sum|mean|weighted|product|gated|fm|dcn|attention", 0, 0,
+     "how tower outputs combine: concat; sum|mean|weighted|product|gated of the towers projected to fusion.dim; "
+     "fm: the concat plus the pairwise dot products of every field (towers, numeric, user, item, each category "
+     "column) projected to fusion.dim; dcn: the concat through fusion.cross_layers DCN-v2 cross layers; "
+     "attention: per-sample softmax attention over the projected towers"},
+    {"fusion", "dim", LOOM_CFG_INT, "64", NULL, 1, 65536, "projection size for sum|mean|weighted|product|gated|fm|attention"},
+    {"fusion", "cross_layers", LOOM_CFG_INT, "0", NULL, 0, 64,
+     "mode = dcn: cross layers x_{l+1} = x0 * (W_l x_l + b_l) + x_l before fusion.dense (>= 1 there; 0 otherwise)"},
     {"fusion", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "dense layers after fusion"},
     {"fusion", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"fusion", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
@@ -470,16 +482,33 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
   return dense_stack(b, "image", x, dim, units, nd, a, (float)loom_config_float(c, "image", "dropout"));
 }
 
-static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, int *dim) {
+/* The fields of the interaction tower, kept apart for fusion modes that cross them (fm). */
+typedef struct {
+  int n;
+  loom_tensor *x[3 + LOOM_DATA_MAX_COLS];
+  int dim[3 + LOOM_DATA_MAX_COLS];
+  char name[3 + LOOM_DATA_MAX_COLS][24];
+} field_list;
+
+static void add_field(field_list *f, loom_tensor *x, int dim, const char *name) {
+  assert(f->n < (int)(sizeof f->x / sizeof f->x[0]));
+  f->x[f->n] = x, f->dim[f->n] = dim;
+  snprintf(f->name[f->n++], sizeof f->name[0], "%s", name);
+}
+
+static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, int *dim,
+                                      field_list *fields) {
   loom_graph *g = b->g;
   loom_tensor *parts[3 + 1];
   int np = 0, total = 0;
+  float edrop = (float)loom_config_float(c, "interaction", "embedding_dropout");
   if (m->F > 0) {
     m->numeric = loom_input(g, "numeric", LOOM_F32, 2, (int[]){LOOM_BATCH, m->F});
     long units[LIST_MAX];
     int n = loom_config_ints(c, "interaction", "dense", units, LIST_MAX), d = m->F;
     parts[np++] = dense_stack(b, "interaction", m->numeric, &d, units, n,
                               parse_act(loom_config_str(c, "interaction", "activation")), 0);
+    add_field(fields, parts[np - 1], d, "numeric");
     total += d;
   }
   int ud = (int)loom_config_int(c, "interaction", "user_dim"), id = (int)loom_config_int(c, "interaction", "item_dim");
@@ -488,12 +517,16 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
     m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
     parts[np++] = loom_layer_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
+    if (edrop > 0) parts[np - 1] = loom_dropout(g, parts[np - 1], edrop);
+    add_field(fields, parts[np - 1], ud, "user");
     total += ud;
   }
   if (id > 0 && prep->items) {
     m->item = loom_input(g, "item", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
     parts[np++] = loom_layer_embedding(g, "interaction.item_embedding", m->item, &eo, b->rng);
+    if (edrop > 0) parts[np - 1] = loom_dropout(g, parts[np - 1], edrop);
+    add_field(fields, parts[np - 1], id, "item");
     total += id;
   }
   if (cd > 0 && m->n_cat > 0) {
@@ -504,6 +537,12 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
     loom_embedding_opts eo = {.vocab = rows, .dim = cd, .padding_idx = -1, .init = b->style};
     loom_tensor *e = loom_layer_embedding(g, "interaction.category_embedding", m->category, &eo, b->rng);
     parts[np++] = loom_reshape(g, e, 2, (int[]){-1, m->n_cat * cd});
+    if (edrop > 0) parts[np - 1] = loom_dropout(g, parts[np - 1], edrop);
+    for (int j = 0; j < m->n_cat; j++) {
+      char name[24];
+      snprintf(name, sizeof name, "category%d", j);
+      add_field(fields, m->n_cat == 1 ? parts[np - 1] : loom_slice(g, parts[np - 1], j * cd, cd), cd, name);
+    }
     total += m->n_cat * cd;
   }
   *dim = total;
@@ -513,10 +552,47 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
 
 /* ---- fusion ---- */
 
+/* Each field projected to D by fusion.proj_<name> and stacked: (B, n, D). */
+static loom_tensor *project_fields(builder *b, const field_list *f, int D) {
+  loom_tensor *p[LOOM_MODEL_MAX_TOWERS + 3 + LOOM_DATA_MAX_COLS];
+  for (int i = 0; i < f->n; i++) {
+    char name[LOOM_NAME_MAX];
+    snprintf(name, sizeof name, "fusion.proj_%s", f->name[i]);
+    loom_dense_opts o = {.in_features = f->dim[i], .units = D, .init = b->style};
+    p[i] = loom_layer_dense(b->g, name, f->x[i], &o, b->rng); // (B, D)
+  }
+  return loom_reshape(b->g, f->n == 1 ? p[0] : loom_concat(b->g, f->n, p), 3, (int[]){-1, f->n, D});
+}
+
+/* xs[0..n) the towers' outputs (B, dims[i]) in m->towers order; inter: the interaction tower's fields
+ * (numeric, user, item, category<j>) for fm, which crosses them one by one instead of as one vector. */
 static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_tensor **xs, int *dims, int n,
-                         int *dim) {
+                         const field_list *inter, int *dim) {
   loom_graph *g = b->g;
   const char *mode = loom_config_str(c, "fusion", "mode");
+  if (!strcmp(mode, "fm") || !strcmp(mode, "dcn")) {
+    /* both start from the concatenation x0 (B, d) */
+    loom_tensor *x0 = n == 1 ? xs[0] : loom_concat(g, n, xs);
+    int d = 0;
+    for (int i = 0; i < n; i++) d += dims[i];
+    *dim = d;
+    if (!strcmp(mode, "dcn")) {
+      loom_cross_opts o = {.in_features = d, .layers = (int)loom_config_int(c, "fusion", "cross_layers"), .init = b->style};
+      return loom_layer_cross(g, "fusion", x0, &o, b->rng); // (B, d)
+    }
+    /* fm: [x0, <v_i, v_j> for every pair of fields i < j] (B, d + F(F-1)/2), v_i = proj_i(field_i) (D).
+     * The pairwise dots are kept apart (DLRM-style) rather than summed into the classic FM term
+     * ½((Σv)² − Σv²): the layers after fusion then weigh user × category apart from item × position. */
+    field_list f = {0};
+    for (int i = 0; i < n; i++)
+      if (strcmp(m->towers[i], "interaction") != 0) add_field(&f, xs[i], dims[i], m->towers[i]);
+    for (int i = 0; inter && i < inter->n; i++) add_field(&f, inter->x[i], inter->dim[i], inter->name[i]);
+    if (f.n < 2) return x0;
+    int D = (int)loom_config_int(c, "fusion", "dim");
+    loom_tensor *dots = loom_pairwise_dot(g, project_fields(b, &f, D), f.n, D); // (B, F(F-1)/2)
+    *dim = d + f.n * (f.n - 1) / 2;
+    return loom_concat(g, 2, (loom_tensor *[]){x0, dots});
+  }
   if (n == 1) {
     *dim = dims[0];
     return xs[0];
@@ -551,6 +627,10 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
       loom_tensor *t = loom_mul(g, p[i], loom_slice(g, w, i, 1));
       y = y ? loom_add(g, y, t) : t;
     }
+  } else if (!strcmp(mode, "attention")) { /* y = sum_i a_i p_i, a = softmax_i(w · tanh(W p_i + b)) per sample */
+    loom_tensor *stack = loom_reshape(g, loom_concat(g, n, p), 3, (int[]){-1, n, D}); // (B, n, D)
+    loom_field_attention_opts o = {.fields = n, .dim = D, .init = b->style};
+    y = loom_layer_field_attention(g, "fusion", stack, &o, b->rng);
   } else { /* gated: g = σ(W [p_0 .. p_n-1] + b) (B, n·D); y = sum_i g_i ⊙ p_i */
     loom_dense_opts o = {.in_features = n * D, .units = n * D, .activation = LOOM_ACT_SIGMOID, .init = b->style};
     loom_tensor *gate = loom_layer_dense(g, "fusion.gate", loom_concat(g, n, p), &o, b->rng);
@@ -689,11 +769,46 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   loom_rng_seed(loom_graph_rng(m->g), (uint64_t)loom_config_int(c, "train", "seed") ^ 0x5eed5eed5eedull);
   builder b = {m->g, &rng,
                !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_TORCH_DEFAULT : LOOM_INIT_KERAS_DEFAULT};
-  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+  /* keys that would have no effect */
+  const char *mode = loom_config_str(c, "fusion", "mode");
+  long cross = loom_config_int(c, "fusion", "cross_layers");
+  bool share = loom_config_bool(c, "text", "share_query");
+  float edrop = (float)loom_config_float(c, "interaction", "embedding_dropout");
+  bool two_tower = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL;
+  if (!strcmp(mode, "dcn") && cross < 1) {
+    loom_errorf(err, "[fusion] mode = dcn needs fusion.cross_layers >= 1 (e.g. 2)");
+    goto fail;
+  }
+  if (strcmp(mode, "dcn") != 0 && cross > 0) {
+    loom_errorf(err, "[fusion] cross_layers = %ld has no effect with fusion.mode = %s — remove it, or set "
+                     "fusion.mode = dcn", cross, mode);
+    goto fail;
+  }
+  if (share && two_tower) {
+    loom_errorf(err, "[text] share_query = true has no effect in a %s model (its query tower is the user side's "
+                     "own) — remove it", kind);
+    goto fail;
+  }
+  if (share && m->Tq <= 0) {
+    loom_errorf(err, "[text] share_query = true has no effect without a query — set [data] query_col, or remove "
+                     "text.share_query");
+    goto fail;
+  }
+  if (share && !loom_config_bool(c, "text", "enabled")) {
+    loom_errorf(err, "[text] share_query = true needs the text tower whose layers it shares — set text.enabled = "
+                     "true, or text.share_query = false for a query tower of its own");
+    goto fail;
+  }
+  if (edrop > 0 && (two_tower || !loom_config_bool(c, "interaction", "enabled"))) {
+    loom_errorf(err, "[interaction] embedding_dropout = %g has no effect %s — remove it", (double)edrop,
+                two_tower ? "in a ranking or retrieval model" : "with interaction.enabled = false");
+    goto fail;
+  }
+  if (two_tower) {
     if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
     return m;
   }
-  loom_tensor *xs[LOOM_MODEL_MAX_TOWERS];
+  loom_tensor *xs[LOOM_MODEL_MAX_TOWERS], *shared_query = NULL;
   int dims[LOOM_MODEL_MAX_TOWERS];
   int n = 0;
   if (loom_config_bool(c, "text", "enabled")) {
@@ -705,6 +820,15 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     if (full) {
       dims[n] = m->tower_dim[n] = full->tower_dim[n];
       xs[n] = m->tower_in[n] = loom_input(m->g, "tower_text", LOOM_F32, 2, (int[]){LOOM_BATCH, dims[n]});
+    } else if (share) {
+      /* item text and query through the same layers: G = 2 texts per row, each padded to max(T, Tq) */
+      int Tm = m->share_T = m->T > m->Tq ? m->T : m->Tq, D;
+      loom_tensor *both = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 2, Tm, &m->tokens,
+                                     &m->lengths, &m->text_inv_len, &m->text_mask, &D); // (B·2, D)
+      loom_tensor *pair = loom_reshape(m->g, both, 2, (int[]){-1, 2 * D});             // (B, 2·D)
+      xs[n] = m->tower_out[n] = loom_slice(m->g, pair, 0, D);
+      shared_query = loom_slice(m->g, pair, D, D);
+      dims[n] = m->tower_dim[n] = D;
     } else {
       xs[n] = m->tower_out[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens,
                                            &m->lengths, &m->text_inv_len, &m->text_mask, &dims[n]);
@@ -727,9 +851,28 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     }
     n++;
   }
+  if (m->Tq > 0) {
+    /* the session's query: the text tower's layers (shared; in a head model rebuilt under the text tower's
+     * names, whose parameters loom_model_build_head copies) or a tower of its own, query.* */
+    if (!prep->vocab) {
+      loom_errorf(err, "[data] query_col is set but the data has no vocabulary to read it — check [data] num_words");
+      goto fail;
+    }
+    snprintf(m->towers[n], sizeof m->towers[n], "query");
+    if (shared_query) {
+      xs[n] = shared_query, dims[n] = dims[0];
+    } else {
+      xs[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), share ? "text" : "query", "query", 1, m->Tq, &m->query,
+                         &m->query_len, &m->query_inv_len, &m->query_mask, &dims[n]);
+    }
+    m->tower_dim[n] = dims[n];
+    m->reads_query = true;
+    n++;
+  }
+  field_list inter = {0};
   if (loom_config_bool(c, "interaction", "enabled")) {
     snprintf(m->towers[n], sizeof m->towers[n], "interaction");
-    xs[n] = interaction_tower(&b, m, c, prep, &dims[n]);
+    xs[n] = interaction_tower(&b, m, c, prep, &dims[n], &inter);
     if (!xs[n]) {
       loom_errorf(err, "[interaction] enabled = true but there are no numeric_cols, user/item columns or category_cols "
                        "with a non-zero embedding size — set interaction.enabled=false or give features");
@@ -741,9 +884,14 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     loom_errorf(err, "every tower is disabled — enable at least one of text, image, interaction");
     goto fail;
   }
+  if (edrop > 0 && !m->user && !m->item && !m->category) {
+    loom_errorf(err, "[interaction] embedding_dropout = %g has no effect: the model has no user, item or category "
+                     "embedding — remove it", (double)edrop);
+    goto fail;
+  }
   m->n_towers = n;
   int dim;
-  loom_tensor *x = fuse(&b, c, m, xs, dims, n, &dim);
+  loom_tensor *x = fuse(&b, c, m, xs, dims, n, &inter, &dim);
   long units[LIST_MAX];
   int nd = loom_config_ints(c, "fusion", "dense", units, LIST_MAX);
   x = dense_stack(&b, "fusion", x, &dim, units, nd, parse_act(loom_config_str(c, "fusion", "activation")),
@@ -945,7 +1093,9 @@ static void *alloc_n(size_t n, size_t size) { return loom_malloc((n ? n : 1) * s
  * pointer they had at compile, so these are bound before every compile). */
 static int grow(loom_model *m, int B, loom_error *err) {
   if (B > m->cap) {
-    size_t n = (size_t)B, G = (size_t)m->G, T = (size_t)m->T, Tq = (size_t)m->Tq;
+    /* a shared query tower reads 2 texts per row, each share_T wide, from toks / lens */
+    size_t n = (size_t)B, G = (size_t)(m->share_T ? 2 : m->G), T = (size_t)(m->share_T ? m->share_T : m->T);
+    size_t Tq = (size_t)m->Tq;
     loom_free(m->inv_len), loom_free(m->mask), loom_free(m->labels), loom_free(m->cat_ids);
     loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
     loom_free(m->items), loom_free(m->toks), loom_free(m->lens);
@@ -957,13 +1107,13 @@ static int grow(loom_model *m, int B, loom_error *err) {
     m->labels = alloc_n(n, sizeof(int32_t));
     m->cat_ids = alloc_n(n * (size_t)m->n_cat, sizeof(int32_t));
     m->items = alloc_n(n * G, sizeof(int32_t));
-    bool pw = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL;
-    m->toks = pw ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
-    m->lens = pw ? alloc_n(n * G, sizeof(int32_t)) : NULL;
+    bool pw = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL, tw = pw || m->share_T;
+    m->toks = tw ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
+    m->lens = tw ? alloc_n(n * G, sizeof(int32_t)) : NULL;
     m->images = pw ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
     m->cap = B;
     if (!m->inv_len || !m->mask || !m->q_inv_len || !m->q_mask || !m->weights || !m->labels || !m->cat_ids ||
-        !m->items || (pw && (!m->toks || !m->lens || !m->images))) {
+        !m->items || (tw && (!m->toks || !m->lens)) || (pw && !m->images)) {
       m->cap = 0;
       return loom_errorf(err, "out of memory for a batch of %d rows", B);
     }
@@ -976,6 +1126,7 @@ static int grow(loom_model *m, int B, loom_error *err) {
   if (m->category) loom_input_bind(m->category, m->cat_ids);
   if (m->label_i) loom_input_bind(m->label_i, m->labels);
   if (m->row_weight) loom_input_bind(m->row_weight, m->weights + 1), loom_input_bind(m->inv_weight, m->weights);
+  if (m->share_T) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
   if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
     if (m->item) loom_input_bind(m->item, m->items);
     if (m->tokens) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
@@ -1089,11 +1240,29 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
     m->weights[0] = 1.0f / (sum > 0 ? sum : 1.0f);
     return 0;
   }
-  if (m->tokens) {
+  if (m->share_T) { /* row i's texts 2i (item text) and 2i + 1 (query), each padded to share_T */
+    size_t Tm = (size_t)m->share_T, T = (size_t)b->T, Tq = (size_t)b->Tq;
+    assert(b->T == m->T && b->Tq == m->Tq);
+    for (int i = 0; i < B; i++) {
+      int32_t *item = m->toks + (size_t)2 * i * Tm, *q = item + Tm;
+      memcpy(item, b->tokens + (size_t)i * T, sizeof(int32_t) * T);
+      memset(item + T, 0, sizeof(int32_t) * (Tm - T));
+      memcpy(q, b->query + (size_t)i * Tq, sizeof(int32_t) * Tq);
+      memset(q + Tq, 0, sizeof(int32_t) * (Tm - Tq));
+      m->lens[2 * i] = b->lengths[i], m->lens[2 * i + 1] = b->query_len[i];
+    }
+    text_aux(m->lens, 2 * B, m->share_T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+  } else if (m->tokens) {
     assert(b->T == m->T);
     loom_input_bind(m->tokens, b->tokens);
     loom_input_bind(m->lengths, b->lengths);
     text_aux(b->lengths, B, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+  }
+  if (m->query) {
+    assert(b->Tq == m->Tq);
+    loom_input_bind(m->query, b->query);
+    loom_input_bind(m->query_len, b->query_len);
+    text_aux(b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
   }
   if (m->image) loom_input_bind(m->image, b->image);
   if (m->numeric) loom_input_bind(m->numeric, b->numeric);

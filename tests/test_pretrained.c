@@ -22,7 +22,9 @@ static loom_error err;
 
 static const char *small[] = {"data.max_len=8", "text.embedding_dim=8", "text.hidden=8", "text.dense=8",
                               "image.filters=4,8", "image.dense=16", "interaction.dense=8", "interaction.user_dim=8",
-                              "interaction.item_dim=8", "fusion.dense=16", "train.prefetch=true", NULL};
+                              "interaction.item_dim=8", "fusion.dense=16", "train.prefetch=true",
+                              /* the title vocabulary the fixture counts were made for: no query words */
+                              "data.query_col=", "text.share_query=false", NULL};
 
 static int run_train(const char *out, const char *resume, const char *const *extra, loom_train_result *r) {
   return tu_train_sample(out, resume, NULL, small, extra, r, &err);

@@ -50,9 +50,9 @@ static void test_inert_keys_are_errors(void **state) {
                "--set: task.loss = bpr has no effect on a binary or multiclass model");
   expect_inert("configs/fashion-shop-click.ini", "train.momentum=0.9",
                "train.momentum = 0.9 has no effect with train.optimizer = adam or adamw");
-  expect_inert("configs/fashion-shop-click.ini", "fusion.dim=8", "fusion.dim = 8 has no effect with fusion.mode = concat");
+  expect_inert("configs/fashion-shop-click.ini", "fusion.dim=8", "fusion.dim = 8 has no effect with fusion.mode = concat or dcn");
   expect_inert("configs/fashion-shop-click.ini", "task.temperature=0.5", "task.temperature = 0.5 has no effect unless task.kind = retrieval");
-  expect_inert("configs/fashion-shop-click.ini", "train.min_lr=0.0001", "train.min_lr = 0.0001 has no effect unless train.schedule = cosine");
+  expect_inert("configs/fashion-shop-ranking.ini", "train.min_lr=0.0001", "train.min_lr = 0.0001 has no effect unless train.schedule = cosine");
   expect_inert("configs/fashion-shop-click.ini", "image.lstm_hidden=64", "image.lstm_hidden = 64 has no effect with image.encoder = conv");
   assert_int_equal(check("configs/fashion-shop-click.ini", (const char *[]){"image.encoder=rows", "image.filters=4,8", NULL}), -1);
   if (!strstr(err.msg, "image.filters = 4,8 has no effect with image.encoder = rows")) fail_msg("%s", err.msg);

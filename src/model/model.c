@@ -153,8 +153,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"fusion.dense", PAIRWISE, TOWERS_MEET " and no dense layers after it; remove it"},
     {"fusion.activation", PAIRWISE, TOWERS_MEET "; remove it"},
     {"fusion.dropout", PAIRWISE, TOWERS_MEET "; remove it"},
-    {"fusion.dim", POINTWISE " and fusion.mode=concat",
-     "with fusion.mode = concat: concatenated towers are not projected; remove it, or choose a fusion.mode that projects (sum|mean|weighted|product|gated)"},
+    {"fusion.dim", POINTWISE " and fusion.mode=concat|dcn",
+     "with fusion.mode = concat or dcn: concatenated towers are not projected; remove it, or choose a fusion.mode that projects (sum|mean|weighted|product|gated|fm|attention)"},
     {"fusion.activation", POINTWISE " and fusion.dense=", "with fusion.dense empty: there are no dense layers after fusion; remove it or set fusion.dense"},
     {"fusion.dropout", POINTWISE " and fusion.dense=", "with fusion.dense empty: dropout follows each dense layer after fusion and there are none; remove it or set fusion.dense"},
     /* features a pairwise model does not read */

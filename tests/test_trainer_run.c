@@ -291,6 +291,12 @@ static void test_nonfinite_resumed_state_refused(void **state) {
   tu_rm_rf(out);
 }
 
+static int count_row(void *ctx, const loom_infer_row *row) {
+  (void)row;
+  ++*(long *)ctx;
+  return 0;
+}
+
 /* 5. A binary label of 2 or -1 in the training split is refused when the data is loaded, naming the
  * file and line. */
 static void test_training_label_out_of_range(void **state) {
@@ -315,6 +321,27 @@ static void test_training_label_out_of_range(void **state) {
     assert_non_null(strstr(err.msg, want));
     assert_int_equal(access("run_bad_label", F_OK), -1); /* a refused run leaves no directory behind */
   }
+  /* loom-infer eval on a file with such a label: refused at load too, naming the file and line */
+  loom_train_result r;
+  const char *extra[] = {"train.max_steps=2", NULL};
+  if (train("run_label_eval", NULL, extra, NULL, &r) < 0) fail_msg("%s", err.msg);
+  loom_infer *s = loom_infer_open("run_label_eval/best.safetensors", NULL, &err);
+  if (!s) fail_msg("%s", err.msg);
+  char inter[4400];
+  snprintf(inter, sizeof inter, "%s/interactions.csv", tu_tmp("label_2"));
+  assert_null(loom_infer_eval(s, inter, LOOM_SPLIT_ALL, &err));
+  printf("eval: %s\n", err.msg);
+  char want[4500];
+  snprintf(want, sizeof want, "%s:5: column 'clicked': label 2 is not 0 or 1", inter);
+  assert_non_null(strstr(err.msg, want));
+  /* score binds the rows with their labels: refused too, naming the line in the scored file (this
+   * crashed on an assertion: the line was looked up in the model's row-less dataset) */
+  assert_int_equal(loom_infer_score_csv(s, inter, count_row, &(long){0}, &err), -1);
+  printf("score: %s\n", err.msg);
+  snprintf(want, sizeof want, "%s:5: column 'clicked': label 2 is not 0 or 1", inter);
+  assert_non_null(strstr(err.msg, want));
+  loom_infer_close(s);
+  tu_rm_rf("run_label_eval");
 }
 
 /* 6. A folder of the user's own files is never written over; a loom run is locked for its life. */

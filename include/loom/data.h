@@ -218,6 +218,7 @@ typedef struct loom_dataset loom_dataset;
 /* A batch is plain arrays; absent features have NULL pointers and 0 sizes. */
 typedef struct loom_batch {
   int B, cap;            /* rows in this batch, allocated rows */
+  const struct loom_dataset *ds; /* the dataset the rows are of (for messages naming their lines) */
   int T, Tq, F, n_cat, n_neg, C, H, W;
   int32_t *row;          // (B) row in the interactions table
   int32_t *user, *item;  // (B) embedding indices, 0 = unknown

@@ -684,6 +684,7 @@ int32_t loom_dataset_num_classes(const loom_dataset *ds) {
 int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   memset(b, 0, sizeof *b);
+  b->ds = ds;
   b->cap = cap;
   b->F = s->n_numeric;
   b->n_cat = s->n_category;
@@ -864,6 +865,7 @@ static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, l
 
 int ld_encode_locked(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b, loom_error *err) {
   assert(n <= b->cap);
+  b->ds = ds;
   const loom_data_schema *s = &ds->s;
   size_t chw = (size_t)b->C * b->H * b->W;
   b->B = n;

@@ -1194,11 +1194,13 @@ int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items,
 }
 
 /* A label the head cannot take: named by the interactions file and line (rows are split ids). */
-static int bind_label_error(const loom_model *m, int32_t row, float y, const char *what, loom_error *err) {
-  const loom_data_schema *s = m->ds ? loom_dataset_schema(m->ds) : NULL;
+static int bind_label_error(const loom_model *m, const loom_batch *b, int32_t row, float y, const char *what,
+                            loom_error *err) {
+  const loom_dataset *ds = b->ds ? b->ds : m->ds; /* the batch's rows, not the model's (inference) dataset's */
+  const loom_data_schema *s = ds ? loom_dataset_schema(ds) : NULL;
   if (!s) return loom_errorf(err, "interactions row %d: label %g %s", (int)row, (double)y, what);
   return loom_errorf(err, "%s:%lld: column '%s': label %g %s — fix the row or the task", s->interactions,
-                     (long long)loom_dataset_row_line(m->ds, row), s->label_col, (double)y, what);
+                     (long long)loom_dataset_row_line(ds, row), s->label_col, (double)y, what);
 }
 
 int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
@@ -1274,7 +1276,7 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   if (m->label_f) {
     for (int i = 0; i < B; i++)
       if (!(b->label[i] == 0.0f || b->label[i] == 1.0f))
-        return bind_label_error(m, b->row[i], b->label[i], "is not 0 or 1 (task.kind = binary)", err);
+        return bind_label_error(m, b, b->row[i], b->label[i], "is not 0 or 1 (task.kind = binary)", err);
     loom_input_bind(m->label_f, b->label);
   }
   if (m->label_i) {
@@ -1284,7 +1286,7 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
       {
         char what[96];
         snprintf(what, sizeof what, "is not a class in 0..%d (task.kind = multiclass)", m->n_classes - 1);
-        return bind_label_error(m, b->row[i], y, what, err);
+        return bind_label_error(m, b, b->row[i], y, what, err);
       }
       m->labels[i] = (int32_t)y;
     }

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
 #include "loom/metrics.h"
@@ -228,31 +230,53 @@ static int images_digest(const loom_data_schema *s, char hex[65], int64_t *n_fil
 }
 
 /* {"interactions": {"path": ..., "sha256": ...}, ..., "images": {"root", "files", "sha256"}}: the
- * CSV inputs one by one, and every image file they refer to as one digest. */
+ * CSV inputs one by one, and every image file they refer to as one digest. Built by cJSON, so any
+ * path (quotes, backslashes, control characters) gives valid JSON. */
 static int inputs_json(run *r, loom_error *err) {
   const loom_data_schema *s = &r->dsec.schema;
   const char *names[3] = {"interactions", "items", "users"};
   const char *paths[3] = {s->interactions, s->items, s->users};
-  char buf[8192];
-  size_t n = (size_t)snprintf(buf, sizeof buf, "{");
+  cJSON *root = cJSON_CreateObject();
+  int rc = -1;
+  if (!root) return loom_errorf(err, "out of memory");
   for (int i = 0; i < 3; i++) {
     if (!paths[i][0]) continue;
     char hex[65];
-    if (loom_sha256_file(paths[i], hex, err) < 0) return -1;
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\": {\"path\": \"%s\", \"sha256\": \"%s\"}", n > 1 ? ", " : "",
-                          names[i], paths[i], hex);
-    if (n >= sizeof buf) return loom_errorf(err, "input paths too long");
+    if (loom_sha256_file(paths[i], hex, err) < 0) goto done;
+    cJSON *o = cJSON_AddObjectToObject(root, names[i]);
+    if (!o || !cJSON_AddStringToObject(o, "path", paths[i]) || !cJSON_AddStringToObject(o, "sha256", hex)) goto oom;
   }
   char ihex[65];
   int64_t n_images;
-  if (images_digest(s, ihex, &n_images, err) < 0) return -1;
-  if (n_images > 0)
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"images\": {\"root\": \"%s\", \"files\": %lld, \"sha256\": \"%s\"}",
-                          n > 1 ? ", " : "", s->image_root, (long long)n_images, ihex);
-  if (n >= sizeof buf) return loom_errorf(err, "input paths too long");
-  snprintf(buf + n, sizeof buf - n, "}");
-  r->inputs_json = loom_strdup(buf);
-  return r->inputs_json ? 0 : loom_errorf(err, "out of memory");
+  if (images_digest(s, ihex, &n_images, err) < 0) goto done;
+  if (n_images > 0) {
+    cJSON *o = cJSON_AddObjectToObject(root, "images");
+    if (!o || !cJSON_AddStringToObject(o, "root", s->image_root) || !cJSON_AddNumberToObject(o, "files", (double)n_images) ||
+        !cJSON_AddStringToObject(o, "sha256", ihex))
+      goto oom;
+  }
+  char *text = cJSON_PrintUnformatted(root);
+  if (!text) goto oom;
+  r->inputs_json = loom_strdup(text);
+  cJSON_free(text);
+  if (!r->inputs_json) goto oom;
+  rc = 0;
+  goto done;
+oom:
+  loom_errorf(err, "out of memory");
+done:
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* Whether a checkpoint's loom.inputs describes the same files as this run's: compared as JSON values,
+ * so checkpoints written before the JSON was built by cJSON (other spacing) still resume. */
+static bool same_inputs(const char *stored, const char *now) {
+  if (!strcmp(stored, now)) return true;
+  cJSON *a = cJSON_Parse(stored), *b = cJSON_Parse(now);
+  bool same = a && b && cJSON_Compare(a, b, true);
+  cJSON_Delete(a), cJSON_Delete(b);
+  return same;
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -592,7 +616,7 @@ static int restore(run *r, loom_error *err) {
                 loom_st_meta(f, "loom.kind"));
     goto done;
   }
-  if (strcmp(loom_st_meta(f, "loom.inputs"), r->inputs_json) != 0) {
+  if (!same_inputs(loom_st_meta(f, "loom.inputs"), r->inputs_json)) {
     loom_errorf(err, "%s: the input files changed since this run started (their SHA-256 differ from metadata "
                      "loom.inputs) — resume needs the same data; start a new run instead", path);
     goto done;

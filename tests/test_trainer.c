@@ -247,6 +247,28 @@ static void write_bytes(const char *path, const char *data, size_t n) {
   fclose(f);
 }
 
+/* A binary label of 2 in the training split is refused as the table loads, naming file, line and column
+ * (it used to train silently and fail only at validation, with a row index). */
+static void test_bad_training_label_refused_at_load(void **state) {
+  (void)state;
+  const char *inter = "train_badlabel.csv", *out = "train_badlabel_run";
+  tu_rm_rf(out);
+  size_t n;
+  char *csv = tu_slurp(tu_src_path("datasets/fashion-shop-sample/interactions.csv"), &n);
+  /* line 3 is a training row: its clicked column (",1,1,57.0,train") becomes 2 */
+  char *line3 = strchr(strchr(csv, '\n') + 1, '\n') + 1, *at = strstr(line3, ",1,1,57.0,train");
+  assert_non_null(at);
+  at[1] = '2';
+  write_bytes(inter, csv, n);
+  free(csv);
+  const char *steps[] = {"train.max_steps=2", NULL};
+  loom_train_result r;
+  assert_int_equal(tu_train_sample(out, NULL, inter, NULL, steps, &r, &err), -1);
+  if (!strstr(err.msg, "train_badlabel.csv:3: column 'clicked': label 2 is not 0 or 1 — a binary task needs 0")) fail_msg("%s", err.msg);
+  remove(inter);
+  tu_rm_rf(out);
+}
+
 /* A data folder whose name holds a quote and a backslash: checkpoint metadata loom.inputs stays valid
  * JSON naming the real path (it was built by snprintf), the saved config.ini keeps the path, and the run
  * resumes. */
@@ -442,6 +464,7 @@ int main(void) {
       cmocka_unit_test(test_image_only_category_classifier),
       cmocka_unit_test(test_resume_is_bit_exact),
       cmocka_unit_test(test_input_paths_with_json_characters),
+      cmocka_unit_test(test_bad_training_label_refused_at_load),
       cmocka_unit_test(test_corrupt_checkpoints_are_refused),
       cmocka_unit_test(test_ranking_two_towers),
       cmocka_unit_test(test_retrieval_both_directions),

@@ -939,6 +939,8 @@ static const char *json_esc(const char *s, char *out, size_t cap) {
  * words; a resumed run: the vocabulary its checkpoint recorded, so the file is not read again), and
  * (resumed) the checkpoint's loom.pretrained metadata, kept for the next checkpoints. */
 static loom_dataset *open_data(run *r, bool resume, const loom_wordvec *wv, loom_error *err) {
+  /* a binary label of 2 or -1 in the training split is refused as the table loads, with its line */
+  r->dsec.schema.label_values = loom_task_label_values(r->cfg);
   bool from_file = loom_config_bool(r->cfg, "text", "vocab_from_pretrained");
   if (!resume || !loom_config_str(r->cfg, "text", "pretrained")[0]) {
     if (!from_file) return loom_dataset_open(&r->dsec.schema, NULL, err);

@@ -2,6 +2,7 @@
  * metrics.csv, last/best.safetensors, report.html). A thin CLI over loom/trainer.h: flags, SIGINT
  * (finish the step, checkpoint, exit 130), and messages; the work is in src/train. */
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,8 +141,11 @@ int main(int argc, char **argv) {
   }
   char skips[64] = "";
   if (r.skipped > 0) snprintf(skips, sizeof skips, " (%ld batches skipped: non-finite)", r.skipped);
-  printf("%s: %ld updates%s, %ld epochs, best %s %.4f, %.1f s, %.0f samples/s%s%s\n", r.run_dir, r.steps - r.skipped,
-         skips, r.epochs, r.monitor, r.best, r.seconds, r.samples_per_s, r.early_stopped ? " (early stop)" : "",
+  char best[32] = "n/a", undefined[64] = ""; /* n/a: no validation yet */
+  if (isfinite(r.best)) snprintf(best, sizeof best, "%.4f", r.best);
+  if (r.undefined_metric[0]) snprintf(undefined, sizeof undefined, " (%s n/a)", r.undefined_metric);
+  printf("%s: %ld updates%s, %ld epochs, best %s %s%s, %.1f s, %.0f samples/s%s%s\n", r.run_dir, r.steps - r.skipped,
+         skips, r.epochs, r.monitor, best, undefined, r.seconds, r.samples_per_s, r.early_stopped ? " (early stop)" : "",
          r.interrupted ? " (interrupted)" : "");
   return r.interrupted ? 130 : 0;
 }

@@ -215,7 +215,7 @@ static void test_longest_value_round_trips(void **state) {
 /* The size cap: a config over 1 MiB (a data file passed by mistake) is refused by name. */
 static void test_size_cap(void **state) {
   char path[256];
-  snprintf(path, sizeof path, "%s/loom_test_cfg_big_%d.ini", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  snprintf(path, sizeof path, "%s", tu_tmp("loom_test_cfg_big.ini"));
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   for (int i = 0; i < 40000; i++) fprintf(f, "; comment line %d of a config that is far too long\n", i);
@@ -232,7 +232,7 @@ static void test_size_cap(void **state) {
  * a growing buffer), and the schema's own INI reader: every allocation fails in turn. */
 static void test_allocation_failures_file(void **state) {
   char path[256];
-  snprintf(path, sizeof path, "%s/loom_test_cfg_oom_%d.ini", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  snprintf(path, sizeof path, "%s", tu_tmp("loom_test_cfg_oom.ini"));
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   fputs("[text]\nhidden = 9\npooling = max\n[image]\nconv = 4, 8\n[data]\ninteractions = i.csv\n"

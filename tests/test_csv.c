@@ -64,7 +64,7 @@ static void test_crlf_bom(void **state) {
 
 static void test_gzip_and_optional(void **state) {
   (void)state;
-  const char *path = "/tmp/loom_test_csv.csv.gz";
+  const char *path = tu_tmp("loom_test_csv.csv.gz");
   gzFile gz = gzopen(path, "wb");
   assert_non_null(gz);
   gzputs(gz, "item,price\nA,1\nB,2\n");
@@ -117,7 +117,7 @@ static void test_lone_cr_line_ends(void **state) {
     assert_int_equal(n, 65536); /* the CR is byte 65535, the last of the first read */
     n += (size_t)sprintf(text + n, "%su,A,bad%s", crlf ? "\n" : "", eol);
     char path[256], want[64];
-    snprintf(path, sizeof path, "/tmp/loom_test_cr_%d_%d.csv", (int)getpid(), crlf);
+    snprintf(path, sizeof path, "%s/loom_test_cr_%d.csv", tu_temp_dir(), crlf);
     write_file(path, text);
     assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
     snprintf(want, sizeof want, ".csv:%d: column 'price'", k + 3);
@@ -135,7 +135,7 @@ static void test_column_cap(void **state) {
   for (int i = 0; i < LOOM_CSV_MAX_COLUMNS + 904; i++) n += (size_t)sprintf(text + n, "%sc%d", i ? "," : "", i);
   n += (size_t)sprintf(text + n, "\n");
   char path[256];
-  snprintf(path, sizeof path, "/tmp/loom_test_cols_%d.csv", (int)getpid());
+  snprintf(path, sizeof path, "%s", tu_tmp("loom_test_cols.csv"));
   write_file(path, text);
   loom_table t;
   loom_error err = {{0}};
@@ -177,7 +177,7 @@ static void test_malformed(void **state) {
 
 static void test_huge_field(void **state) {
   (void)state;
-  const char *path = "/tmp/loom_test_bigfield.csv";
+  const char *path = tu_tmp("loom_test_bigfield.csv");
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   fputs("user,item,price\nu1,\"", f);
@@ -226,7 +226,7 @@ static void test_mutations(void **state) {
   char orig[256];
   size_t n = fread(orig, 1, sizeof orig, f);
   fclose(f);
-  const char *path = "/tmp/loom_test_csv_mut.csv";
+  const char *path = tu_tmp("loom_test_csv_mut.csv");
   const char alphabet[] = {'"', ',', '\n', '\r', '\0', '\xff', '\xc3', 'x', '1', ' '};
   loom_rng r;
   loom_rng_seed(&r, 11);
@@ -278,7 +278,7 @@ static void test_decimal_numbers_only(void **state) {
   assert_true(isnan(t.cols[2].f[4]));
   loom_table_free(&t);
   /* integers: signs and surrounding blanks, nothing else */
-  const char *path = "/tmp/loom_test_ints.csv";
+  const char *path = tu_tmp("loom_test_ints.csv");
   write_file(path, "n\n -7 \n+3\n");
   loom_colspec ispec[] = {{"n", LOOM_COL_INT, 0}};
   assert_int_equal(loom_table_read(&t, path, ispec, 1, NULL, &err), 0);
@@ -298,7 +298,7 @@ static void test_invisible_characters_named(void **state) {
               (const char *[]){":2:", "'\\uFEFF37.99' is not a finite number", "contains U+FEFF (byte order mark) at byte 0", NULL});
   expect_fail("tests/data/csv/nbsp_in_field.csv", SPEC3, 3,
               (const char *[]){"'12\\u00A05'", "U+00A0 (no-break space) at byte 2", NULL});
-  const char *path = "/tmp/loom_test_esc.csv";
+  const char *path = tu_tmp("loom_test_esc.csv");
   write_file(path, "user,item,pr\x1b[31mice\nu1,i1,1\n");
   loom_table t;
   loom_error err = {{0}};
@@ -347,7 +347,7 @@ static void test_gzip_must_end(void **state) {
   (void)state;
   expect_fail("tests/data/csv/truncated.csv.gz", SPEC3, 3, (const char *[]){"the file is truncated", NULL});
   expect_fail("tests/data/csv/bad_crc.csv.gz", SPEC3, 3, (const char *[]){"corrupt gzip data (incorrect data check)", NULL});
-  const char *whole = "/tmp/loom_test_whole.csv.gz", *cut = "/tmp/loom_test_cut.csv.gz";
+  const char *whole = tu_tmp("loom_test_whole.csv.gz"), *cut = tu_tmp("loom_test_cut.csv.gz");
   gzFile gz = gzopen(whole, "wb");
   assert_non_null(gz);
   gzputs(gz, "user,item,price\n");
@@ -379,7 +379,7 @@ static void test_gzip_must_end(void **state) {
  * MiB with "interrupted"; cleared, the same file reads. */
 static void test_stop_request(void **state) {
   (void)state;
-  const char *path = "/tmp/loom_test_long.csv";
+  const char *path = tu_tmp("loom_test_long.csv");
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   fputs("user,item,price\n", f);
@@ -391,7 +391,9 @@ static void test_stop_request(void **state) {
   loom_table t;
   loom_error err = {{0}};
   assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), -1);
-  assert_string_equal(err.msg, "/tmp/loom_test_long.csv: interrupted (SIGINT or SIGTERM) while reading it");
+  char want[4300];
+  snprintf(want, sizeof want, "%s: interrupted (SIGINT or SIGTERM) while reading it", path);
+  assert_string_equal(err.msg, want);
   loom_stop_clear();
   signal(SIGTERM, SIG_DFL);
   assert_int_equal(loom_table_read(&t, path, SPEC3, 3, NULL, &err), 0);

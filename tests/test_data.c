@@ -83,13 +83,13 @@ static void test_schema_keys(void **state) {
   assert_int_equal(loom_data_schema_validate(&s, &err), -1);
   assert_non_null(strstr(err.msg, "needs timestamp_col"));
   /* INI loader: file:line: key */
-  const char *ini = "/tmp/loom_test_data.ini";
+  const char *ini = tu_tmp("loom_test_data.ini");
   FILE *f = fopen(ini, "w");
   fputs("[train]\nepochs = 3\n[data]\ninteractions = a.csv\nitem_col = item\n\nnegative_sampling = pop\n", f);
   fclose(f);
   loom_data_schema_init(&s);
   assert_int_equal(loom_data_schema_load_ini(&s, ini, &err), -1);
-  assert_non_null(strstr(err.msg, "/tmp/loom_test_data.ini:7: [data] negative_sampling: 'pop' is not one of uniform|popularity"));
+  assert_non_null(strstr(err.msg, "/loom_test_data.ini:7: [data] negative_sampling: 'pop' is not one of uniform|popularity"));
   f = fopen(ini, "w");
   fputs("[data]\ninteractions = a.csv\nitem_col = item\nseed = 7\n", f);
   fclose(f);
@@ -412,7 +412,7 @@ static void test_augment_flip(void **state) {
 static void test_images_cache_and_policy(void **state) {
   (void)state;
   /* copy the images to a scratch folder, read an epoch, delete them: epoch 2 must still work */
-  const char *dir = "/tmp/loom_test_data_img";
+  const char *dir = tu_tmp("loom_test_data_img");
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/*.png %s/*.bmp %s/*.jpg %s/", dir, tu_src_path("tests/data/images"),
            tu_src_path("tests/data/images"), tu_src_path("tests/data/images"), dir);
@@ -498,11 +498,11 @@ static void test_frozen_inference(void **state) {
     assert_memory_equal(&p.num.std[f], &q->num.std[f], 4);
   }
   /* new rows (no label, no split column) encoded with the frozen preprocessing */
-  const char *path = "/tmp/loom_test_infer.csv";
+  const char *path = tu_tmp("loom_test_infer.csv");
   FILE *f = fopen(path, "w");
   fputs("user,item,ts,qty,query\nu1,A,1,1,red shirt\nnewuser,C,2,3,unicorn shirt\n", f);
   fclose(f);
-  const char *upath = "/tmp/loom_test_infer_users.csv";
+  const char *upath = tu_tmp("loom_test_infer_users.csv");
   f = fopen(upath, "w");
   fputs("user,age\nu1,30\nnewuser,60\n", f);
   fclose(f);
@@ -568,7 +568,7 @@ static void test_classification(void **state) {
   loom_prep p;
   assert_int_equal(loom_prep_from_string(&p, str, &err), 0);
   assert_string_equal(loom_idmap_key(p.labels, 3), "hats");
-  const char *path = "/tmp/loom_test_cls.csv";
+  const char *path = tu_tmp("loom_test_cls.csv");
   FILE *f = fopen(path, "w");
   fputs("item,title,category\nX,Red Shoes,shoes\n", f);
   fclose(f);
@@ -586,7 +586,7 @@ static void test_classification(void **state) {
 /* key_type=int: "007", "+7" and "7" join; a non-integer key is an error naming the line. */
 static void test_int_keys(void **state) {
   (void)state;
-  const char *ip = "/tmp/loom_test_ik_inter.csv", *tp = "/tmp/loom_test_ik_items.csv";
+  const char *ip = tu_tmp("loom_test_ik_inter.csv"), *tp = tu_tmp("loom_test_ik_items.csv");
   FILE *f = fopen(ip, "w");
   fputs("user,item,label\n1,007,1\n2,+7,1\n1, 12,0\n", f);
   fclose(f);
@@ -815,7 +815,7 @@ static void test_labels_checked_at_load(void **state) {
   assert_null(loom_dataset_open(&s, NULL, &err));
   assert_non_null(strstr(err.msg, "interactions_label_minus_one.csv:9: column 'label': label -1 is not 0 or 1"));
   /* a bad label in the test split is found at load too */
-  const char *path = "/tmp/loom_test_label_test_split.csv";
+  const char *path = tu_tmp("loom_test_label_test_split.csv");
   size_t n;
   char *text = tu_slurp(tu_src_path("tests/data/ds/interactions.csv"), &n);
   assert_non_null(text);
@@ -877,7 +877,7 @@ static void test_image_paths_inside_root(void **state) {
   /* a missing file outside is "outside" too (no oracle for which outside files exist) */
   loom_data_schema s;
   schema(&s);
-  const char *items = "/tmp/loom_test_items_missing_outside.csv";
+  const char *items = tu_tmp("loom_test_items_missing_outside.csv");
   FILE *f = fopen(items, "wb");
   assert_non_null(f);
   fputs("item,title,category,price,image\nA,a,tops,1,rgb4x2.png\nB,b,tops,1,rgb4x2.png\nC,c,tops,1,rgb4x2.png\n"
@@ -940,7 +940,7 @@ static void test_sha256_file_hostile(void **state) {
  * items.csv?): it is escaped and the character named. */
 static void test_invisible_key_named(void **state) {
   (void)state;
-  const char *path = "/tmp/loom_test_bom_key.csv";
+  const char *path = tu_tmp("loom_test_bom_key.csv");
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   fputs("user,item,label,ts,qty,query,split\nu1,A,1,10,1,red,train\nu1,\xef\xbb\xbf" "A,0,20,2,blue,train\n", f);

@@ -715,7 +715,7 @@ static int setup(void **state) {
   if (n <= 0) return -1;
   BIN[n] = '\0';
   *strrchr(BIN, '/') = '\0';
-  snprintf(TMP, sizeof TMP, "/tmp/loom-test-datasets-XXXXXX");
+  snprintf(TMP, sizeof TMP, "%s/datasets-XXXXXX", tu_temp_dir()); /* removed at exit if teardown is not reached */
   return mkdtemp(TMP) ? 0 : -1;
 }
 

@@ -190,7 +190,7 @@ static void test_dim_cap_before_decode(void **state) {
   png[16] = 0, png[17] = 0, png[18] = 0x03, png[19] = 0xE8; /* width 1000 (stb skips the CRC) */
   png[20] = 0, png[21] = 0, png[22] = 0x03, png[23] = 0xE8; /* height 1000 */
   char path[512];
-  snprintf(path, sizeof path, "%s/loom_test_dimcap_%d.png", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  snprintf(path, sizeof path, "%s", tu_tmp("loom_test_dimcap.png"));
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   assert_int_equal(fwrite(png, 1, n, f), n);

@@ -340,3 +340,18 @@ __attribute__((constructor)) static void tu_enter_temp_dir(void) {
   }
   atexit(tu_leave_temp_dir);
 }
+
+const char *tu_temp_dir(void) {
+  static char cwd[4096];
+  if (tu_cwd_dir[0]) return tu_cwd_dir;
+  if (!cwd[0] && !getcwd(cwd, sizeof cwd)) fail_msg("testutil: getcwd failed");
+  return cwd; /* LOOM_TEST_OUT: the directory the caller chose */
+}
+
+const char *tu_tmp(const char *name) {
+  static char ring[8][4200];
+  static int next;
+  char *p = ring[next++ % 8];
+  if ((size_t)snprintf(p, sizeof ring[0], "%s/%s", tu_temp_dir(), name) >= sizeof ring[0]) fail_msg("tu_tmp: too long");
+  return p;
+}

@@ -42,6 +42,11 @@ int tu_train_sample(const char *out, const char *resume, const char *interaction
 /* The whole file, NUL-terminated, malloc'd (free it); *len (may be NULL) = its size. Fails the test if
  * the file cannot be read. */
 char *tu_slurp(const char *path, size_t *len);
+/* The test program's own temporary directory (absolute; created by mkdtemp before main, the working
+ * directory, removed with everything in it at exit), and "<that>/<name>" in one of 8 rotating static
+ * buffers: where a test writes scratch files, never a fixed /tmp path shared with other runs. */
+const char *tu_temp_dir(void);
+const char *tu_tmp(const char *name);
 /* rm -rf dir (a test's temporary run directory); fails the test if it cannot. */
 void tu_rm_rf(const char *dir);
 

@@ -275,6 +275,13 @@ int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, 
 /* Interaction row r (a row id of a split): the file line where it starts, and its user and item key
  * as written ("" when the table has no such column). */
 int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r);
+/* Interaction row r's label (the class index for label_type = class; 0 when the table has none). */
+float loom_dataset_row_label(const loom_dataset *ds, int32_t r);
+/* The file loom opens for image path rel of a table (relative to image_root, absolute as given), under
+ * [data] image_paths: with inside, the resolved path, and -1 with err when it leads outside
+ * image_root. Callers that read image files outside the loader (hashes) use this so that they read
+ * exactly what the loader would, and nothing it would refuse. */
+int loom_dataset_image_file(const loom_dataset *ds, const char *rel, char *open_path, size_t cap, loom_error *err);
 /* The schema the dataset was opened with (paths and column names for messages). */
 const loom_data_schema *loom_dataset_schema(const loom_dataset *ds);
 const char *loom_dataset_row_user(const loom_dataset *ds, int32_t r);

@@ -42,6 +42,9 @@ int loom_file_read_fd(int fd, uint64_t size, const char *path, const char *what,
                       loom_error *err);
 /* err = "<path>: interrupted (SIGINT or SIGTERM) while reading it"; returns -1. */
 int loom_file_interrupted(const char *path, loom_error *err);
+/* mkdir -p: path and every missing parent (mode 0777 & ~umask). -1 with err naming the first folder
+ * that cannot be created and why. */
+int loom_mkdir_p(const char *path, loom_error *err);
 
 #ifdef __cplusplus
 }

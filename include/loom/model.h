@@ -39,9 +39,6 @@ int loom_model_check_config(const loom_config *c, loom_error *err);
 
 typedef enum { LOOM_TASK_BINARY = 0, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL } loom_task_kind;
 const char *loom_task_name(loom_task_kind k);
-/* What the data layer checks every numeric label against as the tables load (loom_data_schema
- * label_values): 2 for binary (0 or 1), K for multiclass with task.classes = K, else 0 (any). */
-int loom_task_label_values(const loom_config *c);
 
 #define LOOM_MODEL_MAX_TOWERS 4
 

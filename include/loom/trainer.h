@@ -58,7 +58,8 @@ typedef struct loom_train_result {
   double first_loss;   /* mean training loss of the first logged window of this invocation */
   double last_loss;    /* mean training loss since the previous validation */
   double best;         /* best value of the monitored validation metric */
-  char monitor[32];    /* its name */
+  char monitor[32];    /* its name: task.monitor, or val_loss when that was undefined on validation */
+  char undefined_metric[32]; /* "" or the task.monitor that was undefined (one class in validation) */
   double val[LOOM_TRAIN_MAX_METRICS];    /* last validation metrics, in metrics.csv's order after val_loss */
   char val_names[LOOM_TRAIN_MAX_METRICS][24];
   int n_val;
@@ -72,6 +73,12 @@ typedef struct loom_train_result {
 /* Runs (or resumes) a training run. Returns 0, or -1 with err naming the file, key or checkpoint
  * field at fault. */
 int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
+
+/* What [data] label_values the task of config c needs for schema s: 2 for binary (labels 0 or 1), K for
+ * multiclass with numeric labels and task.classes = K, else 0 (class names, ranking, retrieval). The
+ * trainer and loom-infer eval set it before opening a dataset, so a bad label in any split is refused
+ * at load with its file and line. */
+int loom_train_label_values(const loom_config *c, const loom_data_schema *s);
 
 /* Checks a checkpoint written by loom_train before trusting it: safetensors structure, the metadata a
  * run needs, and that every F32 tensor is finite. -1 with err naming the file (and tensor) at fault. */

@@ -130,3 +130,22 @@ int loom_file_read_fd(int fd, uint64_t size, const char *path, const char *what,
 int loom_file_interrupted(const char *path, loom_error *err) {
   return loom_errorf(err, "%s: interrupted (SIGINT or SIGTERM) while reading it", path);
 }
+
+int loom_mkdir_p(const char *path, loom_error *err) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return loom_errorf(err, "'%.200s': not a usable directory path", path);
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return loom_errorf(err, "%s: cannot create the directory: %s", buf, strerror(errno));
+    buf[i] = c;
+  }
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return loom_errorf(err, "%s: exists and is not a directory", path);
+  return 0;
+}

@@ -763,6 +763,13 @@ static int image_path(const loom_dataset *ds, const char *rel, char *lexical, ch
                      ld_quote(q, sizeof q, rel, strlen(rel)), s->image_root[0] ? s->image_root : "empty: the current directory");
 }
 
+int loom_dataset_image_file(const loom_dataset *ds, const char *rel, char *open_path, size_t cap, loom_error *err) {
+  char lexical[2 * LOOM_DATA_PATH + 2], resolved[4096];
+  if (image_path(ds, rel, lexical, resolved, err) < 0) return -1;
+  if ((size_t)snprintf(open_path, cap, "%s", resolved) >= cap) return loom_errorf(err, "image path '%s': too long", rel);
+  return 0;
+}
+
 /* Where the value of column c for row r is written: the file and line of its own table. */
 static void cell_where(const loom_dataset *ds, colref c, int64_t r, const char **file, int64_t *line) {
   int64_t row = row_in(ds, c.tab, r);
@@ -1086,6 +1093,11 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
 }
 
 const loom_data_schema *loom_dataset_schema(const loom_dataset *ds) { return &ds->s; }
+
+float loom_dataset_row_label(const loom_dataset *ds, int32_t r) {
+  assert(r >= 0 && r < ds->n);
+  return ds->label[r];
+}
 
 int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r) {
   assert(r >= 0 && r < ds->n);

@@ -261,18 +261,11 @@ const char *ld_invisible_note(char *out, size_t cap, const char *s, size_t n) {
 }
 
 int ld_mkdir_p(const char *path, loom_error *err) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) return loom_errorf(err, "%s: bad output directory path", path);
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    char c = buf[i];
-    buf[i] = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return loom_errorf(err, "%s: cannot create directory: %s — check the --out path and permissions", buf,
-                         strerror(errno));
-    buf[i] = c;
+  if (loom_mkdir_p(path, err) < 0) {
+    if (!err) return -1;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, " — check the --out path and permissions");
+    return -1;
   }
   return 0;
 }

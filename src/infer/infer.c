@@ -765,14 +765,12 @@ const loom_evaluator *loom_infer_eval(loom_infer *s, const char *csv, loom_split
   loom_evaluator_free(s->ev);
   loom_dataset_free(s->eval_ds);
   s->ev = NULL, s->eval_ds = NULL;
-  /* labels are checked as the tables load (file and line named), as in training; score reads no labels */
-  s->dsec.schema.label_values = loom_task_label_values(s->cfg);
-  loom_dataset *opened = NULL;
-  if (csv) opened = open_rows(s, csv, err);
-  else opened = loom_dataset_open(&s->dsec.schema, NULL, err);
-  s->dsec.schema.label_values = 0;
-  if (!(s->eval_ds = opened)) return NULL;
+  /* labels the task cannot have (a binary 2 or -1) are refused at load, with their file and line */
+  s->dsec.schema.label_values = loom_train_label_values(s->cfg, &s->dsec.schema);
   if (csv) {
+    s->eval_ds = open_rows(s, csv, err);
+    s->dsec.schema.label_values = 0; /* score and rank read rows whatever their label column holds */
+    if (!s->eval_ds) return NULL;
     if (!loom_dataset_has_labels(s->eval_ds)) {
       loom_errorf(err, "%s: no label column '%s' — eval needs labels (use score to predict without them)", csv,
                   s->dsec.schema.label_col);
@@ -781,6 +779,9 @@ const loom_evaluator *loom_infer_eval(loom_infer *s, const char *csv, loom_split
     sp = LOOM_SPLIT_ALL;
   } else {
     /* the run's own data, re-read and re-split as training did; the fitted preprocessing must agree */
+    s->eval_ds = loom_dataset_open(&s->dsec.schema, NULL, err);
+    s->dsec.schema.label_values = 0;
+    if (!s->eval_ds) return NULL;
     char *a = loom_prep_to_string(loom_dataset_prep(s->eval_ds)), *b = loom_prep_to_string(&s->prep);
     bool same = a && b && !strcmp(a, b);
     loom_free(a), loom_free(b);

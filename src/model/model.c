@@ -211,13 +211,6 @@ int loom_model_check_config(const loom_config *c, loom_error *err) {
   return loom_config_check_rules(c, loom_data_rules, loom_data_n_rules, err);
 }
 
-int loom_task_label_values(const loom_config *c) {
-  const char *k = loom_config_str(c, "task", "kind");
-  if (!strcmp(k, "binary")) return 2;
-  if (!strcmp(k, "multiclass")) return (int)loom_config_int(c, "task", "classes");
-  return 0;
-}
-
 const char *loom_task_name(loom_task_kind k) {
   static const char *names[] = {"binary", "multiclass", "ranking", "retrieval"};
   return names[k];

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
+#include "loom/file.h"
 #include "loom/metrics.h"
 #include "loom/model.h"
 #include "loom/optim.h"
@@ -107,8 +110,6 @@ typedef struct run {
   /* validation */
   loom_evaluator *ev;
   int64_t *best_confusion;   /* multiclass: the confusion matrix at the best validation */
-  loom_table items_tab;      /* ranking report: item key, image path */
-  const char **item_image;   /* (items) image path per item id, NULL if unknown */
   /* history: metrics.csv text */
   char *hist;
   size_t hist_len, hist_cap;
@@ -129,10 +130,21 @@ typedef struct run {
   long max_skips, skipped, consec_skips;
   float *buf_snap;
   bool have_ckpt; /* last.safetensors holds this run (written, or resumed from) */
+  /* the run directory: .loom.lock held (flock) for the run's life; created by this process */
+  int lock_fd;
+  bool created_dir, created_lock;
+  /* degenerate validation: the configured monitor was undefined (one class), so val_loss is monitored */
+  char undefined_metric[32], undefined_why[160];
+  bool at_epoch_end; /* the loader has just ended epoch r->epoch (no step taken in the next one yet) */
   /* text.pretrained: metadata loom.pretrained (file, hash, counts) and the line log.txt gets */
   char *pretrained_json;
   char pretrained_note[2048];
 } run;
+
+/* The epoch of the latest step, 1-based: what the bar, the log, the evaluation lines and metrics.csv
+ * all say. r->epoch counts completed epochs, so a step in the middle of the third epoch is in epoch 3,
+ * and the validation right after the third epoch ends is still epoch 3. */
+static long epoch_no(const run *r) { return r->at_epoch_end ? r->epoch : r->epoch + 1; }
 
 static double now(void) {
   struct timespec ts;
@@ -163,30 +175,17 @@ static int hist_append(run *r, const char *s) {
   return 0;
 }
 
-static int mkdir_p(const char *path, loom_error *err) {
-  char tmp[1024];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1;; p++) {
-    if (*p == '/' || *p == 0) {
-      char c = *p;
-      *p = 0;
-      if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
-        return loom_errorf(err, "%s: cannot create the run directory: %s", tmp, strerror(errno));
-      if (!c) break;
-      *p = c;
-    }
-  }
-  return 0;
-}
-
 static void path_in(char *out, size_t n, const run *r, const char *name) { snprintf(out, n, "%s/%s", r->dir, name); }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* One SHA-256 for every image file the data refers to: over the distinct paths in sorted order, each
- * followed by its file's own SHA-256 (or "missing", for runs with missing_image = zero). Reads the
- * image column from the items table when it has one, else from the interactions table. */
-static int images_digest(const loom_data_schema *s, char hex[65], int64_t *n_files, loom_error *err) {
+ * followed by its file's own SHA-256 ("missing" for runs with missing_image = zero; "outside" for a path
+ * that [data] image_paths = inside refuses, which is never read). Reads the image column from the items
+ * table when it has one, else from the interactions table; opens each file as the loader would
+ * (loom_dataset_image_file), so the digest covers exactly what training reads. */
+static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char hex[65], int64_t *n_files,
+                         loom_error *err) {
   *n_files = 0;
   if (!s->image_col[0]) return 0;
   loom_table t;
@@ -198,7 +197,6 @@ static int images_digest(const loom_data_schema *s, char hex[65], int64_t *n_fil
     src = s->interactions;
     if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
   }
-  int rc = 0;
   const char **paths = loom_malloc(sizeof *paths * (size_t)(t.nrows ? t.nrows : 1));
   if (!paths) {
     loom_table_free(&t);
@@ -210,13 +208,19 @@ static int images_digest(const loom_data_schema *s, char hex[65], int64_t *n_fil
   qsort(paths, (size_t)n, sizeof *paths, cmp_str);
   loom_sha256 all;
   loom_sha256_init(&all);
+  int rc = 0;
   for (int64_t i = 0; i < n; i++) {
     if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0) continue;
-    char full[2 * LOOM_DATA_PATH], one[65];
-    if (paths[i][0] == '/' || !s->image_root[0]) snprintf(full, sizeof full, "%s", paths[i]);
-    else snprintf(full, sizeof full, "%s/%s", s->image_root, paths[i]);
+    char full[4096], one[65];
     loom_error ignored;
-    if (loom_sha256_file(full, one, &ignored) < 0) snprintf(one, sizeof one, "missing");
+    if (loom_dataset_image_file(ds, paths[i], full, sizeof full, &ignored) < 0) snprintf(one, sizeof one, "outside");
+    else if (loom_sha256_file(full, one, &ignored) < 0) {
+      if (loom_stop_requested()) { /* interrupted while hashing a huge file: not "missing" */
+        rc = loom_file_interrupted(full, err);
+        break;
+      }
+      snprintf(one, sizeof one, "missing");
+    }
     loom_sha256_update(&all, paths[i], strlen(paths[i]) + 1);
     loom_sha256_update(&all, one, strlen(one) + 1);
     (*n_files)++;
@@ -230,59 +234,45 @@ static int images_digest(const loom_data_schema *s, char hex[65], int64_t *n_fil
 }
 
 /* {"interactions": {"path": ..., "sha256": ...}, ..., "images": {"root", "files", "sha256"}}: the
- * CSV inputs one by one, and every image file they refer to as one digest. Built by cJSON, so any
+ * CSV inputs one by one, and every image file they refer to as one digest. Built with cJSON, so any
  * path (quotes, backslashes, control characters) gives valid JSON. */
 static int inputs_json(run *r, loom_error *err) {
   const loom_data_schema *s = &r->dsec.schema;
   const char *names[3] = {"interactions", "items", "users"};
   const char *paths[3] = {s->interactions, s->items, s->users};
-  cJSON *root = cJSON_CreateObject();
-  int rc = -1;
-  if (!root) return loom_errorf(err, "out of memory");
-  for (int i = 0; i < 3; i++) {
+  cJSON *o = cJSON_CreateObject();
+  bool oom = !o;
+  for (int i = 0; !oom && i < 3; i++) {
     if (!paths[i][0]) continue;
     char hex[65];
-    if (loom_sha256_file(paths[i], hex, err) < 0) goto done;
-    cJSON *o = cJSON_AddObjectToObject(root, names[i]);
-    if (!o || !cJSON_AddStringToObject(o, "path", paths[i]) || !cJSON_AddStringToObject(o, "sha256", hex)) goto oom;
+    if (loom_sha256_file(paths[i], hex, err) < 0) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    cJSON *f = cJSON_AddObjectToObject(o, names[i]);
+    oom = !f || !cJSON_AddStringToObject(f, "path", paths[i]) || !cJSON_AddStringToObject(f, "sha256", hex);
   }
   char ihex[65];
   int64_t n_images;
-  if (images_digest(s, ihex, &n_images, err) < 0) goto done;
-  if (n_images > 0) {
-    cJSON *o = cJSON_AddObjectToObject(root, "images");
-    if (!o || !cJSON_AddStringToObject(o, "root", s->image_root) || !cJSON_AddNumberToObject(o, "files", (double)n_images) ||
-        !cJSON_AddStringToObject(o, "sha256", ihex))
-      goto oom;
+  if (!oom && images_digest(r->ds, s, ihex, &n_images, err) < 0) {
+    cJSON_Delete(o);
+    return -1;
   }
-  char *text = cJSON_PrintUnformatted(root);
-  if (!text) goto oom;
-  r->inputs_json = loom_strdup(text);
+  if (!oom && n_images > 0) {
+    cJSON *f = cJSON_AddObjectToObject(o, "images");
+    oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
+          !cJSON_AddNumberToObject(f, "files", (double)n_images) || !cJSON_AddStringToObject(f, "sha256", ihex);
+  }
+  char *text = oom ? NULL : cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  r->inputs_json = text ? loom_strdup(text) : NULL;
   cJSON_free(text);
-  if (!r->inputs_json) goto oom;
-  rc = 0;
-  goto done;
-oom:
-  loom_errorf(err, "out of memory");
-done:
-  cJSON_Delete(root);
-  return rc;
-}
-
-/* Whether a checkpoint's loom.inputs describes the same files as this run's: compared as JSON values,
- * so checkpoints written before the JSON was built by cJSON (other spacing) still resume. */
-static bool same_inputs(const char *stored, const char *now) {
-  if (!strcmp(stored, now)) return true;
-  cJSON *a = cJSON_Parse(stored), *b = cJSON_Parse(now);
-  bool same = a && b && cJSON_Compare(a, b, true);
-  cJSON_Delete(a), cJSON_Delete(b);
-  return same;
+  return r->inputs_json ? 0 : loom_errorf(err, "out of memory");
 }
 
 /* ---------------------------------------------------------------- metrics */
 
-/* The validation evaluator, the monitored metric, metrics.csv's header, and (ranking) the items'
- * image paths for the report's thumbnails. */
+/* The validation evaluator, the monitored metric and metrics.csv's header. */
 static int setup_metrics(run *r, loom_error *err) {
   loom_model *m = r->m;
   if (!(r->ev = loom_evaluator_new(m, r->ds, r->cfg, LOOM_SPLIT_VAL, err))) return -1;
@@ -312,28 +302,61 @@ static int setup_metrics(run *r, loom_error *err) {
     snprintf(h + k, sizeof h - k, ",lr,samples_per_s\n");
     if (hist_append(r, h) < 0) return loom_errorf(err, "out of memory");
   }
-  /* item image paths for the report's thumbnails (best effort: none if the items table lacks them) */
-  const loom_data_schema *sc = &r->dsec.schema;
-  int32_t N = loom_dataset_num_items(r->ds);
-  if (m->task == LOOM_TASK_RANKING && sc->items[0] && sc->image_col[0]) {
-    if (!(r->item_image = loom_calloc((size_t)N, sizeof(char *)))) return loom_errorf(err, "out of memory");
-    const char *key = sc->item_key[0] ? sc->item_key : sc->item_col;
-    loom_colspec spec[2] = {{key, LOOM_COL_STRING, 0}, {sc->image_col, LOOM_COL_STRING, 0}};
-    loom_error e2;
-    if (loom_table_read(&r->items_tab, sc->items, spec, 2, NULL, &e2) == 0) {
-      const loom_prep *p = loom_dataset_prep(r->ds);
-      for (int64_t i = 0; i < r->items_tab.nrows; i++) {
-        int32_t id = loom_idmap_get(p->items, loom_table_str(&r->items_tab, 0, i));
-        if (id > 0 && id < N && !r->item_image[id]) r->item_image[id] = loom_table_str(&r->items_tab, 1, i);
-      }
-    }
-  }
   return 0;
 }
 
 static int evaluate(run *r, loom_error *err) {
   if (loom_evaluator_run(r->ev, err) < 0) return loom_error_wrap(err, "validation");
   return 0;
+}
+
+/* The monitored metric came out undefined (NaN: AUC of a validation split with one class, ...): says so
+ * once, naming the split and what it holds, and monitors val_loss from here on, so best.safetensors is
+ * still written and the run stays usable. A resumed run that had fallen back (metadata train.monitor)
+ * takes the same monitor again, quietly (warned = false). */
+static void monitor_fallback(run *r, bool warn) {
+  const loom_evaluator *ev = r->ev;
+  snprintf(r->undefined_metric, sizeof r->undefined_metric, "%s", r->monitor_name);
+  if (warn) {
+    int64_t n = ev->n_rows, pos = 0;
+    int classes = 0;
+    if (r->m->task == LOOM_TASK_BINARY) {
+      for (int64_t i = 0; i < n; i++) pos += ev->labels[i] > 0.5f;
+      classes = (pos > 0) + (pos < n);
+      snprintf(r->undefined_why, sizeof r->undefined_why, "the validation split has %d class: all %lld rows are "
+               "label %d", classes, (long long)n, pos > 0);
+    } else if (r->m->task == LOOM_TASK_MULTICLASS) {
+      int K = r->m->n_classes;
+      for (int k = 0; k < K; k++) {
+        bool seen = false;
+        for (int64_t i = 0; !seen && i < n; i++) seen = ev->truth[i] == k;
+        classes += seen;
+      }
+      snprintf(r->undefined_why, sizeof r->undefined_why, "the validation split has %d of the %d classes in its "
+               "%lld rows", classes, K, (long long)n);
+    } else {
+      snprintf(r->undefined_why, sizeof r->undefined_why, "undefined on the %lld rows of the validation split",
+               (long long)n);
+    }
+    char msg[1024];
+    snprintf(msg, sizeof msg, "warning: %s is undefined (%s) — monitoring val_loss instead, so best.safetensors is the "
+             "model with the lowest validation loss; give the validation split both kinds of label ([data] split, "
+             "split_ratio, seed) to monitor %s\n", r->monitor_name, r->undefined_why, r->monitor_name);
+    logf_(r, "%s", msg);
+    if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
+  } else {
+    snprintf(r->undefined_why, sizeof r->undefined_why, "undefined on the validation split before the resume");
+  }
+  snprintf(r->monitor_name, sizeof r->monitor_name, "val_loss");
+  r->monitor = -1, r->monitor_max = false;
+  r->best = INFINITY, r->best_step = 0, r->bad_evals = 0;
+}
+
+/* A metric for people: n/a when it is not a number (one class, no validation yet). */
+static const char *fmt_metric(char *buf, size_t n, double v) {
+  if (isfinite(v)) snprintf(buf, n, "%.4f", v);
+  else snprintf(buf, n, "n/a");
+  return buf;
 }
 
 /* ---------------------------------------------------------------- non-finite values */
@@ -478,11 +501,12 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
       loom_st_writer_meta(w, "loom.inputs", r->inputs_json, err) < 0 ||
       (r->pretrained_json && loom_st_writer_meta(w, "loom.pretrained", r->pretrained_json, err) < 0) ||
       loom_st_writer_meta(w, "loom.metrics", r->hist, err) < 0 || meta_long(w, "train.step", r->step, err) < 0 ||
-      meta_long(w, "train.epoch", r->epoch, err) < 0 ||
+      meta_long(w, "train.epoch", r->epoch, err) < 0 || meta_long(w, "train.at_epoch_end", r->at_epoch_end, err) < 0 ||
       meta_long(w, "train.optim_steps", loom_optim_steps(r->opt), err) < 0 ||
       loom_st_writer_meta(w, "train.graph_rng", rng, err) < 0 ||
       loom_st_writer_meta(w, "train.loader", loader, err) < 0 || meta_double(w, "train.best", r->best, err) < 0 ||
       meta_long(w, "train.best_step", r->best_step, err) < 0 ||
+      loom_st_writer_meta(w, "train.monitor", r->monitor_name, err) < 0 ||
       meta_long(w, "train.bad_evals", r->bad_evals, err) < 0 ||
       meta_double(w, "train.loss_sum", r->loss_sum, err) < 0 || meta_long(w, "train.loss_n", r->loss_n, err) < 0 ||
       meta_long(w, "train.skipped", r->skipped, err) < 0 || meta_long(w, "train.consec_skips", r->consec_skips, err) < 0)
@@ -557,7 +581,7 @@ int loom_train_check_finite(const loom_st_file *f, const char *path, loom_error 
 static const char *const state_keys[] = {"loom.format",     "loom.kind",        "loom.task",       "train.step",
                                          "train.epoch",     "train.optim_steps", "train.graph_rng", "train.loader",
                                          "train.best",      "train.best_step",  "train.bad_evals", "train.loss_sum",
-                                         "train.loss_n",    "train.skipped",    "train.consec_skips"};
+                                         "train.loss_n",    "train.skipped",    "train.consec_skips", "train.at_epoch_end"};
 
 static int compare_files(const loom_st_file *fa, const loom_st_file *fb, const char *a, const char *b, loom_error *err) {
   if (loom_st_count(fa) != loom_st_count(fb))
@@ -616,9 +640,13 @@ static int restore(run *r, loom_error *err) {
                 loom_st_meta(f, "loom.kind"));
     goto done;
   }
-  if (!same_inputs(loom_st_meta(f, "loom.inputs"), r->inputs_json)) {
-    loom_errorf(err, "%s: the input files changed since this run started (their SHA-256 differ from metadata "
-                     "loom.inputs) — resume needs the same data; start a new run instead", path);
+  /* compared as JSON values: checkpoints of older builds spaced the same object differently */
+  cJSON *was = cJSON_Parse(loom_st_meta(f, "loom.inputs")), *now_in = cJSON_Parse(r->inputs_json);
+  bool same_inputs = was && now_in && cJSON_Compare(was, now_in, true);
+  cJSON_Delete(was), cJSON_Delete(now_in);
+  if (!same_inputs) {
+    loom_errorf(err, "%s: the input files changed since this run started (their paths or SHA-256 differ from "
+                     "metadata loom.inputs) — resume needs the same data; start a new run instead", path);
     goto done;
   }
   if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(r->m->task)) != 0) {
@@ -626,7 +654,7 @@ static int restore(run *r, loom_error *err) {
                 loom_task_name(r->m->task));
     goto done;
   }
-  long optim_steps = 0, loss_n = 0;
+  long optim_steps = 0, loss_n = 0, at_end = 0;
   const char *rng = loom_st_meta(f, "train.graph_rng");
   char *end;
   uint64_t st = strtoull(rng, &end, 16);
@@ -641,8 +669,34 @@ static int restore(run *r, loom_error *err) {
       parse_long(f, path, "train.loss_n", &loss_n, err) < 0 || parse_double(f, path, "train.best", &r->best, err) < 0 ||
       parse_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0 ||
       parse_long_opt(f, path, "train.skipped", &r->skipped, err) < 0 ||
-      parse_long_opt(f, path, "train.consec_skips", &r->consec_skips, err) < 0)
+      parse_long_opt(f, path, "train.consec_skips", &r->consec_skips, err) < 0 ||
+      parse_long_opt(f, path, "train.at_epoch_end", &at_end, err) < 0)
     goto done;
+  r->at_epoch_end = at_end != 0;
+  /* the monitor the run had: the configured one, or val_loss after an undefined one (optional key) */
+  const char *mon = loom_st_meta(f, "train.monitor");
+  if (mon && strcmp(mon, r->monitor_name) != 0) {
+    if (strcmp(mon, "val_loss") != 0 || r->monitor < 0) {
+      loom_errorf(err, "%s: metadata 'train.monitor' = '%.40s' but the config monitors %s — resume with the run's "
+                       "task.monitor", path, mon, r->monitor_name);
+      goto done;
+    }
+    double best = r->best;
+    long best_step = r->best_step, bad = r->bad_evals;
+    monitor_fallback(r, false);
+    r->best = best, r->best_step = best_step, r->bad_evals = bad;
+  }
+  /* a non-finite best would never be beaten (best.safetensors never written again); a non-finite loss
+   * sum poisons the next metrics row. Only the "no validation yet" start value may be infinite. */
+  const double start = r->monitor_max ? -INFINITY : INFINITY;
+  const char *badkey = !isfinite(r->loss_sum) ? "train.loss_sum"
+                       : isnan(r->best) || (isinf(r->best) && (r->best != start || r->best_step != 0)) ? "train.best"
+                                                                                                      : NULL;
+  if (badkey) {
+    loom_errorf(err, "%s: metadata '%s' = %s is not a finite number — the checkpoint is corrupt; resume from another "
+                     "copy of the run or start a new one", path, badkey, loom_st_meta(f, badkey));
+    goto done;
+  }
   if (loom_st_load_graph_from(r->m->g, f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
     loom_error_wrap(err, "%s: the model in the checkpoint does not match the config", path);
     goto done;
@@ -733,8 +787,13 @@ static int write_report(run *r, double wall, loom_error *err) {
   loom_report_summary(rep, "towers", s);
   snprintf(s, sizeof s, "%ld updates, %ld epochs", r->step, r->epoch);
   loom_report_summary(rep, "trained", s);
-  snprintf(s, sizeof s, "%.4f at step %ld", r->best, r->best_step);
+  char num[32];
+  snprintf(s, sizeof s, "%s at step %ld", fmt_metric(num, sizeof num, r->best), r->best_step);
   loom_report_summary(rep, r->monitor_name, s);
+  if (r->undefined_metric[0]) {
+    snprintf(s, sizeof s, "n/a (%s; val_loss monitored instead)", r->undefined_why);
+    loom_report_summary(rep, r->undefined_metric, s);
+  }
   snprintf(s, sizeof s, "%.1f s (this invocation), %.0f samples/s", wall,
            wall > 0 ? (double)r->samples_total / wall : 0.0);
   loom_report_summary(rep, "time", s);
@@ -785,17 +844,17 @@ static void show_progress(run *r, double loss, double sps, bool line_due) {
       if (fill > width) fill = width;
       fprintf(r->progress, "\r[%.*s%.*s] %ld/%ld ep %ld loss %.4f %.0f samples/s ETA %s  ", fill,
               "########################", width - fill, "........................", r->step, r->total_steps,
-              r->epoch + 1, loss, sps, eta);
+              epoch_no(r), loss, sps, eta);
       fflush(r->progress);
       r->t_print = t;
     }
   } else if (r->progress && line_due) {
     fprintf(r->progress, "step %ld/%ld epoch %ld loss %.4f %.0f samples/s ETA %s\n", r->step, r->total_steps,
-            r->epoch + 1, loss, sps, eta);
+            epoch_no(r), loss, sps, eta);
     fflush(r->progress);
   }
   if (line_due)
-    logf_(r, "step %ld/%ld epoch %ld loss %.6f lr %.6g %.0f samples/s\n", r->step, r->total_steps, r->epoch + 1, loss,
+    logf_(r, "step %ld/%ld epoch %ld loss %.6f lr %.6g %.0f samples/s\n", r->step, r->total_steps, epoch_no(r), loss,
           (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
 }
 
@@ -806,16 +865,18 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   double sps = dt > 0 ? (double)r->samples_window / dt : 0;
   r->t_window = t, r->samples_window = 0;
   char row[4096];
-  size_t k = (size_t)snprintf(row, sizeof row, "%ld,%ld,", r->step, r->epoch);
+  size_t k = (size_t)snprintf(row, sizeof row, "%ld,%ld,", r->step, epoch_no(r));
   if (r->loss_n > 0) k += (size_t)snprintf(row + k, sizeof row - k, "%.6f", r->loss_sum / (double)r->loss_n);
   const loom_evaluator *ev = r->ev;
   k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", ev->loss);
-  for (int i = 0; i < ev->n_metrics; i++) k += (size_t)snprintf(row + k, sizeof row - k, ",%.6f", ev->val[i]);
+  for (int i = 0; i < ev->n_metrics; i++) /* an undefined metric is an empty field, as a missing loss is */
+    k += (size_t)snprintf(row + k, sizeof row - k, isfinite(ev->val[i]) ? ",%.6f" : ",", ev->val[i]);
   snprintf(row + k, sizeof row - k, ",%.6g,%.1f\n", (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
   if (hist_append(r, row) < 0) return loom_errorf(err, "out of memory");
   if (r->loss_n > 0) r->last_train_loss = r->loss_sum / (double)r->loss_n;
   r->loss_sum = 0, r->loss_n = 0;
   r->last_eval_step = r->step;
+  if (r->monitor >= 0 && !isfinite(ev->val[r->monitor])) monitor_fallback(r, true);
   double v = r->monitor < 0 ? ev->loss : ev->val[r->monitor];
   bool better = r->monitor_max ? v > r->best : v < r->best;
   if (better) {
@@ -826,8 +887,10 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
     r->bad_evals++;
   }
   char msg[4096];
-  k = (size_t)snprintf(msg, sizeof msg, "eval step %ld epoch %ld: val_loss %.4f", r->step, r->epoch, ev->loss);
-  for (int i = 0; i < ev->n_metrics; i++) k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %.4f", ev->names[i], ev->val[i]);
+  k = (size_t)snprintf(msg, sizeof msg, "eval step %ld epoch %ld: val_loss %.4f", r->step, epoch_no(r), ev->loss);
+  char num[32];
+  for (int i = 0; i < ev->n_metrics; i++)
+    k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %s", ev->names[i], fmt_metric(num, sizeof num, ev->val[i]));
   snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
   logf_(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
@@ -840,6 +903,8 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   return write_report(r, wall, err);
 }
 
+static void release_run_dir(run *r, bool failed);
+
 static void run_free(run *r) {
   loom_loader_free(r->train_ld);
   loom_optim_free(r->opt);
@@ -849,9 +914,8 @@ static void run_free(run *r) {
   loom_evaluator_free(r->ev);
   loom_free(r->best_confusion), loom_free(r->hist);
   loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json), loom_free(r->pretrained_json);
-  loom_free(r->item_image);
-  loom_table_free(&r->items_tab);
   if (r->log) fclose(r->log);
+  release_run_dir(r, false);
   loom_free(r->buf_snap);
   loom_free(r);
 }
@@ -881,6 +945,113 @@ static int remove_stale_temps(const run *r) {
   }
   closedir(d);
   return removed;
+}
+
+/* ---------------------------------------------------------------- the run directory */
+
+#define RUN_STAMP ".loom-run" /* marks a directory loom-train created (or resumed) as a run */
+#define RUN_LOCK ".loom.lock" /* flock'ed by the trainer using the directory; holds its PID */
+
+/* Files of a run that a new run writes over. */
+static const char *const run_files[] = {"config.ini", "log.txt", "metrics.csv", "best.safetensors", "report.html"};
+
+static bool exists_in(const run *r, const char *name) {
+  char path[1100];
+  path_in(path, sizeof path, r, name);
+  return access(path, F_OK) == 0;
+}
+
+/* Takes train.out for this process: creates it if missing; locks .loom.lock (non-blocking flock, held
+ * until run_free; a second trainer, or a second --resume, fails at once naming the holder's PID);
+ * refuses a new run over a run's checkpoint, or over a directory holding files a run writes
+ * (config.ini, metrics.csv, ...) that no run put there (no .loom-run mark): nothing of the user's is
+ * written over. Then marks the directory as a run. */
+static int claim_run_dir(run *r, bool resume, loom_error *err) {
+  struct stat st;
+  if (stat(r->dir, &st) != 0) {
+    if (loom_mkdir_p(r->dir, err) < 0) return loom_error_wrap(err, "train.out");
+    r->created_dir = true;
+  } else if (!S_ISDIR(st.st_mode)) {
+    return loom_errorf(err, "train.out = %s is not a directory — set train.out to a new directory", r->dir);
+  }
+  char path[1100];
+  path_in(path, sizeof path, r, RUN_LOCK);
+  r->created_lock = access(path, F_OK) != 0;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return loom_errorf(err, "%s: cannot create the run's lock file: %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+    char who[48] = "PID unknown";
+    if (pid > 0) snprintf(who, sizeof who, "PID %ld", pid);
+    if (e != EWOULDBLOCK) return loom_errorf(err, "%s: cannot lock the run directory: %s", path, strerror(e));
+    return loom_errorf(err, "%s is in use by another loom-train (%s) — wait for it to finish, or set train.out to "
+                            "another directory", r->dir, who);
+  }
+  r->lock_fd = fd;
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+    return loom_errorf(err, "%s: cannot write the lock file: %s", path, strerror(errno));
+  if (!resume) {
+    if (exists_in(r, "last.safetensors"))
+      return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
+                              "directory", r->dir, r->dir);
+    if (!exists_in(r, RUN_STAMP)) {
+      char found[256] = "";
+      for (size_t i = 0; i < sizeof run_files / sizeof *run_files; i++)
+        if (exists_in(r, run_files[i]))
+          snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s", found[0] ? ", " : "", run_files[i]);
+      if (found[0])
+        return loom_errorf(err, "%s holds %s but is not a loom-train run directory (no %s) — a run would write over "
+                                "them; set train.out to a new or empty directory", r->dir, found, RUN_STAMP);
+    }
+  }
+  path_in(path, sizeof path, r, RUN_STAMP);
+  static const char stamp[] = "loom-train run directory: loom-train may write over config.ini, log.txt, metrics.csv,\n"
+                              "last.safetensors, best.safetensors and report.html here.\n";
+  if (!exists_in(r, RUN_STAMP) && loom_write_file_atomic(path, stamp, sizeof stamp - 1, err) < 0) return -1;
+  return 0;
+}
+
+/* After a failed setup: a directory this process created and that holds nothing but its own marks is
+ * removed again, so a config error leaves no trace. */
+static void release_run_dir(run *r, bool failed) {
+  if (r->lock_fd >= 0) close(r->lock_fd);
+  r->lock_fd = -1;
+  char path[1100];
+  if (failed && !r->created_dir && r->created_lock && !exists_in(r, RUN_STAMP)) { /* refused: leave no mark */
+    path_in(path, sizeof path, r, RUN_LOCK);
+    unlink(path);
+  }
+  if (!failed || !r->created_dir) return;
+  DIR *d = opendir(r->dir);
+  if (!d) return;
+  bool only_ours = true;
+  for (struct dirent *e; only_ours && (e = readdir(d));)
+    only_ours = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, RUN_STAMP) ||
+                !strcmp(e->d_name, RUN_LOCK);
+  closedir(d);
+  if (!only_ours) return;
+  path_in(path, sizeof path, r, RUN_STAMP);
+  unlink(path);
+  path_in(path, sizeof path, r, RUN_LOCK);
+  unlink(path);
+  rmdir(r->dir);
+}
+
+int loom_train_label_values(const loom_config *c, const loom_data_schema *s) {
+  if (s->label_class) return 0; /* class names: the data layer maps them, and refuses unknown ones */
+  const char *kind = loom_config_str(c, "task", "kind");
+  if (!strcmp(kind, "binary")) return 2;
+  if (!strcmp(kind, "multiclass")) {
+    long k = loom_config_int(c, "task", "classes");
+    return k >= 2 ? (int)k : 0;
+  }
+  return 0; /* ranking, retrieval: any label > 0 is a positive */
 }
 
 /* ---------------------------------------------------------------- pretrained word vectors */
@@ -924,23 +1095,10 @@ static int pretrained_resolve(run *r, bool resume, loom_wordvec *wv, loom_error 
   return loom_config_set(r->cfg, "text", "pretrained_sha256", hex, "loom-train", err);
 }
 
-/* s with " and \ escaped for a JSON string, into out (cut to fit). */
-static const char *json_esc(const char *s, char *out, size_t cap) {
-  size_t n = 0;
-  for (; *s && n + 3 < cap; s++) {
-    if (*s == '"' || *s == '\\') out[n++] = '\\';
-    out[n++] = (unsigned char)*s < 0x20 ? '?' : *s;
-  }
-  out[n] = '\0';
-  return out;
-}
-
 /* The dataset, its vocabulary from the vectors when text.vocab_from_pretrained (a new run: the file's
  * words; a resumed run: the vocabulary its checkpoint recorded, so the file is not read again), and
  * (resumed) the checkpoint's loom.pretrained metadata, kept for the next checkpoints. */
 static loom_dataset *open_data(run *r, bool resume, const loom_wordvec *wv, loom_error *err) {
-  /* a binary label of 2 or -1 in the training split is refused as the table loads, with its line */
-  r->dsec.schema.label_values = loom_task_label_values(r->cfg);
   bool from_file = loom_config_bool(r->cfg, "text", "vocab_from_pretrained");
   if (!resume || !loom_config_str(r->cfg, "text", "pretrained")[0]) {
     if (!from_file) return loom_dataset_open(&r->dsec.schema, NULL, err);
@@ -987,15 +1145,20 @@ static int pretrained_load(run *r, const loom_wordvec *wv, loom_error *err) {
            from_file ? ", vocabulary from the file" : "", (long long)st.found, (long long)(st.found + st.missing),
            (long long)st.missing, (long long)st.unused, (long long)st.not_token, (long long)st.refolded,
            frozen ? "frozen" : "trained");
-  char q[2 * LOOM_DATA_PATH];
-  char buf[4096];
-  snprintf(buf, sizeof buf,
-           "{\"path\": \"%s\", \"sha256\": \"%s\", \"format\": \"%s\", \"words\": %lld, \"dim\": %d, "
-           "\"found\": %lld, \"missing\": %lld, \"unused\": %lld, \"vocab_from_pretrained\": %s, \"frozen\": %s}",
-           json_esc(file, q, sizeof q), loom_config_str(c, "text", "pretrained_sha256"),
-           loom_wordvec_format_name(wv->format), (long long)wv->n, wv->dim, (long long)st.found,
-           (long long)st.missing, (long long)st.unused, from_file ? "true" : "false", frozen ? "true" : "false");
-  return (r->pretrained_json = loom_strdup(buf)) ? 0 : loom_errorf(err, "out of memory");
+  cJSON *o = cJSON_CreateObject();
+  bool ok = o && cJSON_AddStringToObject(o, "path", file) &&
+            cJSON_AddStringToObject(o, "sha256", loom_config_str(c, "text", "pretrained_sha256")) &&
+            cJSON_AddStringToObject(o, "format", loom_wordvec_format_name(wv->format)) &&
+            cJSON_AddNumberToObject(o, "words", (double)wv->n) && cJSON_AddNumberToObject(o, "dim", wv->dim) &&
+            cJSON_AddNumberToObject(o, "found", (double)st.found) &&
+            cJSON_AddNumberToObject(o, "missing", (double)st.missing) &&
+            cJSON_AddNumberToObject(o, "unused", (double)st.unused) &&
+            cJSON_AddBoolToObject(o, "vocab_from_pretrained", from_file) && cJSON_AddBoolToObject(o, "frozen", frozen);
+  char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  r->pretrained_json = text ? loom_strdup(text) : NULL;
+  cJSON_free(text);
+  return r->pretrained_json ? 0 : loom_errorf(err, "out of memory");
 }
 
 static int setup(run *r, const loom_train_opts *o, loom_error *err) {
@@ -1016,11 +1179,8 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (loom_model_check_config(r->cfg, err) < 0) return -1;
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
-  char path[1100];
-  path_in(path, sizeof path, r, "last.safetensors");
-  if (!o->resume_dir && access(path, F_OK) == 0)
-    return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
-                            "directory", r->dir, r->dir);
+  if (claim_run_dir(r, o->resume_dir != NULL, err) < 0) return -1;
+  r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
       !(r->ds = open_data(r, o->resume_dir != NULL, &wv, err)) ||
@@ -1069,12 +1229,12 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     return loom_errorf(err, "[train] warmup_steps = %ld must be below the %ld updates of the run", r->sched.warmup_steps,
                        r->sched.total_steps);
   if (setup_metrics(r, err) < 0) return -1;
-  if (mkdir_p(r->dir, err) < 0) return -1;
   int stale = remove_stale_temps(r);
   if (!(r->config_text = loom_config_dump(r->cfg)) || !(r->prep_text = loom_prep_to_string(loom_dataset_prep(r->ds))))
     return loom_errorf(err, "out of memory");
   if (inputs_json(r, err) < 0) return -1;
   if (o->resume_dir && restore(r, err) < 0) return -1;
+  char path[1100];
   path_in(path, sizeof path, r, "config.ini");
   if (loom_write_file_atomic(path, r->config_text, strlen(r->config_text), err) < 0) return -1;
   path_in(path, sizeof path, r, "log.txt");
@@ -1083,7 +1243,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   loom_dataset_summary(r->ds, summary, sizeof summary);
   logf_(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
         loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
-  if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, r->epoch);
+  if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
   if (r->pretrained_note[0]) {
     logf_(r, "%s", r->pretrained_note);
     if (r->progress) fprintf(r->progress, "%s", r->pretrained_note);
@@ -1096,10 +1256,14 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   memset(res, 0, sizeof *res);
   run *r = loom_calloc(1, sizeof *r);
   if (!r) return loom_errorf(err, "out of memory");
+  r->lock_fd = -1;
   r->progress = o->progress;
   r->tty = o->progress && isatty(fileno(o->progress));
   int rc = -1;
-  if (setup(r, o, err) < 0) goto done;
+  if (setup(r, o, err) < 0) {
+    release_run_dir(r, true);
+    goto done;
+  }
   loom_model *m = r->m;
   r->t0 = r->t_window = now();
   r->epoch_start = r->epoch;
@@ -1119,6 +1283,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     if (!b) goto done;
     if (b->B == 0) { /* end of an epoch */
       r->epoch++;
+      r->at_epoch_end = true;
       if (r->eval_every == 0 || r->epoch >= r->epochs) {
         if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
         if (r->patience > 0 && r->bad_evals >= r->patience) {
@@ -1155,6 +1320,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
       win_loss += loss, win_n++;
     }
     r->step++;
+    r->at_epoch_end = false;
     r->samples_window += b->B, r->samples_total += b->B;
     bool line_due = r->step % r->log_every == 0;
     double t = now();
@@ -1184,9 +1350,12 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   if (stop_early) logf_(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
   double wall = now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
-  logf_(r, "done: %ld steps (%ld updates, %ld batches skipped: non-finite), %ld epochs, best %s %.6f at step %ld, %.1f s, "
+  char best_txt[64];
+  if (isfinite(r->best)) snprintf(best_txt, sizeof best_txt, "%.6f", r->best);
+  else snprintf(best_txt, sizeof best_txt, "n/a");
+  logf_(r, "done: %ld steps (%ld updates, %ld batches skipped: non-finite), %ld epochs, best %s %s at step %ld, %.1f s, "
            "%.0f samples/s\n",
-        r->step, r->step - r->skipped, r->skipped, r->epoch, r->monitor_name, r->best, r->best_step, wall,
+        r->step, r->step - r->skipped, r->skipped, r->epoch, r->monitor_name, best_txt, r->best_step, wall,
         wall > 0 ? (double)r->samples_total / wall : 0.0);
   /* Time the training loop sat waiting for the prefetching loader: the first epoch decodes images and
    * tokenises; later epochs should find every batch ready. */
@@ -1197,6 +1366,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   res->skipped = r->skipped;
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
   snprintf(res->monitor, sizeof res->monitor, "%s", r->monitor_name);
+  snprintf(res->undefined_metric, sizeof res->undefined_metric, "%s", r->undefined_metric);
   memcpy(res->val, r->ev->val, sizeof res->val);
   for (int i = 0; i < r->ev->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->ev->names[i]);
   res->n_val = r->ev->n_metrics;

@@ -99,4 +99,7 @@ const char *loom_shape_str(const loom_tensor *t, char *buf, size_t cap);
     abort();                                                                                      \
   } while (0)
 
+/* The shape rule shared by the fused recurrent ops (ops_lstm.c): `gates` = 4 for LSTM, 3 for GRU. */
+int loom_recurrent_infer(loom_graph *g, loom_tensor *t, int gates);
+
 #endif

@@ -35,29 +35,7 @@ loom_tensor *loom_gru_seq(loom_graph *g, loom_tensor *x, loom_tensor *lengths, l
   return t;
 }
 
-static int gru_infer(loom_graph *g, loom_tensor *t) {
-  const loom_tensor *x = t->src[0], *wih = t->src[1], *whh = t->src[2], *bih = t->src[3], *bhh = t->src[4];
-  char s[64];
-  if (x->dtype != LOOM_F32 || x->ndim != 3)
-    return loom_graph_fail(g, t, "input must be float32 (B, T, E), got %s", loom_shape_str(x, s, sizeof s));
-  const int B = x->shape[0], T = x->shape[1], E = x->shape[2], H = t->ip[0] = whh->ndim == 2 ? whh->shape[1] : 0;
-  if (H < 1 || whh->ndim != 2 || whh->shape[0] != 3 * H || whh->shape[1] != H)
-    return loom_graph_fail(g, t, "weight_hh must be (3H, H), got %s", loom_shape_str(whh, s, sizeof s));
-  if (wih->ndim != 2 || wih->shape[0] != 3 * H || wih->shape[1] != E)
-    return loom_graph_fail(g, t, "weight_ih must be (3H, E) = (%d, %d), got %s", 3 * H, E, loom_shape_str(wih, s, sizeof s));
-  if (bih->ndim != 1 || bih->shape[0] != 3 * H || bhh->ndim != 1 || bhh->shape[0] != 3 * H)
-    return loom_graph_fail(g, t, "bias_ih and bias_hh must be (3H) = (%d)", 3 * H);
-  if (t->ip[3]) {
-    const loom_tensor *len = t->src[5];
-    if (len->dtype != LOOM_I32 || len->ndim != 1 || len->shape[0] != B)
-      return loom_graph_fail(g, t, "lengths must be int32 (B) = (%d), got %s", B, loom_shape_str(len, s, sizeof s));
-  }
-  t->ndim = t->ip[2] ? 3 : 2;
-  t->shape[0] = B;
-  t->shape[1] = t->ip[2] ? T : H;
-  t->shape[2] = t->ip[2] ? H : 0;
-  return 0;
-}
+static int gru_infer(loom_graph *g, loom_tensor *t) { return loom_recurrent_infer(g, t, 3); }
 
 /* The saved arena, in bytes from t->saved (each region 64-byte aligned). */
 typedef struct {

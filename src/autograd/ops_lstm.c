@@ -53,18 +53,22 @@ loom_tensor *loom_lstm_seq(loom_graph *g, loom_tensor *x, loom_tensor *lengths, 
   return t;
 }
 
-static int lstm_infer(loom_graph *g, loom_tensor *t) {
+/* The shape rule of a fused recurrent op with `gates` gates (LSTM 4, GRU 3): x (B, T, E), weight_ih
+ * (gates·H, E), weight_hh (gates·H, H), two biases (gates·H), optional lengths (B) int32; output (B, T, H)
+ * when ip[2] (all states) else (B, H). Sets ip[0] = H. */
+int loom_recurrent_infer(loom_graph *g, loom_tensor *t, int gates) {
   const loom_tensor *x = t->src[0], *wih = t->src[1], *whh = t->src[2], *bih = t->src[3], *bhh = t->src[4];
   char s[64];
   if (x->dtype != LOOM_F32 || x->ndim != 3)
     return loom_graph_fail(g, t, "input must be float32 (B, T, E), got %s", loom_shape_str(x, s, sizeof s));
   const int B = x->shape[0], T = x->shape[1], E = x->shape[2], H = t->ip[0] = whh->ndim == 2 ? whh->shape[1] : 0;
-  if (H < 1 || whh->ndim != 2 || whh->shape[0] != 4 * H || whh->shape[1] != H)
-    return loom_graph_fail(g, t, "weight_hh must be (4H, H), got %s", loom_shape_str(whh, s, sizeof s));
-  if (wih->ndim != 2 || wih->shape[0] != 4 * H || wih->shape[1] != E)
-    return loom_graph_fail(g, t, "weight_ih must be (4H, E) = (%d, %d), got %s", 4 * H, E, loom_shape_str(wih, s, sizeof s));
-  if (bih->ndim != 1 || bih->shape[0] != 4 * H || bhh->ndim != 1 || bhh->shape[0] != 4 * H)
-    return loom_graph_fail(g, t, "bias_ih and bias_hh must be (4H) = (%d)", 4 * H);
+  const int G = gates * H;
+  if (H < 1 || whh->ndim != 2 || whh->shape[0] != G || whh->shape[1] != H)
+    return loom_graph_fail(g, t, "weight_hh must be (%dH, H), got %s", gates, loom_shape_str(whh, s, sizeof s));
+  if (wih->ndim != 2 || wih->shape[0] != G || wih->shape[1] != E)
+    return loom_graph_fail(g, t, "weight_ih must be (%dH, E) = (%d, %d), got %s", gates, G, E, loom_shape_str(wih, s, sizeof s));
+  if (bih->ndim != 1 || bih->shape[0] != G || bhh->ndim != 1 || bhh->shape[0] != G)
+    return loom_graph_fail(g, t, "bias_ih and bias_hh must be (%dH) = (%d)", gates, G);
   if (t->ip[3]) {
     const loom_tensor *len = t->src[5];
     if (len->dtype != LOOM_I32 || len->ndim != 1 || len->shape[0] != B)
@@ -76,6 +80,8 @@ static int lstm_infer(loom_graph *g, loom_tensor *t) {
   t->shape[2] = t->ip[2] ? H : 0;
   return 0;
 }
+
+static int lstm_infer(loom_graph *g, loom_tensor *t) { return loom_recurrent_infer(g, t, 4); }
 
 /* The saved arena, in bytes from t->saved (each region 64-byte aligned). */
 typedef struct {

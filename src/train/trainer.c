@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "loom/alloc.h"
+#include "loom/checkpoint.h"
 #include "loom/evaluate.h"
 #include "loom/file.h"
 #include "loom/metrics.h"
@@ -35,58 +36,7 @@
 #include "loom/trainer.h"
 #include "loom/wordvec.h"
 
-#define CKPT_FORMAT "loom-train/1"
 #define MAX_METRICS LOOM_TRAIN_MAX_METRICS
-
-/* ---------------------------------------------------------------- [data] as an owned section */
-
-static int is_path_key(const char *k) {
-  return !strcmp(k, "interactions") || !strcmp(k, "items") || !strcmp(k, "users") || !strcmp(k, "image_root");
-}
-
-static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
-  loom_data_section *d = ctx;
-  char abs[LOOM_DATA_PATH];
-  const char *v = value;
-  if (is_path_key(key) && value[0] && value[0] != '/') {
-    char cwd[LOOM_DATA_PATH / 2];
-    if (!getcwd(cwd, sizeof cwd)) return loom_errorf(err, "%s: cannot resolve the relative path '%s'", key, value);
-    if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, value) >= sizeof abs)
-      return loom_errorf(err, "%s: path too long", key);
-    v = abs;
-  }
-  if (loom_data_schema_set(&d->schema, key, v, err) < 0) return -1;
-  int i = 0;
-  while (i < d->n && strcmp(d->key[i], key) != 0) i++;
-  if (i == d->n) {
-    if (d->n == LOOM_DATA_SECTION_MAX) return loom_errorf(err, "too many [data] keys");
-    d->n++;
-  }
-  snprintf(d->key[i], sizeof d->key[i], "%s", key);
-  snprintf(d->value[i], sizeof d->value[i], "%s", v);
-  return 0;
-}
-
-static size_t data_dump(void *ctx, char *buf, size_t cap) {
-  loom_data_section *d = ctx;
-  size_t n = 0;
-  for (int i = 0; i < d->n; i++) {
-    char q[2 * LOOM_DATA_PATH + 3]; /* quoted so that a path with a trailing space or a ';' reads back */
-    loom_config_quote(d->value[i], q, sizeof q);
-    int k = snprintf(buf ? buf + n : NULL, buf && n < cap ? cap - n : 0, "%s = %s\n", d->key[i], q);
-    n += (size_t)k;
-  }
-  return n;
-}
-
-loom_config *loom_train_config_new(loom_data_section *ds) {
-  memset(ds, 0, sizeof *ds);
-  loom_data_schema_init(&ds->schema);
-  ds->section = (loom_cfg_section){"data", ds, data_set, data_dump};
-  loom_config *c = loom_config_new(loom_train_keys, loom_train_n_keys);
-  if (c) loom_config_add_section(c, &ds->section);
-  return c;
-}
 
 /* ---------------------------------------------------------------- the run */
 
@@ -361,13 +311,6 @@ static const char *fmt_metric(char *buf, size_t n, double v) {
 
 /* ---------------------------------------------------------------- non-finite values */
 
-/* Index of the first NaN or Inf in x[0, n), or -1. */
-static long first_nonfinite(const float *x, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(x[i])) return (long)i;
-  return -1;
-}
-
 static size_t buffers_numel(loom_graph *g) {
   size_t n = 0;
   for (int i = 0; i < loom_graph_n_buffer_tensors(g); i++) n += loom_tensor_numel(loom_graph_buffer_tensor(g, i));
@@ -393,18 +336,18 @@ static int check_finite_state(run *r, const char *name, bool with_state, loom_er
   float v = 0;
   for (int i = 0; at < 0 && i < loom_graph_n_param_tensors(g); i++) {
     loom_tensor *t = loom_graph_param_tensor(g, i);
-    if ((at = first_nonfinite(t->data, loom_tensor_numel(t))) >= 0) what = "parameter", tname = t->name, v = t->data[at];
+    if ((at = loom_ckpt_first_nonfinite(t->data, loom_tensor_numel(t))) >= 0) what = "parameter", tname = t->name, v = t->data[at];
   }
   for (int i = 0; at < 0 && i < loom_graph_n_buffer_tensors(g); i++) {
     loom_tensor *t = loom_graph_buffer_tensor(g, i);
-    if (t->dtype == LOOM_F32 && (at = first_nonfinite(t->data, loom_tensor_numel(t))) >= 0)
+    if (t->dtype == LOOM_F32 && (at = loom_ckpt_first_nonfinite(t->data, loom_tensor_numel(t))) >= 0)
       what = "buffer", tname = t->name, v = t->data[at];
   }
   for (int k = 0; with_state && at < 0 && k < loom_optim_n_state(r->opt); k++) {
     const float *s = loom_optim_state(r->opt, k, &what, NULL);
     for (int i = 0; at < 0 && i < loom_graph_n_param_tensors(g); i++) {
       loom_tensor *t = loom_graph_param_tensor(g, i);
-      if ((at = first_nonfinite(s + t->value_off, loom_tensor_numel(t))) >= 0) tname = t->name, v = s[t->value_off + (size_t)at];
+      if ((at = loom_ckpt_first_nonfinite(s + t->value_off, loom_tensor_numel(t))) >= 0) tname = t->name, v = s[t->value_off + (size_t)at];
     }
   }
   if (at < 0) return 0;
@@ -491,7 +434,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
     loom_errorf(err, "out of memory writing a checkpoint");
     goto done;
   }
-  if (loom_st_writer_meta(w, "loom.format", CKPT_FORMAT, err) < 0 ||
+  if (loom_st_writer_meta(w, "loom.format", LOOM_CKPT_FORMAT, err) < 0 ||
       loom_st_writer_meta(w, "loom.kind", with_state ? "train-state" : "model", err) < 0 ||
       loom_st_writer_meta(w, "loom.version", loom_version(), err) < 0 ||
       loom_st_writer_meta(w, "loom.isa", loom_isa_name(loom_runtime_isa()), err) < 0 ||
@@ -521,111 +464,10 @@ done:
   return rc;
 }
 
-static const char *const required_meta[] = {"loom.format", "loom.kind", "loom.version", "loom.task", "loom.config",
-                                            "loom.prep", "loom.inputs", "loom.metrics", "train.step",
-                                            "train.epoch", "train.optim_steps", "train.graph_rng", "train.loader",
-                                            "train.best", "train.best_step", "train.bad_evals", "train.loss_sum",
-                                            "train.loss_n"};
-
-static int check_meta(const loom_st_file *f, const char *path, loom_error *err) {
-  const char *fmt = loom_st_meta(f, "loom.format");
-  if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
-    return loom_errorf(err, "%s: not a loom-train checkpoint (metadata loom.format is %s%s%s, expected '%s')", path,
-                       fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", CKPT_FORMAT);
-  for (size_t i = 0; i < sizeof required_meta / sizeof *required_meta; i++)
-    if (!loom_st_meta(f, required_meta[i]))
-      return loom_errorf(err, "%s: metadata '%s' is missing — the checkpoint is incomplete; use another one", path,
-                         required_meta[i]);
-  return 0;
-}
-
-static int parse_long(const loom_st_file *f, const char *path, const char *key, long *out, loom_error *err) {
-  const char *s = loom_st_meta(f, key);
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < 0)
-    return loom_errorf(err, "%s: metadata '%s' = '%.40s' is not a non-negative integer — the checkpoint is corrupt",
-                       path, key, s);
-  *out = v;
-  return 0;
-}
-static int parse_double(const loom_st_file *f, const char *path, const char *key, double *out, loom_error *err) {
-  const char *s = loom_st_meta(f, key);
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end) return loom_errorf(err, "%s: metadata '%s' = '%.40s' is not a number — the checkpoint is corrupt", path, key, s);
-  *out = v;
-  return 0;
-}
-
-int loom_train_check_finite(const loom_st_file *f, const char *path, loom_error *err) {
-  float buf[1024];
-  for (int i = 0; i < loom_st_count(f); i++) {
-    const loom_st_tensor *t = loom_st_tensor_at(f, i);
-    if (t->dtype != LOOM_ST_F32) continue;
-    for (uint64_t s = 0; s < t->numel; s += 1024) {
-      size_t n = t->numel - s < 1024 ? (size_t)(t->numel - s) : 1024;
-      memcpy(buf, (const char *)t->data + s * sizeof(float), n * sizeof(float)); /* data may be unaligned */
-      long at = first_nonfinite(buf, n);
-      if (at >= 0)
-        return loom_errorf(err, "%s: tensor '%s' element %" PRIu64 " = %g is not finite — the checkpoint holds a "
-                                "diverged model; use an earlier checkpoint or start again with a lower train.lr",
-                           path, t->name, s + (uint64_t)at, (double)buf[at]);
-    }
-  }
-  return 0;
-}
-
-/* The training state in a checkpoint's metadata (timings and the metrics history are left out). */
-static const char *const state_keys[] = {"loom.format",     "loom.kind",        "loom.task",       "train.step",
-                                         "train.epoch",     "train.optim_steps", "train.graph_rng", "train.loader",
-                                         "train.best",      "train.best_step",  "train.bad_evals", "train.loss_sum",
-                                         "train.loss_n",    "train.skipped",    "train.consec_skips", "train.at_epoch_end"};
-
-static int compare_files(const loom_st_file *fa, const loom_st_file *fb, const char *a, const char *b, loom_error *err) {
-  if (loom_st_count(fa) != loom_st_count(fb))
-    return loom_errorf(err, "%s holds %d tensors, %s %d", a, loom_st_count(fa), b, loom_st_count(fb));
-  for (int i = 0; i < loom_st_count(fa); i++) {
-    const loom_st_tensor *ta = loom_st_tensor_at(fa, i), *tb = loom_st_find(fb, ta->name);
-    if (!tb) return loom_errorf(err, "tensor '%s' of %s is missing from %s", ta->name, a, b);
-    if (ta->dtype != tb->dtype || ta->ndim != tb->ndim || memcmp(ta->shape, tb->shape, sizeof(int64_t) * (size_t)ta->ndim))
-      return loom_errorf(err, "tensor '%s' has another dtype or shape in %s", ta->name, b);
-    const unsigned char *pa = ta->data, *pb = tb->data;
-    for (uint64_t k = 0; k < ta->end - ta->begin; k++)
-      if (pa[k] != pb[k])
-        return loom_errorf(err, "tensor '%s' differs first at element %" PRIu64 " (byte %" PRIu64 ")", ta->name,
-                           k / loom_st_dtype_size(ta->dtype), k);
-  }
-  for (size_t i = 0; i < sizeof state_keys / sizeof *state_keys; i++) {
-    const char *va = loom_st_meta(fa, state_keys[i]), *vb = loom_st_meta(fb, state_keys[i]);
-    if ((va == NULL) != (vb == NULL) || (va && strcmp(va, vb) != 0))
-      return loom_errorf(err, "metadata '%s' differs: '%.60s' vs '%.60s'", state_keys[i], va ? va : "(none)",
-                         vb ? vb : "(none)");
-  }
-  return 0;
-}
-
-int loom_train_compare_checkpoints(const char *a, const char *b, loom_error *err) {
-  loom_st_file *fa = loom_st_open(a, err), *fb = fa ? loom_st_open(b, err) : NULL;
-  int rc = !fa || !fb ? -1 : compare_files(fa, fb, a, b, err) < 0 ? 1 : 0;
-  loom_st_close(fa);
-  loom_st_close(fb);
-  return rc;
-}
-
-int loom_train_check_checkpoint(const char *path, loom_error *err) {
-  loom_st_file *f = loom_st_open(path, err);
-  if (!f) return -1;
-  int rc = check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0 ? -1 : 0;
-  loom_st_close(f);
-  return rc;
-}
-
 /* An optional counter (absent from checkpoints of older builds: 0). */
 static int parse_long_opt(const loom_st_file *f, const char *path, const char *key, long *out, loom_error *err) {
   *out = 0;
-  return loom_st_meta(f, key) ? parse_long(f, path, key, out, err) : 0;
+  return loom_st_meta(f, key) ? loom_ckpt_meta_long(f, path, key, out, err) : 0;
 }
 
 static int restore(run *r, loom_error *err) {
@@ -634,7 +476,7 @@ static int restore(run *r, loom_error *err) {
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;
   int rc = -1;
-  if (check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0) goto done;
+  if (loom_ckpt_check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0) goto done;
   if (strcmp(loom_st_meta(f, "loom.kind"), "train-state") != 0) {
     loom_errorf(err, "%s: holds a model without training state (loom.kind = %s) — it cannot be resumed", path,
                 loom_st_meta(f, "loom.kind"));
@@ -662,12 +504,12 @@ static int restore(run *r, loom_error *err) {
     loom_errorf(err, "%s: metadata 'train.graph_rng' = '%.40s' is not 16 hex digits — the checkpoint is corrupt", path, rng);
     goto done;
   }
-  if (parse_long(f, path, "train.step", &r->step, err) < 0 || parse_long(f, path, "train.epoch", &r->epoch, err) < 0 ||
-      parse_long(f, path, "train.optim_steps", &optim_steps, err) < 0 ||
-      parse_long(f, path, "train.best_step", &r->best_step, err) < 0 ||
-      parse_long(f, path, "train.bad_evals", &r->bad_evals, err) < 0 ||
-      parse_long(f, path, "train.loss_n", &loss_n, err) < 0 || parse_double(f, path, "train.best", &r->best, err) < 0 ||
-      parse_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0 ||
+  if (loom_ckpt_meta_long(f, path, "train.step", &r->step, err) < 0 || loom_ckpt_meta_long(f, path, "train.epoch", &r->epoch, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.optim_steps", &optim_steps, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.best_step", &r->best_step, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.bad_evals", &r->bad_evals, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.loss_n", &loss_n, err) < 0 || loom_ckpt_meta_double(f, path, "train.best", &r->best, err) < 0 ||
+      loom_ckpt_meta_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0 ||
       parse_long_opt(f, path, "train.skipped", &r->skipped, err) < 0 ||
       parse_long_opt(f, path, "train.consec_skips", &r->consec_skips, err) < 0 ||
       parse_long_opt(f, path, "train.at_epoch_end", &at_end, err) < 0)
@@ -709,13 +551,7 @@ static int restore(run *r, loom_error *err) {
     snprintf(tn, sizeof tn, "_train.optim.%s", sn);
     if (loom_st_read_f32(f, tn, s, n, err) < 0) goto done;
   }
-  for (int i = 0; i < loom_st_count(f); i++) {
-    const char *name = loom_st_tensor_at(f, i)->name;
-    if (!strncmp(name, "_train.", 7) || loom_graph_find(r->m->g, name)) continue;
-    loom_errorf(err, "%s: tensor '%s' belongs to no parameter of the model — the checkpoint is from another model",
-                path, name);
-    goto done;
-  }
+  if (loom_ckpt_check_tensors(f, r->m->g, path, err) < 0) goto done;
   if (loom_loader_state_from_string(r->train_ld, loom_st_meta(f, "train.loader"), err) < 0) {
     loom_error_wrap(err, "%s: metadata 'train.loader'", path);
     goto done;
@@ -1041,17 +877,6 @@ static void release_run_dir(run *r, bool failed) {
   path_in(path, sizeof path, r, RUN_LOCK);
   unlink(path);
   rmdir(r->dir);
-}
-
-int loom_train_label_values(const loom_config *c, const loom_data_schema *s) {
-  if (s->label_class) return 0; /* class names: the data layer maps them, and refuses unknown ones */
-  const char *kind = loom_config_str(c, "task", "kind");
-  if (!strcmp(kind, "binary")) return 2;
-  if (!strcmp(kind, "multiclass")) {
-    long k = loom_config_int(c, "task", "classes");
-    return k >= 2 ? (int)k : 0;
-  }
-  return 0; /* ranking, retrieval: any label > 0 is a positive */
 }
 
 /* ---------------------------------------------------------------- pretrained word vectors */

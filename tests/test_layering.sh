@@ -37,6 +37,7 @@ forbid data autograd layers io model train infer
 forbid io data layers model train infer
 forbid model train infer
 forbid train infer
+forbid infer train
 
 # 2. every public header has one owner
 for h in "$src"/include/loom/*.h; do

@@ -13,17 +13,17 @@
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* One SHA-256 for every image file the data refers to: over the distinct paths in sorted order, each
+/* One SHA-256 for every image (or video) file the data's column `col` refers to: over the distinct paths in sorted order, each
  * followed by its file's own SHA-256 ("missing" for runs with missing_image = zero; "outside" for a path
  * that [data] image_paths = inside refuses, which is never read). Reads the image column from the items
  * table when it has one, else from the interactions table; opens each file as the loader would
  * (loom_dataset_image_file), so the digest covers exactly what training reads. */
-static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char hex[65], int64_t *n_files,
-                         loom_error *err) {
+static int images_digest(const loom_dataset *ds, const loom_data_schema *s, const char *col, char hex[65],
+                         int64_t *n_files, loom_error *err) {
   *n_files = 0;
-  if (!s->image_col[0]) return 0;
+  if (!col[0]) return 0;
   loom_table t;
-  loom_colspec spec = {s->image_col, LOOM_COL_STRING, 1};
+  loom_colspec spec = {col, LOOM_COL_STRING, 1};
   const char *src = s->items[0] ? s->items : s->interactions;
   if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
   if (!t.cols[0].present && src == s->items) {
@@ -86,16 +86,20 @@ int train_inputs_json(run *r, loom_error *err) {
     cJSON *f = cJSON_AddObjectToObject(o, names[i]);
     oom = !f || !cJSON_AddStringToObject(f, "path", paths[i]) || !cJSON_AddStringToObject(f, "sha256", hex);
   }
-  char ihex[65];
-  int64_t n_images;
-  if (!oom && images_digest(r->ds, s, ihex, &n_images, err) < 0) {
-    cJSON_Delete(o);
-    return -1;
-  }
-  if (!oom && n_images > 0) {
-    cJSON *f = cJSON_AddObjectToObject(o, "images");
-    oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
-          !cJSON_AddNumberToObject(f, "files", (double)n_images) || !cJSON_AddStringToObject(f, "sha256", ihex);
+  /* photos, then videos (a run without videos keeps the inputs record it always had) */
+  const char *cols[2] = {s->image_col, s->video_col}, *keys[2] = {"images", "videos"};
+  for (int k = 0; k < 2 && !oom; k++) {
+    char ihex[65];
+    int64_t n_files;
+    if (images_digest(r->ds, s, cols[k], ihex, &n_files, err) < 0) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    if (n_files > 0) {
+      cJSON *f = cJSON_AddObjectToObject(o, keys[k]);
+      oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
+            !cJSON_AddNumberToObject(f, "files", (double)n_files) || !cJSON_AddStringToObject(f, "sha256", ihex);
+    }
   }
   char *text = oom ? NULL : cJSON_PrintUnformatted(o);
   cJSON_Delete(o);

@@ -21,6 +21,7 @@
 #include "loom/error.h"
 #include "loom/file.h"
 #include "loom/image.h"
+#include "loom/video.h"
 #include "loom/rng.h"
 #include "loom/text.h"
 
@@ -107,6 +108,7 @@ typedef struct loom_data_schema {
   char item_key[LOOM_DATA_NAME], user_key[LOOM_DATA_NAME];  /* keys in items / users ("" = same name) */
   char label_col[LOOM_DATA_NAME], timestamp_col[LOOM_DATA_NAME], query_col[LOOM_DATA_NAME];
   char image_col[LOOM_DATA_NAME], split_col[LOOM_DATA_NAME];
+  char video_col[LOOM_DATA_NAME]; /* a video file per row: video.frames frames beside the photo */
   /* Feature columns are looked up in interactions, then items, then users. */
   int n_text, n_numeric, n_category;
   char text_cols[LOOM_DATA_MAX_COLS][LOOM_DATA_NAME];     /* item text, joined with spaces */
@@ -120,6 +122,7 @@ typedef struct loom_data_schema {
   int num_words, max_len, query_len, max_vocab_words;
   loom_pad pad;
   loom_image_opts image;
+  loom_video_opts video; /* frames, sampling and caps; video.image is unused (frames follow `image`) */
   loom_scaling numeric_scaling;
   loom_num_missing numeric_missing;
   int negatives;
@@ -148,6 +151,9 @@ typedef struct loom_data_schema {
  *   numeric_scaling = standard|minmax|none   num_words = 20000 (0 = all)   max_len = 32   query_len = 16
  *   pad = post|pre   image_size = 28x28   channels = 1|3   image_mean, image_std = 1 or 3 numbers
  *   max_image_bytes, max_image_dim, max_field_bytes, image_cache_mb = caps
+ *   video_col = column of video paths (under image_root, as images): frames = K (1..64, default 4) frames
+ *     a video, frame_sampling = uniform|key, each resized and normalised as image_size / image_mean say;
+ *     caps: max_video_mb (256), max_video_seconds (3600), max_video_decode_s (30), max_video_frames (1e6)
  *   negatives = 0   negative_sampling = uniform|popularity   negative_power = 0.75
  *   batch_size = 32   shuffle = 1   drop_last = 0   augment_flip = 0   augment_crop_pad = 0
  *   key_type = string|int (int: keys parsed as integers, so "007" and "7" are one key)
@@ -220,6 +226,7 @@ typedef struct loom_batch {
   int B, cap;            /* rows in this batch, allocated rows */
   const struct loom_dataset *ds; /* the dataset the rows are of (for messages naming their lines) */
   int T, Tq, F, n_cat, n_neg, C, H, W;
+  int S;                 /* images per row: the photo (image_col) and the video's frames, stacked as C = S x channels */
   int32_t *row;          // (B) row in the interactions table
   int32_t *user, *item;  // (B) embedding indices, 0 = unknown
   int32_t *category;     // (B, n_cat)
@@ -235,6 +242,9 @@ typedef struct loom_batch {
   int32_t *neg_lengths;  // (B, n_neg)
   float *neg_image;      // (B, n_neg, C, H, W) image of each negative item (when it has images)
 } loom_batch;
+
+/* Images per row: 1 for image_col, plus [data] frames for video_col (0 = no visual input). */
+int loom_data_visual_slots(const loom_data_schema *s);
 
 /* Allocates arrays for up to cap rows with the dataset's feature sizes. */
 int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *err);

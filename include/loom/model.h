@@ -48,6 +48,7 @@ typedef struct loom_model {
   int n_classes;  /* multiclass: K; binary: 1 */
   int cap;        /* largest batch the host buffers hold */
   int T, Tq, F, n_cat, n_neg, C, H, W; /* feature sizes of the dataset's batches */
+  int S;         /* images per row (photo + video frames; C = S x one image's channels) */
   int G;          /* items scored per row: 1, or ranking's 1 positive + n_neg negatives */
   int n_towers;
   char towers[LOOM_MODEL_MAX_TOWERS][16]; /* names of the towers in the model, in fusion order */

@@ -82,6 +82,9 @@ const char *ld_stbi_failure(void);
 struct loom_error;
 int ld_image_decode(const void *data, size_t n, int channels, int max_dim, const char *name, uint8_t **pix, int *w,
                     int *h, struct loom_error *err);
+/* out (C, H, W) in [0, 255] → (out / 255 - mean[c]) / std[c], in place: photos and video frames alike. */
+struct loom_image_opts;
+void ld_image_normalise(float *out, const struct loom_image_opts *o);
 
 /* Testing: lower the cap on distinct words a vocabulary counts (0 restores the default, 2^24). */
 void ld_vocab_test_cap(int max_distinct);

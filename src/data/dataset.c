@@ -32,7 +32,7 @@ struct loom_dataset {
   loom_table tab[3];
   int has[3];
   int c_user, c_item, c_label, c_ts, c_query, c_split, c_image_tab, c_image;
-  colref text[LOOM_DATA_MAX_COLS], num[LOOM_DATA_MAX_COLS], cat[LOOM_DATA_MAX_COLS], image;
+  colref text[LOOM_DATA_MAX_COLS], num[LOOM_DATA_MAX_COLS], cat[LOOM_DATA_MAX_COLS], image, video;
   int64_t n;                 /* interaction rows */
   int32_t *item_row, *user_row; /* (n) joined rows, -1 when absent */
   int32_t *split_rows[4];    /* train, val, test, all */
@@ -140,6 +140,7 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
     for (int i = 0; i < s->n_numeric; i++) add_spec(&sp, t, s->numeric_cols[i], LOOM_COL_FLOAT, 1);
     for (int i = 0; i < s->n_category; i++) add_spec(&sp, t, s->category_cols[i], LOOM_COL_STRING, 1);
     if (s->image_col[0]) add_spec(&sp, t, s->image_col, LOOM_COL_STRING, 1);
+    if (s->video_col[0]) add_spec(&sp, t, s->video_col, LOOM_COL_STRING, 1);
   }
   loom_csv_opts o = {s->max_field_bytes, 0};
   const char *paths[3] = {s->interactions, s->items, s->users};
@@ -152,7 +153,7 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
   for (int i = 0; i < s->n_text; i++) ds->text[i] = (colref){TAB_INTER, -1};
   for (int i = 0; i < s->n_numeric; i++) ds->num[i] = (colref){TAB_INTER, -1};
   for (int i = 0; i < s->n_category; i++) ds->cat[i] = (colref){TAB_INTER, -1};
-  ds->image = (colref){TAB_INTER, -1};
+  ds->image = ds->video = (colref){TAB_INTER, -1};
   if (!ds->has[0]) { /* a catalogue: columns only interactions rows have are unknown (col -1) */
     colref *refs[] = {ds->text, ds->num, ds->cat};
     const char(*names[])[LOOM_DATA_NAME] = {s->text_cols, s->numeric_cols, s->category_cols};
@@ -162,6 +163,7 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
     for (int k = 0; k < 3; k++)
       for (int i = 0; i < counts[k]; i++) resolve(ds, names[k][i], types[k], &refs[k][i], &ignored);
     if (s->image_col[0]) resolve(ds, s->image_col, LOOM_COL_STRING, &ds->image, &ignored);
+    if (s->video_col[0]) resolve(ds, s->video_col, LOOM_COL_STRING, &ds->video, &ignored);
     return 0;
   }
   ds->c_item = s->item_col[0] ? loom_table_find(in, s->item_col) : -1;
@@ -177,6 +179,7 @@ static int read_tables(loom_dataset *ds, loom_error *err) {
   for (int i = 0; i < s->n_category; i++)
     if (resolve(ds, s->category_cols[i], LOOM_COL_STRING, &ds->cat[i], err) < 0) return -1;
   if (s->image_col[0] && resolve(ds, s->image_col, LOOM_COL_STRING, &ds->image, err) < 0) return -1;
+  if (s->video_col[0] && resolve(ds, s->video_col, LOOM_COL_STRING, &ds->video, err) < 0) return -1;
   return 0;
 }
 
@@ -582,7 +585,7 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     ds->tok_done = loom_calloc((size_t)ni + 1, 1);
     if (!ds->tok_cache || !ds->tok_done) return loom_errorf(err, "out of memory");
   }
-  if (s->image_col[0]) {
+  if (loom_data_visual_slots(s)) {
     ds->img_scratch = loom_malloc((size_t)s->image.C * s->image.H * s->image.W * sizeof(float));
     if (!ds->img_scratch) return loom_errorf(err, "out of memory");
     char tmp[PATH_MAX]; /* image_paths=inside: resolved once, read by every row_image */
@@ -691,7 +694,8 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   b->T = s->n_text ? s->max_len : 0;
   b->Tq = s->query_col[0] ? s->query_len : 0;
   b->n_neg = s->negatives;
-  if (s->image_col[0]) b->C = s->image.C, b->H = s->image.H, b->W = s->image.W;
+  b->S = loom_data_visual_slots(s);
+  if (b->S) b->C = b->S * s->image.C, b->H = s->image.H, b->W = s->image.W;
   size_t B = (size_t)cap, chw = (size_t)b->C * b->H * b->W, nn = (size_t)b->n_neg;
   int ok = 1;
 #define ALLOC(p, count) \
@@ -781,22 +785,35 @@ static void cell_where(const loom_dataset *ds, colref c, int64_t r, const char *
   *file = ds->tab[c.tab].path, *line = ds->tab[c.tab].line[row];
 }
 
-static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
+/* The photo (video = 0) or the video's frames (video = 1) of row r into out, through the cache: a file
+ * is decoded once (failures too, so a bad file is counted and read once); photos and videos are cached
+ * apart (a video's key is its path, a NUL and 'v'). */
+static int row_file(loom_dataset *ds, int64_t r, int video, float *out, loom_error *err) {
   const loom_data_schema *s = &ds->s;
-  size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
-  const char *rel = str_at(ds, ds->image, r);
-  char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
+  colref ref = video ? ds->video : ds->image;
+  const char *col = video ? s->video_col : s->image_col;
+  size_t chw = (size_t)s->image.C * s->image.H * s->image.W * (video ? (size_t)s->video.frames : 1);
+  const char *rel = str_at(ds, ref, r);
+  char path[2 * LOOM_DATA_PATH + 4], open_path[4096];
   int32_t slot = -1, rc = 0;
   if (rel[0]) rc = image_path(ds, rel, path, open_path, err);
   else path[0] = open_path[0] = '\0';
-  if (rc == 0) slot = ld_map_get(&ds->img_map, path, strlen(path));
+  size_t keylen = strlen(path);
+  if (video) path[keylen + 1] = 'v', keylen += 2; /* path + '\0' + 'v' */
+  if (rc == 0) slot = ld_map_get(&ds->img_map, path, keylen);
   if (slot >= 0) {
     if (ds->img_cache[slot]) memcpy(out, ds->img_cache[slot], chw * sizeof(float));
     else memset(out, 0, chw * sizeof(float)); /* a known-bad image under missing_image=zero */
     return 0;
   }
   if (rc == 0) {
-    rc = rel[0] ? loom_image_load(open_path, &s->image, out, err) : loom_errorf(err, "column '%s' is empty", s->image_col);
+    if (!rel[0]) rc = loom_errorf(err, "column '%s' is empty", col);
+    else if (!video) rc = loom_image_load(open_path, &s->image, out, err);
+    else {
+      loom_video_opts vo = s->video;
+      vo.image = s->image;
+      rc = loom_video_load(open_path, &vo, out, NULL, err);
+    }
     /* messages name the path as the table gives it (under image_root), not the resolved one */
     if (rc < 0 && err && !strncmp(err->msg, open_path, strlen(open_path))) { /* also escaped: the path is user data */
       char rest[LOOM_ERROR_MAX], shown[LOOM_ERROR_MAX / 2];
@@ -807,12 +824,12 @@ static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   if (rc < 0) {
     const char *file;
     int64_t line;
-    cell_where(ds, ds->image, r, &file, &line);
+    cell_where(ds, ref, r, &file, &line);
     /* the image lives in its own table's row: an items-table image is named by the items line */
-    if (ds->image.tab == TAB_INTER && r >= 0)
-      loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file, (long long)line, (long long)(r + 1), s->image_col);
+    if (ref.tab == TAB_INTER && r >= 0)
+      loom_error_wrap(err, "%s:%lld: row %lld, column '%s'", file, (long long)line, (long long)(r + 1), col);
     else
-      loom_error_wrap(err, "%s:%lld: column '%s'", file, (long long)line, s->image_col);
+      loom_error_wrap(err, "%s:%lld: column '%s'", file, (long long)line, col);
     if (s->missing_image != LOOM_POLICY_ZERO) return -1;
     memset(out, 0, chw * sizeof(float));
     ds->zero_images++;
@@ -830,12 +847,26 @@ static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   float *copy = NULL;
   if (rc == 0 && !(copy = loom_malloc(chw * sizeof(float)))) return 0;
   if (copy) memcpy(copy, out, chw * sizeof(float));
-  int32_t e = ld_map_put(&ds->img_map, path, strlen(path), 0, NULL);
+  int32_t e = ld_map_put(&ds->img_map, path, keylen, 0, NULL);
   if (e < 0) { loom_free(copy); return 0; }
   ds->img_map.val[e] = e;
   ds->img_cache[e] = copy;
   ds->img_bytes += bytes;
   return 0;
+}
+
+/* Row r's visual input (S, C, H, W): its photo, then its video's frames. */
+static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  if (s->image_col[0]) {
+    if (row_file(ds, r, 0, out, err) < 0) return -1;
+    out += (size_t)s->image.C * s->image.H * s->image.W;
+  }
+  return s->video_col[0] ? row_file(ds, r, 1, out, err) : 0;
+}
+
+int loom_data_visual_slots(const loom_data_schema *s) {
+  return (s->image_col[0] ? 1 : 0) + (s->video_col[0] ? s->video.frames : 0);
 }
 
 static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, loom_error *err) {
@@ -899,7 +930,7 @@ int loom_dataset_encode(loom_dataset *ds, const int32_t *rows, int n, loom_batch
 static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, int32_t *tokens, int32_t *lengths,
                                 float *image, loom_error *err) {
   const loom_data_schema *s = &ds->s;
-  size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
+  size_t chw = (size_t)loom_data_visual_slots(s) * s->image.C * s->image.H * s->image.W;
   int T = s->max_len;
   for (int i = 0; i < n; i++) {
     /* the item's first (training) interaction row; else, frozen, its items-table row (row numbers < 0) */
@@ -915,7 +946,7 @@ static int item_features_locked(loom_dataset *ds, const int32_t *items, int n, i
         return -1;
       }
     }
-    if (image && s->image_col[0]) {
+    if (image && loom_data_visual_slots(s)) {
       if (!known) memset(image + (size_t)i * chw, 0, chw * sizeof(float));
       else if (row_image(ds, r, image + (size_t)i * chw, err) < 0) return -1;
     }
@@ -941,7 +972,7 @@ const char *loom_dataset_catalog_key(const loom_dataset *ds, int64_t i) {
 int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, int32_t *item_idx, int32_t *tokens,
                                   int32_t *lengths, float *image, loom_error *err) {
   const loom_data_schema *s = &ds->s;
-  size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
+  size_t chw = (size_t)loom_data_visual_slots(s) * s->image.C * s->image.H * s->image.W;
   int T = s->max_len, rc = 0;
   ld_dataset_lock(ds);
   for (int i = 0; i < n && rc == 0; i++) {
@@ -949,7 +980,7 @@ int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, 
     int64_t r = -rows[i] - 1;
     if (item_idx) item_idx[i] = ds->s.item_col[0] && ds->prep.items ? loom_idmap_get(ds->prep.items, loom_dataset_catalog_key(ds, rows[i])) : 0;
     if (tokens && s->n_text) rc = row_tokens(ds, r, tokens + (size_t)i * T, lengths + i, err);
-    if (rc == 0 && image && s->image_col[0]) rc = row_image(ds, r, image + (size_t)i * chw, err);
+    if (rc == 0 && image && loom_data_visual_slots(s)) rc = row_image(ds, r, image + (size_t)i * chw, err);
   }
   ld_dataset_unlock(ds);
   return rc;

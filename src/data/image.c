@@ -238,6 +238,14 @@ done:
   return rc;
 }
 
+void ld_image_normalise(float *out, const loom_image_opts *o) {
+  size_t hw = (size_t)o->H * o->W;
+  for (int c = 0; c < o->C; c++) {
+    float m = o->mean[c], inv = 1.0f / o->std[c];
+    for (size_t i = 0; i < hw; i++) out[c * hw + i] = (out[c * hw + i] * (1.0f / 255.0f) - m) * inv;
+  }
+}
+
 int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom_error *err) {
   size_t cap = o->max_file_bytes ? o->max_file_bytes : (size_t)64 << 20;
   /* a FIFO, directory or device is refused before any read; exactly the file's size is read */
@@ -254,13 +262,7 @@ int loom_image_load(const char *path, const loom_image_opts *o, float *out, loom
   /* the cap is checked against the header, before the pixel buffer is allocated */
   if (rc == 0 && ld_image_decode(buf, n, o->C, o->max_dim, path, &pix, &w, &h, err) < 0) rc = -1;
   if (rc == 0 && loom_image_resize(pix, w, h, o->C, out, o->W, o->H) < 0) rc = loom_errorf(err, "%s: out of memory while resizing", path);
-  if (rc == 0) {
-    size_t hw = (size_t)o->H * o->W;
-    for (int c = 0; c < o->C; c++) {
-      float m = o->mean[c], inv = 1.0f / o->std[c];
-      for (size_t i = 0; i < hw; i++) out[c * hw + i] = (out[c * hw + i] * (1.0f / 255.0f) - m) * inv;
-    }
-  }
+  if (rc == 0) ld_image_normalise(out, o);
   loom_free(pix);
   loom_free(buf);
   return rc;

@@ -16,6 +16,12 @@ const loom_cfg_rule loom_data_rules[] = {
     {"data.split_col", "data.split=|random|time|leave_last", "unless data.split = column; remove it or set split = column"},
     {"data.negative_sampling", "data.negatives=|0", "with no negatives (data.negatives = 0); remove it or set negatives"},
     {"data.negative_power", "data.negative_sampling=|uniform", "unless data.negative_sampling = popularity; remove it"},
+    {"data.frames", "data.video_col=", "without data.video_col (the column of video paths); set it or remove frames"},
+    {"data.frame_sampling", "data.video_col=", "without data.video_col; set it or remove frame_sampling"},
+    {"data.max_video_mb", "data.video_col=", "without data.video_col; set it or remove max_video_mb"},
+    {"data.max_video_seconds", "data.video_col=", "without data.video_col; set it or remove max_video_seconds"},
+    {"data.max_video_decode_s", "data.video_col=", "without data.video_col; set it or remove max_video_decode_s"},
+    {"data.max_video_frames", "data.video_col=", "without data.video_col; set it or remove max_video_frames"},
 };
 const int loom_data_n_rules = (int)(sizeof loom_data_rules / sizeof loom_data_rules[0]);
 
@@ -28,6 +34,7 @@ void loom_data_schema_init(loom_data_schema *s) {
   s->query_len = 16;
   s->pad = LOOM_PAD_POST;
   loom_image_opts_default(&s->image);
+  loom_video_opts_default(&s->video);
   s->numeric_scaling = LOOM_SCALE_STANDARD;
   s->numeric_missing = LOOM_MISSING_ERROR;
   s->negative_sampling = LOOM_NEG_UNIFORM;
@@ -108,7 +115,38 @@ static int set_floats(float *dst, int n, const char *key, const char *v, loom_er
 int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
   STR(interactions); STR(items); STR(users); STR(image_root);
   STR(user_col); STR(item_col); STR(item_key); STR(user_key); STR(label_col); STR(timestamp_col);
-  STR(query_col); STR(image_col); STR(split_col);
+  STR(query_col); STR(image_col); STR(split_col); STR(video_col);
+  if (!strcmp(key, "frames")) return set_int(&s->video.frames, key, value, 1, LOOM_VIDEO_MAX_FRAMES_OUT, err);
+  if (!strcmp(key, "frame_sampling")) {
+    int v = 0;
+    if (set_choice(&v, key, value, (const char *const[]){"uniform", "key"}, (const int[]){LOOM_FRAMES_UNIFORM, LOOM_FRAMES_KEY},
+                   2, err) < 0)
+      return -1;
+    s->video.sampling = (loom_frame_sampling)v;
+    return 0;
+  }
+  if (!strcmp(key, "max_video_mb")) {
+    int v = 0;
+    if (set_int(&v, key, value, 1, 65536, err) < 0) return -1;
+    s->video.max_file_bytes = (size_t)v << 20;
+    return 0;
+  }
+  if (!strcmp(key, "max_video_seconds") || !strcmp(key, "max_video_decode_s")) {
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end || errno || !(v > 0) || v > 1e6)
+      return loom_errorf(err, "[data] %s: '%s' is not a number of seconds in (0, 1000000]", key, value);
+    if (!strcmp(key, "max_video_seconds")) s->video.max_duration_s = v;
+    else s->video.max_decode_s = v;
+    return 0;
+  }
+  if (!strcmp(key, "max_video_frames")) {
+    int v = 0;
+    if (set_int(&v, key, value, 1, 100000000, err) < 0) return -1;
+    s->video.max_frames = v;
+    return 0;
+  }
   if (!strcmp(key, "text_cols")) return set_list(s->text_cols, &s->n_text, key, value, err);
   if (!strcmp(key, "numeric_cols")) return set_list(s->numeric_cols, &s->n_numeric, key, value, err);
   if (!strcmp(key, "category_cols")) return set_list(s->category_cols, &s->n_category, key, value, err);
@@ -249,7 +287,7 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
                           "numeric_cols, category_cols, split, split_ratio, missing_key, missing_image, num_words, max_len, "
                           "query_len, pad, image_size, channels, image_mean, image_std, max_image_bytes, max_image_dim, "
                           "numeric_scaling, numeric_missing, negatives, negative_sampling, negative_power, seed, batch_size, "
-                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths",
+                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths, video_col, frames, frame_sampling, max_video_mb, max_video_seconds, max_video_decode_s, max_video_frames",
                      key);
 }
 
@@ -269,6 +307,7 @@ static int check_leakage(const loom_data_schema *s, loom_error *err) {
       {"category_cols", s->category_cols, s->n_category},
       {"query_col", &s->query_col, s->query_col[0] ? 1 : 0},
       {"image_col", &s->image_col, s->image_col[0] ? 1 : 0},
+      {"video_col", &s->video_col, s->video_col[0] ? 1 : 0},
   };
   for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++) {
     if (!roles[r].col[0]) continue;
@@ -298,6 +337,9 @@ int loom_data_schema_validate(const loom_data_schema *s, loom_error *err) {
   if (s->users[0] && !s->user_col[0]) return loom_errorf(err, "[data] users is set but user_col is not");
   if (s->negatives > 0 && !s->user_col[0]) return loom_errorf(err, "[data] negatives needs user_col (positives are per user)");
   if (check_leakage(s, err) < 0) return -1;
+  if (s->video_col[0] && !strcmp(s->video_col, s->image_col))
+    return loom_errorf(err, "[data] video_col and image_col are both '%s' — a column holds photos or videos, not both",
+                       s->video_col);
   if (s->num_words != 0 && s->num_words < 3) return loom_errorf(err, "[data] num_words: %d is too small (>= 3, or 0 for all)", s->num_words);
   return 0;
 }

@@ -76,6 +76,9 @@ const loom_cfg_key loom_train_keys[] = {
     {"image", "lstm_layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = rows: stacked LSTM layers"},
     {"image", "lstm_bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = rows: a second LSTM reading the rows bottom-up"},
     {"image", "lstm_pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "encoder = rows: LSTM states -> one vector"},
+    {"image", "frame_pooling", LOOM_CFG_CHOICE, "mean", "mean|max|attention|lstm", 0, 0,
+     "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order"},
+    {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size"},
     /* [interaction] */
     {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
     {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
@@ -195,6 +198,7 @@ const loom_cfg_rule loom_model_rules[] = {
     {"image.pool_type", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
     {"image.batchnorm", "image.enabled=true and image.encoder=rows", "with image.encoder = rows (conv keys); remove it or set image.encoder = conv"},
     {"image.pool_type", "image.enabled=true and image.encoder=conv and image.pool=0|1", "with image.pool = 0 or 1: no block pools; remove it or set image.pool"},
+    {"image.frame_hidden", "image.enabled=true and image.frame_pooling=mean|max|attention", "unless image.frame_pooling = lstm; remove it or set frame_pooling = lstm"},
     {"image.lstm_hidden", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
     {"image.lstm_layers", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
     {"image.lstm_bidirectional", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
@@ -382,17 +386,42 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
 
 static int list_at(const long *v, int n, int i) { return (int)(n == 1 ? v[0] : v[i]); }
 
+/* Several images per row (S > 1: a video's frames, after the photo when there is one), each through the
+ * same tower: its outputs (N·S, D) -> (N, D') by image.frame_pooling — mean or max over the images,
+ * additive attention over them (image.frames.*), or an LSTM reading them in order (image.frames_lstm,
+ * its last state, D' = frame_hidden). */
+static loom_tensor *pool_frames(builder *b, const loom_model *m, const loom_config *c, loom_tensor *h, int *dim) {
+  int S = m->S, D = *dim;
+  if (S <= 1) return h;
+  loom_graph *g = b->g;
+  loom_tensor *x = loom_reshape(g, h, 3, (int[]){-1, S, D});
+  const char *mode = loom_config_str(c, "image", "frame_pooling");
+  if (!strcmp(mode, "attention")) {
+    loom_field_attention_opts o = {.fields = S, .dim = D, .init = b->style};
+    return loom_layer_field_attention(g, "image.frames", x, &o, b->rng);
+  }
+  if (!strcmp(mode, "lstm")) {
+    loom_lstm_opts lo = {.input_size = D, .hidden = (int)loom_config_int(c, "image", "frame_hidden"), .layers = 1,
+                         .init = b->style};
+    *dim = lo.hidden;
+    return loom_layer_lstm(g, "image.frames_lstm", x, NULL, &lo, b->rng);
+  }
+  loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_MEAN, S, D);
+  if (loom_seq_pool_parse(mode, &so.mode) < 0) assert(!"frame_pooling names are the config table's choices");
+  return loom_layer_seq_pool(g, "image.frames_pool", x, NULL, NULL, &so);
+}
+
 /* Rows encoder: the image (B, C, H, W) read top to bottom as H steps of C·W features (row h is
  * [x[0,h,:], .., x[C-1,h,:]], i.e. x.permute(0, 2, 1, 3).reshape(B, H, C·W)) by a (Bi)LSTM named
  * image.lstm, pooled over the steps (last state, mean or max), then the image dense stack. */
 static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, int *dim) {
   loom_graph *g = b->g;
-  int C = m->C, H = m->H, W = m->W, Hd = (int)loom_config_int(c, "image", "lstm_hidden");
+  int C = m->C / m->S, H = m->H, W = m->W, Hd = (int)loom_config_int(c, "image", "lstm_hidden");
   bool bi = loom_config_bool(c, "image", "lstm_bidirectional");
   const char *pool = loom_config_str(c, "image", "lstm_pooling");
   float p = (float)loom_config_float(c, "image", "dropout");
-  m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * C, H, W});
-  loom_tensor *x; // (B·G, H, C·W)
+  m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, H, W});
+  loom_tensor *x; // (B·G·S, H, C·W)
   if (C == 1) {
     x = loom_reshape(g, m->image, 3, (int[]){-1, H, W});
   } else { /* channel planes side by side in each row: slice each (H·W) plane, concatenate along W */
@@ -418,7 +447,8 @@ static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, 
   *dim = D;
   long units[LIST_MAX];
   int n = loom_config_ints(c, "image", "dense", units, LIST_MAX);
-  return dense_stack(b, "image", h, dim, units, n, parse_act(loom_config_str(c, "image", "activation")), p);
+  h = dense_stack(b, "image", h, dim, units, n, parse_act(loom_config_str(c, "image", "activation")), p);
+  return pool_frames(b, m, c, h, dim);
 }
 
 static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c, int *dim, loom_error *err) {
@@ -439,9 +469,9 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
   bool avg = !strcmp(loom_config_str(c, "image", "pool_type"), "avg");
   const char *act = loom_config_str(c, "image", "activation");
   loom_activation a = parse_act(act);
+  int C = m->C / m->S, H = m->H, W = m->W; /* one image's channels: the row holds S images */
   m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
-  loom_tensor *x = m->G > 1 ? loom_reshape(g, m->image, 4, (int[]){-1, m->C, m->H, m->W}) : m->image;
-  int C = m->C, H = m->H, W = m->W;
+  loom_tensor *x = m->G * m->S > 1 ? loom_reshape(g, m->image, 4, (int[]){-1, C, H, W}) : m->image;
   for (int i = 0; i < nf; i++) {
     int k = list_at(kernel, nk, i), s = list_at(stride, ns, i), pl = list_at(pool, np, i);
     char name[LOOM_NAME_MAX];
@@ -479,7 +509,8 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
   }
   x = loom_flatten(g, x);
   *dim = C * H * W;
-  return dense_stack(b, "image", x, dim, units, nd, a, (float)loom_config_float(c, "image", "dropout"));
+  x = dense_stack(b, "image", x, dim, units, nd, a, (float)loom_config_float(c, "image", "dropout"));
+  return pool_frames(b, m, c, x, dim);
 }
 
 /* The fields of the interaction tower, kept apart for fusion modes that cross them (fm). */
@@ -755,7 +786,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   }
   m->ds = ds;
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
-  m->C = probe.C, m->H = probe.H, m->W = probe.W;
+  m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1;
   loom_batch_free(&probe);
   if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
   m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
@@ -838,7 +869,13 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   }
   if (loom_config_bool(c, "image", "enabled")) {
     if (m->C <= 0) {
-      loom_errorf(err, "[image] enabled = true but the data has no images — set [data] image_col, or image.enabled=false");
+      loom_errorf(err, "[image] enabled = true but the data has no images — set [data] image_col or video_col, or "
+                       "image.enabled=false");
+      goto fail;
+    }
+    if (m->S <= 1 && strcmp(loom_config_str(c, "image", "frame_pooling"), "mean") != 0) {
+      loom_errorf(err, "[image] frame_pooling has no effect: each row has one image — set [data] video_col (its frames "
+                       "are pooled), or remove frame_pooling");
       goto fail;
     }
     snprintf(m->towers[n], sizeof m->towers[n], "image");

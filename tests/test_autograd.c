@@ -10,6 +10,7 @@
 #include "loom/loss.h"
 #include "loom/ops_conv.h"
 #include "loom/ops_conv1d.h"
+#include "loom/ops_attention.h"
 #include "loom/ops_gru.h"
 #include "loom/ops_lstm.h"
 #include "testutil.h"
@@ -123,6 +124,15 @@ static loom_tensor *c_gru(loom_graph *g, loom_rng *r) { /* masked (one empty), r
 static loom_tensor *c_gru_last(loom_graph *g, loom_rng *r) {
   return loom_gru_seq(g, P("x", 3, 5, 2), NULL, P("w_ih", 12, 2), P("w_hh", 12, 4), P("b_ih", 12), P("b_hh", 12), false, false);
 }
+static loom_tensor *c_mha(loom_graph *g, loom_rng *r) { /* key padding mask: full, short, empty; x trained too */
+  loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){3});
+  static int32_t lens[3] = {5, 2, 0};
+  loom_input_bind(len, lens);
+  return loom_mha(g, P("x", 3, 5, 6), len, P("w_in", 18, 6), P("b_in", 18), P("w_out", 6, 6), P("b_out", 6), 2);
+}
+static loom_tensor *c_mha_unmasked(loom_graph *g, loom_rng *r) {
+  return loom_mha(g, P("x", 2, 3, 4), NULL, P("w_in", 12, 4), P("b_in", 12), P("w_out", 4, 4), P("b_out", 4), 1);
+}
 static loom_tensor *c_conv1d_max(loom_graph *g, loom_rng *r) { /* masked: a text shorter than the window, one empty */
   loom_tensor *len = loom_input(g, "len", LOOM_I32, 1, (int[]){4});
   static int32_t lens[4] = {7, 4, 1, 0};
@@ -186,6 +196,8 @@ static const gc_case cases[] = {
     {LOOM_OP_AVGPOOL2D, "3x2 stride (2, 1) pad 1", c_avgpool2d, 1},
     {LOOM_OP_GLOBAL_AVGPOOL, "", c_global_avgpool, 1},
     {LOOM_OP_BATCHNORM, "2-D, training", c_batchnorm, 1}, {LOOM_OP_LAYERNORM, "", c_layernorm, 1},
+    /* appended last: a case's seed is 42 + its index, so earlier cases keep theirs */
+    {LOOM_OP_MHA, "2 heads, masked, one empty", c_mha, 1}, {LOOM_OP_MHA, "1 head, unmasked", c_mha_unmasked, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

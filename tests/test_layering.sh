@@ -37,7 +37,7 @@ forbid data autograd layers io model train infer serve
 forbid io data layers model train infer serve
 forbid model train infer serve
 forbid train infer serve
-forbid infer serve
+forbid infer train serve
 
 # 2. every public header has one owner
 for h in "$src"/include/loom/*.h; do

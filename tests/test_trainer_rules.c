@@ -58,6 +58,7 @@ static void test_inert_keys_are_errors(void **state) {
   if (!strstr(err.msg, "image.filters = 4,8 has no effect with image.encoder = rows")) fail_msg("%s", err.msg);
   expect_inert("configs/fashion-shop-category.ini", "task.pos_weight=3", "task.pos_weight = 3 has no effect unless task.kind = binary");
   expect_inert("configs/fashion-shop-click.ini", "data.negative_power=1", "data.negative_power = 1 has no effect unless data.negative_sampling = popularity");
+  expect_inert("configs/fashion-shop-click.ini", "data.history=all", "data.history = all has no effect without data.history_len");
   /* a file's line is named, not only --set */
   loom_data_section d;
   loom_config *c = loom_train_config_new(&d);

@@ -134,6 +134,8 @@ typedef struct loom_data_schema {
   size_t max_field_bytes;
   int64_t image_cache_bytes;
   int image_anywhere;    /* [data] image_paths = inside (0, default) | anywhere (1): see below */
+  int history_len;       /* [data] history_len: previous interactions per row (0 = none; src/data/history.c) */
+  int history_all;       /* [data] history = positives (0, default) | all (1) */
   /* Set by the trainer from [task], not a [data] key: 0 = any finite number; K >= 2 = every label
    * (numeric labels, every split) must be an integer in 0..K-1 (binary: 2, i.e. 0 or 1), checked
    * when the tables are loaded, with the file and line of the first bad one. */
@@ -159,6 +161,9 @@ typedef struct loom_data_schema {
  *   key_type = string|int (int: keys parsed as integers, so "007" and "7" are one key)
  *   image_paths = inside|anywhere (inside: an image path, once symlinks and ".." are resolved, must lie
  *     inside image_root — or the current directory when image_root is empty; anywhere: any file)
+ *   history_len = 0 (1..1024: each row carries the item indices of its user's last history_len
+ *     interactions strictly before its timestamp; needs timestamp_col, user_col, item_col)
+ *   history = positives|all (positives: rows with label > 0)
  * With key_type=string keys are compared as strings ("07" and "7" are different keys). */
 void loom_data_schema_init(loom_data_schema *s);
 /* One key of the [data] section; -1 on unknown key or bad value (the message names the key and the
@@ -241,6 +246,9 @@ typedef struct loom_batch {
   int32_t *neg_tokens;   // (B, n_neg, T) text of each negative item (when the dataset has text)
   int32_t *neg_lengths;  // (B, n_neg)
   float *neg_image;      // (B, n_neg, C, H, W) image of each negative item (when it has images)
+  int Lh;                // [data] history_len (0 = no histories)
+  int32_t *hist;         // (B, Lh) item indices of the user's earlier interactions, oldest first, 0-padded
+  int32_t *hist_len;     // (B) valid entries of hist
 } loom_batch;
 
 /* Images per row: 1 for image_col, plus [data] frames for video_col (0 = no visual input). */

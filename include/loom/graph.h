@@ -60,6 +60,7 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(COSINE_SIM, cosine_sim)   /* y = a.b / max(||a|| ||b||, eps) over the last dim */              \
   X(LSTM, lstm)               /* one LSTM direction over a sequence, fused (loom/ops_lstm.h) */    \
   X(GRU, gru)                 /* one GRU direction over a sequence, fused (loom/ops_gru.h) */      \
+  X(MHA, mha)                 /* multi-head self-attention, key padding mask (loom/ops_attention.h) */ \
   X(CONV1D_MAX, conv1d_max)   /* y = act(max_t w * x[t:t+k] + b), TextCNN (loom/ops_conv1d.h) */ \
   X(CONV2D, conv2d)           /* y = w * x + b, NCHW, stride, padding (loom/ops_conv.h) */         \
   X(MAXPOOL2D, maxpool2d)     /* y = max over each window (loom/ops_conv.h) */                     \

@@ -17,8 +17,8 @@
  *   loom_graph_backward(g, loss);                               // grads in loom_graph_grads(g)
  *   loom_graph_free(g);
  *
- * Ops are in graph.h (core), ops_conv.h, ops_conv1d.h, ops_lstm.h, ops_gru.h, ops_norm.h and loss.h;
- * layers (layers.h for the convention) in dense.h, embedding.h, lstm.h, gru.h, textcnn.h, conv.h, norm.h
+ * Ops are in graph.h (core), ops_conv.h, ops_conv1d.h, ops_lstm.h, ops_gru.h, ops_attention.h, ops_norm.h and loss.h;
+ * layers (layers.h for the convention) in dense.h, embedding.h, lstm.h, gru.h, textcnn.h, transformer.h, conv.h, norm.h
  * seq_pool.h and interact.h. */
 #ifndef LOOM_LOOM_H
 #define LOOM_LOOM_H
@@ -43,6 +43,7 @@
 #include "loom/norm.h"
 #include "loom/ops_conv.h"
 #include "loom/ops_conv1d.h"
+#include "loom/ops_attention.h"
 #include "loom/ops_gru.h"
 #include "loom/ops_lstm.h"
 #include "loom/ops_norm.h"
@@ -53,6 +54,7 @@
 #include "loom/safetensors.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
+#include "loom/transformer.h"
 #include "loom/interact.h"
 
 #endif

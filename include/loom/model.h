@@ -66,6 +66,9 @@ typedef struct loom_model {
   loom_tensor *user;               /* (B) i32 */
   loom_tensor *item;               /* (B, G) i32 */
   loom_tensor *category;           /* (B, n_cat) i32, offset into one table of all columns */
+  int Lh;                          /* [data] history_len (0 = none) */
+  bool hist_attention;             /* [interaction] history_pooling = attention */
+  loom_tensor *hist, *hist_aux;    /* (B, Lh) i32 the user's earlier items; (B, 1) 1 / len or (B, 1, Lh) mask */
   loom_tensor *label_f;            /* (B) binary targets */
   loom_tensor *label_i;            /* (B) i32 class indices */
   loom_tensor *pos_weight;         /* (1) */
@@ -76,6 +79,7 @@ typedef struct loom_model {
   loom_tensor *loss;   /* (1) mean over the batch */
   /* host buffers for inputs the batch does not hold as is, sized for cap rows */
   float *inv_len, *mask, *q_inv_len, *q_mask, *weights, *images;
+  float *h_aux;                    /* (cap, Lh) or (cap) for hist_aux */
   int32_t *labels, *cat_ids, *items, *toks, *lens;
   int32_t cat_offset[LOOM_DATA_MAX_COLS];
   float pos_weight_value;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "loom/checkpoint.h" /* the run config and checkpoint checks */
 #include "loom/config.h"
 #include "loom/data.h"
 #include "loom/error.h"
@@ -23,21 +24,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The [data] section as an owned config section: every key goes to loom_data_schema_set and is
- * recorded (later values replace earlier ones) so that the resolved config prints it back.
- * Relative paths (interactions, items, users, image_root) are made absolute when set. */
-#define LOOM_DATA_SECTION_MAX 64
-typedef struct loom_data_section {
-  loom_data_schema schema;
-  int n;
-  char key[LOOM_DATA_SECTION_MAX][LOOM_DATA_NAME];
-  char value[LOOM_DATA_SECTION_MAX][LOOM_DATA_PATH];
-  loom_cfg_section section; /* name "data", ctx = this */
-} loom_data_section;
-
-/* A config over loom_train_keys with [data] handed to ds (which must outlive the config). */
-loom_config *loom_train_config_new(loom_data_section *ds);
 
 typedef struct loom_train_opts {
   const char *config_path;           /* INI file; ignored with resume_dir (its config.ini is used) */
@@ -73,25 +59,6 @@ typedef struct loom_train_result {
 /* Runs (or resumes) a training run. Returns 0, or -1 with err naming the file, key or checkpoint
  * field at fault. */
 int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
-
-/* What [data] label_values the task of config c needs for schema s: 2 for binary (labels 0 or 1), K for
- * multiclass with numeric labels and task.classes = K, else 0 (class names, ranking, retrieval). The
- * trainer and loom-infer eval set it before opening a dataset, so a bad label in any split is refused
- * at load with its file and line. */
-int loom_train_label_values(const loom_config *c, const loom_data_schema *s);
-
-/* Checks a checkpoint written by loom_train before trusting it: safetensors structure, the metadata a
- * run needs, and that every F32 tensor is finite. -1 with err naming the file (and tensor) at fault. */
-int loom_train_check_checkpoint(const char *path, loom_error *err);
-/* Every F32 tensor of an open checkpoint is finite (loom-train never writes another kind, but a file from
- * an older build or another tool might hold a diverged model); -1 naming the tensor and element. */
-struct loom_st_file;
-/* Whether two checkpoints hold the same run state: every tensor (parameters, buffers, optimiser moments)
- * bit for bit in name, dtype and shape, and the training state in the metadata (step, epoch, optimiser
- * step, RNG, loader position, counters; not timings). 0 same; 1 different, err naming the first
- * difference; -1 when a file cannot be read (err says why). */
-int loom_train_compare_checkpoints(const char *a, const char *b, loom_error *err);
-int loom_train_check_finite(const struct loom_st_file *f, const char *path, loom_error *err);
 
 #ifdef __cplusplus
 }

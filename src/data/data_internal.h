@@ -116,4 +116,18 @@ const char *ld_quote(char *out, size_t cap, const char *s, size_t n);
  * s[0..n) (also control bytes and non-UTF-8 bytes), or "" when every character prints. */
 const char *ld_invisible_note(char *out, size_t cap, const char *s, size_t n);
 
+/* ---- behaviour histories (history.c, [data] history_len) ---- */
+typedef struct ld_history_in {
+  const struct loom_table *in;     /* interactions */
+  int c_user, c_ts;                /* user key and timestamp columns of `in` */
+  const int32_t *split_rows[3];    /* rows of train, val, test (a frozen dataset: every row as train) */
+  int64_t split_n[3];
+  const int32_t *item_idx;         /* (rows) item embedding index, 0 = unknown */
+  const float *label;              /* (rows) positive when > 0; NULL = every row is positive */
+  int L, all;                      /* history_len; history = all (1) or positives (0) */
+  const char *path, *ts_col;       /* for messages */
+} ld_history_in;
+/* hist (rows, L) and hist_len (rows) of every row in split_rows: see history.c for what a row sees. */
+int ld_history_build(const ld_history_in *h, int32_t *hist, int32_t *hist_len, struct loom_error *err);
+
 #endif

@@ -48,6 +48,7 @@ struct loom_dataset {
   int64_t *pos_off;          /* (n_users + 1) CSR of each user's training positives */
   int32_t *pos_items;
   double *pop_cdf;           /* (n_items) cumulative count^power, for popularity sampling */
+  int32_t *hist, *hist_len;  /* (n, history_len), (n): behaviour histories (history.c) */
   ld_buf text_buf;
   int32_t *tok_cache;        /* (items rows, T + 1) item text ids + length, when all text is item text */
   uint8_t *tok_done;         /* (items rows) */
@@ -576,6 +577,18 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     acc += i == 0 ? 0 : pow(ds->pop_cdf[i], s->negative_power);
     ds->pop_cdf[i] = acc;
   }
+  if (s->history_len > 0) { /* behaviour histories, history.c */
+    ds->hist = loom_calloc((size_t)(n * s->history_len), sizeof(int32_t));
+    ds->hist_len = loom_calloc((size_t)n, sizeof(int32_t));
+    if (!ds->hist || !ds->hist_len) return loom_errorf(err, "out of memory");
+    ld_history_in h = {&ds->tab[0], ds->c_user, ds->c_ts, {NULL, NULL, NULL}, {0, 0, 0}, ds->item_idx,
+                       ds->c_label >= 0 && !s->label_class ? ds->label : NULL, s->history_len, s->history_all,
+                       s->interactions, s->timestamp_col};
+    for (int k = 0; k < 3; k++)
+      h.split_rows[k] = ds->split_rows[ds->frozen ? LOOM_SPLIT_ALL : k], h.split_n[k] = ds->frozen ? 0 : ds->split_n[k];
+    if (ds->frozen) h.split_n[0] = ds->split_n[LOOM_SPLIT_ALL];
+    if (ds->has[TAB_INTER] && ld_history_build(&h, ds->hist, ds->hist_len, err) < 0) return -1;
+  }
   /* item text that lives only in the items table is tokenised once per item */
   int item_text = s->n_text > 0 && ds->has[TAB_ITEMS];
   for (int i = 0; i < s->n_text; i++) item_text &= ds->text[i].tab == TAB_ITEMS;
@@ -647,6 +660,8 @@ void loom_dataset_free(loom_dataset *ds) {
   loom_free(ds->pos_off);
   loom_free(ds->pos_items);
   loom_free(ds->pop_cdf);
+  loom_free(ds->hist);
+  loom_free(ds->hist_len);
   ld_buf_free(&ds->text_buf);
   loom_free(ds->tok_cache);
   loom_free(ds->tok_done);
@@ -694,6 +709,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   b->T = s->n_text ? s->max_len : 0;
   b->Tq = s->query_col[0] ? s->query_len : 0;
   b->n_neg = s->negatives;
+  b->Lh = s->history_len;
   b->S = loom_data_visual_slots(s);
   if (b->S) b->C = b->S * s->image.C, b->H = s->image.H, b->W = s->image.W;
   size_t B = (size_t)cap, chw = (size_t)b->C * b->H * b->W, nn = (size_t)b->n_neg;
@@ -715,6 +731,8 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   ALLOC(neg_tokens, B * nn * b->T);
   ALLOC(neg_lengths, b->T ? B * nn : 0);
   ALLOC(neg_image, B * nn * chw);
+  ALLOC(hist, B * b->Lh);
+  ALLOC(hist_len, b->Lh ? B : 0);
 #undef ALLOC
   if (!ok) {
     loom_batch_free(b);
@@ -725,7 +743,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
 
 void loom_batch_free(loom_batch *b) {
   void *ptrs[] = {b->row, b->user, b->item, b->category, b->numeric, b->tokens, b->lengths, b->query,
-                  b->query_len, b->image, b->label, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image};
+                  b->query_len, b->image, b->label, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image, b->hist, b->hist_len};
   for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) loom_free(ptrs[i]);
   memset(b, 0, sizeof *b);
 }
@@ -909,6 +927,10 @@ int ld_encode_locked(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b
     b->label[i] = ds->label[r];
     if (b->n_cat) memcpy(b->category + (size_t)i * b->n_cat, ds->cat_idx + r * b->n_cat, (size_t)b->n_cat * sizeof(int32_t));
     if (b->F) memcpy(b->numeric + (size_t)i * b->F, ds->numeric + r * b->F, (size_t)b->F * sizeof(float));
+    if (b->Lh) {
+      memcpy(b->hist + (size_t)i * b->Lh, ds->hist + r * b->Lh, (size_t)b->Lh * sizeof(int32_t));
+      b->hist_len[i] = ds->hist_len[r];
+    }
     if (b->T && row_tokens(ds, r, b->tokens + (size_t)i * b->T, b->lengths + i, err) < 0) return -1;
     if (b->Tq) {
       const char *q = loom_table_str(&ds->tab[0], ds->c_query, r);
@@ -1099,6 +1121,7 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
     int64_t ir = rows[i];
     b->row[i] = -1;
     b->user[i] = user;
+    if (b->Lh) memset(b->hist + (size_t)i * b->Lh, 0, (size_t)b->Lh * sizeof(int32_t)), b->hist_len[i] = 0;
     b->label[i] = 0;
     double x[LOOM_DATA_MAX_COLS];
     for (int f = 0; f < F; f++) {

@@ -22,6 +22,7 @@ const loom_cfg_rule loom_data_rules[] = {
     {"data.max_video_seconds", "data.video_col=", "without data.video_col; set it or remove max_video_seconds"},
     {"data.max_video_decode_s", "data.video_col=", "without data.video_col; set it or remove max_video_decode_s"},
     {"data.max_video_frames", "data.video_col=", "without data.video_col; set it or remove max_video_frames"},
+    {"data.history", "data.history_len=|0", "without data.history_len (histories are off); remove it or set history_len"},
 };
 const int loom_data_n_rules = (int)(sizeof loom_data_rules / sizeof loom_data_rules[0]);
 
@@ -270,6 +271,9 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
   if (!strcmp(key, "drop_last")) return set_int(&s->drop_last, key, value, 0, 1, err);
   if (!strcmp(key, "augment_flip")) return set_int(&s->augment_flip, key, value, 0, 1, err);
   if (!strcmp(key, "augment_crop_pad")) return set_int(&s->augment_crop_pad, key, value, 0, 64, err);
+  if (!strcmp(key, "history_len")) return set_int(&s->history_len, key, value, 0, 1024, err);
+  if (!strcmp(key, "history"))
+    return set_choice(&s->history_all, key, value, (const char *const[]){"positives", "all"}, (const int[]){0, 1}, 2, err);
   if (!strcmp(key, "max_field_bytes")) {
     int v = 0;
     if (set_int(&v, key, value, 1, 1 << 30, err) < 0) return -1;
@@ -287,7 +291,9 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
                           "numeric_cols, category_cols, split, split_ratio, missing_key, missing_image, num_words, max_len, "
                           "query_len, pad, image_size, channels, image_mean, image_std, max_image_bytes, max_image_dim, "
                           "numeric_scaling, numeric_missing, negatives, negative_sampling, negative_power, seed, batch_size, "
-                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths, video_col, frames, frame_sampling, max_video_mb, max_video_seconds, max_video_decode_s, max_video_frames",
+                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths, "
+                          "history_len, history, video_col, frames, frame_sampling, max_video_mb, max_video_seconds, "
+                          "max_video_decode_s, max_video_frames",
                      key);
 }
 
@@ -336,6 +342,9 @@ int loom_data_schema_validate(const loom_data_schema *s, loom_error *err) {
   if (s->split == LOOM_SPLIT_LEAVE_LAST && !s->user_col[0]) return loom_errorf(err, "[data] split=leave_last needs user_col");
   if (s->users[0] && !s->user_col[0]) return loom_errorf(err, "[data] users is set but user_col is not");
   if (s->negatives > 0 && !s->user_col[0]) return loom_errorf(err, "[data] negatives needs user_col (positives are per user)");
+  if (s->history_len > 0 && (!s->timestamp_col[0] || !s->user_col[0] || !s->item_col[0]))
+    return loom_errorf(err, "[data] history_len = %d needs %s (a user's history is their earlier items, ordered by time)",
+                       s->history_len, !s->timestamp_col[0] ? "timestamp_col" : !s->user_col[0] ? "user_col" : "item_col");
   if (check_leakage(s, err) < 0) return -1;
   if (s->video_col[0] && !strcmp(s->video_col, s->image_col))
     return loom_errorf(err, "[data] video_col and image_col are both '%s' — a column holds photos or videos, not both",

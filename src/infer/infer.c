@@ -15,14 +15,13 @@
 
 #include "loom/runtime.h"
 #include "loom/alloc.h"
+#include "loom/checkpoint.h"
 #include "loom/index.h"
 #include "loom/infer.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
 #include "loom/sha256.h"
-#include "loom/trainer.h"
 
-#define CKPT_FORMAT "loom-train/1"
 #define CACHE_FORMAT "loom-item-cache/1"
 
 struct loom_infer {
@@ -109,12 +108,12 @@ static int check_format(const loom_st_file *f, const char *path, loom_error *err
                             "last.safetensors of a loom-train run", path);
   if (strncmp(fmt, "loom-train/", 11) != 0)
     return loom_errorf(err, "%s: not a loom-train checkpoint (loom.format is '%.40s', expected '%s')", path, fmt,
-                       CKPT_FORMAT);
-  if (strcmp(fmt, CKPT_FORMAT) != 0) {
+                       LOOM_CKPT_FORMAT);
+  if (strcmp(fmt, LOOM_CKPT_FORMAT) != 0) {
     const char *v = loom_st_meta(f, "loom.version");
     return loom_errorf(err, "%s: checkpoint format '%.40s' (written by loom %.40s) is not one this loom %s reads "
                             "('%s') — run it with the loom version that wrote it, or retrain",
-                       path, fmt, v ? v : "?", loom_version(), CKPT_FORMAT);
+                       path, fmt, v ? v : "?", loom_version(), LOOM_CKPT_FORMAT);
   }
   const char *need[] = {"loom.task", "loom.config", "loom.prep"};
   for (int i = 0; i < 3; i++)
@@ -180,14 +179,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     loom_error_wrap(err, "%s: the tensors do not fit the model its config describes", path);
     goto fail;
   }
-  for (int i = 0; i < loom_st_count(f); i++) {
-    const char *tn = loom_st_tensor_at(f, i)->name;
-    if (strncmp(tn, "_train.", 7) != 0 && !loom_graph_find(s->m->g, tn)) {
-      loom_errorf(err, "%s: tensor '%s' belongs to no parameter of the model — the checkpoint is from another model",
-                  path, tn);
-      goto fail;
-    }
-  }
+  if (loom_ckpt_check_tensors(f, s->m->g, path, err) < 0) goto fail;
   if (loom_train_check_finite(f, path, err) < 0) goto fail;
   loom_st_close(f);
   f = NULL;

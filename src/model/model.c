@@ -23,6 +23,7 @@
 #include "loom/pretrained.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
+#include "history_pool.h"
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
 
@@ -85,6 +86,10 @@ const loom_cfg_key loom_train_keys[] = {
     {"interaction", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"interaction", "user_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "user ID embedding size (0 = none)"},
     {"interaction", "item_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "item ID embedding size (0 = none)"},
+    {"interaction", "history_pooling", LOOM_CFG_CHOICE, "mean", "mean|attention", 0, 0,
+     "how the user's earlier items ([data] history_len) become one vector fed to fusion: mean of their item "
+     "embeddings (shared with the candidate's, needs item_dim > 0), or attention: weights softmax(candidate . item / "
+     "sqrt(item_dim)) over them (DIN-style target attention)"},
     {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
     {"interaction", "embedding_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "dropout on the user, item and category embedding vectors (training only; needs an embedding)"},
@@ -181,6 +186,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"task.temperature", "task.kind=retrieval and task.loss=triplet", "with task.loss = triplet (it is InfoNCE's); remove it or set task.loss = infonce"},
     {"task.margin", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
     {"task.margin", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (it is the triplet loss's); remove it or set task.loss = triplet"},
+    {"interaction.history_pooling", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
+    {"data.history_len", PAIRWISE, "on a ranking or retrieval model: only binary and multiclass models read histories; remove it"},
     {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
     {"task.eval_negatives", "task.kind!=ranking", "unless task.kind = ranking (sampled ranking metrics); remove it"},
     /* [train] */
@@ -516,9 +523,9 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
 /* The fields of the interaction tower, kept apart for fusion modes that cross them (fm). */
 typedef struct {
   int n;
-  loom_tensor *x[3 + LOOM_DATA_MAX_COLS];
-  int dim[3 + LOOM_DATA_MAX_COLS];
-  char name[3 + LOOM_DATA_MAX_COLS][24];
+  loom_tensor *x[4 + LOOM_DATA_MAX_COLS];
+  int dim[4 + LOOM_DATA_MAX_COLS];
+  char name[4 + LOOM_DATA_MAX_COLS][24];
 } field_list;
 
 static void add_field(field_list *f, loom_tensor *x, int dim, const char *name) {
@@ -530,7 +537,7 @@ static void add_field(field_list *f, loom_tensor *x, int dim, const char *name) 
 static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, int *dim,
                                       field_list *fields) {
   loom_graph *g = b->g;
-  loom_tensor *parts[3 + 1];
+  loom_tensor *parts[4 + 1];
   int np = 0, total = 0;
   float edrop = (float)loom_config_float(c, "interaction", "embedding_dropout");
   if (m->F > 0) {
@@ -555,10 +562,20 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
   if (id > 0 && prep->items) {
     m->item = loom_input(g, "item", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
-    parts[np++] = loom_layer_embedding(g, "interaction.item_embedding", m->item, &eo, b->rng);
+    loom_tensor *cand = parts[np++] = loom_layer_embedding(g, "interaction.item_embedding", m->item, &eo, b->rng);
     if (edrop > 0) parts[np - 1] = loom_dropout(g, parts[np - 1], edrop);
     add_field(fields, parts[np - 1], id, "item");
     total += id;
+    if (m->Lh > 0) { /* the user's history through the same item table (src/model/history.c) */
+      m->hist_attention = !strcmp(loom_config_str(c, "interaction", "history_pooling"), "attention");
+      m->hist = loom_input(g, "history", LOOM_I32, 2, (int[]){LOOM_BATCH, m->Lh});
+      m->hist_aux = m->hist_attention ? loom_input(g, "history_mask", LOOM_F32, 3, (int[]){LOOM_BATCH, 1, m->Lh})
+                                      : loom_input(g, "history_inv_len", LOOM_F32, 2, (int[]){LOOM_BATCH, 1});
+      loom_tensor *w = loom_graph_find(g, "interaction.item_embedding.weight");
+      parts[np++] = loom_history_pool(g, w, cand, m->hist, m->hist_aux, m->Lh, id, m->hist_attention);
+      add_field(fields, parts[np - 1], id, "history");
+      total += id;
+    }
   }
   if (cd > 0 && m->n_cat > 0) {
     /* one table for every category column; column j's ids start at cat_offset[j] */
@@ -786,7 +803,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   }
   m->ds = ds;
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
-  m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1;
+  m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1, m->Lh = probe.Lh;
   loom_batch_free(&probe);
   if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
   m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
@@ -919,6 +936,11 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   }
   if (n == 0) {
     loom_errorf(err, "every tower is disabled — enable at least one of text, image, interaction");
+    goto fail;
+  }
+  if (m->Lh > 0 && !m->hist) {
+    loom_errorf(err, "[data] history_len = %d has no effect: the history is read through the item ID embedding — set "
+                     "interaction.item_dim > 0 (and interaction.enabled = true) or remove history_len", m->Lh);
     goto fail;
   }
   if (edrop > 0 && !m->user && !m->item && !m->category) {
@@ -1120,7 +1142,7 @@ void loom_model_free(loom_model *m) {
   loom_free(m->labels);
   loom_free(m->cat_ids);
   loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
-  loom_free(m->items), loom_free(m->toks), loom_free(m->lens);
+  loom_free(m->items), loom_free(m->toks), loom_free(m->lens), loom_free(m->h_aux);
   loom_free(m);
 }
 
@@ -1144,13 +1166,15 @@ static int grow(loom_model *m, int B, loom_error *err) {
     m->labels = alloc_n(n, sizeof(int32_t));
     m->cat_ids = alloc_n(n * (size_t)m->n_cat, sizeof(int32_t));
     m->items = alloc_n(n * G, sizeof(int32_t));
+    loom_free(m->h_aux);
+    m->h_aux = alloc_n(n * (size_t)(m->Lh > 0 ? m->Lh : 1), sizeof(float));
     bool pw = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL, tw = pw || m->share_T;
     m->toks = tw ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
     m->lens = tw ? alloc_n(n * G, sizeof(int32_t)) : NULL;
     m->images = pw ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
     m->cap = B;
     if (!m->inv_len || !m->mask || !m->q_inv_len || !m->q_mask || !m->weights || !m->labels || !m->cat_ids ||
-        !m->items || (tw && (!m->toks || !m->lens)) || (pw && !m->images)) {
+        !m->items || !m->h_aux || (tw && (!m->toks || !m->lens)) || (pw && !m->images)) {
       m->cap = 0;
       return loom_errorf(err, "out of memory for a batch of %d rows", B);
     }
@@ -1161,6 +1185,7 @@ static int grow(loom_model *m, int B, loom_error *err) {
   if (m->query_inv_len) loom_input_bind(m->query_inv_len, m->q_inv_len);
   if (m->query_mask) loom_input_bind(m->query_mask, m->q_mask);
   if (m->category) loom_input_bind(m->category, m->cat_ids);
+  if (m->hist_aux) loom_input_bind(m->hist_aux, m->h_aux);
   if (m->label_i) loom_input_bind(m->label_i, m->labels);
   if (m->row_weight) loom_input_bind(m->row_weight, m->weights + 1), loom_input_bind(m->inv_weight, m->weights);
   if (m->share_T) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
@@ -1307,6 +1332,11 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   if (m->numeric) loom_input_bind(m->numeric, b->numeric);
   if (m->user) loom_input_bind(m->user, b->user);
   if (m->item) loom_input_bind(m->item, b->item);
+  if (m->hist) {
+    assert(b->Lh == m->Lh);
+    loom_input_bind(m->hist, b->hist);
+    loom_history_aux(b->hist_len, B, m->Lh, m->hist_attention, m->h_aux);
+  }
   if (m->category)
     for (int i = 0; i < B; i++)
       for (int j = 0; j < m->n_cat; j++) m->cat_ids[i * m->n_cat + j] = m->cat_offset[j] + b->category[i * m->n_cat + j];

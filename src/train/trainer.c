@@ -3,7 +3,6 @@
  * metadata (config, preprocessing, input SHA-256, metric history, step, RNG and loader states);
  * best.safetensors = the model and the same metadata, without the optimiser. The graph is model.c's. */
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -13,15 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "loom/alloc.h"
+#include "loom/checkpoint.h"
 #include "loom/evaluate.h"
 #include "loom/file.h"
 #include "loom/metrics.h"
@@ -34,126 +31,17 @@
 #include "loom/sha256.h"
 #include "loom/trainer.h"
 #include "loom/wordvec.h"
-
-#define CKPT_FORMAT "loom-train/1"
-#define MAX_METRICS LOOM_TRAIN_MAX_METRICS
-
-/* ---------------------------------------------------------------- [data] as an owned section */
-
-static int is_path_key(const char *k) {
-  return !strcmp(k, "interactions") || !strcmp(k, "items") || !strcmp(k, "users") || !strcmp(k, "image_root");
-}
-
-static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
-  loom_data_section *d = ctx;
-  char abs[LOOM_DATA_PATH];
-  const char *v = value;
-  if (is_path_key(key) && value[0] && value[0] != '/') {
-    char cwd[LOOM_DATA_PATH / 2];
-    if (!getcwd(cwd, sizeof cwd)) return loom_errorf(err, "%s: cannot resolve the relative path '%s'", key, value);
-    if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, value) >= sizeof abs)
-      return loom_errorf(err, "%s: path too long", key);
-    v = abs;
-  }
-  if (loom_data_schema_set(&d->schema, key, v, err) < 0) return -1;
-  int i = 0;
-  while (i < d->n && strcmp(d->key[i], key) != 0) i++;
-  if (i == d->n) {
-    if (d->n == LOOM_DATA_SECTION_MAX) return loom_errorf(err, "too many [data] keys");
-    d->n++;
-  }
-  snprintf(d->key[i], sizeof d->key[i], "%s", key);
-  snprintf(d->value[i], sizeof d->value[i], "%s", v);
-  return 0;
-}
-
-static size_t data_dump(void *ctx, char *buf, size_t cap) {
-  loom_data_section *d = ctx;
-  size_t n = 0;
-  for (int i = 0; i < d->n; i++) {
-    char q[2 * LOOM_DATA_PATH + 3]; /* quoted so that a path with a trailing space or a ';' reads back */
-    loom_config_quote(d->value[i], q, sizeof q);
-    int k = snprintf(buf ? buf + n : NULL, buf && n < cap ? cap - n : 0, "%s = %s\n", d->key[i], q);
-    n += (size_t)k;
-  }
-  return n;
-}
-
-loom_config *loom_train_config_new(loom_data_section *ds) {
-  memset(ds, 0, sizeof *ds);
-  loom_data_schema_init(&ds->schema);
-  ds->section = (loom_cfg_section){"data", ds, data_set, data_dump};
-  loom_config *c = loom_config_new(loom_train_keys, loom_train_n_keys);
-  if (c) loom_config_add_section(c, &ds->section);
-  return c;
-}
+#include "train_internal.h"
 
 /* ---------------------------------------------------------------- the run */
 
-typedef struct run {
-  loom_data_section dsec;
-  loom_config *cfg;
-  loom_dataset *ds;
-  loom_model *m;
-  loom_optim *opt;
-  loom_loader *train_ld;
-  loom_lr_schedule sched;
-  float clip;
-  long step, epoch, epochs, max_steps, eval_every, log_every, patience, bad_evals, best_step, last_eval_step,
-      last_save_step, total_steps;
-  double best;
-  int monitor; /* index into val[], or -1 for val_loss */
-  bool monitor_max;
-  char monitor_name[32];
-  double loss_sum;
-  long loss_n;
-  /* validation */
-  loom_evaluator *ev;
-  int64_t *best_confusion;   /* multiclass: the confusion matrix at the best validation */
-  /* history: metrics.csv text */
-  char *hist;
-  size_t hist_len, hist_cap;
-  /* output */
-  char dir[1024];
-  FILE *log, *progress;
-  bool tty;
-  char *config_text, *prep_text, *inputs_json;
-  double t0, t_window, t_print;
-  long samples_window, samples_total;
-  double wait_first, wait_later; /* seconds blocked in loom_loader_next: first epoch of this process, later */
-  long epoch_start;              /* r->epoch when this process started (resume starts mid-run) */
-  double first_loss, last_train_loss;
-  bool have_first;
-  /* non-finite losses and gradients (train.nonfinite): skipped batches in total and in a row (both in
-   * last.safetensors), and the graph's buffers before the forward, put back when a batch is skipped */
-  bool skip_nonfinite;
-  long max_skips, skipped, consec_skips;
-  float *buf_snap;
-  bool have_ckpt; /* last.safetensors holds this run (written, or resumed from) */
-  /* the run directory: .loom.lock held (flock) for the run's life; created by this process */
-  int lock_fd;
-  bool created_dir, created_lock;
-  /* degenerate validation: the configured monitor was undefined (one class), so val_loss is monitored */
-  char undefined_metric[32], undefined_why[160];
-  bool at_epoch_end; /* the loader has just ended epoch r->epoch (no step taken in the next one yet) */
-  /* text.pretrained: metadata loom.pretrained (file, hash, counts) and the line log.txt gets */
-  char *pretrained_json;
-  char pretrained_note[2048];
-} run;
-
-/* The epoch of the latest step, 1-based: what the bar, the log, the evaluation lines and metrics.csv
- * all say. r->epoch counts completed epochs, so a step in the middle of the third epoch is in epoch 3,
- * and the validation right after the third epoch ends is still epoch 3. */
-static long epoch_no(const run *r) { return r->at_epoch_end ? r->epoch : r->epoch + 1; }
-
-static double now(void) {
+double train_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(run *r, const char *fmt, ...) {
+void train_logf(run *r, const char *fmt, ...) {
   if (!r->log) return;
   va_list ap;
   va_start(ap, fmt);
@@ -161,6 +49,8 @@ static void logf_(run *r, const char *fmt, ...) {
   va_end(ap);
   fflush(r->log);
 }
+
+void train_path_in(char *out, size_t n, const run *r, const char *name) { snprintf(out, n, "%s/%s", r->dir, name); }
 
 static int hist_append(run *r, const char *s) {
   size_t n = strlen(s);
@@ -175,104 +65,10 @@ static int hist_append(run *r, const char *s) {
   return 0;
 }
 
-static void path_in(char *out, size_t n, const run *r, const char *name) { snprintf(out, n, "%s/%s", r->dir, name); }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* One SHA-256 for every image file the data refers to: over the distinct paths in sorted order, each
- * followed by its file's own SHA-256 ("missing" for runs with missing_image = zero; "outside" for a path
- * that [data] image_paths = inside refuses, which is never read). Reads the image column from the items
- * table when it has one, else from the interactions table; opens each file as the loader would
- * (loom_dataset_image_file), so the digest covers exactly what training reads. */
-static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char hex[65], int64_t *n_files,
-                         loom_error *err) {
-  *n_files = 0;
-  if (!s->image_col[0]) return 0;
-  loom_table t;
-  loom_colspec spec = {s->image_col, LOOM_COL_STRING, 1};
-  const char *src = s->items[0] ? s->items : s->interactions;
-  if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
-  if (!t.cols[0].present && src == s->items) {
-    loom_table_free(&t);
-    src = s->interactions;
-    if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
-  }
-  const char **paths = loom_malloc(sizeof *paths * (size_t)(t.nrows ? t.nrows : 1));
-  if (!paths) {
-    loom_table_free(&t);
-    return loom_errorf(err, "out of memory hashing the images of %s", src);
-  }
-  int64_t n = 0;
-  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++)
-    if (loom_table_str(&t, 0, i)[0]) paths[n++] = loom_table_str(&t, 0, i);
-  qsort(paths, (size_t)n, sizeof *paths, cmp_str);
-  loom_sha256 all;
-  loom_sha256_init(&all);
-  int rc = 0;
-  for (int64_t i = 0; i < n; i++) {
-    if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0) continue;
-    char full[4096], one[65];
-    loom_error ignored;
-    if (loom_dataset_image_file(ds, paths[i], full, sizeof full, &ignored) < 0) snprintf(one, sizeof one, "outside");
-    else if (loom_sha256_file(full, one, &ignored) < 0) {
-      if (loom_stop_requested()) { /* interrupted while hashing a huge file: not "missing" */
-        rc = loom_file_interrupted(full, err);
-        break;
-      }
-      snprintf(one, sizeof one, "missing");
-    }
-    loom_sha256_update(&all, paths[i], strlen(paths[i]) + 1);
-    loom_sha256_update(&all, one, strlen(one) + 1);
-    (*n_files)++;
-  }
-  uint8_t d[32];
-  loom_sha256_final(&all, d);
-  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
-  loom_free(paths);
-  loom_table_free(&t);
-  return rc;
-}
-
-/* {"interactions": {"path": ..., "sha256": ...}, ..., "images": {"root", "files", "sha256"}}: the
- * CSV inputs one by one, and every image file they refer to as one digest. Built with cJSON, so any
- * path (quotes, backslashes, control characters) gives valid JSON. */
-static int inputs_json(run *r, loom_error *err) {
-  const loom_data_schema *s = &r->dsec.schema;
-  const char *names[3] = {"interactions", "items", "users"};
-  const char *paths[3] = {s->interactions, s->items, s->users};
-  cJSON *o = cJSON_CreateObject();
-  bool oom = !o;
-  for (int i = 0; !oom && i < 3; i++) {
-    if (!paths[i][0]) continue;
-    char hex[65];
-    if (loom_sha256_file(paths[i], hex, err) < 0) {
-      cJSON_Delete(o);
-      return -1;
-    }
-    cJSON *f = cJSON_AddObjectToObject(o, names[i]);
-    oom = !f || !cJSON_AddStringToObject(f, "path", paths[i]) || !cJSON_AddStringToObject(f, "sha256", hex);
-  }
-  char ihex[65];
-  int64_t n_images;
-  if (!oom && images_digest(r->ds, s, ihex, &n_images, err) < 0) {
-    cJSON_Delete(o);
-    return -1;
-  }
-  if (!oom && n_images > 0) {
-    cJSON *f = cJSON_AddObjectToObject(o, "images");
-    oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
-          !cJSON_AddNumberToObject(f, "files", (double)n_images) || !cJSON_AddStringToObject(f, "sha256", ihex);
-  }
-  char *text = oom ? NULL : cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  r->inputs_json = text ? loom_strdup(text) : NULL;
-  cJSON_free(text);
-  return r->inputs_json ? 0 : loom_errorf(err, "out of memory");
-}
-
-/* ---------------------------------------------------------------- metrics */
 
 /* The validation evaluator, the monitored metric and metrics.csv's header. */
+/* ---------------------------------------------------------------- metrics */
+
 static int setup_metrics(run *r, loom_error *err) {
   loom_model *m = r->m;
   if (!(r->ev = loom_evaluator_new(m, r->ds, r->cfg, LOOM_SPLIT_VAL, err))) return -1;
@@ -342,7 +138,7 @@ static void monitor_fallback(run *r, bool warn) {
     snprintf(msg, sizeof msg, "warning: %s is undefined (%s) — monitoring val_loss instead, so best.safetensors is the "
              "model with the lowest validation loss; give the validation split both kinds of label ([data] split, "
              "split_ratio, seed) to monitor %s\n", r->monitor_name, r->undefined_why, r->monitor_name);
-    logf_(r, "%s", msg);
+    train_logf(r, "%s", msg);
     if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
   } else {
     snprintf(r->undefined_why, sizeof r->undefined_why, "undefined on the validation split before the resume");
@@ -360,13 +156,6 @@ static const char *fmt_metric(char *buf, size_t n, double v) {
 }
 
 /* ---------------------------------------------------------------- non-finite values */
-
-/* Index of the first NaN or Inf in x[0, n), or -1. */
-static long first_nonfinite(const float *x, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(x[i])) return (long)i;
-  return -1;
-}
 
 static size_t buffers_numel(loom_graph *g) {
   size_t n = 0;
@@ -393,18 +182,18 @@ static int check_finite_state(run *r, const char *name, bool with_state, loom_er
   float v = 0;
   for (int i = 0; at < 0 && i < loom_graph_n_param_tensors(g); i++) {
     loom_tensor *t = loom_graph_param_tensor(g, i);
-    if ((at = first_nonfinite(t->data, loom_tensor_numel(t))) >= 0) what = "parameter", tname = t->name, v = t->data[at];
+    if ((at = loom_ckpt_first_nonfinite(t->data, loom_tensor_numel(t))) >= 0) what = "parameter", tname = t->name, v = t->data[at];
   }
   for (int i = 0; at < 0 && i < loom_graph_n_buffer_tensors(g); i++) {
     loom_tensor *t = loom_graph_buffer_tensor(g, i);
-    if (t->dtype == LOOM_F32 && (at = first_nonfinite(t->data, loom_tensor_numel(t))) >= 0)
+    if (t->dtype == LOOM_F32 && (at = loom_ckpt_first_nonfinite(t->data, loom_tensor_numel(t))) >= 0)
       what = "buffer", tname = t->name, v = t->data[at];
   }
   for (int k = 0; with_state && at < 0 && k < loom_optim_n_state(r->opt); k++) {
     const float *s = loom_optim_state(r->opt, k, &what, NULL);
     for (int i = 0; at < 0 && i < loom_graph_n_param_tensors(g); i++) {
       loom_tensor *t = loom_graph_param_tensor(g, i);
-      if ((at = first_nonfinite(s + t->value_off, loom_tensor_numel(t))) >= 0) tname = t->name, v = s[t->value_off + (size_t)at];
+      if ((at = loom_ckpt_first_nonfinite(s + t->value_off, loom_tensor_numel(t))) >= 0) tname = t->name, v = s[t->value_off + (size_t)at];
     }
   }
   if (at < 0) return 0;
@@ -444,7 +233,7 @@ static int skip_batch(run *r, const char *fault, loom_error *err) {
   char msg[1024];
   snprintf(msg, sizeof msg, "step %ld: skipped the batch (no update): %s; %ld in a row, %ld in total\n", r->step + 1,
            fault, r->consec_skips, r->skipped);
-  logf_(r, "%s", msg);
+  train_logf(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
   if (r->consec_skips >= r->max_skips)
     return loom_errorf(err, "step %ld: %ld batches in a row had a non-finite loss or gradient (train.max_skips = %ld) "
@@ -491,7 +280,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
     loom_errorf(err, "out of memory writing a checkpoint");
     goto done;
   }
-  if (loom_st_writer_meta(w, "loom.format", CKPT_FORMAT, err) < 0 ||
+  if (loom_st_writer_meta(w, "loom.format", LOOM_CKPT_FORMAT, err) < 0 ||
       loom_st_writer_meta(w, "loom.kind", with_state ? "train-state" : "model", err) < 0 ||
       loom_st_writer_meta(w, "loom.version", loom_version(), err) < 0 ||
       loom_st_writer_meta(w, "loom.isa", loom_isa_name(loom_runtime_isa()), err) < 0 ||
@@ -512,7 +301,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
       meta_long(w, "train.skipped", r->skipped, err) < 0 || meta_long(w, "train.consec_skips", r->consec_skips, err) < 0)
     goto done;
   char path[1100];
-  path_in(path, sizeof path, r, name);
+  train_path_in(path, sizeof path, r, name);
   rc = loom_st_write(w, path, err);
   if (rc == 0 && with_state) r->have_ckpt = true;
 done:
@@ -521,120 +310,19 @@ done:
   return rc;
 }
 
-static const char *const required_meta[] = {"loom.format", "loom.kind", "loom.version", "loom.task", "loom.config",
-                                            "loom.prep", "loom.inputs", "loom.metrics", "train.step",
-                                            "train.epoch", "train.optim_steps", "train.graph_rng", "train.loader",
-                                            "train.best", "train.best_step", "train.bad_evals", "train.loss_sum",
-                                            "train.loss_n"};
-
-static int check_meta(const loom_st_file *f, const char *path, loom_error *err) {
-  const char *fmt = loom_st_meta(f, "loom.format");
-  if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
-    return loom_errorf(err, "%s: not a loom-train checkpoint (metadata loom.format is %s%s%s, expected '%s')", path,
-                       fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", CKPT_FORMAT);
-  for (size_t i = 0; i < sizeof required_meta / sizeof *required_meta; i++)
-    if (!loom_st_meta(f, required_meta[i]))
-      return loom_errorf(err, "%s: metadata '%s' is missing — the checkpoint is incomplete; use another one", path,
-                         required_meta[i]);
-  return 0;
-}
-
-static int parse_long(const loom_st_file *f, const char *path, const char *key, long *out, loom_error *err) {
-  const char *s = loom_st_meta(f, key);
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < 0)
-    return loom_errorf(err, "%s: metadata '%s' = '%.40s' is not a non-negative integer — the checkpoint is corrupt",
-                       path, key, s);
-  *out = v;
-  return 0;
-}
-static int parse_double(const loom_st_file *f, const char *path, const char *key, double *out, loom_error *err) {
-  const char *s = loom_st_meta(f, key);
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end) return loom_errorf(err, "%s: metadata '%s' = '%.40s' is not a number — the checkpoint is corrupt", path, key, s);
-  *out = v;
-  return 0;
-}
-
-int loom_train_check_finite(const loom_st_file *f, const char *path, loom_error *err) {
-  float buf[1024];
-  for (int i = 0; i < loom_st_count(f); i++) {
-    const loom_st_tensor *t = loom_st_tensor_at(f, i);
-    if (t->dtype != LOOM_ST_F32) continue;
-    for (uint64_t s = 0; s < t->numel; s += 1024) {
-      size_t n = t->numel - s < 1024 ? (size_t)(t->numel - s) : 1024;
-      memcpy(buf, (const char *)t->data + s * sizeof(float), n * sizeof(float)); /* data may be unaligned */
-      long at = first_nonfinite(buf, n);
-      if (at >= 0)
-        return loom_errorf(err, "%s: tensor '%s' element %" PRIu64 " = %g is not finite — the checkpoint holds a "
-                                "diverged model; use an earlier checkpoint or start again with a lower train.lr",
-                           path, t->name, s + (uint64_t)at, (double)buf[at]);
-    }
-  }
-  return 0;
-}
-
-/* The training state in a checkpoint's metadata (timings and the metrics history are left out). */
-static const char *const state_keys[] = {"loom.format",     "loom.kind",        "loom.task",       "train.step",
-                                         "train.epoch",     "train.optim_steps", "train.graph_rng", "train.loader",
-                                         "train.best",      "train.best_step",  "train.bad_evals", "train.loss_sum",
-                                         "train.loss_n",    "train.skipped",    "train.consec_skips", "train.at_epoch_end"};
-
-static int compare_files(const loom_st_file *fa, const loom_st_file *fb, const char *a, const char *b, loom_error *err) {
-  if (loom_st_count(fa) != loom_st_count(fb))
-    return loom_errorf(err, "%s holds %d tensors, %s %d", a, loom_st_count(fa), b, loom_st_count(fb));
-  for (int i = 0; i < loom_st_count(fa); i++) {
-    const loom_st_tensor *ta = loom_st_tensor_at(fa, i), *tb = loom_st_find(fb, ta->name);
-    if (!tb) return loom_errorf(err, "tensor '%s' of %s is missing from %s", ta->name, a, b);
-    if (ta->dtype != tb->dtype || ta->ndim != tb->ndim || memcmp(ta->shape, tb->shape, sizeof(int64_t) * (size_t)ta->ndim))
-      return loom_errorf(err, "tensor '%s' has another dtype or shape in %s", ta->name, b);
-    const unsigned char *pa = ta->data, *pb = tb->data;
-    for (uint64_t k = 0; k < ta->end - ta->begin; k++)
-      if (pa[k] != pb[k])
-        return loom_errorf(err, "tensor '%s' differs first at element %" PRIu64 " (byte %" PRIu64 ")", ta->name,
-                           k / loom_st_dtype_size(ta->dtype), k);
-  }
-  for (size_t i = 0; i < sizeof state_keys / sizeof *state_keys; i++) {
-    const char *va = loom_st_meta(fa, state_keys[i]), *vb = loom_st_meta(fb, state_keys[i]);
-    if ((va == NULL) != (vb == NULL) || (va && strcmp(va, vb) != 0))
-      return loom_errorf(err, "metadata '%s' differs: '%.60s' vs '%.60s'", state_keys[i], va ? va : "(none)",
-                         vb ? vb : "(none)");
-  }
-  return 0;
-}
-
-int loom_train_compare_checkpoints(const char *a, const char *b, loom_error *err) {
-  loom_st_file *fa = loom_st_open(a, err), *fb = fa ? loom_st_open(b, err) : NULL;
-  int rc = !fa || !fb ? -1 : compare_files(fa, fb, a, b, err) < 0 ? 1 : 0;
-  loom_st_close(fa);
-  loom_st_close(fb);
-  return rc;
-}
-
-int loom_train_check_checkpoint(const char *path, loom_error *err) {
-  loom_st_file *f = loom_st_open(path, err);
-  if (!f) return -1;
-  int rc = check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0 ? -1 : 0;
-  loom_st_close(f);
-  return rc;
-}
-
 /* An optional counter (absent from checkpoints of older builds: 0). */
 static int parse_long_opt(const loom_st_file *f, const char *path, const char *key, long *out, loom_error *err) {
   *out = 0;
-  return loom_st_meta(f, key) ? parse_long(f, path, key, out, err) : 0;
+  return loom_st_meta(f, key) ? loom_ckpt_meta_long(f, path, key, out, err) : 0;
 }
 
 static int restore(run *r, loom_error *err) {
   char path[1100];
-  path_in(path, sizeof path, r, "last.safetensors");
+  train_path_in(path, sizeof path, r, "last.safetensors");
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return -1;
   int rc = -1;
-  if (check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0) goto done;
+  if (loom_ckpt_check_meta(f, path, err) < 0 || loom_train_check_finite(f, path, err) < 0) goto done;
   if (strcmp(loom_st_meta(f, "loom.kind"), "train-state") != 0) {
     loom_errorf(err, "%s: holds a model without training state (loom.kind = %s) — it cannot be resumed", path,
                 loom_st_meta(f, "loom.kind"));
@@ -662,12 +350,12 @@ static int restore(run *r, loom_error *err) {
     loom_errorf(err, "%s: metadata 'train.graph_rng' = '%.40s' is not 16 hex digits — the checkpoint is corrupt", path, rng);
     goto done;
   }
-  if (parse_long(f, path, "train.step", &r->step, err) < 0 || parse_long(f, path, "train.epoch", &r->epoch, err) < 0 ||
-      parse_long(f, path, "train.optim_steps", &optim_steps, err) < 0 ||
-      parse_long(f, path, "train.best_step", &r->best_step, err) < 0 ||
-      parse_long(f, path, "train.bad_evals", &r->bad_evals, err) < 0 ||
-      parse_long(f, path, "train.loss_n", &loss_n, err) < 0 || parse_double(f, path, "train.best", &r->best, err) < 0 ||
-      parse_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0 ||
+  if (loom_ckpt_meta_long(f, path, "train.step", &r->step, err) < 0 || loom_ckpt_meta_long(f, path, "train.epoch", &r->epoch, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.optim_steps", &optim_steps, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.best_step", &r->best_step, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.bad_evals", &r->bad_evals, err) < 0 ||
+      loom_ckpt_meta_long(f, path, "train.loss_n", &loss_n, err) < 0 || loom_ckpt_meta_double(f, path, "train.best", &r->best, err) < 0 ||
+      loom_ckpt_meta_double(f, path, "train.loss_sum", &r->loss_sum, err) < 0 ||
       parse_long_opt(f, path, "train.skipped", &r->skipped, err) < 0 ||
       parse_long_opt(f, path, "train.consec_skips", &r->consec_skips, err) < 0 ||
       parse_long_opt(f, path, "train.at_epoch_end", &at_end, err) < 0)
@@ -709,13 +397,7 @@ static int restore(run *r, loom_error *err) {
     snprintf(tn, sizeof tn, "_train.optim.%s", sn);
     if (loom_st_read_f32(f, tn, s, n, err) < 0) goto done;
   }
-  for (int i = 0; i < loom_st_count(f); i++) {
-    const char *name = loom_st_tensor_at(f, i)->name;
-    if (!strncmp(name, "_train.", 7) || loom_graph_find(r->m->g, name)) continue;
-    loom_errorf(err, "%s: tensor '%s' belongs to no parameter of the model — the checkpoint is from another model",
-                path, name);
-    goto done;
-  }
+  if (loom_ckpt_check_tensors(f, r->m->g, path, err) < 0) goto done;
   if (loom_loader_state_from_string(r->train_ld, loom_st_meta(f, "train.loader"), err) < 0) {
     loom_error_wrap(err, "%s: metadata 'train.loader'", path);
     goto done;
@@ -812,7 +494,7 @@ static int write_report(run *r, double wall, loom_error *err) {
     return -1;
   }
   char path[1100];
-  path_in(path, sizeof path, r, "report.html");
+  train_path_in(path, sizeof path, r, "report.html");
   int rc = loom_report_write_html(rep, path, err);
   loom_report_free(rep);
   return rc;
@@ -820,48 +502,10 @@ static int write_report(run *r, double wall, loom_error *err) {
 
 /* ---------------------------------------------------------------- the loop */
 
-static void fmt_eta(char *buf, size_t n, double s) {
-  if (!(s >= 0) || s > 1e7) {
-    snprintf(buf, n, "--:--");
-    return;
-  }
-  long t = (long)(s + 0.5);
-  if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
-}
-
-static void show_progress(run *r, double loss, double sps, bool line_due) {
-  double t = now();
-  char eta[32];
-  double rate = r->samples_total > 0 ? (double)(r->step - r->last_save_step + 1) : 0;
-  (void)rate;
-  long left = r->total_steps - r->step;
-  double per_step = r->samples_total > 0 ? (t - r->t0) / (double)(r->samples_total) : 0;
-  fmt_eta(eta, sizeof eta, per_step * (double)left * (double)r->dsec.schema.batch_size);
-  if (r->progress && r->tty) {
-    if (t - r->t_print >= 0.1 || line_due) {
-      int width = 24, fill = r->total_steps > 0 ? (int)((double)width * (double)r->step / (double)r->total_steps) : 0;
-      if (fill > width) fill = width;
-      fprintf(r->progress, "\r[%.*s%.*s] %ld/%ld ep %ld loss %.4f %.0f samples/s ETA %s  ", fill,
-              "########################", width - fill, "........................", r->step, r->total_steps,
-              epoch_no(r), loss, sps, eta);
-      fflush(r->progress);
-      r->t_print = t;
-    }
-  } else if (r->progress && line_due) {
-    fprintf(r->progress, "step %ld/%ld epoch %ld loss %.4f %.0f samples/s ETA %s\n", r->step, r->total_steps,
-            epoch_no(r), loss, sps, eta);
-    fflush(r->progress);
-  }
-  if (line_due)
-    logf_(r, "step %ld/%ld epoch %ld loss %.6f lr %.6g %.0f samples/s\n", r->step, r->total_steps, epoch_no(r), loss,
-          (double)loom_lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), sps);
-}
-
 /* Validation, metrics.csv row, best checkpoint, last checkpoint, report. */
 static int eval_and_save(run *r, double wall, loom_error *err) {
   if (evaluate(r, err) < 0) return -1;
-  double t = now(), dt = t - r->t_window;
+  double t = train_now(), dt = t - r->t_window;
   double sps = dt > 0 ? (double)r->samples_window / dt : 0;
   r->t_window = t, r->samples_window = 0;
   char row[4096];
@@ -892,18 +536,16 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   for (int i = 0; i < ev->n_metrics; i++)
     k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %s", ev->names[i], fmt_metric(num, sizeof num, ev->val[i]));
   snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
-  logf_(r, "%s", msg);
+  train_logf(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
   char path[1100];
-  path_in(path, sizeof path, r, "metrics.csv");
+  train_path_in(path, sizeof path, r, "metrics.csv");
   if (loom_write_file_atomic(path, r->hist, r->hist_len, err) < 0) return -1;
   if (better && save_ckpt(r, "best.safetensors", false, err) < 0) return -1;
   if (save_ckpt(r, "last.safetensors", true, err) < 0) return -1;
   r->last_save_step = r->step;
   return write_report(r, wall, err);
 }
-
-static void release_run_dir(run *r, bool failed);
 
 static void run_free(run *r) {
   loom_loader_free(r->train_ld);
@@ -915,143 +557,9 @@ static void run_free(run *r) {
   loom_free(r->best_confusion), loom_free(r->hist);
   loom_free(r->config_text), loom_free(r->prep_text), loom_free(r->inputs_json), loom_free(r->pretrained_json);
   if (r->log) fclose(r->log);
-  release_run_dir(r, false);
+  train_release_dir(r, false);
   loom_free(r->buf_snap);
   loom_free(r);
-}
-
-/* A process killed while writing a file of the run (SIGKILL, power loss) leaves NAME.tmp.PID behind:
- * the atomic writers' temporary files. Removes those of processes that no longer exist; returns how
- * many. (A live process with that PID keeps its file: it may be another run writing here.) */
-static int remove_stale_temps(const run *r) {
-  static const char *const names[] = {"last.safetensors", "best.safetensors", "metrics.csv", "report.html",
-                                      "config.ini"};
-  DIR *d = opendir(r->dir);
-  if (!d) return 0;
-  int removed = 0;
-  for (struct dirent *e; (e = readdir(d));) {
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-      size_t n = strlen(names[i]);
-      if (strncmp(e->d_name, names[i], n) != 0 || strncmp(e->d_name + n, ".tmp.", 5) != 0) continue;
-      const char *digits = e->d_name + n + 5;
-      char *end;
-      long pid = strtol(digits, &end, 10);
-      if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
-      if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-      char path[1400];
-      snprintf(path, sizeof path, "%s/%s", r->dir, e->d_name);
-      removed += unlink(path) == 0;
-    }
-  }
-  closedir(d);
-  return removed;
-}
-
-/* ---------------------------------------------------------------- the run directory */
-
-#define RUN_STAMP ".loom-run" /* marks a directory loom-train created (or resumed) as a run */
-#define RUN_LOCK ".loom.lock" /* flock'ed by the trainer using the directory; holds its PID */
-
-/* Files of a run that a new run writes over. */
-static const char *const run_files[] = {"config.ini", "log.txt", "metrics.csv", "best.safetensors", "report.html"};
-
-static bool exists_in(const run *r, const char *name) {
-  char path[1100];
-  path_in(path, sizeof path, r, name);
-  return access(path, F_OK) == 0;
-}
-
-/* Takes train.out for this process: creates it if missing; locks .loom.lock (non-blocking flock, held
- * until run_free; a second trainer, or a second --resume, fails at once naming the holder's PID);
- * refuses a new run over a run's checkpoint, or over a directory holding files a run writes
- * (config.ini, metrics.csv, ...) that no run put there (no .loom-run mark): nothing of the user's is
- * written over. Then marks the directory as a run. */
-static int claim_run_dir(run *r, bool resume, loom_error *err) {
-  struct stat st;
-  if (stat(r->dir, &st) != 0) {
-    if (loom_mkdir_p(r->dir, err) < 0) return loom_error_wrap(err, "train.out");
-    r->created_dir = true;
-  } else if (!S_ISDIR(st.st_mode)) {
-    return loom_errorf(err, "train.out = %s is not a directory — set train.out to a new directory", r->dir);
-  }
-  char path[1100];
-  path_in(path, sizeof path, r, RUN_LOCK);
-  r->created_lock = access(path, F_OK) != 0;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return loom_errorf(err, "%s: cannot create the run's lock file: %s", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    char buf[32] = "";
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-    char who[48] = "PID unknown";
-    if (pid > 0) snprintf(who, sizeof who, "PID %ld", pid);
-    if (e != EWOULDBLOCK) return loom_errorf(err, "%s: cannot lock the run directory: %s", path, strerror(e));
-    return loom_errorf(err, "%s is in use by another loom-train (%s) — wait for it to finish, or set train.out to "
-                            "another directory", r->dir, who);
-  }
-  r->lock_fd = fd;
-  char pid[32];
-  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-    return loom_errorf(err, "%s: cannot write the lock file: %s", path, strerror(errno));
-  if (!resume) {
-    if (exists_in(r, "last.safetensors"))
-      return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
-                              "directory", r->dir, r->dir);
-    if (!exists_in(r, RUN_STAMP)) {
-      char found[256] = "";
-      for (size_t i = 0; i < sizeof run_files / sizeof *run_files; i++)
-        if (exists_in(r, run_files[i]))
-          snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s", found[0] ? ", " : "", run_files[i]);
-      if (found[0])
-        return loom_errorf(err, "%s holds %s but is not a loom-train run directory (no %s) — a run would write over "
-                                "them; set train.out to a new or empty directory", r->dir, found, RUN_STAMP);
-    }
-  }
-  path_in(path, sizeof path, r, RUN_STAMP);
-  static const char stamp[] = "loom-train run directory: loom-train may write over config.ini, log.txt, metrics.csv,\n"
-                              "last.safetensors, best.safetensors and report.html here.\n";
-  if (!exists_in(r, RUN_STAMP) && loom_write_file_atomic(path, stamp, sizeof stamp - 1, err) < 0) return -1;
-  return 0;
-}
-
-/* After a failed setup: a directory this process created and that holds nothing but its own marks is
- * removed again, so a config error leaves no trace. */
-static void release_run_dir(run *r, bool failed) {
-  if (r->lock_fd >= 0) close(r->lock_fd);
-  r->lock_fd = -1;
-  char path[1100];
-  if (failed && !r->created_dir && r->created_lock && !exists_in(r, RUN_STAMP)) { /* refused: leave no mark */
-    path_in(path, sizeof path, r, RUN_LOCK);
-    unlink(path);
-  }
-  if (!failed || !r->created_dir) return;
-  DIR *d = opendir(r->dir);
-  if (!d) return;
-  bool only_ours = true;
-  for (struct dirent *e; only_ours && (e = readdir(d));)
-    only_ours = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, RUN_STAMP) ||
-                !strcmp(e->d_name, RUN_LOCK);
-  closedir(d);
-  if (!only_ours) return;
-  path_in(path, sizeof path, r, RUN_STAMP);
-  unlink(path);
-  path_in(path, sizeof path, r, RUN_LOCK);
-  unlink(path);
-  rmdir(r->dir);
-}
-
-int loom_train_label_values(const loom_config *c, const loom_data_schema *s) {
-  if (s->label_class) return 0; /* class names: the data layer maps them, and refuses unknown ones */
-  const char *kind = loom_config_str(c, "task", "kind");
-  if (!strcmp(kind, "binary")) return 2;
-  if (!strcmp(kind, "multiclass")) {
-    long k = loom_config_int(c, "task", "classes");
-    return k >= 2 ? (int)k : 0;
-  }
-  return 0; /* ranking, retrieval: any label > 0 is a positive */
 }
 
 /* ---------------------------------------------------------------- pretrained word vectors */
@@ -1108,7 +616,7 @@ static loom_dataset *open_data(run *r, bool resume, const loom_wordvec *wv, loom
     return ds;
   }
   char path[1100];
-  path_in(path, sizeof path, r, "last.safetensors");
+  train_path_in(path, sizeof path, r, "last.safetensors");
   loom_st_file *f = loom_st_open(path, err);
   if (!f) return NULL;
   loom_dataset *ds = NULL;
@@ -1179,7 +687,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (loom_model_check_config(r->cfg, err) < 0) return -1;
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
-  if (claim_run_dir(r, o->resume_dir != NULL, err) < 0) return -1;
+  if (train_claim_dir(r, o->resume_dir != NULL, err) < 0) return -1;
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
@@ -1229,26 +737,26 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     return loom_errorf(err, "[train] warmup_steps = %ld must be below the %ld updates of the run", r->sched.warmup_steps,
                        r->sched.total_steps);
   if (setup_metrics(r, err) < 0) return -1;
-  int stale = remove_stale_temps(r);
+  int stale = train_remove_stale_temps(r);
   if (!(r->config_text = loom_config_dump(r->cfg)) || !(r->prep_text = loom_prep_to_string(loom_dataset_prep(r->ds))))
     return loom_errorf(err, "out of memory");
-  if (inputs_json(r, err) < 0) return -1;
+  if (train_inputs_json(r, err) < 0) return -1;
   if (o->resume_dir && restore(r, err) < 0) return -1;
   char path[1100];
-  path_in(path, sizeof path, r, "config.ini");
+  train_path_in(path, sizeof path, r, "config.ini");
   if (loom_write_file_atomic(path, r->config_text, strlen(r->config_text), err) < 0) return -1;
-  path_in(path, sizeof path, r, "log.txt");
+  train_path_in(path, sizeof path, r, "log.txt");
   if (!(r->log = fopen(path, "a"))) return loom_errorf(err, "%s: cannot open the log: %s", path, strerror(errno));
   char summary[1024];
   loom_dataset_summary(r->ds, summary, sizeof summary);
-  logf_(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
+  train_logf(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
         loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
-  if (o->resume_dir) logf_(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
+  if (o->resume_dir) train_logf(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
   if (r->pretrained_note[0]) {
-    logf_(r, "%s", r->pretrained_note);
+    train_logf(r, "%s", r->pretrained_note);
     if (r->progress) fprintf(r->progress, "%s", r->pretrained_note);
   }
-  if (stale > 0) logf_(r, "removed %d temporary files left by a killed process\n", stale);
+  if (stale > 0) train_logf(r, "removed %d temporary files left by a killed process\n", stale);
   return 0;
 }
 
@@ -1261,11 +769,11 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   r->tty = o->progress && isatty(fileno(o->progress));
   int rc = -1;
   if (setup(r, o, err) < 0) {
-    release_run_dir(r, true);
+    train_release_dir(r, true);
     goto done;
   }
   loom_model *m = r->m;
-  r->t0 = r->t_window = now();
+  r->t0 = r->t_window = train_now();
   r->epoch_start = r->epoch;
   double win_loss = 0;
   long win_n = 0;
@@ -1276,16 +784,16 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
       break;
     }
     if (r->epoch >= r->epochs || (r->max_steps > 0 && r->step >= r->max_steps)) break;
-    const double t_ask = now();
+    const double t_ask = train_now();
     const loom_batch *b = loom_loader_next(r->train_ld, err);
-    if (r->epoch == r->epoch_start) r->wait_first += now() - t_ask;
-    else r->wait_later += now() - t_ask;
+    if (r->epoch == r->epoch_start) r->wait_first += train_now() - t_ask;
+    else r->wait_later += train_now() - t_ask;
     if (!b) goto done;
     if (b->B == 0) { /* end of an epoch */
       r->epoch++;
       r->at_epoch_end = true;
       if (r->eval_every == 0 || r->epoch >= r->epochs) {
-        if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
+        if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
         if (r->patience > 0 && r->bad_evals >= r->patience) {
           stop_early = true;
           break;
@@ -1323,15 +831,15 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     r->at_epoch_end = false;
     r->samples_window += b->B, r->samples_total += b->B;
     bool line_due = r->step % r->log_every == 0;
-    double t = now();
+    double t = train_now();
     double sps = t > r->t0 ? (double)r->samples_total / (t - r->t0) : 0;
-    show_progress(r, win_n > 0 ? win_loss / (double)win_n : NAN, sps, line_due);
+    train_show_progress(r, win_n > 0 ? win_loss / (double)win_n : NAN, sps, line_due);
     if (line_due) {
       if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
       win_loss = 0, win_n = 0;
     }
     if (r->eval_every > 0 && r->step % r->eval_every == 0) {
-      if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
+      if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
       if (r->patience > 0 && r->bad_evals >= r->patience) {
         stop_early = true;
         break;
@@ -1341,25 +849,25 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
   if (res->interrupted) {
     if (r->step != r->last_save_step && save_ckpt(r, "last.safetensors", true, err) < 0) goto done;
-    logf_(r, "interrupted at step %ld; continue with --resume %s\n", r->step, r->dir);
+    train_logf(r, "interrupted at step %ld; continue with --resume %s\n", r->step, r->dir);
     if (r->progress) fprintf(r->progress, "%sinterrupted at step %ld: checkpoint written; continue with --resume %s\n",
                              r->tty ? "\n" : "", r->step, r->dir);
   } else if (r->step != r->last_eval_step) {
-    if (eval_and_save(r, now() - r->t0, err) < 0) goto done;
+    if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
   }
-  if (stop_early) logf_(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
-  double wall = now() - r->t0;
+  if (stop_early) train_logf(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
+  double wall = train_now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
   char best_txt[64];
   if (isfinite(r->best)) snprintf(best_txt, sizeof best_txt, "%.6f", r->best);
   else snprintf(best_txt, sizeof best_txt, "n/a");
-  logf_(r, "done: %ld steps (%ld updates, %ld batches skipped: non-finite), %ld epochs, best %s %s at step %ld, %.1f s, "
+  train_logf(r, "done: %ld steps (%ld updates, %ld batches skipped: non-finite), %ld epochs, best %s %s at step %ld, %.1f s, "
            "%.0f samples/s\n",
         r->step, r->step - r->skipped, r->skipped, r->epoch, r->monitor_name, best_txt, r->best_step, wall,
         wall > 0 ? (double)r->samples_total / wall : 0.0);
   /* Time the training loop sat waiting for the prefetching loader: the first epoch decodes images and
    * tokenises; later epochs should find every batch ready. */
-  logf_(r, "waiting for data: %.3f s in the first epoch, %.3f s after it (%.1f%% of the run)\n", r->wait_first,
+  train_logf(r, "waiting for data: %.3f s in the first epoch, %.3f s after it (%.1f%% of the run)\n", r->wait_first,
         r->wait_later, wall > 0 ? 100.0 * (r->wait_first + r->wait_later) / wall : 0.0);
   if (r->progress && r->tty) fprintf(r->progress, "\n");
   res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;

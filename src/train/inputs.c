@@ -1,0 +1,105 @@
+/* inputs.c — the fingerprint of a run's inputs (metadata loom.inputs): every input file's path and
+ * SHA-256, and one digest over the image files the data refers to. A resumed run must see the same. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "loom/alloc.h"
+#include "loom/file.h"
+#include "loom/sha256.h"
+#include "train_internal.h"
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* One SHA-256 for every image file the data refers to: over the distinct paths in sorted order, each
+ * followed by its file's own SHA-256 ("missing" for runs with missing_image = zero; "outside" for a path
+ * that [data] image_paths = inside refuses, which is never read). Reads the image column from the items
+ * table when it has one, else from the interactions table; opens each file as the loader would
+ * (loom_dataset_image_file), so the digest covers exactly what training reads. */
+static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char hex[65], int64_t *n_files,
+                         loom_error *err) {
+  *n_files = 0;
+  if (!s->image_col[0]) return 0;
+  loom_table t;
+  loom_colspec spec = {s->image_col, LOOM_COL_STRING, 1};
+  const char *src = s->items[0] ? s->items : s->interactions;
+  if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
+  if (!t.cols[0].present && src == s->items) {
+    loom_table_free(&t);
+    src = s->interactions;
+    if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
+  }
+  const char **paths = loom_malloc(sizeof *paths * (size_t)(t.nrows ? t.nrows : 1));
+  if (!paths) {
+    loom_table_free(&t);
+    return loom_errorf(err, "out of memory hashing the images of %s", src);
+  }
+  int64_t n = 0;
+  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++)
+    if (loom_table_str(&t, 0, i)[0]) paths[n++] = loom_table_str(&t, 0, i);
+  qsort(paths, (size_t)n, sizeof *paths, cmp_str);
+  loom_sha256 all;
+  loom_sha256_init(&all);
+  int rc = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0) continue;
+    char full[4096], one[65];
+    loom_error ignored;
+    if (loom_dataset_image_file(ds, paths[i], full, sizeof full, &ignored) < 0) snprintf(one, sizeof one, "outside");
+    else if (loom_sha256_file(full, one, &ignored) < 0) {
+      if (loom_stop_requested()) { /* interrupted while hashing a huge file: not "missing" */
+        rc = loom_file_interrupted(full, err);
+        break;
+      }
+      snprintf(one, sizeof one, "missing");
+    }
+    loom_sha256_update(&all, paths[i], strlen(paths[i]) + 1);
+    loom_sha256_update(&all, one, strlen(one) + 1);
+    (*n_files)++;
+  }
+  uint8_t d[32];
+  loom_sha256_final(&all, d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  loom_free(paths);
+  loom_table_free(&t);
+  return rc;
+}
+
+/* {"interactions": {"path": ..., "sha256": ...}, ..., "images": {"root", "files", "sha256"}}: the
+ * CSV inputs one by one, and every image file they refer to as one digest. Built with cJSON, so any
+ * path (quotes, backslashes, control characters) gives valid JSON. */
+int train_inputs_json(run *r, loom_error *err) {
+  const loom_data_schema *s = &r->dsec.schema;
+  const char *names[3] = {"interactions", "items", "users"};
+  const char *paths[3] = {s->interactions, s->items, s->users};
+  cJSON *o = cJSON_CreateObject();
+  bool oom = !o;
+  for (int i = 0; !oom && i < 3; i++) {
+    if (!paths[i][0]) continue;
+    char hex[65];
+    if (loom_sha256_file(paths[i], hex, err) < 0) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    cJSON *f = cJSON_AddObjectToObject(o, names[i]);
+    oom = !f || !cJSON_AddStringToObject(f, "path", paths[i]) || !cJSON_AddStringToObject(f, "sha256", hex);
+  }
+  char ihex[65];
+  int64_t n_images;
+  if (!oom && images_digest(r->ds, s, ihex, &n_images, err) < 0) {
+    cJSON_Delete(o);
+    return -1;
+  }
+  if (!oom && n_images > 0) {
+    cJSON *f = cJSON_AddObjectToObject(o, "images");
+    oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
+          !cJSON_AddNumberToObject(f, "files", (double)n_images) || !cJSON_AddStringToObject(f, "sha256", ihex);
+  }
+  char *text = oom ? NULL : cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  r->inputs_json = text ? loom_strdup(text) : NULL;
+  cJSON_free(text);
+  return r->inputs_json ? 0 : loom_errorf(err, "out of memory");
+}

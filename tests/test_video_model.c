@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "loom/data.h"
+#include "loom/infer.h"
 #include "loom/trainer.h"
 #include "loom/video.h"
 #include "testutil.h"
@@ -22,17 +23,9 @@ static int direction(int i) { return (int)(((uint32_t)(i + 1) * 2654435761u) >> 
 static char dir_path[1024];
 
 /* items.csv (item_id, video, photo) and interactions.csv (user_id, item_id, clicked, split) */
-static void write_data(void) {
-  snprintf(dir_path, sizeof dir_path, "%s", tu_tmp("shop"));
-  char p[1400];
-  snprintf(p, sizeof p, "mkdir -p '%s/videos'", dir_path);
-  assert_int_equal(system(p), 0);
+static void write_videos(FILE *items, int from, int to) {
   uint8_t *rgb = malloc(4 * W * W * 3);
-  snprintf(p, sizeof p, "%s/items.csv", dir_path);
-  FILE *items = fopen(p, "w");
-  assert_non_null(items);
-  fprintf(items, "item_id,video,photo\n");
-  for (int i = 0; i < N_ITEMS; i++) {
+  for (int i = from; i < to; i++) {
     int right = direction(i), base = 40 + (i * 37) % 80; /* an item's own background */
     for (int t = 0; t < 4; t++) {
       int x0 = 2 + 3 * (right ? t : 3 - t);
@@ -46,8 +39,20 @@ static void write_data(void) {
     if (loom_video_write(v, rgb, 4, W, W, 4, 1, &err) < 0) fail_msg("%s", err.msg);
     fprintf(items, "i%03d,videos/v%03d.mp4,%s\n", i, i, tu_src_path("tests/data/images/rgb4x2.png"));
   }
-  fclose(items);
   free(rgb);
+}
+
+static void write_data(void) {
+  snprintf(dir_path, sizeof dir_path, "%s", tu_tmp("shop"));
+  char p[1400];
+  snprintf(p, sizeof p, "mkdir -p '%s/videos'", dir_path);
+  assert_int_equal(system(p), 0);
+  snprintf(p, sizeof p, "%s/items.csv", dir_path);
+  FILE *items = fopen(p, "w");
+  assert_non_null(items);
+  fprintf(items, "item_id,video,photo\n");
+  write_videos(items, 0, N_ITEMS);
+  fclose(items);
   snprintf(p, sizeof p, "%s/interactions.csv", dir_path);
   FILE *f = fopen(p, "w");
   assert_non_null(f);
@@ -93,6 +98,15 @@ static int setup(void **state) {
   return 0;
 }
 
+static int score_row(void *ctx, const loom_infer_row *row) {
+  struct { int n, right, unknown; } *t = ctx;
+  int item = atoi(row->item + 1);
+  t->n++;
+  t->right += (row->score > 0.5f) == direction(item);
+  t->unknown += row->unknown_item;
+  return 0;
+}
+
 static void test_order_needs_lstm(void **state) {
   (void)state;
   loom_train_result r;
@@ -100,6 +114,33 @@ static void test_order_needs_lstm(void **state) {
   assert_string_equal(r.monitor, "auc");
   double mean = train_auc(write_config("mean", "", ""), &r);
   printf("val AUC: frames pooled by an LSTM %.3f, by their mean %.3f\n", lstm, mean);
+  /* cold start: new items (never in training) scored by loom_infer from their videos alone */
+  char p[3000], items[1200], rows[1200], ckpt[1200];
+  snprintf(items, sizeof items, "%s/items-new.csv", dir_path);
+  snprintf(p, sizeof p, "cp '%s/items.csv' '%s'", dir_path, items);
+  assert_int_equal(system(p), 0);
+  FILE *f = fopen(items, "a");
+  assert_non_null(f);
+  write_videos(f, N_ITEMS, N_ITEMS + 40);
+  fclose(f);
+  snprintf(rows, sizeof rows, "%s/new-rows.csv", dir_path);
+  f = fopen(rows, "w");
+  assert_non_null(f);
+  fprintf(f, "user_id,item_id,clicked,split\n");
+  for (int i = N_ITEMS; i < N_ITEMS + 40; i++) fprintf(f, "u01,i%03d,%d,test\n", i, direction(i));
+  fclose(f);
+  snprintf(ckpt, sizeof ckpt, "%s/run-lstm/best.safetensors", dir_path);
+  loom_infer_opts io = {.items = items};
+  loom_error err = {{0}};
+  loom_infer *inf = loom_infer_open(ckpt, &io, &err);
+  if (!inf) fail_msg("%s", err.msg);
+  struct { int n, right, unknown; } tally = {0, 0, 0};
+  if (loom_infer_score_csv(inf, rows, score_row, &tally, &err) < 0) fail_msg("%s", err.msg);
+  loom_infer_close(inf);
+  printf("cold start: %d of %d new items' clicks predicted from their videos\n", tally.right, tally.n);
+  assert_int_equal(tally.n, 40);
+  assert_int_equal(tally.unknown, 40);
+  assert_true(tally.right >= 36);
   if (!(lstm > 0.9)) fail_msg("LSTM frame pooling reaches only AUC %.3f on a signal only frame order carries", lstm);
   if (!(mean < 0.65)) fail_msg("mean frame pooling reaches AUC %.3f on frames whose set is the same for both labels", mean);
 }

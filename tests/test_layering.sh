@@ -30,14 +30,14 @@ forbid() { # module, modules it must never reach
     case "${allowed[$m]:-}" in *" $f "*) fail "module $m is declared to use $f, which it must not (src/$m/CMakeLists.txt)" ;; esac
   done
 }
-forbid base autograd layers data io model train infer
-forbid autograd layers data io model train infer
-forbid layers data io model train infer
-forbid data autograd layers io model train infer
-forbid io data layers model train infer
-forbid model train infer
-forbid train infer
-forbid infer train
+forbid base autograd layers data io model train infer serve
+forbid autograd layers data io model train infer serve
+forbid layers data io model train infer serve
+forbid data autograd layers io model train infer serve
+forbid io data layers model train infer serve
+forbid model train infer serve
+forbid train infer serve
+forbid infer train serve
 
 # 2. every public header has one owner
 for h in "$src"/include/loom/*.h; do

@@ -46,6 +46,9 @@ typedef struct loom_fashion_shop_opts {
   long items, users, interactions; /* within the LOOM_SHOP_*_MIN..MAX ranges */
   uint64_t seed;
   double chinese_share; /* share of items and users whose text is Chinese, in [0, 1] */
+  int videos;           /* 1: each item also gets an 8-frame product video (videos/iNNNNN.mp4, items.csv column
+                         * `video`) zooming in or out, and the click a term only the video's motion shows
+                         * (datasets/README.md); 0 (default): the shop is unchanged, byte for byte */
 } loom_fashion_shop_opts;
 
 typedef struct loom_fashion_shop_stats {

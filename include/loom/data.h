@@ -109,6 +109,7 @@ typedef struct loom_data_schema {
   char label_col[LOOM_DATA_NAME], timestamp_col[LOOM_DATA_NAME], query_col[LOOM_DATA_NAME];
   char image_col[LOOM_DATA_NAME], split_col[LOOM_DATA_NAME];
   char video_col[LOOM_DATA_NAME]; /* a video file per row: video.frames frames beside the photo */
+  int gallery;           /* images per image_col cell ('a.jpg|b.jpg'); 0 or 1 = the cell is one path */
   /* Feature columns are looked up in interactions, then items, then users. */
   int n_text, n_numeric, n_category;
   char text_cols[LOOM_DATA_MAX_COLS][LOOM_DATA_NAME];     /* item text, joined with spaces */
@@ -153,6 +154,7 @@ typedef struct loom_data_schema {
  *   numeric_scaling = standard|minmax|none   num_words = 20000 (0 = all)   max_len = 32   query_len = 16
  *   pad = post|pre   image_size = 28x28   channels = 1|3   image_mean, image_std = 1 or 3 numbers
  *   max_image_bytes, max_image_dim, max_field_bytes, image_cache_mb = caps
+ *   gallery = N (1..16): image_col holds up to N paths separated by '|' (fewer are repeated in order)
  *   video_col = column of video paths (under image_root, as images): frames = K (1..64, default 4) frames
  *     a video, frame_sampling = uniform|key, each resized and normalised as image_size / image_mean say;
  *     caps: max_video_mb (256), max_video_seconds (3600), max_video_decode_s (30), max_video_frames (1e6)
@@ -251,7 +253,7 @@ typedef struct loom_batch {
   int32_t *hist_len;     // (B) valid entries of hist
 } loom_batch;
 
-/* Images per row: 1 for image_col, plus [data] frames for video_col (0 = no visual input). */
+/* Images per row: [data] gallery (1) for image_col, plus [data] frames for video_col (0 = no visual input). */
 int loom_data_visual_slots(const loom_data_schema *s);
 
 /* Allocates arrays for up to cap rows with the dataset's feature sizes. */

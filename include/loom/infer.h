@@ -126,6 +126,22 @@ double loom_infer_catalog_seconds(const loom_infer *s);
  * "computed+saved". */
 const char *loom_infer_catalog_source(const loom_infer *s);
 
+/* ---- accessors for long-running callers (loom-serve): the stored schema, catalogue keys, vectors */
+
+/* The data schema stored in the checkpoint (paths as given at open), valid until close. */
+const loom_data_schema *loom_infer_schema(const loom_infer *s);
+/* The key of catalogue row `row` (reads the catalogue if needed; NULL with err on failure). */
+const char *loom_infer_item_key(loom_infer *s, int64_t row, loom_error *err);
+/* Two-tower models: the vector width D; 0 for pointwise models. */
+int loom_infer_dim(const loom_infer *s);
+/* Two-tower models: the (N, D) item vectors of the catalogue, computed (or read from the cache) on
+ * first use; valid until close. NULL with err for other models. */
+const float *loom_infer_item_vectors(loom_infer *s, loom_error *err);
+/* Two-tower models: the user-side vector (D) of `user` (NULL = nobody) and `query` (NULL = none)
+ * into out; *flags gets LOOM_INFER_UNKNOWN_USER / LOOM_INFER_QUERY_UNKNOWN. 0, or -1 with err. */
+int loom_infer_user_vector(loom_infer *s, const char *user, const char *query, float *out, unsigned *flags,
+                           loom_error *err);
+
 #ifdef __cplusplus
 }
 #endif

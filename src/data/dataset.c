@@ -806,12 +806,11 @@ static void cell_where(const loom_dataset *ds, colref c, int64_t r, const char *
 /* The photo (video = 0) or the video's frames (video = 1) of row r into out, through the cache: a file
  * is decoded once (failures too, so a bad file is counted and read once); photos and videos are cached
  * apart (a video's key is its path, a NUL and 'v'). */
-static int row_file(loom_dataset *ds, int64_t r, int video, float *out, loom_error *err) {
+static int row_file(loom_dataset *ds, int64_t r, int video, const char *rel, float *out, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   colref ref = video ? ds->video : ds->image;
   const char *col = video ? s->video_col : s->image_col;
   size_t chw = (size_t)s->image.C * s->image.H * s->image.W * (video ? (size_t)s->video.frames : 1);
-  const char *rel = str_at(ds, ref, r);
   char path[2 * LOOM_DATA_PATH + 4], open_path[4096];
   int32_t slot = -1, rc = 0;
   if (rel[0]) rc = image_path(ds, rel, path, open_path, err);
@@ -874,17 +873,38 @@ static int row_file(loom_dataset *ds, int64_t r, int video, float *out, loom_err
 }
 
 /* Row r's visual input (S, C, H, W): its photo, then its video's frames. */
+/* Row r's visual input (S, C, H, W): its photo (or gallery, [data] gallery = N photos of image_col's
+ * 'a.jpg|b.jpg|...', the first N, repeated in order when there are fewer), then its video's frames. */
 static int row_image(loom_dataset *ds, int64_t r, float *out, loom_error *err) {
   const loom_data_schema *s = &ds->s;
   if (s->image_col[0]) {
-    if (row_file(ds, r, 0, out, err) < 0) return -1;
-    out += (size_t)s->image.C * s->image.H * s->image.W;
+    const char *cell = str_at(ds, ds->image, r);
+    size_t chw = (size_t)s->image.C * s->image.H * s->image.W;
+    if (s->gallery <= 1) {
+      if (row_file(ds, r, 0, cell, out, err) < 0) return -1;
+      out += chw;
+    } else {
+      int have = 0;
+      char one[LOOM_DATA_PATH];
+      for (const char *p = cell; have < s->gallery;) {
+        size_t n = strcspn(p, "|");
+        if (n >= sizeof one) n = sizeof one - 1; /* too long a path: image_path names it */
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (row_file(ds, r, 0, one, out, err) < 0) return -1;
+        out += chw;
+        have++;
+        if (!p[n]) break;
+        p += n + 1;
+      }
+      for (int k = have; k < s->gallery; k++, out += chw) memcpy(out, out - (size_t)have * chw, chw * sizeof(float));
+    }
   }
-  return s->video_col[0] ? row_file(ds, r, 1, out, err) : 0;
+  return s->video_col[0] ? row_file(ds, r, 1, str_at(ds, ds->video, r), out, err) : 0;
 }
 
 int loom_data_visual_slots(const loom_data_schema *s) {
-  return (s->image_col[0] ? 1 : 0) + (s->video_col[0] ? s->video.frames : 0);
+  return (s->image_col[0] ? (s->gallery > 1 ? s->gallery : 1) : 0) + (s->video_col[0] ? s->video.frames : 0);
 }
 
 static int row_tokens(loom_dataset *ds, int64_t r, int32_t *ids, int32_t *len, loom_error *err) {
@@ -1168,22 +1188,42 @@ const char *loom_dataset_row_item(const loom_dataset *ds, int32_t r) {
   return ds->c_item >= 0 ? loom_table_str(&ds->tab[TAB_INTER], ds->c_item, r) : "";
 }
 
+/* One file's path and (size, mtime) into h: -2 for a path outside image_root (never stat'ed: reading it
+ * is refused anyway), -1 for a missing file. */
+static void stamp_file(const loom_dataset *ds, const char *rel, loom_sha256 *h) {
+  char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
+  struct stat st;
+  long long v[3] = {-1, -1, -1};
+  path[0] = '\0';
+  if (rel[0] && image_path(ds, rel, path, open_path, NULL) < 0) v[0] = -2;
+  else if (rel[0] && stat(open_path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
+  loom_sha256_update(h, path, strlen(path) + 1);
+  loom_sha256_update(h, v, sizeof v);
+}
+
 void loom_dataset_catalog_image_stamp(const loom_dataset *ds, char hex[65]) {
   loom_sha256 h;
   loom_sha256_init(&h);
   const loom_data_schema *s = &ds->s;
   for (int64_t i = 0; s->image_col[0] && i < loom_dataset_catalog_size(ds); i++) {
-    const char *rel = str_at(ds, ds->image, -i - 1);
-    char path[2 * LOOM_DATA_PATH + 2], open_path[4096];
-    struct stat st;
-    long long v[3] = {-1, -1, -1};
-    path[0] = '\0';
-    /* a path outside image_root is not even stat'ed (-2): reading it is refused anyway */
-    if (rel[0] && image_path(ds, rel, path, open_path, NULL) < 0) v[0] = -2;
-    else if (rel[0] && stat(open_path, &st) == 0) v[0] = (long long)st.st_size, v[1] = (long long)st.st_mtim.tv_sec, v[2] = st.st_mtim.tv_nsec;
-    loom_sha256_update(&h, path, strlen(path) + 1);
-    loom_sha256_update(&h, v, sizeof v);
+    const char *cell = str_at(ds, ds->image, -i - 1);
+    if (s->gallery <= 1) {
+      stamp_file(ds, cell, &h);
+      continue;
+    }
+    char one[LOOM_DATA_PATH];
+    for (int k = 0; k < s->gallery; k++) { /* a gallery: each of its paths */
+      size_t n = strcspn(cell, "|");
+      if (n >= sizeof one) n = sizeof one - 1;
+      memcpy(one, cell, n);
+      one[n] = '\0';
+      stamp_file(ds, one, &h);
+      if (!cell[n]) break;
+      cell += n + 1;
+    }
   }
+  for (int64_t i = 0; s->video_col[0] && i < loom_dataset_catalog_size(ds); i++)
+    stamp_file(ds, str_at(ds, ds->video, -i - 1), &h);
   uint8_t d[32];
   loom_sha256_final(&h, d);
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);

@@ -16,6 +16,7 @@ const loom_cfg_rule loom_data_rules[] = {
     {"data.split_col", "data.split=|random|time|leave_last", "unless data.split = column; remove it or set split = column"},
     {"data.negative_sampling", "data.negatives=|0", "with no negatives (data.negatives = 0); remove it or set negatives"},
     {"data.negative_power", "data.negative_sampling=|uniform", "unless data.negative_sampling = popularity; remove it"},
+    {"data.gallery", "data.image_col=", "without data.image_col (the column of photo paths); set it or remove gallery"},
     {"data.frames", "data.video_col=", "without data.video_col (the column of video paths); set it or remove frames"},
     {"data.frame_sampling", "data.video_col=", "without data.video_col; set it or remove frame_sampling"},
     {"data.max_video_mb", "data.video_col=", "without data.video_col; set it or remove max_video_mb"},
@@ -117,6 +118,7 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
   STR(interactions); STR(items); STR(users); STR(image_root);
   STR(user_col); STR(item_col); STR(item_key); STR(user_key); STR(label_col); STR(timestamp_col);
   STR(query_col); STR(image_col); STR(split_col); STR(video_col);
+  if (!strcmp(key, "gallery")) return set_int(&s->gallery, key, value, 1, 16, err);
   if (!strcmp(key, "frames")) return set_int(&s->video.frames, key, value, 1, LOOM_VIDEO_MAX_FRAMES_OUT, err);
   if (!strcmp(key, "frame_sampling")) {
     int v = 0;
@@ -292,7 +294,7 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
                           "query_len, pad, image_size, channels, image_mean, image_std, max_image_bytes, max_image_dim, "
                           "numeric_scaling, numeric_missing, negatives, negative_sampling, negative_power, seed, batch_size, "
                           "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths, "
-                          "history_len, history, video_col, frames, frame_sampling, max_video_mb, max_video_seconds, "
+                          "history_len, history, gallery, video_col, frames, frame_sampling, max_video_mb, max_video_seconds, "
                           "max_video_decode_s, max_video_frames",
                      key);
 }

@@ -302,9 +302,11 @@ typedef struct vd_out {
   float *out;
   const int64_t *target; /* (K) sampled frame index (among all frames, or among key frames) */
   int next;              /* first k not yet filled */
-  uint8_t *pix;          /* (h, w, C) converted frame */
+  uint8_t *pix;          /* (h, w, C) converted frame, rows packed */
   size_t pix_cap;
   struct SwsContext *sws;
+  uint8_t *conv[4];      /* swscale's output: rows padded and aligned, as swscale may write past a row's end */
+  int conv_stride[4], conv_w, conv_h;
 } vd_out;
 
 /* Converts frame f (sampled index idx) and fills every k whose target is idx. */
@@ -328,9 +330,18 @@ static int vd_keep(vd_out *s, const AVFrame *f, int64_t idx, const char *name, i
                                 C == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT,
                                 NULL, NULL, NULL);
   if (!s->sws) return loom_errorf(err, "%s: frame %lld has a pixel format FFmpeg cannot convert", name, (long long)idx);
-  uint8_t *dst[4] = {s->pix, NULL, NULL, NULL};
-  int stride[4] = {f->width * C, 0, 0, 0};
-  sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
+  if (s->conv_w != f->width || s->conv_h != f->height) {
+    av_freep(&s->conv[0]);
+    s->conv_w = s->conv_h = 0;
+    /* 64-byte aligned rows and a spare row: swscale's SIMD writes whole vectors */
+    if (av_image_alloc(s->conv, s->conv_stride, f->width, f->height + 1, C == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8,
+                       64) < 0)
+      return loom_errorf(err, "%s: out of memory for a %d x %d frame", name, f->width, f->height);
+    s->conv_w = f->width, s->conv_h = f->height;
+  }
+  sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, s->conv, s->conv_stride);
+  for (int y = 0; y < f->height; y++)
+    memcpy(s->pix + (size_t)y * f->width * C, s->conv[0] + (size_t)y * s->conv_stride[0], (size_t)f->width * C);
   size_t chw = (size_t)C * o->image.H * o->image.W;
   float *first = s->out + (size_t)s->next * chw;
   if (loom_image_resize(s->pix, f->width, f->height, C, first, o->image.W, o->image.H) < 0)
@@ -466,10 +477,11 @@ int loom_video_decode(const void *data, size_t n, const char *name, const loom_v
   if (N == 0) return loom_errorf(err, "%s: the video has no key frame — use [data] frame_sampling = uniform", name);
   int64_t target[LOOM_VIDEO_MAX_FRAMES_OUT];
   for (int k = 0; k < K; k++) target[k] = (int64_t)floor(((double)k + 0.5) * (double)N / (double)K);
-  vd_out s = {.o = o, .out = out, .target = target, .next = 0, .pix = NULL, .pix_cap = 0, .sws = NULL};
+  vd_out s = {.o = o, .out = out, .target = target};
   src.pos = 0;
   int rc = vd_frames(&src, name, o, max_dim, max_pixels, &s, err);
   sws_freeContext(s.sws);
+  av_freep(&s.conv[0]);
   loom_free(s.pix);
   return rc;
 }

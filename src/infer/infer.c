@@ -787,3 +787,32 @@ const loom_evaluator *loom_infer_eval(loom_infer *s, const char *csv, loom_split
   if (loom_evaluator_run(s->ev, err) < 0) return NULL;
   return s->ev;
 }
+
+/* ---------------------------------------------------------------- accessors (loom-serve) */
+
+const loom_data_schema *loom_infer_schema(const loom_infer *s) { return &s->dsec.schema; }
+int loom_infer_dim(const loom_infer *s) { return two_tower(s) ? s->D : 0; }
+const char *loom_infer_item_key(loom_infer *s, int64_t row, loom_error *err) {
+  if (catalog_open(s, err) < 0) return NULL;
+  if (row < 0 || row >= s->N) {
+    loom_errorf(err, "catalogue row %lld is out of range (%lld items)", (long long)row, (long long)s->N);
+    return NULL;
+  }
+  return loom_dataset_catalog_key(s->cat, row);
+}
+const float *loom_infer_item_vectors(loom_infer *s, loom_error *err) {
+  return catalog_vectors(s, err) < 0 ? NULL : s->V;
+}
+int loom_infer_user_vector(loom_infer *s, const char *user, const char *query, float *out, unsigned *flags,
+                           loom_error *err) {
+  if (flags) *flags = 0;
+  if (!two_tower(s))
+    return loom_errorf(err, "%s: a %s model has no user tower — vectors need a ranking or retrieval checkpoint",
+                       s->path, loom_task_name(s->m->task));
+  if (catalog_open(s, err) < 0 || user_vector(s, user, query, out, err) < 0) return -1;
+  unsigned fl = 0;
+  if (!user || loom_dataset_user_index(s->cat, user) == 0) fl |= LOOM_INFER_UNKNOWN_USER;
+  if (query && query[strspn(query, " \t\r\n")] && known_words(s) == 0) fl |= LOOM_INFER_QUERY_UNKNOWN;
+  if (flags) *flags = fl;
+  return 0;
+}

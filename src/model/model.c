@@ -975,7 +975,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     }
     if (m->S <= 1 && strcmp(loom_config_str(c, "image", "frame_pooling"), "mean") != 0) {
       loom_errorf(err, "[image] frame_pooling has no effect: each row has one image — set [data] video_col (its frames "
-                       "are pooled), or remove frame_pooling");
+                       "are pooled) or gallery, or remove frame_pooling");
       goto fail;
     }
     snprintf(m->towers[n], sizeof m->towers[n], "image");

@@ -13,17 +13,17 @@
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* One SHA-256 for every image file the data refers to: over the distinct paths in sorted order, each
+/* One SHA-256 for every image (or video) file the data's column `col` refers to: over the distinct paths in sorted order, each
  * followed by its file's own SHA-256 ("missing" for runs with missing_image = zero; "outside" for a path
  * that [data] image_paths = inside refuses, which is never read). Reads the image column from the items
  * table when it has one, else from the interactions table; opens each file as the loader would
  * (loom_dataset_image_file), so the digest covers exactly what training reads. */
-static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char hex[65], int64_t *n_files,
-                         loom_error *err) {
+static int images_digest(const loom_dataset *ds, const loom_data_schema *s, const char *col, char hex[65],
+                         int64_t *n_files, loom_error *err) {
   *n_files = 0;
-  if (!s->image_col[0]) return 0;
+  if (!col[0]) return 0;
   loom_table t;
-  loom_colspec spec = {s->image_col, LOOM_COL_STRING, 1};
+  loom_colspec spec = {col, LOOM_COL_STRING, 1};
   const char *src = s->items[0] ? s->items : s->interactions;
   if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
   if (!t.cols[0].present && src == s->items) {
@@ -31,14 +31,34 @@ static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char
     src = s->interactions;
     if (loom_table_read(&t, src, &spec, 1, NULL, err) < 0) return -1;
   }
-  const char **paths = loom_malloc(sizeof *paths * (size_t)(t.nrows ? t.nrows : 1));
-  if (!paths) {
+  /* a gallery cell ([data] gallery > 1) is several paths: a|b|c (split in a copy of the cell) */
+  int split = col == s->image_col && s->gallery > 1;
+  int64_t cap = t.nrows ? t.nrows * (split ? s->gallery : 1) : 1;
+  const char **paths = loom_malloc(sizeof *paths * (size_t)cap);
+  char **cells = split ? loom_calloc((size_t)(t.nrows ? t.nrows : 1), sizeof *cells) : NULL;
+  if (!paths || (split && !cells)) {
+    loom_free(paths);
+    loom_free(cells);
     loom_table_free(&t);
     return loom_errorf(err, "out of memory hashing the images of %s", src);
   }
   int64_t n = 0;
-  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++)
-    if (loom_table_str(&t, 0, i)[0]) paths[n++] = loom_table_str(&t, 0, i);
+  for (int64_t i = 0; t.cols[0].present && i < t.nrows; i++) {
+    const char *cell = loom_table_str(&t, 0, i);
+    if (!cell[0]) continue;
+    if (!split) {
+      paths[n++] = cell;
+      continue;
+    }
+    if (!(cells[i] = loom_strdup(cell))) continue; /* out of memory: that cell is left out of the digest */
+    char *p = cells[i];
+    for (int k = 0; k < s->gallery && p; k++) {
+      char *bar = strchr(p, '|');
+      if (bar) *bar = '\0';
+      if (p[0]) paths[n++] = p;
+      p = bar ? bar + 1 : NULL;
+    }
+  }
   qsort(paths, (size_t)n, sizeof *paths, cmp_str);
   loom_sha256 all;
   loom_sha256_init(&all);
@@ -62,6 +82,8 @@ static int images_digest(const loom_dataset *ds, const loom_data_schema *s, char
   uint8_t d[32];
   loom_sha256_final(&all, d);
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  for (int64_t i = 0; cells && i < t.nrows; i++) loom_free(cells[i]);
+  loom_free(cells);
   loom_free(paths);
   loom_table_free(&t);
   return rc;
@@ -86,16 +108,20 @@ int train_inputs_json(run *r, loom_error *err) {
     cJSON *f = cJSON_AddObjectToObject(o, names[i]);
     oom = !f || !cJSON_AddStringToObject(f, "path", paths[i]) || !cJSON_AddStringToObject(f, "sha256", hex);
   }
-  char ihex[65];
-  int64_t n_images;
-  if (!oom && images_digest(r->ds, s, ihex, &n_images, err) < 0) {
-    cJSON_Delete(o);
-    return -1;
-  }
-  if (!oom && n_images > 0) {
-    cJSON *f = cJSON_AddObjectToObject(o, "images");
-    oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
-          !cJSON_AddNumberToObject(f, "files", (double)n_images) || !cJSON_AddStringToObject(f, "sha256", ihex);
+  /* photos, then videos (a run without videos keeps the inputs record it always had) */
+  const char *cols[2] = {s->image_col, s->video_col}, *keys[2] = {"images", "videos"};
+  for (int k = 0; k < 2 && !oom; k++) {
+    char ihex[65];
+    int64_t n_files;
+    if (images_digest(r->ds, s, cols[k], ihex, &n_files, err) < 0) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    if (n_files > 0) {
+      cJSON *f = cJSON_AddObjectToObject(o, keys[k]);
+      oom = !f || !cJSON_AddStringToObject(f, "root", s->image_root) ||
+            !cJSON_AddNumberToObject(f, "files", (double)n_files) || !cJSON_AddStringToObject(f, "sha256", ihex);
+    }
   }
   char *text = oom ? NULL : cJSON_PrintUnformatted(o);
   cJSON_Delete(o);

@@ -20,6 +20,7 @@
 #include "loom/alloc.h"
 #include "loom/convert.h"
 #include "loom/rng.h"
+#include "loom/video.h"
 
 enum { N_CAT = 10, N_COL = 8, N_STY = 6, N_MAT = 6, N_BRAND = 12, N_AGE = 5 };
 
@@ -27,6 +28,8 @@ static const double B0 = -2.6, A_CAT = 1.6, A_COL = 0.9, A_STY = 0.9, A_POP = 0.
                     A_POS = 0.3, A_QCAT = 1.0, A_QCOL = 0.6;
 static const double AFF2 = 0.5;      /* affinity of a user's second category (first: 1) */
 static const double PRICE_SIGMA = 0.35;
+static const double A_VID = 1.2;      /* --videos only: logit += A_VID·[motion_i = taste_u] */
+enum { VID_FRAMES = 8 };
 static const double P_NAMED = 0.5;   /* P(text names the item's category) */
 static const double T0 = 1704067200; /* 2024-01-01T00:00:00Z */
 static const int DAYS = 60;
@@ -64,12 +67,14 @@ typedef struct {
   int cat, col, sty, mat, brand, named, zh;
   double q, z, price;
   uint32_t img; /* index into the Fashion-MNIST training set */
+  int motion;   /* --videos: 1 = the product video zooms in, 0 = out (only the video shows it) */
 } shop_item;
 
 typedef struct {
   int age, zh, cat1, cat2, col, sty, signup_cat, signup_sty;
   double lambda, bias, activity;
   int nsess;
+  int vtaste; /* --videos: the motion this user clicks more (A_VID) */
 } shop_user;
 
 typedef struct {
@@ -128,6 +133,8 @@ typedef struct {
   double zh_share;
   ld_fm_split fm;                  /* the real Fashion-MNIST training set */
   loom_rng ri, ru, rs;             /* items, users, sessions */
+  int videos;                      /* --videos: product videos and the motion signal */
+  loom_rng rv;                     /* their own stream: without --videos nothing else changes */
   shop_item *items;                /* (n_items) */
   double *pop_cum;                 /* (n_items) cumulative exp(q / 2): popularity draws */
   int32_t *cat_list[N_CAT];        /* (n_items) items of category c, cat_n[c] of them */
@@ -235,14 +242,44 @@ static int draw_items(shop *g, loom_error *err) {
   return rc;
 }
 
+/* videos/iNNNNN.mp4: the photo zoomed from 1x to 1.6x about its centre over VID_FRAMES frames (motion 1), or
+ * the same frames in reverse (motion 0): both play the same pictures, so only their order tells. */
+static int write_video(const char *path, const uint8_t *img, int motion, loom_error *err) {
+  uint8_t rgb[VID_FRAMES * 28 * 28 * 3];
+  for (int t = 0; t < VID_FRAMES; t++) {
+    int step = motion ? t : VID_FRAMES - 1 - t;
+    double zoom = 1.0 + 0.6 * step / (VID_FRAMES - 1);
+    for (int y = 0; y < 28; y++)
+      for (int x = 0; x < 28; x++) {
+        double sy = 13.5 + (y - 13.5) / zoom, sx = 13.5 + (x - 13.5) / zoom;
+        int y0 = (int)floor(sy), x0 = (int)floor(sx);
+        double fy = sy - y0, fx = sx - x0, v = 0;
+        for (int dy = 0; dy < 2; dy++)
+          for (int dx = 0; dx < 2; dx++) {
+            int yy = y0 + dy < 0 ? 0 : y0 + dy > 27 ? 27 : y0 + dy, xx = x0 + dx < 0 ? 0 : x0 + dx > 27 ? 27 : x0 + dx;
+            v += (dy ? fy : 1 - fy) * (dx ? fx : 1 - fx) * img[yy * 28 + xx];
+          }
+        uint8_t b = (uint8_t)lround(v);
+        uint8_t *px = rgb + (((size_t)t * 28 + y) * 28 + x) * 3;
+        px[0] = px[1] = px[2] = b;
+      }
+  }
+  return loom_video_write(path, rgb, VID_FRAMES, 28, 28, 8, 4, err);
+}
+
 /* items.csv (what a model may see), truth_items.csv (the latent attributes) and images/iNNNNN.png. */
 static int write_items(shop *g, loom_error *err) {
   char dir[LD_PATH_MAX], rel[64], path[LD_PATH_MAX], title[256], desc[512];
   FILE *fi = NULL, *ft = NULL;
   int rc = ld_path_join(dir, sizeof dir, g->out, "images", err) || ld_mkdir_p(dir, err) ? -1 : 0;
+  if (!rc && g->videos) rc = ld_path_join(dir, sizeof dir, g->out, "videos", err) || ld_mkdir_p(dir, err) ? -1 : 0;
   if (!rc)
-    rc = open_pair(g, "items.csv", "item_id,title,description,category,price,image,source_image,lang\n",
-                   "truth_items.csv", "item_id,category_id,colour,style,material,popularity,price_z,category_named\n",
+    rc = open_pair(g, "items.csv",
+                   g->videos ? "item_id,title,description,category,price,image,source_image,lang,video\n"
+                             : "item_id,title,description,category,price,image,source_image,lang\n",
+                   "truth_items.csv",
+                   g->videos ? "item_id,category_id,colour,style,material,popularity,price_z,category_named,motion\n"
+                             : "item_id,category_id,colour,style,material,popularity,price_z,category_named\n",
                    &fi, &ft, err);
   for (long i = 0; i < g->n_items && !rc; i++) {
     shop_item *it = &g->items[i];
@@ -255,12 +292,32 @@ static int write_items(shop *g, loom_error *err) {
     }
     ld_csv_putf(fi, 1, "i%05ld", i); ld_csv_put(fi, 0, title); ld_csv_put(fi, 0, desc); ld_csv_put(fi, 0, ld_fm_names[it->cat]);
     ld_csv_putf(fi, 0, "%.2f", it->price); ld_csv_put(fi, 0, rel); ld_csv_putf(fi, 0, "train:%u", it->img);
-    ld_csv_put(fi, 0, it->zh ? "zh" : "en"); ld_csv_end(fi);
+    ld_csv_put(fi, 0, it->zh ? "zh" : "en");
+    if (g->videos) {
+      char vrel[64];
+      it->motion = (int)loom_rng_below(&g->rv, 2);
+      snprintf(vrel, sizeof vrel, "videos/i%05ld.mp4", i);
+      if (ld_path_join(path, sizeof path, g->out, vrel, err) ||
+          write_video(path, g->fm.images + (size_t)it->img * 784, it->motion, err)) {
+        rc = -1;
+        break;
+      }
+      ld_csv_put(fi, 0, vrel);
+    }
+    ld_csv_end(fi);
     ld_csv_putf(ft, 1, "i%05ld", i); ld_csv_putf(ft, 0, "%d", it->cat); ld_csv_put(ft, 0, COL_EN[it->col]);
     ld_csv_put(ft, 0, STY_EN[it->sty]); ld_csv_put(ft, 0, MAT_EN[it->mat]); ld_csv_putf(ft, 0, "%.4f", it->q);
-    ld_csv_putf(ft, 0, "%.4f", it->z); ld_csv_putf(ft, 0, "%d", it->named); ld_csv_end(ft);
+    ld_csv_putf(ft, 0, "%.4f", it->z); ld_csv_putf(ft, 0, "%d", it->named);
+    if (g->videos) ld_csv_putf(ft, 0, "%d", it->motion);
+    ld_csv_end(ft);
   }
   return close_pair(g, "items.csv", "truth_items.csv", &fi, &ft, rc, err);
+}
+
+/* --videos: each user's taste for a motion, from the videos' own stream (0 = nothing to do). */
+static int draw_tastes(shop *g) {
+  for (long u = 0; g->videos && u < g->n_users; u++) g->users[u].vtaste = (int)loom_rng_below(&g->rv, 2);
+  return 0;
 }
 
 /* Users: latent tastes, plus a noisy sign-up survey that is all users.csv reveals. */
@@ -291,14 +348,18 @@ static int draw_users(shop *g, loom_error *err) {
 static int write_users(const shop *g, loom_error *err) {
   FILE *fi = NULL, *ft = NULL;
   int rc = open_pair(g, "users.csv", "user_id,age_bucket,lang,signup_category,signup_style\n", "truth_users.csv",
-                     "user_id,category_1,category_2,colour,style,price_sensitivity,bias,activity\n", &fi, &ft, err);
+                     g->videos ? "user_id,category_1,category_2,colour,style,price_sensitivity,bias,activity,video_taste\n"
+                               : "user_id,category_1,category_2,colour,style,price_sensitivity,bias,activity\n",
+                     &fi, &ft, err);
   for (long u = 0; u < g->n_users && !rc; u++) {
     const shop_user *us = &g->users[u];
     ld_csv_putf(fi, 1, "u%05ld", u); ld_csv_put(fi, 0, AGE_NAME[us->age]); ld_csv_put(fi, 0, us->zh ? "zh" : "en");
     ld_csv_put(fi, 0, ld_fm_names[us->signup_cat]); ld_csv_put(fi, 0, STY_EN[us->signup_sty]); ld_csv_end(fi);
     ld_csv_putf(ft, 1, "u%05ld", u); ld_csv_putf(ft, 0, "%d", us->cat1); ld_csv_putf(ft, 0, "%d", us->cat2);
     ld_csv_put(ft, 0, COL_EN[us->col]); ld_csv_put(ft, 0, STY_EN[us->sty]); ld_csv_putf(ft, 0, "%.4f", us->lambda);
-    ld_csv_putf(ft, 0, "%.4f", us->bias); ld_csv_putf(ft, 0, "%.4f", us->activity); ld_csv_end(ft);
+    ld_csv_putf(ft, 0, "%.4f", us->bias); ld_csv_putf(ft, 0, "%.4f", us->activity);
+    if (g->videos) ld_csv_putf(ft, 0, "%d", us->vtaste);
+    ld_csv_end(ft);
   }
   return close_pair(g, "users.csv", "truth_users.csv", &fi, &ft, rc, err);
 }
@@ -398,6 +459,7 @@ static int write_interactions(shop *g, loom_error *err) {
       double logit = B0 + us->bias + A_CAT * aff + A_COL * (it->col == us->col) + A_STY * (it->sty == us->sty) +
                      A_POP * it->q - A_PRICE * us->lambda * it->z - A_POS * log((double)pos);
       if (S->qcat >= 0) logit += A_QCAT * (it->cat == S->qcat) + (S->qcol >= 0 ? A_QCOL * (it->col == S->qcol) : 0);
+      if (g->videos) logit += A_VID * (it->motion == us->vtaste);
       double pc = sigmoid(logit);
       int clicked = bern(rs, pc);
       int purchased = clicked && bern(rs, sigmoid(-1.5 + 0.8 * aff + 0.5 * it->q - 0.6 * us->lambda * it->z));
@@ -432,12 +494,13 @@ int loom_convert_fashion_shop(const char *src, const char *out, const loom_fashi
   if (!(o->chinese_share >= 0.0 && o->chinese_share <= 1.0))
     return loom_errorf(err, "fashion-shop: chinese_share %g: expected a number in [0, 1]", o->chinese_share);
   shop g = {.src = src, .out = out, .n_items = o->items, .n_users = o->users, .n_inter = o->interactions,
-            .zh_share = o->chinese_share};
+            .zh_share = o->chinese_share, .videos = o->videos};
   loom_rng_seed(&g.ri, loom_rng_hash(o->seed, 1));
   loom_rng_seed(&g.ru, loom_rng_hash(o->seed, 2));
   loom_rng_seed(&g.rs, loom_rng_hash(o->seed, 3));
+  loom_rng_seed(&g.rv, loom_rng_hash(o->seed, 4));
   int rc = ld_fm_load(src, "train", &g.fm, err) || draw_sessions(&g, err) || draw_items(&g, err) ||
-                   write_items(&g, err) || draw_users(&g, err) || write_users(&g, err) ||
+                   write_items(&g, err) || draw_users(&g, err) || draw_tastes(&g) || write_users(&g, err) ||
                    assign_sessions(&g, err) || write_interactions(&g, err)
                ? -1
                : 0;

@@ -30,4 +30,15 @@ grep -q '^encoder = rows' "$TMP/lstm/config.ini" || fail "the LSTM config does n
 bash -n scripts/results.sh || fail "scripts/results.sh does not parse"
 LOOM_BIN="$BIN" scripts/results.sh --check > "$TMP/check.txt" 2>&1 || fail "results.sh --check: $(cat "$TMP/check.txt")"
 scripts/results.sh --list | grep -q '^fmnist-lstm' || fail "results.sh --list: $(scripts/results.sh --list 2>&1)"
+# the video and history configs train a few steps on their committed samples, and their checkpoints score
+# the samples' test split
+for cfg in video history; do
+  "$BIN/loom-train" "configs/fashion-shop-$cfg.ini" --set train.max_steps=6 --set train.eval_every=6 \
+    --set train.out="$TMP/$cfg" --quiet > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "$cfg: training"; }
+  grep -q '6 updates' "$TMP/out.txt" || fail "$cfg: summary: $(cat "$TMP/out.txt")"
+  "$BIN/loom-infer" eval "$TMP/$cfg/best.safetensors" --split test --format jsonl > "$TMP/eval.txt" 2>&1 ||
+    { cat "$TMP/eval.txt"; fail "$cfg: eval"; }
+  grep -q '"auc":' "$TMP/eval.txt" || fail "$cfg: eval output: $(cat "$TMP/eval.txt")"
+done
+grep -q '^video_col = video' "$TMP/video/config.ini" || fail "the video config does not read the videos"
 echo "test_results_configs: all checks passed"

@@ -43,6 +43,8 @@ vg data-shop "$bin/loom-data" fashion-shop --src "$src/tests/data/fashion-mnist-
   --items 20 --users 5 --interactions 200 --seed 2
 [[ -f "$tmp/shop/interactions.csv" ]] || { echo "FAIL: loom-data wrote no interactions.csv" >&2; exit 1; }
 vg spiral "$bin/loom-spiral" --epochs 2 --quiet
+# video: writing, decoding, sampling and every hostile file of test_video (FFmpeg's libraries included)
+vg video "$bin/test_video"
 
 # loom-train: the sample's first 240 training and 60 validation interactions, the full items and users
 # tables, small towers, 4 updates with a checkpoint after 2, then --resume to 6.

@@ -550,6 +550,8 @@ int loom_video_write(const char *path, const uint8_t *rgb, int n, int w, int h, 
   AVFrame *f = NULL;
   AVPacket *pkt = NULL;
   struct SwsContext *sws = NULL;
+  uint8_t *src[4] = {NULL, NULL, NULL, NULL}; /* one RGB frame in padded, aligned rows: swscale reads whole vectors */
+  int sstride[4];
   const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
   if (!codec || avformat_alloc_output_context2(&fmt, NULL, "mp4", NULL) < 0 || !fmt) {
     rc = loom_errorf(err, "%s: FFmpeg has no MPEG-4 encoder or MP4 muxer", path);
@@ -606,14 +608,17 @@ int loom_video_write(const char *path, const uint8_t *rgb, int n, int w, int h, 
     rc = loom_errorf(err, "%s: cannot convert RGB to YUV", path);
     goto done;
   }
+  if (av_image_alloc(src, sstride, w, h + 1, AV_PIX_FMT_RGB24, 64) < 0) {
+    rc = loom_errorf(err, "%s: out of memory", path);
+    goto done;
+  }
   for (int i = 0; i < n && rc == 0; i++) {
     if (av_frame_make_writable(f) < 0) {
       rc = loom_errorf(err, "%s: out of memory", path);
       break;
     }
-    const uint8_t *src[4] = {rgb + (size_t)i * w * h * 3, NULL, NULL, NULL};
-    int sstride[4] = {w * 3, 0, 0, 0};
-    sws_scale(sws, src, sstride, 0, h, f->data, f->linesize);
+    for (int y = 0; y < h; y++) memcpy(src[0] + (size_t)y * sstride[0], rgb + ((size_t)i * h + y) * w * 3, (size_t)w * 3);
+    sws_scale(sws, (const uint8_t *const *)src, sstride, 0, h, f->data, f->linesize);
     f->pts = i;
     if (avcodec_send_frame(cc, f) < 0 || vw_drain(cc, fmt, st, pkt) < 0)
       rc = loom_errorf(err, "%s: encoding frame %d failed%s", path, i, vd_ffmsg(fb, sizeof fb));
@@ -624,6 +629,7 @@ int loom_video_write(const char *path, const uint8_t *rgb, int n, int w, int h, 
   if (rc == 0) avio_flush(io);
   if (rc == 0 && io->error < 0) rc = loom_errorf(err, "%s: writing failed (%s)", path, av_err2str(io->error));
 done:
+  av_freep(&src[0]);
   sws_freeContext(sws);
   av_packet_free(&pkt);
   av_frame_free(&f);

@@ -53,6 +53,7 @@ runs=(
   "fmnist-cnn|fashion-mnist|CNN: 3 conv (BN, max pool) + FC 256 + dropout|configs/fashion-mnist-cnn.ini|--data datasets/fashion-mnist/test.csv|accuracy,macro_f1"
   "fmnist-lstm|fashion-mnist|BiLSTM over the 28 image rows|configs/fashion-mnist-lstm.ini|--data datasets/fashion-mnist/test.csv|accuracy,macro_f1"
   "spam-lstm|spam|BiLSTM text, max pooling|configs/spam.ini|--split test|accuracy,f1,auc"
+  "spam-transformer|spam|Transformer text (1 pre-LN layer, 4 heads, sinusoidal positions), max pooling|configs/spam.ini --set text.encoder=transformer --set text.hidden=32 --set text.bidirectional=false|--split test|accuracy,f1,auc"
   "click-text|fashion-shop|click: text only|$click $noq --set image.enabled=false $noint|--split test|auc,logloss"
   "click-image|fashion-shop|click: image only|$click $noq $notext $noint|--split test|auc,logloss"
   "click-interaction|fashion-shop|click: interaction only|$click $noq $notext --set image.enabled=false|--split test|auc,logloss"

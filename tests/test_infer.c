@@ -18,7 +18,7 @@
 
 static loom_error err;
 static char dir[256];
-static loom_train_result res_click, res_gru, res_cnn;
+static loom_train_result res_click, res_gru, res_cnn, res_xf;
 
 static void sh(const char *fmt, const char *a, const char *b) {
   char cmd[4096];
@@ -61,7 +61,12 @@ static int setup(void **state) {
             "text.pooling=max", "text.dense=8", "interaction.dense=8", "fusion.dense=16", NULL}, &res_gru) < 0 ||
       train("configs/fashion-shop-click.ini", "click-cnn", (const char *[]){"text.encoder=cnn", "text.hidden=32",
             "text.pooling=last", "text.cnn_widths=2,3,4", "text.cnn_filters=16", "text.dense=8", "interaction.dense=8",
-            "fusion.dense=16", NULL}, &res_cnn) < 0) {
+            "fusion.dense=16", NULL}, &res_cnn) < 0 ||
+      /* the transformer (its encoder has no hidden size: back at the default), mean over valid tokens, the
+       * query through the same layers (the config's text.share_query) */
+      train("configs/fashion-shop-click.ini", "click-xf", (const char *[]){"text.encoder=transformer", "text.hidden=32",
+            "text.heads=2", "text.positions=learned", "text.dense=8", "interaction.dense=8", "fusion.dense=16", NULL},
+            &res_xf) < 0) {
     fprintf(stderr, "training failed: %s\n", err.msg);
     return -1;
   }
@@ -150,15 +155,16 @@ static void test_eval_matches_training(void **state) {
   loom_infer_close(s);
 }
 
-/* GRU and TextCNN click models: training lowered the loss, and the checkpoint, rebuilt from its stored
+/* GRU, TextCNN and Transformer click models: training lowered the loss (finite), and the checkpoint, rebuilt from its stored
  * config, scores the validation split exactly as the trainer's validation did. */
 static void test_text_encoders_eval_matches_training(void **state) {
   (void)state;
-  const char *runs[2] = {"click-gru", "click-cnn"};
-  const loom_train_result *res[2] = {&res_gru, &res_cnn};
-  const char *param[2] = {"text.gru.weight_hh_l0_reverse", "text.cnn.conv2.weight"};
-  for (int k = 0; k < 2; k++) {
+  const char *runs[3] = {"click-gru", "click-cnn", "click-xf"};
+  const loom_train_result *res[3] = {&res_gru, &res_cnn, &res_xf};
+  const char *param[3] = {"text.gru.weight_hh_l0_reverse", "text.cnn.conv2.weight", "text.transformer.pos_embedding"};
+  for (int k = 0; k < 3; k++) {
     printf("%s: loss %.4f -> %.4f, val auc %.4f\n", runs[k], res[k]->first_loss, res[k]->last_loss, res[k]->val[0]);
+    assert_true(isfinite(res[k]->first_loss) && isfinite(res[k]->last_loss));
     assert_true(res[k]->last_loss < res[k]->first_loss);
     loom_infer *s = open_ckpt(runs[k], NULL);
     assert_non_null(loom_graph_find(loom_infer_model(s)->g, param[k]));

@@ -144,8 +144,10 @@ static void test_rows_encoder(void **state) {
  * so the cnn variants put it back to its default: set to anything else it is an error there.) */
 static void test_text_encoders(void **state) {
   const char *variants[] = {"text.encoder=gru\ntext.bidirectional=true\ntext.layers=2",
-                            "text.encoder=cnn\ntext.hidden=32\ntext.cnn_widths=1,2,4\ntext.cnn_filters=5"};
-  for (int v = 0; v < 2; v++) {
+                            "text.encoder=cnn\ntext.hidden=32\ntext.cnn_widths=1,2,4\ntext.cnn_filters=5",
+                            "text.encoder=transformer\ntext.hidden=32\ntext.heads=3\ntext.layers=2\ntext.ff_dim=5\n"
+                            "text.positions=learned\ntext.pooling=mean"};
+  for (int v = 0; v < 3; v++) {
     fixture f;
     loom_model *m = build(&f, variants[v]);
     if (!m) fail_msg("%s", err.msg);
@@ -158,6 +160,24 @@ static void test_text_encoders(void **state) {
       assert_int_equal(loom_graph_find(m->g, "text.gru.weight_ih_l0")->shape[0], 3 * 3);
       assert_int_equal(loom_graph_find(m->g, "text.gru.weight_ih_l1")->shape[1], 2 * 3);
       assert_int_equal(loom_graph_find(m->g, "text.dense0.weight")->shape[1], 2 * 3);
+    } else if (v == 2) {
+      /* nn.TransformerEncoder's state_dict names; D = embedding_dim = 3, 3 heads, ff 5, positions (max_len 4, D) */
+      static const struct { const char *name; int d0, d1; } t[] = {
+          {"text.transformer.layers.0.self_attn.in_proj_weight", 9, 3},
+          {"text.transformer.layers.1.self_attn.out_proj.weight", 3, 3},
+          {"text.transformer.layers.1.linear1.weight", 5, 3},
+          {"text.transformer.layers.0.linear2.weight", 3, 5},
+          {"text.transformer.pos_embedding", 4, 3},
+          {"text.dense0.weight", 3, 3}};
+      for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        loom_tensor *w = loom_graph_find(m->g, t[i].name);
+        if (!w) fail_msg("no tensor '%s'", t[i].name);
+        assert_int_equal(w->shape[0], t[i].d0);
+        assert_int_equal(w->shape[1], t[i].d1);
+      }
+      assert_non_null(loom_graph_find(m->g, "text.transformer.norm.weight"));
+      assert_non_null(m->text_mask); /* the mean's weights over valid steps */
+      assert_null(m->text_inv_len);
     } else {
       static const int widths[3] = {1, 2, 4};
       for (int i = 0; i < 3; i++) {
@@ -235,6 +255,26 @@ static void test_gradients_through_the_model(void **state) {
       "data.query_col=query\ndata.query_len=3\nfusion.mode=attention\ntext.pooling=last",
       "fusion.mode=fm\ninteraction.embedding_dropout=0.3\nimage.enabled=false",
       "fusion.mode=dcn\nfusion.cross_layers=1\ntext.enabled=false\nimage.enabled=false",
+      /* the transformer encoder: every pooling (mean, last and first weight the valid steps, max masks the
+       * padding), both feed-forward activations and all position kinds, 2 layers, its dropout; in the shared
+       * click query tower, the ranking towers and retrieval */
+      "text.encoder=transformer\ntext.hidden=32\ntext.pooling=mean\ntext.ff_activation=gelu\nimage.enabled=false",
+      "text.encoder=transformer\ntext.hidden=32\ntext.pooling=last\ntext.heads=3\ntext.layers=2\ntext.ff_dim=4\n"
+      "text.ff_activation=gelu\ntext.positions=learned\nimage.enabled=false",
+      "text.encoder=transformer\ntext.hidden=32\ntext.pooling=first\ntext.positions=none\ntext.ff_activation=gelu\n"
+      "image.enabled=false\ntrain.init=torch",
+      "text.encoder=transformer\ntext.hidden=32\ntext.pooling=max\ntext.heads=3\ntext.transformer_dropout=0.2\n"
+      "text.ff_activation=gelu\nimage.enabled=false",
+      "text.encoder=transformer\ntext.hidden=32\ntext.pooling=mean\ntext.ff_activation=relu\nimage.enabled=false\n"
+      "train.init=torch",
+      "data.query_col=query\ndata.query_len=6\ntext.share_query=true\ntext.encoder=transformer\ntext.hidden=32\n"
+      "text.pooling=mean\ntext.positions=learned\ntext.ff_activation=gelu\nimage.enabled=false",
+      "data.query_col=query\ndata.query_len=3\ntext.encoder=transformer\ntext.hidden=32\ntext.pooling=last\n"
+      "text.ff_activation=gelu\nimage.enabled=false",
+      "task.kind=ranking\ndata.negatives=2\ndata.query_col=query\ndata.query_len=3\ntext.encoder=transformer\n"
+      "text.hidden=32\ntext.pooling=mean\ntext.ff_activation=gelu\nimage.enabled=false",
+      "task.kind=retrieval\ntask.loss=infonce\ndata.query_col=query\ndata.query_len=3\ndata.label_col=\n"
+      "text.encoder=transformer\ntext.hidden=32\ntext.pooling=last\ntext.ff_activation=gelu\nimage.enabled=false",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
     fixture f;
@@ -242,8 +282,10 @@ static void test_gradients_through_the_model(void **state) {
     const loom_batch *b = first_batch(&f);
     print_message("variant %zu: %s\n", v, variants[v]);
     /* TextCNN: ReLU and the max over windows are kinks a 1e-2 step can cross, so a smaller step there, and
-     * PyTorch's init (Keras' zero biases put the all-padding windows of short texts exactly on the ReLU's kink) */
-    const double eps = strstr(variants[v], "encoder=") ? 1e-3 : 1e-2;
+     * PyTorch's init (Keras' zero biases put the all-padding windows of short texts exactly on the ReLU's kink)
+     * The transformer: LayerNorm over 3 features is strongly curved, so a smaller step still (1e-3 misses by
+     * 2-3% on the shared query tower, 3e-4 agrees). */
+    const double eps = strstr(variants[v], "encoder=transformer") ? 3e-4 : strstr(variants[v], "encoder=") ? 1e-3 : 1e-2;
     int n = tu_gradcheck(f.m->g, f.m->loss, b->B, NULL, NULL, eps, 3e-3, 2e-2);
     assert_true(n > 50);
     fixture_free(&f);
@@ -326,6 +368,34 @@ static void test_config_mistakes(void **state) {
   fixture_free(&f);
   assert_null(build(&f, "text.encoder=cnn\ntext.hidden=32\ntext.cnn_widths=1,1,1,1,1,1,1,1,1"));
   assert_non_null(strstr(err.msg, "1 to 8 window sizes"));
+  fixture_free(&f);
+  /* the transformer's keys with another encoder, the recurrent keys with the transformer, heads that do
+   * not divide the embedding, first-token pooling of a recurrent encoder */
+  assert_null(build(&f, "text.heads=3"));
+  assert_non_null(strstr(err.msg, "[text] heads = 3 has no effect with text.encoder = lstm (it sets the transformer encoder)"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.encoder=gru\ntext.positions=learned"));
+  assert_non_null(strstr(err.msg, "[text] positions = learned has no effect with text.encoder = gru"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.encoder=cnn\ntext.hidden=32\ntext.transformer_dropout=0.1"));
+  assert_non_null(strstr(err.msg, "[text] transformer_dropout = 0.1 has no effect with text.encoder = cnn"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.encoder=transformer")); /* the fixture sets text.hidden = 3 */
+  assert_non_null(strstr(err.msg, "[text] hidden = 3 has no effect with text.encoder = transformer (it sets the lstm or gru encoder)"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.encoder=transformer\ntext.hidden=32\ntext.bidirectional=true"));
+  assert_non_null(strstr(err.msg, "[text] bidirectional = true has no effect with text.encoder = transformer"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.encoder=transformer\ntext.hidden=32\ntext.heads=2")); /* embedding_dim = 3 */
+  assert_non_null(strstr(err.msg, "[text] heads = 2 does not divide embedding_dim = 3"));
+  fixture_free(&f);
+  assert_null(build(&f, "text.pooling=first"));
+  assert_non_null(strstr(err.msg, "[text] pooling = first needs text.encoder = transformer"));
+  fixture_free(&f);
+  /* the transformer's layers and pooling are its own keys too */
+  loom_model *m = build(&f, "text.encoder=transformer\ntext.hidden=32\ntext.layers=2\ntext.pooling=first");
+  if (!m) fail_msg("%s", err.msg);
+  assert_non_null(loom_graph_find(m->g, "text.transformer.layers.1.norm2.weight"));
   fixture_free(&f);
 }
 

@@ -59,6 +59,17 @@ static void test_inert_keys_are_errors(void **state) {
   expect_inert("configs/fashion-shop-category.ini", "task.pos_weight=3", "task.pos_weight = 3 has no effect unless task.kind = binary");
   expect_inert("configs/fashion-shop-click.ini", "data.negative_power=1", "data.negative_power = 1 has no effect unless data.negative_sampling = popularity");
   expect_inert("configs/fashion-shop-click.ini", "data.history=all", "data.history = all has no effect without data.history_len");
+  /* the text encoders' keys: the transformer's with another encoder, the recurrent ones with the transformer */
+  expect_inert("configs/fashion-shop-click.ini", "text.ff_dim=64",
+               "[text] ff_dim = 64 has no effect with text.encoder = lstm (it sets the transformer encoder)");
+  assert_int_equal(check("configs/fashion-shop-click.ini", (const char *[]){"text.encoder=transformer", "text.bidirectional=true", NULL}), -1);
+  if (!strstr(err.msg, "[text] bidirectional = true has no effect with text.encoder = transformer (it sets the lstm or gru encoder)"))
+    fail_msg("%s", err.msg);
+  assert_int_equal(check("configs/fashion-shop-click.ini", (const char *[]){"text.encoder=transformer", "text.heads=5", NULL}), -1);
+  if (!strstr(err.msg, "[text] heads = 5 does not divide embedding_dim = 32")) fail_msg("%s", err.msg);
+  expect_inert("configs/fashion-shop-click.ini", "text.pooling=first", "[text] pooling = first needs text.encoder = transformer");
+  expect_ok("configs/fashion-shop-click.ini", (const char *[]){"text.encoder=transformer", "text.heads=8", "text.layers=2",
+                                                              "text.ff_activation=gelu", "text.positions=learned", NULL});
   /* a file's line is named, not only --set */
   loom_data_section d;
   loom_config *c = loom_train_config_new(&d);

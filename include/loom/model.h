@@ -55,7 +55,9 @@ typedef struct loom_model {
   /* inputs (NULL when the model does not read that feature) */
   loom_tensor *tokens, *lengths;   /* (B, G·T) i32, (B, G) i32: the item text */
   loom_tensor *text_inv_len;       /* (B, G) 1 / max(length, 1), mean pooling */
-  loom_tensor *text_mask;          /* (B, G·T) 0 at valid steps, -1e30 at padding, max pooling */
+  loom_tensor *text_mask;          /* (B, G·T) 0 at valid steps, -1e30 at padding, max pooling; a transformer's
+                                    * mean/last/first pooling: each step's weight (text_pool_w) */
+  int text_pool_w;                 /* what text_mask and query_mask hold (model.c's POOL_W_*; 0: the mask) */
   loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* the query text, (B, Tq) ... (NULL in a shared
                                                                  * full model: the query rides in tokens) */
   int share_T;     /* text.share_query in a full pointwise model: tokens (B, 2·share_T) hold each row's item text

@@ -23,6 +23,7 @@
 #include "loom/pretrained.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
+#include "loom/transformer.h"
 #include "history_pool.h"
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
@@ -31,16 +32,29 @@ const loom_cfg_key loom_train_keys[] = {
     /* [text] */
     {"text", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "text tower over the item text (needs [data] text_cols)"},
     {"text", "embedding_dim", LOOM_CFG_INT, "32", NULL, 1, 4096, "word embedding size"},
-    {"text", "encoder", LOOM_CFG_CHOICE, "lstm", "lstm|gru|cnn", 0, 0,
-     "over the word embeddings: lstm, gru (torch.nn.GRU's gates) or cnn (TextCNN: parallel 1-D convolutions, "
-     "ReLU, max over the text's valid windows, concatenated)"},
+    {"text", "encoder", LOOM_CFG_CHOICE, "lstm", "lstm|gru|cnn|transformer", 0, 0,
+     "over the word embeddings: lstm, gru (torch.nn.GRU's gates), cnn (TextCNN: parallel 1-D convolutions, "
+     "ReLU, max over the text's valid windows, concatenated) or transformer (pre-LN encoder layers: multi-head "
+     "self-attention over the valid tokens and a feed-forward, torch.nn.TransformerEncoderLayer(norm_first=True))"},
     {"text", "hidden", LOOM_CFG_INT, "32", NULL, 1, 4096, "encoder = lstm|gru: hidden size (per direction)"},
-    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = lstm|gru: stacked layers"},
+    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = lstm|gru|transformer: stacked layers"},
     {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = lstm|gru: a second direction over each text reversed"},
-    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "encoder = lstm|gru: states -> one vector"},
+    {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max|first", 0, 0,
+     "encoder = lstm|gru|transformer: states -> one vector, over each text's valid steps (first: encoder = "
+     "transformer only, the output at the first token)"},
     {"text", "cnn_widths", LOOM_CFG_INT_LIST, "2,3,4", NULL, 1, 64,
      "encoder = cnn: window sizes in tokens, one convolution each (at most 8, each <= [data] max_len)"},
     {"text", "cnn_filters", LOOM_CFG_INT, "64", NULL, 1, 4096, "encoder = cnn: filters per window size"},
+    {"text", "heads", LOOM_CFG_INT, "0", NULL, 0, 256,
+     "encoder = transformer: attention heads, a divisor of text.embedding_dim (0: 4 if it divides embedding_dim, else 1)"},
+    {"text", "ff_dim", LOOM_CFG_INT, "0", NULL, 0, 65536,
+     "encoder = transformer: hidden size of each layer's feed-forward (0: 4 x text.embedding_dim)"},
+    {"text", "ff_activation", LOOM_CFG_CHOICE, "relu", "relu|gelu", 0, 0, "encoder = transformer: activation of the feed-forward"},
+    {"text", "positions", LOOM_CFG_CHOICE, "sinusoidal", "sinusoidal|learned|none", 0, 0,
+     "encoder = transformer: positions added to the word embeddings — sinusoidal (fixed), learned (a table of "
+     "[data] max_len rows, text.transformer.pos_embedding) or none"},
+    {"text", "transformer_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
+     "encoder = transformer: dropout after attention, inside and after the feed-forward (training only)"},
     {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
     {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
@@ -217,8 +231,11 @@ const loom_cfg_rule loom_model_rules[] = {
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
 
+static int text_check(const loom_config *c, int T, int Tq, loom_error *err);
+
 int loom_model_check_config(const loom_config *c, loom_error *err) {
   if (loom_config_check_rules(c, loom_model_rules, loom_model_n_rules, err) < 0) return -1;
+  if (text_check(c, 0, 0, err) < 0) return -1; /* the text encoder's keys (lengths unknown here: build checks them) */
   return loom_config_check_rules(c, loom_data_rules, loom_data_n_rules, err);
 }
 
@@ -266,6 +283,9 @@ static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *
   case LOOM_CFG_BOOL:
     snprintf(buf, cap, "%s", loom_config_bool(c, k->section, k->key) ? "true" : "false");
     return loom_config_bool(c, k->section, k->key) != !strcmp(k->def, "true");
+  case LOOM_CFG_FLOAT:
+    snprintf(buf, cap, "%g", loom_config_float(c, k->section, k->key));
+    return loom_config_float(c, k->section, k->key) != strtod(k->def, NULL);
   case LOOM_CFG_CHOICE:
     snprintf(buf, cap, "%s", loom_config_str(c, k->section, k->key));
     return strcmp(loom_config_str(c, k->section, k->key), k->def) != 0;
@@ -282,7 +302,7 @@ static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *
     for (int i = 0; i < n && i < LIST_MAX && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%ld", i ? "," : "", v[i]);
     return n != nd || memcmp(v, d, sizeof(long) * (size_t)(n < LIST_MAX ? n : LIST_MAX)) != 0;
   }
-  default: assert(!"text encoder keys are ints, bools, choices or int lists"); return false;
+  default: assert(!"text encoder keys are ints, floats, bools, choices or int lists"); return false;
   }
 }
 
@@ -290,23 +310,44 @@ static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *
  * checkpoint's or run directory's config lists every key, the others at their defaults, so "set" alone
  * cannot tell a user's choice.) T and Tq are the text and query lengths of the batches (0: none). */
 static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
-  static const char *const rnn_keys[] = {"hidden", "layers", "bidirectional", "pooling"};
-  static const char *const cnn_keys[] = {"cnn_widths", "cnn_filters"};
+  /* which encoders read each encoder-specific [text] key */
+  enum { LSTM = 1, GRU = 2, CNN = 4, XF = 8 };
+  static const struct {
+    const char *key;
+    int used_by;
+    const char *names; /* of used_by, as the message says them */
+  } keys[] = {
+      {"hidden", LSTM | GRU, "lstm or gru"},          {"layers", LSTM | GRU | XF, "lstm, gru or transformer"},
+      {"bidirectional", LSTM | GRU, "lstm or gru"},   {"pooling", LSTM | GRU | XF, "lstm, gru or transformer"},
+      {"cnn_widths", CNN, "cnn"},                     {"cnn_filters", CNN, "cnn"},
+      {"heads", XF, "transformer"},                   {"ff_dim", XF, "transformer"},
+      {"ff_activation", XF, "transformer"},           {"positions", XF, "transformer"},
+      {"transformer_dropout", XF, "transformer"},
+  };
   const char *enc = loom_config_str(c, "text", "encoder");
-  const bool cnn = !strcmp(enc, "cnn");
-  const char *const *other = cnn ? rnn_keys : cnn_keys;
-  const int n_other = cnn ? 4 : 2;
-  for (int i = 0; i < n_other; i++) {
+  const int used = !strcmp(enc, "lstm") ? LSTM : !strcmp(enc, "gru") ? GRU : !strcmp(enc, "cnn") ? CNN : XF;
+  const bool cnn = used == CNN;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    if (keys[i].used_by & used) continue;
     const loom_cfg_key *k = NULL;
     for (int j = 0; j < loom_train_n_keys && !k; j++)
-      if (!strcmp(loom_train_keys[j].section, "text") && !strcmp(loom_train_keys[j].key, other[i])) k = &loom_train_keys[j];
+      if (!strcmp(loom_train_keys[j].section, "text") && !strcmp(loom_train_keys[j].key, keys[i].key)) k = &loom_train_keys[j];
     assert(k && "text encoder keys are rows of the key table");
     char val[256];
     if (text_key_changed(c, k, val, sizeof val))
       return loom_errorf(err, "[text] %s = %s has no effect with text.encoder = %s (it sets the %s encoder) — remove it, "
-                              "or set text.encoder = %s", k->key, val, enc, cnn ? "lstm and gru" : "cnn",
-                         cnn ? "lstm or gru" : "cnn");
+                              "or set text.encoder = %s", k->key, val, enc, keys[i].names, keys[i].names);
   }
+  if (used == XF && loom_config_bool(c, "text", "enabled")) {
+    const long E = loom_config_int(c, "text", "embedding_dim"), H = loom_config_int(c, "text", "heads");
+    if (H > 0 && E % H != 0)
+      return loom_errorf(err, "[text] heads = %ld does not divide embedding_dim = %ld (each head reads embedding_dim / "
+                              "heads features) — set text.heads to a divisor of %ld, or change text.embedding_dim",
+                         H, E, E);
+  }
+  if (used != XF && !strcmp(loom_config_str(c, "text", "pooling"), "first"))
+    return loom_errorf(err, "[text] pooling = first needs text.encoder = transformer (a recurrent encoder's first state "
+                            "has read one token) — set text.pooling = last, mean or max");
   if (!cnn || !loom_config_bool(c, "text", "enabled")) return 0;
   long w[LOOM_TEXTCNN_MAX_WIDTHS + 1];
   const int n = loom_config_ints(c, "text", "cnn_widths", w, LOOM_TEXTCNN_MAX_WIDTHS + 1);
@@ -323,9 +364,23 @@ static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
   return 0;
 }
 
+/* What a transformer text tower's per-step pooling input (text_mask, query_mask) holds, by text.pooling:
+ * POOL_W_NONE the -1e30 mask of padded steps (max pooling, and every other encoder); the others weights
+ * w (N, T) with pooled = sum_t w_t h_t — 1 / len at the valid steps (mean), 1 at the last valid step or at
+ * the first (last, first), all 0 for an empty text. The transformer's outputs at padded steps are not zero,
+ * so its pooling must weight the valid steps rather than sum everything. */
+enum { POOL_W_NONE = 0, POOL_W_MEAN, POOL_W_LAST, POOL_W_FIRST };
+static int text_pool_w_mode(const loom_config *c) {
+  if (strcmp(loom_config_str(c, "text", "encoder"), "transformer") != 0) return POOL_W_NONE;
+  const char *pool = loom_config_str(c, "text", "pooling");
+  return !strcmp(pool, "mean") ? POOL_W_MEAN : !strcmp(pool, "last") ? POOL_W_LAST
+                                             : !strcmp(pool, "first") ? POOL_W_FIRST : POOL_W_NONE;
+}
+
 /* Text tower over G texts per row: tokens (B, G·T) → (B·G, dim). Inputs are created under in_name.
  * text.encoder: lstm | gru → per-step states, pooled (last, mean or max over valid steps); cnn → TextCNN,
- * which max-pools over the valid windows itself. */
+ * which max-pools over the valid windows itself; transformer → per-step outputs (pre-LN layers, keys
+ * masked past each text's length), pooled over the valid steps by text_pool_w_mode's weights or max. */
 static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, const char *prefix, const char *in_name,
                                int G, int T, loom_tensor **tok, loom_tensor **len, loom_tensor **inv,
                                loom_tensor **mask, int *dim) {
@@ -354,6 +409,33 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
     snprintf(name, sizeof name, "%s.cnn", prefix);
     h = loom_layer_textcnn(g, name, x, lens, &co, b->rng); // (B·G, n_widths · F)
     D = co.n_widths * co.filters;
+  } else if (!strcmp(enc, "transformer")) {
+    loom_transformer_opts to = loom_transformer_opts_default(E, T);
+    const long heads = loom_config_int(c, "text", "heads"); /* divides E: checked by text_check */
+    if (heads > 0) to.heads = (int)heads; /* else the layer's default: 4 if it divides E, else 1 */
+    to.layers = (int)loom_config_int(c, "text", "layers");
+    const long ff = loom_config_int(c, "text", "ff_dim");
+    to.ff_dim = ff > 0 ? (int)ff : 4 * E;
+    to.activation = parse_act(loom_config_str(c, "text", "ff_activation"));
+    const char *pos = loom_config_str(c, "text", "positions");
+    to.positions = !strcmp(pos, "learned") ? LOOM_POS_LEARNED : !strcmp(pos, "none") ? LOOM_POS_NONE : LOOM_POS_SINUSOIDAL;
+    to.dropout = (float)loom_config_float(c, "text", "transformer_dropout");
+    to.init = b->style;
+    snprintf(name, sizeof name, "%s.transformer", prefix);
+    h = loom_layer_transformer(g, name, x, lens, &to, b->rng); // (B·G, T, E), padded steps not zero
+    D = E;
+    snprintf(name, sizeof name, "%s_%s", in_name, text_pool_w_mode(c) ? "pool_w" : "mask");
+    *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
+    if (text_pool_w_mode(c)) { /* sum_t w_t h_t as a batched (1, T) x (T, E) product */
+      loom_tensor *w = loom_reshape(g, *mask, 3, (int[]){-1, 1, T});
+      h = loom_reshape(g, loom_matmul(g, w, h, false, false), 2, (int[]){-1, D}); // (B·G, E)
+      snprintf(name, sizeof name, "%s.pool", prefix);
+      loom_tensor_set_name(h, "%s", name);
+    } else {
+      loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_MAX, T, D);
+      snprintf(name, sizeof name, "%s.pool", prefix);
+      h = loom_layer_seq_pool(g, name, h, NULL, *mask, &so); // (B·G, E)
+    }
   } else {
     bool seq = strcmp(pool, "last") != 0, gru = !strcmp(enc, "gru");
     const int layers = (int)loom_config_int(c, "text", "layers");
@@ -806,6 +888,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1, m->Lh = probe.Lh;
   loom_batch_free(&probe);
   if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
+  m->text_pool_w = text_pool_w_mode(c);
   m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
             : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
             : !strcmp(kind, "retrieval") ? LOOM_TASK_RETRIEVAL
@@ -1231,17 +1314,30 @@ int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error
   return 0;
 }
 
-/* inv (n) = 1 / max(len, 1); mask (n, T) = 0 at valid steps (all of an empty text), -1e30 after. */
-static void text_aux(const int32_t *len, int n, int T, float *inv, float *mask) {
+/* inv (n) = 1 / max(len, 1); mask (n, T) = 0 at valid steps (all of an empty text), -1e30 after — or, with a
+ * transformer's weighted pooling (m->text_pool_w, text_pool_w_mode), the pooling weights of each step. */
+static void text_aux(const loom_model *m, const int32_t *len, int n, int T, float *inv, float *mask) {
   for (int i = 0; i < n; i++) {
     if (inv) inv[i] = 1.0f / (float)(len[i] > 0 ? len[i] : 1);
-    if (mask)
-      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = t < len[i] || len[i] == 0 ? 0.0f : -1e30f;
+    if (!mask) continue;
+    float *w = mask + (size_t)i * T;
+    const int L = len[i] < T ? len[i] : T;
+    switch (m->text_pool_w) {
+    case POOL_W_NONE:
+      for (int t = 0; t < T; t++) w[t] = t < L || L == 0 ? 0.0f : -1e30f;
+      break;
+    case POOL_W_MEAN:
+      for (int t = 0; t < T; t++) w[t] = t < L ? 1.0f / (float)L : 0.0f;
+      break;
+    default:
+      memset(w, 0, sizeof(float) * (size_t)T);
+      if (L > 0) w[m->text_pool_w == POOL_W_LAST ? L - 1 : 0] = 1.0f;
+    }
   }
 }
 
 static void item_text_aux(loom_model *m, const int32_t *len, int n) {
-  text_aux(len, n, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+  text_aux(m, len, n, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
 }
 
 int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err) {
@@ -1293,7 +1389,7 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
     if (m->query) {
       loom_input_bind(m->query, b->query);
       loom_input_bind(m->query_len, b->query_len);
-      text_aux(b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
+      text_aux(m, b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
     }
     float sum = 0;
     /* rows that count: positives (every row without a label); retrieval also needs a query */
@@ -1315,18 +1411,18 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
       memset(q + Tq, 0, sizeof(int32_t) * (Tm - Tq));
       m->lens[2 * i] = b->lengths[i], m->lens[2 * i + 1] = b->query_len[i];
     }
-    text_aux(m->lens, 2 * B, m->share_T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+    text_aux(m, m->lens, 2 * B, m->share_T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
   } else if (m->tokens) {
     assert(b->T == m->T);
     loom_input_bind(m->tokens, b->tokens);
     loom_input_bind(m->lengths, b->lengths);
-    text_aux(b->lengths, B, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+    text_aux(m, b->lengths, B, m->T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
   }
   if (m->query) {
     assert(b->Tq == m->Tq);
     loom_input_bind(m->query, b->query);
     loom_input_bind(m->query_len, b->query_len);
-    text_aux(b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
+    text_aux(m, b->query_len, B, m->Tq, m->query_inv_len ? m->q_inv_len : NULL, m->query_mask ? m->q_mask : NULL);
   }
   if (m->image) loom_input_bind(m->image, b->image);
   if (m->numeric) loom_input_bind(m->numeric, b->numeric);

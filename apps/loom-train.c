@@ -48,15 +48,8 @@ static void print_config_reference(void) {
   loom_data_section ds;
   loom_config *c = loom_train_config_new(&ds);
   loom_config_print_reference(c, stdout);
-  printf("\n[data] keys (owned by the data module):\n"
-         "  interactions, items, users, image_root, user_col, item_col, item_key, user_key, label_col,\n"
-         "  label_type, timestamp_col, query_col, image_col, split_col, text_cols, numeric_cols,\n"
-         "  category_cols, split, split_ratio, seed, missing_key, missing_image, numeric_missing,\n"
-         "  numeric_scaling, num_words, max_len, query_len, pad, image_size, channels, image_mean,\n"
-         "  image_std, negatives, negative_sampling, negative_power, batch_size, shuffle, drop_last,\n"
-         "  augment_flip, augment_crop_pad, key_type, history_len, history, gallery, video_col, frames,\n"
-         "  frame_sampling, max_video_mb, max_video_seconds, max_video_decode_s, max_video_frames\n"
-         "  (see include/loom/data.h)\n");
+  printf("\n");
+  loom_data_print_reference(stdout);
   printf("\nKeys that have no effect in some configurations — set to other than their default there, they are an\n"
          "error naming the key and why (a key of a tower switched off with <tower>.enabled = false is not):\n");
   loom_config_print_rules(loom_model_rules, loom_model_n_rules, stdout);

@@ -103,6 +103,9 @@ size_t loom_config_quote(const char *v, char *out, size_t cap);
 /* The resolved config as INI text (every declared key, then owned sections); caller frees with
  * loom_free. Loading it back gives the same config. */
 char *loom_config_dump(const loom_config *c);
+/* Edit distance of two keys (99 past 63 characters), for "did you mean" hints: the config suggests a
+ * declared key within 2 edits; owned sections do the same with their own keys. */
+int loom_config_edit_distance(const char *a, const char *b);
 /* Human-readable reference of every key: section, key, type, default, choices, doc. */
 void loom_config_print_reference(const loom_config *c, void *file /* FILE* */);
 

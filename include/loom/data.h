@@ -143,34 +143,21 @@ typedef struct loom_data_schema {
   int label_values;
 } loom_data_schema;
 
-/* Keys of [data] (defaults in loom_data_schema_init):
- *   interactions, items, users = CSV paths (.csv or .csv.gz); image_root = folder of relative image paths
- *   user_col, item_col = keys in interactions; item_key, user_key = key columns of items / users
- *   label_col, timestamp_col, query_col, image_col, split_col = column names; item_col may be empty
- *   label_type = float|class (class: names mapped to 0..K-1 in sorted order, fitted on train)
- *   text_cols, numeric_cols, category_cols = comma-separated column names
- *   split = random|column|time|leave_last   split_ratio = 0.8,0.1,0.1   seed = 42
- *   missing_key = error|skip   missing_image = error|zero   numeric_missing = error|mean|zero
- *   numeric_scaling = standard|minmax|none   num_words = 20000 (0 = all)   max_len = 32   query_len = 16
- *   pad = post|pre   image_size = 28x28   channels = 1|3   image_mean, image_std = 1 or 3 numbers
- *   max_image_bytes, max_image_dim, max_field_bytes, image_cache_mb = caps
- *   gallery = N (1..16): image_col holds up to N paths separated by '|' (fewer are repeated in order)
- *   video_col = column of video paths (under image_root, as images): frames = K (1..64, default 4) frames
- *     a video, frame_sampling = uniform|key, each resized and normalised as image_size / image_mean say;
- *     caps: max_video_mb (256), max_video_seconds (3600), max_video_decode_s (30), max_video_frames (1e6)
- *   negatives = 0   negative_sampling = uniform|popularity   negative_power = 0.75
- *   batch_size = 32   shuffle = 1   drop_last = 0   augment_flip = 0   augment_crop_pad = 0
- *   key_type = string|int (int: keys parsed as integers, so "007" and "7" are one key)
- *   image_paths = inside|anywhere (inside: an image path, once symlinks and ".." are resolved, must lie
- *     inside image_root — or the current directory when image_root is empty; anywhere: any file)
- *   history_len = 0 (1..1024: each row carries the item indices of its user's last history_len
- *     interactions strictly before its timestamp; needs timestamp_col, user_col, item_col)
- *   history = positives|all (positives: rows with label > 0)
- * With key_type=string keys are compared as strings ("07" and "7" are different keys). */
+/* Keys of [data]: one table in src/data/schema.c (type, default, range or choices, one doc line each);
+ * `loom-train --help-config` prints it (loom_data_print_reference). With key_type=string keys are
+ * compared as strings ("07" and "7" are different keys). */
 void loom_data_schema_init(loom_data_schema *s);
 /* One key of the [data] section; -1 on unknown key or bad value (the message names the key and the
  * valid choices). */
 int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value, loom_error *err);
+/* The key table: number of keys, the i-th key's name, its default as a value that sets the field to what
+ * loom_data_schema_init gives (NULL when the default is a built-in cap), whether a key is a path. */
+int loom_data_key_count(void);
+const char *loom_data_key_name(int i);
+const char *loom_data_key_default(int i);
+int loom_data_key_is_path(const char *key);
+/* Every [data] key with its type, default and doc line (for --help-config). */
+void loom_data_print_reference(void *file /* FILE* */);
 /* Cross-field checks (paths set, ratios sum to 1, split_col given for split=column, ...). */
 /* [data] keys that have no effect given other [data] keys (loom_config_check_rules; the rules
  * of keys a model ignores are the model's, loom_model_rules). */
@@ -253,7 +240,7 @@ typedef struct loom_batch {
   int32_t *hist_len;     // (B) valid entries of hist
 } loom_batch;
 
-/* Images per row: [data] gallery (1) for image_col, plus [data] frames for video_col (0 = no visual input). */
+/* Images per row: [data] gallery (or 1) for image_col, plus [data] frames for video_col (0 = no visual input). */
 int loom_data_visual_slots(const loom_data_schema *s);
 
 /* Allocates arrays for up to cap rows with the dataset's feature sizes. */

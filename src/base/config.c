@@ -238,7 +238,7 @@ static int check_value(const loom_cfg_key *k, const char *v, const char *where, 
 }
 
 /* Edit distance, for "did you mean" hints. */
-static int distance(const char *a, const char *b) {
+int loom_config_edit_distance(const char *a, const char *b) {
   int la = (int)strlen(a), lb = (int)strlen(b);
   if (la > 63 || lb > 63) return 99;
   int d[64][64];
@@ -260,7 +260,7 @@ static int unknown_key(const loom_config *c, const char *section, const char *ke
   size_t o = 0;
   for (int i = 0; i < c->n; i++) {
     if (strcmp(c->keys[i].section, section) != 0) continue;
-    int d = distance(key, c->keys[i].key);
+    int d = loom_config_edit_distance(key, c->keys[i].key);
     if (d < best_d) best_d = d, best = c->keys[i].key;
     if (o < sizeof list) o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", c->keys[i].key);
   }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,16 +65,16 @@ static int set_int(int *dst, const char *key, const char *v, long lo, long hi, l
   return 0;
 }
 
-static int set_choice(int *dst, const char *key, const char *v, const char *const *names, const int *vals, int n,
-                      loom_error *err) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(v, names[i]) == 0) { *dst = vals[i]; return 0; }
-  char list[256] = "";
-  for (int i = 0; i < n; i++) {
-    size_t l = strlen(list);
-    snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", names[i]);
+static int set_choice(int *dst, const char *key, const char *v, const char *choices, const int *vals, loom_error *err) {
+  const char *p = choices;
+  size_t n = strlen(v);
+  for (int i = 0; p; i++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && !strncmp(p, v, n)) { *dst = vals[i]; return 0; }
+    p = bar ? bar + 1 : NULL;
   }
-  return loom_errorf(err, "[data] %s: '%s' is not one of %s", key, v, list);
+  return loom_errorf(err, "[data] %s: '%s' is not one of %s", key, v, choices);
 }
 
 static int set_list(char (*dst)[LOOM_DATA_NAME], int *n, const char *key, const char *v, loom_error *err) {
@@ -112,191 +113,269 @@ static int set_floats(float *dst, int n, const char *key, const char *v, loom_er
   return 0;
 }
 
-#define STR(k) if (strcmp(key, #k) == 0) return set_str(s->k, sizeof s->k, key, value, err)
+/* ---------------------------------------------------------------- the key table
+ * Every [data] key, once: how it is set (a field at an offset, or a setter for the composite ones),
+ * its value type and default as --help-config shows them, and one doc line. The unknown-key message,
+ * its did-you-mean, the reference and the path flag all come from here. */
+
+typedef enum { K_STR, K_INT, K_CHOICE, K_LIST, K_FN } key_kind;
+
+enum {
+  F_PATH = 1,   /* a path: a relative one is resolved when the run's config is read (checkpoint.c) */
+  F_OPAQUE = 2, /* the default is a built-in cap (the field holds 0) or rounds: not a value that sets it back */
+};
+
+typedef struct data_key {
+  const char *name;
+  key_kind kind;
+  size_t off, off2; /* field; K_LIST: the array and its count */
+  size_t cap;       /* K_STR: size of the field */
+  long lo, hi;      /* K_INT */
+  const char *choices; /* K_CHOICE: "a|b|c" */
+  const int *vals;     /* K_CHOICE: the value of each choice */
+  int (*fn)(loom_data_schema *s, const char *key, const char *v, loom_error *err); /* K_FN */
+  const char *type; /* K_FN (and K_STR): what the value is, for the reference */
+  const char *def;
+  int flags;
+  const char *doc;
+} data_key;
+
+_Static_assert(sizeof(loom_split_kind) == sizeof(int) && sizeof(loom_policy) == sizeof(int) &&
+                   sizeof(loom_pad) == sizeof(int) && sizeof(loom_scaling) == sizeof(int) &&
+                   sizeof(loom_num_missing) == sizeof(int) && sizeof(loom_neg_sampling) == sizeof(int) &&
+                   sizeof(loom_frame_sampling) == sizeof(int),
+               "K_CHOICE stores an int into an enum field");
+
+static int fn_max_video_mb(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  int v = 0;
+  if (set_int(&v, key, value, 1, 65536, err) < 0) return -1;
+  s->video.max_file_bytes = (size_t)v << 20;
+  return 0;
+}
+
+static int set_seconds(double *dst, const char *key, const char *value, loom_error *err) {
+  char *end;
+  errno = 0;
+  double v = strtod(value, &end);
+  if (end == value || *end || errno || !(v > 0) || v > 1e6)
+    return loom_errorf(err, "[data] %s: '%s' is not a number of seconds in (0, 1000000]", key, value);
+  *dst = v;
+  return 0;
+}
+static int fn_max_video_seconds(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  return set_seconds(&s->video.max_duration_s, key, value, err);
+}
+static int fn_max_video_decode_s(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  return set_seconds(&s->video.max_decode_s, key, value, err);
+}
+static int fn_max_video_frames(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  int v = 0;
+  if (set_int(&v, key, value, 1, 100000000, err) < 0) return -1;
+  s->video.max_frames = v;
+  return 0;
+}
+static int fn_split_ratio(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  float r[3];
+  if (set_floats(r, 3, key, value, err) < 0) return -1;
+  for (int i = 0; i < 3; i++) s->split_ratio[i] = r[i];
+  return 0;
+}
+static int fn_image_size(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  (void)key;
+  int h, w, n = 0;
+  if (sscanf(value, "%dx%d%n", &h, &w, &n) != 2 || value[n] || h < 1 || w < 1 || h > 4096 || w > 4096)
+    return loom_errorf(err, "[data] image_size: '%s' is not HxW with sides in [1, 4096] (e.g. 28x28)", value);
+  s->image.H = h, s->image.W = w;
+  return 0;
+}
+static int fn_image_mean(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  return set_floats(s->image.mean, 3, key, value, err);
+}
+static int fn_image_std(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  if (set_floats(s->image.std, 3, key, value, err) < 0) return -1;
+  for (int c = 0; c < 3; c++)
+    if (!(s->image.std[c] > 0)) return loom_errorf(err, "[data] image_std: every value must be > 0");
+  return 0;
+}
+static int fn_max_image_bytes(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  int v = 0;
+  if (set_int(&v, key, value, 1, 1 << 30, err) < 0) return -1;
+  s->image.max_file_bytes = (size_t)v;
+  return 0;
+}
+static int fn_negative_power(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  (void)key;
+  char *end;
+  double x = strtod(value, &end);
+  if (end == value || *end || !(x >= 0 && x <= 4))
+    return loom_errorf(err, "[data] negative_power: '%s' is not a number in [0, 4]", value);
+  s->negative_power = x;
+  return 0;
+}
+static int fn_seed(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  (void)key;
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(value, &end, 10);
+  if (!*value || *end || errno || value[0] == '-')
+    return loom_errorf(err, "[data] seed: '%s' is not a non-negative integer", value);
+  s->seed = x;
+  return 0;
+}
+static int fn_max_field_bytes(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  int v = 0;
+  if (set_int(&v, key, value, 1, 1 << 30, err) < 0) return -1;
+  s->max_field_bytes = (size_t)v;
+  return 0;
+}
+static int fn_image_cache_mb(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  int v = 0;
+  if (set_int(&v, key, value, 0, 1 << 20, err) < 0) return -1;
+  s->image_cache_bytes = (int64_t)v << 20;
+  return 0;
+}
+
+#define OFF(f) offsetof(loom_data_schema, f)
+#define STR_KEY(k, fl, ty, doc) {#k, K_STR, OFF(k), 0, sizeof(((loom_data_schema *)0)->k), 0, 0, NULL, NULL, NULL, ty, "", fl, doc}
+#define INT_KEY(k, f, lo, hi, def, doc) {#k, K_INT, OFF(f), 0, 0, lo, hi, NULL, NULL, NULL, NULL, def, 0, doc}
+#define CHOICE_KEY(k, f, ch, def, doc, ...) {#k, K_CHOICE, OFF(f), 0, 0, 0, 0, ch, (const int[]){__VA_ARGS__}, NULL, NULL, def, 0, doc}
+#define LIST_KEY(k, n, doc) {#k, K_LIST, OFF(k), OFF(n), 0, 0, 0, NULL, NULL, NULL, "comma-separated column names", "", 0, doc}
+#define FN_KEY(k, ty, def, fl, doc) {#k, K_FN, 0, 0, 0, 0, 0, NULL, NULL, fn_##k, ty, def, fl, doc}
+
+static const data_key data_keys[] = {
+    STR_KEY(interactions, F_PATH, "path", "CSV (.csv or .csv.gz) of interactions, one row per example; required"),
+    STR_KEY(items, F_PATH, "path", "CSV of items, joined on item_col = item_key; its columns are features"),
+    STR_KEY(users, F_PATH, "path", "CSV of users, joined on user_col = user_key; its columns are features"),
+    STR_KEY(image_root, F_PATH, "path", "folder that relative image and video paths are under (empty: the current directory)"),
+    STR_KEY(user_col, 0, "column name", "user key column of interactions (the user ID embedding)"),
+    STR_KEY(item_col, 0, "column name", "item key column of interactions (the item ID embedding); may be empty"),
+    STR_KEY(item_key, 0, "column name", "key column of items (empty: the same name as item_col)"),
+    STR_KEY(user_key, 0, "column name", "key column of users (empty: the same name as user_col)"),
+    STR_KEY(label_col, 0, "column name", "label column (a number, or a class name with label_type = class)"),
+    STR_KEY(timestamp_col, 0, "column name", "time of each interaction (split = time / leave_last, histories)"),
+    STR_KEY(query_col, 0, "column name", "search query text of each interaction"),
+    STR_KEY(image_col, 0, "column name", "image file of each row (under image_root)"),
+    STR_KEY(split_col, 0, "column name", "split of each row (train|val|test) for split = column"),
+    LIST_KEY(text_cols, n_text, "item text columns, joined with spaces"),
+    LIST_KEY(numeric_cols, n_numeric, "numeric feature columns (looked up in interactions, then items, then users)"),
+    LIST_KEY(category_cols, n_category, "categorical feature columns (one embedding each)"),
+    CHOICE_KEY(split, split, "random|column|time|leave_last", "random",
+               "how rows go to train/val/test: at random, by split_col, by time, or each user's last to test",
+               LOOM_SPLIT_RANDOM, LOOM_SPLIT_COLUMN, LOOM_SPLIT_TIME, LOOM_SPLIT_LEAVE_LAST),
+    FN_KEY(split_ratio, "3 numbers summing to 1", "0.8,0.1,0.1", F_OPAQUE, "train, val, test shares for split = random / time"),
+    CHOICE_KEY(missing_key, missing_key, "error|skip", "error", "a row whose item or user key is not in items / users: error, or skip the row",
+               LOOM_POLICY_ERROR, LOOM_POLICY_SKIP),
+    CHOICE_KEY(missing_image, missing_image, "error|zero", "error", "a row whose image is missing: error, or an all-zero image",
+               LOOM_POLICY_ERROR, LOOM_POLICY_ZERO),
+    INT_KEY(num_words, num_words, 0, 1 << 24, "20000", "text vocabulary size, most frequent words of the training split (0: all; else >= 3)"),
+    INT_KEY(max_len, max_len, 1, 4096, "32", "tokens of item text kept per row"),
+    INT_KEY(query_len, query_len, 1, 4096, "16", "tokens of query text kept per row"),
+    CHOICE_KEY(pad, pad, "post|pre", "post", "where short texts are padded", LOOM_PAD_POST, LOOM_PAD_PRE),
+    FN_KEY(image_size, "HxW, sides in [1, 4096]", "28x28", 0, "size images and video frames are resized to"),
+    CHOICE_KEY(channels, image.C, "1|3", "1", "image channels: 1 grey, 3 RGB", 1, 3),
+    FN_KEY(image_mean, "1 or 3 numbers", "0", 0, "per-channel mean subtracted from pixel / 255 (one number: every channel)"),
+    FN_KEY(image_std, "1 or 3 numbers > 0", "1", 0, "per-channel divisor after the mean (one number: every channel)"),
+    FN_KEY(max_image_bytes, "an integer in [1, 1073741824]", "64 MiB", F_OPAQUE, "cap on an image file's size"),
+    {"max_image_dim", K_INT, OFF(image.max_dim), 0, 0, 1, 16384, NULL, NULL, NULL, NULL, "16384", F_OPAQUE,
+     "cap on an image's width and height"},
+    CHOICE_KEY(numeric_scaling, numeric_scaling, "standard|minmax|none", "standard",
+               "numeric features scaled with statistics of the training split", LOOM_SCALE_STANDARD, LOOM_SCALE_MINMAX,
+               LOOM_SCALE_NONE),
+    CHOICE_KEY(numeric_missing, numeric_missing, "error|mean|zero", "error",
+               "an empty numeric field: error, the training mean, or zero", LOOM_MISSING_ERROR, LOOM_MISSING_MEAN,
+               LOOM_MISSING_ZERO),
+    INT_KEY(negatives, negatives, 0, 4096, "0", "sampled negative items per positive (needs user_col and item_col)"),
+    CHOICE_KEY(negative_sampling, negative_sampling, "uniform|popularity", "uniform",
+               "how negatives are drawn: uniformly, or by item popularity ^ negative_power", LOOM_NEG_UNIFORM,
+               LOOM_NEG_POPULARITY),
+    FN_KEY(negative_power, "a number in [0, 4]", "0.75", 0, "exponent of popularity sampling"),
+    FN_KEY(seed, "a non-negative integer", "42", 0, "seed of the split, shuffling, negatives and augmentation"),
+    INT_KEY(batch_size, batch_size, 1, 1 << 20, "32", "rows per batch"),
+    INT_KEY(shuffle, shuffle, 0, 1, "1", "shuffle the training rows every epoch"),
+    INT_KEY(drop_last, drop_last, 0, 1, "0", "drop the last, short training batch"),
+    INT_KEY(augment_flip, augment_flip, 0, 1, "0", "random horizontal flips of training images"),
+    INT_KEY(augment_crop_pad, augment_crop_pad, 0, 64, "0", "random crops of training images padded by this many pixels"),
+    FN_KEY(max_field_bytes, "an integer in [1, 1073741824]", "1048576", 0, "cap on one CSV field's size"),
+    FN_KEY(image_cache_mb, "an integer in [0, 1048576]", "1024", 0, "memory for decoded images kept between epochs (0: none)"),
+    CHOICE_KEY(image_paths, image_anywhere, "inside|anywhere", "inside",
+               "inside: an image path, symlinks and .. resolved, must lie inside image_root; anywhere: any file", 0, 1),
+    CHOICE_KEY(label_type, label_class, "float|class", "float",
+               "float: the label is a number; class: names mapped to 0..K-1 in sorted order, fitted on train", 0, 1),
+    CHOICE_KEY(key_type, int_keys, "string|int", "string", "int: keys parsed as integers, so 007 and 7 are one key", 0, 1),
+    INT_KEY(history_len, history_len, 0, 1024, "0",
+            "item indices of the user's last N interactions before each row (needs timestamp_col, user_col, item_col)"),
+    CHOICE_KEY(history, history_all, "positives|all", "positives", "which earlier interactions a history holds (positives: label > 0)",
+               0, 1),
+    INT_KEY(gallery, gallery, 0, 16, "0", "photos per image_col cell, separated by | (fewer repeat in order); 0 or 1: the cell is one path"),
+    STR_KEY(video_col, 0, "column name", "video file of each row (under image_root, as images): frames beside the photo"),
+    INT_KEY(frames, video.frames, 1, LOOM_VIDEO_MAX_FRAMES_OUT, "4", "frames taken from each video, resized as image_size says"),
+    CHOICE_KEY(frame_sampling, video.sampling, "uniform|key", "uniform", "frames evenly spaced in time, or key frames",
+               LOOM_FRAMES_UNIFORM, LOOM_FRAMES_KEY),
+    FN_KEY(max_video_mb, "an integer in [1, 65536]", "256", F_OPAQUE, "cap on a video file's size in MiB"),
+    FN_KEY(max_video_seconds, "seconds in (0, 1000000]", "3600", F_OPAQUE, "cap on a video's duration"),
+    FN_KEY(max_video_decode_s, "seconds in (0, 1000000]", "30", F_OPAQUE, "wall-clock budget for decoding one video"),
+    FN_KEY(max_video_frames, "an integer in [1, 100000000]", "1000000", F_OPAQUE, "cap on the frames a video stream may hold"),
+};
+#define N_DATA_KEYS ((int)(sizeof data_keys / sizeof data_keys[0]))
+
+static const data_key *find_data_key(const char *name) {
+  for (int i = 0; i < N_DATA_KEYS; i++)
+    if (!strcmp(data_keys[i].name, name)) return &data_keys[i];
+  return NULL;
+}
+
+int loom_data_key_count(void) { return N_DATA_KEYS; }
+const char *loom_data_key_name(int i) { return i >= 0 && i < N_DATA_KEYS ? data_keys[i].name : NULL; }
+const char *loom_data_key_default(int i) {
+  return i >= 0 && i < N_DATA_KEYS && !(data_keys[i].flags & F_OPAQUE) ? data_keys[i].def : NULL;
+}
+int loom_data_key_is_path(const char *name) {
+  const data_key *k = find_data_key(name);
+  return k && (k->flags & F_PATH);
+}
+
+static int unknown_data_key(const char *key, loom_error *err) {
+  char list[2048] = "";
+  size_t o = 0;
+  const char *best = NULL;
+  int best_d = 3; /* like the config's did-you-mean: within 2 edits */
+  for (int i = 0; i < N_DATA_KEYS; i++) {
+    int d = loom_config_edit_distance(key, data_keys[i].name);
+    if (d < best_d) best_d = d, best = data_keys[i].name;
+    if (o < sizeof list) o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", data_keys[i].name);
+  }
+  if (best) return loom_errorf(err, "[data] unknown key '%s'; did you mean '%s'? — valid keys: %s", key, best, list);
+  return loom_errorf(err, "[data] unknown key '%s' — valid keys: %s", key, list);
+}
 
 int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
-  STR(interactions); STR(items); STR(users); STR(image_root);
-  STR(user_col); STR(item_col); STR(item_key); STR(user_key); STR(label_col); STR(timestamp_col);
-  STR(query_col); STR(image_col); STR(split_col); STR(video_col);
-  if (!strcmp(key, "gallery")) return set_int(&s->gallery, key, value, 1, 16, err);
-  if (!strcmp(key, "frames")) return set_int(&s->video.frames, key, value, 1, LOOM_VIDEO_MAX_FRAMES_OUT, err);
-  if (!strcmp(key, "frame_sampling")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"uniform", "key"}, (const int[]){LOOM_FRAMES_UNIFORM, LOOM_FRAMES_KEY},
-                   2, err) < 0)
-      return -1;
-    s->video.sampling = (loom_frame_sampling)v;
-    return 0;
+  const data_key *k = find_data_key(key);
+  if (!k) return unknown_data_key(key, err);
+  char *base = (char *)s;
+  switch (k->kind) {
+  case K_STR: return set_str(base + k->off, k->cap, key, value, err);
+  case K_INT: return set_int((int *)(base + k->off), key, value, k->lo, k->hi, err);
+  case K_CHOICE: return set_choice((int *)(base + k->off), key, value, k->choices, k->vals, err);
+  case K_LIST: return set_list((char(*)[LOOM_DATA_NAME])(base + k->off), (int *)(base + k->off2), key, value, err);
+  case K_FN: return k->fn(s, key, value, err);
   }
-  if (!strcmp(key, "max_video_mb")) {
-    int v = 0;
-    if (set_int(&v, key, value, 1, 65536, err) < 0) return -1;
-    s->video.max_file_bytes = (size_t)v << 20;
-    return 0;
+  return loom_errorf(err, "[data] %s: unknown key kind", key);
+}
+
+void loom_data_print_reference(void *file) {
+  FILE *f = file;
+  fprintf(f, "[data] keys (owned by the data module):\n");
+  for (int i = 0; i < N_DATA_KEYS; i++) {
+    const data_key *k = &data_keys[i];
+    fprintf(f, "  %-20s ", k->name);
+    switch (k->kind) {
+    case K_INT: fprintf(f, "an integer in [%ld, %ld]", k->lo, k->hi); break;
+    case K_CHOICE: fprintf(f, "%s", k->choices); break;
+    default: fprintf(f, "%s", k->type); break;
+    }
+    fprintf(f, " (default: %s)%s\n      %s\n", k->def[0] ? k->def : "empty",
+            k->flags & F_PATH ? " — a relative path is taken from the current directory" : "", k->doc);
   }
-  if (!strcmp(key, "max_video_seconds") || !strcmp(key, "max_video_decode_s")) {
-    char *end;
-    errno = 0;
-    double v = strtod(value, &end);
-    if (end == value || *end || errno || !(v > 0) || v > 1e6)
-      return loom_errorf(err, "[data] %s: '%s' is not a number of seconds in (0, 1000000]", key, value);
-    if (!strcmp(key, "max_video_seconds")) s->video.max_duration_s = v;
-    else s->video.max_decode_s = v;
-    return 0;
-  }
-  if (!strcmp(key, "max_video_frames")) {
-    int v = 0;
-    if (set_int(&v, key, value, 1, 100000000, err) < 0) return -1;
-    s->video.max_frames = v;
-    return 0;
-  }
-  if (!strcmp(key, "text_cols")) return set_list(s->text_cols, &s->n_text, key, value, err);
-  if (!strcmp(key, "numeric_cols")) return set_list(s->numeric_cols, &s->n_numeric, key, value, err);
-  if (!strcmp(key, "category_cols")) return set_list(s->category_cols, &s->n_category, key, value, err);
-  if (!strcmp(key, "split")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"random", "column", "time", "leave_last"},
-                   (const int[]){LOOM_SPLIT_RANDOM, LOOM_SPLIT_COLUMN, LOOM_SPLIT_TIME, LOOM_SPLIT_LEAVE_LAST}, 4, err) < 0)
-      return -1;
-    s->split = (loom_split_kind)v;
-    return 0;
-  }
-  if (!strcmp(key, "split_ratio")) {
-    float r[3];
-    if (set_floats(r, 3, key, value, err) < 0) return -1;
-    for (int i = 0; i < 3; i++) s->split_ratio[i] = r[i];
-    return 0;
-  }
-  if (!strcmp(key, "missing_key") || !strcmp(key, "missing_image")) {
-    int v = 0;
-    const char *alt = key[8] == 'k' ? "skip" : "zero";
-    if (set_choice(&v, key, value, (const char *const[]){"error", alt}, (const int[]){0, 1}, 2, err) < 0) return -1;
-    if (key[8] == 'k') s->missing_key = (loom_policy)v;
-    else s->missing_image = (loom_policy)v;
-    return 0;
-  }
-  if (!strcmp(key, "label_type")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"float", "class"}, (const int[]){0, 1}, 2, err) < 0) return -1;
-    s->label_class = v;
-    return 0;
-  }
-  if (!strcmp(key, "image_paths")) /* issue 13 (data helper): keep image paths inside image_root */
-    return set_choice(&s->image_anywhere, key, value, (const char *const[]){"inside", "anywhere"}, (const int[]){0, 1}, 2, err);
-  if (!strcmp(key, "key_type")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"string", "int"}, (const int[]){0, 1}, 2, err) < 0) return -1;
-    s->int_keys = v;
-    return 0;
-  }
-  if (!strcmp(key, "num_words")) return set_int(&s->num_words, key, value, 0, 1 << 24, err);
-  if (!strcmp(key, "max_len")) return set_int(&s->max_len, key, value, 1, 4096, err);
-  if (!strcmp(key, "query_len")) return set_int(&s->query_len, key, value, 1, 4096, err);
-  if (!strcmp(key, "pad")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"post", "pre"}, (const int[]){LOOM_PAD_POST, LOOM_PAD_PRE}, 2, err) < 0)
-      return -1;
-    s->pad = (loom_pad)v;
-    return 0;
-  }
-  if (!strcmp(key, "image_size")) {
-    int h, w, n = 0;
-    if (sscanf(value, "%dx%d%n", &h, &w, &n) != 2 || value[n] || h < 1 || w < 1 || h > 4096 || w > 4096)
-      return loom_errorf(err, "[data] image_size: '%s' is not HxW with sides in [1, 4096] (e.g. 28x28)", value);
-    s->image.H = h, s->image.W = w;
-    return 0;
-  }
-  if (!strcmp(key, "channels")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"1", "3"}, (const int[]){1, 3}, 2, err) < 0) return -1;
-    s->image.C = v;
-    return 0;
-  }
-  if (!strcmp(key, "image_mean")) return set_floats(s->image.mean, 3, key, value, err);
-  if (!strcmp(key, "image_std")) {
-    if (set_floats(s->image.std, 3, key, value, err) < 0) return -1;
-    for (int c = 0; c < 3; c++)
-      if (!(s->image.std[c] > 0)) return loom_errorf(err, "[data] image_std: every value must be > 0");
-    return 0;
-  }
-  if (!strcmp(key, "max_image_bytes")) {
-    int v = 0;
-    if (set_int(&v, key, value, 1, 1 << 30, err) < 0) return -1;
-    s->image.max_file_bytes = (size_t)v;
-    return 0;
-  }
-  if (!strcmp(key, "max_image_dim")) return set_int(&s->image.max_dim, key, value, 1, 16384, err);
-  if (!strcmp(key, "numeric_scaling")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"standard", "minmax", "none"},
-                   (const int[]){LOOM_SCALE_STANDARD, LOOM_SCALE_MINMAX, LOOM_SCALE_NONE}, 3, err) < 0)
-      return -1;
-    s->numeric_scaling = (loom_scaling)v;
-    return 0;
-  }
-  if (!strcmp(key, "numeric_missing")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"error", "mean", "zero"},
-                   (const int[]){LOOM_MISSING_ERROR, LOOM_MISSING_MEAN, LOOM_MISSING_ZERO}, 3, err) < 0)
-      return -1;
-    s->numeric_missing = (loom_num_missing)v;
-    return 0;
-  }
-  if (!strcmp(key, "negatives")) return set_int(&s->negatives, key, value, 0, 4096, err);
-  if (!strcmp(key, "negative_sampling")) {
-    int v = 0;
-    if (set_choice(&v, key, value, (const char *const[]){"uniform", "popularity"},
-                   (const int[]){LOOM_NEG_UNIFORM, LOOM_NEG_POPULARITY}, 2, err) < 0)
-      return -1;
-    s->negative_sampling = (loom_neg_sampling)v;
-    return 0;
-  }
-  if (!strcmp(key, "negative_power")) {
-    char *end;
-    double x = strtod(value, &end);
-    if (end == value || *end || !(x >= 0 && x <= 4))
-      return loom_errorf(err, "[data] negative_power: '%s' is not a number in [0, 4]", value);
-    s->negative_power = x;
-    return 0;
-  }
-  if (!strcmp(key, "seed")) {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(value, &end, 10);
-    if (!*value || *end || errno || value[0] == '-')
-      return loom_errorf(err, "[data] seed: '%s' is not a non-negative integer", value);
-    s->seed = x;
-    return 0;
-  }
-  if (!strcmp(key, "batch_size")) return set_int(&s->batch_size, key, value, 1, 1 << 20, err);
-  if (!strcmp(key, "shuffle")) return set_int(&s->shuffle, key, value, 0, 1, err);
-  if (!strcmp(key, "drop_last")) return set_int(&s->drop_last, key, value, 0, 1, err);
-  if (!strcmp(key, "augment_flip")) return set_int(&s->augment_flip, key, value, 0, 1, err);
-  if (!strcmp(key, "augment_crop_pad")) return set_int(&s->augment_crop_pad, key, value, 0, 64, err);
-  if (!strcmp(key, "history_len")) return set_int(&s->history_len, key, value, 0, 1024, err);
-  if (!strcmp(key, "history"))
-    return set_choice(&s->history_all, key, value, (const char *const[]){"positives", "all"}, (const int[]){0, 1}, 2, err);
-  if (!strcmp(key, "max_field_bytes")) {
-    int v = 0;
-    if (set_int(&v, key, value, 1, 1 << 30, err) < 0) return -1;
-    s->max_field_bytes = (size_t)v;
-    return 0;
-  }
-  if (!strcmp(key, "image_cache_mb")) {
-    int v = 0;
-    if (set_int(&v, key, value, 0, 1 << 20, err) < 0) return -1;
-    s->image_cache_bytes = (int64_t)v << 20;
-    return 0;
-  }
-  return loom_errorf(err, "[data] unknown key '%s' — valid keys: interactions, items, users, image_root, user_col, item_col, "
-                          "item_key, user_key, label_col, timestamp_col, query_col, image_col, split_col, text_cols, "
-                          "numeric_cols, category_cols, split, split_ratio, missing_key, missing_image, num_words, max_len, "
-                          "query_len, pad, image_size, channels, image_mean, image_std, max_image_bytes, max_image_dim, "
-                          "numeric_scaling, numeric_missing, negatives, negative_sampling, negative_power, seed, batch_size, "
-                          "shuffle, drop_last, augment_flip, augment_crop_pad, max_field_bytes, image_cache_mb, image_paths, "
-                          "history_len, history, gallery, video_col, frames, frame_sampling, max_video_mb, max_video_seconds, "
-                          "max_video_decode_s, max_video_frames",
-                     key);
 }
 
 /* Target leakage: the label (or the split marker) fed back as a feature trains the model on its own

@@ -16,15 +16,11 @@
 
 /* ---------------------------------------------------------------- the run's config */
 
-static int is_path_key(const char *k) {
-  return !strcmp(k, "interactions") || !strcmp(k, "items") || !strcmp(k, "users") || !strcmp(k, "image_root");
-}
-
 static int data_set(void *ctx, const char *key, const char *value, loom_error *err) {
   loom_data_section *d = ctx;
   char abs[LOOM_DATA_PATH];
   const char *v = value;
-  if (is_path_key(key) && value[0] && value[0] != '/') {
+  if (loom_data_key_is_path(key) && value[0] && value[0] != '/') {
     char cwd[LOOM_DATA_PATH / 2];
     if (!getcwd(cwd, sizeof cwd)) return loom_errorf(err, "%s: cannot resolve the relative path '%s'", key, value);
     if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, value) >= sizeof abs)

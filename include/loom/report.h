@@ -25,6 +25,9 @@ void loom_report_free(loom_report *r);
 int loom_report_point(loom_report *r, const char *series, double step, double value);
 /* A row of the summary table (config values, final metrics, timings). */
 int loom_report_summary(loom_report *r, const char *key, const char *value);
+/* A table, shown under the summary: `rows` rows of `cols` cells, row-major, row 0 its header (a NULL
+ * cell is empty). Returns -1 only when out of memory. */
+int loom_report_table(loom_report *r, const char *title, int rows, int cols, const char *const *cells);
 /* Confusion matrix (rows = true class), C x C, with class names (may be NULL). */
 int loom_report_confusion(loom_report *r, const int64_t *confusion, int C, const char *const *names);
 /* One ranking example: a user (and optional query) with its top-k items; image paths may be NULL
@@ -39,6 +42,12 @@ int loom_report_ranking_marked(loom_report *r, const char *user, const char *que
 
 /* Writes the HTML report to `path` atomically. */
 int loom_report_write_html(const loom_report *r, const char *path, loom_error *err);
+
+/* loom-compare: one page over several run directories (each holding metrics.csv and config.ini, and
+ * result.json once a run has ended): a table of each run's best and last metrics, the config keys whose
+ * values differ between runs, and one chart per metrics.csv column with a line per run. Runs are named
+ * by their directory's last component (the whole path when two share it). Written atomically. */
+int loom_report_compare(const char *const *run_dirs, int n_runs, const char *out_path, loom_error *err);
 
 #ifdef __cplusplus
 }

@@ -24,8 +24,16 @@ typedef struct {
   float *scores;
 } ranking;
 
+typedef struct {
+  char *title;
+  int rows, cols;
+  char **cells; /* row-major; row 0 is the header */
+} table;
+
 struct loom_report {
   char *title;
+  table *tab;
+  int n_tab, cap_tab;
   series *s;
   int n_series, cap_series;
   char **sum_keys, **sum_values;
@@ -85,6 +93,11 @@ void loom_report_free(loom_report *r) {
     loom_free(k->scores);
   }
   loom_free(r->rank);
+  for (int i = 0; i < r->n_tab; i++) {
+    loom_free(r->tab[i].title);
+    free_strs(r->tab[i].cells, r->tab[i].rows * r->tab[i].cols);
+  }
+  loom_free(r->tab);
   loom_free(r->title);
   loom_free(r);
 }
@@ -126,6 +139,26 @@ int loom_report_summary(loom_report *r, const char *key, const char *value) {
   r->sum_keys[r->n_sum] = k;
   r->sum_values[r->n_sum] = v;
   r->n_sum++;
+  return 0;
+}
+
+int loom_report_table(loom_report *r, const char *title, int rows, int cols, const char *const *cells) {
+  if (!grow((void **)&r->tab, &r->cap_tab, r->n_tab + 1, sizeof *r->tab)) return -1;
+  table *t = &r->tab[r->n_tab];
+  const int n = rows * cols;
+  memset(t, 0, sizeof *t);
+  if (!(t->title = loom_strdup(title)) || !(t->cells = loom_calloc((size_t)(n > 0 ? n : 1), sizeof(char *)))) {
+    loom_free(t->title);
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    if (!(t->cells[i] = loom_strdup(cells[i] ? cells[i] : ""))) {
+      loom_free(t->title);
+      free_strs(t->cells, i);
+      return -1;
+    }
+  t->rows = rows, t->cols = cols;
+  r->n_tab++;
   return 0;
 }
 
@@ -331,6 +364,23 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
       put(&b, "</td><td class='k'>");
       put_escaped(&b, r->sum_values[i]);
       put(&b, "</td></tr>");
+    }
+    put(&b, "</table>\n");
+  }
+  for (int i = 0; i < r->n_tab; i++) {
+    const table *t = &r->tab[i];
+    put(&b, "<h2>");
+    put_escaped(&b, t->title);
+    put(&b, "</h2><table>");
+    for (int y = 0; y < t->rows; y++) {
+      put(&b, "<tr>");
+      for (int x = 0; x < t->cols; x++) {
+        const char *tag = y == 0 ? "th" : "td";
+        put(&b, x == 0 ? "<%s class='k'>" : "<%s>", tag);
+        put_escaped(&b, t->cells[y * t->cols + x]);
+        put(&b, "</%s>", tag);
+      }
+      put(&b, "</tr>");
     }
     put(&b, "</table>\n");
   }

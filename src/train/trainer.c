@@ -858,6 +858,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   if (stop_early) train_logf(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
   double wall = train_now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
+  if (train_write_result(r, wall, stop_early, res->interrupted, err) < 0) goto done;
   char best_txt[64];
   if (isfinite(r->best)) snprintf(best_txt, sizeof best_txt, "%.6f", r->best);
   else snprintf(best_txt, sizeof best_txt, "n/a");

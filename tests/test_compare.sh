@@ -59,4 +59,25 @@ echo "45,1,0.5" >> "$TMP/broken/metrics.csv"
 grep -q "broken/metrics.csv line 4: 3 fields, the header has 12" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
 [ ! -e "$TMP/bad.html" ] || fail "a failed compare wrote its page"
 "$BIN/loom-compare" > "$TMP/out.txt" 2>&1; [ $? -eq 2 ] || fail "no runs: not a usage error"
+
+# 4. loom-train --sweep: a 2 x 2 grid, each variant its own run, then compare.html over the four
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.max_steps=15 --set train.out="$TMP/sw" \
+  --sweep train.lr=0.002,0.01 --sweep fusion.dense=8,16 > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "sweep"; }
+[ "$(grep -c '^\[[1-4]/4\] .*15 updates' "$TMP/out.txt")" -eq 4 ] || fail "sweep lines: $(cat "$TMP/out.txt")"
+for d in "lr=0.002,dense=8" "lr=0.002,dense=16" "lr=0.01,dense=8" "lr=0.01,dense=16"; do
+  grep -q '"status":[[:space:]]*"finished"' "$TMP/sw/$d/result.json" || fail "variant $d did not finish"
+  lr=${d%%,*}
+  grep -q "^lr = ${lr#lr=}$" "$TMP/sw/$d/config.ini" || fail "variant $d: train.lr not set"
+  grep -q "^dense = ${d##*dense=}$" "$TMP/sw/$d/config.ini" || fail "variant $d: fusion.dense not set"
+done
+[ "$(grep -o "<td class='k'>lr=0.0[0-9]*,dense=[0-9]*</td>" "$TMP/sw/compare.html" | wc -l)" -eq 4 ] || fail "compare.html lacks a variant"
+# a bad sweep trains nothing
+for bad in "train.lr=0.002,,3" "train.lrr=1" "train.lr=abc" "train.out=a,b" "lr=1"; do
+  "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/bad" --sweep "$bad" > "$TMP/out.txt" 2>&1 &&
+    fail "--sweep $bad accepted"
+  grep -q -- "--sweep $bad" "$TMP/out.txt" || fail "--sweep $bad: message does not name it: $(cat "$TMP/out.txt")"
+  [ ! -e "$TMP/bad" ] || fail "--sweep $bad left $TMP/bad behind"
+done
+"$BIN/loom-train" configs/fashion-shop-click.ini --sweep train.lr=1,2 --sweep train.lr=3 > "$TMP/out.txt" 2>&1 && fail "a key swept twice"
+grep -q "train.lr is swept twice" "$TMP/out.txt" || fail "twice: $(cat "$TMP/out.txt")"
 echo "ok"

@@ -424,8 +424,26 @@ static int report_example(void *rep, const loom_eval_example *x) {
   return loom_report_ranking_marked(rep, x->user, x->query, x->k, x->titles, x->images, x->scores, x->marked, x->note);
 }
 
+/* ROC and precision-recall curves of the latest validation (the evaluator's scores of every row). */
+static int add_binary_curves(const run *r, loom_report *rep) {
+  enum { POINTS = 101 };
+  double fpr[POINTS], tpr[POINTS], rec[POINTS], prec[POINTS];
+  const int n = loom_binary_curves(r->ev->probs, r->ev->labels, (size_t)r->ev->n_rows, POINTS, fpr, tpr, rec, prec);
+  if (n == 0) return 0; /* one class: no curve */
+  char note[96];
+  snprintf(note, sizeof note, "validation at step %ld, AUC %.4f", r->last_eval_step,
+           loom_auc(r->ev->probs, r->ev->labels, (size_t)r->ev->n_rows));
+  if (loom_report_curve(rep, "ROC", "false positive rate", "true positive rate", note, fpr, tpr, n, true) < 0)
+    return -1;
+  snprintf(note, sizeof note, "validation at step %ld", r->last_eval_step);
+  return loom_report_curve(rep, "precision-recall", "recall", "precision", note, rec, prec, n, false);
+}
+
 static int write_report(run *r, double wall, loom_error *err) {
-  loom_report *rep = loom_report_new("loom-train run");
+  const char *name = strrchr(r->dir, '/') && strrchr(r->dir, '/')[1] ? strrchr(r->dir, '/') + 1 : r->dir;
+  char title[1200];
+  snprintf(title, sizeof title, "loom-train run %s", name);
+  loom_report *rep = loom_report_new(title);
   if (!rep) return loom_errorf(err, "out of memory writing the report");
   /* curves from metrics.csv text */
   char *text = loom_strdup(r->hist);
@@ -448,11 +466,13 @@ static int write_report(run *r, double wall, loom_error *err) {
       p = strchr(p, ',');
       if (p) p++;
     }
-    for (int i = 2; i < k && i < nc - 2; i++) {
+    for (int i = 2; i < k && i < nc; i++) {
       if (isnan(v[i])) continue;
       char series[80];
       if (i == 2) snprintf(series, sizeof series, "loss/train");
       else if (i == 3) snprintf(series, sizeof series, "loss/valid");
+      else if (i == nc - 2) snprintf(series, sizeof series, "lr/schedule");
+      else if (i == nc - 1) snprintf(series, sizeof series, "samples_per_s/train");
       else snprintf(series, sizeof series, "%s/valid", cols[i]);
       loom_report_point(rep, series, v[0], v[i]);
     }
@@ -481,6 +501,15 @@ static int write_report(run *r, double wall, loom_error *err) {
   loom_report_summary(rep, "time", s);
   loom_report_summary(rep, "loom", loom_version());
   loom_report_summary(rep, "ISA", loom_isa_name(loom_runtime_isa()));
+  loom_report_best_step(rep, r->best_step > 0 ? (double)r->best_step : NAN);
+  if (loom_report_csv_table(rep, "Validations (metrics.csv)", r->hist) < 0 || loom_report_config(rep, r->config_text) < 0) {
+    loom_report_free(rep);
+    return loom_errorf(err, "out of memory writing the report");
+  }
+  if (r->m->task == LOOM_TASK_BINARY && r->ev->n_rows > 0 && add_binary_curves(r, rep) < 0) {
+    loom_report_free(rep);
+    return loom_errorf(err, "out of memory writing the report");
+  }
   if (r->m->task == LOOM_TASK_MULTICLASS) {
     int K = r->m->n_classes;
     const loom_prep *p = loom_dataset_prep(r->ds);

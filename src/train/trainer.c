@@ -43,10 +43,28 @@ double train_now(void) {
 
 void train_logf(run *r, const char *fmt, ...) {
   if (!r->log) return;
+  char small[4096], *text = small;
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(r->log, fmt, ap);
+  const int need = vsnprintf(small, sizeof small, fmt, ap);
   va_end(ap);
+  if (need >= (int)sizeof small && (text = loom_malloc((size_t)need + 1))) { /* a long summary: rare */
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)need + 1, fmt, ap);
+    va_end(ap);
+  }
+  if (!text) text = small; /* out of memory: the line as far as it fits */
+  /* every line stamped with the wall-clock time (UTC, ISO 8601) */
+  char stamp[32];
+  const time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  for (const char *line = text; *line;) {
+    const size_t n = strcspn(line, "\n");
+    fprintf(r->log, "%s %.*s\n", stamp, (int)n, line);
+    line += n + (line[n] == '\n');
+  }
+  if (text != small) loom_free(text);
   fflush(r->log);
 }
 
@@ -778,8 +796,15 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (!(r->log = fopen(path, "a"))) return loom_errorf(err, "%s: cannot open the log: %s", path, strerror(errno));
   char summary[1024];
   loom_dataset_summary(r->ds, summary, sizeof summary);
-  train_logf(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
-        loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
+  size_t n_params = 0;
+  for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++)
+    n_params += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
+  char header[3072];
+  snprintf(header, sizeof header, "%s %s: loom %s, %s ISA, OpenBLAS %s, %d threads, fp32, task %s, %zu parameters\n%s\n",
+           o->resume_dir ? "resume" : "start", r->dir, loom_version(), loom_isa_name(loom_runtime_isa()),
+           loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
+  train_logf(r, "%s", header);
+  if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
   if (o->resume_dir) train_logf(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
   if (r->pretrained_note[0]) {
     train_logf(r, "%s", r->pretrained_note);

@@ -35,12 +35,12 @@ static block make(const tu_fixture *f, const char *tag, int which) {
   loom_rng rng;
   loom_rng_seed(&rng, 1);
   if (which == 0) {
-    loom_cross_opts o = {.in_features = shape[1], .layers = 2};
+    loom_cross_opts o = loom_cross_opts_default(shape[1], 2);
     b.y = loom_layer_cross(b.g, "fusion", b.x, &o, &rng);
   } else if (which == 1) {
     b.y = loom_pairwise_dot(b.g, b.x, shape[1], shape[2]);
   } else {
-    loom_field_attention_opts o = {.fields = shape[1], .dim = shape[2]};
+    loom_field_attention_opts o = loom_field_attention_opts_default(shape[1], shape[2]);
     b.y = loom_layer_field_attention(b.g, "fusion", b.x, &o, &rng);
   }
   size_t ny;

@@ -19,6 +19,9 @@ typedef struct loom_cross_opts {
   loom_init_kind init; /* each layer's Linear(d, d): KERAS_DEFAULT Glorot-uniform + zero bias, or TORCH_DEFAULT */
 } loom_cross_opts;
 
+/* `layers` cross layers over d features, Keras' init. */
+loom_cross_opts loom_cross_opts_default(int in_features, int layers);
+
 /* DCN-v2 cross network (Wang et al. 2021, full-rank): x_{l+1} = x0 ⊙ (W_l x_l + b_l) + x_l for
  * l = 0..L-1, x0 (B, d) -> x_L (B, d). Parameters <prefix>.cross<l>.weight (d, d) and .bias (d), as a
  * PyTorch module holding Linear layers named cross0, cross1, ... */
@@ -35,6 +38,9 @@ typedef struct loom_field_attention_opts {
   int dim;             /* D */
   loom_init_kind init; /* as loom_dense_opts */
 } loom_field_attention_opts;
+
+/* n fields of D, Keras' init. */
+loom_field_attention_opts loom_field_attention_opts_default(int fields, int dim);
 
 /* Per-sample attention over n field vectors (additive scoring): s_i = w · tanh(W v_i + b),
  * a = softmax_i(s), y = Σ_i a_i v_i; fields (B, n, D) -> (B, D). Parameters <prefix>.attention.weight

@@ -486,7 +486,8 @@ static loom_tensor *pool_frames(builder *b, const loom_model *m, const loom_conf
   loom_tensor *x = loom_reshape(g, h, 3, (int[]){-1, S, D});
   const char *mode = loom_config_str(c, "image", "frame_pooling");
   if (!strcmp(mode, "attention")) {
-    loom_field_attention_opts o = {.fields = S, .dim = D, .init = b->style};
+    loom_field_attention_opts o = loom_field_attention_opts_default(S, D);
+    o.init = b->style;
     return loom_layer_field_attention(g, "image.frames", x, &o, b->rng);
   }
   if (!strcmp(mode, "lstm")) {
@@ -707,7 +708,8 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
     for (int i = 0; i < n; i++) d += dims[i];
     *dim = d;
     if (!strcmp(mode, "dcn")) {
-      loom_cross_opts o = {.in_features = d, .layers = (int)loom_config_int(c, "fusion", "cross_layers"), .init = b->style};
+      loom_cross_opts o = loom_cross_opts_default(d, (int)loom_config_int(c, "fusion", "cross_layers"));
+      o.init = b->style;
       return loom_layer_cross(g, "fusion", x0, &o, b->rng); // (B, d)
     }
     /* fm: [x0, <v_i, v_j> for every pair of fields i < j] (B, d + F(F-1)/2), v_i = proj_i(field_i) (D).
@@ -759,7 +761,8 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
     }
   } else if (!strcmp(mode, "attention")) { /* y = sum_i a_i p_i, a = softmax_i(w · tanh(W p_i + b)) per sample */
     loom_tensor *stack = loom_reshape(g, loom_concat(g, n, p), 3, (int[]){-1, n, D}); // (B, n, D)
-    loom_field_attention_opts o = {.fields = n, .dim = D, .init = b->style};
+    loom_field_attention_opts o = loom_field_attention_opts_default(n, D);
+    o.init = b->style;
     y = loom_layer_field_attention(g, "fusion", stack, &o, b->rng);
   } else { /* gated: g = σ(W [p_0 .. p_n-1] + b) (B, n·D); y = sum_i g_i ⊙ p_i */
     loom_dense_opts o = {.in_features = n * D, .units = n * D, .activation = LOOM_ACT_SIGMOID, .init = b->style};

@@ -1,5 +1,6 @@
 /* test_config.c — INI configs: typed keys, defaults, every kind of bad line named by file and line,
  * --set overrides, sections owned by other modules, and the resolved dump loading back identically. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,79 @@ static size_t data_dump(void *ctx, char *buf, size_t cap) {
 
 static int schema_set(void *ctx, const char *key, const char *value, loom_error *err) {
   return loom_data_schema_set(ctx, key, value, err);
+}
+
+/* loom_config_read_spec: each field kind lands in its member, choices become enum values through the
+ * table (or their index), lists fill an array and its count, and keys of other sections are not read;
+ * loom_config_new_tables joins tables in order. */
+typedef enum { COLOR_RED = 7, COLOR_GREEN = 3 } color;
+typedef struct {
+  bool on;
+  int n;
+  long big;
+  float f;
+  double d;
+  const char *name;
+  color col;
+  int mode; /* choice index */
+  int widths[4], n_widths;
+} spec_t;
+#define F(k, ty, df, ch, lo, hi, fld, m, ...)                                                              \
+  {.section = "s", .key = k, .type = ty, .def = df, .choices = ch, .min = lo, .max = hi, .doc = "d",       \
+   .field = LOOM_FIELD_##fld, .offset = offsetof(spec_t, m), __VA_ARGS__}
+static const loom_cfg_key spec_keys[] = {
+    F("on", LOOM_CFG_BOOL, "false", NULL, 0, 0, BOOL, on),
+    F("n", LOOM_CFG_INT, "3", NULL, 0, 100, INT, n),
+    F("big", LOOM_CFG_INT, "5", NULL, 0, 1e12, LONG, big),
+    F("f", LOOM_CFG_FLOAT, "0.5", NULL, 0, 10, FLOAT, f),
+    F("d", LOOM_CFG_FLOAT, "0.25", NULL, 0, 10, DOUBLE, d),
+    F("name", LOOM_CFG_STRING, "x", NULL, 0, 0, STR, name),
+    F("col", LOOM_CFG_CHOICE, "red", "red|green", 0, 0, ENUM, col, .enum_values = (const int[]){COLOR_RED, COLOR_GREEN}),
+    F("mode", LOOM_CFG_CHOICE, "a", "a|b|c", 0, 0, ENUM, mode),
+    F("widths", LOOM_CFG_INT_LIST, "2,3", NULL, 1, 9, INT_LIST, widths, .count_offset = offsetof(spec_t, n_widths), .list_cap = 4),
+};
+static const loom_cfg_key other_keys[] = {{.section = "o", .key = "k", .type = LOOM_CFG_INT, .def = "1", .min = 0, .max = 9, .doc = "d"}};
+
+static void test_read_spec(void **state) {
+  const loom_cfg_key *tables[] = {spec_keys, other_keys};
+  const int counts[] = {(int)(sizeof spec_keys / sizeof spec_keys[0]), 1};
+  loom_config *c = loom_config_new_tables(2, tables, counts);
+  assert_non_null(c);
+  spec_t s;
+  memset(&s, 0xff, sizeof s);
+  loom_config_read_spec(c, "s", &s);
+  assert_false(s.on);
+  assert_int_equal(s.n, 3);
+  assert_int_equal(s.big, 5);
+  assert_true(s.f == 0.5f && s.d == 0.25);
+  assert_string_equal(s.name, "x");
+  assert_int_equal(s.col, COLOR_RED);
+  assert_int_equal(s.mode, 0);
+  assert_int_equal(s.n_widths, 2);
+  assert_int_equal(s.widths[0], 2);
+  assert_int_equal(s.widths[1], 3);
+  loom_error err = {0};
+  const char *sets[] = {"s.on=yes", "s.n=42", "s.big=1000000000000", "s.f=1.25", "s.d=2.5", "s.name=abc",
+                        "s.col=green", "s.mode=c", "s.widths=7,8,9,1", "o.k=4"};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_int_equal(loom_config_set_arg(c, sets[i], &err), 0);
+  assert_int_equal(loom_config_set_arg(c, "s.col=blue", &err), -1); /* refused when set: read_spec never sees it */
+  loom_config_read_spec(c, "s", &s);
+  assert_true(s.on);
+  assert_int_equal(s.n, 42);
+  assert_int_equal(s.big, 1000000000000L);
+  assert_true(s.f == 1.25f && s.d == 2.5);
+  assert_string_equal(s.name, "abc");
+  assert_int_equal(s.col, COLOR_GREEN);
+  assert_int_equal(s.mode, 2);
+  assert_int_equal(s.n_widths, 4);
+  assert_int_equal(s.widths[0], 7);
+  assert_int_equal(s.widths[3], 1);
+  assert_int_equal(loom_config_int(c, "o", "k"), 4); /* the second table */
+  char *dump = loom_config_dump(c);
+  assert_non_null(strstr(dump, "[s]"));
+  assert_true(strstr(dump, "[s]") < strstr(dump, "[o]")); /* tables in the order given */
+  loom_free(dump);
+  loom_config_free(c);
 }
 
 static void test_defaults_and_typed_reads(void **state) {
@@ -292,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_allocation_failures_file),
       cmocka_unit_test(test_size_cap),
       cmocka_unit_test(test_longest_value_round_trips),
+      cmocka_unit_test(test_read_spec),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

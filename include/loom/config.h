@@ -27,6 +27,22 @@ typedef enum {
   LOOM_CFG_FLOAT_LIST, /* comma-separated numbers within [min, max]; may be empty */
 } loom_cfg_type;
 
+/* The C type of the spec-struct member a key is read into by loom_config_read_spec (NONE: the key has
+ * no member; it is read with the typed getters below). */
+typedef enum {
+  LOOM_FIELD_NONE = 0,
+  LOOM_FIELD_BOOL,     /* bool     <- LOOM_CFG_BOOL */
+  LOOM_FIELD_INT,      /* int      <- LOOM_CFG_INT */
+  LOOM_FIELD_LONG,     /* long     <- LOOM_CFG_INT */
+  LOOM_FIELD_FLOAT,    /* float    <- LOOM_CFG_FLOAT */
+  LOOM_FIELD_DOUBLE,   /* double   <- LOOM_CFG_FLOAT */
+  LOOM_FIELD_STR,      /* const char * into the config's storage (valid until the key is set again or the
+                        * config is freed) <- LOOM_CFG_STRING or LOOM_CFG_CHOICE */
+  LOOM_FIELD_ENUM,     /* an enum (int-sized) <- LOOM_CFG_CHOICE: enum_values[index of the value in choices],
+                        * or that index when enum_values is NULL; parsed once, no fallback */
+  LOOM_FIELD_INT_LIST, /* int[list_cap] at offset, its count (int) at count_offset <- LOOM_CFG_INT_LIST */
+} loom_cfg_field;
+
 typedef struct loom_cfg_key {
   const char *section, *key;
   loom_cfg_type type;
@@ -34,6 +50,13 @@ typedef struct loom_cfg_key {
   const char *choices; /* LOOM_CFG_CHOICE: "a|b|c" */
   double min, max;     /* numeric bounds (inclusive) */
   const char *doc;
+  /* where the value lands in the section's spec struct (loom_config_read_spec); zero: nowhere */
+  loom_cfg_field field;
+  size_t offset;          /* offsetof(spec, member) */
+  const int *enum_values; /* LOOM_FIELD_ENUM: one per choice, in the choices' order (NULL: the index) */
+  size_t count_offset;    /* LOOM_FIELD_INT_LIST: offsetof(spec, count member) */
+  int list_cap;           /* LOOM_FIELD_INT_LIST: elements the member holds (longer lists assert: bound the
+                           * key's value count where it is checked) */
 } loom_cfg_key;
 
 /* A section owned by another module: called for every key in it, in file order. Returns 0, or -1
@@ -50,6 +73,8 @@ typedef struct loom_config loom_config;
 
 /* A config over `keys` (n entries, kept by reference: usually a static table) holding defaults. */
 loom_config *loom_config_new(const loom_cfg_key *keys, int n);
+/* A config over several modules' key tables, in the order given (dump, help and did-you-mean follow it). */
+loom_config *loom_config_new_tables(int n_tables, const loom_cfg_key *const *tables, const int *counts);
 void loom_config_free(loom_config *c);
 /* Hand section `s` (kept by reference) to another module. */
 void loom_config_add_section(loom_config *c, const loom_cfg_section *s);
@@ -75,6 +100,11 @@ const char *loom_config_str(const loom_config *c, const char *section, const cha
 /* Lists: number of values, written into out[0..cap). */
 int loom_config_ints(const loom_config *c, const char *section, const char *key, long *out, int cap);
 int loom_config_floats(const loom_config *c, const char *section, const char *key, double *out, int cap);
+/* Reads every key of `section` that names a spec member (field != NONE) into the struct at `spec`:
+ * the one place a section's values become typed C values. Values were checked when set, so this cannot
+ * fail; call it after the last set. */
+void loom_config_read_spec(const loom_config *c, const char *section, void *spec);
+
 /* Whether a key was set by a file or --set (rather than left at its default). */
 bool loom_config_is_set(const loom_config *c, const char *section, const char *key);
 

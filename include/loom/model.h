@@ -4,7 +4,7 @@
  * image.conv0.weight, interaction.user_embedding.weight, fusion.gate.weight, head.weight, ...).
  * The data pipeline, the training loop and checkpoints are left to data.h and trainer.h.
  *
- *   loom_config *c = loom_config_new(loom_train_keys, loom_train_n_keys);  // + [data] section
+ *   loom_config *c = loom_train_config_new(&dsec);  // model + [train] keys, [data] section (checkpoint.h)
  *   loom_model *m = loom_model_build(c, ds, &err);
  *   loom_model_compile(m, B, true);  loom_model_bind(m, batch, &err);
  *   loom_graph_forward(m->g);  loom_graph_backward(m->g, m->loss);
@@ -25,8 +25,8 @@
 extern "C" {
 #endif
 
-/* Every key of a training run's config except [data] (owned by the data module): sections [text]
- * [image] [interaction] [fusion] [task] [train]. */
+/* The model's keys of a training run's config: sections [text] [image] [interaction] [fusion] [task]
+ * ([train] is loom/train_spec.h's table, [data] the data module's; loom_train_config_new joins them). */
 extern const loom_cfg_key loom_train_keys[];
 extern const int loom_train_n_keys;
 

@@ -28,6 +28,7 @@
 struct loom_config {
   const loom_cfg_key *keys;
   int n;
+  loom_cfg_key *own_keys; /* loom_config_new_tables: the tables concatenated (keys points here) */
   char **values; /* resolved text of each key */
   int *set_line; /* line that set it in the file being loaded (0: not from this file) */
   bool *is_set;
@@ -62,11 +63,15 @@ static bool known_section(const loom_config *c, const char *name) {
   return false;
 }
 
-loom_config *loom_config_new(const loom_cfg_key *keys, int n) {
+static loom_config *config_new(const loom_cfg_key *keys, int n, loom_cfg_key *own) {
   loom_config *c = loom_calloc(1, sizeof *c);
-  if (!c) return NULL;
+  if (!c) {
+    loom_free(own);
+    return NULL;
+  }
   c->keys = keys;
   c->n = n;
+  c->own_keys = own;
   c->values = loom_calloc((size_t)n, sizeof *c->values);
   c->set_line = loom_calloc((size_t)n, sizeof *c->set_line);
   c->is_set = loom_calloc((size_t)n, sizeof *c->is_set);
@@ -82,6 +87,17 @@ fail:
   return NULL;
 }
 
+loom_config *loom_config_new(const loom_cfg_key *keys, int n) { return config_new(keys, n, NULL); }
+
+loom_config *loom_config_new_tables(int n_tables, const loom_cfg_key *const *tables, const int *counts) {
+  int n = 0;
+  for (int t = 0; t < n_tables; t++) n += counts[t];
+  loom_cfg_key *all = loom_malloc((size_t)(n > 0 ? n : 1) * sizeof *all);
+  if (!all) return NULL;
+  for (int t = 0, at = 0; t < n_tables; at += counts[t], t++) memcpy(all + at, tables[t], (size_t)counts[t] * sizeof *all);
+  return config_new(all, n, all);
+}
+
 void loom_config_free(loom_config *c) {
   if (!c) return;
   if (c->values)
@@ -91,6 +107,7 @@ void loom_config_free(loom_config *c) {
   loom_free(c->is_set);
   loom_free(c->where);
   for (int i = 0; i < c->n_owned; i++) loom_free(c->owned[i].value);
+  loom_free(c->own_keys);
   loom_free(c);
 }
 
@@ -100,6 +117,19 @@ void loom_config_add_section(loom_config *c, const loom_cfg_section *s) {
 }
 
 /* ---- value checking ---- */
+
+/* Index of v in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *v) {
+  size_t n = strlen(v);
+  int i = 0;
+  for (const char *p = choices; p; i++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && strncmp(p, v, n) == 0) return i;
+    p = bar ? bar + 1 : NULL;
+  }
+  return -1;
+}
 
 static const char *type_name(loom_cfg_type t) {
   switch (t) {
@@ -221,14 +251,7 @@ static int check_value(const loom_cfg_key *k, const char *v, const char *where, 
   case LOOM_CFG_FLOAT: return check_number(k, v, false, where, err);
   case LOOM_CFG_STRING: return 0;
   case LOOM_CFG_CHOICE: {
-    const char *p = k->choices;
-    size_t n = strlen(v);
-    while (p && *p) {
-      const char *bar = strchr(p, '|');
-      size_t len = bar ? (size_t)(bar - p) : strlen(p);
-      if (len == n && strncmp(p, v, n) == 0) return 0;
-      p = bar ? bar + 1 : NULL;
-    }
+    if (k->choices && *k->choices && choice_index(k->choices, v) >= 0) return 0;
     return loom_errorf(err, "%s: %s.%s = '%s' is not one of: %s", where, k->section, k->key, v, k->choices);
   }
   case LOOM_CFG_INT_LIST:
@@ -602,6 +625,74 @@ int loom_config_floats(const loom_config *c, const char *section, const char *ke
   return read_list(c->values[must_find(c, section, key, LOOM_CFG_FLOAT_LIST)], false, NULL, out, cap);
 }
 
+void loom_config_read_spec(const loom_config *c, const char *section, void *spec) {
+  char *base = spec;
+  for (int i = 0; i < c->n; i++) {
+    const loom_cfg_key *k = &c->keys[i];
+    if (k->field == LOOM_FIELD_NONE || strcmp(k->section, section) != 0) continue;
+    const char *v = c->values[i];
+    char *at = base + k->offset;
+    switch (k->field) {
+    case LOOM_FIELD_BOOL: {
+      assert(k->type == LOOM_CFG_BOOL);
+      bool b = false;
+      parse_bool(v, &b);
+      memcpy(at, &b, sizeof b);
+      break;
+    }
+    case LOOM_FIELD_INT: {
+      assert(k->type == LOOM_CFG_INT && k->max <= 2147483647.0 && k->min >= -2147483648.0);
+      int x = (int)strtol(v, NULL, 10);
+      memcpy(at, &x, sizeof x);
+      break;
+    }
+    case LOOM_FIELD_LONG: {
+      assert(k->type == LOOM_CFG_INT);
+      long x = strtol(v, NULL, 10);
+      memcpy(at, &x, sizeof x);
+      break;
+    }
+    case LOOM_FIELD_FLOAT: {
+      assert(k->type == LOOM_CFG_FLOAT);
+      float x = (float)strtod(v, NULL);
+      memcpy(at, &x, sizeof x);
+      break;
+    }
+    case LOOM_FIELD_DOUBLE: {
+      assert(k->type == LOOM_CFG_FLOAT);
+      double x = strtod(v, NULL);
+      memcpy(at, &x, sizeof x);
+      break;
+    }
+    case LOOM_FIELD_STR:
+      assert(k->type == LOOM_CFG_STRING || k->type == LOOM_CFG_CHOICE);
+      memcpy(at, &v, sizeof v);
+      break;
+    case LOOM_FIELD_ENUM: {
+      assert(k->type == LOOM_CFG_CHOICE);
+      int idx = choice_index(k->choices, v);
+      assert(idx >= 0 && "a choice key holds one of its choices (checked when set)");
+      int x = k->enum_values ? k->enum_values[idx] : idx;
+      memcpy(at, &x, sizeof x);
+      break;
+    }
+    case LOOM_FIELD_INT_LIST: {
+      assert(k->type == LOOM_CFG_INT_LIST && k->list_cap > 0);
+      long tmp[256];
+      int n = read_list(v, true, tmp, NULL, 256);
+      assert(n <= k->list_cap && n <= 256 && "list longer than its spec member: bound it where the key is checked");
+      for (int j = 0; j < n; j++) {
+        int x = (int)tmp[j];
+        memcpy(at + (size_t)j * sizeof x, &x, sizeof x);
+      }
+      memcpy(base + k->count_offset, &n, sizeof n);
+      break;
+    }
+    case LOOM_FIELD_NONE:
+      break;
+    }
+  }
+}
 
 /* ---- rules: keys that have no effect ---- */
 

@@ -13,6 +13,7 @@
 #include "loom/graph.h"
 #include "loom/model.h"
 #include "loom/safetensors.h"
+#include "loom/train_spec.h"
 
 /* ---------------------------------------------------------------- the run's config */
 
@@ -55,7 +56,9 @@ loom_config *loom_train_config_new(loom_data_section *ds) {
   memset(ds, 0, sizeof *ds);
   loom_data_schema_init(&ds->schema);
   ds->section = (loom_cfg_section){"data", ds, data_set, data_dump};
-  loom_config *c = loom_config_new(loom_train_keys, loom_train_n_keys);
+  const loom_cfg_key *tables[] = {loom_train_keys, loom_train_spec_keys};
+  const int counts[] = {loom_train_n_keys, loom_train_spec_n_keys};
+  loom_config *c = loom_config_new_tables(2, tables, counts);
   if (c) loom_config_add_section(c, &ds->section);
   return c;
 }

@@ -23,6 +23,7 @@
 #include "loom/pretrained.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
+#include "loom/train_spec.h"
 #include "loom/transformer.h"
 #include "history_pool.h"
 
@@ -135,30 +136,6 @@ const loom_cfg_key loom_train_keys[] = {
     {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
     {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
     {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
-    /* [train] */
-    {"train", "out", LOOM_CFG_STRING, "runs/run", NULL, 0, 0, "run directory (created; must not hold a run unless --resume)"},
-    {"train", "epochs", LOOM_CFG_INT, "5", NULL, 1, 1000000, "passes over the training split"},
-    {"train", "max_steps", LOOM_CFG_INT, "0", NULL, 0, 1e12, "stop after this many updates (0 = epochs decide); the LR schedule still spans train.epochs"},
-    {"train", "optimizer", LOOM_CFG_CHOICE, "adam", "adam|adamw|sgd", 0, 0, "update rule (PyTorch's)"},
-    {"train", "lr", LOOM_CFG_FLOAT, "0.001", NULL, 1e-12, 10, "base learning rate"},
-    {"train", "weight_decay", LOOM_CFG_FLOAT, "0", NULL, 0, 10, "L2 (adam, sgd) or decoupled (adamw) decay"},
-    {"train", "momentum", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "sgd momentum"},
-    {"train", "schedule", LOOM_CFG_CHOICE, "constant", "constant|step|cosine", 0, 0, "learning-rate schedule"},
-    {"train", "warmup_steps", LOOM_CFG_INT, "0", NULL, 0, 1e12, "linear warm-up updates"},
-    {"train", "step_size", LOOM_CFG_INT, "1000", NULL, 1, 1e12, "step schedule: updates between decays"},
-    {"train", "gamma", LOOM_CFG_FLOAT, "0.1", NULL, 0, 1, "step schedule: decay factor"},
-    {"train", "min_lr", LOOM_CFG_FLOAT, "0", NULL, 0, 10, "cosine schedule: final learning rate"},
-    {"train", "clip_norm", LOOM_CFG_FLOAT, "0", NULL, 0, 1e9, "clip the global gradient norm to this (0 = off)"},
-    {"train", "nonfinite", LOOM_CFG_CHOICE, "stop", "stop|skip", 0, 0,
-     "a NaN/Inf loss or gradient: stop (error naming step and tensor) or skip the batch (no update; it still "
-     "counts as a step)"},
-    {"train", "max_skips", LOOM_CFG_INT, "20", NULL, 1, 1000000000, "nonfinite = skip: stop after this many skipped batches in a row"},
-    {"train", "seed", LOOM_CFG_INT, "42", NULL, 0, 9.2e18, "seed of initialisation and dropout"},
-    {"train", "init", LOOM_CFG_CHOICE, "keras", "keras|torch", 0, 0, "whose default initialisers the layers copy"},
-    {"train", "eval_every", LOOM_CFG_INT, "0", NULL, 0, 1e12, "validate every N updates (0 = once per epoch)"},
-    {"train", "log_every", LOOM_CFG_INT, "20", NULL, 1, 1e12, "plain progress line every N updates (not a terminal)"},
-    {"train", "patience", LOOM_CFG_INT, "0", NULL, 0, 1000000, "stop after N validations without improvement (0 = off)"},
-    {"train", "prefetch", LOOM_CFG_BOOL, "true", NULL, 0, 0, "prepare the next batch on a background thread"},
 };
 const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_keys[0]);
 
@@ -899,10 +876,11 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->G = 1;
   m->g = loom_graph_new();
   loom_rng rng;
-  loom_rng_seed(&rng, (uint64_t)loom_config_int(c, "train", "seed"));
-  loom_rng_seed(loom_graph_rng(m->g), (uint64_t)loom_config_int(c, "train", "seed") ^ 0x5eed5eed5eedull);
-  builder b = {m->g, &rng,
-               !strcmp(loom_config_str(c, "train", "init"), "torch") ? LOOM_INIT_TORCH_DEFAULT : LOOM_INIT_KERAS_DEFAULT};
+  loom_train_spec ts;
+  loom_train_spec_read(c, &ts);
+  loom_rng_seed(&rng, (uint64_t)ts.seed);
+  loom_rng_seed(loom_graph_rng(m->g), (uint64_t)ts.seed ^ 0x5eed5eed5eedull);
+  builder b = {m->g, &rng, ts.init};
   /* keys that would have no effect */
   const char *mode = loom_config_str(c, "fusion", "mode");
   long cross = loom_config_int(c, "fusion", "cross_layers");

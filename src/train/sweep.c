@@ -13,6 +13,7 @@
 #include "loom/config.h"
 #include "loom/data.h"
 #include "loom/report.h"
+#include "loom/train_spec.h"
 #include "loom/trainer.h"
 
 #define MAX_SWEEP_KEYS 8
@@ -82,7 +83,11 @@ static int variant_config(const loom_train_opts *o, const axis *ax, int n_ax, co
     else if (loom_config_set_arg(cfg, arg, err) < 0) rc = loom_error_wrap(err, "--sweep %s", arg);
     loom_free(arg);
   }
-  if (rc == 0) snprintf(out_dir, size, "%s", loom_config_str(cfg, "train", "out"));
+  if (rc == 0) {
+    loom_train_spec ts;
+    loom_train_spec_read(cfg, &ts);
+    snprintf(out_dir, size, "%s", ts.out);
+  }
   loom_config_free(cfg);
   return rc;
 }

@@ -12,6 +12,7 @@
 #include "loom/evaluate.h"
 #include "loom/model.h"
 #include "loom/optim.h"
+#include "loom/train_spec.h"
 #include "loom/trainer.h"
 
 #define MAX_METRICS LOOM_TRAIN_MAX_METRICS
@@ -21,6 +22,7 @@
 typedef struct run {
   loom_data_section dsec;
   loom_config *cfg;
+  loom_train_spec spec; /* [train], read once from cfg after the last --set */
   loom_dataset *ds;
   loom_model *m;
   loom_optim *opt;

@@ -732,7 +732,8 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     if (loom_config_set_arg(r->cfg, o->sets[i], err) < 0) return -1;
   if (o->resume_dir && loom_config_set(r->cfg, "train", "out", o->resume_dir, "--resume", err) < 0) return -1;
   if (loom_model_check_config(r->cfg, err) < 0) return -1;
-  snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
+  loom_train_spec_read(r->cfg, &r->spec);
+  snprintf(r->dir, sizeof r->dir, "%s", r->spec.out);
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
   if (train_claim_dir(r, o->resume_dir != NULL, err) < 0) return -1;
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
@@ -745,22 +746,21 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     return -1;
   }
   loom_wordvec_free(&wv);
-  const char *ok = loom_config_str(r->cfg, "train", "optimizer");
-  loom_optim_kind kind = !strcmp(ok, "sgd") ? LOOM_OPTIM_SGD : !strcmp(ok, "adamw") ? LOOM_OPTIM_ADAMW : LOOM_OPTIM_ADAM;
-  loom_optim_config oc = loom_optim_defaults(kind);
-  oc.weight_decay = (float)loom_config_float(r->cfg, "train", "weight_decay");
-  oc.momentum = (float)loom_config_float(r->cfg, "train", "momentum");
+  const loom_train_spec *ts = &r->spec;
+  loom_optim_config oc = loom_optim_defaults(ts->optimizer);
+  oc.weight_decay = (float)ts->weight_decay;
+  oc.momentum = (float)ts->momentum;
   if (!(r->opt = loom_optim_new(r->m->g, &oc, err))) return -1;
-  if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, loom_config_bool(r->cfg, "train", "prefetch"), err)))
+  if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, ts->prefetch, err)))
     return -1;
-  r->epochs = loom_config_int(r->cfg, "train", "epochs");
-  r->max_steps = loom_config_int(r->cfg, "train", "max_steps");
-  r->eval_every = loom_config_int(r->cfg, "train", "eval_every");
-  r->log_every = loom_config_int(r->cfg, "train", "log_every");
-  r->patience = loom_config_int(r->cfg, "train", "patience");
-  r->clip = (float)loom_config_float(r->cfg, "train", "clip_norm");
-  r->skip_nonfinite = !strcmp(loom_config_str(r->cfg, "train", "nonfinite"), "skip");
-  r->max_skips = loom_config_int(r->cfg, "train", "max_skips");
+  r->epochs = ts->epochs;
+  r->max_steps = ts->max_steps;
+  r->eval_every = ts->eval_every;
+  r->log_every = ts->log_every;
+  r->patience = ts->patience;
+  r->clip = (float)ts->clip_norm;
+  r->skip_nonfinite = ts->nonfinite == LOOM_NONFINITE_SKIP;
+  r->max_skips = ts->max_skips;
   size_t nbuf = buffers_numel(r->m->g);
   if (r->skip_nonfinite && nbuf > 0 && !(r->buf_snap = loom_malloc(nbuf * sizeof(float))))
     return loom_errorf(err, "out of memory");
@@ -771,14 +771,13 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (per_epoch <= 0) return loom_errorf(err, "[data] batch_size = %d exceeds the %" PRId64 " training rows with drop_last", B, ntr);
   r->total_steps = per_epoch * r->epochs;
   if (r->max_steps > 0 && r->max_steps < r->total_steps) r->total_steps = r->max_steps;
-  const char *sk = loom_config_str(r->cfg, "train", "schedule");
-  r->sched = (loom_lr_schedule){.kind = !strcmp(sk, "cosine") ? LOOM_LR_COSINE : !strcmp(sk, "step") ? LOOM_LR_STEP : LOOM_LR_CONSTANT,
-                                .base_lr = (float)loom_config_float(r->cfg, "train", "lr"),
-                                .step_size = loom_config_int(r->cfg, "train", "step_size"),
-                                .gamma = (float)loom_config_float(r->cfg, "train", "gamma"),
+  r->sched = (loom_lr_schedule){.kind = ts->schedule,
+                                .base_lr = (float)ts->lr,
+                                .step_size = ts->step_size,
+                                .gamma = (float)ts->gamma,
                                 .total_steps = per_epoch * r->epochs, /* max_steps only cuts it short */
-                                .min_lr = (float)loom_config_float(r->cfg, "train", "min_lr"),
-                                .warmup_steps = loom_config_int(r->cfg, "train", "warmup_steps"),
+                                .min_lr = (float)ts->min_lr,
+                                .warmup_steps = ts->warmup_steps,
                                 .warmup_start_factor = 0.01f};
   if (r->sched.kind == LOOM_LR_COSINE && r->sched.warmup_steps >= r->sched.total_steps)
     return loom_errorf(err, "[train] warmup_steps = %ld must be below the %ld updates of the run", r->sched.warmup_steps,

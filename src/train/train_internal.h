@@ -44,6 +44,7 @@ typedef struct run {
   /* output */
   char dir[1024];
   FILE *log, *progress;
+  FILE *json; /* --json: progress events as JSON lines here (progress is then NULL) */
   bool tty;
   char *config_text, *prep_text, *inputs_json;
   double t0, t_window, t_print;
@@ -83,6 +84,13 @@ void train_path_in(char *out, size_t n, const run *r, const char *name);
 
 /* inputs.c: r->inputs_json = the paths and SHA-256 of the input files and the image digest. */
 int train_inputs_json(run *r, loom_error *err);
+
+/* progress.c: one JSON event line {"event": name, ...fields} on r->json (nothing without --json); takes
+ * ownership of `fields` (an object, or NULL). */
+struct cJSON;
+void train_json_event(run *r, const char *name, struct cJSON *fields);
+/* A warning or notice for the user: the text on the terminal (clearing a bar), or a "warning" event. */
+void train_notice(run *r, const char *msg);
 
 /* progress.c: the bar (terminal) or a line (line_due) with loss, samples/s and ETA; the log line. */
 void train_show_progress(run *r, double loss, double sps, bool line_due);

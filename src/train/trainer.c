@@ -157,7 +157,7 @@ static void monitor_fallback(run *r, bool warn) {
              "model with the lowest validation loss; give the validation split both kinds of label ([data] split, "
              "split_ratio, seed) to monitor %s\n", r->monitor_name, r->undefined_why, r->monitor_name);
     train_logf(r, "%s", msg);
-    if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
+    train_notice(r, msg);
   } else {
     snprintf(r->undefined_why, sizeof r->undefined_why, "undefined on the validation split before the resume");
   }
@@ -252,7 +252,7 @@ static int skip_batch(run *r, const char *fault, loom_error *err) {
   snprintf(msg, sizeof msg, "step %ld: skipped the batch (no update): %s; %ld in a row, %ld in total\n", r->step + 1,
            fault, r->consec_skips, r->skipped);
   train_logf(r, "%s", msg);
-  if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
+  train_notice(r, msg);
   if (r->consec_skips >= r->max_skips)
     return loom_errorf(err, "step %ld: %ld batches in a row had a non-finite loss or gradient (train.max_skips = %ld) "
                             "— the model has diverged; lower train.lr or set train.clip_norm and start again from "
@@ -585,6 +585,20 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
   train_logf(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
+  if (r->json) {
+    cJSON *f = cJSON_CreateObject(), *mx = cJSON_CreateObject();
+    if (f && mx) {
+      cJSON_AddNumberToObject(f, "step", (double)r->step);
+      cJSON_AddNumberToObject(f, "epoch", (double)epoch_no(r));
+      cJSON_AddNumberToObject(f, "val_loss", ev->loss);
+      for (int i = 0; i < ev->n_metrics; i++)
+        isfinite(ev->val[i]) ? (void)cJSON_AddNumberToObject(mx, ev->names[i], ev->val[i]) : (void)cJSON_AddNullToObject(mx, ev->names[i]);
+      cJSON_AddItemToObject(f, "metrics", mx), mx = NULL;
+      cJSON_AddBoolToObject(f, "best", better);
+    }
+    cJSON_Delete(mx);
+    train_json_event(r, "eval", f);
+  }
   char path[1100];
   train_path_in(path, sizeof path, r, "metrics.csv");
   if (loom_write_file_atomic(path, r->hist, r->hist_len, err) < 0) return -1;
@@ -805,6 +819,22 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
            loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
   train_logf(r, "%s", header);
   if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
+  if (r->json) {
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+      cJSON_AddStringToObject(f, "run_dir", r->dir);
+      cJSON_AddBoolToObject(f, "resume", o->resume_dir != NULL);
+      cJSON_AddStringToObject(f, "loom", loom_version());
+      cJSON_AddStringToObject(f, "isa", loom_isa_name(loom_runtime_isa()));
+      cJSON_AddStringToObject(f, "blas_core", loom_blas_core_name());
+      cJSON_AddNumberToObject(f, "threads", loom_num_threads());
+      cJSON_AddStringToObject(f, "precision", "fp32");
+      cJSON_AddStringToObject(f, "task", loom_task_name(r->m->task));
+      cJSON_AddNumberToObject(f, "parameters", (double)n_params);
+      cJSON_AddStringToObject(f, "data", summary);
+    }
+    train_json_event(r, "start", f);
+  }
   if (o->resume_dir) train_logf(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
   if (r->pretrained_note[0]) {
     train_logf(r, "%s", r->pretrained_note);
@@ -819,8 +849,9 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   run *r = loom_calloc(1, sizeof *r);
   if (!r) return loom_errorf(err, "out of memory");
   r->lock_fd = -1;
-  r->progress = o->progress;
-  r->tty = o->progress && isatty(fileno(o->progress));
+  r->progress = o->json ? NULL : o->progress; /* --json: events instead of text */
+  r->json = o->json ? o->progress : NULL;
+  r->tty = r->progress && isatty(fileno(r->progress));
   int rc = -1;
   if (setup(r, o, err) < 0) {
     train_release_dir(r, true);
@@ -909,6 +940,11 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   } else if (r->step != r->last_eval_step) {
     if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
   }
+  if (res->interrupted) {
+    cJSON *f = cJSON_CreateObject();
+    if (f) cJSON_AddNumberToObject(f, "step", (double)r->step), cJSON_AddStringToObject(f, "run_dir", r->dir);
+    train_json_event(r, "interrupted", f);
+  }
   if (stop_early) train_logf(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
   double wall = train_now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
@@ -925,6 +961,21 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   train_logf(r, "waiting for data: %.3f s in the first epoch, %.3f s after it (%.1f%% of the run)\n", r->wait_first,
         r->wait_later, wall > 0 ? 100.0 * (r->wait_first + r->wait_later) / wall : 0.0);
   if (r->progress && r->tty) fprintf(r->progress, "\n");
+  if (r->json) {
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+      cJSON_AddStringToObject(f, "run_dir", r->dir);
+      cJSON_AddNumberToObject(f, "steps", (double)r->step);
+      cJSON_AddNumberToObject(f, "epochs", (double)r->epoch);
+      cJSON_AddStringToObject(f, "monitor", r->monitor_name);
+      isfinite(r->best) ? (void)cJSON_AddNumberToObject(f, "best", r->best) : (void)cJSON_AddNullToObject(f, "best");
+      cJSON_AddNumberToObject(f, "best_step", (double)r->best_step);
+      cJSON_AddBoolToObject(f, "early_stopped", stop_early);
+      cJSON_AddBoolToObject(f, "interrupted", res->interrupted);
+      cJSON_AddNumberToObject(f, "wall_s", wall);
+    }
+    train_json_event(r, "done", f);
+  }
   res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;
   res->skipped = r->skipped;
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;

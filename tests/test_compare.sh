@@ -91,4 +91,19 @@ events=$(sed 's/^{"event":"\([a-z]*\)".*/\1/' "$TMP/js.err" | tr '\n' ' ')
 grep -q '"event":"eval","step":30,"epoch":1,"val_loss":[0-9.]*,"metrics":{"auc":[0-9.]*,' "$TMP/js.err" || fail "eval event"
 grep -q '^{"run_dir":"'"$TMP"'/js","updates":30,' "$TMP/js.out" || fail "--json summary: $(cat "$TMP/js.out")"
 "$BIN/loom-train" configs/fashion-shop-click.ini --json --quiet > "$TMP/out.txt" 2>&1; [ $? -eq 2 ] || fail "--json --quiet accepted"
+
+# 6. train.test_at_end: best.safetensors on the test split, the numbers loom-infer eval gives
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.test_at_end=true --set train.out="$TMP/te" \
+  > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "test_at_end run"; }
+grep -q "test (best.safetensors at step [0-9]*, [0-9]* rows): loss" "$TMP/te/log.txt" || fail "test line: $(tail -3 "$TMP/te/log.txt")"
+"$BIN/loom-infer" eval "$TMP/te/best.safetensors" --split test > "$TMP/eval.txt" 2>&1 || { cat "$TMP/eval.txt"; fail "loom-infer eval"; }
+infer_auc=$(awk '$1 == "auc" {print $2}' "$TMP/eval.txt")
+json_auc=$(tr -d '\n\t ' < "$TMP/te/result.json" | sed -n 's/.*"test":{[^}]*"auc":\([0-9.e-]*\).*/\1/p')
+awk -v a="$infer_auc" -v b="$json_auc" 'BEGIN {exit !(a != "" && a - b < 1e-6 && b - a < 1e-6)}' ||
+  fail "test_at_end auc $json_auc, loom-infer eval $infer_auc"
+grep -q "<td class='k'>test split</td>" "$TMP/te/report.html" || fail "report lacks the test split"
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.test_at_end=true --set data.split=random --set data.split_col= --set data.split_ratio=0.8,0.2,0 \
+  --set train.out="$TMP/te0" > "$TMP/out.txt" 2>&1 && fail "test_at_end with an empty test split accepted"
+grep -q "train.test_at_end = true but the test split is empty" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
+[ ! -e "$TMP/te0" ] || fail "a refused run left its directory"
 echo "ok"

@@ -68,6 +68,11 @@ typedef struct run {
   /* text.pretrained: metadata loom.pretrained (file, hash, counts) and the line log.txt gets */
   char *pretrained_json;
   char pretrained_note[2048];
+  /* train.test_at_end: best.safetensors on the test split (test.c) */
+  bool test_at_end, have_test;
+  double test_loss, test_val[MAX_METRICS];
+  long test_step;    /* the step of the model evaluated (best_step, or the last step without a validation) */
+  int64_t test_rows;
 } run;
 
 /* The epoch of the latest step, 1-based: what the bar, the log, the evaluation lines and metrics.csv
@@ -100,6 +105,10 @@ void train_show_progress(run *r, double loss, double sps, bool line_due);
 int train_claim_dir(run *r, bool resume, loom_error *err);
 void train_release_dir(run *r, bool failed);
 int train_remove_stale_temps(const run *r);
+
+/* test.c: train.test_at_end — loads best.safetensors into the model and evaluates the test split
+ * (r->test_*), logged and shown; a run without a validation evaluates its final parameters. */
+int train_test_at_end(run *r, loom_error *err);
 
 /* result.c: result.json — best and last metrics, config hash, steps, wall and CPU time. */
 int train_write_result(const run *r, double wall, bool early_stopped, bool interrupted, loom_error *err);

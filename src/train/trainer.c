@@ -496,7 +496,7 @@ static int write_report(run *r, double wall, loom_error *err) {
     }
   }
   loom_free(text);
-  char s[256];
+  char s[1024];
   loom_report_summary(rep, "task", loom_task_name(r->m->task));
   size_t np = 0;
   for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++) np += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
@@ -519,6 +519,13 @@ static int write_report(run *r, double wall, loom_error *err) {
   loom_report_summary(rep, "time", s);
   loom_report_summary(rep, "loom", loom_version());
   loom_report_summary(rep, "ISA", loom_isa_name(loom_runtime_isa()));
+  if (r->have_test) {
+    size_t k = (size_t)snprintf(s, sizeof s, "%lld rows, step %ld: loss %.4f", (long long)r->test_rows, r->test_step,
+                                r->test_loss);
+    for (int i = 0; i < r->ev->n_metrics && k < sizeof s; i++)
+      k += (size_t)snprintf(s + k, sizeof s - k, ", %s %s", r->ev->names[i], fmt_metric(num, sizeof num, r->test_val[i]));
+    loom_report_summary(rep, "test split", s);
+  }
   loom_report_best_step(rep, r->best_step > 0 ? (double)r->best_step : NAN);
   if (loom_report_csv_table(rep, "Validations (metrics.csv)", r->hist) < 0 || loom_report_config(rep, r->config_text) < 0) {
     loom_report_free(rep);
@@ -775,6 +782,10 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   r->clip = (float)loom_config_float(r->cfg, "train", "clip_norm");
   r->skip_nonfinite = !strcmp(loom_config_str(r->cfg, "train", "nonfinite"), "skip");
   r->max_skips = loom_config_int(r->cfg, "train", "max_skips");
+  r->test_at_end = loom_config_bool(r->cfg, "train", "test_at_end");
+  if (r->test_at_end && loom_dataset_rows(r->ds, LOOM_SPLIT_TEST) == 0)
+    return loom_errorf(err, "train.test_at_end = true but the test split is empty — give it rows ([data] split, "
+                            "split_ratio) or set train.test_at_end = false");
   size_t nbuf = buffers_numel(r->m->g);
   if (r->skip_nonfinite && nbuf > 0 && !(r->buf_snap = loom_malloc(nbuf * sizeof(float))))
     return loom_errorf(err, "out of memory");
@@ -946,6 +957,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     train_json_event(r, "interrupted", f);
   }
   if (stop_early) train_logf(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
+  if (r->test_at_end && !res->interrupted && train_test_at_end(r, err) < 0) goto done;
   double wall = train_now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
   if (train_write_result(r, wall, stop_early, res->interrupted, err) < 0) goto done;

@@ -756,6 +756,13 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
   if (train_claim_dir(r, o->resume_dir != NULL, err) < 0) return -1;
+  if (r->versioned_from[0]) { /* the run's own config names where it is */
+    if (loom_config_set(r->cfg, "train", "out", r->dir, "train.out", err) < 0) return -1;
+    char msg[4400];
+    snprintf(msg, sizeof msg, "%s holds a run: this one writes %s (%s-latest points to it; continue the old run with "
+             "--resume %s)\n", r->versioned_from, r->dir, r->versioned_from, r->versioned_from);
+    train_notice(r, msg);
+  }
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
@@ -829,6 +836,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
            o->resume_dir ? "resume" : "start", r->dir, loom_version(), loom_isa_name(loom_runtime_isa()),
            loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
   train_logf(r, "%s", header);
+  if (r->versioned_from[0]) train_logf(r, "%s holds a run: this one writes %s\n", r->versioned_from, r->dir);
   if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
   if (r->json) {
     cJSON *f = cJSON_CreateObject();

@@ -31,6 +31,7 @@ typedef struct loom_train_spec {
   long seed;                       /* initialisation and dropout */
   loom_init_kind init;             /* KERAS_DEFAULT | TORCH_DEFAULT: every layer's opts.init */
   long eval_every, log_every, patience;
+  bool test_at_end;                /* best.safetensors evaluated on the test split at the end */
   bool prefetch;
 } loom_train_spec;
 

@@ -47,6 +47,8 @@ const loom_cfg_key loom_train_spec_keys[] = {
     KEY("eval_every", LOOM_CFG_INT, "0", NULL, 0, 1e12, "validate every N updates (0 = once per epoch)", LONG, eval_every),
     KEY("log_every", LOOM_CFG_INT, "20", NULL, 1, 1e12, "plain progress line every N updates (not a terminal)", LONG, log_every),
     KEY("patience", LOOM_CFG_INT, "0", NULL, 0, 1000000, "stop after N validations without improvement (0 = off)", LONG, patience),
+    KEY("test_at_end", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+        "when training ends: evaluate best.safetensors on the test split (log, result.json \"test\", report)", BOOL, test_at_end),
     KEY("prefetch", LOOM_CFG_BOOL, "true", NULL, 0, 0, "prepare the next batch on a background thread", BOOL, prefetch),
 };
 const int loom_train_spec_n_keys = (int)(sizeof loom_train_spec_keys / sizeof loom_train_spec_keys[0]);

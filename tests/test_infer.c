@@ -124,7 +124,7 @@ static int on_row(void *ctx, const loom_infer_row *r) {
 static void test_eval_matches_training(void **state) {
   (void)state;
   loom_infer *s = open_ckpt("click", NULL);
-  assert_null(loom_graph_grads(loom_infer_model(s)->g)); /* no training-only state */
+  assert_null(loom_graph_grads(loom_model_graph(loom_infer_model(s)))); /* no training-only state */
   assert_int_equal(loom_model_compile((loom_model *)loom_infer_model(s), 4, true, &err), -1);
   assert_non_null(strstr(err.msg, "frozen for inference"));
   /* the run's own validation split, and the same rows from a file: bit-identical metrics */
@@ -167,7 +167,7 @@ static void test_text_encoders_eval_matches_training(void **state) {
     assert_true(isfinite(res[k]->first_loss) && isfinite(res[k]->last_loss));
     assert_true(res[k]->last_loss < res[k]->first_loss);
     loom_infer *s = open_ckpt(runs[k], NULL);
-    assert_non_null(loom_graph_find(loom_infer_model(s)->g, param[k]));
+    assert_non_null(loom_graph_find(loom_model_graph(loom_infer_model(s)), param[k]));
     const loom_evaluator *ev = loom_infer_eval(s, NULL, LOOM_SPLIT_VAL, &err);
     assert_non_null(ev);
     assert_int_equal(ev->n_metrics, res[k]->n_val);
@@ -202,7 +202,7 @@ static void test_rank(void **state) {
   assert_int_equal(flags, LOOM_INFER_UNKNOWN_USER);
   /* the click model reads the session's query (configs/fashion-shop-click.ini: query_col, shared with the
    * text tower): a query changes the scores; one of unknown words is flagged */
-  assert_true(loom_infer_model(s)->reads_query);
+  assert_true(loom_model_reads_query(loom_infer_model(s)));
   loom_hit hq[10];
   assert_int_equal(loom_infer_rank(s, "u00004", NULL, 10, h, &flags, &err), 10);
   assert_int_equal(loom_infer_rank(s, "u00004", "black ankle boot", 10, hq, &flags, &err), 10);
@@ -493,27 +493,27 @@ static void test_head_model(void **state) {
   /* the full model, then its item towers alone */
   assert_int_equal(loom_model_compile(m, B, false, &err), 0);
   assert_int_equal(loom_model_bind(m, &b, &err), 0);
-  loom_graph_forward(m->g);
+  loom_graph_forward(loom_model_graph(m));
   float z[B], text[B * 64], image[B * 64];
-  memcpy(z, m->logits->data, sizeof z);
-  assert_true(m->tower_out[0] && m->tower_out[1] && !m->tower_out[2]); /* text, image; not interaction */
-  assert_true(m->tower_dim[0] <= 64 && m->tower_dim[1] <= 64);
-  assert_int_equal(loom_model_compile_outputs(m, B, 2, m->tower_out, &err), 0);
+  memcpy(z, loom_model_logits(m)->data, sizeof z);
+  assert_true(loom_model_tower_out(m, 0) && loom_model_tower_out(m, 1) && !loom_model_tower_out(m, 2)); /* text, image; not interaction */
+  assert_true(loom_model_tower_dim(m, 0) <= 64 && loom_model_tower_dim(m, 1) <= 64);
+  assert_int_equal(loom_model_compile_outputs(m, B, 2, (loom_tensor *[]){loom_model_tower_out(m, 0), loom_model_tower_out(m, 1)}, &err), 0);
   assert_int_equal(loom_model_bind(m, &b, &err), 0);
-  loom_graph_forward(m->g);
-  memcpy(text, m->tower_out[0]->data, sizeof(float) * B * m->tower_dim[0]);
-  memcpy(image, m->tower_out[1]->data, sizeof(float) * B * m->tower_dim[1]);
+  loom_graph_forward(loom_model_graph(m));
+  memcpy(text, loom_model_tower_out(m, 0)->data, sizeof(float) * B * loom_model_tower_dim(m, 0));
+  memcpy(image, loom_model_tower_out(m, 1)->data, sizeof(float) * B * loom_model_tower_dim(m, 1));
   /* the head from those outputs */
   loom_model *h = loom_model_build_head(c, ds, m, &err);
   assert_non_null(h);
-  assert_null(h->tokens);
-  assert_null(h->image);
+  assert_null(loom_model_input_tokens(h));
+  assert_null(loom_model_input_image(h));
   assert_int_equal(loom_model_compile(h, B, false, &err), 0);
   assert_int_equal(loom_model_bind(h, &b, &err), 0);
-  loom_input_bind(h->tower_in[0], text);
-  loom_input_bind(h->tower_in[1], image);
-  loom_graph_forward(h->g);
-  tu_assert_close("head logits", h->logits->data, z, B, 1e-5, 1e-5);
+  loom_input_bind(loom_model_tower_in(h, 0), text);
+  loom_input_bind(loom_model_tower_in(h, 1), image);
+  loom_graph_forward(loom_model_graph(h));
+  tu_assert_close("head logits", loom_model_logits(h)->data, z, B, 1e-5, 1e-5);
   loom_model_free(h);
   loom_batch_free(&b);
   loom_dataset_free(cat);

@@ -92,14 +92,14 @@ static void test_parameter_names(void **state) {
                          "fusion.proj_text.weight", "fusion.proj_image.weight", "fusion.proj_interaction.bias",
                          "fusion.gate.weight", "fusion.dense0.weight", "head.weight", "head.bias"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-    if (!loom_graph_find(m->g, names[i])) fail_msg("no tensor '%s'", names[i]);
-  assert_int_equal(m->n_towers, 3);
+    if (!loom_graph_find(loom_model_graph(m), names[i])) fail_msg("no tensor '%s'", names[i]);
+  assert_int_equal(loom_model_n_towers(m), 3);
   /* shapes as PyTorch has them */
-  assert_int_equal(loom_graph_find(m->g, "text.lstm.weight_ih_l0")->shape[0], 4 * 3);
-  assert_int_equal(loom_graph_find(m->g, "head.weight")->shape[0], 1);
-  assert_int_equal(loom_graph_find(m->g, "fusion.gate.weight")->shape[0], 9);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "text.lstm.weight_ih_l0")->shape[0], 4 * 3);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "head.weight")->shape[0], 1);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "fusion.gate.weight")->shape[0], 9);
   /* user ids 0..5 (0 = unknown), items 0..5, categories of one column: unknown + 3 fitted on train */
-  assert_int_equal(loom_graph_find(m->g, "interaction.user_embedding.weight")->shape[0], loom_idmap_size(loom_dataset_prep(f.ds)->users));
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "interaction.user_embedding.weight")->shape[0], loom_idmap_size(loom_dataset_prep(f.ds)->users));
   fixture_free(&f);
 }
 
@@ -114,26 +114,26 @@ static void test_rows_encoder(void **state) {
                          "image.lstm.bias_hh_l0", "image.lstm.weight_ih_l0_reverse", "image.lstm.weight_ih_l1",
                          "image.lstm.bias_hh_l1_reverse", "image.dense0.weight", "image.dense0.bias"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-    if (!loom_graph_find(m->g, names[i])) fail_msg("no tensor '%s'", names[i]);
-  assert_null(loom_graph_find(m->g, "image.conv0.weight"));
+    if (!loom_graph_find(loom_model_graph(m), names[i])) fail_msg("no tensor '%s'", names[i]);
+  assert_null(loom_graph_find(loom_model_graph(m), "image.conv0.weight"));
   /* (4H, C·W) = (20, 3·6); the second layer reads both directions (20, 10); dense over 2H */
-  loom_tensor *w = loom_graph_find(m->g, "image.lstm.weight_ih_l0");
+  loom_tensor *w = loom_graph_find(loom_model_graph(m), "image.lstm.weight_ih_l0");
   assert_int_equal(w->shape[0], 20);
   assert_int_equal(w->shape[1], 18);
-  assert_int_equal(loom_graph_find(m->g, "image.lstm.weight_ih_l1")->shape[1], 10);
-  assert_int_equal(loom_graph_find(m->g, "image.dense0.weight")->shape[1], 10);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "image.lstm.weight_ih_l1")->shape[1], 10);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "image.dense0.weight")->shape[1], 10);
   /* a few plain SGD steps on one batch lower its loss */
   const loom_batch *b = first_batch(&f);
   (void)b;
-  loom_graph_forward(m->g);
-  float first = m->loss->data[0], last = first;
+  loom_graph_forward(loom_model_graph(m));
+  float first = loom_model_loss(m)->data[0], last = first;
   for (int step = 0; step < 20; step++) {
-    loom_graph_zero_grad(m->g);
-    loom_graph_forward(m->g);
-    last = m->loss->data[0];
-    loom_graph_backward(m->g, m->loss);
-    float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
-    for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.2f * g[i];
+    loom_graph_zero_grad(loom_model_graph(m));
+    loom_graph_forward(loom_model_graph(m));
+    last = loom_model_loss(m)->data[0];
+    loom_graph_backward(loom_model_graph(m), loom_model_loss(m));
+    float *p = loom_graph_params(loom_model_graph(m)), *g = loom_graph_grads(loom_model_graph(m));
+    for (size_t i = 0; i < loom_graph_n_params(loom_model_graph(m)); i++) p[i] -= 0.2f * g[i];
   }
   assert_true(last < 0.9f * first);
   fixture_free(&f);
@@ -151,15 +151,15 @@ static void test_text_encoders(void **state) {
     fixture f;
     loom_model *m = build(&f, variants[v]);
     if (!m) fail_msg("%s", err.msg);
-    assert_null(loom_graph_find(m->g, "text.lstm.weight_ih_l0"));
+    assert_null(loom_graph_find(loom_model_graph(m), "text.lstm.weight_ih_l0"));
     if (v == 0) {
       const char *names[] = {"text.gru.weight_ih_l0", "text.gru.weight_hh_l0", "text.gru.bias_ih_l0",
                              "text.gru.bias_hh_l0", "text.gru.weight_ih_l0_reverse", "text.gru.weight_hh_l1_reverse"};
       for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!loom_graph_find(m->g, names[i])) fail_msg("no tensor '%s'", names[i]);
-      assert_int_equal(loom_graph_find(m->g, "text.gru.weight_ih_l0")->shape[0], 3 * 3);
-      assert_int_equal(loom_graph_find(m->g, "text.gru.weight_ih_l1")->shape[1], 2 * 3);
-      assert_int_equal(loom_graph_find(m->g, "text.dense0.weight")->shape[1], 2 * 3);
+        if (!loom_graph_find(loom_model_graph(m), names[i])) fail_msg("no tensor '%s'", names[i]);
+      assert_int_equal(loom_graph_find(loom_model_graph(m), "text.gru.weight_ih_l0")->shape[0], 3 * 3);
+      assert_int_equal(loom_graph_find(loom_model_graph(m), "text.gru.weight_ih_l1")->shape[1], 2 * 3);
+      assert_int_equal(loom_graph_find(loom_model_graph(m), "text.dense0.weight")->shape[1], 2 * 3);
     } else if (v == 2) {
       /* nn.TransformerEncoder's state_dict names; D = embedding_dim = 3, 3 heads, ff 5, positions (max_len 4, D) */
       static const struct { const char *name; int d0, d1; } t[] = {
@@ -170,39 +170,39 @@ static void test_text_encoders(void **state) {
           {"text.transformer.pos_embedding", 4, 3},
           {"text.dense0.weight", 3, 3}};
       for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
-        loom_tensor *w = loom_graph_find(m->g, t[i].name);
+        loom_tensor *w = loom_graph_find(loom_model_graph(m), t[i].name);
         if (!w) fail_msg("no tensor '%s'", t[i].name);
         assert_int_equal(w->shape[0], t[i].d0);
         assert_int_equal(w->shape[1], t[i].d1);
       }
-      assert_non_null(loom_graph_find(m->g, "text.transformer.norm.weight"));
-      assert_non_null(m->text_mask); /* the mean's weights over valid steps */
-      assert_null(m->text_inv_len);
+      assert_non_null(loom_graph_find(loom_model_graph(m), "text.transformer.norm.weight"));
+      assert_non_null(loom_model_input_text_mask(m)); /* the mean's weights over valid steps */
+      assert_null(loom_model_input_text_inv_len(m));
     } else {
       static const int widths[3] = {1, 2, 4};
       for (int i = 0; i < 3; i++) {
         char name[64];
         snprintf(name, sizeof name, "text.cnn.conv%d.weight", i);
-        loom_tensor *w = loom_graph_find(m->g, name);
+        loom_tensor *w = loom_graph_find(loom_model_graph(m), name);
         if (!w) fail_msg("no tensor '%s'", name);
         assert_int_equal(w->shape[0], 5);
         assert_int_equal(w->shape[2], widths[i]);
         assert_int_equal(w->shape[3], 3);
       }
-      assert_int_equal(loom_graph_find(m->g, "text.dense0.weight")->shape[1], 15);
-      assert_null(m->text_mask);
-      assert_null(m->text_inv_len);
+      assert_int_equal(loom_graph_find(loom_model_graph(m), "text.dense0.weight")->shape[1], 15);
+      assert_null(loom_model_input_text_mask(m));
+      assert_null(loom_model_input_text_inv_len(m));
     }
     first_batch(&f);
-    loom_graph_forward(m->g);
-    float first = m->loss->data[0], last = first;
+    loom_graph_forward(loom_model_graph(m));
+    float first = loom_model_loss(m)->data[0], last = first;
     for (int step = 0; step < 20; step++) {
-      loom_graph_zero_grad(m->g);
-      loom_graph_forward(m->g);
-      last = m->loss->data[0];
-      loom_graph_backward(m->g, m->loss);
-      float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
-      for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.2f * g[i];
+      loom_graph_zero_grad(loom_model_graph(m));
+      loom_graph_forward(loom_model_graph(m));
+      last = loom_model_loss(m)->data[0];
+      loom_graph_backward(loom_model_graph(m), loom_model_loss(m));
+      float *p = loom_graph_params(loom_model_graph(m)), *g = loom_graph_grads(loom_model_graph(m));
+      for (size_t i = 0; i < loom_graph_n_params(loom_model_graph(m)); i++) p[i] -= 0.2f * g[i];
     }
     assert_true(last < 0.9f * first);
     fixture_free(&f);
@@ -286,7 +286,7 @@ static void test_gradients_through_the_model(void **state) {
      * The transformer: LayerNorm over 3 features is strongly curved, so a smaller step still (1e-3 misses by
      * 2-3% on the shared query tower, 3e-4 agrees). */
     const double eps = strstr(variants[v], "encoder=transformer") ? 3e-4 : strstr(variants[v], "encoder=") ? 1e-3 : 1e-2;
-    int n = tu_gradcheck(f.m->g, f.m->loss, b->B, NULL, NULL, eps, 3e-3, 2e-2);
+    int n = tu_gradcheck(loom_model_graph(f.m), loom_model_loss(f.m), b->B, NULL, NULL, eps, 3e-3, 2e-2);
     assert_true(n > 50);
     fixture_free(&f);
   }
@@ -308,13 +308,13 @@ static void test_multiclass_head(void **state) {
   if (!m) fail_msg("%s", err.msg);
   int K = loom_dataset_num_classes(f.ds);
   assert_true(K >= 2);
-  assert_int_equal(m->n_classes, K);
-  assert_int_equal(loom_graph_find(m->g, "head.weight")->shape[0], K);
+  assert_int_equal(loom_model_n_classes(m), K);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "head.weight")->shape[0], K);
   const loom_batch *b = first_batch(&f);
-  loom_graph_forward(m->g);
-  assert_int_equal(m->logits->shape[1], K);
-  assert_true(m->loss->data[0] > 0);
-  tu_gradcheck(m->g, m->loss, b->B, NULL, NULL, 1e-2, 3e-3, 2e-2);
+  loom_graph_forward(loom_model_graph(m));
+  assert_int_equal(loom_model_logits(m)->shape[1], K);
+  assert_true(loom_model_loss(m)->data[0] > 0);
+  tu_gradcheck(loom_model_graph(m), loom_model_loss(m), b->B, NULL, NULL, 1e-2, 3e-3, 2e-2);
   fixture_free(&f);
 }
 
@@ -395,7 +395,7 @@ static void test_config_mistakes(void **state) {
   /* the transformer's layers and pooling are its own keys too */
   loom_model *m = build(&f, "text.encoder=transformer\ntext.hidden=32\ntext.layers=2\ntext.pooling=first");
   if (!m) fail_msg("%s", err.msg);
-  assert_non_null(loom_graph_find(m->g, "text.transformer.layers.1.norm2.weight"));
+  assert_non_null(loom_graph_find(loom_model_graph(m), "text.transformer.layers.1.norm2.weight"));
   fixture_free(&f);
 }
 
@@ -423,11 +423,11 @@ static void test_fusion_and_query_key_mistakes(void **state) {
 
 static void sgd_step(void *ctx) {
   loom_model *m = ctx;
-  loom_graph_zero_grad(m->g);
-  loom_graph_forward(m->g);
-  loom_graph_backward(m->g, m->loss);
-  float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
-  for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.2f * g[i];
+  loom_graph_zero_grad(loom_model_graph(m));
+  loom_graph_forward(loom_model_graph(m));
+  loom_graph_backward(loom_model_graph(m), loom_model_loss(m));
+  float *p = loom_graph_params(loom_model_graph(m)), *g = loom_graph_grads(loom_model_graph(m));
+  for (size_t i = 0; i < loom_graph_n_params(loom_model_graph(m)); i++) p[i] -= 0.2f * g[i];
 }
 
 /* The shared query tower: the query goes through text.* (no query.* parameters, the same parameter count
@@ -444,31 +444,31 @@ static void test_shared_query_tower(void **state) {
     fixture f;
     loom_model *m = build(&f, extra);
     if (!m) fail_msg("%s: %s", extra, err.msg);
-    assert_true(m->reads_query);
-    assert_int_equal(m->share_T, 5);
-    assert_null(m->query);
-    for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++)
-      assert_true(strncmp(loom_graph_param_tensor(m->g, i)->name, "query.", 6) != 0);
-    assert_string_equal(m->towers[2], "query");
+    assert_true(loom_model_reads_query(m));
+    assert_int_equal(loom_model_shared_text_len(m), 5);
+    assert_null(loom_model_input_query(m));
+    for (int i = 0; i < loom_graph_n_param_tensors(loom_model_graph(m)); i++)
+      assert_true(strncmp(loom_graph_param_tensor(loom_model_graph(m), i)->name, "query.", 6) != 0);
+    assert_string_equal(loom_model_tower_name(m, 2), "query");
     const loom_batch *b = first_batch(&f);
     /* the head model against the full one, in eval mode */
-    loom_tensor *outs[] = {m->logits, m->tower_out[0], m->tower_out[1]}; /* kept live to the end */
+    loom_tensor *outs[] = {loom_model_logits(m), loom_model_tower_out(m, 0), loom_model_tower_out(m, 1)}; /* kept live to the end */
     if (loom_model_compile_outputs(m, b->B, 3, outs, &err) < 0 || loom_model_bind(m, b, &err) < 0)
       fail_msg("%s", err.msg);
-    loom_graph_forward(m->g);
+    loom_graph_forward(loom_model_graph(m));
     float full[64], tower[64 * 8], image[64 * 8];
-    memcpy(full, m->logits->data, sizeof(float) * (size_t)b->B);
-    memcpy(tower, m->tower_out[0]->data, sizeof(float) * (size_t)b->B * m->tower_dim[0]);
-    memcpy(image, m->tower_out[1]->data, sizeof(float) * (size_t)b->B * m->tower_dim[1]);
+    memcpy(full, loom_model_logits(m)->data, sizeof(float) * (size_t)b->B);
+    memcpy(tower, loom_model_tower_out(m, 0)->data, sizeof(float) * (size_t)b->B * loom_model_tower_dim(m, 0));
+    memcpy(image, loom_model_tower_out(m, 1)->data, sizeof(float) * (size_t)b->B * loom_model_tower_dim(m, 1));
     loom_model *h = loom_model_build_head(f.c, f.ds, m, &err);
     if (!h) fail_msg("%s", err.msg);
-    assert_non_null(h->query);
-    assert_non_null(loom_graph_find(h->g, "text.embedding.weight"));
+    assert_non_null(loom_model_input_query(h));
+    assert_non_null(loom_graph_find(loom_model_graph(h), "text.embedding.weight"));
     if (loom_model_compile(h, b->B, false, &err) < 0 || loom_model_bind(h, b, &err) < 0) fail_msg("%s", err.msg);
-    loom_input_bind(h->tower_in[0], tower);
-    loom_input_bind(h->tower_in[1], image);
-    loom_graph_forward(h->g);
-    tu_assert_close("head model logits", h->logits->data, full, (size_t)b->B, 1e-5, 1e-5);
+    loom_input_bind(loom_model_tower_in(h, 0), tower);
+    loom_input_bind(loom_model_tower_in(h, 1), image);
+    loom_graph_forward(loom_model_graph(h));
+    tu_assert_close("head model logits", loom_model_logits(h)->data, full, (size_t)b->B, 1e-5, 1e-5);
     loom_model_free(h);
     /* the query matters: empty queries give other logits */
     loom_batch *bb = (loom_batch *)b;
@@ -476,18 +476,18 @@ static void test_shared_query_tower(void **state) {
     memcpy(saved, bb->query_len, sizeof(int32_t) * (size_t)b->B);
     memset(bb->query_len, 0, sizeof(int32_t) * (size_t)b->B);
     if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
-    loom_graph_forward(m->g);
+    loom_graph_forward(loom_model_graph(m));
     double diff = 0;
-    for (int i = 0; i < b->B; i++) diff += fabs(m->logits->data[i] - full[i]);
+    for (int i = 0; i < b->B; i++) diff += fabs(loom_model_logits(m)->data[i] - full[i]);
     assert_true(diff > 1e-6);
     memcpy(bb->query_len, saved, sizeof(int32_t) * (size_t)b->B);
     /* training steps on one batch: loss falls, no allocation */
     if (loom_model_compile(m, b->B, true, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
-    loom_graph_forward(m->g);
-    float first = m->loss->data[0];
+    loom_graph_forward(loom_model_graph(m));
+    float first = loom_model_loss(m)->data[0];
     for (int step = 0; step < 20; step++) sgd_step(m);
-    loom_graph_forward(m->g);
-    if (!(m->loss->data[0] < 0.9f * first)) fail_msg("%s: loss %g -> %g", modes[v], first, m->loss->data[0]);
+    loom_graph_forward(loom_model_graph(m));
+    if (!(loom_model_loss(m)->data[0] < 0.9f * first)) fail_msg("%s: loss %g -> %g", modes[v], first, loom_model_loss(m)->data[0]);
     if (tu_alloc_counting_available()) tu_assert_no_alloc(modes[v], sgd_step, m, 1, 3);
     fixture_free(&f);
   }
@@ -495,10 +495,10 @@ static void test_shared_query_tower(void **state) {
   fixture f;
   loom_model *m = build(&f, "data.query_col=query\ndata.query_len=3");
   if (!m) fail_msg("%s", err.msg);
-  assert_non_null(m->query);
-  assert_int_equal(m->share_T, 0);
-  assert_non_null(loom_graph_find(m->g, "query.embedding.weight"));
-  assert_non_null(loom_graph_find(m->g, "query.lstm.weight_ih_l0"));
+  assert_non_null(loom_model_input_query(m));
+  assert_int_equal(loom_model_shared_text_len(m), 0);
+  assert_non_null(loom_graph_find(loom_model_graph(m), "query.embedding.weight"));
+  assert_non_null(loom_graph_find(loom_model_graph(m), "query.lstm.weight_ih_l0"));
   fixture_free(&f);
 }
 
@@ -512,20 +512,20 @@ static void test_interaction_fusion_names(void **state) {
                       "fusion.proj_numeric.weight", "fusion.proj_user.weight", "fusion.proj_item.bias",
                       "fusion.proj_category0.weight"};
   for (size_t i = 0; i < sizeof fm / sizeof *fm; i++)
-    if (!loom_graph_find(m->g, fm[i])) fail_msg("no tensor '%s'", fm[i]);
+    if (!loom_graph_find(loom_model_graph(m), fm[i])) fail_msg("no tensor '%s'", fm[i]);
   /* concat (text 3, image 3, query 3, interaction 2 + 2 + 2 + 2) + 21 dots */
-  assert_int_equal(loom_graph_find(m->g, "fusion.dense0.weight")->shape[1], 3 + 3 + 3 + 8 + 21);
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "fusion.dense0.weight")->shape[1], 3 + 3 + 3 + 8 + 21);
   fixture_free(&f);
   m = build(&f, "fusion.mode=dcn\nfusion.cross_layers=3");
   if (!m) fail_msg("%s", err.msg);
-  assert_non_null(loom_graph_find(m->g, "fusion.cross2.weight"));
-  assert_null(loom_graph_find(m->g, "fusion.cross3.weight"));
-  assert_int_equal(loom_graph_find(m->g, "fusion.cross0.weight")->shape[0], 3 + 3 + 8);
+  assert_non_null(loom_graph_find(loom_model_graph(m), "fusion.cross2.weight"));
+  assert_null(loom_graph_find(loom_model_graph(m), "fusion.cross3.weight"));
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "fusion.cross0.weight")->shape[0], 3 + 3 + 8);
   fixture_free(&f);
   m = build(&f, "fusion.mode=attention");
   if (!m) fail_msg("%s", err.msg);
-  assert_non_null(loom_graph_find(m->g, "fusion.attention.weight"));
-  assert_int_equal(loom_graph_find(m->g, "fusion.score.weight")->shape[1], 3);
+  assert_non_null(loom_graph_find(loom_model_graph(m), "fusion.attention.weight"));
+  assert_int_equal(loom_graph_find(loom_model_graph(m), "fusion.score.weight")->shape[1], 3);
   fixture_free(&f);
 }
 
@@ -580,28 +580,28 @@ static void dump_for_pytorch(const char *extra, const char *name) {
   /* a few updates first, so that batch-norm statistics and weights are not at their initial values */
   for (int step = 0; step < 3; step++) {
     if (loom_model_compile(m, b->B, true, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
-    loom_graph_zero_grad(m->g);
-    loom_graph_forward(m->g);
-    loom_graph_backward(m->g, m->loss);
-    float *p = loom_graph_params(m->g), *g = loom_graph_grads(m->g);
-    for (size_t i = 0; i < loom_graph_n_params(m->g); i++) p[i] -= 0.1f * g[i];
+    loom_graph_zero_grad(loom_model_graph(m));
+    loom_graph_forward(loom_model_graph(m));
+    loom_graph_backward(loom_model_graph(m), loom_model_loss(m));
+    float *p = loom_graph_params(loom_model_graph(m)), *g = loom_graph_grads(loom_model_graph(m));
+    for (size_t i = 0; i < loom_graph_n_params(loom_model_graph(m)); i++) p[i] -= 0.1f * g[i];
   }
   if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
-  loom_graph_forward(m->g);
+  loom_graph_forward(loom_model_graph(m));
   char *cfg = loom_config_dump(f.c);
   char path[256];
   snprintf(path, sizeof path, "%s.safetensors", name);
   const char *meta[2] = {"loom.config", cfg};
-  assert_int_equal(loom_st_save_graph(m->g, path, 1, meta, &err), 0);
+  assert_int_equal(loom_st_save_graph(loom_model_graph(m), path, 1, meta, &err), 0);
   loom_st_writer *w = loom_st_writer_new();
-  loom_tensor *ins[] = {m->tokens, m->lengths, m->image, m->numeric, m->user, m->item, m->category, m->logits};
+  loom_tensor *ins[] = {loom_model_input_tokens(m), loom_model_input_lengths(m), loom_model_input_image(m), loom_model_input_numeric(m), loom_model_input_user(m), loom_model_input_item(m), loom_model_input_category(m), loom_model_logits(m)};
   for (size_t i = 0; i < sizeof ins / sizeof *ins; i++) {
     loom_tensor *t = ins[i];
     if (!t) continue;
     int64_t shape[4];
     for (int k = 0; k < t->ndim; k++) shape[k] = t->shape[k];
     const void *data = t->dtype == LOOM_F32 ? (const void *)t->data : (const void *)t->idata;
-    if (loom_st_writer_add(w, t == m->logits ? "logits" : t->name, t->dtype == LOOM_F32 ? LOOM_ST_F32 : LOOM_ST_I32,
+    if (loom_st_writer_add(w, t == loom_model_logits(m) ? "logits" : t->name, t->dtype == LOOM_F32 ? LOOM_ST_F32 : LOOM_ST_I32,
                            t->ndim, shape, data, &err) < 0)
       fail_msg("%s", err.msg);
   }
@@ -652,11 +652,11 @@ static void test_model_print(void **state) {
                       "node  op              name                                    output shape            params\n";
   assert_memory_equal(got, first, strlen(first));
   size_t n_params = 0, n_buffers = 0;
-  for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++) n_params += loom_tensor_numel(loom_graph_param_tensor(m->g, i));
-  for (int i = 0; i < loom_graph_n_buffer_tensors(m->g); i++) n_buffers += loom_tensor_numel(loom_graph_buffer_tensor(m->g, i));
+  for (int i = 0; i < loom_graph_n_param_tensors(loom_model_graph(m)); i++) n_params += loom_tensor_numel(loom_graph_param_tensor(loom_model_graph(m), i));
+  for (int i = 0; i < loom_graph_n_buffer_tensors(loom_model_graph(m)); i++) n_buffers += loom_tensor_numel(loom_graph_buffer_tensor(loom_model_graph(m), i));
   char totals[256];
   snprintf(totals, sizeof totals, "\nparameters: %zu (trainable %zu, frozen 0); buffers: %zu floats; nodes: %d (",
-           n_params, n_params, n_buffers, loom_graph_n_nodes(m->g));
+           n_params, n_params, n_buffers, loom_graph_n_nodes(loom_model_graph(m)));
   if (!strstr(got, totals)) fail_msg("no '%s' in:\n%s", totals + 1, got);
   /* the pooled text node (the sequence-pooling layer) and a conv block, with their compiled shapes */
   if (!strstr(got, "  reshape         text.pool                               (4, 3)\n")) fail_msg("no text.pool row in:\n%s", got);
@@ -666,7 +666,7 @@ static void test_model_print(void **state) {
     fail_msg("no image.bn0.running_mean row in:\n%s", got);
   int lines = 0;
   for (const char *p = got; *p; p++) lines += *p == '\n';
-  assert_int_equal(lines, 1 + 1 + loom_graph_n_nodes(m->g) + 2);
+  assert_int_equal(lines, 1 + 1 + loom_graph_n_nodes(loom_model_graph(m)) + 2);
   char *again = model_print_string(NULL, &f, true); /* a second model from the same config: the same text */
   assert_string_equal(again, got);
   free(again);

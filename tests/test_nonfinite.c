@@ -177,9 +177,9 @@ static void test_stop_names_step_and_parameter(void **state) {
   assert_non_null(m);
   /* the message mentions one of the model's parameters by name, between spaces */
   int named = 0;
-  for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++) {
+  for (int i = 0; i < loom_graph_n_param_tensors(loom_model_graph(m)); i++) {
     char w[96];
-    snprintf(w, sizeof w, " %s ", loom_graph_param_tensor(m->g, i)->name);
+    snprintf(w, sizeof w, " %s ", loom_graph_param_tensor(loom_model_graph(m), i)->name);
     named += strstr(stop_err.msg, w) != NULL;
   }
   assert_int_equal(named, 1);

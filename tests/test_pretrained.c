@@ -77,7 +77,7 @@ static float *initial_embedding(const char *const *extra, size_t *n) {
   if (loom_wordvec_read(loom_config_str(c, "text", "pretrained"), NULL, &wv, &err) < 0) fail_msg("%s", err.msg);
   loom_wordvec_stats st;
   if (loom_model_load_wordvec(m, c, loom_dataset_prep(ds)->vocab, &wv, &st, &err) < 0) fail_msg("%s", err.msg);
-  loom_tensor *w = loom_graph_find(m->g, "text.embedding.weight");
+  loom_tensor *w = loom_graph_find(loom_model_graph(m), "text.embedding.weight");
   assert_non_null(w);
   assert_false(w->requires_grad == loom_config_bool(c, "text", "freeze"));
   *n = loom_tensor_numel(w);
@@ -296,9 +296,9 @@ typedef struct step_ctx {
 
 static void one_step(void *p) {
   step_ctx *s = p;
-  loom_graph_zero_grad(s->m->g);
-  loom_graph_forward(s->m->g);
-  loom_graph_backward(s->m->g, s->m->loss);
+  loom_graph_zero_grad(loom_model_graph(s->m));
+  loom_graph_forward(loom_model_graph(s->m));
+  loom_graph_backward(loom_model_graph(s->m), loom_model_loss(s->m));
   loom_optim_step(s->opt, 1e-3f);
 }
 
@@ -314,11 +314,11 @@ static void test_frozen_step_allocates_nothing(void **state) {
   assert_non_null(ds);
   loom_model *m = loom_model_build(c, ds, &err);
   assert_non_null(m);
-  loom_tensor *w = loom_graph_find(m->g, "text.embedding.weight");
+  loom_tensor *w = loom_graph_find(loom_model_graph(m), "text.embedding.weight");
   assert_false(w->requires_grad);
   loom_optim_config oc = loom_optim_defaults(LOOM_OPTIM_ADAM);
   oc.weight_decay = 0.01f;
-  loom_optim *opt = loom_optim_new(m->g, &oc, &err);
+  loom_optim *opt = loom_optim_new(loom_model_graph(m), &oc, &err);
   loom_loader *ld = loom_loader_new(ds, LOOM_SPLIT_TRAIN, false, &err);
   const loom_batch *b = loom_loader_next(ld, &err);
   assert_true(b && b->B > 0);

@@ -80,24 +80,24 @@ static void dump_model_io(const char *dir) {
   loom_model *m = loom_model_build(c, ds, &err);
   assert_non_null(m);
   snprintf(p, sizeof p, "%s/best.safetensors", dir);
-  if (loom_st_load_graph(m->g, p, 0, &err) < 0) fail_msg("%s", err.msg);
+  if (loom_st_load_graph(loom_model_graph(m), p, 0, &err) < 0) fail_msg("%s", err.msg);
   loom_loader *ld = loom_loader_new(ds, LOOM_SPLIT_VAL, 0, &err);
   const loom_batch *b = loom_loader_next(ld, &err);
   assert_true(b && b->B > 0);
   if (loom_model_compile(m, b->B, false, &err) < 0 || loom_model_bind(m, b, &err) < 0) fail_msg("%s", err.msg);
-  loom_graph_forward(m->g);
-  assert_true(isfinite(m->loss->data[0]));
+  loom_graph_forward(loom_model_graph(m));
+  assert_true(isfinite(loom_model_loss(m)->data[0]));
   loom_st_writer *w = loom_st_writer_new();
   int64_t B = b->B;
-  struct { loom_tensor *t; } ins[] = {{m->tokens}, {m->lengths}, {m->image}, {m->numeric}, {m->user}, {m->item},
-                                      {m->category}, {m->logits}};
+  struct { loom_tensor *t; } ins[] = {{loom_model_input_tokens(m)}, {loom_model_input_lengths(m)}, {loom_model_input_image(m)}, {loom_model_input_numeric(m)}, {loom_model_input_user(m)}, {loom_model_input_item(m)},
+                                      {loom_model_input_category(m)}, {loom_model_logits(m)}};
   for (size_t i = 0; i < sizeof ins / sizeof *ins; i++) {
     loom_tensor *t = ins[i].t;
     if (!t) continue;
     int64_t shape[4];
     for (int k = 0; k < t->ndim; k++) shape[k] = t->shape[k];
     const void *data = t->bound ? t->bound : (t->dtype == LOOM_F32 ? (void *)t->data : (void *)t->idata);
-    const char *name = t == m->logits ? "logits" : t->name;
+    const char *name = t == loom_model_logits(m) ? "logits" : t->name;
     if (loom_st_writer_add(w, name, t->dtype == LOOM_F32 ? LOOM_ST_F32 : LOOM_ST_I32, t->ndim, shape, data, &err) < 0)
       fail_msg("%s", err.msg);
   }

@@ -7,12 +7,13 @@
  *   loom_config *c = loom_train_config_new(&dsec);  // model + [train] keys, [data] section (checkpoint.h)
  *   loom_model *m = loom_model_build(c, ds, &err);
  *   loom_model_compile(m, B, true);  loom_model_bind(m, batch, &err);
- *   loom_graph_forward(m->g);  loom_graph_backward(m->g, m->loss);
+ *   loom_graph_forward(loom_model_graph(m));  loom_graph_backward(loom_model_graph(m), loom_model_loss(m));
  */
 #ifndef LOOM_MODEL_H
 #define LOOM_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,60 +43,47 @@ const char *loom_task_name(loom_task_kind k);
 
 #define LOOM_MODEL_MAX_TOWERS 4
 
-typedef struct loom_model {
-  loom_graph *g;
-  loom_task_kind task;
-  int n_classes;  /* multiclass: K; binary: 1 */
-  int cap;        /* largest batch the host buffers hold */
-  int T, Tq, F, n_cat, n_neg, C, H, W; /* feature sizes of the dataset's batches */
-  int S;         /* images per row (photo + video frames; C = S x one image's channels) */
-  int G;          /* items scored per row: 1, or ranking's 1 positive + n_neg negatives */
-  int n_towers;
-  char towers[LOOM_MODEL_MAX_TOWERS][16]; /* names of the towers in the model, in fusion order */
-  /* inputs (NULL when the model does not read that feature) */
-  loom_tensor *tokens, *lengths;   /* (B, G·T) i32, (B, G) i32: the item text */
-  loom_tensor *text_inv_len;       /* (B, G) 1 / max(length, 1), mean pooling */
-  loom_tensor *text_mask;          /* (B, G·T) 0 at valid steps, -1e30 at padding, max pooling; a transformer's
-                                    * mean/last/first pooling: each step's weight (text_pool_w) */
-  int text_pool_w;                 /* what text_mask and query_mask hold (model.c's POOL_W_*; 0: the mask) */
-  loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* the query text, (B, Tq) ... (NULL in a shared
-                                                                 * full model: the query rides in tokens) */
-  int share_T;     /* text.share_query in a full pointwise model: tokens (B, 2·share_T) hold each row's item text
-                    * and query padded to share_T = max(T, Tq), lengths (B, 2); 0 otherwise */
-  bool reads_query; /* the model has a query tower (own or shared), so a query changes its scores */
-  loom_tensor *image;              /* (B, G·C, H, W) */
-  loom_tensor *numeric;            /* (B, F) */
-  loom_tensor *user;               /* (B) i32 */
-  loom_tensor *item;               /* (B, G) i32 */
-  loom_tensor *category;           /* (B, n_cat) i32, offset into one table of all columns */
-  int Lh;                          /* [data] history_len (0 = none) */
-  bool hist_attention;             /* [interaction] history_pooling = attention */
-  loom_tensor *hist, *hist_aux;    /* (B, Lh) i32 the user's earlier items; (B, 1) 1 / len or (B, 1, Lh) mask */
-  loom_tensor *label_f;            /* (B) binary targets */
-  loom_tensor *label_i;            /* (B) i32 class indices */
-  loom_tensor *pos_weight;         /* (1) */
-  loom_tensor *row_weight, *inv_weight; /* ranking: (B) 1 for positive rows, (1) 1 / their count */
-  /* outputs */
-  loom_tensor *logits; /* binary (B), multiclass (B, K), ranking (B, G) scores u·v (column 0 = positive) */
-  loom_tensor *user_vec, *item_vec; /* ranking: (B, D) and (B·G, D) */
-  loom_tensor *loss;   /* (1) mean over the batch */
-  /* host buffers for inputs the batch does not hold as is, sized for cap rows */
-  float *inv_len, *mask, *q_inv_len, *q_mask, *weights, *images;
-  float *h_aux;                    /* (cap, Lh) or (cap) for hist_aux */
-  int32_t *labels, *cat_ids, *items, *toks, *lens;
-  int32_t cat_offset[LOOM_DATA_MAX_COLS];
-  float pos_weight_value;
-  /* pointwise models: the outputs of the item-only towers (text, image) of a full model, or, in a head
-   * model (loom_model_build_head), the inputs that replace them; NULL for the other towers */
-  loom_tensor *tower_out[LOOM_MODEL_MAX_TOWERS], *tower_in[LOOM_MODEL_MAX_TOWERS];
-  int tower_dim[LOOM_MODEL_MAX_TOWERS];
-  /* the compiled state (so that compile is skipped when nothing changed) */
-  int compiled_B;
-  bool compiled_train;
-  loom_tensor *compiled_out; /* loom_model_compile_output's output, NULL otherwise */
-  bool compiled_custom;      /* compiled by loom_model_compile_outputs (never skipped) */
-  const loom_dataset *ds;    /* the dataset it was built for: bind errors name its file and line */
-} loom_model;
+typedef struct loom_model loom_model; /* opaque: read it through the accessors below */
+
+/* What a built model exposes (its layout is private to src/model). */
+loom_graph *loom_model_graph(const loom_model *m);     /* the graph: parameters, forward, backward */
+loom_task_kind loom_model_task(const loom_model *m);
+int loom_model_n_classes(const loom_model *m);         /* multiclass: K; binary: 1 */
+int loom_model_capacity(const loom_model *m);          /* largest batch its host buffers hold */
+int loom_model_items_per_row(const loom_model *m);     /* G: 1, or ranking's 1 positive + negatives */
+loom_tensor *loom_model_loss(const loom_model *m);     /* (1) mean over the batch */
+loom_tensor *loom_model_logits(const loom_model *m);   /* binary (B), multiclass (B, K), ranking (B, G) */
+loom_tensor *loom_model_user_vec(const loom_model *m); /* ranking / retrieval: (B, D); NULL otherwise */
+loom_tensor *loom_model_item_vec(const loom_model *m); /* ranking / retrieval: (B·G, D); NULL otherwise */
+bool loom_model_reads_query(const loom_model *m);      /* it has a query tower, so a query changes its scores */
+int loom_model_n_towers(const loom_model *m);
+const char *loom_model_tower_name(const loom_model *m, int i); /* in fusion order, i < n_towers */
+/* Pointwise models, tower i < LOOM_MODEL_MAX_TOWERS: the item-only tower's output in a full model, the
+ * input replacing it in a head model (loom_model_build_head), its width; NULL / 0 for other towers. */
+loom_tensor *loom_model_tower_out(const loom_model *m, int i);
+loom_tensor *loom_model_tower_in(const loom_model *m, int i);
+int loom_model_tower_dim(const loom_model *m, int i);
+/* Floats of one item's images, C·H·W (photo and video frames); 0 without an image tower. */
+size_t loom_model_image_floats(const loom_model *m);
+/* The images the last bind filled (its host buffer, loom_model_capacity() · G items of image_floats). */
+const float *loom_model_bound_images(const loom_model *m);
+/* The graph's input nodes, NULL when the model does not read that feature: the item text (B, G·T) i32,
+ * its lengths (B, G), 1 / length (mean pooling), the pooling mask or weights; the query text (B, Tq)
+ * (NULL in a shared full model, where it rides in tokens); user (B), item (B, G) IDs; images
+ * (B, G·C, H, W); numeric features (B, F); category IDs (B, n_cat). */
+loom_tensor *loom_model_input_tokens(const loom_model *m);
+loom_tensor *loom_model_input_lengths(const loom_model *m);
+loom_tensor *loom_model_input_text_inv_len(const loom_model *m);
+loom_tensor *loom_model_input_text_mask(const loom_model *m);
+loom_tensor *loom_model_input_query(const loom_model *m);
+loom_tensor *loom_model_input_user(const loom_model *m);
+loom_tensor *loom_model_input_item(const loom_model *m);
+loom_tensor *loom_model_input_image(const loom_model *m);
+loom_tensor *loom_model_input_numeric(const loom_model *m);
+loom_tensor *loom_model_input_category(const loom_model *m);
+/* text.share_query in a full pointwise model: the length each row's item text and query are padded to
+ * in tokens (B, 2·share_T); 0 otherwise. */
+int loom_model_shared_text_len(const loom_model *m);
 
 /* Builds the graph described by config `c` for the feature sizes of dataset `ds` (vocabulary, ID
  * maps, numeric features, image size, classes). Parameters are initialised from [train] seed.
@@ -109,7 +97,7 @@ void loom_model_free(loom_model *m);
  * machine's physical memory (sysconf), where the build would otherwise die allocating. */
 int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B, loom_error *err);
 /* A pointwise (binary / multiclass) model's head: `full` with its item-only towers (text, image)
- * replaced by inputs tower_in[i] (B, full->tower_dim[i]), the rest (interaction tower, fusion, head)
+ * replaced by inputs tower_in[i] (B, loom_model_tower_dim(full, i)), the rest (interaction tower, fusion, head)
  * the same layers under the same names, parameters and buffers copied from `full`, no gradients. For
  * scoring many (user, item) pairs from item-tower outputs computed once. */
 loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, const loom_model *full, loom_error *err);
@@ -119,7 +107,7 @@ loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, 
 int loom_model_compile(loom_model *m, int B, bool train, loom_error *err);
 /* Eval mode: compile for the n tensors outs only, with batch B. */
 int loom_model_compile_outputs(loom_model *m, int B, int n, loom_tensor *const *outs, loom_error *err);
-/* Ranking, eval mode: compile for `out` only (m->user_vec or m->item_vec) with batch B. */
+/* Ranking, eval mode: compile for `out` only (loom_model_user_vec or loom_model_item_vec) with batch B. */
 int loom_model_compile_output(loom_model *m, int B, loom_tensor *out, loom_error *err);
 /* Ranking: fill the item side's inputs for B·G item ids (features from loom_dataset_item_features). */
 int loom_model_bind_items(loom_model *m, loom_dataset *ds, const int32_t *items, int B, loom_error *err);

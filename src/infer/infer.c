@@ -88,7 +88,7 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-loom_task_kind loom_infer_task(const loom_infer *s) { return s->m->task; }
+loom_task_kind loom_infer_task(const loom_infer *s) { return loom_model_task(s->m); }
 const loom_model *loom_infer_model(const loom_infer *s) { return s->m; }
 double loom_infer_open_seconds(const loom_infer *s) { return s->t_open; }
 double loom_infer_catalog_seconds(const loom_infer *s) { return s->t_catalog; }
@@ -97,7 +97,7 @@ const char *loom_infer_class_name(const loom_infer *s, int k) {
   return s->prep.labels ? loom_idmap_key(s->prep.labels, k + 1) : NULL;
 }
 
-static bool two_tower(const loom_infer *s) { return s->m->task == LOOM_TASK_RANKING || s->m->task == LOOM_TASK_RETRIEVAL; }
+static bool two_tower(const loom_infer *s) { return loom_model_task(s->m) == LOOM_TASK_RANKING || loom_model_task(s->m) == LOOM_TASK_RETRIEVAL; }
 
 /* ---------------------------------------------------------------- open */
 
@@ -175,15 +175,15 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     loom_error_wrap(err, "%s: the stored config does not build a model", path);
     goto fail;
   }
-  if (loom_st_load_graph_from(s->m->g, f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
+  if (loom_st_load_graph_from(loom_model_graph(s->m), f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
     loom_error_wrap(err, "%s: the tensors do not fit the model its config describes", path);
     goto fail;
   }
-  if (loom_ckpt_check_tensors(f, s->m->g, path, err) < 0) goto fail;
+  if (loom_ckpt_check_tensors(f, loom_model_graph(s->m), path, err) < 0) goto fail;
   if (loom_train_check_finite(f, path, err) < 0) goto fail;
   loom_st_close(f);
   f = NULL;
-  loom_graph_drop_grads(s->m->g);
+  loom_graph_drop_grads(loom_model_graph(s->m));
   loom_model_fill_unknown(s->m);
   s->batch = o->batch_size > 0 ? o->batch_size : s->dsec.schema.batch_size;
   s->D = (int)loom_config_int(s->cfg, "fusion", "dim");
@@ -191,7 +191,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     loom_errorf(err, "out of memory");
     goto fail;
   }
-  if (s->m->n_classes > 1 && !(s->probs = loom_malloc(sizeof(float) * (size_t)s->m->n_classes))) {
+  if (loom_model_n_classes(s->m) > 1 && !(s->probs = loom_malloc(sizeof(float) * (size_t)loom_model_n_classes(s->m)))) {
     loom_errorf(err, "out of memory");
     goto fail;
   }
@@ -341,27 +341,27 @@ static int cache_write(loom_infer *s, const char *path, const char *key, loom_er
  * time; photo_only blanks the text (and ID) inputs, so only the image speaks. */
 static int compute_vectors(loom_infer *s, float *V, bool photo_only, loom_error *err) {
   loom_model *m = s->m;
-  int G = m->G, Bi = 256 / G > 0 ? 256 / G : 1, per = Bi * G;
+  int G = loom_model_items_per_row(m), Bi = 256 / G > 0 ? 256 / G : 1, per = Bi * G;
   int64_t rows[256 * 8];
   static const int32_t zero_ids[256 * 8];
   if (per > (int)(sizeof rows / sizeof *rows)) Bi = 1, per = G;
-  size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  size_t P = loom_model_image_floats(m);
   float *photos = photo_only ? loom_malloc(sizeof(float) * (size_t)per * P) : NULL;
   if (photo_only && !photos) return loom_errorf(err, "out of memory");
   int rc = 0;
   for (int64_t i = 0; i < s->N; i += per) {
     int n = (int)(s->N - i < per ? s->N - i : per);
     for (int k = 0; k < n; k++) rows[k] = i + k;
-    if (loom_model_compile_output(m, Bi, m->item_vec, err) < 0 || loom_model_bind_catalog(m, s->cat, rows, n, Bi, err) < 0) {
+    if (loom_model_compile_output(m, Bi, loom_model_item_vec(m), err) < 0 || loom_model_bind_catalog(m, s->cat, rows, n, Bi, err) < 0) {
       rc = -1;
       break;
     }
     if (photo_only) { /* the photos just read, with no text and the unknown (mean) item id */
-      memcpy(photos, m->images, sizeof(float) * (size_t)n * P);
+      memcpy(photos, loom_model_bound_images(m), sizeof(float) * (size_t)n * P);
       loom_model_bind_item_arrays(m, zero_ids, NULL, NULL, photos, n, Bi);
     }
-    loom_graph_forward(m->g);
-    memcpy(V + (size_t)i * (size_t)s->D, m->item_vec->data, sizeof(float) * (size_t)n * (size_t)s->D);
+    loom_graph_forward(loom_model_graph(m));
+    memcpy(V + (size_t)i * (size_t)s->D, loom_model_item_vec(m)->data, sizeof(float) * (size_t)n * (size_t)s->D);
   }
   loom_free(photos);
   return rc;
@@ -371,7 +371,7 @@ static int catalog_vectors(loom_infer *s, loom_error *err) {
   if (s->V) return 0;
   if (!two_tower(s))
     return loom_errorf(err, "%s: a %s model has no item tower — item vectors need a ranking or retrieval checkpoint",
-                       s->path, loom_task_name(s->m->task));
+                       s->path, loom_task_name(loom_model_task(s->m)));
   if (catalog_open(s, err) < 0) return -1;
   double t0 = now();
   if (!(s->V = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D)))
@@ -424,9 +424,9 @@ static int user_vector(loom_infer *s, const char *user, const char *query, float
   loom_model *m = s->m;
   int64_t row0 = 0;
   if (loom_dataset_encode_pairs(s->cat, user, query, &row0, 1, &s->pb, err) < 0) return -1;
-  if (loom_model_compile_output(m, 1, m->user_vec, err) < 0 || loom_model_bind(m, &s->pb, err) < 0) return -1;
-  loom_graph_forward(m->g);
-  memcpy(u, m->user_vec->data, sizeof(float) * (size_t)s->D);
+  if (loom_model_compile_output(m, 1, loom_model_user_vec(m), err) < 0 || loom_model_bind(m, &s->pb, err) < 0) return -1;
+  loom_graph_forward(loom_model_graph(m));
+  memcpy(u, loom_model_user_vec(m)->data, sizeof(float) * (size_t)s->D);
   return 0;
 }
 
@@ -438,10 +438,10 @@ static int pointwise_cache(loom_infer *s, loom_error *err) {
   double t0 = now();
   loom_tensor *outs[LOOM_MODEL_MAX_TOWERS];
   int k = 0;
-  for (int i = 0; i < m->n_towers; i++)
-    if (m->tower_out[i]) {
-      outs[k++] = m->tower_out[i];
-      if (!(s->tower[i] = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)m->tower_dim[i])))
+  for (int i = 0; i < loom_model_n_towers(m); i++)
+    if (loom_model_tower_out(m, i)) {
+      outs[k++] = loom_model_tower_out(m, i);
+      if (!(s->tower[i] = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)loom_model_tower_dim(m, i))))
         return loom_errorf(err, "out of memory for the item towers of %lld items", (long long)s->N);
     }
   for (int64_t i = 0; k > 0 && i < s->N; i += s->pb.cap) {
@@ -451,10 +451,10 @@ static int pointwise_cache(loom_infer *s, loom_error *err) {
     if (loom_dataset_encode_pairs(s->cat, NULL, NULL, r, b, &s->pb, err) < 0 ||
         loom_model_compile_outputs(m, b, k, outs, err) < 0 || loom_model_bind(m, &s->pb, err) < 0)
       return -1;
-    loom_graph_forward(m->g);
-    for (int t = 0; t < m->n_towers; t++)
-      if (m->tower_out[t])
-        memcpy(s->tower[t] + (size_t)i * m->tower_dim[t], m->tower_out[t]->data, sizeof(float) * (size_t)b * m->tower_dim[t]);
+    loom_graph_forward(loom_model_graph(m));
+    for (int t = 0; t < loom_model_n_towers(m); t++)
+      if (loom_model_tower_out(m, t))
+        memcpy(s->tower[t] + (size_t)i * loom_model_tower_dim(m, t), loom_model_tower_out(m, t)->data, sizeof(float) * (size_t)b * loom_model_tower_dim(m, t));
   }
   if (!(s->head = loom_model_build_head(s->cfg, s->sds, m, err))) return -1;
   s->t_catalog = now() - t0;
@@ -489,19 +489,19 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
   if (k < 1) return loom_errorf(err, "rank: --top must be at least 1");
   if (user && !user[strspn(user, " \t\r\n")])
     return loom_errorf(err, "rank: the user id is empty — give a user id (an unknown one is ranked non-personalised)");
-  if (m->task == LOOM_TASK_MULTICLASS)
+  if (loom_model_task(m) == LOOM_TASK_MULTICLASS)
     return loom_errorf(err, "%s: a multiclass model classifies rows; it does not rank items for a user — use score",
                        s->path);
   bool has_query = query && query[strspn(query, " \t\r\n")];
-  if (has_query && !m->query && !m->reads_query)
+  if (has_query && !loom_model_input_query(m) && !loom_model_reads_query(m))
     return loom_errorf(err, "%s: a %s model has no query input, so a query cannot change its ranking — drop the "
                             "query to rank for the user alone, or rank with a ranking or retrieval model trained with "
-                            "[data] query_col", s->path, loom_task_name(m->task));
-  bool no_user = two_tower(s) && !m->user; /* the user side is the query alone (retrieval) */
+                            "[data] query_col", s->path, loom_task_name(loom_model_task(m)));
+  bool no_user = two_tower(s) && !loom_model_input_user(m); /* the user side is the query alone (retrieval) */
   if (no_user && !has_query)
     return loom_errorf(err, "%s: a %s model has no user input, so it cannot rank for a user — give a query (the "
                             "ranking is then the query's, the same for every user) or use search --text",
-                       s->path, loom_task_name(m->task));
+                       s->path, loom_task_name(loom_model_task(m)));
   if (catalog_open(s, err) < 0) return -1;
   if (no_user) fl |= LOOM_INFER_USER_IGNORED;
   if (!user || loom_dataset_user_index(s->cat, user) == 0) fl |= LOOM_INFER_UNKNOWN_USER;
@@ -510,7 +510,7 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
   if (k > 1024) k = 1024;
   int n;
   if (two_tower(s)) {
-    loom_index *ix = catalog_index(s, m->task == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT, err);
+    loom_index *ix = catalog_index(s, loom_model_task(m) == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT, err);
     if (!ix || user_vector(s, user, has_query ? query : NULL, s->u, err) < 0) return -1;
     if (has_query && known_words(s) == 0) {
       if (no_user) /* nothing else to rank by: as search does */
@@ -535,10 +535,10 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       if (loom_dataset_encode_pairs(s->cat, user, has_query ? query : NULL, r, b, &s->pb, err) < 0 ||
           loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0)
         return -1;
-      for (int t = 0; t < h->n_towers; t++)
-        if (h->tower_in[t]) loom_input_bind(h->tower_in[t], s->tower[t] + (size_t)i * h->tower_dim[t]);
-      loom_graph_forward(h->g);
-      for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-h->logits->data[j]));
+      for (int t = 0; t < loom_model_n_towers(h); t++)
+        if (loom_model_tower_in(h, t)) loom_input_bind(loom_model_tower_in(h, t), s->tower[t] + (size_t)i * loom_model_tower_dim(h, t));
+      loom_graph_forward(loom_model_graph(h));
+      for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-loom_model_logits(h)->data[j]));
     }
     n = top_k(s->scores, s->N, k, rows, sc);
   }
@@ -550,9 +550,9 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
 int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hits, loom_error *err) {
   if (k < 1) return loom_errorf(err, "search: --top must be at least 1");
   if (!text || !text[strspn(text, " \t\r\n")]) return loom_errorf(err, "search: the query text is empty — give some words");
-  if (!two_tower(s) || !s->m->query)
+  if (!two_tower(s) || !loom_model_input_query(s->m))
     return loom_errorf(err, "%s: a %s model has no query tower — text search needs a ranking model with [data] "
-                            "query_col, or a retrieval model", s->path, loom_task_name(s->m->task));
+                            "query_col, or a retrieval model", s->path, loom_task_name(loom_model_task(s->m)));
   if (catalog_open(s, err) < 0) return -1;
   loom_index *ix = catalog_index(s, LOOM_INDEX_COSINE, err);
   if (!ix) return -1;
@@ -571,7 +571,7 @@ int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hit
 int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_hit *hits, loom_error *err) {
   loom_model *m = s->m;
   if (k < 1) return loom_errorf(err, "search: --top must be at least 1");
-  if (!two_tower(s) || !m->image)
+  if (!two_tower(s) || !loom_model_input_image(m))
     return loom_errorf(err, "%s: the model has no image tower — photo search needs a ranking or retrieval model "
                             "trained with [data] image_col", s->path);
   if (catalog_open(s, err) < 0) return -1;
@@ -586,22 +586,22 @@ int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_h
     s->cat_source = "computed (photos)";
   }
   loom_index *ix = s->ix_img;
-  size_t P = (size_t)m->C * (size_t)m->H * (size_t)m->W;
+  size_t P = loom_model_image_floats(m);
   float *img = loom_malloc(sizeof(float) * P);
   if (!img) return loom_errorf(err, "out of memory");
   int32_t zero = 0;
   int rc = loom_image_load(image_path, &s->prep.image, img, err);
-  if (rc == 0) rc = loom_model_compile_output(m, 1, m->item_vec, err);
+  if (rc == 0) rc = loom_model_compile_output(m, 1, loom_model_item_vec(m), err);
   if (rc == 0) {
     loom_model_bind_item_arrays(m, &zero, NULL, NULL, img, 1, 1);
-    loom_graph_forward(m->g);
+    loom_graph_forward(loom_model_graph(m));
   }
   loom_free(img);
   if (rc < 0) return -1;
   int64_t rows[1024];
   float sc[1024];
   if (k > 1024) k = 1024;
-  int n = loom_index_search(ix, m->item_vec->data, k, NULL, 0, rows, sc);
+  int n = loom_index_search(ix, loom_model_item_vec(m)->data, k, NULL, 0, rows, sc);
   fill_hits(s, rows, sc, n, hits);
   return n;
 }
@@ -631,10 +631,10 @@ int loom_infer_embed(loom_infer *s, const char *which, const char *out_path, loo
   if (!items && strcmp(which, "users") != 0) return loom_errorf(err, "embed: '%s' is not items or users", which);
   if (!two_tower(s))
     return loom_errorf(err, "%s: a %s model has no separate item and user towers — embed needs a ranking or "
-                            "retrieval checkpoint", s->path, loom_task_name(m->task));
-  if (!items && !m->user)
+                            "retrieval checkpoint", s->path, loom_task_name(loom_model_task(m)));
+  if (!items && !loom_model_input_user(m))
     return loom_errorf(err, "%s: the model has no user embedding (a %s model) — embed items instead", s->path,
-                       loom_task_name(m->task));
+                       loom_task_name(loom_model_task(m)));
   if (catalog_open(s, err) < 0) return -1;
   cJSON *ids = cJSON_CreateArray();
   if (!ids) return loom_errorf(err, "out of memory");
@@ -666,9 +666,9 @@ int loom_infer_embed(loom_infer *s, const char *which, const char *out_path, loo
     int64_t r[1024] = {0};
     if (loom_dataset_encode_pairs(s->cat, NULL, NULL, r, b, &s->pb, err) < 0) goto done;
     for (int j = 0; j < b; j++) s->pb.user[j] = i + j + 1;
-    if (loom_model_compile_output(m, b, m->user_vec, err) < 0 || loom_model_bind(m, &s->pb, err) < 0) goto done;
-    loom_graph_forward(m->g);
-    memcpy(U + (size_t)i * (size_t)s->D, m->user_vec->data, sizeof(float) * (size_t)b * (size_t)s->D);
+    if (loom_model_compile_output(m, b, loom_model_user_vec(m), err) < 0 || loom_model_bind(m, &s->pb, err) < 0) goto done;
+    loom_graph_forward(loom_model_graph(m));
+    memcpy(U + (size_t)i * (size_t)s->D, loom_model_user_vec(m)->data, sizeof(float) * (size_t)b * (size_t)s->D);
     for (int j = 0; j < b; j++)
       if (!cJSON_AddItemToArray(ids, cJSON_CreateString(loom_idmap_key(s->prep.users, i + j + 1)))) {
         loom_errorf(err, "out of memory");
@@ -709,7 +709,7 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
   int64_t n = loom_dataset_rows(ds, LOOM_SPLIT_ALL);
   const int32_t *rows = loom_dataset_split_rows(ds, LOOM_SPLIT_ALL);
   const loom_data_schema *sc = &s->dsec.schema;
-  int K = m->n_classes, D = s->D;
+  int K = loom_model_n_classes(m), D = s->D;
   for (int64_t at = 0; at < n && rc == 0; at += s->batch) {
     int B = (int)(n - at < s->batch ? n - at : s->batch);
     if (loom_dataset_encode(ds, rows + at, B, &b, err) < 0 || loom_model_compile(m, B, false, err) < 0 ||
@@ -717,7 +717,7 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
       rc = -1;
       break;
     }
-    loom_graph_forward(m->g);
+    loom_graph_forward(loom_model_graph(m));
     for (int i = 0; i < B && rc == 0; i++) {
       int32_t r = rows[at + i];
       loom_infer_row out = {.line = loom_dataset_row_line(ds, r),
@@ -726,11 +726,11 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
                             .cls = -1,
                             .unknown_user = sc->user_col[0] && b.user[i] == 0,
                             .unknown_item = sc->item_col[0] && b.item[i] == 0};
-      if (m->task == LOOM_TASK_BINARY) {
-        out.logit = m->logits->data[i];
+      if (loom_model_task(m) == LOOM_TASK_BINARY) {
+        out.logit = loom_model_logits(m)->data[i];
         out.score = 1.0f / (1.0f + expf(-out.logit));
-      } else if (m->task == LOOM_TASK_MULTICLASS) {
-        const float *z = m->logits->data + (size_t)i * K;
+      } else if (loom_model_task(m) == LOOM_TASK_MULTICLASS) {
+        const float *z = loom_model_logits(m)->data + (size_t)i * K;
         int best = 0;
         for (int k = 1; k < K; k++)
           if (z[k] > z[best]) best = k;
@@ -738,10 +738,10 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
         for (int k = 0; k < K; k++) sum += exp((double)(z[k] - z[best]));
         for (int k = 0; k < K; k++) s->probs[k] = (float)(exp((double)(z[k] - z[best])) / sum);
         out.cls = best, out.score = out.logit = s->probs[best], out.probs = s->probs;
-      } else if (m->task == LOOM_TASK_RANKING) {
-        out.score = out.logit = m->logits->data[(size_t)i * m->G];
+      } else if (loom_model_task(m) == LOOM_TASK_RANKING) {
+        out.score = out.logit = loom_model_logits(m)->data[(size_t)i * loom_model_items_per_row(m)];
       } else { /* retrieval: cosine of the query and the row's item */
-        const float *u = m->user_vec->data + (size_t)i * D, *v = m->item_vec->data + (size_t)i * m->G * D;
+        const float *u = loom_model_user_vec(m)->data + (size_t)i * D, *v = loom_model_item_vec(m)->data + (size_t)i * loom_model_items_per_row(m) * D;
         float nu = sqrtf(loom_vec_dot((size_t)D, u, u)), nv = sqrtf(loom_vec_dot((size_t)D, v, v));
         out.score = out.logit = loom_vec_dot((size_t)D, u, v) / ((nu > 1e-12f ? nu : 1e-12f) * (nv > 1e-12f ? nv : 1e-12f));
       }
@@ -808,7 +808,7 @@ int loom_infer_user_vector(loom_infer *s, const char *user, const char *query, f
   if (flags) *flags = 0;
   if (!two_tower(s))
     return loom_errorf(err, "%s: a %s model has no user tower — vectors need a ranking or retrieval checkpoint",
-                       s->path, loom_task_name(s->m->task));
+                       s->path, loom_task_name(loom_model_task(s->m)));
   if (catalog_open(s, err) < 0 || user_vector(s, user, query, out, err) < 0) return -1;
   unsigned fl = 0;
   if (!user || loom_dataset_user_index(s->cat, user) == 0) fl |= LOOM_INFER_UNKNOWN_USER;

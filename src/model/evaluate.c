@@ -11,6 +11,7 @@
 #include "loom/runtime.h"
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
+#include "model_internal.h"
 
 static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
 

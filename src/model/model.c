@@ -19,6 +19,7 @@
 #include "loom/loss.h"
 #include "loom/lstm.h"
 #include "loom/model.h"
+#include "model_internal.h"
 #include "loom/norm.h"
 #include "loom/pretrained.h"
 #include "loom/seq_pool.h"

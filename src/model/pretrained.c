@@ -6,6 +6,7 @@
 
 #include "loom/graph.h"
 #include "loom/pretrained.h"
+#include "model_internal.h"
 
 /* The word embeddings a model may hold: the item text's and (ranking) the query's, one vocabulary. */
 static const char *const embeddings[] = {"text.embedding.weight", "query.embedding.weight"};

@@ -74,7 +74,7 @@ int train_write_result(const run *r, double wall, bool early_stopped, bool inter
   cJSON *j = cJSON_CreateObject();
   if (!j) return loom_errorf(err, "out of memory writing result.json");
   cJSON_AddStringToObject(j, "loom", loom_version());
-  cJSON_AddStringToObject(j, "task", loom_task_name(r->m->task));
+  cJSON_AddStringToObject(j, "task", loom_task_name(loom_model_task(r->m)));
   cJSON_AddStringToObject(j, "config_sha256", config_sha);
   cJSON_AddStringToObject(j, "status", interrupted ? "interrupted" : early_stopped ? "early_stopped" : "finished");
   cJSON_AddNumberToObject(j, "steps", (double)r->step);

@@ -17,7 +17,7 @@ int train_test_at_end(run *r, loom_error *err) {
   train_path_in(path, sizeof path, r, "best.safetensors");
   r->test_step = r->step;
   if (r->best_step > 0) {
-    if (loom_st_load_graph(r->m->g, path, LOOM_ST_ALLOW_UNEXPECTED, err) < 0)
+    if (loom_st_load_graph(loom_model_graph(r->m), path, LOOM_ST_ALLOW_UNEXPECTED, err) < 0)
       return loom_error_wrap(err, "train.test_at_end: loading %s", path);
     r->test_step = r->best_step;
   }

@@ -93,21 +93,21 @@ static int setup_metrics(run *r, loom_error *err) {
   const loom_evaluator *ev = r->ev;
   const char *mon = loom_config_str(r->cfg, "task", "monitor");
   char auto_rank[24];
-  if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) {
+  if (loom_model_task(m) == LOOM_TASK_RANKING || loom_model_task(m) == LOOM_TASK_RETRIEVAL) {
     int k10 = ev->ks[0];
     for (int i = 0; i < ev->n_k; i++)
       if (ev->ks[i] == 10) k10 = 10;
-    snprintf(auto_rank, sizeof auto_rank, m->task == LOOM_TASK_RANKING ? "ndcg@%d" : "t2i_recall@%d", k10);
+    snprintf(auto_rank, sizeof auto_rank, loom_model_task(m) == LOOM_TASK_RANKING ? "ndcg@%d" : "t2i_recall@%d", k10);
   }
-  if (!strcmp(mon, "auto")) mon = m->task == LOOM_TASK_BINARY ? "auc" : m->task == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
+  if (!strcmp(mon, "auto")) mon = loom_model_task(m) == LOOM_TASK_BINARY ? "auc" : loom_model_task(m) == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
   snprintf(r->monitor_name, sizeof r->monitor_name, "%s", mon);
   r->monitor = !strcmp(mon, "loss") ? -1 : loom_evaluator_find(ev, mon);
   if (r->monitor == -1 && strcmp(mon, "loss") != 0)
-    return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(m->task));
+    return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(loom_model_task(m)));
   r->monitor_max = !(r->monitor == -1 || !strcmp(mon, "logloss"));
   r->best = r->monitor_max ? -INFINITY : INFINITY;
-  if (m->task == LOOM_TASK_MULTICLASS &&
-      !(r->best_confusion = loom_calloc((size_t)m->n_classes * (size_t)m->n_classes, sizeof(int64_t))))
+  if (loom_model_task(m) == LOOM_TASK_MULTICLASS &&
+      !(r->best_confusion = loom_calloc((size_t)loom_model_n_classes(m) * (size_t)loom_model_n_classes(m), sizeof(int64_t))))
     return loom_errorf(err, "out of memory");
   if (!r->hist) { /* metrics.csv header */
     char h[2048];
@@ -134,13 +134,13 @@ static void monitor_fallback(run *r, bool warn) {
   if (warn) {
     int64_t n = ev->n_rows, pos = 0;
     int classes = 0;
-    if (r->m->task == LOOM_TASK_BINARY) {
+    if (loom_model_task(r->m) == LOOM_TASK_BINARY) {
       for (int64_t i = 0; i < n; i++) pos += ev->labels[i] > 0.5f;
       classes = (pos > 0) + (pos < n);
       snprintf(r->undefined_why, sizeof r->undefined_why, "the validation split has %d class: all %lld rows are "
                "label %d", classes, (long long)n, pos > 0);
-    } else if (r->m->task == LOOM_TASK_MULTICLASS) {
-      int K = r->m->n_classes;
+    } else if (loom_model_task(r->m) == LOOM_TASK_MULTICLASS) {
+      int K = loom_model_n_classes(r->m);
       for (int k = 0; k < K; k++) {
         bool seen = false;
         for (int64_t i = 0; !seen && i < n; i++) seen = ev->truth[i] == k;
@@ -194,7 +194,7 @@ static void buffers_copy(loom_graph *g, float *snap, bool save) {
 /* Refuses to write a poisoned checkpoint: every parameter and buffer, and with the training state every
  * optimiser moment, must be finite. The previous file at `name` stays as it is. */
 static int check_finite_state(run *r, const char *name, bool with_state, loom_error *err) {
-  loom_graph *g = r->m->g;
+  loom_graph *g = loom_model_graph(r->m);
   const char *what = NULL, *tname = NULL;
   long at = -1;
   float v = 0;
@@ -246,7 +246,7 @@ static int skip_batch(run *r, const char *fault, loom_error *err) {
     return loom_errorf(err, "step %ld: %s — lower train.lr, set train.clip_norm, or set train.nonfinite = skip to "
                             "drop such batches; %s",
                        r->step + 1, fault, note);
-  if (r->buf_snap) buffers_copy(r->m->g, r->buf_snap, false);
+  if (r->buf_snap) buffers_copy(loom_model_graph(r->m), r->buf_snap, false);
   r->skipped++, r->consec_skips++;
   char msg[1024];
   snprintf(msg, sizeof msg, "step %ld: skipped the batch (no update): %s; %ld in a row, %ld in total\n", r->step + 1,
@@ -281,7 +281,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
   loom_st_writer_checksums(w, true); /* SHA-256 per tensor, checked when the checkpoint is loaded */
   char *loader = NULL;
   int rc = -1;
-  if (loom_st_writer_add_graph(w, r->m->g, err) < 0) goto done;
+  if (loom_st_writer_add_graph(w, loom_model_graph(r->m), err) < 0) goto done;
   if (with_state) {
     for (int i = 0; i < loom_optim_n_state(r->opt); i++) {
       const char *sn;
@@ -293,7 +293,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
     }
   }
   char rng[32];
-  snprintf(rng, sizeof rng, "%016" PRIx64, loom_graph_rng(r->m->g)->state);
+  snprintf(rng, sizeof rng, "%016" PRIx64, loom_graph_rng(loom_model_graph(r->m))->state);
   if (!(loader = loom_loader_state_to_string(r->train_ld))) {
     loom_errorf(err, "out of memory writing a checkpoint");
     goto done;
@@ -302,7 +302,7 @@ static int save_ckpt(run *r, const char *name, bool with_state, loom_error *err)
       loom_st_writer_meta(w, "loom.kind", with_state ? "train-state" : "model", err) < 0 ||
       loom_st_writer_meta(w, "loom.version", loom_version(), err) < 0 ||
       loom_st_writer_meta(w, "loom.isa", loom_isa_name(loom_runtime_isa()), err) < 0 ||
-      loom_st_writer_meta(w, "loom.task", loom_task_name(r->m->task), err) < 0 ||
+      loom_st_writer_meta(w, "loom.task", loom_task_name(loom_model_task(r->m)), err) < 0 ||
       loom_st_writer_meta(w, "loom.config", r->config_text, err) < 0 ||
       loom_st_writer_meta(w, "loom.prep", r->prep_text, err) < 0 ||
       loom_st_writer_meta(w, "loom.inputs", r->inputs_json, err) < 0 ||
@@ -355,9 +355,9 @@ static int restore(run *r, loom_error *err) {
                      "metadata loom.inputs) — resume needs the same data; start a new run instead", path);
     goto done;
   }
-  if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(r->m->task)) != 0) {
+  if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(loom_model_task(r->m))) != 0) {
     loom_errorf(err, "%s: trained for task %s, the config says %s", path, loom_st_meta(f, "loom.task"),
-                loom_task_name(r->m->task));
+                loom_task_name(loom_model_task(r->m)));
     goto done;
   }
   long optim_steps = 0, loss_n = 0, at_end = 0;
@@ -403,7 +403,7 @@ static int restore(run *r, loom_error *err) {
                      "copy of the run or start a new one", path, badkey, loom_st_meta(f, badkey));
     goto done;
   }
-  if (loom_st_load_graph_from(r->m->g, f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
+  if (loom_st_load_graph_from(loom_model_graph(r->m), f, LOOM_ST_ALLOW_UNEXPECTED, err) < 0) {
     loom_error_wrap(err, "%s: the model in the checkpoint does not match the config", path);
     goto done;
   }
@@ -415,13 +415,13 @@ static int restore(run *r, loom_error *err) {
     snprintf(tn, sizeof tn, "_train.optim.%s", sn);
     if (loom_st_read_f32(f, tn, s, n, err) < 0) goto done;
   }
-  if (loom_ckpt_check_tensors(f, r->m->g, path, err) < 0) goto done;
+  if (loom_ckpt_check_tensors(f, loom_model_graph(r->m), path, err) < 0) goto done;
   if (loom_loader_state_from_string(r->train_ld, loom_st_meta(f, "train.loader"), err) < 0) {
     loom_error_wrap(err, "%s: metadata 'train.loader'", path);
     goto done;
   }
   loom_optim_set_steps(r->opt, optim_steps);
-  loom_graph_rng(r->m->g)->state = st;
+  loom_graph_rng(loom_model_graph(r->m))->state = st;
   r->loss_n = loss_n;
   r->hist_len = 0;
   if (hist_append(r, loom_st_meta(f, "loom.metrics")) < 0) {
@@ -497,13 +497,13 @@ static int write_report(run *r, double wall, loom_error *err) {
   }
   loom_free(text);
   char s[1024];
-  loom_report_summary(rep, "task", loom_task_name(r->m->task));
+  loom_report_summary(rep, "task", loom_task_name(loom_model_task(r->m)));
   size_t np = 0;
-  for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++) np += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
+  for (int i = 0; i < loom_graph_n_param_tensors(loom_model_graph(r->m)); i++) np += loom_tensor_numel(loom_graph_param_tensor(loom_model_graph(r->m), i));
   snprintf(s, sizeof s, "%zu", np);
   loom_report_summary(rep, "parameters", s);
   s[0] = 0;
-  for (int i = 0; i < r->m->n_towers; i++) strcat(strcat(s, i ? ", " : ""), r->m->towers[i]);
+  for (int i = 0; i < loom_model_n_towers(r->m); i++) strcat(strcat(s, i ? ", " : ""), loom_model_tower_name(r->m, i));
   loom_report_summary(rep, "towers", s);
   snprintf(s, sizeof s, "%ld updates, %ld epochs", r->step, r->epoch);
   loom_report_summary(rep, "trained", s);
@@ -531,19 +531,19 @@ static int write_report(run *r, double wall, loom_error *err) {
     loom_report_free(rep);
     return loom_errorf(err, "out of memory writing the report");
   }
-  if (r->m->task == LOOM_TASK_BINARY && r->ev->n_rows > 0 && add_binary_curves(r, rep) < 0) {
+  if (loom_model_task(r->m) == LOOM_TASK_BINARY && r->ev->n_rows > 0 && add_binary_curves(r, rep) < 0) {
     loom_report_free(rep);
     return loom_errorf(err, "out of memory writing the report");
   }
-  if (r->m->task == LOOM_TASK_MULTICLASS) {
-    int K = r->m->n_classes;
+  if (loom_model_task(r->m) == LOOM_TASK_MULTICLASS) {
+    int K = loom_model_n_classes(r->m);
     const loom_prep *p = loom_dataset_prep(r->ds);
     const char **names = loom_calloc((size_t)K, sizeof *names);
     for (int k = 0; names && k < K; k++) names[k] = p->labels ? loom_idmap_key(p->labels, k + 1) : NULL;
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
   }
-  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
+  if (loom_model_task(r->m) == LOOM_TASK_RANKING && loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
     loom_report_free(rep);
     return -1;
   }
@@ -581,8 +581,8 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   bool better = r->monitor_max ? v > r->best : v < r->best;
   if (better) {
     r->best = v, r->best_step = r->step, r->bad_evals = 0;
-    if (r->m->task == LOOM_TASK_MULTICLASS)
-      memcpy(r->best_confusion, ev->confusion, sizeof(int64_t) * (size_t)r->m->n_classes * (size_t)r->m->n_classes);
+    if (loom_model_task(r->m) == LOOM_TASK_MULTICLASS)
+      memcpy(r->best_confusion, ev->confusion, sizeof(int64_t) * (size_t)loom_model_n_classes(r->m) * (size_t)loom_model_n_classes(r->m));
   } else {
     r->bad_evals++;
   }
@@ -784,7 +784,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   loom_optim_config oc = loom_optim_defaults(ts->optimizer);
   oc.weight_decay = (float)ts->weight_decay;
   oc.momentum = (float)ts->momentum;
-  if (!(r->opt = loom_optim_new(r->m->g, &oc, err))) return -1;
+  if (!(r->opt = loom_optim_new(loom_model_graph(r->m), &oc, err))) return -1;
   if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, ts->prefetch, err)))
     return -1;
   r->epochs = ts->epochs;
@@ -799,7 +799,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (r->test_at_end && loom_dataset_rows(r->ds, LOOM_SPLIT_TEST) == 0)
     return loom_errorf(err, "train.test_at_end = true but the test split is empty — give it rows ([data] split, "
                             "split_ratio) or set train.test_at_end = false");
-  size_t nbuf = buffers_numel(r->m->g);
+  size_t nbuf = buffers_numel(loom_model_graph(r->m));
   if (r->skip_nonfinite && nbuf > 0 && !(r->buf_snap = loom_malloc(nbuf * sizeof(float))))
     return loom_errorf(err, "out of memory");
   int64_t ntr = loom_dataset_rows(r->ds, LOOM_SPLIT_TRAIN);
@@ -834,12 +834,12 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   char summary[1024];
   loom_dataset_summary(r->ds, summary, sizeof summary);
   size_t n_params = 0;
-  for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++)
-    n_params += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
+  for (int i = 0; i < loom_graph_n_param_tensors(loom_model_graph(r->m)); i++)
+    n_params += loom_tensor_numel(loom_graph_param_tensor(loom_model_graph(r->m), i));
   char header[3072];
   snprintf(header, sizeof header, "%s %s: loom %s, %s ISA, OpenBLAS %s, %d threads, fp32, task %s, %zu parameters\n%s\n",
            o->resume_dir ? "resume" : "start", r->dir, loom_version(), loom_isa_name(loom_runtime_isa()),
-           loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
+           loom_blas_core_name(), loom_num_threads(), loom_task_name(loom_model_task(r->m)), n_params, summary);
   train_logf(r, "%s", header);
   if (r->versioned_from[0]) train_logf(r, "%s holds a run: this one writes %s\n", r->versioned_from, r->dir);
   if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
@@ -853,7 +853,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
       cJSON_AddStringToObject(f, "blas_core", loom_blas_core_name());
       cJSON_AddNumberToObject(f, "threads", loom_num_threads());
       cJSON_AddStringToObject(f, "precision", "fp32");
-      cJSON_AddStringToObject(f, "task", loom_task_name(r->m->task));
+      cJSON_AddStringToObject(f, "task", loom_task_name(loom_model_task(r->m)));
       cJSON_AddNumberToObject(f, "parameters", (double)n_params);
       cJSON_AddStringToObject(f, "data", summary);
     }
@@ -911,18 +911,18 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
       continue;
     }
     if (loom_model_compile(m, b->B, true, err) < 0 || loom_model_bind(m, b, err) < 0) goto done;
-    loom_graph_zero_grad(m->g);
-    if (r->buf_snap) buffers_copy(m->g, r->buf_snap, true);
-    loom_graph_forward(m->g);
-    float loss = m->loss->data[0];
+    loom_graph_zero_grad(loom_model_graph(m));
+    if (r->buf_snap) buffers_copy(loom_model_graph(m), r->buf_snap, true);
+    loom_graph_forward(loom_model_graph(m));
+    float loss = loom_model_loss(m)->data[0];
     char fault[512] = "";
     if (!isfinite(loss)) {
       snprintf(fault, sizeof fault, "training loss is %g", (double)loss);
     } else {
-      loom_graph_backward(m->g, m->loss);
+      loom_graph_backward(loom_model_graph(m), loom_model_loss(m));
       /* one pass over the gradients: the norm clipping needs is also the finiteness check */
-      float norm = r->clip > 0 ? loom_clip_grad_norm(m->g, r->clip) : loom_grad_norm(m->g);
-      if (!isfinite(norm)) describe_grad_fault(m->g, fault, sizeof fault);
+      float norm = r->clip > 0 ? loom_clip_grad_norm(loom_model_graph(m), r->clip) : loom_grad_norm(loom_model_graph(m));
+      if (!isfinite(norm)) describe_grad_fault(loom_model_graph(m), fault, sizeof fault);
     }
     /* A skipped batch still takes its step: r->step counts batches, so the LR schedule, eval_every,
      * max_steps and the epoch stay functions of the batches consumed, and a resume replays the same

@@ -543,7 +543,8 @@ static int write_report(run *r, double wall, loom_error *err) {
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
   }
-  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
+  if ((r->m->task == LOOM_TASK_RANKING || r->m->task == LOOM_TASK_RETRIEVAL) &&
+      loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
     loom_report_free(rep);
     return -1;
   }

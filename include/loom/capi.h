@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "loom/error.h"
+#include "loom/infer.h"
 #include "loom/trainer.h"
 
 #ifdef __cplusplus
@@ -28,6 +29,14 @@ size_t loom_capi_sizeof(const char *name);
  * result.json there. Returns 0 (finished), 1 (stopped by the callback), or -1 with err. */
 int loom_capi_train(const char *config, const char *const *sets, int n_sets, const char *resume_dir,
                     loom_train_progress_fn fn, void *ctx, char *run_dir, size_t run_dir_size, loom_error *err);
+
+/* The number of classes of a multiclass session's model (the length of loom_infer_row.probs), else 1. */
+int loom_capi_n_classes(const loom_infer *s);
+/* loom_infer_eval flattened: the metrics on `csv` (or, csv NULL, split 1 = val / 2 = test of the
+ * checkpoint's own data) as "val_loss" then the evaluator's metrics: names into names (max entries of
+ * LOOM_CAPI_NAME bytes each), values into values. Returns how many (<= max), or -1 with err. */
+#define LOOM_CAPI_NAME 24
+int loom_capi_eval(loom_infer *s, const char *csv, int split, char *names, double *values, int max, loom_error *err);
 
 /* The message of err (for a caller that holds loom_error as an opaque buffer). */
 const char *loom_capi_error_message(const loom_error *err);

@@ -32,3 +32,22 @@ int loom_capi_train(const char *config, const char *const *sets, int n_sets, con
 }
 
 const char *loom_capi_error_message(const loom_error *err) { return err ? err->msg : ""; }
+
+int loom_capi_n_classes(const loom_infer *s) {
+  const loom_model *m = loom_infer_model(s);
+  return m && m->task == LOOM_TASK_MULTICLASS ? m->n_classes : 1;
+}
+
+int loom_capi_eval(loom_infer *s, const char *csv, int split, char *names, double *values, int max, loom_error *err) {
+  if (!csv && split != LOOM_SPLIT_VAL && split != LOOM_SPLIT_TEST)
+    return loom_errorf(err, "loom_capi_eval: split %d: give 1 (val) or 2 (test), or a CSV file", split);
+  const loom_evaluator *ev = loom_infer_eval(s, csv, (loom_split)split, err);
+  if (!ev) return -1;
+  int n = 0;
+  if (n < max) snprintf(names + LOOM_CAPI_NAME * n, LOOM_CAPI_NAME, "val_loss"), values[n++] = ev->loss;
+  for (int i = 0; i < ev->n_metrics && n < max; i++, n++) {
+    snprintf(names + LOOM_CAPI_NAME * n, LOOM_CAPI_NAME, "%s", ev->names[i]);
+    values[n] = ev->val[i];
+  }
+  return n;
+}

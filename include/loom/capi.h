@@ -38,6 +38,14 @@ int loom_capi_n_classes(const loom_infer *s);
 #define LOOM_CAPI_NAME 24
 int loom_capi_eval(loom_infer *s, const char *csv, int split, char *names, double *values, int max, loom_error *err);
 
+/* One batch of checkpoint `ckpt`'s own data (split 0 train / 1 val / 2 test, the rows as training split
+ * them, in the loader's order; the first [data] batch_size of them) as the model's graph sees it: every
+ * input tensor under its graph name (tokens, tokens_len, tokens_inv_len, image, numeric, user, category,
+ * query, ... — docs/checkpoint-format.md) and the outputs (logits; ranking: user_vec, item_vec), computed
+ * in eval mode after loading the weights, into the safetensors file out_path. For checking another
+ * implementation of the model (loom.torch) on exactly loom's inputs. 0, or -1 with err. */
+int loom_capi_export_batch(const char *ckpt, int split, const char *out_path, loom_error *err);
+
 /* The message of err (for a caller that holds loom_error as an opaque buffer). */
 const char *loom_capi_error_message(const loom_error *err);
 

@@ -448,3 +448,18 @@ def train(config=None, sets=None, resume=None, callback=None):
     return Run(_s(run_dir.value), rc == 1)
 
 
+
+
+def export_batch(ckpt, out_path, split="val"):
+    """One batch of the checkpoint's own data, as loom's graph sees it (inputs under their graph names,
+    logits / user_vec / item_vec), into the safetensors file out_path; returns (metadata, tensors)."""
+    lib = library()
+    if not hasattr(lib.loom_capi_export_batch, "_declared"):
+        lib.loom_capi_export_batch.restype = ctypes.c_int
+        lib.loom_capi_export_batch.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(_Err)]
+        lib.loom_capi_export_batch._declared = True
+    sp = {"train": 0, "val": 1, "test": 2}[split]
+    err = _Err()
+    if lib.loom_capi_export_batch(_b(ckpt), sp, _b(out_path), ctypes.byref(err)) < 0:
+        _raise(err, "export_batch")
+    return safetensors.read(out_path)

@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "loom/alloc.h"
+#include "loom/checkpoint.h"
+#include "loom/graph.h"
+#include "loom/model.h"
+#include "loom/safetensors.h"
 #include "loom/infer.h"
 
 size_t loom_capi_sizeof(const char *name) {
@@ -50,4 +54,67 @@ int loom_capi_eval(loom_infer *s, const char *csv, int split, char *names, doubl
     values[n] = ev->val[i];
   }
   return n;
+}
+
+static int add_tensor(loom_st_writer *w, const loom_tensor *t, const char *name, loom_error *err) {
+  int64_t shape[8];
+  for (int k = 0; k < t->ndim; k++) shape[k] = t->shape[k];
+  const void *data = t->bound ? t->bound : (t->dtype == LOOM_F32 ? (const void *)t->data : (const void *)t->idata);
+  return loom_st_writer_add(w, name, t->dtype == LOOM_F32 ? LOOM_ST_F32 : LOOM_ST_I32, t->ndim, shape, data, err);
+}
+
+int loom_capi_export_batch(const char *ckpt, int split, const char *out_path, loom_error *err) {
+  if (split < LOOM_SPLIT_TRAIN || split > LOOM_SPLIT_TEST)
+    return loom_errorf(err, "loom_capi_export_batch: split %d: give 0 (train), 1 (val) or 2 (test)", split);
+  int rc = -1;
+  loom_data_section d;
+  loom_config *c = loom_train_config_new(&d);
+  loom_dataset *ds = NULL;
+  loom_model *m = NULL;
+  loom_loader *ld = NULL;
+  loom_st_writer *w = NULL;
+  char *cfg = NULL;
+  loom_st_file *f = c ? loom_st_open(ckpt, err) : NULL;
+  if (!f) goto done;
+  if (loom_ckpt_check_meta(f, ckpt, err) < 0) goto done;
+  char name[1200];
+  snprintf(name, sizeof name, "%s (metadata loom.config)", ckpt);
+  if (loom_config_load_string(c, loom_st_meta(f, "loom.config"), name, err) < 0) goto done;
+  /* the run's own data re-read and re-split as training did (as loom_infer_eval on a split) */
+  if (!(ds = loom_dataset_open(&d.schema, NULL, err))) goto done;
+  if (!(m = loom_model_build(c, ds, err))) goto done;
+  if (loom_st_load_graph_from(m->g, f, 0, err) < 0) goto done;
+  loom_model_fill_unknown(m);
+  if (!(ld = loom_loader_new(ds, (loom_split)split, 0, err))) goto done;
+  const loom_batch *b = loom_loader_next(ld, err);
+  if (!b) goto done;
+  if (b->B == 0) {
+    loom_errorf(err, "%s: split %d of its data has no rows", ckpt, split);
+    goto done;
+  }
+  if (loom_model_compile(m, b->B, false, err) < 0 || loom_model_bind(m, b, err) < 0) goto done;
+  loom_graph_forward(m->g);
+  w = loom_st_writer_new();
+  loom_tensor *ins[] = {m->tokens, m->lengths, m->text_inv_len, m->text_mask, m->query, m->query_len,
+                        m->query_inv_len, m->query_mask, m->image, m->numeric, m->user, m->item, m->category,
+                        m->hist, m->hist_aux};
+  for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
+    if (ins[i] && add_tensor(w, ins[i], ins[i]->name, err) < 0) goto done;
+  loom_tensor *outs[] = {m->logits, m->user_vec, m->item_vec};
+  const char *out_names[] = {"logits", "user_vec", "item_vec"};
+  for (int i = 0; i < 3; i++)
+    if (outs[i] && add_tensor(w, outs[i], out_names[i], err) < 0) goto done;
+  cfg = loom_config_dump(c);
+  if (!cfg || loom_st_writer_meta(w, "loom.config", cfg, err) < 0) goto done;
+  if (loom_st_write(w, out_path, err) < 0) goto done;
+  rc = 0;
+done:
+  loom_free(cfg);
+  if (w) loom_st_writer_free(w);
+  loom_loader_free(ld);
+  loom_model_free(m);
+  loom_dataset_free(ds);
+  if (f) loom_st_close(f);
+  loom_config_free(c);
+  return rc;
 }

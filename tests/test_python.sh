@@ -1,0 +1,16 @@
+#!/bin/bash
+# test_python.sh — python/loom (ctypes over build/lib/libloom.so) with Debian's /usr/bin/python3: training
+# with the progress callback (and stopping from it), scoring / ranking / searching / embedding / eval
+# equal to loom-infer's output, multiclass probabilities, and the standard-library path without numpy
+# (tests/test_python_loom.py). Args: BIN_DIR SOURCE_DIR.
+set -u
+BIN=$1
+SRC=$2
+PY=/usr/bin/python3 # Debian's (python3-numpy, python3-torch); the python3 on PATH may be another one
+[ -x "$PY" ] || { echo "FAIL: $PY is missing — run scripts/install-deps.sh --reference (make test does)"; exit 1; }
+export LOOM_LIBRARY=$(cd "$BIN/../lib" && pwd)/libloom.so.0
+[ -f "$LOOM_LIBRARY" ] || { echo "FAIL: $LOOM_LIBRARY is not built (target loom_shared)"; exit 1; }
+export PYTHONPATH=$SRC/python PYTHONDONTWRITEBYTECODE=1
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-1000}
+cd "$SRC" || exit 1
+exec "$PY" "$SRC/tests/test_python_loom.py" "$BIN"

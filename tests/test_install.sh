@@ -36,6 +36,8 @@ cd "$SRC" || exit 1
   --set image.filters=4,8 --set image.dense=16 --set fusion.dim=16 --set train.max_steps=20 --set train.epochs=1 \
   --set train.out="$TMP/rank" --quiet > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "installed loom-train"; }
 CK=$TMP/rank/best.safetensors
+# a sanitizer build (make test-asan): libloom.so needs libasan, which the example programs load after libc
+readelf -d "$P/lib/libloom.so" | grep -q 'NEEDED.*libasan' && export ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}"
 "$P/bin/loom-infer" rank "$CK" --user u00042 --query "black ankle boot" --top 5 --format csv > "$TMP/want.csv" 2>&1 ||
   { cat "$TMP/want.csv"; fail "installed loom-infer"; }
 want=$(tail -n +2 "$TMP/want.csv" | cut -d, -f2 | head -5 | tr '\n' ' ')

@@ -89,6 +89,7 @@ class Preprocessing:
         self.numeric_cols = _split(d.get("numeric_cols", ""))
         self.category_cols = _split(d.get("category_cols", ""))
         self.text_cols = _split(d.get("text_cols", ""))
+        self.numeric_missing = str(d.get("numeric_missing", "error")).strip()
 
     def category_ids(self, values):
         """The category input row (one id per category column, offset into the shared table) of the raw
@@ -102,16 +103,19 @@ class Preprocessing:
 
     def scale_numeric(self, values):
         """The numeric input row of the raw numeric values ([data] numeric_cols order). standard:
-        (x - mean) / std (std 0 -> 1); minmax: (x - min) / (max - min); none: x."""
+        (x - mean) / std (std 0 -> 1); minmax: (x - min) / (max - min) (0 when max = min); none: x.
+        A missing value (None) is replaced as [data] numeric_missing says (mean: the mean; zero: 0) first."""
         n, out = self.numeric, []
         for j, x in enumerate(values):
+            if x is None:
+                x = n["mean"][j] if self.numeric_missing == "mean" else 0.0
             sc = n.get("scaling", "standard")
             if sc == "standard":
                 sd = n["std"][j] or 1.0
                 out.append((x - n["mean"][j]) / sd)
             elif sc == "minmax":
-                r = (n["max"][j] - n["min"][j]) or 1.0
-                out.append((x - n["min"][j]) / r)
+                r = n["max"][j] - n["min"][j]
+                out.append((x - n["min"][j]) / r if r > 0 else 0.0)
             else:
                 out.append(x)
         return out

@@ -6,14 +6,9 @@
 # add_subdirectory(<source tree>) — each run on a ranking checkpoint trained here by the installed
 # loom-train, and each printing the same ranking as the installed loom-infer.
 # Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
+source "$2/tests/testlib.sh" "$@"
 BUILD=$(cd "$BIN/.." && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-1000}
-fail() { echo "FAIL: $*"; exit 1; }
 P=$TMP/prefix
 cmake --install "$BUILD" --prefix "$P" > "$TMP/install.txt" 2>&1 || { cat "$TMP/install.txt"; fail "cmake --install"; }
 for f in lib/libloom.so lib/libloom.a lib/pkgconfig/loom.pc lib/cmake/loom/loomConfig.cmake \
@@ -31,7 +26,6 @@ done
 [ "$(ls "$P/include/loom" | wc -l)" -eq "$(ls "$SRC"/include/loom/*.h | wc -l)" ] || fail "include/loom is not the public headers"
 
 # a small ranking checkpoint, trained by the installed loom-train in the source tree (paths in the config)
-cd "$SRC" || exit 1
 "$P/bin/loom-train" configs/fashion-shop-ranking.ini --set text.embedding_dim=8 --set text.hidden=8 \
   --set image.filters=4,8 --set image.dense=16 --set fusion.dim=16 --set train.max_steps=20 --set train.epochs=1 \
   --set train.out="$TMP/rank" --quiet > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "installed loom-train"; }

@@ -53,7 +53,8 @@ check(len(rows) == 1 and list(ev.metrics)[0] == "val_loss", f"metrics.csv rows {
 for k, v in ev.metrics.items():
     close(v, rows[-1][k], 1e-5, f"callback {k} vs metrics.csv")
 res = run.result()
-check(res.get("status") in ("done", "finished", "completed", "ok") or "best" in res, f"result.json {list(res)}")
+check(res["status"] == "finished" and res["steps"] == events[-1].step and res["monitor"] == "auc",
+      f"result.json {res}")
 print(f"train: {len(events)} callbacks ({kinds.count('step')} step, 1 eval, done), auc {ev.metrics['auc']:.4f} "
       f"= metrics.csv")
 

@@ -19,6 +19,7 @@
 
 #include "loom/error.h"
 #include "loom/evaluate.h"
+#include "loom/index.h"
 #include "loom/model.h"
 
 #ifdef __cplusplus
@@ -33,7 +34,15 @@ typedef struct loom_infer_opts {
   const char *image_root; /* folder of relative image paths; NULL: the checkpoint's */
   int batch_size;         /* rows per forward pass; 0: the checkpoint's [data] batch_size */
   bool item_cache;        /* read / write the catalogue's item vectors in CKPT.items.safetensors */
+  /* rank / search of two-tower models: the index over the item vectors (kind and options; NULL: AUTO —
+   * exact below LOOM_INDEX_AUTO_ROWS items)
+   * and the metric (NULL: the model's — dot for ranking, cosine for retrieval and search). An
+   * approximate index is built on first use and its recall@10 against the exact index is measured on
+   * LOOM_INFER_RECALL_QUERIES catalogue items and reported as a note (loom_infer_note). */
+  const loom_index_opts *index;
+  const char *metric;
 } loom_infer_opts;
+#define LOOM_INFER_RECALL_QUERIES 200
 
 /* Maps and validates checkpoint `path` (written by loom-train: best.safetensors or last.safetensors)
  * and builds the model for inference. NULL with err naming the file and what is wrong: not a loom

@@ -42,7 +42,9 @@ struct loom_infer {
   int64_t N;
   int32_t *cat_item; /* (N) item index, 0 = not in training */
   float *V;          /* (N, D) item vectors (two-tower models) */
-  loom_index *ix_dot, *ix_cos;
+  loom_index *ix[LOOM_INDEX_N_METRICS]; /* over the item vectors, one per metric asked for */
+  loom_index_opts iopts;                /* the kind and options of those indexes (loom_infer_opts.index) */
+  int metric;                           /* --metric, or -1: the model's */
   loom_index *ix_img; /* the items' vectors from their photos alone (text blanked), for photo search */
   float *scores;     /* (N) pointwise ranking */
   loom_model *head;  /* pointwise models: the model with its item-only towers as inputs */
@@ -142,7 +144,16 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
   snprintf(s->path, sizeof s->path, "%s", path);
   cache_path(s, s->cache, sizeof s->cache);
   s->item_cache = o->item_cache;
-  loom_st_file *f = loom_st_open(path, err);
+  s->iopts = o->index ? *o->index : loom_index_defaults(LOOM_INDEX_AUTO);
+  s->metric = -1;
+  loom_st_file *f = NULL;
+  if (o->metric) {
+    loom_index_metric m;
+    if (loom_index_parse_metric(o->metric, "--metric", &m, err) < 0) goto fail;
+    if (loom_index_supports(s->iopts.kind, m, err) < 0) goto fail;
+    s->metric = (int)m;
+  }
+  f = loom_st_open(path, err);
   if (!f) goto fail;
   if (check_format(f, path, err) < 0) goto fail;
   if (!loom_st_meta(f, LOOM_ST_CHECKSUM_KEY)) /* older checkpoints open; their data cannot be verified */
@@ -208,8 +219,7 @@ void loom_infer_close(loom_infer *s) {
   loom_evaluator_free(s->ev);
   loom_dataset_free(s->eval_ds);
   if (s->pb_ready) loom_batch_free(&s->pb);
-  loom_index_free(s->ix_dot);
-  loom_index_free(s->ix_cos);
+  for (int i = 0; i < LOOM_INDEX_N_METRICS; i++) loom_index_free(s->ix[i]);
   loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs), loom_free(s->u);
   loom_dataset_free(s->cat);
@@ -405,9 +415,32 @@ static int catalog_vectors(loom_infer *s, loom_error *err) {
   return 0;
 }
 
+/* An index over V (n, D) with the session's kind and options; for an approximate one, a note with its
+ * build time and its recall@10 against the exact index on LOOM_INFER_RECALL_QUERIES of the items. */
+static loom_index *build_index(loom_infer *s, const float *V, loom_index_metric metric, const char *what,
+                               loom_error *err) {
+  loom_index *ix = loom_index_build(V, s->N, s->D, metric, &s->iopts, err);
+  if (ix && loom_index_kind_of(ix) != LOOM_INDEX_EXACT) {
+    const loom_index_opts *o = loom_index_opts_of(ix);
+    char par[96];
+    if (o->kind == LOOM_INDEX_HNSW)
+      snprintf(par, sizeof par, "M=%d, ef_construction=%d, ef_search=%d", o->hnsw_m, o->hnsw_ef_construction,
+               o->hnsw_ef_search);
+    else snprintf(par, sizeof par, "nlist=%d, nprobe=%d", o->ivf_nlist, o->ivf_nprobe);
+    int nq = s->N < LOOM_INFER_RECALL_QUERIES ? (int)s->N : LOOM_INFER_RECALL_QUERIES;
+    add_note(s, "index: %s over %lld %s (%s; %s) built in %.2f s; recall@10 %.4f against the exact index on %d "
+                "catalogue items as queries",
+             loom_index_kind_name(o->kind), (long long)s->N, what, loom_index_metric_name(metric), par,
+             loom_index_build_seconds(ix), loom_index_recall(ix, nq, 10), nq);
+  }
+  return ix;
+}
+
+/* The index for `metric` — or for --metric, when it was given. */
 static loom_index *catalog_index(loom_infer *s, loom_index_metric metric, loom_error *err) {
-  loom_index **ix = metric == LOOM_INDEX_DOT ? &s->ix_dot : &s->ix_cos;
-  if (!*ix && catalog_vectors(s, err) == 0) *ix = loom_index_new(s->V, s->N, s->D, metric, err);
+  if (s->metric >= 0) metric = (loom_index_metric)s->metric;
+  loom_index **ix = &s->ix[metric];
+  if (!*ix && catalog_vectors(s, err) == 0) *ix = build_index(s, s->V, metric, "item vectors", err);
   return *ix;
 }
 
@@ -521,6 +554,10 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
     }
     n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
   } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
+    if (s->metric >= 0 || s->iopts.kind == LOOM_INDEX_IVF || s->iopts.kind == LOOM_INDEX_HNSW)
+      return loom_errorf(err, "%s: a %s model scores every (user, item) pair with its head — --metric and --index "
+                              "apply to two-tower models (ranking, retrieval); remove them", s->path,
+                         loom_task_name(m->task));
     if (pointwise_cache(s, err) < 0) return -1;
     loom_model *h = s->head;
     if (has_query) { /* a query of no known word: ranked as if none was given, as the two-tower path does */
@@ -579,7 +616,9 @@ int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_h
     double t0 = now();
     float *Vi = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D);
     if (!Vi) return loom_errorf(err, "out of memory for %lld item vectors", (long long)s->N);
-    if (compute_vectors(s, Vi, true, err) == 0) s->ix_img = loom_index_new(Vi, s->N, s->D, LOOM_INDEX_COSINE, err);
+    if (compute_vectors(s, Vi, true, err) == 0)
+      s->ix_img = build_index(s, Vi, s->metric >= 0 ? (loom_index_metric)s->metric : LOOM_INDEX_COSINE,
+                              "item photo vectors", err);
     loom_free(Vi);
     if (!s->ix_img) return -1;
     s->t_catalog += now() - t0;

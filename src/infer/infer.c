@@ -436,9 +436,20 @@ static loom_index *build_index(loom_infer *s, const float *V, loom_index_metric 
   return ix;
 }
 
+/* The metric to search by: --metric when given; else a retrieval model trained with the triplet loss
+ * searches by its task.distance; else `fallback` (the model's scoring: dot for ranking, cosine). */
+static loom_index_metric search_metric(const loom_infer *s, loom_index_metric fallback) {
+  if (s->metric >= 0) return (loom_index_metric)s->metric;
+  if (s->m->task == LOOM_TASK_RETRIEVAL && !strcmp(loom_config_str(s->cfg, "task", "loss"), "triplet")) {
+    loom_index_metric m;
+    if (loom_index_parse_metric(loom_config_str(s->cfg, "task", "distance"), "task.distance", &m, NULL) == 0) return m;
+  }
+  return fallback;
+}
+
 /* The index for `metric` — or for --metric, when it was given. */
 static loom_index *catalog_index(loom_infer *s, loom_index_metric metric, loom_error *err) {
-  if (s->metric >= 0) metric = (loom_index_metric)s->metric;
+  metric = search_metric(s, metric);
   loom_index **ix = &s->ix[metric];
   if (!*ix && catalog_vectors(s, err) == 0) *ix = build_index(s, s->V, metric, "item vectors", err);
   return *ix;
@@ -617,7 +628,7 @@ int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_h
     float *Vi = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D);
     if (!Vi) return loom_errorf(err, "out of memory for %lld item vectors", (long long)s->N);
     if (compute_vectors(s, Vi, true, err) == 0)
-      s->ix_img = build_index(s, Vi, s->metric >= 0 ? (loom_index_metric)s->metric : LOOM_INDEX_COSINE,
+      s->ix_img = build_index(s, Vi, search_metric(s, LOOM_INDEX_COSINE),
                               "item photo vectors", err);
     loom_free(Vi);
     if (!s->ix_img) return -1;

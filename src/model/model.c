@@ -130,9 +130,12 @@ const loom_cfg_key loom_train_keys[] = {
      "(auto: auc / macro_f1 / ndcg@10)"},
     {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet", 0, 0,
      "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
-     "(in-batch, symmetric) or triplet (cosine, the first sampled negative)"},
+     "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative)"},
     {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature"},
     {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
+    {"task", "distance", LOOM_CFG_CHOICE, "cosine", "cosine|dot|euclidean|manhattan", 0, 0,
+     "retrieval: the triplet loss's distance d(q, v): cosine 1 - cos, dot -q.v, euclidean ||q - v||2, "
+     "manhattan ||q - v||1 (search and rank with the same: loom-infer --metric)"},
     {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
     {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
     /* [train] */
@@ -200,6 +203,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"task.temperature", "task.kind=retrieval and task.loss=triplet", "with task.loss = triplet (it is InfoNCE's); remove it or set task.loss = infonce"},
     {"task.margin", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
     {"task.margin", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (it is the triplet loss's); remove it or set task.loss = triplet"},
+    {"task.distance", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
+    {"task.distance", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (InfoNCE compares by cosine); remove it or set task.loss = triplet"},
     {"interaction.history_pooling", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
     {"data.history_len", PAIRWISE, "on a ranking or retrieval model: only binary and multiclass models read histories; remove it"},
     {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
@@ -370,6 +375,14 @@ static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
  * the first (last, first), all 0 for an empty text. The transformer's outputs at padded steps are not zero,
  * so its pooling must weight the valid steps rather than sum everything. */
 enum { POOL_W_NONE = 0, POOL_W_MEAN, POOL_W_LAST, POOL_W_FIRST };
+/* task.distance as the triplet op's distance */
+static loom_distance triplet_distance(const loom_config *c) {
+  const char *d = loom_config_str(c, "task", "distance");
+  return !strcmp(d, "dot") ? LOOM_DIST_DOT : !strcmp(d, "euclidean") ? LOOM_DIST_EUCLIDEAN
+         : !strcmp(d, "manhattan")                                  ? LOOM_DIST_MANHATTAN
+                                                                    : LOOM_DIST_COSINE;
+}
+
 static int text_pool_w_mode(const loom_config *c) {
   if (strcmp(loom_config_str(c, "text", "encoder"), "transformer") != 0) return POOL_W_NONE;
   const char *pool = loom_config_str(c, "text", "pooling");
@@ -848,7 +861,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
     if (triplet) {
       loom_tensor *v2 = loom_reshape(g, m->item_vec, 2, (int[]){-1, 2 * D});
       l = loom_triplet_margin(g, m->user_vec, loom_slice(g, v2, 0, D), loom_slice(g, v2, D, D),
-                              (float)loom_config_float(c, "task", "margin"), LOOM_DIST_COSINE, LOOM_REDUCE_NONE);
+                              (float)loom_config_float(c, "task", "margin"), triplet_distance(c), LOOM_REDUCE_NONE);
     } else {
       l = loom_infonce(g, m->user_vec, m->item_vec, tau, true, true, LOOM_REDUCE_NONE);
     }

@@ -282,11 +282,8 @@ static int cmd_search(const opts *o, loom_infer *s, loom_error *err) {
   char what[1024] = "";
   if (n >= 0)
     snprintf(what, sizeof what, "top %d for %s \"%.200s\" (%s)", n, o->text ? "text" : "photo",
-             o->text ? o->text : o->image,
-             !o->metric || !strcmp(o->metric, "cosine") ? "cosine similarity"
-             : !strcmp(o->metric, "dot")                ? "inner product"
-             : !strcmp(o->metric, "euclidean")          ? "minus the euclidean distance"
-                                                        : "minus the manhattan distance");
+             o->text ? o->text : o->image, (const char *const[]){"cosine similarity", "inner product",
+             "minus the euclidean distance", "minus the manhattan distance"}[loom_infer_metric(s, true)]);
   return finish_hits(o, h, n, what, "", err);
 }
 

@@ -99,6 +99,14 @@ done
 "$INF" search "$RANK" --text boot --index ivf --ivf-nlist 301 > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q -- "--ivf-nlist 301: must be in \[1, 300\]" "$TMP/e.txt" || fail "--ivf-nlist > items: $(cat "$TMP/e.txt")"
 "$INF" rank "$CLICK" --user u00004 --index hnsw > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q -- "apply to two-tower models" "$TMP/e.txt" || fail "--index on a click model: $(cat "$TMP/e.txt")"
 "$INF" eval "$RANK" --split val --metric dot > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- "--metric applies to rank and search only" "$TMP/e.txt" || fail "--metric on eval"
+# a triplet retrieval model searches by the distance it was trained with (task.distance), unless --metric says
+"$BIN/loom-train" configs/fashion-shop-retrieval.ini "${SMALL[@]}" --set task.loss=triplet --set task.distance=euclidean \
+  --set data.negatives=1 --set train.max_steps=4 --set train.out="$TMP/retr" > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "training a triplet model"; }
+"$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 > "$TMP/e.txt" 2>&1 &&
+  grep -q '(minus the euclidean distance)' "$TMP/e.txt" || fail "triplet euclidean search: $(cat "$TMP/e.txt")"
+"$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 --format csv | awk -F, 'NR > 1 && $3 > 0 {bad = 1} END {exit bad}' ||
+  fail "euclidean scores must be <= 0"
+"$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 --metric cosine 2>&1 | grep -q '(cosine similarity)' || fail "--metric over task.distance"
 
 # embed
 "$INF" embed "$RANK" --items --output "$TMP/items.safetensors" 2>/dev/null && [ -s "$TMP/items.safetensors" ] || fail "embed items"

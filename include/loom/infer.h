@@ -104,6 +104,10 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
 int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hits, loom_error *err);
 int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_hit *hits, loom_error *err);
 
+/* The metric rank (search = false) or search (true) of a two-tower model compares vectors by: --metric
+ * (loom_infer_opts.metric) when given, else the model's (see loom_infer_opts). */
+loom_index_metric loom_infer_metric(const loom_infer *s, bool search);
+
 /* ---- embeddings and evaluation */
 
 /* Writes the item vectors of the catalogue (which = "items", tensor "item_vectors" (N, D)) or the

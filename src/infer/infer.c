@@ -447,6 +447,10 @@ static loom_index_metric search_metric(const loom_infer *s, loom_index_metric fa
   return fallback;
 }
 
+loom_index_metric loom_infer_metric(const loom_infer *s, bool search) {
+  return search_metric(s, search || s->m->task == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT);
+}
+
 /* The index for `metric` — or for --metric, when it was given. */
 static loom_index *catalog_index(loom_infer *s, loom_index_metric metric, loom_error *err) {
   metric = search_metric(s, metric);

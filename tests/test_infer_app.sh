@@ -107,6 +107,9 @@ done
 "$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 --format csv | awk -F, 'NR > 1 && $3 > 0 {bad = 1} END {exit bad}' ||
   fail "euclidean scores must be <= 0"
 "$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 --metric cosine 2>&1 | grep -q '(cosine similarity)' || fail "--metric over task.distance"
+# and its validation metrics are measured by that distance, the same in training and in eval
+r10=$("$INF" eval "$TMP/retr/best.safetensors" --split val --format csv 2>/dev/null | awk -F, 'NR == 2 {print $5}')
+[ -n "$r10" ] && grep -q ",$r10," "$TMP/retr/metrics.csv" || fail "triplet eval t2i_recall@10 $r10 is not in metrics.csv"
 
 # embed
 "$INF" embed "$RANK" --items --output "$TMP/items.safetensors" 2>/dev/null && [ -s "$TMP/items.safetensors" ] || fail "embed items"

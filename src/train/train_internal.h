@@ -62,6 +62,7 @@ typedef struct run {
   /* the run directory: .loom.lock held (flock) for the run's life; created by this process */
   int lock_fd;
   bool created_dir, created_lock;
+  char versioned_from[1024]; /* train.out as configured, when this run went to train.out-N beside it */
   /* degenerate validation: the configured monitor was undefined (one class), so val_loss is monitored */
   char undefined_metric[32], undefined_why[160];
   bool at_epoch_end; /* the loader has just ended epoch r->epoch (no step taken in the next one yet) */
@@ -100,7 +101,8 @@ void train_notice(run *r, const char *msg);
 /* progress.c: the bar (terminal) or a line (line_due) with loss, samples/s and ETA; the log line. */
 void train_show_progress(run *r, double loss, double sps, bool line_due);
 
-/* rundir.c: take train.out for this run (resume: the run's own directory), its lock held till release;
+/* rundir.c: take train.out for this run (resume: the run's own directory; a new run where one is:
+ * train.out-N, r->versioned_from set, train.out-latest pointed at it), its lock held till release;
  * release (failed: remove what this process created); remove temporaries of killed writers (how many). */
 int train_claim_dir(run *r, bool resume, loom_error *err);
 void train_release_dir(run *r, bool failed);

@@ -558,7 +558,9 @@ static int write_report(run *r, double wall, loom_error *err) {
 
 /* Validation, metrics.csv row, best checkpoint, last checkpoint, report. */
 static int eval_and_save(run *r, double wall, loom_error *err) {
+  const double t_eval = train_now();
   if (evaluate(r, err) < 0) return -1;
+  const double eval_s = train_now() - t_eval;
   double t = train_now(), dt = t - r->t_window;
   double sps = dt > 0 ? (double)r->samples_window / dt : 0;
   r->t_window = t, r->samples_window = 0;
@@ -589,7 +591,8 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   char num[32];
   for (int i = 0; i < ev->n_metrics; i++)
     k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %s", ev->names[i], fmt_metric(num, sizeof num, ev->val[i]));
-  snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
+  snprintf(msg + k, sizeof msg - k, "%s [eval %.2f s, %.1f s elapsed]\n", better ? " (best)" : "", eval_s,
+           train_now() - r->t0);
   train_logf(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
   if (r->json) {
@@ -602,6 +605,8 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
         isfinite(ev->val[i]) ? (void)cJSON_AddNumberToObject(mx, ev->names[i], ev->val[i]) : (void)cJSON_AddNullToObject(mx, ev->names[i]);
       cJSON_AddItemToObject(f, "metrics", mx), mx = NULL;
       cJSON_AddBoolToObject(f, "best", better);
+      cJSON_AddNumberToObject(f, "eval_s", eval_s);
+      cJSON_AddNumberToObject(f, "elapsed_s", train_now() - r->t0);
     }
     cJSON_Delete(mx);
     train_json_event(r, "eval", f);
@@ -756,6 +761,13 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
   if (train_claim_dir(r, o->resume_dir != NULL, err) < 0) return -1;
+  if (r->versioned_from[0]) { /* the run's own config names where it is */
+    if (loom_config_set(r->cfg, "train", "out", r->dir, "train.out", err) < 0) return -1;
+    char msg[4400];
+    snprintf(msg, sizeof msg, "%s holds a run: this one writes %s (%s-latest points to it; continue the old run with "
+             "--resume %s)\n", r->versioned_from, r->dir, r->versioned_from, r->versioned_from);
+    train_notice(r, msg);
+  }
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
@@ -829,6 +841,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
            o->resume_dir ? "resume" : "start", r->dir, loom_version(), loom_isa_name(loom_runtime_isa()),
            loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
   train_logf(r, "%s", header);
+  if (r->versioned_from[0]) train_logf(r, "%s holds a run: this one writes %s\n", r->versioned_from, r->dir);
   if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
   if (r->json) {
     cJSON *f = cJSON_CreateObject();

@@ -32,6 +32,8 @@ typedef struct loom_train_opts {
   const char *resume_dir;            /* continue the run in this directory from last.safetensors */
   volatile sig_atomic_t *stop;       /* set (e.g. by SIGINT): finish the step, checkpoint, return */
   FILE *progress;                    /* progress output (NULL: none); a bar when it is a terminal */
+  bool json;                         /* progress as JSON lines instead: one event object per line, "event" =
+                                      * start | step | eval | warning | interrupted | done (docs/training.md) */
 } loom_train_opts;
 
 #define LOOM_TRAIN_MAX_METRICS 48
@@ -59,6 +61,18 @@ typedef struct loom_train_result {
 /* Runs (or resumes) a training run. Returns 0, or -1 with err naming the file, key or checkpoint
  * field at fault. */
 int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
+
+/* A sweep: every combination of the values of `sweeps` ("section.key=a,b,c"; the first key varies
+ * slowest), each trained as its own run in train.out/<label> (label "key=a,key2=x"; "/" in a value
+ * becomes "_") with `o`'s config and overrides plus that combination, then train.out/compare.html over
+ * the variants that trained (loom_report_compare). A variant that fails is reported and the others
+ * still run; opts.stop ends the sweep after the current variant. `done` (may be NULL) is told of each
+ * variant as it ends (rc 0, or -1 with vr_err). Returns 0 when every variant trained, -1 otherwise
+ * (err: the first failure, or what was wrong with the sweep itself — nothing trains then). */
+typedef void (*loom_sweep_done_fn)(void *ctx, int index, int total, const char *label, int rc,
+                                   const loom_train_result *vr, const loom_error *vr_err);
+int loom_train_sweep(const loom_train_opts *o, const char *const *sweeps, int n_sweeps, loom_sweep_done_fn done,
+                     void *ctx, loom_error *err);
 
 #ifdef __cplusplus
 }

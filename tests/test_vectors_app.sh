@@ -5,7 +5,7 @@
 # > 0.9) and not without them (< 0.65); resume refuses a changed vector file and names it; loom-infer
 # reopens the vector file by its recorded path, refuses it changed or missing (named), and scores new
 # items from their vectors (cold start) the same as training validated them; and 1,024 numeric columns
-# (numeric_cols = f0..f1023) train end to end. Args: BIN_DIR SOURCE_DIR.
+# (numeric_cols = f0..f1023) train end to end. The model also reads user vectors (noise) on its user side. Args: BIN_DIR SOURCE_DIR.
 set -u
 BIN=$1
 TMP=$(mktemp -d)
@@ -22,7 +22,8 @@ awk -v D=$D -v T="$TMP" 'BEGIN { srand(3);
   for (r = 0; r < 6000; r++) { it = r < 4800 ? int(rand() * 300) : 300 + int(rand() * 100); u = int(rand() * 100);
     printf "u%d,i%d,%d,%s\n", u, it, s[it], r < 4800 ? "train" : "val" > (T "/inter.csv") }
   for (i = 300; i < 400; i++) printf "u1,i%d\n", i > (T "/new.csv");
-  for (i = 300; i < 400; i++) print s[i] > (T "/truth.txt") }'
+  for (i = 300; i < 400; i++) print s[i] > (T "/truth.txt")
+  print "user,v0,v1,v2" > (T "/users.csv"); for (u = 0; u < 100; u++) printf "u%d,%.4f,%.4f,%.4f\n", u, rand(), rand(), rand() > (T "/users.csv") }'
 conf() {
   cat <<INI
 [data]
@@ -52,6 +53,7 @@ seed = 1
 INI
 }
 conf "item_vectors = $TMP/vec.csv
+user_vectors = $TMP/users.csv
 [vectors]
 dense = 16
 activation = relu" > "$TMP/vec.ini"

@@ -322,12 +322,20 @@ static void cache_path(const loom_infer *s, char *out, size_t n) {
   else snprintf(out, n, "%s.items.safetensors", s->path);
 }
 
-/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>" */
+/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>[:<sha256 of item_vectors>][:<... user_vectors>]" */
 static int cache_key(loom_infer *s, char *key, size_t n, loom_error *err) {
   char a[65], b[65], c[65];
   if (loom_sha256_file(s->path, a, err) < 0 || loom_sha256_file(s->dsec.schema.items, b, err) < 0) return -1;
   loom_dataset_catalog_image_stamp(s->cat, c);
   snprintf(key, n, "%s:%s:%s:%lldx%d", a, b, c, (long long)s->N, s->D);
+  const loom_data_schema *sc = &s->dsec.schema; /* precomputed vectors the towers read */
+  const char *vp[2] = {sc->item_vectors, sc->user_vectors};
+  for (int k = 0; k < 2; k++) {
+    char h[65];
+    size_t len = strlen(key);
+    if (vp[k][0] && loom_sha256_file(vp[k], h, err) < 0) return -1;
+    if (vp[k][0]) snprintf(key + len, n - len, ":%s", h);
+  }
   return 0;
 }
 

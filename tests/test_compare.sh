@@ -3,16 +3,8 @@
 # config hash, status) and loom-compare's page over two runs (runs table, config differences, one chart
 # per metric with a line per run), plus its errors for a directory that is not a run and a damaged
 # metrics.csv. Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
-SMALL=(--set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 --set text.dense=8
-       --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16 --quiet
-       --set train.max_steps=30 --set train.eval_every=15)
+source "$2/tests/testlib.sh" "$@"
+SMALL+=(--set train.max_steps=30 --set train.eval_every=15)
 
 for lr in 0.002 0.01; do
   "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.lr=$lr --set train.out="$TMP/lr$lr" \

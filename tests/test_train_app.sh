@@ -2,15 +2,7 @@
 # test_train_app.sh — build/bin/loom-train end to end on the committed sample: run directory contents,
 # --resume, Ctrl-C (finish the step, checkpoint, exit 130, resume), bad configs named by file, line and
 # key, and corrupt checkpoints refused with a message. Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
-SMALL=(--set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 --set text.dense=8
-       --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16 --quiet)
+source "$2/tests/testlib.sh" "$@"
 
 # 1. a short run writes a complete run directory
 "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/run" \

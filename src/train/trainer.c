@@ -561,7 +561,9 @@ static int write_report(run *r, double wall, loom_error *err) {
 
 /* Validation, metrics.csv row, best checkpoint, last checkpoint, report. */
 static int eval_and_save(run *r, double wall, loom_error *err) {
+  const double t_eval = train_now();
   if (evaluate(r, err) < 0) return -1;
+  const double eval_s = train_now() - t_eval;
   double t = train_now(), dt = t - r->t_window;
   double sps = dt > 0 ? (double)r->samples_window / dt : 0;
   r->t_window = t, r->samples_window = 0;
@@ -592,7 +594,8 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   char num[32];
   for (int i = 0; i < ev->n_metrics; i++)
     k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %s", ev->names[i], fmt_metric(num, sizeof num, ev->val[i]));
-  snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
+  snprintf(msg + k, sizeof msg - k, "%s [eval %.2f s, %.1f s elapsed]\n", better ? " (best)" : "", eval_s,
+           train_now() - r->t0);
   train_logf(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
   if (r->json) {
@@ -605,6 +608,8 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
         isfinite(ev->val[i]) ? (void)cJSON_AddNumberToObject(mx, ev->names[i], ev->val[i]) : (void)cJSON_AddNullToObject(mx, ev->names[i]);
       cJSON_AddItemToObject(f, "metrics", mx), mx = NULL;
       cJSON_AddBoolToObject(f, "best", better);
+      cJSON_AddNumberToObject(f, "eval_s", eval_s);
+      cJSON_AddNumberToObject(f, "elapsed_s", train_now() - r->t0);
     }
     cJSON_Delete(mx);
     train_json_event(r, "eval", f);

@@ -131,6 +131,36 @@ static int set_path(loom_infer *s, const char *key, const char *value, const cha
 
 static void cache_path(const loom_infer *s, char *out, size_t n);
 
+/* [data] item_vectors / user_vectors are reopened by the path the run recorded: each file (and a .npy's
+ * NAME.ids) must still hash to the SHA-256 of metadata loom.inputs, or the model would read other vectors
+ * than it was trained on. A missing file is named by the reader (loom/vectors.h). */
+static int check_vector_files(loom_st_file *f, const loom_data_schema *sc, const char *path, loom_error *err) {
+  if (!sc->item_vectors[0] && !sc->user_vectors[0]) return 0;
+  cJSON *in = cJSON_Parse(loom_st_meta(f, "loom.inputs") ? loom_st_meta(f, "loom.inputs") : "");
+  const char *keys[4] = {"item_vectors", "user_vectors", "item_vector_ids", "user_vector_ids"};
+  int rc = 0;
+  for (int k = 0; k < 4 && rc == 0; k++) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(in, keys[k]);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path"), *h = cJSON_GetObjectItemCaseSensitive(e, "sha256");
+    if (!cJSON_IsString(p) || !cJSON_IsString(h)) {
+      if (k < 2 && (k ? sc->user_vectors : sc->item_vectors)[0])
+        rc = loom_errorf(err, "%s: metadata loom.inputs has no SHA-256 of [data] %s — the checkpoint is corrupt", path, keys[k]);
+      continue;
+    }
+    char hex[65];
+    loom_error e2;
+    if (loom_sha256_file(p->valuestring, hex, &e2) < 0)
+      rc = loom_errorf(err, "%s: the model reads [data] %s %s, which cannot be read (%s) — put the file the run was "
+                            "trained with back there", path, keys[k], p->valuestring, e2.msg);
+    else if (strcmp(hex, h->valuestring) != 0)
+      rc = loom_errorf(err, "%s: [data] %s %s changed since training (SHA-256 %.12s... now, %.12s... in metadata "
+                            "loom.inputs) — the model would read other vectors than it learnt; restore the file or retrain",
+                       path, keys[k], p->valuestring, hex, h->valuestring);
+  }
+  cJSON_Delete(in);
+  return rc;
+}
+
 loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_error *err) {
   double t0 = now();
   loom_infer_opts none = {0};
@@ -179,6 +209,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     goto fail;
   }
   s->have_prep = true;
+  if (check_vector_files(f, &s->dsec.schema, path, err) < 0) goto fail;
   loom_data_schema sc = s->dsec.schema;
   sc.interactions[0] = sc.items[0] = sc.users[0] = '\0';
   if (!(s->sds = loom_dataset_open(&sc, &s->prep, err))) goto fail;
@@ -301,12 +332,20 @@ static void cache_path(const loom_infer *s, char *out, size_t n) {
   else snprintf(out, n, "%s.items.safetensors", s->path);
 }
 
-/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>" */
+/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>[:<sha256 of item_vectors>][:<... user_vectors>]" */
 static int cache_key(loom_infer *s, char *key, size_t n, loom_error *err) {
   char a[65], b[65], c[65];
   if (loom_sha256_file(s->path, a, err) < 0 || loom_sha256_file(s->dsec.schema.items, b, err) < 0) return -1;
   loom_dataset_catalog_image_stamp(s->cat, c);
   snprintf(key, n, "%s:%s:%s:%lldx%d", a, b, c, (long long)s->N, s->D);
+  const loom_data_schema *sc = &s->dsec.schema; /* precomputed vectors the towers read */
+  const char *vp[2] = {sc->item_vectors, sc->user_vectors};
+  for (int k = 0; k < 2; k++) {
+    char h[65];
+    size_t len = strlen(key);
+    if (vp[k][0] && loom_sha256_file(vp[k], h, err) < 0) return -1;
+    if (vp[k][0]) snprintf(key + len, n - len, ":%s", h);
+  }
   return 0;
 }
 

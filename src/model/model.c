@@ -25,6 +25,7 @@
 #include "loom/textcnn.h"
 #include "loom/transformer.h"
 #include "history_pool.h"
+#include "vectors_tower.h"
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
 
@@ -94,6 +95,11 @@ const loom_cfg_key loom_train_keys[] = {
     {"image", "frame_pooling", LOOM_CFG_CHOICE, "mean", "mean|max|attention|lstm", 0, 0,
      "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order"},
     {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size"},
+    /* [vectors]: the towers over [data] item_vectors / user_vectors (src/model/vectors.c) */
+    {"vectors", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536,
+     "units of dense layers over each precomputed vector (item_vectors.dense<i>, user_vectors.dense<i>; empty: the vector as it is)"},
+    {"vectors", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of those dense layers"},
+    {"vectors", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each of those dense layers (training only)"},
     /* [interaction] */
     {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
     {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
@@ -233,6 +239,14 @@ const loom_cfg_rule loom_model_rules[] = {
     {"image.lstm_pooling", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
     {"image.dropout", "image.enabled=true and image.encoder=conv and image.dense=", "with image.dense empty: conv dropout follows each dense layer and there are none; remove it or set image.dense"},
     {"image.activation", "image.enabled=true and image.encoder=rows and image.dense=", "with image.encoder = rows and image.dense empty: nothing is activated; remove it or set image.dense"},
+    /* [vectors] */
+    {"vectors.dense", "data.item_vectors= and data.user_vectors=", "without [data] item_vectors or user_vectors (there is no vector to run dense layers over); set one or remove it"},
+    {"vectors.activation", "data.item_vectors= and data.user_vectors=", "without [data] item_vectors or user_vectors; set one or remove it"},
+    {"vectors.dropout", "data.item_vectors= and data.user_vectors=", "without [data] item_vectors or user_vectors; set one or remove it"},
+    {"vectors.activation", "vectors.dense=", "with vectors.dense empty: there are no dense layers to activate; remove it or set vectors.dense"},
+    {"vectors.dropout", "vectors.dense=", "with vectors.dense empty: dropout follows each dense layer and there are none; remove it or set vectors.dense"},
+    {"data.item_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
+    {"data.user_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
     /* [text] */
     {"text.activation", "text.enabled=true and text.dense=", "with text.dense empty: there are no dense layers to activate; remove it or set text.dense"},
 };
@@ -620,9 +634,9 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
 /* The fields of the interaction tower, kept apart for fusion modes that cross them (fm). */
 typedef struct {
   int n;
-  loom_tensor *x[4 + LOOM_DATA_MAX_COLS];
-  int dim[4 + LOOM_DATA_MAX_COLS];
-  char name[4 + LOOM_DATA_MAX_COLS][24];
+  loom_tensor *x[4 + LOOM_DATA_MAX_FEATURES];
+  int dim[4 + LOOM_DATA_MAX_FEATURES];
+  char name[4 + LOOM_DATA_MAX_FEATURES][24];
 } field_list;
 
 static void add_field(field_list *f, loom_tensor *x, int dim, const char *name) {
@@ -699,7 +713,7 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
 
 /* Each field projected to D by fusion.proj_<name> and stacked: (B, n, D). */
 static loom_tensor *project_fields(builder *b, const field_list *f, int D) {
-  loom_tensor *p[LOOM_MODEL_MAX_TOWERS + 3 + LOOM_DATA_MAX_COLS];
+  loom_tensor *p[LOOM_MODEL_MAX_TOWERS + 3 + LOOM_DATA_MAX_FEATURES];
   for (int i = 0; i < f->n; i++) {
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "fusion.proj_%s", f->name[i]);
@@ -901,6 +915,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->ds = ds;
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
   m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1, m->Lh = probe.Lh;
+  m->Dv = probe.Dv, m->Du = probe.Du;
   loom_batch_free(&probe);
   if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
   m->text_pool_w = text_pool_w_mode(c);
@@ -1001,6 +1016,17 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
       if (!(xs[n] = m->tower_out[n] = image_tower(&b, m, c, &dims[n], err))) goto fail;
       m->tower_dim[n] = dims[n];
     }
+    n++;
+  }
+  for (int k = 0; k < 2; k++) { /* precomputed item / user vectors, each a tower (src/model/vectors.c) */
+    int D = k ? m->Du : m->Dv;
+    if (D <= 0) continue;
+    const char *name = k ? "user_vectors" : "item_vectors";
+    snprintf(m->towers[n], sizeof m->towers[n], "%s", name);
+    loom_tensor *in = loom_input(m->g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, D});
+    *(k ? &m->user_vecs : &m->item_vecs) = in;
+    xs[n] = loom_vectors_tower(m->g, c, name, in, D, b.style, &rng, &dims[n]);
+    m->tower_dim[n] = dims[n];
     n++;
   }
   if (m->Tq > 0) {
@@ -1441,6 +1467,8 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   }
   if (m->image) loom_input_bind(m->image, b->image);
   if (m->numeric) loom_input_bind(m->numeric, b->numeric);
+  if (m->item_vecs) loom_input_bind(m->item_vecs, b->item_vec);
+  if (m->user_vecs) loom_input_bind(m->user_vecs, b->user_vec);
   if (m->user) loom_input_bind(m->user, b->user);
   if (m->item) loom_input_bind(m->item, b->item);
   if (m->hist) {

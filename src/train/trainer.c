@@ -351,8 +351,11 @@ static int restore(run *r, loom_error *err) {
   bool same_inputs = was && now_in && cJSON_Compare(was, now_in, true);
   cJSON_Delete(was), cJSON_Delete(now_in);
   if (!same_inputs) {
+    char which[640];
+    train_inputs_changed(loom_st_meta(f, "loom.inputs"), r->inputs_json, which, sizeof which);
     loom_errorf(err, "%s: the input files changed since this run started (their paths or SHA-256 differ from "
-                     "metadata loom.inputs) — resume needs the same data; start a new run instead", path);
+                     "metadata loom.inputs%s%s) — resume needs the same data; start a new run instead", path,
+                which[0] ? ": " : "", which);
     goto done;
   }
   if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(r->m->task)) != 0) {

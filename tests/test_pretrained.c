@@ -434,10 +434,10 @@ static void test_freeze_and_lr_mult_errors(void **state) {
   (void)state;
   const char *d = "mult_err";
   loom_train_result r;
-  const char *const bad[][4] = {
+  const char *const bad[][5] = {
       {"image.enabled=false", "image.lr_mult=2", "train.max_steps=1", NULL},
       {"image.freeze=true", "image.lr_mult=2", "train.max_steps=1", NULL},
-      {"interaction.enabled=false", "interaction.freeze=true", "train.max_steps=1", NULL},
+      {"interaction.enabled=false", "interaction.embedding_dropout=0", "interaction.freeze=true", "train.max_steps=1", NULL},
   };
   const char *want[] = {"image.lr_mult", "image.lr_mult", "interaction.freeze"};
   for (int i = 0; i < 3; i++) {

@@ -438,14 +438,39 @@ static void test_freeze_and_lr_mult_errors(void **state) {
       {"image.enabled=false", "image.lr_mult=2", "train.max_steps=1", NULL},
       {"image.freeze=true", "image.lr_mult=2", "train.max_steps=1", NULL},
       {"interaction.enabled=false", "interaction.embedding_dropout=0", "interaction.freeze=true", "train.max_steps=1", NULL},
+      {"text.encoder=gru", "text.recurrent_dropout=0.2", "train.max_steps=1", NULL},
   };
-  const char *want[] = {"image.lr_mult", "image.lr_mult", "interaction.freeze"};
-  for (int i = 0; i < 3; i++) {
+  const char *want[] = {"image.lr_mult", "image.lr_mult", "interaction.freeze", "text.recurrent_dropout"};
+  for (int i = 0; i < 4; i++) {
     tu_rm_rf(d);
     assert_int_equal(run_train(d, NULL, bad[i], &r), -1);
     if (!strstr(err.msg, want[i])) fail_msg("case %d: error does not name %s: %s", i, want[i], err.msg);
   }
   tu_rm_rf(d);
+}
+
+/* text.recurrent_dropout reaches the LSTM: the same run with it trains other text.lstm weights */
+static void test_recurrent_dropout(void **state) {
+  (void)state;
+  const char *a = "rdrop_0", *b = "rdrop_3";
+  tu_rm_rf(a), tu_rm_rf(b);
+  const char *e0[] = {"text.encoder=lstm", "train.max_steps=4", NULL},
+             *e3[] = {"text.encoder=lstm", "text.recurrent_dropout=0.3", "train.max_steps=4", NULL};
+  loom_train_result r;
+  if (run_train(a, NULL, e0, &r) < 0) fail_msg("%s", err.msg);
+  if (run_train(b, NULL, e3, &r) < 0) fail_msg("%s", err.msg);
+  int n;
+  assert_int_equal(tower_changed(b, e0, "text", &n) > 0, 1);
+  char pa[1300], pb[1300];
+  snprintf(pa, sizeof pa, "%s/last.safetensors", a);
+  snprintf(pb, sizeof pb, "%s/last.safetensors", b);
+  loom_st_file *fa = loom_st_open(pa, &err), *fb = loom_st_open(pb, &err);
+  assert_non_null(fa), assert_non_null(fb);
+  const loom_st_tensor *ta = loom_st_find(fa, "text.lstm.weight_hh_l0"), *tb = loom_st_find(fb, "text.lstm.weight_hh_l0");
+  assert_non_null(ta), assert_non_null(tb);
+  assert_true(memcmp(ta->data, tb->data, ta->end - ta->begin) != 0);
+  loom_st_close(fa), loom_st_close(fb);
+  tu_rm_rf(a), tu_rm_rf(b);
 }
 
 int main(void) {
@@ -457,6 +482,7 @@ int main(void) {
       cmocka_unit_test(test_frozen_step_allocates_nothing),
       cmocka_unit_test(test_frozen_towers_through_training_and_resume),
       cmocka_unit_test(test_lr_mult),
+      cmocka_unit_test(test_recurrent_dropout),
       cmocka_unit_test(test_freeze_and_lr_mult_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

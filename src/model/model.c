@@ -55,6 +55,9 @@ const loom_cfg_key loom_train_keys[] = {
      "[data] max_len rows, text.transformer.pos_embedding) or none"},
     {"text", "transformer_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "encoder = transformer: dropout after attention, inside and after the feed-forward (training only)"},
+    {"text", "recurrent_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
+     "encoder = lstm: Keras' LSTM(recurrent_dropout): a mask on h_{t-1} in the recurrence, drawn once per sequence "
+     "and kept across its steps (training only)"},
     {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
     {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
@@ -244,6 +247,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"image.dropout", "image.enabled=true and image.encoder=conv and image.dense=", "with image.dense empty: conv dropout follows each dense layer and there are none; remove it or set image.dense"},
     {"image.activation", "image.enabled=true and image.encoder=rows and image.dense=", "with image.encoder = rows and image.dense empty: nothing is activated; remove it or set image.dense"},
     /* [text] */
+    {"text.recurrent_dropout", "text.enabled=true and text.encoder=gru|cnn|transformer",
+     "unless text.encoder = lstm (the GRU, TextCNN and Transformer encoders have no recurrent-state dropout); remove it or set text.encoder = lstm"},
     {"text.activation", "text.enabled=true and text.dense=", "with text.dense empty: there are no dense layers to activate; remove it or set text.dense"},
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
@@ -463,7 +468,8 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
       h = loom_layer_gru(g, name, x, lens, &go, b->rng); // (B·G, D) or (B·G, T, D)
     } else {
       loom_lstm_opts lo = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
-                           .dropout = p, .init = b->style};
+                           .dropout = p, .recurrent_dropout = (float)loom_config_float(c, "text", "recurrent_dropout"),
+                           .init = b->style};
       h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
     }
     D = (bi ? 2 : 1) * H;

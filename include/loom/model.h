@@ -86,6 +86,7 @@ typedef struct loom_model {
   float *h_aux;                    /* (cap, Lh) or (cap) for hist_aux */
   int32_t *labels, *cat_ids, *items, *toks, *lens;
   int32_t cat_offset[LOOM_DATA_MAX_FEATURES];
+  bool ids_frozen; /* interaction.freeze: loom_model_fill_unknown leaves the ID tables as they are */
   float pos_weight_value;
   /* pointwise models: the outputs of the item-only towers (text, image) of a full model, or, in a head
    * model (loom_model_build_head), the inputs that replace them; NULL for the other towers */

@@ -56,6 +56,9 @@ const loom_cfg_key loom_train_keys[] = {
      "[data] max_len rows, text.transformer.pos_embedding) or none"},
     {"text", "transformer_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "encoder = transformer: dropout after attention, inside and after the feed-forward (training only)"},
+    {"text", "recurrent_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
+     "encoder = lstm: Keras' LSTM(recurrent_dropout): a mask on h_{t-1} in the recurrence, drawn once per sequence "
+     "and kept across its steps (training only)"},
     {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
     {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
@@ -74,6 +77,8 @@ const loom_cfg_key loom_train_keys[] = {
      "binary/multiclass with [data] query_col: the query tower applies the item text tower's own layers "
      "(text.embedding, text.lstm, text.dense*) to the query; false: a tower of the same shape with its own "
      "parameters (query.*)"},
+    {"text", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000,
+     "learning rate of the text tower's parameters (text.*, query.*) = lr_mult x train.lr (0: no step, moments still kept)"},
     /* [image] */
     {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
     {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
@@ -100,6 +105,9 @@ const loom_cfg_key loom_train_keys[] = {
      "units of dense layers over each precomputed vector (item_vectors.dense<i>, user_vectors.dense<i>; empty: the vector as it is)"},
     {"vectors", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of those dense layers"},
     {"vectors", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each of those dense layers (training only)"},
+    {"image", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every parameter of the image tower (image.*) gets no update and no optimiser state"},
+    {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr"},
     /* [interaction] */
     {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
     {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
@@ -113,6 +121,10 @@ const loom_cfg_key loom_train_keys[] = {
     {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
     {"interaction", "embedding_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "dropout on the user, item and category embedding vectors (training only; needs an embedding)"},
+    {"interaction", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every parameter of the interaction tower (interaction.*: numeric dense layers, user, item and category "
+     "embeddings, whose unknown rows are then not refilled) gets no update and no optimiser state"},
+    {"interaction", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of interaction.* = lr_mult x train.lr"},
     /* [fusion] */
     {"fusion", "mode", LOOM_CFG_CHOICE, "concat", "concat|sum|mean|weighted|product|gated|fm|dcn|attention", 0, 0,
      "how tower outputs combine: concat; sum|mean|weighted|product|gated of the towers projected to fusion.dim; "
@@ -125,6 +137,10 @@ const loom_cfg_key loom_train_keys[] = {
     {"fusion", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "dense layers after fusion"},
     {"fusion", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"fusion", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
+    {"fusion", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every fusion parameter (fusion.*: projections, cross layers, dense layers; not the head) gets no update "
+     "and no optimiser state"},
+    {"fusion", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of fusion.* = lr_mult x train.lr"},
     /* [task] */
     {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval", 0, 0, "what the head predicts"},
     {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)"},
@@ -186,6 +202,10 @@ const loom_cfg_rule loom_model_rules[] = {
     {"fusion.dense", PAIRWISE, TOWERS_MEET " and no dense layers after it; remove it"},
     {"fusion.activation", PAIRWISE, TOWERS_MEET "; remove it"},
     {"fusion.dropout", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.freeze", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.lr_mult", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"interaction.lr_mult", PAIRWISE, "on a ranking or retrieval model: its ID embeddings belong to the two towers; remove it"},
+    {"interaction.freeze", PAIRWISE, "on a ranking or retrieval model: its ID embeddings belong to the two towers; remove it"},
     {"fusion.dim", POINTWISE " and fusion.mode=concat|dcn",
      "with fusion.mode = concat or dcn: concatenated towers are not projected; remove it, or choose a fusion.mode that projects (sum|mean|weighted|product|gated|fm|attention)"},
     {"fusion.activation", POINTWISE " and fusion.dense=", "with fusion.dense empty: there are no dense layers after fusion; remove it or set fusion.dense"},
@@ -248,6 +268,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"data.item_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
     {"data.user_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
     /* [text] */
+    {"text.recurrent_dropout", "text.enabled=true and text.encoder=gru|cnn|transformer",
+     "unless text.encoder = lstm (the GRU, TextCNN and Transformer encoders have no recurrent-state dropout); remove it or set text.encoder = lstm"},
     {"text.activation", "text.enabled=true and text.dense=", "with text.dense empty: there are no dense layers to activate; remove it or set text.dense"},
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
@@ -475,7 +497,8 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
       h = loom_layer_gru(g, name, x, lens, &go, b->rng); // (B·G, D) or (B·G, T, D)
     } else {
       loom_lstm_opts lo = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
-                           .dropout = p, .init = b->style};
+                           .dropout = p, .recurrent_dropout = (float)loom_config_float(c, "text", "recurrent_dropout"),
+                           .init = b->style};
       h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
     }
     D = (bi ? 2 : 1) * H;
@@ -1235,7 +1258,10 @@ int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B,
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
   if (loom_model_pretrained_check(c, err) < 0) return NULL;
   loom_model *m = build(c, ds, NULL, err);
-  if (m) loom_model_freeze(m, c); /* the vectors themselves are loaded by the trainer, once per run */
+  if (m && loom_model_freeze(m, c, err) < 0) { /* the vectors themselves are loaded by the trainer, once per run */
+    loom_model_free(m);
+    return NULL;
+  }
   return m;
 }
 
@@ -1548,6 +1574,7 @@ static void fill_row_mean(loom_tensor *t, int lo, int hi) {
 
 void loom_model_fill_unknown(loom_model *m) {
   const char *ids[] = {"interaction.user_embedding.weight", "interaction.item_embedding.weight"};
+  if (m->ids_frozen) return; /* interaction.freeze: the tables stay exactly as loaded */
   for (int i = 0; i < 2; i++) {
     loom_tensor *t = loom_graph_find(m->g, ids[i]);
     if (t) fill_row_mean(t, 0, t->shape[0]);

@@ -787,7 +787,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   loom_optim_config oc = loom_optim_defaults(kind);
   oc.weight_decay = (float)loom_config_float(r->cfg, "train", "weight_decay");
   oc.momentum = (float)loom_config_float(r->cfg, "train", "momentum");
-  if (!(r->opt = loom_optim_new(r->m->g, &oc, err))) return -1;
+  if (!(r->opt = loom_optim_new(r->m->g, &oc, err)) || loom_model_set_lr_mult(r->m, r->cfg, r->opt, err) < 0) return -1;
   if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, loom_config_bool(r->cfg, "train", "prefetch"), err)))
     return -1;
   r->epochs = loom_config_int(r->cfg, "train", "epochs");

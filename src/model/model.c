@@ -100,14 +100,14 @@ const loom_cfg_key loom_train_keys[] = {
     {"image", "frame_pooling", LOOM_CFG_CHOICE, "mean", "mean|max|attention|lstm", 0, 0,
      "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order"},
     {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size"},
+    {"image", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every parameter of the image tower (image.*) gets no update and no optimiser state"},
+    {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr"},
     /* [vectors]: the towers over [data] item_vectors / user_vectors (src/model/vectors.c) */
     {"vectors", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536,
      "units of dense layers over each precomputed vector (item_vectors.dense<i>, user_vectors.dense<i>; empty: the vector as it is)"},
     {"vectors", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of those dense layers"},
     {"vectors", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each of those dense layers (training only)"},
-    {"image", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
-     "every parameter of the image tower (image.*) gets no update and no optimiser state"},
-    {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr"},
     /* [interaction] */
     {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
     {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},

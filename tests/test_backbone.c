@@ -9,6 +9,8 @@
 
 #include "loom/backbone.h"
 #include "loom/safetensors.h"
+#include "loom/sha256.h"
+#include "loom/trainer.h"
 #include "testutil.h"
 
 static uint32_t fnv1a(const char *s) {
@@ -38,7 +40,7 @@ static float value(const char *name, int ndim, const int *shape, size_t i) {
   return ends(name, ".weight") ? 1.0f + 0.25f * r : 0.1f * r;
 }
 
-typedef enum { W_OK, W_DROP, W_EXTRA, W_SHAPE, W_DTYPE } fault;
+typedef enum { SPOIL_NONE, SPOIL_DROP, SPOIL_EXTRA, SPOIL_SHAPE, SPOIL_DTYPE } fault;
 
 /* Writes the deterministic state_dict of arch to path; `fault` spoils tensor number `which`. */
 static void write_weights(loom_backbone_arch a, const char *path, fault f, int which) {
@@ -51,18 +53,18 @@ static void write_weights(loom_backbone_arch a, const char *path, fault f, int w
   static const int64_t zero = 0;
   for (int t = 0; t < n; t++) {
     loom_backbone_tensor(a, t, name, sizeof name, &ndim, shape);
-    if (f == W_DROP && t == which) continue;
+    if (f == SPOIL_DROP && t == which) continue;
     int64_t sh[4];
     size_t numel = 1;
     for (int d = 0; d < ndim; d++) sh[d] = shape[d], numel *= (size_t)shape[d];
-    if (f == W_SHAPE && t == which) sh[0] += 1, numel = numel / (size_t)shape[0] * (size_t)(shape[0] + 1);
+    if (f == SPOIL_SHAPE && t == which) sh[0] += 1, numel = numel / (size_t)shape[0] * (size_t)(shape[0] + 1);
     if (ends(name, "num_batches_tracked")) {
       assert_int_equal(loom_st_writer_add(w, name, LOOM_ST_I64, 0, sh, &zero, &err), 0);
       continue;
     }
     float *v = malloc(numel * sizeof *v);
     for (size_t i = 0; i < numel; i++) v[i] = value(name, ndim, shape, i);
-    if (f == W_DTYPE && t == which) {
+    if (f == SPOIL_DTYPE && t == which) {
       assert_int_equal(loom_st_writer_add(w, name, LOOM_ST_I32, ndim, sh, v, &err), 0);
     } else {
       assert_int_equal(loom_st_writer_add(w, name, LOOM_ST_F32, ndim, sh, v, &err), 0);
@@ -74,7 +76,7 @@ static void write_weights(loom_backbone_arch a, const char *path, fault f, int w
   /* the classifier is ignored (a small stand-in: the real one is 4096 x 25088 for vgg) */
   assert_int_equal(loom_st_writer_add(w, resnet ? "fc.bias" : "classifier.6.bias", LOOM_ST_F32, 1, (int64_t[]){4}, fc,
                                       &err), 0);
-  if (f == W_EXTRA) assert_int_equal(loom_st_writer_add(w, "layer9.0.conv1.weight", LOOM_ST_F32, 1, (int64_t[]){4}, fc,
+  if (f == SPOIL_EXTRA) assert_int_equal(loom_st_writer_add(w, "layer9.0.conv1.weight", LOOM_ST_F32, 1, (int64_t[]){4}, fc,
                                                         &err), 0);
   assert_int_equal(loom_st_write(w, path, &err), 0);
   loom_st_writer_free(w);
@@ -86,7 +88,7 @@ static void check_arch(loom_backbone_arch a, const tu_fixture *fx) {
   const char *arch = loom_backbone_name(a);
   char key[64], path[512];
   snprintf(path, sizeof path, "%s", tu_tmp(arch));
-  write_weights(a, path, W_OK, 0);
+  write_weights(a, path, SPOIL_NONE, 0);
   size_t n;
   int ndim, shape[8];
   snprintf(key, sizeof key, "%s.n_tensors", arch);
@@ -154,13 +156,13 @@ static void expect_error(loom_backbone_arch a, fault f, int which, const char *n
 static void test_bad_weights_named(void **state) {
   (void)state;
   /* resnet18's tensors: 0 conv1.weight, 1..5 bn1.*, 6 layer1.0.conv1.weight */
-  expect_error(LOOM_BACKBONE_RESNET18, W_DROP, 6, "missing: layer1.0.conv1.weight", NULL);
-  expect_error(LOOM_BACKBONE_RESNET18, W_EXTRA, 0, "unexpected: layer9.0.conv1.weight", NULL);
-  expect_error(LOOM_BACKBONE_RESNET18, W_SHAPE, 0, "conv1.weight is F32 (65, 3, 7, 7), want F32 (64, 3, 7, 7)", NULL);
-  expect_error(LOOM_BACKBONE_VGG11, W_DTYPE, 1, "features.0.bias is I32 (64), want F32 (64)", NULL);
+  expect_error(LOOM_BACKBONE_RESNET18, SPOIL_DROP, 6, "missing: layer1.0.conv1.weight", NULL);
+  expect_error(LOOM_BACKBONE_RESNET18, SPOIL_EXTRA, 0, "unexpected: layer9.0.conv1.weight", NULL);
+  expect_error(LOOM_BACKBONE_RESNET18, SPOIL_SHAPE, 0, "conv1.weight is F32 (65, 3, 7, 7), want F32 (64, 3, 7, 7)", NULL);
+  expect_error(LOOM_BACKBONE_VGG11, SPOIL_DTYPE, 1, "features.0.bias is I32 (64), want F32 (64)", NULL);
   /* a resnet18 file given as resnet34: the blocks resnet34 has beyond resnet18 are missing */
   const char *path = tu_tmp("r18.safetensors");
-  write_weights(LOOM_BACKBONE_RESNET18, path, W_OK, 0);
+  write_weights(LOOM_BACKBONE_RESNET18, path, SPOIL_NONE, 0);
   loom_graph *g = loom_graph_new();
   loom_tensor *x = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 32, 32});
   loom_backbone_build(g, LOOM_BACKBONE_RESNET34, "bb.", false, x);
@@ -172,7 +174,7 @@ static void test_bad_weights_named(void **state) {
   loom_graph_free(g);
   remove(path);
   /* num_batches_tracked may be absent: resnet18 tensor 5 is bn1.num_batches_tracked */
-  write_weights(LOOM_BACKBONE_RESNET18, path, W_DROP, 5);
+  write_weights(LOOM_BACKBONE_RESNET18, path, SPOIL_DROP, 5);
   g = loom_graph_new();
   x = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 32, 32});
   loom_backbone_build(g, LOOM_BACKBONE_RESNET18, "bb.", true, x);
@@ -181,10 +183,80 @@ static void test_bad_weights_named(void **state) {
   remove(path);
 }
 
+/* A multiclass model on the committed sample's items whose image tower is a frozen resnet18 from a
+ * weights file: it trains, the checkpoint's config records the file's SHA-256, the backbone parameters
+ * stay as loaded (BN-folded), and a resume needs no weights file; no image.weights is an error naming it. */
+static const char *write_config(const char *weights) {
+  static char path[600];
+  snprintf(path, sizeof path, "%s", tu_tmp("bb.ini"));
+  char items[600], root[600];
+  snprintf(items, sizeof items, "%s", tu_src_path("datasets/fashion-shop-sample/items.csv"));
+  snprintf(root, sizeof root, "%s", tu_src_path("datasets/fashion-shop-sample"));
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f, "[data]\ninteractions = %s\nimage_root = %s\nuser_col =\nitem_col =\ntimestamp_col =\n"
+             "label_col = category\nlabel_type = class\nimage_col = image\nsplit = random\nsplit_ratio = 0.7, 0.3, 0\n"
+             "image_size = 32x32\nbatch_size = 16\nseed = 1\n[text]\nenabled = false\n"
+             "[image]\nbackbone = resnet18\n%s%s%sdense = 16\n[interaction]\nenabled = false\n[fusion]\ndense =\n"
+             "[task]\nkind = multiclass\n[train]\nepochs = 1\nmax_steps = 3\nlr = 0.003\n",
+          items, root, weights ? "weights = " : "", weights ? weights : "", weights ? "\n" : "");
+  fclose(f);
+  return path;
+}
+
+static void test_train_frozen_resnet18(void **state) {
+  (void)state;
+  char weights[600], out[600], ckpt[700];
+  snprintf(weights, sizeof weights, "%s", tu_tmp("r18.safetensors"));
+  snprintf(out, sizeof out, "%s", tu_tmp("run"));
+  write_weights(LOOM_BACKBONE_RESNET18, weights, SPOIL_NONE, 0);
+  char outset[700];
+  snprintf(outset, sizeof outset, "train.out=%s", out);
+  const char *sets[] = {outset};
+  loom_train_opts o = {.config_path = write_config(NULL), .sets = sets, .n_sets = 1};
+  loom_train_result r;
+  loom_error err;
+  assert_int_equal(loom_train(&o, &r, &err), -1);
+  printf("%s\n", err.msg);
+  assert_non_null(strstr(err.msg, "image.weights"));
+  tu_rm_rf(out);
+  o.config_path = write_config(weights);
+  if (loom_train(&o, &r, &err) < 0) fail_msg("%s", err.msg);
+  assert_int_equal(r.steps, 3);
+  snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out);
+  loom_st_file *f = loom_st_open(ckpt, &err);
+  assert_non_null(f);
+  char hex[65];
+  assert_int_equal(loom_sha256_file(weights, hex, &err), 0);
+  assert_non_null(strstr(loom_st_meta(f, "loom.config"), hex));
+  /* the frozen tower holds the folded weights as loaded: rebuild them and compare bit for bit */
+  loom_graph *g = loom_graph_new();
+  loom_tensor *x = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, 3, 32, 32});
+  loom_backbone_build(g, LOOM_BACKBONE_RESNET18, "image.backbone.", true, x);
+  assert_int_equal(loom_backbone_load(g, LOOM_BACKBONE_RESNET18, "image.backbone.", true, weights, NULL, &err), 0);
+  for (int i = 0; i < loom_graph_n_param_tensors(g); i++) {
+    const loom_tensor *t = loom_graph_param_tensor(g, i);
+    const size_t n = loom_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    assert_int_equal(loom_st_read_f32(f, t->name, v, n, &err), 0);
+    assert_memory_equal(v, t->data, n * sizeof *v);
+    free(v);
+  }
+  loom_graph_free(g);
+  loom_st_close(f);
+  remove(weights); /* a resume reads the weights from the checkpoint */
+  const char *more[] = {"train.max_steps=5"};
+  loom_train_opts ro = {.resume_dir = out, .sets = more, .n_sets = 1};
+  if (loom_train(&ro, &r, &err) < 0) fail_msg("%s", err.msg);
+  assert_int_equal(r.steps, 5);
+  tu_rm_rf(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parity),
       cmocka_unit_test(test_bad_weights_named),
+      cmocka_unit_test(test_train_frozen_resnet18),
   };
   return cmocka_run_group_tests_name("backbone", tests, NULL, NULL);
 }

@@ -53,3 +53,19 @@ int loom_backbone_tensor(loom_backbone_arch a, int i, char *name, int name_size,
 }
 #endif
 #endif
+
+/* ---- in a loom model: [image] backbone, weights, weights_sha256, freeze (src/model/backbone_model.c) ---- */
+#include "loom/config.h"
+
+/* image.backbone != none: [data] channels, image_size, image_mean and image_std not set in the config get
+ * torchvision's ImageNet values (3, 224x224, 0.485,0.456,0.406, 0.229,0.224,0.225); image.encoder = rows
+ * fails (the backbone replaces the encoder). Call
+ * after the config is loaded, before the [data] schema is used. */
+int loom_model_backbone_config(loom_config *c, loom_error *err);
+/* The tower on images x (N, 3, H, W) -> (N, 512) under "image.backbone." (BN folded when image.freeze),
+ * frozen when image.freeze. */
+loom_tensor *loom_model_backbone_tower(loom_graph *g, const loom_config *c, loom_tensor *x);
+/* A new run: image.weights (made absolute) read into g's tower, its SHA-256 checked against
+ * image.weights_sha256 when set by hand and recorded there (so every checkpoint's config names the file);
+ * the checkpoint then holds the weights themselves. *note gets a line for the log. */
+int loom_model_backbone_load(loom_graph *g, loom_config *c, char *note, size_t note_size, loom_error *err);

@@ -21,6 +21,7 @@
 #include "loom/model.h"
 #include "loom/norm.h"
 #include "loom/pretrained.h"
+#include "loom/backbone.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
 #include "loom/transformer.h"
@@ -81,6 +82,12 @@ const loom_cfg_key loom_train_keys[] = {
      "learning rate of the text tower's parameters (text.*, query.*) = lr_mult x train.lr (0: no step, moments still kept)"},
     /* [image] */
     {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
+    {"image", "backbone", LOOM_CFG_CHOICE, "none", "none|resnet18|resnet34|vgg11|vgg16", 0, 0,
+     "torchvision feature extractor as the image encoder (512-d pooled features; loom/backbone.h), weights from image.weights"},
+    {"image", "weights", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "backbone: safetensors file of torchvision's state_dict (read by a new run; the checkpoint then holds the weights)"},
+    {"image", "weights_sha256", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "SHA-256 of image.weights: loom-train records it; set by hand, the file must match it"},
     {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
      "conv: the conv blocks below; rows: an LSTM reads the H image rows as steps of C*W features"},
     {"image", "filters", LOOM_CFG_INT_LIST, "16,32", NULL, 1, 4096, "filters of each conv block"},
@@ -101,7 +108,8 @@ const loom_cfg_key loom_train_keys[] = {
      "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order"},
     {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size"},
     {"image", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
-     "every parameter of the image tower (image.*) gets no update and no optimiser state"},
+     "every parameter of the image tower (image.*) gets no update and no optimiser state; with image.backbone also "
+     "BatchNorm in eval mode folded into the convs (false: a backbone fine-tunes, BatchNorm2d in train mode)"},
     {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr"},
     /* [vectors]: the towers over [data] item_vectors / user_vectors (src/model/vectors.c) */
     {"vectors", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536,
@@ -267,6 +275,15 @@ const loom_cfg_rule loom_model_rules[] = {
     {"vectors.dropout", "vectors.dense=", "with vectors.dense empty: dropout follows each dense layer and there are none; remove it or set vectors.dense"},
     {"data.item_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
     {"data.user_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
+    {"image.filters", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.kernel", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.stride", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.padding", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.pool", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.pool_type", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.batchnorm", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.weights", "image.backbone=none", "without image.backbone; remove it or set image.backbone"},
+    {"image.weights_sha256", "image.backbone=none", "without image.backbone; remove it or set image.backbone"},
     /* [text] */
     {"text.recurrent_dropout", "text.enabled=true and text.encoder=gru|cnn|transformer",
      "unless text.encoder = lstm (the GRU, TextCNN and Transformer encoders have no recurrent-state dropout); remove it or set text.encoder = lstm"},
@@ -595,6 +612,21 @@ static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, 
 static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c, int *dim, loom_error *err) {
   if (!strcmp(loom_config_str(c, "image", "encoder"), "rows")) return image_rows(b, m, c, dim);
   loom_graph *g = b->g;
+  if (strcmp(loom_config_str(c, "image", "backbone"), "none") != 0) { /* a torchvision tower (backbone_model.c) */
+    long u[LIST_MAX];
+    int n = loom_config_ints(c, "image", "dense", u, LIST_MAX);
+    if (m->C / m->S != 3) {
+      loom_errorf(err, "[data] channels = %d but image.backbone = %s reads RGB images — set channels = 3", m->C / m->S,
+                  loom_config_str(c, "image", "backbone"));
+      return NULL;
+    }
+    m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
+    loom_tensor *x = loom_model_backbone_tower(g, c, loom_reshape(g, m->image, 4, (int[]){-1, 3, m->H, m->W}));
+    *dim = 512;
+    x = dense_stack(b, "image", x, dim, u, n, parse_act(loom_config_str(c, "image", "activation")),
+                    (float)loom_config_float(c, "image", "dropout"));
+    return pool_frames(b, m, c, x, dim);
+  }
   long filters[LIST_MAX], kernel[LIST_MAX], stride[LIST_MAX], pool[LIST_MAX], units[LIST_MAX];
   int nf = loom_config_ints(c, "image", "filters", filters, LIST_MAX);
   int nk = loom_config_ints(c, "image", "kernel", kernel, LIST_MAX);

@@ -25,6 +25,7 @@
 #include "loom/model.h"
 #include "loom/optim.h"
 #include "loom/pretrained.h"
+#include "loom/backbone.h"
 #include "loom/report.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
@@ -761,7 +762,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   for (int i = 0; i < o->n_sets; i++)
     if (loom_config_set_arg(r->cfg, o->sets[i], err) < 0) return -1;
   if (o->resume_dir && loom_config_set(r->cfg, "train", "out", o->resume_dir, "--resume", err) < 0) return -1;
-  if (loom_model_check_config(r->cfg, err) < 0) return -1;
+  if (loom_model_backbone_config(r->cfg, err) < 0 || loom_model_check_config(r->cfg, err) < 0) return -1;
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
   if (train_claim_dir(r, o->resume_dir != NULL, err) < 0) return -1;
@@ -777,7 +778,9 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
       !(r->ds = open_data(r, o->resume_dir != NULL, &wv, err)) ||
       loom_model_check_memory(r->cfg, r->ds, r->dsec.schema.batch_size, err) < 0 ||
-      !(r->m = loom_model_build(r->cfg, r->ds, err)) || (wv.vec && pretrained_load(r, &wv, err) < 0)) {
+      !(r->m = loom_model_build(r->cfg, r->ds, err)) || (wv.vec && pretrained_load(r, &wv, err) < 0) ||
+      (!o->resume_dir && loom_model_backbone_load(r->m->g, r->cfg, r->pretrained_note + strlen(r->pretrained_note),
+                                                  sizeof r->pretrained_note - strlen(r->pretrained_note), err) < 0)) {
     loom_wordvec_free(&wv);
     return -1;
   }

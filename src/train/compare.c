@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "loom/alloc.h"
 #include "loom/file.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "loom/alloc.h"
 #include "loom/atomic.h"

@@ -15,7 +15,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: loom-serve CKPT [--port 8080] [--bind 127.0.0.1] [--threads N] [--max-batch 16]\n"
           "                       [--max-wait-us 200] [--follow RUN_DIR] [--timeout 10] [--max-conns 256]\n"
-          "                       [--max-body BYTES] [--quiet]\n"
+          "                       [--max-body BYTES] [--items ITEMS.csv] [--quiet]\n"
           "       loom-serve --help | --version\n"
           "\n"
           "Serves the checkpoint CKPT (written by loom-train) over HTTP/1.1 + JSON:\n"
@@ -31,6 +31,7 @@ static void usage(FILE *f) {
           "  --timeout S      close a connection idle for S seconds (default 10)\n"
           "  --max-conns N    concurrent connections (default 256)\n"
           "  --max-body N     bytes of a request body (default 1048576)\n"
+          "  --items FILE     the catalogue to serve (default: the checkpoint's items table)\n"
           "  --quiet          no log lines\n"
           "\n"
           "SIGHUP reloads CKPT (or the last checkpoint reloaded); SIGINT / SIGTERM stop.\n"
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
       {"threads", required_argument, 0, 't'},     {"max-batch", required_argument, 0, OPT_BATCH},
       {"max-wait-us", required_argument, 0, OPT_WAIT}, {"follow", required_argument, 0, 'f'},
       {"timeout", required_argument, 0, 'T'},     {"max-conns", required_argument, 0, OPT_CONNS},
-      {"max-body", required_argument, 0, OPT_BODY}, {"quiet", no_argument, 0, 'q'},
+      {"max-body", required_argument, 0, OPT_BODY}, {"quiet", no_argument, 0, 'q'}, {"items", required_argument, 0, 'i'},
       {"help", no_argument, 0, 'h'},              {"version", no_argument, 0, OPT_VERSION},
       {0, 0, 0, 0}};
   loom_server_opts o = {.port = 8080, .max_wait_us = -1};
@@ -93,6 +94,7 @@ int main(int argc, char **argv) {
       o.limits.max_body = (size_t)x;
       break;
     case 'q': o.quiet = true; break;
+    case 'i': o.items = optarg; break;
     case ':': return usage_error("%s needs a value", flag);
     default: return usage_error("unknown option '%s'", optopt ? (char[]){'-', (char)optopt, 0} : flag);
     }
@@ -107,6 +109,9 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  /* The workers are the parallelism: with more than one, each runs its requests on one thread (no
+   * OpenMP team per worker fighting over the cores) unless LOOM_NUM_THREADS says otherwise. */
+  if (o.threads != 1 && !getenv("LOOM_NUM_THREADS")) loom_set_num_threads(1);
   loom_error err = {""};
   loom_server *srv = loom_server_start(&o, &err);
   if (!srv) {

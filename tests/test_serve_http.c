@@ -366,14 +366,30 @@ static void test_hostile(void **state) {
   (void)state;
   loom_server *srv = start(rankA, 2, 1, NULL);
   int port = loom_server_port(srv);
-  /* oversize body: 413 from Content-Length alone */
-  size_t big = (1u << 20) + 10;
-  char *huge = malloc(big + 1);
-  memset(huge, ' ', big), huge[big] = '\0';
-  huge[0] = '{', huge[big - 1] = '}';
-  resp r = http(port, "POST", "/v1/rank", huge);
+  /* oversize body: 413 from Content-Length alone, before any of the body is read */
+  int fd = dial(port);
+  const char *big = "POST /v1/rank HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n";
+  assert_int_equal(send_all(fd, big, strlen(big)), 0);
+  resp r = read_reply(fd);
+  close(fd);
   assert_int_equal(r.status, 413);
-  free(r.body), free(huge);
+  assert_non_null(strstr(r.body, "limit of 1048576"));
+  free(r.body);
+  /* and a chunked body (no Content-Length) that grows past the cap while it is read */
+  fd = dial(port);
+  const char *chunked = "POST /v1/rank HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  assert_int_equal(send_all(fd, chunked, strlen(chunked)), 0);
+  char *chunk = malloc(70000);
+  int hl = sprintf(chunk, "%x\r\n", 65536);
+  memset(chunk + hl, ' ', 65536);
+  memcpy(chunk + hl + 65536, "\r\n", 2);
+  for (int i = 0; i < 17; i++) assert_int_equal(send_all(fd, chunk, (size_t)hl + 65538), 0);
+  send_all(fd, "0\r\n\r\n", 5);
+  free(chunk);
+  r = read_reply(fd);
+  close(fd);
+  assert_int_equal(r.status, 413);
+  free(r.body);
   char deep[400] = "{\"user\":";
   for (int i = 0; i < 100; i++) strcat(deep, "[");
   expect_400(port, "/v1/rank", deep, "nested deeper");
@@ -403,7 +419,7 @@ static void test_hostile(void **state) {
   double waited = (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_usec - t0.tv_usec);
   if (waited > 10) fail_msg("stalled connections held for %.1f s; the timeout is 1 s", waited);
   /* garbage that is not HTTP at all */
-  int fd = dial(port);
+  fd = dial(port);
   send_all(fd, "\x16\x03\x01\x02\x00garbage\r\n\r\n", 16);
   r = read_reply(fd);
   close(fd);

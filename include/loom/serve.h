@@ -74,6 +74,7 @@ typedef struct loom_server loom_server;
 
 typedef struct loom_server_opts {
   const char *checkpoint; /* the model to serve (a loom-train checkpoint) */
+  const char *items;      /* the catalogue (items table CSV) to serve; NULL: the checkpoint's own */
   const char *bind;       /* address to listen on; NULL: 127.0.0.1 (loopback) */
   int port;               /* 0: a free port chosen by the kernel (read it with loom_server_port) */
   int threads;            /* inference workers (each with its own session per model); 0: the CPUs usable */

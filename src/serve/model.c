@@ -167,7 +167,7 @@ static char *model_doc(serve_model *sm, loom_error *err) {
   return s;
 }
 
-serve_model *serve_model_load(const char *path, int n, uint64_t version, loom_error *err) {
+serve_model *serve_model_load(const char *path, const char *items, int n, uint64_t version, loom_error *err) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   serve_model *sm = loom_calloc(1, sizeof *sm);
@@ -179,7 +179,7 @@ serve_model *serve_model_load(const char *path, int n, uint64_t version, loom_er
   if (!(sm->sess = loom_calloc((size_t)n, sizeof *sm->sess))) goto oom;
   if (loom_sha256_file(path, sm->sha, err) < 0) goto fail;
   /* Session 0 computes the item vectors and writes the item cache; the others read it (cache hits). */
-  loom_infer_opts o = {.item_cache = true};
+  loom_infer_opts o = {.items = items, .item_cache = true};
   for (int i = 0; i < n; i++) {
     if (!(sm->sess[i] = loom_infer_open(path, &o, err))) goto fail;
     if (warm(sm, sm->sess[i], err) < 0) goto fail;

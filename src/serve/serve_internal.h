@@ -42,7 +42,7 @@ typedef struct serve_model {
   char *doc;        /* the /v1/model body */
 } serve_model;
 
-serve_model *serve_model_load(const char *path, int n, uint64_t version, loom_error *err);
+serve_model *serve_model_load(const char *path, const char *items, int n, uint64_t version, loom_error *err);
 void serve_model_free(serve_model *sm);
 void serve_model_unref(serve_model *sm);
 

@@ -20,6 +20,9 @@
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "loom/alloc.h"
 #include "loom/cpu.h"
@@ -115,6 +118,11 @@ static void *worker(void *p) {
   loom_server *srv = a->srv;
   int id = a->id, cap = srv->o.max_batch;
   loom_free(a);
+#if defined(__x86_64__) || defined(__i386__)
+  /* denormals flushed as on every thread of loom's runtime (runtime.c), so a worker's answers are the
+   * bits an in-process call gives */
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
   job **batch = loom_malloc(sizeof *batch * (size_t)cap);
   if (!batch) abort(); /* at start: nothing to serve with */
   for (;;) {
@@ -180,7 +188,7 @@ static int do_reload(loom_server *srv, const char *path, loom_error *err) {
   char want[4096];
   snprintf(want, sizeof want, "%s", path ? path : old->path);
   uint64_t v = srv->next_version;
-  serve_model *sm = serve_model_load(want, srv->n_workers, v, err);
+  serve_model *sm = serve_model_load(want, srv->o.items, srv->n_workers, v, err);
   int rc = 0;
   if (!sm) {
     rc = -1;
@@ -545,7 +553,7 @@ loom_server *loom_server_start(const loom_server_opts *o, loom_error *err) {
     srv->tmpdir[0] = '\0';
     goto fail;
   }
-  if (!(srv->model = serve_model_load(o->checkpoint, srv->n_workers, 1, err))) goto fail;
+  if (!(srv->model = serve_model_load(o->checkpoint, o->items, srv->n_workers, 1, err))) goto fail;
   atomic_store(&srv->version, 1);
   srv->next_version = 2;
   struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};

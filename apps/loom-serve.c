@@ -14,7 +14,7 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: loom-serve CKPT [--port 8080] [--bind 127.0.0.1] [--threads N] [--max-batch 16]\n"
-          "                       [--max-wait-us 200] [--follow RUN_DIR] [--timeout 10] [--max-conns 256]\n"
+          "                       [--max-wait-us 0] [--follow RUN_DIR] [--timeout 10] [--max-conns 256]\n"
           "                       [--max-body BYTES] [--items ITEMS.csv] [--quiet]\n"
           "       loom-serve --help | --version\n"
           "\n"
@@ -26,7 +26,7 @@ static void usage(FILE *f) {
           "  --bind ADDR      address to listen on (default 127.0.0.1: this machine only)\n"
           "  --threads N      inference workers, each with its own session (default: the CPUs usable)\n"
           "  --max-batch N    requests a worker takes from the queue at once (default 16)\n"
-          "  --max-wait-us N  how long a worker waits for a batch to fill (default 200; 0: never)\n"
+          "  --max-wait-us N  how long a worker waits for a batch to fill (default 0: never)\n"
           "  --follow DIR     reload when DIR/best.safetensors changes (a training run's directory)\n"
           "  --timeout S      close a connection idle for S seconds (default 10)\n"
           "  --max-conns N    concurrent connections (default 256)\n"

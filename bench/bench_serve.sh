@@ -6,6 +6,8 @@
 #   in-process loom_infer_rank's p50 on the same checkpoint and catalogue (bench_serve_inproc), for the
 #   HTTP + JSON overhead; and a hot swap every second under 16 connections: the failed-request count.
 #   bench/bench_serve.sh [BUILD_DIR] [SECONDS per run, default 10]
+# Environment: MODELS ("rank click"), CATALOGUES ("3k 100k"), SWAP (1: the hot-swap run), SERVE_FLAGS
+# (extra loom-serve flags, e.g. "--max-wait-us 200 --threads 2").
 # Not a test: prints the numbers and the machine's load average while measuring. Run from the source tree.
 set -euo pipefail
 build=${1:-build}; secs=${2:-10}
@@ -20,16 +22,18 @@ S=$src/datasets/fashion-shop-sample
 data=(--set data.interactions=$S/interactions.csv --set data.items=$S/items.csv --set data.users=$S/users.csv --set data.image_root=$S)
 "$bin/loom-train" "$src/configs/fashion-shop-ranking.ini" "${data[@]}" --set train.epochs=1 --set train.max_steps=40 \
   --set train.prefetch=false --set train.out="$tmp/rank" >/dev/null 2>&1
-"$bin/loom-train" "$src/configs/fashion-shop-click.ini" "${data[@]}" --set train.epochs=1 --set train.max_steps=40 \
+[[ "${MODELS:-rank click}" == *click* ]] && "$bin/loom-train" "$src/configs/fashion-shop-click.ini" "${data[@]}" --set train.epochs=1 --set train.max_steps=40 \
   --set train.prefetch=false --set train.out="$tmp/click" >/dev/null 2>&1
 catalogue() { # N OUT: the sample's items, then copies keyed x<i> (image paths made absolute)
   awk -F, -v N="$1" 'NR==1{print;next} {r[++n]=$0} END{for(i=0;i<N;i++){l=r[i%n+1]; if(i>=n){sub(/^[^,]*/,"x" i,l)} print l}}' "$S/items.csv" > "$2"
 }
-catalogue 3000 "$tmp/items3k.csv"; catalogue 100000 "$tmp/items100k.csv"
+catalogue 3000 "$tmp/items3k.csv"
+[[ "${CATALOGUES:-3k 100k}" == *100k* ]] && catalogue 100000 "$tmp/items100k.csv"
 # the image column is relative to the checkpoint's image_root (the sample), so the copies find their photos
 start() { # CKPT ITEMS [flags...]
   local ck=$1 items=$2; shift 2
-  "$bin/loom-serve" "$ck" --items "$items" --port 0 --quiet "$@" > "$tmp/port" &
+  # shellcheck disable=SC2086
+  "$bin/loom-serve" "$ck" --items "$items" --port 0 --quiet ${SERVE_FLAGS:-} "$@" > "$tmp/port" &
   srv=$!
   for _ in $(seq 1 600); do grep -q 'listening on port' "$tmp/port" 2>/dev/null && break; sleep 0.5; done
   port=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$tmp/port")
@@ -42,8 +46,9 @@ run() { # label connections
   echo "  $c connections: ${line#RESULT } (load $(cut -d' ' -f1 /proc/loadavg))"
 }
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for model in rank click; do
-  for cat in 3k 100k; do
+echo "loom-serve flags: ${SERVE_FLAGS:-(defaults)}"
+for model in ${MODELS:-rank click}; do
+  for cat in ${CATALOGUES:-3k 100k}; do
     [[ $model == click && $cat == 100k ]] && continue # the click model scores every pair: ~N/3000 x slower
     echo "$model model, catalogue $cat items:"
     "$bin/bench_serve_inproc" "$tmp/$model/best.safetensors" "$tmp/items$cat.csv" | sed 's/^/  /'
@@ -52,6 +57,7 @@ for model in rank click; do
     stop
   done
 done
+[[ "${SWAP:-1}" == 1 ]] || exit 0
 echo "hot swap under load (ranking model, 3k items, 16 connections, a reload every second for ${secs} s):"
 start "$tmp/rank/best.safetensors" "$tmp/items3k.csv"
 ( for _ in $(seq 1 "$secs"); do sleep 1; curl -s -XPOST "http://127.0.0.1:$port/v1/admin/reload" >/dev/null; done ) &

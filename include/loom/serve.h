@@ -79,7 +79,7 @@ typedef struct loom_server_opts {
   int port;               /* 0: a free port chosen by the kernel (read it with loom_server_port) */
   int threads;            /* inference workers (each with its own session per model); 0: the CPUs usable */
   int max_batch;          /* requests a worker takes from the queue at once; 0: 16 */
-  int max_wait_us;        /* how long a worker holding fewer than max_batch waits for more; 0: none; -1: 200 */
+  int max_wait_us;        /* how long a worker holding fewer than max_batch waits for more; 0 or -1: never */
   const char *follow;     /* a run directory: reload when its best.safetensors changes; NULL: off */
   int follow_ms;          /* how often to look; 0: 1000 */
   int conn_timeout_s;     /* idle seconds before a connection is closed (slow clients); 0: 10 */

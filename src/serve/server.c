@@ -533,7 +533,7 @@ loom_server *loom_server_start(const loom_server_opts *o, loom_error *err) {
   if (srv->o.threads <= 0) srv->o.threads = loom_cpu_available();
   if (srv->o.threads <= 0) srv->o.threads = 1;
   if (srv->o.max_batch <= 0) srv->o.max_batch = 16;
-  if (srv->o.max_wait_us < 0) srv->o.max_wait_us = 200;
+  if (srv->o.max_wait_us < 0) srv->o.max_wait_us = 0; /* see docs/serving.md: waiting adds latency and, with no fused compute, buys nothing */
   if (srv->o.follow_ms <= 0) srv->o.follow_ms = 1000;
   if (srv->o.conn_timeout_s <= 0) srv->o.conn_timeout_s = 10;
   if (srv->o.max_conns <= 0) srv->o.max_conns = 256;

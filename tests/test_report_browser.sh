@@ -4,17 +4,9 @@
 # must hold the charts (one per metric family, ROC and precision-recall for a binary task), the
 # validations table and the config, and it must render a screenshot (kept as $SHOTS/*.png when SHOTS
 # is set, for a look by eye). Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
+source "$2/tests/testlib.sh" "$@"
 command -v chromium > /dev/null || fail "chromium is not installed — run scripts/install-deps.sh"
-SMALL=(--set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 --set text.dense=8
-       --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16 --quiet
-       --set train.max_steps=60 --set train.eval_every=20)
+SMALL+=(--set train.max_steps=60 --set train.eval_every=20)
 "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --sweep train.lr=0.002,0.01 --set train.out="$TMP/sw" \
   > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "training"; }
 

@@ -32,6 +32,8 @@ typedef struct loom_train_opts {
   const char *resume_dir;            /* continue the run in this directory from last.safetensors */
   volatile sig_atomic_t *stop;       /* set (e.g. by SIGINT): finish the step, checkpoint, return */
   FILE *progress;                    /* progress output (NULL: none); a bar when it is a terminal */
+  bool json;                         /* progress as JSON lines instead: one event object per line, "event" =
+                                      * start | step | eval | warning | interrupted | done (docs/training.md) */
 } loom_train_opts;
 
 #define LOOM_TRAIN_MAX_METRICS 48

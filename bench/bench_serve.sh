@@ -7,7 +7,9 @@
 #   HTTP + JSON overhead; and a hot swap every second under 16 connections: the failed-request count.
 #   bench/bench_serve.sh [BUILD_DIR] [SECONDS per run, default 10]
 # Environment: MODELS ("rank click"), CATALOGUES ("3k 100k"), SWAP (1: the hot-swap run), SERVE_FLAGS
-# (extra loom-serve flags, e.g. "--max-wait-us 200 --threads 2").
+# (extra loom-serve flags, e.g. "--max-wait-us 200 --threads 2"), CONNS ("1 16 64"), INPROC_REPS (in-process
+# calls: 2000 for the ranking model, a tenth for the click model), RUNS (a folder to keep the trained
+# checkpoints in and reuse on the next call; default: trained afresh in a temporary folder).
 # Not a test: prints the numbers and the machine's load average while measuring. Run from the source tree.
 set -euo pipefail
 build=${1:-build}; secs=${2:-10}
@@ -19,11 +21,14 @@ tmp=$(mktemp -d); srv=
 cleanup() { [[ -n "$srv" ]] && kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 S=$src/datasets/fashion-shop-sample
+runs=${RUNS:-$tmp}; mkdir -p "$runs"
 data=(--set data.interactions=$S/interactions.csv --set data.items=$S/items.csv --set data.users=$S/users.csv --set data.image_root=$S)
-"$bin/loom-train" "$src/configs/fashion-shop-ranking.ini" "${data[@]}" --set train.epochs=1 --set train.max_steps=40 \
-  --set train.prefetch=false --set train.out="$tmp/rank" >/dev/null 2>&1
-[[ "${MODELS:-rank click}" == *click* ]] && "$bin/loom-train" "$src/configs/fashion-shop-click.ini" "${data[@]}" --set train.epochs=1 --set train.max_steps=40 \
-  --set train.prefetch=false --set train.out="$tmp/click" >/dev/null 2>&1
+[[ -f "$runs/rank/best.safetensors" ]] || "$bin/loom-train" "$src/configs/fashion-shop-ranking.ini" "${data[@]}" \
+  --set train.epochs=1 --set train.max_steps=40 --set train.prefetch=false --set train.out="$runs/rank" >/dev/null 2>&1
+if [[ "${MODELS:-rank click}" == *click* && ! -f "$runs/click/best.safetensors" ]]; then
+  "$bin/loom-train" "$src/configs/fashion-shop-click.ini" "${data[@]}" --set train.epochs=1 --set train.max_steps=40 \
+    --set train.prefetch=false --set train.out="$runs/click" >/dev/null 2>&1
+fi
 catalogue() { # N OUT: the sample's items, then copies keyed x<i> (image paths made absolute)
   awk -F, -v N="$1" 'NR==1{print;next} {r[++n]=$0} END{for(i=0;i<N;i++){l=r[i%n+1]; if(i>=n){sub(/^[^,]*/,"x" i,l)} print l}}' "$S/items.csv" > "$2"
 }
@@ -51,15 +56,16 @@ for model in ${MODELS:-rank click}; do
   for cat in ${CATALOGUES:-3k 100k}; do
     [[ $model == click && $cat == 100k ]] && continue # the click model scores every pair: ~N/3000 x slower
     echo "$model model, catalogue $cat items:"
-    "$bin/bench_serve_inproc" "$tmp/$model/best.safetensors" "$tmp/items$cat.csv" | sed 's/^/  /'
-    start "$tmp/$model/best.safetensors" "$tmp/items$cat.csv"
-    for c in 1 16 64; do run "$c"; done
+    reps=${INPROC_REPS:-2000}; [[ $model == click ]] && reps=$(( reps / 10 ))
+    "$bin/bench_serve_inproc" "$runs/$model/best.safetensors" "$tmp/items$cat.csv" "$reps" | sed 's/^/  /'
+    start "$runs/$model/best.safetensors" "$tmp/items$cat.csv"
+    for c in ${CONNS:-1 16 64}; do run "$c"; done
     stop
   done
 done
 [[ "${SWAP:-1}" == 1 ]] || exit 0
 echo "hot swap under load (ranking model, 3k items, 16 connections, a reload every second for ${secs} s):"
-start "$tmp/rank/best.safetensors" "$tmp/items3k.csv"
+start "$runs/rank/best.safetensors" "$tmp/items3k.csv"
 ( for _ in $(seq 1 "$secs"); do sleep 1; curl -s -XPOST "http://127.0.0.1:$port/v1/admin/reload" >/dev/null; done ) &
 swapper=$!
 run 16

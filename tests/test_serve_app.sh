@@ -3,10 +3,10 @@
 # /healthz and /v1/rank (bash's /dev/tcp: no HTTP client needed), reloads on SIGHUP (log line, version
 # 2), refuses bad flags with exit 2, a missing checkpoint with exit 1 naming it, and stops cleanly (exit
 # 0) on SIGTERM. Args: BIN_DIR SRC_DIR.
-set -uo pipefail
-bin="$1"; src="$2"
-tmp=$(mktemp -d); pid=
-trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+source "$2/tests/testlib.sh" "$@"
+set -o pipefail
+bin=$BIN; src=$SRC; tmp=$TMP; pid=
+trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/err" ]] && cat "$tmp/err" >&2; exit 1; }
 S=$src/datasets/fashion-shop-sample
 "$bin/loom-train" "$src/configs/fashion-shop-ranking.ini" --set data.interactions=$S/interactions.csv \

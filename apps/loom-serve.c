@@ -111,6 +111,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   /* The workers are the parallelism: with more than one, each runs its requests on one thread (no
    * OpenMP team per worker fighting over the cores) unless LOOM_NUM_THREADS says otherwise. */
+  loom_runtime_init(); /* first: it sets the thread count from LOOM_NUM_THREADS / the CPUs */
   if (o.threads != 1 && !getenv("LOOM_NUM_THREADS")) loom_set_num_threads(1);
   loom_error err = {""};
   loom_server *srv = loom_server_start(&o, &err);

@@ -1,5 +1,6 @@
 /* bench_serve_inproc — the in-process side of bench/bench_serve.sh: loom_infer_rank (top 10) for the
- * same 200 users the wrk script asks for, on one session with the catalogue warm; p50 / p99 over R calls.
+ * same 200 users the wrk script asks for, on one session and one thread (as a loom-serve worker) with the
+ * catalogue warm; p50 / p99 over R calls.
  * The difference to loom-serve's p50 at 1 connection is what HTTP + JSON (and the queue) add.
  *   bench_serve_inproc CKPT ITEMS.csv [R=2000] */
 #include <stdio.h>
@@ -25,6 +26,8 @@ int main(int argc, char **argv) {
   }
   int R = argc > 3 ? atoi(argv[3]) : 2000;
   if (R < 10) R = 10;
+  loom_runtime_init(); /* first: it sets the thread count from LOOM_NUM_THREADS / the CPUs */
+  loom_set_num_threads(1); /* as a loom-serve worker runs (one compute thread per worker) */
   loom_error err;
   loom_infer_opts o = {.items = argv[2]};
   double t0 = now();

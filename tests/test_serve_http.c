@@ -300,7 +300,7 @@ static void test_endpoints(void **state) {
   const char *fams[] = {"loom_serve_requests_total{endpoint=\"/v1/rank\",status=\"200\"}",
                         "loom_serve_requests_total{endpoint=\"/v1/embed\",status=\"400\"}",
                         "loom_serve_request_seconds_bucket{endpoint=\"/v1/rank\",le=\"+Inf\"}",
-                        "loom_serve_batch_size_count", "loom_serve_item_cache_hits_total 1",
+                        "loom_serve_batch_size_count", "loom_serve_item_cache_hits 1",
                         "loom_serve_non_personalised_total", "loom_serve_model_version 1"};
   for (size_t i = 0; i < sizeof fams / sizeof *fams; i++)
     if (!strstr(r.body, fams[i])) fail_msg("/metrics lacks %s:\n%s", fams[i], r.body);

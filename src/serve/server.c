@@ -370,10 +370,10 @@ static char *metrics_text(loom_server *srv) {
   OUT("loom_serve_batch_size_sum %lu\nloom_serve_batch_size_count %lu\n", atomic_load(&m->batch_sum),
       atomic_load(&m->batches));
   serve_model *sm = model_get(srv);
-  OUT("# HELP loom_serve_item_cache_hits_total Sessions of the current model whose item vectors were read from the item cache.\n"
-      "# TYPE loom_serve_item_cache_hits_total counter\nloom_serve_item_cache_hits_total %d\n"
-      "# HELP loom_serve_item_cache_misses_total Sessions of the current model that computed their item vectors.\n"
-      "# TYPE loom_serve_item_cache_misses_total counter\nloom_serve_item_cache_misses_total %d\n",
+  OUT("# HELP loom_serve_item_cache_hits Sessions of the current model whose item vectors were read from the item cache.\n"
+      "# TYPE loom_serve_item_cache_hits gauge\nloom_serve_item_cache_hits %d\n"
+      "# HELP loom_serve_item_cache_misses Sessions of the current model that computed their item vectors.\n"
+      "# TYPE loom_serve_item_cache_misses gauge\nloom_serve_item_cache_misses %d\n",
       sm->cache_hits, sm->cache_misses);
   OUT("# HELP loom_serve_non_personalised_total Answers for users unknown to the model (ranked non-personalised).\n"
       "# TYPE loom_serve_non_personalised_total counter\nloom_serve_non_personalised_total %lu\n",

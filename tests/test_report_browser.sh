@@ -38,6 +38,15 @@ grep -q "class=\"best\"" "$dom" || fail "report: no best-step mark"
 grep -q "<summary>Config" "$dom" || fail "report: no config"
 grep -q "validation at step 60, AUC 0\.[0-9]*" "$dom" || fail "report: ROC note"
 
+# a retrieval run's report shows searches: the query, the top items as thumbnails, the query's own item
+"$BIN/loom-train" configs/fashion-shop-retrieval.ini --set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 \
+  --set image.filters=4,8 --set image.dense=16 --set train.max_steps=10 --quiet --set train.out="$TMP/ret" \
+  > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "retrieval training"; }
+browse "$TMP/ret/report.html" retrieval
+[ "$(grep -o '<p><b>search</b>, query “[^”]*”' "$TMP/retrieval.dom" | wc -l)" -eq 3 ] || fail "retrieval report: no 3 searches"
+grep -q "the query's item: .*(rank [0-9]*\|not in the top 10)" "$TMP/retrieval.dom" || fail "retrieval report: no item note"
+[ "$(grep -o '<img alt="" src="data:image/png;base64,' "$TMP/retrieval.dom" | wc -l)" -ge 3 ] || fail "retrieval report: no thumbnails"
+
 browse "$TMP/sw/compare.html" compare
 grep -q "<h2>Config differences</h2>" "$TMP/compare.dom" || fail "compare: no config differences"
 grep -q "class=\"lg\">lr=0.002" "$TMP/compare.dom" || fail "compare: curves do not name the runs"

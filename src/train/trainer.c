@@ -543,7 +543,8 @@ static int write_report(run *r, double wall, loom_error *err) {
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
   }
-  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
+  if ((r->m->task == LOOM_TASK_RANKING || r->m->task == LOOM_TASK_RETRIEVAL) &&
+      loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
     loom_report_free(rep);
     return -1;
   }
@@ -868,6 +869,24 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   return 0;
 }
 
+/* Tells opts.on_progress (if any) of a step window, a validation or the end; its non-zero return
+ * stops the run like opts.stop. */
+static bool train_notify(run *r, const loom_train_opts *o, const char *event, double loss) {
+  if (!o->on_progress) return false;
+  const char *names[LOOM_EVAL_MAX_METRICS + 1];
+  double values[LOOM_EVAL_MAX_METRICS + 1];
+  int n = 0;
+  if (!strcmp(event, "eval")) {
+    names[n] = "val_loss", values[n++] = r->ev->loss;
+    for (int i = 0; i < r->ev->n_metrics && n < LOOM_EVAL_MAX_METRICS + 1; i++)
+      names[n] = r->ev->names[i], values[n++] = r->ev->val[i];
+  }
+  loom_train_progress p = {.event = event, .step = r->step, .epoch = r->epoch, .loss = loss,
+                           .lr = loom_lr_at(&r->sched, r->step), .seconds = train_now() - r->t0,
+                           .n = n, .names = names, .values = values};
+  return o->on_progress(o->progress_ctx, &p) != 0;
+}
+
 int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err) {
   memset(res, 0, sizeof *res);
   run *r = loom_calloc(1, sizeof *r);
@@ -886,9 +905,9 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   r->epoch_start = r->epoch;
   double win_loss = 0;
   long win_n = 0;
-  bool stop_early = false;
+  bool stop_early = false, cb_stop = false;
   for (;;) {
-    if (o->stop && *o->stop) {
+    if ((o->stop && *o->stop) || cb_stop) {
       res->interrupted = true;
       break;
     }
@@ -903,6 +922,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
       r->at_epoch_end = true;
       if (r->eval_every == 0 || r->epoch >= r->epochs) {
         if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
+        cb_stop = train_notify(r, o, "eval", r->ev->loss);
         if (r->patience > 0 && r->bad_evals >= r->patience) {
           stop_early = true;
           break;
@@ -944,11 +964,13 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     double sps = t > r->t0 ? (double)r->samples_total / (t - r->t0) : 0;
     train_show_progress(r, win_n > 0 ? win_loss / (double)win_n : NAN, sps, line_due);
     if (line_due) {
+      cb_stop = train_notify(r, o, "step", win_n > 0 ? win_loss / (double)win_n : NAN);
       if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
       win_loss = 0, win_n = 0;
     }
     if (r->eval_every > 0 && r->step % r->eval_every == 0) {
       if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
+      cb_stop = train_notify(r, o, "eval", r->ev->loss) || cb_stop;
       if (r->patience > 0 && r->bad_evals >= r->patience) {
         stop_early = true;
         break;
@@ -963,6 +985,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
                              r->tty ? "\n" : "", r->step, r->dir);
   } else if (r->step != r->last_eval_step) {
     if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
+    train_notify(r, o, "eval", r->ev->loss);
   }
   if (res->interrupted) {
     cJSON *f = cJSON_CreateObject();
@@ -1010,6 +1033,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   for (int i = 0; i < r->ev->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->ev->names[i]);
   res->n_val = r->ev->n_metrics;
   res->early_stopped = stop_early;
+  train_notify(r, o, "done", res->last_loss);
   res->seconds = wall;
   res->samples_per_s = wall > 0 ? (double)r->samples_total / wall : 0;
   snprintf(res->run_dir, sizeof res->run_dir, "%s", r->dir);

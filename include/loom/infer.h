@@ -97,6 +97,10 @@ enum { /* *flags of loom_infer_rank */
  * above. Returns the number of hits (<= k), or -1 with err. */
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err);
+/* loom_infer_rank over the rows i of the catalogue with keep[i] != 0 (keep: (N) flags, or NULL = all):
+ * the same scores, the same order, the excluded rows skipped (fewer than k hits when few are kept). */
+int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query, int k, const uint8_t *keep,
+                             loom_hit *hits, unsigned *flags, loom_error *err);
 /* Cross-modal search (two-tower models): the k items whose vectors are closest by cosine to the
  * query-tower vector of `text`; or, for the photo at `image_path`, the items whose photos look most alike
  * to the item tower (photo and catalogue photos alike with the text blanked). An empty text

@@ -570,6 +570,11 @@ static int known_words(const loom_infer *s) {
 
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err) {
+  return loom_infer_rank_filtered(s, user, query, k, NULL, hits, flags, err);
+}
+
+int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query, int k, const uint8_t *keep,
+                             loom_hit *hits, unsigned *flags, loom_error *err) {
   loom_model *m = s->m;
   unsigned fl = 0;
   if (flags) *flags = 0;
@@ -606,7 +611,14 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       fl |= LOOM_INFER_QUERY_UNKNOWN; /* and ranked as if no query was given, by the user alone */
       if (user_vector(s, user, NULL, s->u, err) < 0) return -1;
     }
-    n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
+    int64_t *skip = NULL, n_skip = 0;
+    if (keep) {
+      if (!(skip = loom_malloc(sizeof(int64_t) * (size_t)s->N))) return loom_errorf(err, "out of memory");
+      for (int64_t i = 0; i < s->N; i++)
+        if (!keep[i]) skip[n_skip++] = i;
+    }
+    n = loom_index_search(ix, s->u, k, skip, (int)n_skip, rows, sc);
+    loom_free(skip);
   } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
     if (s->metric >= 0 || s->iopts.kind == LOOM_INDEX_IVF || s->iopts.kind == LOOM_INDEX_HNSW)
       return loom_errorf(err, "%s: a %s model scores every (user, item) pair with its head — --metric and --index "
@@ -631,7 +643,11 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       loom_graph_forward(h->g);
       for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-h->logits->data[j]));
     }
+    if (keep) /* below every probability: filtered rows come last, and are dropped below */
+      for (int64_t i = 0; i < s->N; i++)
+        if (!keep[i]) s->scores[i] = -INFINITY;
     n = top_k(s->scores, s->N, k, rows, sc);
+    while (keep && n > 0 && !keep[rows[n - 1]]) n--;
   }
   fill_hits(s, rows, sc, n, hits);
   if (flags) *flags = fl;

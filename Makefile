@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_RUNS    ?= 60000
-FUZZ_TARGETS = fuzz_csv fuzz_image fuzz_checkpoint fuzz_config fuzz_tokenizer fuzz_wordvec fuzz_video
+FUZZ_TARGETS = fuzz_csv fuzz_image fuzz_checkpoint fuzz_config fuzz_tokenizer fuzz_wordvec fuzz_video fuzz_serve_request
 JOBS       ?= $(shell nproc)
 CMAKE      ?= cmake
 

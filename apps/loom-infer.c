@@ -29,20 +29,29 @@ static void usage(FILE *f) {
           "options: --format table|csv|jsonl|json (default: table on stdout; for --output FILE, from its\n"
           "         extension: .jsonl, .json, else csv), --batch N, --cache (keep the catalogue's item\n"
           "         vectors in CKPT.items.safetensors), --users-table USERS.csv, --image-root DIR, --timing\n"
+          "rank / search of two-tower models: --metric cosine|dot|euclidean|manhattan (default: the model's:\n"
+          "         dot for ranking, cosine for retrieval and search), --index auto|exact|ivf|hnsw (default\n"
+          "         auto: exact below %d items, hnsw from there; manhattan: exact only), HNSW options\n"
+          "         --hnsw-m M (16) --hnsw-ef-construction E (100) --hnsw-ef-search E (64), IVF options\n"
+          "         --ivf-nlist C (4*sqrt(items)) --ivf-nprobe P (16). An approximate index prints its\n"
+          "         recall@10 against the exact index on %d catalogue items.\n"
           "CKPT is best.safetensors or last.safetensors of a loom-train run. ROWS.csv has the training\n"
           "interactions' columns (extra columns are ignored); users and items tables are joined as in\n"
           "training. Unknown users are ranked non-personalised (the mean user); items unseen in training\n"
           "are scored from their text and image (cold start); both are noted in every output format.\n"
           "An output file is never written over the checkpoint or another input of the command.\n"
-          "Exit status: 0 done, 1 failed, 2 usage error. Threads: LOOM_NUM_THREADS.\n");
+          "Exit status: 0 done, 1 failed, 2 usage error. Threads: LOOM_NUM_THREADS.\n",
+          LOOM_INDEX_AUTO_ROWS, LOOM_INFER_RECALL_QUERIES);
 }
 
 typedef enum { FMT_DEFAULT, FMT_TABLE, FMT_CSV, FMT_JSONL, FMT_JSON } out_fmt;
 
 typedef struct opts {
   const char *cmd, *ckpt, *input, *output, *user, *query, *candidates, *text, *image, *data, *split, *users_table,
-      *image_root, *items;
+      *image_root, *items, *metric;
   int top, batch;
+  loom_index_opts index;
+  bool index_opt_given[5]; /* --hnsw-m, --hnsw-ef-construction, --hnsw-ef-search, --ivf-nlist, --ivf-nprobe */
   bool cache, timing, users, items_flag;
   out_fmt format;
 } opts;
@@ -272,8 +281,9 @@ static int cmd_search(const opts *o, loom_infer *s, loom_error *err) {
   int n = o->text ? loom_infer_search_text(s, o->text, o->top, h, err) : loom_infer_search_image(s, o->image, o->top, h, err);
   char what[1024] = "";
   if (n >= 0)
-    snprintf(what, sizeof what, "top %d for %s \"%.200s\" (cosine similarity)", n, o->text ? "text" : "photo",
-             o->text ? o->text : o->image);
+    snprintf(what, sizeof what, "top %d for %s \"%.200s\" (%s)", n, o->text ? "text" : "photo",
+             o->text ? o->text : o->image, (const char *const[]){"cosine similarity", "inner product",
+             "minus the euclidean distance", "minus the manhattan distance"}[loom_infer_metric(s, true)]);
   return finish_hits(o, h, n, what, "", err);
 }
 
@@ -329,11 +339,14 @@ static int usage_error(const char *fmt, ...) {
   return -1;
 }
 
-enum { OPT_USERS_TABLE = 256, OPT_IMAGE_ROOT, OPT_VERSION };
+enum { OPT_USERS_TABLE = 256, OPT_IMAGE_ROOT, OPT_VERSION, OPT_INDEX, OPT_METRIC, OPT_HNSW_M, OPT_HNSW_EFC, OPT_HNSW_EFS,
+       OPT_IVF_NLIST, OPT_IVF_NPROBE };
+static const char *const INDEX_FLAGS[5] = {"--hnsw-m", "--hnsw-ef-construction", "--hnsw-ef-search", "--ivf-nlist",
+                                           "--ivf-nprobe"};
 
 /* Parses argv into *o; -1 after printing a usage error, 1 when --help / --version was answered. */
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){.top = 10, .format = FMT_DEFAULT};
+  *o = (opts){.top = 10, .format = FMT_DEFAULT, .index = loom_index_defaults(LOOM_INDEX_AUTO)};
   static const struct option longopts[] = {
       {"input", required_argument, 0, 'i'},       {"output", required_argument, 0, 'o'},
       {"user", required_argument, 0, 'u'},        {"query", required_argument, 0, 'q'},
@@ -345,6 +358,10 @@ static int parse(int argc, char **argv, opts *o) {
       {"items", optional_argument, 0, 'I'},       {"users", no_argument, 0, 'U'},
       {"cache", no_argument, 0, 'C'},             {"timing", no_argument, 0, 'T'},
       {"help", no_argument, 0, 'h'},              {"version", no_argument, 0, OPT_VERSION},
+      {"index", required_argument, 0, OPT_INDEX}, {"metric", required_argument, 0, OPT_METRIC},
+      {"hnsw-m", required_argument, 0, OPT_HNSW_M}, {"hnsw-ef-construction", required_argument, 0, OPT_HNSW_EFC},
+      {"hnsw-ef-search", required_argument, 0, OPT_HNSW_EFS}, {"ivf-nlist", required_argument, 0, OPT_IVF_NLIST},
+      {"ivf-nprobe", required_argument, 0, OPT_IVF_NPROBE},
       {0, 0, 0, 0}};
   opterr = 0;
   int c, at;
@@ -397,6 +414,35 @@ static int parse(int argc, char **argv, opts *o) {
       else o->batch = (int)n;
       break;
     }
+    case OPT_INDEX: {
+      loom_error e = {""};
+      if (loom_index_parse_kind(optarg, "--index", &o->index.kind, &e) < 0) return usage_error("%s", e.msg);
+      break;
+    }
+    case OPT_METRIC: {
+      loom_error e = {""};
+      loom_index_metric m;
+      if (loom_index_parse_metric(optarg, "--metric", &m, &e) < 0) return usage_error("%s", e.msg);
+      o->metric = optarg;
+      break;
+    }
+    case OPT_HNSW_M:
+    case OPT_HNSW_EFC:
+    case OPT_HNSW_EFS:
+    case OPT_IVF_NLIST:
+    case OPT_IVF_NPROBE: {
+      char *end;
+      errno = 0;
+      long n = strtol(optarg, &end, 10);
+      int w = c - OPT_HNSW_M;
+      if (errno || end == optarg || *end || n < 1 || n > 1000000)
+        return usage_error("%s %s: give a whole number from 1 to 1000000", INDEX_FLAGS[w], optarg);
+      int *field[5] = {&o->index.hnsw_m, &o->index.hnsw_ef_construction, &o->index.hnsw_ef_search,
+                       &o->index.ivf_nlist, &o->index.ivf_nprobe};
+      *field[w] = (int)n;
+      o->index_opt_given[w] = true;
+      break;
+    }
     case ':': return usage_error("%s needs a value", flag);
     default: return usage_error("unknown option '%s'", flag);
     }
@@ -416,6 +462,18 @@ static int parse(int argc, char **argv, opts *o) {
 /* What each command needs, checked before the checkpoint is opened. */
 static int check_flags(const opts *o) {
   const char *c = o->cmd;
+  bool ranks = !strcmp(c, "rank") || !strcmp(c, "search");
+  if (!ranks && (o->metric || o->index.kind != LOOM_INDEX_AUTO))
+    return usage_error("%s: --%s applies to rank and search only; remove it", c, o->metric ? "metric" : "index");
+  for (int w = 0; w < 5; w++) /* an option of a kind not asked for would have no effect */
+    if (o->index_opt_given[w] && o->index.kind != (w < 3 ? LOOM_INDEX_HNSW : LOOM_INDEX_IVF))
+      return usage_error("%s applies to --index %s only; add --index %s or remove it", INDEX_FLAGS[w],
+                         w < 3 ? "hnsw" : "ivf", w < 3 ? "hnsw" : "ivf");
+  if (o->metric && !strcmp(o->metric, "manhattan") && (o->index.kind == LOOM_INDEX_IVF || o->index.kind == LOOM_INDEX_HNSW)) {
+    loom_error e = {""};
+    loom_index_supports(o->index.kind, LOOM_INDEX_MANHATTAN, &e);
+    return usage_error("%s", e.msg);
+  }
   if (!strcmp(c, "score") && !o->input) return usage_error("score: give the rows to score with --input ROWS.csv");
   if (!strcmp(c, "rank") && !o->user)
     return usage_error("rank: give the user with --user U (an unknown user gets a non-personalised ranking)");
@@ -466,7 +524,8 @@ int main(int argc, char **argv) {
   if (check_flags(&o) < 0) return 2;
   loom_error err = {0};
   loom_infer_opts io = {.items = o.candidates ? o.candidates : o.items, .users = o.users_table,
-                        .image_root = o.image_root, .batch_size = o.batch, .item_cache = o.cache};
+                        .image_root = o.image_root, .batch_size = o.batch, .item_cache = o.cache,
+                        .index = &o.index, .metric = o.metric};
   loom_infer *s = loom_infer_open(o.ckpt, &io, &err);
   if (!s) {
     fprintf(stderr, "loom-infer: %s\n", err.msg);

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
   }
   if (r.ep != ep || r.top < 1 || r.top > lim.max_top || r.n_category < 0 || r.n_category > LOOM_SERVE_MAX_CATEGORIES) abort();
   if (ep == LOOM_SERVE_SCORE && (!r.csv || r.n_rows < 1 || r.n_rows > lim.max_rows)) abort();
-  if (ep == LOOM_SERVE_SEARCH && !r.text) abort();
+  if (ep == LOOM_SERVE_SEARCH && !r.text && !r.image) abort();
   for (int i = 0; r.items && i < r.n_rows; i++)
     if (!r.items[i] || !r.items[i][0]) abort();
   loom_serve_request_free(&r);

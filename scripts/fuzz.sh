@@ -6,7 +6,7 @@
 set -uo pipefail
 bin=${1:?bin dir}; secs=${2:?seconds}; work=${3:-${TMPDIR:-/tmp}/loom-fuzz}; par=${4:-}
 src=$(cd "$(dirname "$0")/.." && pwd)
-targets=(csv image checkpoint config tokenizer wordvec video)
+targets=(csv image checkpoint config tokenizer wordvec video serve_request)
 # FUZZ_RUNS=N (with FUZZ_SEED, default 1) runs a fixed number of inputs from a fixed seed instead of
 # for <seconds> (what `make test` uses: a bounded cost on any machine). libFuzzer still explores a little
 # differently from run to run, so a failure here is a real bug to fix, with its input kept in <workdir>.

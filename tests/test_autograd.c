@@ -105,6 +105,23 @@ static loom_tensor *c_bpr(loom_graph *g, loom_rng *r) { return loom_bpr(g, P("p"
 static loom_tensor *c_triplet(loom_graph *g, loom_rng *r) {
   return loom_triplet_margin(g, P("a", 5, 7), P("p", 5, 7), P("n", 5, 7), 1.5f, LOOM_DIST_EUCLIDEAN, LOOM_REDUCE_NONE);
 }
+/* the other distances (task.distance): margins large enough that every hinge is active */
+static loom_tensor *c_triplet_cos(loom_graph *g, loom_rng *r) {
+  return loom_triplet_margin(g, P("a", 5, 7), P("p", 5, 7), P("n", 5, 7), 2.5f, LOOM_DIST_COSINE, LOOM_REDUCE_NONE);
+}
+static loom_tensor *c_triplet_dot(loom_graph *g, loom_rng *r) {
+  return loom_triplet_margin(g, P("a", 5, 7), P("p", 5, 7), P("n", 5, 7), 8.0f, LOOM_DIST_DOT, LOOM_REDUCE_MEAN);
+}
+/* |x − y| is not differentiable at 0: keep every component of a − p and a − n at least 0.1 from it */
+static void away_from_kinks(const loom_tensor *a, loom_tensor *x) {
+  for (size_t i = 0; i < loom_tensor_numel(a); i++)
+    if (fabsf(a->data[i] - x->data[i]) < 0.1f) x->data[i] = a->data[i] + (x->data[i] >= a->data[i] ? 0.1f : -0.1f);
+}
+static loom_tensor *c_triplet_l1(loom_graph *g, loom_rng *r) {
+  loom_tensor *a = P("a", 5, 7), *p = P("p", 5, 7), *n = P("n", 5, 7);
+  away_from_kinks(a, p), away_from_kinks(a, n);
+  return loom_triplet_margin(g, a, p, n, 8.0f, LOOM_DIST_MANHATTAN, LOOM_REDUCE_SUM);
+}
 static loom_tensor *c_infonce(loom_graph *g, loom_rng *r) { return loom_infonce(g, P("q", 5, 7), P("k", 5, 7), 0.5f, true, true, LOOM_REDUCE_MEAN); }
 static loom_tensor *c_l2_normalize(loom_graph *g, loom_rng *r) { return loom_l2_normalize(g, P("x", 4, 9), 1e-12f); }
 static loom_tensor *c_cosine_sim(loom_graph *g, loom_rng *r) { return loom_cosine_sim(g, P("a", 4, 9), P("b", 4, 9), 1e-8f); }
@@ -198,6 +215,8 @@ static const gc_case cases[] = {
     {LOOM_OP_BATCHNORM, "2-D, training", c_batchnorm, 1}, {LOOM_OP_LAYERNORM, "", c_layernorm, 1},
     /* appended last: a case's seed is 42 + its index, so earlier cases keep theirs */
     {LOOM_OP_MHA, "2 heads, masked, one empty", c_mha, 1}, {LOOM_OP_MHA, "1 head, unmasked", c_mha_unmasked, 1},
+    {LOOM_OP_TRIPLET, "cosine", c_triplet_cos, 1},       {LOOM_OP_TRIPLET, "dot, mean", c_triplet_dot, 1},
+    {LOOM_OP_TRIPLET, "manhattan, sum", c_triplet_l1, 1},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 

@@ -80,7 +80,7 @@ static void path_keys_resolved(void **state) {
   loom_config_free(c);
   int n_path = 0;
   for (int i = 0; i < loom_data_key_count(); i++) n_path += loom_data_key_is_path(loom_data_key_name(i));
-  assert_int_equal(n_path, 4);
+  assert_int_equal(n_path, 6); /* interactions, items, users, image_root, item_vectors, user_vectors */
   assert_false(loom_data_key_is_path("video_col"));
   assert_false(loom_data_key_is_path("no_such_key"));
 }

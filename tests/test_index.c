@@ -1,4 +1,5 @@
-/* test_index.c — exact top-K search: against a brute-force sort on random data (cosine and dot),
+/* test_index.c — exact top-K search: against a brute-force sort on random data (cosine, dot, euclidean,
+ * manhattan),
  * ties broken towards the lower row, exclusions (short and long lists), k larger than the index,
  * zero rows, non-finite rows rejected, and no allocation per search. */
 #include <math.h>
@@ -41,15 +42,21 @@ static void check_against_brute_force(loom_index_metric metric) {
     int m = 0;
     for (int64_t i = 0; i < N; i++) {
       if (trial % 2 && (i == 7 || i == 1000 || i == 2999)) continue;
-      double dot = 0, rn = 0;
-      for (int j = 0; j < D; j++) dot += (double)rows[i * D + j] * q[j], rn += (double)rows[i * D + j] * rows[i * D + j];
-      all[m].s = (float)(metric == LOOM_INDEX_COSINE ? dot / sqrt(rn * qn) : dot);
+      double dot = 0, rn = 0, l2 = 0, l1 = 0;
+      for (int j = 0; j < D; j++) {
+        double x = rows[i * D + j];
+        dot += x * q[j], rn += x * x, l2 += (x - q[j]) * (x - q[j]), l1 += fabs(x - q[j]);
+      }
+      all[m].s = (float)(metric == LOOM_INDEX_COSINE ? dot / sqrt(rn * qn)
+                         : metric == LOOM_INDEX_DOT  ? dot
+                         : metric == LOOM_INDEX_EUCLIDEAN ? -sqrt(l2)
+                                                          : -l1);
       all[m++].r = i;
     }
     qsort(all, (size_t)m, sizeof *all, by_best);
     for (int k = 0; k < K; k++) {
       assert_int_equal(got_r[k], all[k].r);
-      assert_float_equal(got_s[k], all[k].s, 1e-5);
+      assert_float_equal(got_s[k], all[k].s, metric == LOOM_INDEX_MANHATTAN ? 1e-4 : 1e-5);
     }
     /* full scores agree with the search */
     float *sc = malloc(sizeof(float) * N);
@@ -64,6 +71,31 @@ static void check_against_brute_force(loom_index_metric metric) {
 
 static void test_cosine_matches_brute_force(void **state) { check_against_brute_force(LOOM_INDEX_COSINE); }
 static void test_dot_matches_brute_force(void **state) { check_against_brute_force(LOOM_INDEX_DOT); }
+static void test_euclidean_matches_brute_force(void **state) { check_against_brute_force(LOOM_INDEX_EUCLIDEAN); }
+static void test_manhattan_matches_brute_force(void **state) { check_against_brute_force(LOOM_INDEX_MANHATTAN); }
+
+/* Ties under every metric: equal rows score equal, and the lower row comes first. */
+static void test_ties_every_metric(void **state) {
+  /* rows 1, 3 and 4 are the same vector; row 0 and 2 differ */
+  const float rows[5 * 3] = {-1, 0, 2, 1, 2, 3, 0, 0, 0, 1, 2, 3, 1, 2, 3};
+  const float q[3] = {1, 2, 2.5f};
+  for (int m = 0; m < LOOM_INDEX_N_METRICS; m++) {
+    loom_error err = {""};
+    loom_index *ix = loom_index_new(rows, 5, 3, (loom_index_metric)m, &err);
+    assert_non_null(ix);
+    int64_t r[5];
+    float s[5];
+    assert_int_equal(loom_index_search(ix, q, 3, NULL, 0, r, s), 3);
+    assert_int_equal(r[0], 1);
+    assert_int_equal(r[1], 3);
+    assert_int_equal(r[2], 4);
+    assert_true(s[0] == s[1] && s[1] == s[2]);
+    assert_int_equal(loom_index_search(ix, q, 2, (const int64_t[]){3}, 1, r, s), 2);
+    assert_int_equal(r[0], 1);
+    assert_int_equal(r[1], 4);
+    loom_index_free(ix);
+  }
+}
 
 static void test_ties_small_k_and_edge_cases(void **state) {
   /* rows 1 and 3 are the same direction as the query; row 2 is zero; row 0 opposite */
@@ -126,6 +158,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cosine_matches_brute_force),
       cmocka_unit_test(test_dot_matches_brute_force),
+      cmocka_unit_test(test_euclidean_matches_brute_force),
+      cmocka_unit_test(test_manhattan_matches_brute_force),
+      cmocka_unit_test(test_ties_every_metric),
       cmocka_unit_test(test_ties_small_k_and_edge_cases),
       cmocka_unit_test(test_search_allocates_nothing),
   };

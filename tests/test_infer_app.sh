@@ -69,6 +69,41 @@ grep -q '(cache)' "$TMP/e.txt" || fail "item cache not reused: $(cat "$TMP/e.txt
 "$INF" rank "$RANK" --user "" > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- '--user is empty' "$TMP/e.txt" || fail "empty user: $(cat "$TMP/e.txt")"
 "$INF" search "$RANK" --image "$TMP/none.jpg" > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q 'none.jpg' "$TMP/e.txt" || fail "missing photo"
 "$INF" search "$CLICK" --text boots > "$TMP/e.txt" 2>&1; grep -q 'no query tower' "$TMP/e.txt" || fail "search on a click model"
+# --index / --metric (issue 16 item 5, issue 20 item 4): approximate indexes give the exact answer on a small
+# catalogue and print their recall; every metric ranks; bad flags are named
+"$INF" rank "$RANK" --user u00004 --query "black ankle boot" --top 5 --format csv > "$TMP/ix.exact" 2>/dev/null || fail "rank --index default"
+for ix in exact ivf hnsw; do
+  "$INF" rank "$RANK" --user u00004 --query "black ankle boot" --top 5 --index $ix --format csv > "$TMP/ix.$ix" 2> "$TMP/e.txt" ||
+    { cat "$TMP/e.txt"; fail "rank --index $ix"; }
+  cmp -s "$TMP/ix.$ix" "$TMP/ix.exact" || fail "rank --index $ix differs from exact: $(cat "$TMP/ix.$ix")"
+  [ $ix = exact ] || grep -q "note: index: $ix over 300 item vectors (dot; .*recall@10 [01]\.[0-9]* against the exact index" "$TMP/e.txt" ||
+    fail "--index $ix: no recall note: $(cat "$TMP/e.txt")"
+done
+for m in cosine dot euclidean manhattan; do
+  "$INF" search "$RANK" --text "black boot" --top 3 --metric $m --format csv > "$TMP/m.csv" 2> "$TMP/e.txt" || { cat "$TMP/e.txt"; fail "search --metric $m"; }
+  [ "$(wc -l < "$TMP/m.csv")" -eq 4 ] || fail "search --metric $m: $(cat "$TMP/m.csv")"
+done
+"$INF" search "$RANK" --text "black boot" --index hnsw --hnsw-ef-search 20 --hnsw-m 8 > /dev/null 2>&1 || fail "hnsw options"
+"$INF" search "$RANK" --text boot --index hnsw --metric manhattan > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] &&
+  grep -q -- '--index hnsw cannot search by --metric manhattan' "$TMP/e.txt" || fail "hnsw + manhattan: $(cat "$TMP/e.txt")"
+"$INF" search "$RANK" --text boot --metric l7 > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- "--metric 'l7': not a metric" "$TMP/e.txt" || fail "bad --metric"
+"$INF" search "$RANK" --text boot --index annoy > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- "--index 'annoy': not an index kind" "$TMP/e.txt" || fail "bad --index"
+"$INF" search "$RANK" --text boot --ivf-nprobe 3 > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- "--ivf-nprobe applies to --index ivf only" "$TMP/e.txt" || fail "ivf option without ivf"
+"$INF" search "$RANK" --text boot --index hnsw --hnsw-m 0 > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- "--hnsw-m 0: give a whole number" "$TMP/e.txt" || fail "bad --hnsw-m"
+"$INF" search "$RANK" --text boot --index ivf --ivf-nlist 301 > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q -- "--ivf-nlist 301: must be in \[1, 300\]" "$TMP/e.txt" || fail "--ivf-nlist > items: $(cat "$TMP/e.txt")"
+"$INF" rank "$CLICK" --user u00004 --index hnsw > "$TMP/e.txt" 2>&1; [ $? -eq 1 ] && grep -q -- "apply to two-tower models" "$TMP/e.txt" || fail "--index on a click model: $(cat "$TMP/e.txt")"
+"$INF" eval "$RANK" --split val --metric dot > "$TMP/e.txt" 2>&1; [ $? -eq 2 ] && grep -q -- "--metric applies to rank and search only" "$TMP/e.txt" || fail "--metric on eval"
+# a triplet retrieval model searches by the distance it was trained with (task.distance), unless --metric says
+"$BIN/loom-train" configs/fashion-shop-retrieval.ini "${SMALL[@]}" --set task.loss=triplet --set task.distance=euclidean \
+  --set data.negatives=1 --set train.max_steps=4 --set train.out="$TMP/retr" > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "training a triplet model"; }
+"$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 > "$TMP/e.txt" 2>&1 &&
+  grep -q '(minus the euclidean distance)' "$TMP/e.txt" || fail "triplet euclidean search: $(cat "$TMP/e.txt")"
+"$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 --format csv | awk -F, 'NR > 1 && $3 > 0 {bad = 1} END {exit bad}' ||
+  fail "euclidean scores must be <= 0"
+"$INF" search "$TMP/retr/best.safetensors" --text "black boot" --top 3 --metric cosine 2>&1 | grep -q '(cosine similarity)' || fail "--metric over task.distance"
+# and its validation metrics are measured by that distance, the same in training and in eval
+r10=$("$INF" eval "$TMP/retr/best.safetensors" --split val --format csv 2>/dev/null | awk -F, 'NR == 2 {print $5}')
+[ -n "$r10" ] && grep -q ",$r10," "$TMP/retr/metrics.csv" || fail "triplet eval t2i_recall@10 $r10 is not in metrics.csv"
 
 # embed
 "$INF" embed "$RANK" --items --output "$TMP/items.safetensors" 2>/dev/null && [ -s "$TMP/items.safetensors" ] || fail "embed items"

@@ -38,6 +38,7 @@ forbid io data layers model train infer serve
 forbid model train infer serve
 forbid train infer serve
 forbid infer train serve
+forbid serve train capi
 
 # 2. every public header has one owner
 for h in "$src"/include/loom/*.h; do

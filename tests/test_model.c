@@ -275,6 +275,14 @@ static void test_gradients_through_the_model(void **state) {
       "text.hidden=32\ntext.pooling=mean\ntext.ff_activation=gelu\nimage.enabled=false",
       "task.kind=retrieval\ntask.loss=infonce\ndata.query_col=query\ndata.query_len=3\ndata.label_col=\n"
       "text.encoder=transformer\ntext.hidden=32\ntext.pooling=last\ntext.ff_activation=gelu\nimage.enabled=false",
+      /* the triplet loss's other distances (task.distance; cosine is the default above); margins large enough
+       * that every hinge is active */
+      "task.kind=retrieval\ntask.loss=triplet\ntask.distance=dot\ntask.margin=5\ndata.negatives=1\n"
+      "data.query_col=query\ndata.query_len=3\ndata.label_col=",
+      "task.kind=retrieval\ntask.loss=triplet\ntask.distance=euclidean\ntask.margin=5\ndata.negatives=1\n"
+      "data.query_col=query\ndata.query_len=3\ndata.label_col=",
+      "task.kind=retrieval\ntask.loss=triplet\ntask.distance=manhattan\ntask.margin=10\ndata.negatives=1\n"
+      "data.query_col=query\ndata.query_len=3\ndata.label_col=",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
     fixture f;
@@ -392,6 +400,30 @@ static void test_config_mistakes(void **state) {
   assert_null(build(&f, "text.pooling=first"));
   assert_non_null(strstr(err.msg, "[text] pooling = first needs text.encoder = transformer"));
   fixture_free(&f);
+  /* task.distance only where the triplet loss reads it (the rules loom-train checks), and only its choices */
+  {
+    const char *cfg[] = {"[task]\ndistance = dot\n",
+                         "[task]\nkind = retrieval\nloss = infonce\ndistance = euclidean\n",
+                         "[task]\nkind = retrieval\nloss = triplet\ndistance = manhattan\n"};
+    const char *want[] = {"unless task.kind = retrieval with task.loss = triplet", "InfoNCE compares by cosine", NULL};
+    for (int i = 0; i < 3; i++) {
+      loom_config *cc = loom_train_config_new(&d);
+      assert_int_equal(loom_config_load_string(cc, cfg[i], "run.ini", &err), 0);
+      int rc = loom_model_check_config(cc, &err);
+      if (want[i]) {
+        assert_int_equal(rc, -1);
+        if (!strstr(err.msg, "distance") || !strstr(err.msg, want[i])) fail_msg("%s", err.msg);
+      } else {
+        assert_int_equal(rc, 0);
+      }
+      loom_config_free(cc);
+    }
+    loom_config *cc = loom_train_config_new(&d);
+    assert_int_equal(loom_config_load_string(cc, "[task]\ndistance = hamming\n", "run.ini", &err), -1);
+    assert_non_null(strstr(err.msg, "cosine"));
+    assert_non_null(strstr(err.msg, "manhattan"));
+    loom_config_free(cc);
+  }
   /* the transformer's layers and pooling are its own keys too */
   loom_model *m = build(&f, "text.encoder=transformer\ntext.hidden=32\ntext.layers=2\ntext.pooling=first");
   if (!m) fail_msg("%s", err.msg);

@@ -337,6 +337,142 @@ static void test_frozen_step_allocates_nothing(void **state) {
   loom_config_free(c);
 }
 
+/* ---------------------------------------------------------------- <tower>.freeze and <tower>.lr_mult */
+
+/* How many of the `prefix`.* parameters of a new run with `extra` differ in dir/last.safetensors from
+ * the values that run starts from (the model built as the trainer builds it); *total = how many there are. */
+static int tower_changed(const char *dir, const char *const *extra, const char *prefix, int *total) {
+  loom_data_section d;
+  loom_config *c = run_config(&d, extra);
+  loom_dataset *ds = loom_dataset_open(&d.schema, NULL, &err);
+  assert_non_null(ds);
+  loom_model *m = loom_model_build(c, ds, &err);
+  if (!m) fail_msg("%s", err.msg);
+  char p[1300];
+  snprintf(p, sizeof p, "%s/last.safetensors", dir);
+  loom_st_file *f = loom_st_open(p, &err);
+  if (!f) fail_msg("%s", err.msg);
+  int changed = 0, n = 0;
+  size_t len = strlen(prefix);
+  for (int i = 0; i < loom_graph_n_param_tensors(loom_model_graph(m)); i++) {
+    loom_tensor *t = loom_graph_param_tensor(loom_model_graph(m), i);
+    if (strncmp(t->name, prefix, len) != 0 || t->name[len] != '.') continue;
+    size_t k = loom_tensor_numel(t);
+    float *w = malloc(k * sizeof(float));
+    assert_int_equal(loom_st_read_f32(f, t->name, w, k, &err), 0);
+    changed += memcmp(w, t->data, k * sizeof(float)) != 0;
+    n++;
+    free(w);
+  }
+  loom_st_close(f);
+  loom_model_free(m);
+  loom_dataset_free(ds);
+  loom_config_free(c);
+  *total = n;
+  return changed;
+}
+
+static void test_frozen_towers_through_training_and_resume(void **state) {
+  (void)state;
+  const char *a = "towers_a", *b = "towers_b";
+  tu_rm_rf(a), tu_rm_rf(b);
+  const char *full[] = {"image.freeze=true", "interaction.freeze=true", "train.weight_decay=0.01", "train.max_steps=12",
+                        "train.eval_every=5", NULL};
+  loom_train_result r;
+  if (run_train(a, NULL, full, &r) < 0) fail_msg("%s", err.msg);
+  int n;
+  assert_int_equal(tower_changed(a, full, "image", &n), 0); /* Adam with weight decay touched nothing */
+  assert_true(n >= 4);
+  assert_int_equal(tower_changed(a, full, "interaction", &n), 0); /* nor did the unknown-row refill */
+  assert_true(n >= 3);
+  assert_true(tower_changed(a, full, "text", &n) > 0); /* the other towers trained */
+  assert_true(tower_changed(a, full, "fusion", &n) > 0);
+  /* stop at 10 and resume to 12: bit-identical to the straight run, the frozen towers still untouched */
+  const char *half[] = {"image.freeze=true", "interaction.freeze=true", "train.weight_decay=0.01", "train.max_steps=10",
+                        "train.eval_every=5", NULL};
+  if (run_train(b, NULL, half, &r) < 0) fail_msg("%s", err.msg);
+  const char *more[] = {"train.max_steps=12", NULL};
+  if (run_train(b, b, more, &r) < 0) fail_msg("%s", err.msg);
+  assert_int_equal(r.steps, 12);
+  char pa[1300], pb[1300];
+  snprintf(pa, sizeof pa, "%s/last.safetensors", a);
+  snprintf(pb, sizeof pb, "%s/last.safetensors", b);
+  if (loom_train_compare_checkpoints(pa, pb, &err) != 0) fail_msg("resume is not bit-exact: %s", err.msg);
+  assert_int_equal(tower_changed(b, full, "image", &n), 0);
+  tu_rm_rf(a), tu_rm_rf(b);
+}
+
+static void test_lr_mult(void **state) {
+  (void)state;
+  const char *z = "mult_0", *one = "mult_1", *two = "mult_2";
+  tu_rm_rf(z), tu_rm_rf(one), tu_rm_rf(two);
+  const char *e0[] = {"image.lr_mult=0", "train.max_steps=6", NULL}, *e1[] = {"train.max_steps=6", NULL},
+             *e2[] = {"image.lr_mult=2", "train.max_steps=6", NULL};
+  loom_train_result r;
+  if (run_train(z, NULL, e0, &r) < 0) fail_msg("%s", err.msg);
+  if (run_train(one, NULL, e1, &r) < 0) fail_msg("%s", err.msg);
+  if (run_train(two, NULL, e2, &r) < 0) fail_msg("%s", err.msg);
+  int n;
+  assert_int_equal(tower_changed(z, e0, "image", &n), 0); /* lr_mult = 0: the parameters of a frozen tower */
+  assert_true(n >= 4);
+  assert_true(tower_changed(one, e1, "image", &n) == n);
+  /* lr_mult = 2 moves the image tower differently from lr_mult = 1 */
+  char p1[1300], p2[1300];
+  snprintf(p1, sizeof p1, "%s/last.safetensors", one);
+  snprintf(p2, sizeof p2, "%s/last.safetensors", two);
+  loom_st_file *f1 = loom_st_open(p1, &err), *f2 = loom_st_open(p2, &err);
+  assert_non_null(f1), assert_non_null(f2);
+  const loom_st_tensor *t1 = loom_st_find(f1, "image.conv0.weight"), *t2 = loom_st_find(f2, "image.conv0.weight");
+  assert_non_null(t1), assert_non_null(t2);
+  assert_int_equal(t1->numel, t2->numel);
+  assert_true(memcmp(t1->data, t2->data, t1->end - t1->begin) != 0);
+  loom_st_close(f1), loom_st_close(f2);
+  tu_rm_rf(z), tu_rm_rf(one), tu_rm_rf(two);
+}
+
+static void test_freeze_and_lr_mult_errors(void **state) {
+  (void)state;
+  const char *d = "mult_err";
+  loom_train_result r;
+  const char *const bad[][5] = {
+      {"image.enabled=false", "image.lr_mult=2", "train.max_steps=1", NULL},
+      {"image.freeze=true", "image.lr_mult=2", "train.max_steps=1", NULL},
+      {"interaction.enabled=false", "interaction.embedding_dropout=0", "interaction.freeze=true", "train.max_steps=1", NULL},
+      {"text.encoder=gru", "text.recurrent_dropout=0.2", "train.max_steps=1", NULL},
+  };
+  const char *want[] = {"image.lr_mult", "image.lr_mult", "interaction.freeze", "text.recurrent_dropout"};
+  for (int i = 0; i < 4; i++) {
+    tu_rm_rf(d);
+    assert_int_equal(run_train(d, NULL, bad[i], &r), -1);
+    if (!strstr(err.msg, want[i])) fail_msg("case %d: error does not name %s: %s", i, want[i], err.msg);
+  }
+  tu_rm_rf(d);
+}
+
+/* text.recurrent_dropout reaches the LSTM: the same run with it trains other text.lstm weights */
+static void test_recurrent_dropout(void **state) {
+  (void)state;
+  const char *a = "rdrop_0", *b = "rdrop_3";
+  tu_rm_rf(a), tu_rm_rf(b);
+  const char *e0[] = {"text.encoder=lstm", "train.max_steps=4", NULL},
+             *e3[] = {"text.encoder=lstm", "text.recurrent_dropout=0.3", "train.max_steps=4", NULL};
+  loom_train_result r;
+  if (run_train(a, NULL, e0, &r) < 0) fail_msg("%s", err.msg);
+  if (run_train(b, NULL, e3, &r) < 0) fail_msg("%s", err.msg);
+  int n;
+  assert_int_equal(tower_changed(b, e0, "text", &n) > 0, 1);
+  char pa[1300], pb[1300];
+  snprintf(pa, sizeof pa, "%s/last.safetensors", a);
+  snprintf(pb, sizeof pb, "%s/last.safetensors", b);
+  loom_st_file *fa = loom_st_open(pa, &err), *fb = loom_st_open(pb, &err);
+  assert_non_null(fa), assert_non_null(fb);
+  const loom_st_tensor *ta = loom_st_find(fa, "text.lstm.weight_hh_l0"), *tb = loom_st_find(fb, "text.lstm.weight_hh_l0");
+  assert_non_null(ta), assert_non_null(tb);
+  assert_true(memcmp(ta->data, tb->data, ta->end - ta->begin) != 0);
+  loom_st_close(fa), loom_st_close(fb);
+  tu_rm_rf(a), tu_rm_rf(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_frozen_embedding_through_training_and_resume),
@@ -344,6 +480,10 @@ int main(void) {
       cmocka_unit_test(test_vocab_from_pretrained),
       cmocka_unit_test(test_config_and_file_errors),
       cmocka_unit_test(test_frozen_step_allocates_nothing),
+      cmocka_unit_test(test_frozen_towers_through_training_and_resume),
+      cmocka_unit_test(test_lr_mult),
+      cmocka_unit_test(test_recurrent_dropout),
+      cmocka_unit_test(test_freeze_and_lr_mult_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,27 @@ static void test_score_rows_csv(void **state) {
   expect_error(LOOM_SERVE_SCORE, "{}", "'rows': missing");
 }
 
+/* Regression (heap-buffer-overflow found by fuzz_serve_request): a key given twice in a row made the
+ * CSV buffer's sizing (both values) and its rendering (the first value, looked up by name, twice)
+ * disagree, so a long quoted first value overran the buffer. Now refused; quoted fields of every kind
+ * (quotes doubled, commas, line breaks) render exactly and fit their buffer (ASan checks the fit). */
+static void test_score_rows_quoted(void **state) {
+  (void)state;
+  expect_error(LOOM_SERVE_SCORE, "{\"rows\":[{\"a\":\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\",\"a\":\"x\"}]}",
+               "rows[0].a': given twice");
+  expect_error(LOOM_SERVE_SCORE, "{\"rows\":[{\"a\":1,\"b\":2},{\"a\":\"\\\"\\\",,,\",\"a\":3}]}", "rows[1].a': given twice");
+  loom_serve_request r;
+  loom_error err = {""};
+  assert_int_equal(parse(LOOM_SERVE_SCORE, "{\"rows\":[{\"q\":\"\\\"\\\"\\\"\",\"n\":null,\"b\":true},"
+                                           "{\"b\":false,\"q\":\"a\\nb,\\\"c\\\"\",\"n\":-2}]}", &r, &err), 0);
+  assert_string_equal(r.csv, "q,n,b\n\"\"\"\"\"\"\"\",,1\n\"a\nb,\"\"c\"\"\",-2,0\n");
+  loom_serve_request_free(&r);
+  char wide[8192] = "{\"rows\":[{";
+  for (int i = 0; i <= LOOM_SERVE_MAX_COLUMNS; i++) sprintf(wide + strlen(wide), "%s\"c%d\":1", i ? "," : "", i);
+  strcat(wide, "}]}");
+  expect_error(LOOM_SERVE_SCORE, wide, "more than the limit of 256");
+}
+
 static void test_hostile(void **state) {
   (void)state;
   expect_error(LOOM_SERVE_RANK, "{\"user\":", "invalid JSON");
@@ -88,6 +109,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rank_valid),
       cmocka_unit_test(test_score_rows_csv),
+      cmocka_unit_test(test_score_rows_quoted),
       cmocka_unit_test(test_hostile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

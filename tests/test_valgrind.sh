@@ -89,3 +89,6 @@ vg infer-eval "$bin/loom-infer" eval "$ckpt" --data "$tmp/val.csv" --format json
   { echo "FAIL: training the ranking model" >&2; exit 1; }
 vg infer-search "$bin/loom-infer" search "$tmp/rank/best.safetensors" --text "black ankle boot" --top 3 --cache
 vg infer-photo "$bin/loom-infer" search "$tmp/rank/best.safetensors" --image "$sample/images/i00003.png" --top 3
+# an approximate index: the C++ shim over hnswlib frees what it builds (the FAISS one was checked by hand:
+# one more run here costs ~30 s under load, and this test is near its timeout on a loaded machine)
+vg infer-hnsw "$bin/loom-infer" search "$tmp/rank/best.safetensors" --text "black ankle boot" --top 3 --index hnsw

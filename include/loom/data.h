@@ -91,7 +91,8 @@ int loom_gz_close_checked(struct gzFile_s *gz, const char *path, loom_error *err
 
 /* ---------------------------------------------------------------- schema ([data] in the run INI) */
 
-#define LOOM_DATA_MAX_COLS 16
+#define LOOM_DATA_MAX_COLS 16         /* text_cols */
+#define LOOM_DATA_MAX_FEATURES 1024   /* numeric_cols, category_cols (a range f0..f1023 names many in one entry) */
 #define LOOM_DATA_NAME 64
 #define LOOM_DATA_PATH 1024
 
@@ -113,8 +114,8 @@ typedef struct loom_data_schema {
   /* Feature columns are looked up in interactions, then items, then users. */
   int n_text, n_numeric, n_category;
   char text_cols[LOOM_DATA_MAX_COLS][LOOM_DATA_NAME];     /* item text, joined with spaces */
-  char numeric_cols[LOOM_DATA_MAX_COLS][LOOM_DATA_NAME];
-  char category_cols[LOOM_DATA_MAX_COLS][LOOM_DATA_NAME];
+  char numeric_cols[LOOM_DATA_MAX_FEATURES][LOOM_DATA_NAME];
+  char category_cols[LOOM_DATA_MAX_FEATURES][LOOM_DATA_NAME];
   loom_split_kind split;
   double split_ratio[3]; /* train, val, test */
   loom_policy missing_key, missing_image;
@@ -137,6 +138,10 @@ typedef struct loom_data_schema {
   int image_anywhere;    /* [data] image_paths = inside (0, default) | anywhere (1): see below */
   int history_len;       /* [data] history_len: previous interactions per row (0 = none; src/data/history.c) */
   int history_all;       /* [data] history = positives (0, default) | all (1) */
+  /* [data] item_vectors / user_vectors: precomputed vectors keyed by item / user id (loom/vectors.h) */
+  char item_vectors[LOOM_DATA_PATH], user_vectors[LOOM_DATA_PATH];
+  loom_policy missing_vector; /* a row whose id has no vector: error, or zeros (counted) */
+  uint64_t max_vector_bytes;  /* cap on a vector file's size */
   /* Set by the trainer from [task], not a [data] key: 0 = any finite number; K >= 2 = every label
    * (numeric labels, every split) must be an integer in 0..K-1 (binary: 2, i.e. 0 or 1), checked
    * when the tables are loaded, with the file and line of the first bad one. */
@@ -203,7 +208,7 @@ typedef struct loom_prep {
   loom_idmap *users, *items;
   loom_idmap *labels; /* class names (id - 1 = class), NULL for numeric labels */
   int n_category;
-  loom_idmap *category[LOOM_DATA_MAX_COLS];
+  loom_idmap *category[LOOM_DATA_MAX_FEATURES];
   loom_numstats num;
   loom_image_opts image;
 } loom_prep;
@@ -238,6 +243,9 @@ typedef struct loom_batch {
   int Lh;                // [data] history_len (0 = no histories)
   int32_t *hist;         // (B, Lh) item indices of the user's earlier interactions, oldest first, 0-padded
   int32_t *hist_len;     // (B) valid entries of hist
+  int Dv, Du;            // widths of [data] item_vectors / user_vectors (0 = none)
+  float *item_vec;       // (B, Dv) each row's item vector (zeros when missing_vector = zero and it has none)
+  float *user_vec;       // (B, Du) each row's user vector
 } loom_batch;
 
 /* Images per row: [data] gallery (or 1) for image_col, plus [data] frames for video_col (0 = no visual input). */
@@ -260,6 +268,10 @@ const int32_t *loom_dataset_split_rows(const loom_dataset *ds, loom_split sp); /
 /* Rows skipped by missing_key=skip / images replaced by missing_image=zero so far. */
 int64_t loom_dataset_skipped_rows(const loom_dataset *ds);
 int64_t loom_dataset_zero_images(const loom_dataset *ds);
+/* Rows (interactions, then catalogue lookups) whose item / user had no vector and got zeros
+ * (missing_vector = zero); the vector widths (0 without a file). */
+int64_t loom_dataset_zero_vectors(const loom_dataset *ds, int user);
+int loom_dataset_vector_dim(const loom_dataset *ds, int user);
 int32_t loom_dataset_num_items(const loom_dataset *ds); /* item ids incl. 0 */
 int32_t loom_dataset_num_classes(const loom_dataset *ds); /* K for label_type=class, else 0 */
 /* One line for logs: rows per split, skipped rows, zero images, and every fitted size. */

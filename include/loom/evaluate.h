@@ -48,6 +48,7 @@ typedef struct loom_evaluator {
   float ex_score[LOOM_EVAL_EXAMPLES][20];
   /* settings and buffers (internal) */
   float threshold;
+  int distance; /* retrieval: 0 cosine, 1 dot, 2 euclidean, 3 manhattan (a triplet model's task.distance) */
   int n_k, ks[LOOM_MAX_KS], D, E;
   int64_t cap;                  /* rows of the split when the buffers were sized */
   float *scores, *probs, *labels;

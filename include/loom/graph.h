@@ -54,7 +54,7 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(SOFTMAX_CE, softmax_ce)   /* lse(x_i) - x_{i,y_i}, label smoothing, ignore index */            \
   X(MSE, mse)                 /* (a - b)^2 */                                                      \
   X(BPR, bpr)                 /* mean_j softplus(s_neg_ij - s_pos_i) */                            \
-  X(TRIPLET, triplet)         /* max(0, d(a,p) - d(a,n) + margin), euclidean or cosine */          \
+  X(TRIPLET, triplet)         /* max(0, d(a,p) - d(a,n) + margin), euclid/cosine/dot/L1 */        \
   X(INFONCE, infonce)         /* CE of q^ k^T / tau against the diagonal (optionally symmetric) */ \
   X(L2_NORMALIZE, l2_normalize) /* y = x / max(||x||, eps) over the last dim */                    \
   X(COSINE_SIM, cosine_sim)   /* y = a.b / max(||a|| ||b||, eps) over the last dim */              \

@@ -19,6 +19,7 @@
 
 #include "loom/error.h"
 #include "loom/evaluate.h"
+#include "loom/index.h"
 #include "loom/model.h"
 
 #ifdef __cplusplus
@@ -33,7 +34,15 @@ typedef struct loom_infer_opts {
   const char *image_root; /* folder of relative image paths; NULL: the checkpoint's */
   int batch_size;         /* rows per forward pass; 0: the checkpoint's [data] batch_size */
   bool item_cache;        /* read / write the catalogue's item vectors in CKPT.items.safetensors */
+  /* rank / search of two-tower models: the index over the item vectors (kind and options; NULL: AUTO —
+   * exact below LOOM_INDEX_AUTO_ROWS items)
+   * and the metric (NULL: the model's — dot for ranking, cosine for retrieval and search). An
+   * approximate index is built on first use and its recall@10 against the exact index is measured on
+   * LOOM_INFER_RECALL_QUERIES catalogue items and reported as a note (loom_infer_note). */
+  const loom_index_opts *index;
+  const char *metric;
 } loom_infer_opts;
+#define LOOM_INFER_RECALL_QUERIES 200
 
 /* Maps and validates checkpoint `path` (written by loom-train: best.safetensors or last.safetensors)
  * and builds the model for inference. NULL with err naming the file and what is wrong: not a loom
@@ -88,12 +97,20 @@ enum { /* *flags of loom_infer_rank */
  * above. Returns the number of hits (<= k), or -1 with err. */
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err);
+/* loom_infer_rank over the rows i of the catalogue with keep[i] != 0 (keep: (N) flags, or NULL = all):
+ * the same scores, the same order, the excluded rows skipped (fewer than k hits when few are kept). */
+int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query, int k, const uint8_t *keep,
+                             loom_hit *hits, unsigned *flags, loom_error *err);
 /* Cross-modal search (two-tower models): the k items whose vectors are closest by cosine to the
  * query-tower vector of `text`; or, for the photo at `image_path`, the items whose photos look most alike
  * to the item tower (photo and catalogue photos alike with the text blanked). An empty text
  * or a text with no known word is an error (it would rank arbitrarily). */
 int loom_infer_search_text(loom_infer *s, const char *text, int k, loom_hit *hits, loom_error *err);
 int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_hit *hits, loom_error *err);
+
+/* The metric rank (search = false) or search (true) of a two-tower model compares vectors by: --metric
+ * (loom_infer_opts.metric) when given, else the model's (see loom_infer_opts). */
+loom_index_metric loom_infer_metric(const loom_infer *s, bool search);
 
 /* ---- embeddings and evaluation */
 

@@ -56,5 +56,6 @@
 #include "loom/textcnn.h"
 #include "loom/transformer.h"
 #include "loom/interact.h"
+#include "loom/serve.h"
 
 #endif

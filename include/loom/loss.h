@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 typedef enum { LOOM_REDUCE_MEAN = 0, LOOM_REDUCE_SUM = 1, LOOM_REDUCE_NONE = 2 } loom_reduction;
-typedef enum { LOOM_DIST_EUCLIDEAN = 0, LOOM_DIST_COSINE = 1 } loom_distance;
+typedef enum { LOOM_DIST_EUCLIDEAN = 0, LOOM_DIST_COSINE = 1, LOOM_DIST_DOT = 2, LOOM_DIST_MANHATTAN = 3 } loom_distance;
 
 /* PyTorch's ignore_index default: a label equal to it contributes nothing (and is not counted). */
 #define LOOM_CE_IGNORE_DEFAULT (-100)
@@ -43,7 +43,9 @@ loom_tensor *loom_bpr(loom_graph *g, loom_tensor *s_pos, loom_tensor *s_neg, loo
 
 /* Triplet margin: l_i = max(0, d(a_i, p_i) − d(a_i, n_i) + margin); a, p, n (B, D).
  * EUCLIDEAN: d = ||x − y + 1e-6||₂ (PyTorch TripletMarginLoss, p = 2, eps = 1e-6);
- * COSINE: d = 1 − cos(x, y) (TripletMarginWithDistanceLoss with 1 − cosine_similarity). NONE: (B). */
+ * COSINE: d = 1 − cos(x, y) (TripletMarginWithDistanceLoss with 1 − cosine_similarity);
+ * DOT: d = −x·y (TripletMarginWithDistanceLoss with −(x·y)); MANHATTAN: d = ||x − y + 1e-6||₁
+ * (TripletMarginLoss, p = 1). NONE: (B). */
 loom_tensor *loom_triplet_margin(loom_graph *g, loom_tensor *a, loom_tensor *p, loom_tensor *n, float margin,
                                  loom_distance dist, loom_reduction red);
 

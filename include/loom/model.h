@@ -41,7 +41,7 @@ int loom_model_check_config(const loom_config *c, loom_error *err);
 typedef enum { LOOM_TASK_BINARY = 0, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL } loom_task_kind;
 const char *loom_task_name(loom_task_kind k);
 
-#define LOOM_MODEL_MAX_TOWERS 4
+#define LOOM_MODEL_MAX_TOWERS 6 /* text, image, item_vectors, user_vectors, query, interaction */
 
 typedef struct loom_model loom_model; /* opaque: read it through the accessors below */
 

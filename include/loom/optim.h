@@ -58,6 +58,10 @@ typedef struct loom_optim loom_optim;
  * programming error). Returns NULL and fills err for a bad configuration or when out of memory. */
 loom_optim *loom_optim_new(loom_graph *g, const loom_optim_config *cfg, loom_error *err);
 void loom_optim_free(loom_optim *o);
+/* Parameter t's learning rate becomes mult x lr from now on (PyTorch: its own parameter group with
+ * lr = mult x the base lr; AdamW's decoupled decay uses it too). Called after loom_optim_new, before
+ * training; -1 with err for a negative or non-finite mult. */
+int loom_optim_set_lr_mult(loom_optim *o, const loom_tensor *t, float mult, loom_error *err);
 /* One update of every parameter from the gradients in loom_graph_grads, at learning rate lr. */
 void loom_optim_step(loom_optim *o, float lr);
 

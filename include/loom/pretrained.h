@@ -20,8 +20,16 @@ extern "C" {
 int loom_model_pretrained_check(const loom_config *c, loom_error *err);
 
 /* text.freeze = true: every word embedding of m (text.embedding.weight, and query.embedding.weight
- * of ranking models) becomes a frozen parameter (loom_param_set_trainable). loom_model_build calls it. */
-void loom_model_freeze(loom_model *m, const loom_config *c);
+ * of ranking models) becomes a frozen parameter (loom_param_set_trainable); image.freeze,
+ * interaction.freeze, fusion.freeze: every parameter named <tower>.* does. -1 with err naming the key
+ * when it selects no parameter of m (it would have no effect). loom_model_build calls it. */
+int loom_model_freeze(loom_model *m, const loom_config *c, loom_error *err);
+
+/* <tower>.lr_mult (text: text.* and query.*; image.*, interaction.*, fusion.*): each trainable
+ * parameter of the tower gets learning rate lr_mult x train.lr in o (loom_optim_set_lr_mult). -1 with
+ * err naming the key when it has no effect (tower disabled, frozen, or without trainable parameters). */
+struct loom_optim;
+int loom_model_set_lr_mult(loom_model *m, const loom_config *c, struct loom_optim *o, loom_error *err);
 
 /* The rows of every word embedding of m ← wv's vectors through the vocabulary v (loom_wordvec_align;
  * rows of words the file lacks keep their initialisation). -1 with err naming text.embedding_dim and

@@ -43,7 +43,8 @@ class _Err(ctypes.Structure):
 
 class _Opts(ctypes.Structure):
     _fields_ = [("items", ctypes.c_char_p), ("users", ctypes.c_char_p), ("image_root", ctypes.c_char_p),
-                ("batch_size", ctypes.c_int), ("item_cache", ctypes.c_bool)]
+                ("batch_size", ctypes.c_int), ("item_cache", ctypes.c_bool),
+                ("index", ctypes.c_void_p), ("metric", ctypes.c_char_p)]  # NULL: auto index, the model's metric
 
 
 class _Hit(ctypes.Structure):

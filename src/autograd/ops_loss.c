@@ -355,7 +355,7 @@ static inline void row_cos_bwd(size_t D, const float *x, const float *y, float c
 
 loom_tensor *loom_triplet_margin(loom_graph *g, loom_tensor *a, loom_tensor *p, loom_tensor *n, float margin,
                                  loom_distance dist, loom_reduction red) {
-  assert((dist == LOOM_DIST_EUCLIDEAN || dist == LOOM_DIST_COSINE) && "unknown distance");
+  assert((unsigned)dist <= LOOM_DIST_MANHATTAN && "unknown distance");
   loom_tensor *t = loss_node(g, LOOM_OP_TRIPLET, 3, (loom_tensor *[]){a, p, n}, red);
   t->ip[1] = dist;
   t->fp[0] = margin;
@@ -378,11 +378,21 @@ static int triplet_infer(loom_graph *g, loom_tensor *t) {
 static size_t triplet_saved(const loom_tensor *t) { return per_sample_bytes(t) + ROWS(t) * sizeof(float); }
 static float *triplet_hinge(loom_tensor *t) { return (float *)t->saved + (RED(t) == LOOM_REDUCE_NONE ? 0 : ROWS(t)); }
 
-/* Euclidean ||x − y + eps|| (or 1 − cos) of row i. */
+/* Euclidean ||x − y + eps||₂, 1 − cos, −x·y or manhattan ||x − y + eps||₁ of row i. */
 static float triplet_dist(const loom_tensor *t, size_t D, const float *x, const float *y) {
   if (t->ip[1] == LOOM_DIST_COSINE) {
     float den, xx, yy;
     return 1.0f - row_cos(D, x, y, COSINE_EPS, &den, &xx, &yy);
+  }
+  if (t->ip[1] == LOOM_DIST_DOT) {
+    double s = 0.0;
+    for (size_t j = 0; j < D; j++) s += (double)x[j] * y[j];
+    return (float)-s;
+  }
+  if (t->ip[1] == LOOM_DIST_MANHATTAN) {
+    double s = 0.0;
+    for (size_t j = 0; j < D; j++) s += fabs((double)(x[j] - y[j] + TRIPLET_EPS));
+    return (float)s;
   }
   double s = 0.0;
   for (size_t j = 0; j < D; j++) {
@@ -428,6 +438,23 @@ static void cosdist_bwd(size_t D, const float *x, const float *y, float w, float
   row_cos_bwd(D, y, x, c, den, yy, COSINE_EPS, -w, dy);
 }
 
+/* d(−x·y) = −y dx − x dy. */
+static void dotdist_bwd(size_t D, const float *x, const float *y, float w, float *dx, float *dy) {
+  for (size_t j = 0; j < D; j++) {
+    float xj = x[j], yj = y[j];
+    if (dx) dx[j] -= w * yj;
+    if (dy) dy[j] -= w * xj;
+  }
+}
+/* d||x − y + eps||₁ = sign(x − y + eps) (dx − dy); sign(0) = 0 as in PyTorch's abs backward. */
+static void l1dist_bwd(size_t D, const float *x, const float *y, float w, float *dx, float *dy) {
+  for (size_t j = 0; j < D; j++) {
+    float d = x[j] - y[j] + TRIPLET_EPS, g = d > 0.0f ? w : d < 0.0f ? -w : 0.0f;
+    if (dx) dx[j] += g;
+    if (dy) dy[j] -= g;
+  }
+}
+
 /* l = max(0, h): gradient flows where h >= 0 (PyTorch's clamp_min backward); h = d(a,p) − d(a,n) + m. */
 static void triplet_backward(loom_graph *g, loom_tensor *t) {
   loom_tensor *a = t->src[0], *p = t->src[1], *n = t->src[2];
@@ -435,7 +462,10 @@ static void triplet_backward(loom_graph *g, loom_tensor *t) {
   const size_t D = (size_t)a->shape[1];
   const float *H = triplet_hinge(t);
   void (*bwd)(size_t, const float *, const float *, float, float *, float *) =
-      t->ip[1] == LOOM_DIST_COSINE ? cosdist_bwd : euclid_bwd;
+      t->ip[1] == LOOM_DIST_COSINE ? cosdist_bwd
+      : t->ip[1] == LOOM_DIST_DOT  ? dotdist_bwd
+      : t->ip[1] == LOOM_DIST_MANHATTAN ? l1dist_bwd
+                                        : euclid_bwd;
   LOOM_PARALLEL_FOR((size_t)B * D > LOOM_PAR_GRAIN, (long i = 0; i < B; i++), {
     if (H[i] < 0.0f) continue;
     const size_t o = (size_t)i * D;

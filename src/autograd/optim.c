@@ -14,6 +14,7 @@
 typedef struct {
   size_t off, len;
   float wd;
+  float lr_mult; /* the parameter's learning-rate multiplier (loom_optim_set_lr_mult), 1 by default */
 } optim_chunk;
 
 struct loom_optim {
@@ -25,6 +26,7 @@ struct loom_optim {
   int n_state;
   optim_chunk *chunks;
   long n_chunks;
+  float *mult; /* (parameter tensors) learning-rate multipliers, NULL while all are 1 */
 };
 
 loom_optim_config loom_optim_defaults(loom_optim_kind kind) {
@@ -64,9 +66,9 @@ static float *state_alloc(size_t n) {
 }
 
 /* Split [off, off + len) into chunks of at most LOOM_PAR_GRAIN (count only when out is NULL). */
-static long add_chunks(optim_chunk *out, long at, size_t off, size_t len, float wd) {
+static long add_chunks(optim_chunk *out, long at, size_t off, size_t len, float wd, float mult) {
   for (size_t s = 0; s < len; s += LOOM_PAR_GRAIN) {
-    if (out) out[at] = (optim_chunk){off + s, len - s < LOOM_PAR_GRAIN ? len - s : LOOM_PAR_GRAIN, wd};
+    if (out) out[at] = (optim_chunk){off + s, len - s < LOOM_PAR_GRAIN ? len - s : LOOM_PAR_GRAIN, wd, mult};
     at++;
   }
   return at;
@@ -80,13 +82,14 @@ static long build_chunks(loom_optim *o, optim_chunk *out) {
   int np = loom_graph_n_param_tensors(g);
   bool frozen = false;
   for (int i = 0; i < np; i++) frozen |= !loom_graph_param_tensor(g, i)->requires_grad;
-  if (!frozen && (!o->cfg.no_decay_1d || wd == 0.0f)) return add_chunks(out, 0, 0, o->n, wd);
+  if (!frozen && !o->mult && (!o->cfg.no_decay_1d || wd == 0.0f)) return add_chunks(out, 0, 0, o->n, wd, 1.0f);
   long at = 0;
   for (int i = 0; i < np; i++) {
     loom_tensor *t = loom_graph_param_tensor(g, i);
     if (!t->requires_grad) continue;
     size_t end = i + 1 < np ? loom_graph_param_tensor(g, i + 1)->value_off : o->n; /* slot incl. padding */
-    at = add_chunks(out, at, t->value_off, end - t->value_off, o->cfg.no_decay_1d && t->ndim == 1 ? 0.0f : wd);
+    at = add_chunks(out, at, t->value_off, end - t->value_off, o->cfg.no_decay_1d && t->ndim == 1 ? 0.0f : wd,
+                    o->mult ? o->mult[i] : 1.0f);
   }
   return at;
 }
@@ -121,7 +124,29 @@ void loom_optim_free(loom_optim *o) {
   loom_free(o->m);
   loom_free(o->v);
   loom_free(o->chunks);
+  loom_free(o->mult);
   loom_free(o);
+}
+
+int loom_optim_set_lr_mult(loom_optim *o, const loom_tensor *t, float mult, loom_error *err) {
+  if (!(mult >= 0.0f && isfinite(mult)))
+    return loom_errorf(err, "optimizer: learning-rate multiplier %g of '%s' is invalid — use a finite value >= 0", mult, t->name);
+  int np = loom_graph_n_param_tensors(o->g), at = -1;
+  for (int i = 0; i < np; i++)
+    if (loom_graph_param_tensor(o->g, i) == t) at = i;
+  assert(at >= 0 && "loom_optim_set_lr_mult: not a parameter of the optimiser's graph");
+  if (!o->mult) {
+    if (!(o->mult = loom_malloc((size_t)np * sizeof *o->mult))) return loom_errorf(err, "optimizer: out of memory");
+    for (int i = 0; i < np; i++) o->mult[i] = 1.0f;
+  }
+  o->mult[at] = mult;
+  long n = build_chunks(o, NULL);
+  optim_chunk *ch = loom_malloc((size_t)(n ? n : 1) * sizeof *ch);
+  if (!ch) return loom_errorf(err, "optimizer: out of memory");
+  build_chunks(o, ch);
+  loom_free(o->chunks);
+  o->chunks = ch, o->n_chunks = n;
+  return 0;
 }
 
 long loom_optim_steps(const loom_optim *o) { return o->t; }
@@ -162,7 +187,7 @@ void loom_optim_step(loom_optim *o, float lr) {
     const int first = o->t == 1;
     LOOM_PARALLEL_FOR(o->n_chunks > 1, (long k = 0; k < o->n_chunks; k++), {
       const optim_chunk *ch = &o->chunks[k];
-      loom_k.sgd(ch->len, P + ch->off, G + ch->off, o->m ? o->m + ch->off : NULL, lr, c->momentum, c->dampening,
+      loom_k.sgd(ch->len, P + ch->off, G + ch->off, o->m ? o->m + ch->off : NULL, lr * ch->lr_mult, c->momentum, c->dampening,
                  ch->wd, c->nesterov, first);
     });
     return;
@@ -173,10 +198,11 @@ void loom_optim_step(loom_optim *o, float lr) {
   const bool adamw = c->kind == LOOM_OPTIM_ADAMW;
   LOOM_PARALLEL_FOR(o->n_chunks > 1, (long k = 0; k < o->n_chunks; k++), {
     const optim_chunk *ch = &o->chunks[k];
+    const float lr_k = lr * ch->lr_mult; /* a parameter group's lr in PyTorch: decay and step both use it */
     if (!adamw && ch->wd != 0.0f) {
-      adam_l2(ch, P, G, o->m, o->v, lr, c->beta1, c->beta2, eps, (float)bc1, (float)bc2);
+      adam_l2(ch, P, G, o->m, o->v, lr_k, c->beta1, c->beta2, eps, (float)bc1, (float)bc2);
     } else {
-      loom_k.adam(ch->len, P + ch->off, G + ch->off, o->m + ch->off, o->v + ch->off, lr, c->beta1, c->beta2, eps,
+      loom_k.adam(ch->len, P + ch->off, G + ch->off, o->m + ch->off, o->v + ch->off, lr_k, c->beta1, c->beta2, eps,
                   (float)bc1, (float)bc2, adamw ? ch->wd : 0.0f);
     }
   });

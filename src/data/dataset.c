@@ -18,6 +18,7 @@
 #include "loom/alloc.h"
 #include "loom/data.h"
 #include "loom/sha256.h"
+#include "loom/vectors.h"
 
 enum { TAB_INTER = 0, TAB_ITEMS = 1, TAB_USERS = 2 };
 
@@ -32,7 +33,7 @@ struct loom_dataset {
   loom_table tab[3];
   int has[3];
   int c_user, c_item, c_label, c_ts, c_query, c_split, c_image_tab, c_image;
-  colref text[LOOM_DATA_MAX_COLS], num[LOOM_DATA_MAX_COLS], cat[LOOM_DATA_MAX_COLS], image, video;
+  colref text[LOOM_DATA_MAX_COLS], num[LOOM_DATA_MAX_FEATURES], cat[LOOM_DATA_MAX_FEATURES], image, video;
   int64_t n;                 /* interaction rows */
   int32_t *item_row, *user_row; /* (n) joined rows, -1 when absent */
   int32_t *split_rows[4];    /* train, val, test, all */
@@ -49,6 +50,9 @@ struct loom_dataset {
   int32_t *pos_items;
   double *pop_cdf;           /* (n_items) cumulative count^power, for popularity sampling */
   int32_t *hist, *hist_len;  /* (n, history_len), (n): behaviour histories (history.c) */
+  loom_vectors *vec[2];      /* [data] item_vectors, user_vectors (NULL = none) */
+  int32_t *vrow[2];          /* (n) each interaction row's item / user vector row, -1 = zeros */
+  int64_t zero_vec[2];       /* rows given zeros (missing_vector = zero) */
   ld_buf text_buf;
   int32_t *tok_cache;        /* (items rows, T + 1) item text ids + length, when all text is item text */
   uint8_t *tok_done;         /* (items rows) */
@@ -96,15 +100,16 @@ static const char *file_of(const loom_dataset *ds, int64_t r) { return r < 0 ? d
 
 /* ---- reading: every feature column is optional in each table and resolved afterwards */
 
+#define SPEC_MAX (2 * LOOM_DATA_MAX_FEATURES + LOOM_DATA_MAX_COLS + 16) /* columns read from one table */
 typedef struct specs {
-  loom_colspec c[3][64];
+  loom_colspec c[3][SPEC_MAX];
   int n[3];
 } specs;
 
 static int add_spec(specs *sp, int tab, const char *name, loom_col_type type, int optional) {
   for (int i = 0; i < sp->n[tab]; i++)
     if (strcmp(sp->c[tab][i].name, name) == 0) return i;
-  assert(sp->n[tab] < 64);
+  assert(sp->n[tab] < SPEC_MAX);
   sp->c[tab][sp->n[tab]] = (loom_colspec){name, type, optional};
   return sp->n[tab]++;
 }
@@ -122,31 +127,39 @@ static int resolve(loom_dataset *ds, const char *name, loom_col_type type, colre
                      name, ds->has[1] ? ", items" : "", ds->has[2] ? ", users" : "");
 }
 
+static int read_tables_with(loom_dataset *ds, specs *sp, loom_error *err);
 static int read_tables(loom_dataset *ds, loom_error *err) {
+  specs *sp = loom_calloc(1, sizeof *sp); /* ~100 KiB with 1,024-column lists: not on the stack */
+  if (!sp) return loom_errorf(err, "out of memory");
+  int rc = read_tables_with(ds, sp, err);
+  loom_free(sp);
+  return rc;
+}
+
+static int read_tables_with(loom_dataset *ds, specs *sp, loom_error *err) {
   const loom_data_schema *s = &ds->s;
-  specs sp = {0};
   ds->has[0] = s->interactions[0] != 0, ds->has[1] = s->items[0] != 0, ds->has[2] = s->users[0] != 0;
   const char *ikey = s->item_key[0] ? s->item_key : s->item_col, *ukey = s->user_key[0] ? s->user_key : s->user_col;
-  if (s->item_col[0]) add_spec(&sp, 0, s->item_col, LOOM_COL_STRING, 0);
-  if (s->user_col[0]) add_spec(&sp, 0, s->user_col, LOOM_COL_STRING, 0);
-  if (s->label_col[0]) add_spec(&sp, 0, s->label_col, s->label_class ? LOOM_COL_STRING : LOOM_COL_FLOAT, ds->frozen);
-  if (s->timestamp_col[0]) add_spec(&sp, 0, s->timestamp_col, LOOM_COL_FLOAT, ds->frozen);
-  if (s->query_col[0]) add_spec(&sp, 0, s->query_col, LOOM_COL_STRING, 0);
-  if (s->split_col[0] && s->split == LOOM_SPLIT_COLUMN) add_spec(&sp, 0, s->split_col, LOOM_COL_STRING, ds->frozen);
-  if (ds->has[1]) add_spec(&sp, 1, ikey, LOOM_COL_STRING, 0);
-  if (ds->has[2]) add_spec(&sp, 2, ukey, LOOM_COL_STRING, 0);
+  if (s->item_col[0]) add_spec(sp, 0, s->item_col, LOOM_COL_STRING, 0);
+  if (s->user_col[0]) add_spec(sp, 0, s->user_col, LOOM_COL_STRING, 0);
+  if (s->label_col[0]) add_spec(sp, 0, s->label_col, s->label_class ? LOOM_COL_STRING : LOOM_COL_FLOAT, ds->frozen);
+  if (s->timestamp_col[0]) add_spec(sp, 0, s->timestamp_col, LOOM_COL_FLOAT, ds->frozen);
+  if (s->query_col[0]) add_spec(sp, 0, s->query_col, LOOM_COL_STRING, 0);
+  if (s->split_col[0] && s->split == LOOM_SPLIT_COLUMN) add_spec(sp, 0, s->split_col, LOOM_COL_STRING, ds->frozen);
+  if (ds->has[1]) add_spec(sp, 1, ikey, LOOM_COL_STRING, 0);
+  if (ds->has[2]) add_spec(sp, 2, ukey, LOOM_COL_STRING, 0);
   for (int t = 0; t < 3; t++) {
     if (!ds->has[t]) continue;
-    for (int i = 0; i < s->n_text; i++) add_spec(&sp, t, s->text_cols[i], LOOM_COL_STRING, 1);
-    for (int i = 0; i < s->n_numeric; i++) add_spec(&sp, t, s->numeric_cols[i], LOOM_COL_FLOAT, 1);
-    for (int i = 0; i < s->n_category; i++) add_spec(&sp, t, s->category_cols[i], LOOM_COL_STRING, 1);
-    if (s->image_col[0]) add_spec(&sp, t, s->image_col, LOOM_COL_STRING, 1);
-    if (s->video_col[0]) add_spec(&sp, t, s->video_col, LOOM_COL_STRING, 1);
+    for (int i = 0; i < s->n_text; i++) add_spec(sp, t, s->text_cols[i], LOOM_COL_STRING, 1);
+    for (int i = 0; i < s->n_numeric; i++) add_spec(sp, t, s->numeric_cols[i], LOOM_COL_FLOAT, 1);
+    for (int i = 0; i < s->n_category; i++) add_spec(sp, t, s->category_cols[i], LOOM_COL_STRING, 1);
+    if (s->image_col[0]) add_spec(sp, t, s->image_col, LOOM_COL_STRING, 1);
+    if (s->video_col[0]) add_spec(sp, t, s->video_col, LOOM_COL_STRING, 1);
   }
   loom_csv_opts o = {s->max_field_bytes, 0};
   const char *paths[3] = {s->interactions, s->items, s->users};
   for (int t = 0; t < 3; t++)
-    if (ds->has[t] && loom_table_read(&ds->tab[t], paths[t], sp.c[t], sp.n[t], &o, err) < 0) return -1;
+    if (ds->has[t] && loom_table_read(&ds->tab[t], paths[t], sp->c[t], sp->n[t], &o, err) < 0) return -1;
   ds->n = ds->has[0] ? ds->tab[0].nrows : 0;
   if (ds->n >= INT32_MAX) return loom_errorf(err, "%s: more than 2^31 rows — split the file", s->interactions);
   loom_table *in = &ds->tab[0];
@@ -487,7 +500,7 @@ static int precompute(loom_dataset *ds, loom_error *err) {
     return loom_errorf(err, "out of memory");
   for (int32_t i = 0; i < ds->n_items; i++) ds->item_rep[i] = -1;
   const int32_t *all = ds->split_rows[LOOM_SPLIT_ALL];
-  double x[LOOM_DATA_MAX_COLS];
+  double x[LOOM_DATA_MAX_FEATURES];
   for (int64_t i = 0; i < ds->split_n[LOOM_SPLIT_ALL]; i++) {
     int64_t r = all[i];
     const loom_table *t = &ds->tab[0];
@@ -608,6 +621,57 @@ static int precompute(loom_dataset *ds, loom_error *err) {
   return 0;
 }
 
+/* [data] item_vectors / user_vectors (loom/vectors.h): read once; each interaction row's vector row,
+ * checked under missing_vector (error names the row's file and line, zero counts). */
+static int load_vectors(loom_dataset *ds, loom_error *err) {
+  const loom_data_schema *s = &ds->s;
+  const char *paths[2] = {s->item_vectors, s->user_vectors}, *cols[2] = {s->item_col, s->user_col};
+  const char *what[2] = {"item", "user"};
+  int c[2] = {ds->c_item, ds->c_user};
+  for (int k = 0; k < 2; k++) {
+    if (!paths[k][0]) continue;
+    if (!(ds->vec[k] = loom_vectors_read(paths[k], s->max_vector_bytes, s->int_keys, err)))
+      return loom_error_wrap(err, "[data] %s_vectors", what[k]);
+    if (!(ds->vrow[k] = loom_malloc((size_t)(ds->n + 1) * sizeof(int32_t)))) return loom_errorf(err, "out of memory");
+    for (int64_t r = 0; r <= ds->n; r++) ds->vrow[k][r] = -1;
+    for (int64_t i = 0; i < ds->split_n[LOOM_SPLIT_ALL]; i++) {
+      int64_t r = ds->split_rows[LOOM_SPLIT_ALL][i];
+      const char *key = c[k] >= 0 ? loom_table_str(&ds->tab[TAB_INTER], c[k], r) : "";
+      int64_t v = loom_vectors_find(ds->vec[k], key);
+      ds->vrow[k][r] = (int32_t)v;
+      if (v >= 0) continue;
+      char q[200];
+      if (s->missing_vector == LOOM_POLICY_ERROR)
+        return loom_errorf(err, "%s:%lld: column '%s': %s '%s' has no vector in %s — add it, or set [data] missing_vector = zero",
+                           s->interactions, (long long)line_of(ds, r), cols[k], what[k], Q(q, key, 44), paths[k]);
+      ds->zero_vec[k]++;
+    }
+  }
+  return 0;
+}
+
+/* Vector of `key` (k: 0 item, 1 user) into out (D): the row, or zeros (missing_vector = zero, counted). */
+static int vector_of_key(loom_dataset *ds, int k, const char *key, float *out, loom_error *err) {
+  int D = loom_vectors_dim(ds->vec[k]);
+  int64_t v = key ? loom_vectors_find(ds->vec[k], key) : -1;
+  if (v >= 0) {
+    memcpy(out, loom_vectors_row(ds->vec[k], v), sizeof(float) * (size_t)D);
+    return 0;
+  }
+  char q[200];
+  if (ds->s.missing_vector == LOOM_POLICY_ERROR)
+    return loom_errorf(err, "%s '%s' has no vector in %s — add it, or set [data] missing_vector = zero", k ? "user" : "item",
+                       key ? Q(q, key, 44) : "", k ? ds->s.user_vectors : ds->s.item_vectors);
+  memset(out, 0, sizeof(float) * (size_t)D);
+  ds->zero_vec[k]++;
+  return 0;
+}
+
+int64_t loom_dataset_zero_vectors(const loom_dataset *ds, int user) { return ds->zero_vec[user ? 1 : 0]; }
+int loom_dataset_vector_dim(const loom_dataset *ds, int user) {
+  return ds->vec[user ? 1 : 0] ? loom_vectors_dim(ds->vec[user ? 1 : 0]) : 0;
+}
+
 static loom_dataset *open_dataset(const loom_data_schema *s, const loom_prep *frozen, const loom_vocab *vocab,
                                   loom_error *err) {
   if (!(frozen && !s->interactions[0]) && loom_data_schema_validate(s, err) < 0) return NULL;
@@ -627,6 +691,7 @@ static loom_dataset *open_dataset(const loom_data_schema *s, const loom_prep *fr
   loom_free(valid);
   if (rc == 0) rc = frozen ? copy_prep(&ds->prep, frozen, err) : fit(ds, err);
   if (rc == 0) rc = precompute(ds, err);
+  if (rc == 0) rc = load_vectors(ds, err);
   ds->given_vocab = NULL;
   if (rc < 0) {
     loom_dataset_free(ds);
@@ -662,6 +727,7 @@ void loom_dataset_free(loom_dataset *ds) {
   loom_free(ds->pop_cdf);
   loom_free(ds->hist);
   loom_free(ds->hist_len);
+  for (int k = 0; k < 2; k++) loom_vectors_free(ds->vec[k]), loom_free(ds->vrow[k]);
   ld_buf_free(&ds->text_buf);
   loom_free(ds->tok_cache);
   loom_free(ds->tok_done);
@@ -690,7 +756,12 @@ void loom_dataset_summary(const loom_dataset *ds, char *buf, size_t n) {
                    p->vocab ? loom_vocab_size(p->vocab) : 0, loom_dataset_num_classes(ds), p->num.F);
   for (int i = 0; i < p->n_category && k > 0 && (size_t)k < n; i++)
     k += snprintf(buf + k, n - (size_t)k, "%s%d", i ? ", " : "", loom_idmap_size(p->category[i]));
-  if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
+  if (k > 0 && (size_t)k < n) k += snprintf(buf + k, n - (size_t)k, "]");
+  for (int v = 0; v < 2; v++)
+    if (ds->vec[v] && k > 0 && (size_t)k < n)
+      k += snprintf(buf + k, n - (size_t)k, "; %s vectors %lld x %d, %lld rows given zeros (missing_vector)",
+                    v ? "user" : "item", (long long)loom_vectors_count(ds->vec[v]), loom_vectors_dim(ds->vec[v]),
+                    (long long)ds->zero_vec[v]);
 }
 
 int32_t loom_dataset_num_classes(const loom_dataset *ds) {
@@ -711,6 +782,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   b->n_neg = s->negatives;
   b->Lh = s->history_len;
   b->S = loom_data_visual_slots(s);
+  b->Dv = loom_dataset_vector_dim(ds, 0), b->Du = loom_dataset_vector_dim(ds, 1);
   if (b->S) b->C = b->S * s->image.C, b->H = s->image.H, b->W = s->image.W;
   size_t B = (size_t)cap, chw = (size_t)b->C * b->H * b->W, nn = (size_t)b->n_neg;
   int ok = 1;
@@ -733,6 +805,8 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   ALLOC(neg_image, B * nn * chw);
   ALLOC(hist, B * b->Lh);
   ALLOC(hist_len, b->Lh ? B : 0);
+  ALLOC(item_vec, B * (size_t)b->Dv);
+  ALLOC(user_vec, B * (size_t)b->Du);
 #undef ALLOC
   if (!ok) {
     loom_batch_free(b);
@@ -743,7 +817,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
 
 void loom_batch_free(loom_batch *b) {
   void *ptrs[] = {b->row, b->user, b->item, b->category, b->numeric, b->tokens, b->lengths, b->query,
-                  b->query_len, b->image, b->label, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image, b->hist, b->hist_len};
+                  b->query_len, b->image, b->label, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image, b->hist, b->hist_len, b->item_vec, b->user_vec};
   for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) loom_free(ptrs[i]);
   memset(b, 0, sizeof *b);
 }
@@ -958,6 +1032,13 @@ int ld_encode_locked(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b
         return loom_error_wrap(err, "%s:%lld: column '%s'", s->interactions, (long long)line_of(ds, r), s->query_col);
     }
     if (chw && row_image(ds, r, b->image + (size_t)i * chw, err) < 0) return -1;
+    for (int k = 0; k < 2; k++) { /* precomputed vectors: row r's, checked at open (missing = zeros) */
+      int D = k ? b->Du : b->Dv;
+      float *out = (k ? b->user_vec : b->item_vec) + (size_t)i * D;
+      int32_t v = D ? ds->vrow[k][r] : -1;
+      if (v >= 0) memcpy(out, loom_vectors_row(ds->vec[k], v), sizeof(float) * (size_t)D);
+      else if (D) memset(out, 0, sizeof(float) * (size_t)D);
+    }
   }
   return 0;
 }
@@ -1131,6 +1212,7 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
   int64_t ur = user_row_of(ds, user_key);
   int32_t user = loom_dataset_user_index(ds, user_key);
   int F = s->n_numeric, K = s->n_category;
+  char ubuf[32];
   b->B = n;
   if (loom_dataset_catalog_features(ds, rows, n, b->item, b->T ? b->tokens : NULL, b->T ? b->lengths : NULL,
                                     b->C ? b->image : NULL, err) < 0)
@@ -1143,7 +1225,7 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
     b->user[i] = user;
     if (b->Lh) memset(b->hist + (size_t)i * b->Lh, 0, (size_t)b->Lh * sizeof(int32_t)), b->hist_len[i] = 0;
     b->label[i] = 0;
-    double x[LOOM_DATA_MAX_COLS];
+    double x[LOOM_DATA_MAX_FEATURES];
     for (int f = 0; f < F; f++) {
       colref c = ds->num[f];
       int64_t r = c.col < 0 ? -1 : c.tab == TAB_ITEMS ? ir : c.tab == TAB_USERS ? ur : -1;
@@ -1157,6 +1239,9 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
       int64_t r = c.col < 0 ? -1 : c.tab == TAB_ITEMS ? ir : c.tab == TAB_USERS ? ur : -1;
       b->category[(size_t)i * K + k] = r < 0 ? 0 : loom_idmap_get(p->category[k], loom_table_str(&ds->tab[c.tab], c.col, r));
     }
+    if (b->Dv && rc == 0) rc = vector_of_key(ds, 0, loom_table_str(&ds->tab[TAB_ITEMS], 0, ir), b->item_vec + (size_t)i * b->Dv, err);
+    if (b->Du && rc == 0) rc = vector_of_key(ds, 1, user_key ? canonical_key(ds, user_key, ubuf, sizeof ubuf) : NULL,
+                                             b->user_vec + (size_t)i * b->Du, err);
     if (b->Tq && rc == 0) {
       const char *q = query ? query : "";
       char qq[200];

@@ -307,7 +307,7 @@ int loom_prep_from_string(loom_prep *p, const char *s, loom_error *err) {
   if (rc == 0 && lb && !(p->labels = idmap_from_json(lb, "label classes", err))) rc = -1;
   const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories"), *e;
   if (rc == 0 && cats) {
-    if (cJSON_GetArraySize(cats) > LOOM_DATA_MAX_COLS) rc = loom_errorf(err, "preprocessing: too many category maps");
+    if (cJSON_GetArraySize(cats) > LOOM_DATA_MAX_FEATURES) rc = loom_errorf(err, "preprocessing: too many category maps");
     cJSON_ArrayForEach(e, cats) {
       if (rc) break;
       if (!(p->category[p->n_category] = idmap_from_json(e, "category map", err))) rc = -1;

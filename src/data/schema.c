@@ -24,6 +24,8 @@ const loom_cfg_rule loom_data_rules[] = {
     {"data.max_video_seconds", "data.video_col=", "without data.video_col; set it or remove max_video_seconds"},
     {"data.max_video_decode_s", "data.video_col=", "without data.video_col; set it or remove max_video_decode_s"},
     {"data.max_video_frames", "data.video_col=", "without data.video_col; set it or remove max_video_frames"},
+    {"data.missing_vector", "data.item_vectors= and data.user_vectors=", "without data.item_vectors or user_vectors; set one or remove missing_vector"},
+    {"data.max_vector_mb", "data.item_vectors= and data.user_vectors=", "without data.item_vectors or user_vectors; set one or remove max_vector_mb"},
     {"data.history", "data.history_len=|0", "without data.history_len (histories are off); remove it or set history_len"},
 };
 const int loom_data_n_rules = (int)(sizeof loom_data_rules / sizeof loom_data_rules[0]);
@@ -47,6 +49,7 @@ void loom_data_schema_init(loom_data_schema *s) {
   s->shuffle = 1;
   s->max_field_bytes = (size_t)1 << 20;
   s->image_cache_bytes = (int64_t)1 << 30;
+  s->max_vector_bytes = (uint64_t)16384 << 20;
 }
 
 static int set_str(char *dst, size_t cap, const char *key, const char *v, loom_error *err) {
@@ -77,7 +80,37 @@ static int set_choice(int *dst, const char *key, const char *v, const char *choi
   return loom_errorf(err, "[data] %s: '%s' is not one of %s", key, v, choices);
 }
 
-static int set_list(char (*dst)[LOOM_DATA_NAME], int *n, const char *key, const char *v, loom_error *err) {
+/* One entry of a column list: a name, or a range PREFIXa..PREFIXb (f0..f1023: f0, f1, ..., f1023). */
+static int put_col(char (*dst)[LOOM_DATA_NAME], int *n, int max, const char *key, const char *p, size_t len, loom_error *err) {
+  const char *dots = NULL;
+  for (size_t i = 0; i + 1 < len; i++)
+    if (p[i] == '.' && p[i + 1] == '.') { dots = p + i; break; }
+  long lo = 0, hi = -1;
+  size_t pre = len;
+  if (dots) { /* both ends share the prefix before their digits */
+    size_t a = (size_t)(dots - p), b0 = a + 2;
+    size_t da = a, db = len;
+    while (da > 0 && p[da - 1] >= '0' && p[da - 1] <= '9') da--;
+    while (db > b0 && p[db - 1] >= '0' && p[db - 1] <= '9') db--;
+    if (da == a || db == len || len - db > 9 || a - da > 9 || da != db - b0 || memcmp(p, p + b0, da) != 0)
+      return loom_errorf(err, "[data] %s: '%.*s' is not a range like f0..f1023 (same prefix, numbers at both ends)", key,
+                         (int)len, p);
+    lo = strtol(p + da, NULL, 10), hi = strtol(p + db, NULL, 10), pre = da;
+    if (hi < lo) return loom_errorf(err, "[data] %s: range '%.*s' ends before it starts", key, (int)len, p);
+  }
+  for (long i = lo; i <= (dots ? hi : lo); i++) {
+    if (*n == max) return loom_errorf(err, "[data] %s: more than %d columns", key, max);
+    char name[LOOM_DATA_NAME + 16];
+    int w = dots ? snprintf(name, sizeof name, "%.*s%ld", (int)(pre < LOOM_DATA_NAME ? pre : LOOM_DATA_NAME), p, i)
+                 : snprintf(name, sizeof name, "%.*s", (int)(len < LOOM_DATA_NAME ? len : LOOM_DATA_NAME), p);
+    if (pre >= LOOM_DATA_NAME || w >= LOOM_DATA_NAME) return loom_errorf(err, "[data] %s: column name too long", key);
+    memcpy(dst[*n], name, (size_t)w + 1);
+    (*n)++;
+  }
+  return 0;
+}
+
+static int set_list(char (*dst)[LOOM_DATA_NAME], int *n, int max, const char *key, const char *v, loom_error *err) {
   *n = 0;
   const char *p = v;
   while (*p) {
@@ -87,11 +120,7 @@ static int set_list(char (*dst)[LOOM_DATA_NAME], int *n, const char *key, const 
     while (*e && *e != ',') e++;
     const char *t = e;
     while (t > p && t[-1] == ' ') t--;
-    if (*n == LOOM_DATA_MAX_COLS) return loom_errorf(err, "[data] %s: more than %d columns", key, LOOM_DATA_MAX_COLS);
-    if ((size_t)(t - p) >= LOOM_DATA_NAME) return loom_errorf(err, "[data] %s: column name too long", key);
-    memcpy(dst[*n], p, (size_t)(t - p));
-    dst[*n][t - p] = '\0';
-    (*n)++;
+    if (put_col(dst, n, max, key, p, (size_t)(t - p), err) < 0) return -1;
     p = e;
   }
   return 0;
@@ -160,6 +189,12 @@ static int set_seconds(double *dst, const char *key, const char *value, loom_err
   if (end == value || *end || errno || !(v > 0) || v > 1e6)
     return loom_errorf(err, "[data] %s: '%s' is not a number of seconds in (0, 1000000]", key, value);
   *dst = v;
+  return 0;
+}
+static int fn_max_vector_mb(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
+  int v = 0;
+  if (set_int(&v, key, value, 1, 1 << 20, err) < 0) return -1;
+  s->max_vector_bytes = (uint64_t)v << 20;
   return 0;
 }
 static int fn_max_video_seconds(loom_data_schema *s, const char *key, const char *value, loom_error *err) {
@@ -239,7 +274,7 @@ static int fn_image_cache_mb(loom_data_schema *s, const char *key, const char *v
 #define STR_KEY(k, fl, ty, doc) {#k, K_STR, OFF(k), 0, sizeof(((loom_data_schema *)0)->k), 0, 0, NULL, NULL, NULL, ty, "", fl, doc}
 #define INT_KEY(k, f, lo, hi, def, doc) {#k, K_INT, OFF(f), 0, 0, lo, hi, NULL, NULL, NULL, NULL, def, 0, doc}
 #define CHOICE_KEY(k, f, ch, def, doc, ...) {#k, K_CHOICE, OFF(f), 0, 0, 0, 0, ch, (const int[]){__VA_ARGS__}, NULL, NULL, def, 0, doc}
-#define LIST_KEY(k, n, doc) {#k, K_LIST, OFF(k), OFF(n), 0, 0, 0, NULL, NULL, NULL, "comma-separated column names", "", 0, doc}
+#define LIST_KEY(k, n, max, doc) {#k, K_LIST, OFF(k), OFF(n), 0, 0, max, NULL, NULL, NULL, "comma-separated column names (a range f0..f1023 names f0, f1, ..., f1023)", "", 0, doc}
 #define FN_KEY(k, ty, def, fl, doc) {#k, K_FN, 0, 0, 0, 0, 0, NULL, NULL, fn_##k, ty, def, fl, doc}
 
 static const data_key data_keys[] = {
@@ -256,9 +291,9 @@ static const data_key data_keys[] = {
     STR_KEY(query_col, 0, "column name", "search query text of each interaction"),
     STR_KEY(image_col, 0, "column name", "image file of each row (under image_root)"),
     STR_KEY(split_col, 0, "column name", "split of each row (train|val|test) for split = column"),
-    LIST_KEY(text_cols, n_text, "item text columns, joined with spaces"),
-    LIST_KEY(numeric_cols, n_numeric, "numeric feature columns (looked up in interactions, then items, then users)"),
-    LIST_KEY(category_cols, n_category, "categorical feature columns (one embedding each)"),
+    LIST_KEY(text_cols, n_text, LOOM_DATA_MAX_COLS, "item text columns, joined with spaces"),
+    LIST_KEY(numeric_cols, n_numeric, LOOM_DATA_MAX_FEATURES, "numeric feature columns (looked up in interactions, then items, then users)"),
+    LIST_KEY(category_cols, n_category, LOOM_DATA_MAX_FEATURES, "categorical feature columns (one embedding each)"),
     CHOICE_KEY(split, split, "random|column|time|leave_last", "random",
                "how rows go to train/val/test: at random, by split_col, by time, or each user's last to test",
                LOOM_SPLIT_RANDOM, LOOM_SPLIT_COLUMN, LOOM_SPLIT_TIME, LOOM_SPLIT_LEAVE_LAST),
@@ -315,6 +350,15 @@ static const data_key data_keys[] = {
     FN_KEY(max_video_seconds, "seconds in (0, 1000000]", "3600", F_OPAQUE, "cap on a video's duration"),
     FN_KEY(max_video_decode_s, "seconds in (0, 1000000]", "30", F_OPAQUE, "wall-clock budget for decoding one video"),
     FN_KEY(max_video_frames, "an integer in [1, 100000000]", "1000000", F_OPAQUE, "cap on the frames a video stream may hold"),
+    STR_KEY(item_vectors, F_PATH, "path",
+            "precomputed item vectors keyed by item id: .safetensors (one F32 (N, D) tensor, metadata \"ids\" a JSON array of "
+            "the N keys), .npy (float32 (N, D)) with NAME.ids (one key per line) beside it, or .csv id,v0..v{D-1}; "
+            "a tower input through [vectors]"),
+    STR_KEY(user_vectors, F_PATH, "path", "precomputed user vectors keyed by user id, formats as item_vectors"),
+    CHOICE_KEY(missing_vector, missing_vector, "error|zero", "error",
+               "an item or user without a vector in item_vectors / user_vectors: error, or zeros (counted in the log)",
+               LOOM_POLICY_ERROR, LOOM_POLICY_ZERO),
+    FN_KEY(max_vector_mb, "an integer in [1, 1048576]", "16384", F_OPAQUE, "cap on a vector file's size in MiB"),
 };
 #define N_DATA_KEYS ((int)(sizeof data_keys / sizeof data_keys[0]))
 
@@ -356,7 +400,7 @@ int loom_data_schema_set(loom_data_schema *s, const char *key, const char *value
   case K_STR: return set_str(base + k->off, k->cap, key, value, err);
   case K_INT: return set_int((int *)(base + k->off), key, value, k->lo, k->hi, err);
   case K_CHOICE: return set_choice((int *)(base + k->off), key, value, k->choices, k->vals, err);
-  case K_LIST: return set_list((char(*)[LOOM_DATA_NAME])(base + k->off), (int *)(base + k->off2), key, value, err);
+  case K_LIST: return set_list((char(*)[LOOM_DATA_NAME])(base + k->off), (int *)(base + k->off2), (int)k->hi, key, value, err);
   case K_FN: return k->fn(s, key, value, err);
   }
   return loom_errorf(err, "[data] %s: unknown key kind", key);
@@ -430,11 +474,15 @@ int loom_data_schema_validate(const loom_data_schema *s, loom_error *err) {
   if (s->video_col[0] && !strcmp(s->video_col, s->image_col))
     return loom_errorf(err, "[data] video_col and image_col are both '%s' — a column holds photos or videos, not both",
                        s->video_col);
+  if (s->item_vectors[0] && !s->item_col[0])
+    return loom_errorf(err, "[data] item_vectors needs item_col (vectors are keyed by item id)");
+  if (s->user_vectors[0] && !s->user_col[0])
+    return loom_errorf(err, "[data] user_vectors needs user_col (vectors are keyed by user id)");
   if (s->num_words != 0 && s->num_words < 3) return loom_errorf(err, "[data] num_words: %d is too small (>= 3, or 0 for all)", s->num_words);
   return 0;
 }
 
-#define SEEN_MAX 64 /* more than the [data] keys there are */
+#define SEEN_MAX 96 /* more than the [data] keys there are */
 
 typedef struct ini_ctx {
   loom_data_schema *s;

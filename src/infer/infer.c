@@ -42,7 +42,9 @@ struct loom_infer {
   int64_t N;
   int32_t *cat_item; /* (N) item index, 0 = not in training */
   float *V;          /* (N, D) item vectors (two-tower models) */
-  loom_index *ix_dot, *ix_cos;
+  loom_index *ix[LOOM_INDEX_N_METRICS]; /* over the item vectors, one per metric asked for */
+  loom_index_opts iopts;                /* the kind and options of those indexes (loom_infer_opts.index) */
+  int metric;                           /* --metric, or -1: the model's */
   loom_index *ix_img; /* the items' vectors from their photos alone (text blanked), for photo search */
   float *scores;     /* (N) pointwise ranking */
   loom_model *head;  /* pointwise models: the model with its item-only towers as inputs */
@@ -129,6 +131,36 @@ static int set_path(loom_infer *s, const char *key, const char *value, const cha
 
 static void cache_path(const loom_infer *s, char *out, size_t n);
 
+/* [data] item_vectors / user_vectors are reopened by the path the run recorded: each file (and a .npy's
+ * NAME.ids) must still hash to the SHA-256 of metadata loom.inputs, or the model would read other vectors
+ * than it was trained on. A missing file is named by the reader (loom/vectors.h). */
+static int check_vector_files(loom_st_file *f, const loom_data_schema *sc, const char *path, loom_error *err) {
+  if (!sc->item_vectors[0] && !sc->user_vectors[0]) return 0;
+  cJSON *in = cJSON_Parse(loom_st_meta(f, "loom.inputs") ? loom_st_meta(f, "loom.inputs") : "");
+  const char *keys[4] = {"item_vectors", "user_vectors", "item_vector_ids", "user_vector_ids"};
+  int rc = 0;
+  for (int k = 0; k < 4 && rc == 0; k++) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(in, keys[k]);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path"), *h = cJSON_GetObjectItemCaseSensitive(e, "sha256");
+    if (!cJSON_IsString(p) || !cJSON_IsString(h)) {
+      if (k < 2 && (k ? sc->user_vectors : sc->item_vectors)[0])
+        rc = loom_errorf(err, "%s: metadata loom.inputs has no SHA-256 of [data] %s — the checkpoint is corrupt", path, keys[k]);
+      continue;
+    }
+    char hex[65];
+    loom_error e2;
+    if (loom_sha256_file(p->valuestring, hex, &e2) < 0)
+      rc = loom_errorf(err, "%s: the model reads [data] %s %s, which cannot be read (%s) — put the file the run was "
+                            "trained with back there", path, keys[k], p->valuestring, e2.msg);
+    else if (strcmp(hex, h->valuestring) != 0)
+      rc = loom_errorf(err, "%s: [data] %s %s changed since training (SHA-256 %.12s... now, %.12s... in metadata "
+                            "loom.inputs) — the model would read other vectors than it learnt; restore the file or retrain",
+                       path, keys[k], p->valuestring, hex, h->valuestring);
+  }
+  cJSON_Delete(in);
+  return rc;
+}
+
 loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_error *err) {
   double t0 = now();
   loom_infer_opts none = {0};
@@ -142,7 +174,16 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
   snprintf(s->path, sizeof s->path, "%s", path);
   cache_path(s, s->cache, sizeof s->cache);
   s->item_cache = o->item_cache;
-  loom_st_file *f = loom_st_open(path, err);
+  s->iopts = o->index ? *o->index : loom_index_defaults(LOOM_INDEX_AUTO);
+  s->metric = -1;
+  loom_st_file *f = NULL;
+  if (o->metric) {
+    loom_index_metric m;
+    if (loom_index_parse_metric(o->metric, "--metric", &m, err) < 0) goto fail;
+    if (loom_index_supports(s->iopts.kind, m, err) < 0) goto fail;
+    s->metric = (int)m;
+  }
+  f = loom_st_open(path, err);
   if (!f) goto fail;
   if (check_format(f, path, err) < 0) goto fail;
   if (!loom_st_meta(f, LOOM_ST_CHECKSUM_KEY)) /* older checkpoints open; their data cannot be verified */
@@ -168,6 +209,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     goto fail;
   }
   s->have_prep = true;
+  if (check_vector_files(f, &s->dsec.schema, path, err) < 0) goto fail;
   loom_data_schema sc = s->dsec.schema;
   sc.interactions[0] = sc.items[0] = sc.users[0] = '\0';
   if (!(s->sds = loom_dataset_open(&sc, &s->prep, err))) goto fail;
@@ -208,8 +250,7 @@ void loom_infer_close(loom_infer *s) {
   loom_evaluator_free(s->ev);
   loom_dataset_free(s->eval_ds);
   if (s->pb_ready) loom_batch_free(&s->pb);
-  loom_index_free(s->ix_dot);
-  loom_index_free(s->ix_cos);
+  for (int i = 0; i < LOOM_INDEX_N_METRICS; i++) loom_index_free(s->ix[i]);
   loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs), loom_free(s->u);
   loom_dataset_free(s->cat);
@@ -291,12 +332,20 @@ static void cache_path(const loom_infer *s, char *out, size_t n) {
   else snprintf(out, n, "%s.items.safetensors", s->path);
 }
 
-/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>" */
+/* "<sha256 of the checkpoint>:<sha256 of the items file>:<image stamp>:<N>x<D>[:<sha256 of item_vectors>][:<... user_vectors>]" */
 static int cache_key(loom_infer *s, char *key, size_t n, loom_error *err) {
   char a[65], b[65], c[65];
   if (loom_sha256_file(s->path, a, err) < 0 || loom_sha256_file(s->dsec.schema.items, b, err) < 0) return -1;
   loom_dataset_catalog_image_stamp(s->cat, c);
   snprintf(key, n, "%s:%s:%s:%lldx%d", a, b, c, (long long)s->N, s->D);
+  const loom_data_schema *sc = &s->dsec.schema; /* precomputed vectors the towers read */
+  const char *vp[2] = {sc->item_vectors, sc->user_vectors};
+  for (int k = 0; k < 2; k++) {
+    char h[65];
+    size_t len = strlen(key);
+    if (vp[k][0] && loom_sha256_file(vp[k], h, err) < 0) return -1;
+    if (vp[k][0]) snprintf(key + len, n - len, ":%s", h);
+  }
   return 0;
 }
 
@@ -405,9 +454,47 @@ static int catalog_vectors(loom_infer *s, loom_error *err) {
   return 0;
 }
 
+/* An index over V (n, D) with the session's kind and options; for an approximate one, a note with its
+ * build time and its recall@10 against the exact index on LOOM_INFER_RECALL_QUERIES of the items. */
+static loom_index *build_index(loom_infer *s, const float *V, loom_index_metric metric, const char *what,
+                               loom_error *err) {
+  loom_index *ix = loom_index_build(V, s->N, s->D, metric, &s->iopts, err);
+  if (ix && loom_index_kind_of(ix) != LOOM_INDEX_EXACT) {
+    const loom_index_opts *o = loom_index_opts_of(ix);
+    char par[96];
+    if (o->kind == LOOM_INDEX_HNSW)
+      snprintf(par, sizeof par, "M=%d, ef_construction=%d, ef_search=%d", o->hnsw_m, o->hnsw_ef_construction,
+               o->hnsw_ef_search);
+    else snprintf(par, sizeof par, "nlist=%d, nprobe=%d", o->ivf_nlist, o->ivf_nprobe);
+    int nq = s->N < LOOM_INFER_RECALL_QUERIES ? (int)s->N : LOOM_INFER_RECALL_QUERIES;
+    add_note(s, "index: %s over %lld %s (%s; %s) built in %.2f s; recall@10 %.4f against the exact index on %d "
+                "catalogue items as queries",
+             loom_index_kind_name(o->kind), (long long)s->N, what, loom_index_metric_name(metric), par,
+             loom_index_build_seconds(ix), loom_index_recall(ix, nq, 10), nq);
+  }
+  return ix;
+}
+
+/* The metric to search by: --metric when given; else a retrieval model trained with the triplet loss
+ * searches by its task.distance; else `fallback` (the model's scoring: dot for ranking, cosine). */
+static loom_index_metric search_metric(const loom_infer *s, loom_index_metric fallback) {
+  if (s->metric >= 0) return (loom_index_metric)s->metric;
+  if (loom_model_task(s->m) == LOOM_TASK_RETRIEVAL && !strcmp(loom_config_str(s->cfg, "task", "loss"), "triplet")) {
+    loom_index_metric m;
+    if (loom_index_parse_metric(loom_config_str(s->cfg, "task", "distance"), "task.distance", &m, NULL) == 0) return m;
+  }
+  return fallback;
+}
+
+loom_index_metric loom_infer_metric(const loom_infer *s, bool search) {
+  return search_metric(s, search || loom_model_task(s->m) == LOOM_TASK_RETRIEVAL ? LOOM_INDEX_COSINE : LOOM_INDEX_DOT);
+}
+
+/* The index for `metric` — or for --metric, when it was given. */
 static loom_index *catalog_index(loom_infer *s, loom_index_metric metric, loom_error *err) {
-  loom_index **ix = metric == LOOM_INDEX_DOT ? &s->ix_dot : &s->ix_cos;
-  if (!*ix && catalog_vectors(s, err) == 0) *ix = loom_index_new(s->V, s->N, s->D, metric, err);
+  metric = search_metric(s, metric);
+  loom_index **ix = &s->ix[metric];
+  if (!*ix && catalog_vectors(s, err) == 0) *ix = build_index(s, s->V, metric, "item vectors", err);
   return *ix;
 }
 
@@ -483,6 +570,11 @@ static int known_words(const loom_infer *s) {
 
 int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, loom_hit *hits, unsigned *flags,
                     loom_error *err) {
+  return loom_infer_rank_filtered(s, user, query, k, NULL, hits, flags, err);
+}
+
+int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query, int k, const uint8_t *keep,
+                             loom_hit *hits, unsigned *flags, loom_error *err) {
   loom_model *m = s->m;
   unsigned fl = 0;
   if (flags) *flags = 0;
@@ -519,8 +611,19 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       fl |= LOOM_INFER_QUERY_UNKNOWN; /* and ranked as if no query was given, by the user alone */
       if (user_vector(s, user, NULL, s->u, err) < 0) return -1;
     }
-    n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
+    int64_t *skip = NULL, n_skip = 0;
+    if (keep) {
+      if (!(skip = loom_malloc(sizeof(int64_t) * (size_t)s->N))) return loom_errorf(err, "out of memory");
+      for (int64_t i = 0; i < s->N; i++)
+        if (!keep[i]) skip[n_skip++] = i;
+    }
+    n = loom_index_search(ix, s->u, k, skip, (int)n_skip, rows, sc);
+    loom_free(skip);
   } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
+    if (s->metric >= 0 || s->iopts.kind == LOOM_INDEX_IVF || s->iopts.kind == LOOM_INDEX_HNSW)
+      return loom_errorf(err, "%s: a %s model scores every (user, item) pair with its head — --metric and --index "
+                              "apply to two-tower models (ranking, retrieval); remove them", s->path,
+                         loom_task_name(loom_model_task(m)));
     if (pointwise_cache(s, err) < 0) return -1;
     loom_model *h = s->head;
     if (has_query) { /* a query of no known word: ranked as if none was given, as the two-tower path does */
@@ -540,7 +643,11 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       loom_graph_forward(loom_model_graph(h));
       for (int j = 0; j < b; j++) s->scores[i + j] = 1.0f / (1.0f + expf(-loom_model_logits(h)->data[j]));
     }
+    if (keep) /* below every probability: filtered rows come last, and are dropped below */
+      for (int64_t i = 0; i < s->N; i++)
+        if (!keep[i]) s->scores[i] = -INFINITY;
     n = top_k(s->scores, s->N, k, rows, sc);
+    while (keep && n > 0 && !keep[rows[n - 1]]) n--;
   }
   fill_hits(s, rows, sc, n, hits);
   if (flags) *flags = fl;
@@ -579,7 +686,9 @@ int loom_infer_search_image(loom_infer *s, const char *image_path, int k, loom_h
     double t0 = now();
     float *Vi = loom_malloc(sizeof(float) * (size_t)s->N * (size_t)s->D);
     if (!Vi) return loom_errorf(err, "out of memory for %lld item vectors", (long long)s->N);
-    if (compute_vectors(s, Vi, true, err) == 0) s->ix_img = loom_index_new(Vi, s->N, s->D, LOOM_INDEX_COSINE, err);
+    if (compute_vectors(s, Vi, true, err) == 0)
+      s->ix_img = build_index(s, Vi, search_metric(s, LOOM_INDEX_COSINE),
+                              "item photo vectors", err);
     loom_free(Vi);
     if (!s->ix_img) return -1;
     s->t_catalog += now() - t0;

@@ -1,7 +1,8 @@
 /* evaluate.c — metrics of a model on a split (loom/evaluate.h): one eval-mode pass over the split's
  * batches; binary and multiclass metrics from the logits; ranking by scoring every item against each
  * positive row's user vector (full ranking, training positives excluded) and against sampled
- * negatives; retrieval by cosine similarity in both directions. The trainer decides what is "best";
+ * negatives; retrieval by cosine similarity (a triplet model: its task.distance) in both directions.
+ * The trainer decides what is "best";
  * this file only measures. */
 #include <inttypes.h>
 #include <math.h>
@@ -101,6 +102,10 @@ loom_evaluator *loom_evaluator_new(loom_model *m, loom_dataset *ds, const loom_c
   }
   ev->m = m, ev->ds = ds, ev->split = sp;
   ev->threshold = (float)loom_config_float(c, "task", "threshold");
+  if (m->task == LOOM_TASK_RETRIEVAL && !strcmp(loom_config_str(c, "task", "loss"), "triplet")) {
+    const char *d = loom_config_str(c, "task", "distance");
+    ev->distance = !strcmp(d, "dot") ? 1 : !strcmp(d, "euclidean") ? 2 : !strcmp(d, "manhattan") ? 3 : 0;
+  }
   ev->cap = loom_dataset_rows(ds, sp);
   static const char *const split_names[] = {"training", "validation", "test", "input"};
   if (ev->cap <= 0) {
@@ -246,6 +251,15 @@ static void normalize(float *x, int D) {
   for (int k = 0; k < D; k++) x[k] *= s;
 }
 
+/* retrieval: how alike query a and item b are under the distance the model was trained with (higher is
+ * nearer; cosine and dot: the dot product, on normalised vectors for cosine) */
+static float alike(const loom_evaluator *ev, const float *a, const float *b, int D) {
+  if (ev->distance < 2) return dot(a, b, D);
+  float s = 0;
+  for (int k = 0; k < D; k++) s += ev->distance == 2 ? (a[k] - b[k]) * (a[k] - b[k]) : fabsf(a[k] - b[k]);
+  return ev->distance == 2 ? -sqrtf(s) : -s;
+}
+
 static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
   loom_model *m = ev->m;
   loom_dataset *ds = ev->ds;
@@ -300,7 +314,7 @@ static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
         ev->qitem[nq++] = b->item[i];
         continue;
       }
-      for (int32_t j = 1; j < N; j++) ev->S[j - 1] = dot(u, ev->V + (size_t)j * D, D);
+      for (int32_t j = 1; j < N; j++) ev->S[j - 1] = alike(ev, u, ev->V + (size_t)j * D, D);
       int32_t rel = b->item[i] - 1, user = b->user[i];
       int32_t lo = user > 0 ? ev->pos_off[user] : 0, hi = user > 0 ? ev->pos_off[user + 1] : 0;
       loom_rank_metrics_add(&full, ev->S, N - 1, &rel, 1, ev->pos_item + lo, hi - lo, ev->ranks);
@@ -338,15 +352,18 @@ static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
   }
   ev->loss = npos > 0 ? loss / npos : NAN;
   if (m->task == LOOM_TASK_RETRIEVAL) {
-    /* cosine similarity, as trained: normalise queries and items */
-    for (int64_t q = 0; q < nq; q++) normalize(ev->Q + (size_t)q * D, D);
-    for (int32_t j = 1; j < N; j++) normalize(ev->V + (size_t)j * D, D);
+    /* as trained: cosine (InfoNCE, or the triplet loss's default) normalises queries and items; a triplet
+     * model's other distances compare them as they are */
+    if (ev->distance == 0) {
+      for (int64_t q = 0; q < nq; q++) normalize(ev->Q + (size_t)q * D, D);
+      for (int32_t j = 1; j < N; j++) normalize(ev->V + (size_t)j * D, D);
+    }
     loom_rank_metrics t2i, i2t;
     loom_rank_metrics_init(&t2i, ev->n_k, ev->ks);
     loom_rank_metrics_init(&i2t, ev->n_k, ev->ks);
     for (int64_t q = 0; q < nq; q++) { /* text -> item over every item */
       const float *u = ev->Q + (size_t)q * D;
-      for (int32_t j = 1; j < N; j++) ev->S[j - 1] = dot(u, ev->V + (size_t)j * D, D);
+      for (int32_t j = 1; j < N; j++) ev->S[j - 1] = alike(ev, u, ev->V + (size_t)j * D, D);
       int32_t rel = ev->qitem[q] - 1;
       loom_rank_metrics_add(&t2i, ev->S, N - 1, &rel, 1, NULL, 0, ev->ranks);
       for (int e = 0; e < ev->ex_n; e++) {
@@ -372,7 +389,7 @@ static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
       const float *v = ev->V + (size_t)ev->qitem[q] * D;
       int nr = 0;
       for (int64_t j = 0; j < nq; j++) {
-        ev->QS[j] = dot(v, ev->Q + (size_t)j * D, D);
+        ev->QS[j] = alike(ev, ev->Q + (size_t)j * D, v, D);
         if (ev->qitem[j] == ev->qitem[q]) ev->rel[nr++] = (int32_t)j;
       }
       loom_rank_metrics_add(&i2t, ev->QS, (int)nq, ev->rel, nr, NULL, 0, ev->ranks_n);

@@ -22,11 +22,13 @@
 #include "model_internal.h"
 #include "loom/norm.h"
 #include "loom/pretrained.h"
+#include "loom/backbone.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
 #include "loom/train_spec.h"
 #include "loom/transformer.h"
 #include "history_pool.h"
+#include "vectors_tower.h"
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
 
@@ -57,6 +59,9 @@ const loom_cfg_key loom_train_keys[] = {
      "[data] max_len rows, text.transformer.pos_embedding) or none"},
     {"text", "transformer_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "encoder = transformer: dropout after attention, inside and after the feed-forward (training only)"},
+    {"text", "recurrent_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
+     "encoder = lstm: Keras' LSTM(recurrent_dropout): a mask on h_{t-1} in the recurrence, drawn once per sequence "
+     "and kept across its steps (training only)"},
     {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
     {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
@@ -75,8 +80,16 @@ const loom_cfg_key loom_train_keys[] = {
      "binary/multiclass with [data] query_col: the query tower applies the item text tower's own layers "
      "(text.embedding, text.lstm, text.dense*) to the query; false: a tower of the same shape with its own "
      "parameters (query.*)"},
+    {"text", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000,
+     "learning rate of the text tower's parameters (text.*, query.*) = lr_mult x train.lr (0: no step, moments still kept)"},
     /* [image] */
     {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
+    {"image", "backbone", LOOM_CFG_CHOICE, "none", "none|resnet18|resnet34|vgg11|vgg16", 0, 0,
+     "torchvision feature extractor as the image encoder (512-d pooled features; loom/backbone.h), weights from image.weights"},
+    {"image", "weights", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "backbone: safetensors file of torchvision's state_dict (read by a new run; the checkpoint then holds the weights)"},
+    {"image", "weights_sha256", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "SHA-256 of image.weights: loom-train records it; set by hand, the file must match it"},
     {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
      "conv: the conv blocks below; rows: an LSTM reads the H image rows as steps of C*W features"},
     {"image", "filters", LOOM_CFG_INT_LIST, "16,32", NULL, 1, 4096, "filters of each conv block"},
@@ -96,6 +109,15 @@ const loom_cfg_key loom_train_keys[] = {
     {"image", "frame_pooling", LOOM_CFG_CHOICE, "mean", "mean|max|attention|lstm", 0, 0,
      "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order"},
     {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size"},
+    {"image", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every parameter of the image tower (image.*) gets no update and no optimiser state; with image.backbone also "
+     "BatchNorm in eval mode folded into the convs (false: a backbone fine-tunes, BatchNorm2d in train mode)"},
+    {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr"},
+    /* [vectors]: the towers over [data] item_vectors / user_vectors (src/model/vectors.c) */
+    {"vectors", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536,
+     "units of dense layers over each precomputed vector (item_vectors.dense<i>, user_vectors.dense<i>; empty: the vector as it is)"},
+    {"vectors", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of those dense layers"},
+    {"vectors", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each of those dense layers (training only)"},
     /* [interaction] */
     {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
     {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
@@ -109,6 +131,10 @@ const loom_cfg_key loom_train_keys[] = {
     {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
     {"interaction", "embedding_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "dropout on the user, item and category embedding vectors (training only; needs an embedding)"},
+    {"interaction", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every parameter of the interaction tower (interaction.*: numeric dense layers, user, item and category "
+     "embeddings, whose unknown rows are then not refilled) gets no update and no optimiser state"},
+    {"interaction", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of interaction.* = lr_mult x train.lr"},
     /* [fusion] */
     {"fusion", "mode", LOOM_CFG_CHOICE, "concat", "concat|sum|mean|weighted|product|gated|fm|dcn|attention", 0, 0,
      "how tower outputs combine: concat; sum|mean|weighted|product|gated of the towers projected to fusion.dim; "
@@ -121,6 +147,10 @@ const loom_cfg_key loom_train_keys[] = {
     {"fusion", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "dense layers after fusion"},
     {"fusion", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"fusion", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
+    {"fusion", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "every fusion parameter (fusion.*: projections, cross layers, dense layers; not the head) gets no update "
+     "and no optimiser state"},
+    {"fusion", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of fusion.* = lr_mult x train.lr"},
     /* [task] */
     {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval", 0, 0, "what the head predicts"},
     {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)"},
@@ -132,9 +162,12 @@ const loom_cfg_key loom_train_keys[] = {
      "(auto: auc / macro_f1 / ndcg@10)"},
     {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet", 0, 0,
      "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
-     "(in-batch, symmetric) or triplet (cosine, the first sampled negative)"},
+     "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative)"},
     {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature"},
     {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
+    {"task", "distance", LOOM_CFG_CHOICE, "cosine", "cosine|dot|euclidean|manhattan", 0, 0,
+     "retrieval: the triplet loss's distance d(q, v): cosine 1 - cos, dot -q.v, euclidean ||q - v||2, "
+     "manhattan ||q - v||1 (search and rank with the same: loom-infer --metric)"},
     {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
     {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
 };
@@ -153,6 +186,10 @@ const loom_cfg_rule loom_model_rules[] = {
     {"fusion.dense", PAIRWISE, TOWERS_MEET " and no dense layers after it; remove it"},
     {"fusion.activation", PAIRWISE, TOWERS_MEET "; remove it"},
     {"fusion.dropout", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.freeze", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"fusion.lr_mult", PAIRWISE, TOWERS_MEET "; remove it"},
+    {"interaction.lr_mult", PAIRWISE, "on a ranking or retrieval model: its ID embeddings belong to the two towers; remove it"},
+    {"interaction.freeze", PAIRWISE, "on a ranking or retrieval model: its ID embeddings belong to the two towers; remove it"},
     {"fusion.dim", POINTWISE " and fusion.mode=concat|dcn",
      "with fusion.mode = concat or dcn: concatenated towers are not projected; remove it, or choose a fusion.mode that projects (sum|mean|weighted|product|gated|fm|attention)"},
     {"fusion.activation", POINTWISE " and fusion.dense=", "with fusion.dense empty: there are no dense layers after fusion; remove it or set fusion.dense"},
@@ -178,6 +215,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"task.temperature", "task.kind=retrieval and task.loss=triplet", "with task.loss = triplet (it is InfoNCE's); remove it or set task.loss = infonce"},
     {"task.margin", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
     {"task.margin", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (it is the triplet loss's); remove it or set task.loss = triplet"},
+    {"task.distance", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
+    {"task.distance", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (InfoNCE compares by cosine); remove it or set task.loss = triplet"},
     {"interaction.history_pooling", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
     {"data.history_len", PAIRWISE, "on a ranking or retrieval model: only binary and multiclass models read histories; remove it"},
     {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
@@ -204,7 +243,26 @@ const loom_cfg_rule loom_model_rules[] = {
     {"image.lstm_pooling", "image.enabled=true and image.encoder=conv", "with image.encoder = conv (rows keys); remove it or set image.encoder = rows"},
     {"image.dropout", "image.enabled=true and image.encoder=conv and image.dense=", "with image.dense empty: conv dropout follows each dense layer and there are none; remove it or set image.dense"},
     {"image.activation", "image.enabled=true and image.encoder=rows and image.dense=", "with image.encoder = rows and image.dense empty: nothing is activated; remove it or set image.dense"},
+    /* [vectors] */
+    {"vectors.dense", "data.item_vectors= and data.user_vectors=", "without [data] item_vectors or user_vectors (there is no vector to run dense layers over); set one or remove it"},
+    {"vectors.activation", "data.item_vectors= and data.user_vectors=", "without [data] item_vectors or user_vectors; set one or remove it"},
+    {"vectors.dropout", "data.item_vectors= and data.user_vectors=", "without [data] item_vectors or user_vectors; set one or remove it"},
+    {"vectors.activation", "vectors.dense=", "with vectors.dense empty: there are no dense layers to activate; remove it or set vectors.dense"},
+    {"vectors.dropout", "vectors.dense=", "with vectors.dense empty: dropout follows each dense layer and there are none; remove it or set vectors.dense"},
+    {"data.item_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
+    {"data.user_vectors", PAIRWISE, "on a ranking or retrieval model: precomputed vectors feed binary and multiclass models only (two-tower support is not built yet); remove it"},
+    {"image.filters", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.kernel", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.stride", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.padding", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.pool", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.pool_type", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.batchnorm", "image.enabled=true and image.backbone=resnet18|resnet34|vgg11|vgg16", "with image.backbone set: the backbone replaces the conv blocks; remove it or set image.backbone = none"},
+    {"image.weights", "image.backbone=none", "without image.backbone; remove it or set image.backbone"},
+    {"image.weights_sha256", "image.backbone=none", "without image.backbone; remove it or set image.backbone"},
     /* [text] */
+    {"text.recurrent_dropout", "text.enabled=true and text.encoder=gru|cnn|transformer",
+     "unless text.encoder = lstm (the GRU, TextCNN and Transformer encoders have no recurrent-state dropout); remove it or set text.encoder = lstm"},
     {"text.activation", "text.enabled=true and text.dense=", "with text.dense empty: there are no dense layers to activate; remove it or set text.dense"},
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
@@ -348,6 +406,14 @@ static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
  * the first (last, first), all 0 for an empty text. The transformer's outputs at padded steps are not zero,
  * so its pooling must weight the valid steps rather than sum everything. */
 enum { POOL_W_NONE = 0, POOL_W_MEAN, POOL_W_LAST, POOL_W_FIRST };
+/* task.distance as the triplet op's distance */
+static loom_distance triplet_distance(const loom_config *c) {
+  const char *d = loom_config_str(c, "task", "distance");
+  return !strcmp(d, "dot") ? LOOM_DIST_DOT : !strcmp(d, "euclidean") ? LOOM_DIST_EUCLIDEAN
+         : !strcmp(d, "manhattan")                                  ? LOOM_DIST_MANHATTAN
+                                                                    : LOOM_DIST_COSINE;
+}
+
 static int text_pool_w_mode(const loom_config *c) {
   if (strcmp(loom_config_str(c, "text", "encoder"), "transformer") != 0) return POOL_W_NONE;
   const char *pool = loom_config_str(c, "text", "pooling");
@@ -424,7 +490,8 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
       h = loom_layer_gru(g, name, x, lens, &go, b->rng); // (B·G, D) or (B·G, T, D)
     } else {
       loom_lstm_opts lo = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
-                           .dropout = p, .init = b->style};
+                           .dropout = p, .recurrent_dropout = (float)loom_config_float(c, "text", "recurrent_dropout"),
+                           .init = b->style};
       h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
     }
     D = (bi ? 2 : 1) * H;
@@ -522,6 +589,21 @@ static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, 
 static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c, int *dim, loom_error *err) {
   if (!strcmp(loom_config_str(c, "image", "encoder"), "rows")) return image_rows(b, m, c, dim);
   loom_graph *g = b->g;
+  if (strcmp(loom_config_str(c, "image", "backbone"), "none") != 0) { /* a torchvision tower (backbone_model.c) */
+    long u[LIST_MAX];
+    int n = loom_config_ints(c, "image", "dense", u, LIST_MAX);
+    if (m->C / m->S != 3) {
+      loom_errorf(err, "[data] channels = %d but image.backbone = %s reads RGB images — set channels = 3", m->C / m->S,
+                  loom_config_str(c, "image", "backbone"));
+      return NULL;
+    }
+    m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
+    loom_tensor *x = loom_model_backbone_tower(g, c, loom_reshape(g, m->image, 4, (int[]){-1, 3, m->H, m->W}));
+    *dim = 512;
+    x = dense_stack(b, "image", x, dim, u, n, parse_act(loom_config_str(c, "image", "activation")),
+                    (float)loom_config_float(c, "image", "dropout"));
+    return pool_frames(b, m, c, x, dim);
+  }
   long filters[LIST_MAX], kernel[LIST_MAX], stride[LIST_MAX], pool[LIST_MAX], units[LIST_MAX];
   int nf = loom_config_ints(c, "image", "filters", filters, LIST_MAX);
   int nk = loom_config_ints(c, "image", "kernel", kernel, LIST_MAX);
@@ -584,9 +666,9 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
 /* The fields of the interaction tower, kept apart for fusion modes that cross them (fm). */
 typedef struct {
   int n;
-  loom_tensor *x[4 + LOOM_DATA_MAX_COLS];
-  int dim[4 + LOOM_DATA_MAX_COLS];
-  char name[4 + LOOM_DATA_MAX_COLS][24];
+  loom_tensor *x[4 + LOOM_DATA_MAX_FEATURES];
+  int dim[4 + LOOM_DATA_MAX_FEATURES];
+  char name[4 + LOOM_DATA_MAX_FEATURES][24];
 } field_list;
 
 static void add_field(field_list *f, loom_tensor *x, int dim, const char *name) {
@@ -663,7 +745,7 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
 
 /* Each field projected to D by fusion.proj_<name> and stacked: (B, n, D). */
 static loom_tensor *project_fields(builder *b, const field_list *f, int D) {
-  loom_tensor *p[LOOM_MODEL_MAX_TOWERS + 3 + LOOM_DATA_MAX_COLS];
+  loom_tensor *p[LOOM_MODEL_MAX_TOWERS + 3 + LOOM_DATA_MAX_FEATURES];
   for (int i = 0; i < f->n; i++) {
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "fusion.proj_%s", f->name[i]);
@@ -829,7 +911,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
     if (triplet) {
       loom_tensor *v2 = loom_reshape(g, m->item_vec, 2, (int[]){-1, 2 * D});
       l = loom_triplet_margin(g, m->user_vec, loom_slice(g, v2, 0, D), loom_slice(g, v2, D, D),
-                              (float)loom_config_float(c, "task", "margin"), LOOM_DIST_COSINE, LOOM_REDUCE_NONE);
+                              (float)loom_config_float(c, "task", "margin"), triplet_distance(c), LOOM_REDUCE_NONE);
     } else {
       l = loom_infonce(g, m->user_vec, m->item_vec, tau, true, true, LOOM_REDUCE_NONE);
     }
@@ -867,6 +949,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->ds = ds;
   m->T = probe.T, m->Tq = probe.Tq, m->F = probe.F, m->n_cat = probe.n_cat, m->n_neg = probe.n_neg;
   m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1, m->Lh = probe.Lh;
+  m->Dv = probe.Dv, m->Du = probe.Du;
   loom_batch_free(&probe);
   if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
   m->text_pool_w = text_pool_w_mode(c);
@@ -968,6 +1051,17 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
       if (!(xs[n] = m->tower_out[n] = image_tower(&b, m, c, &dims[n], err))) goto fail;
       m->tower_dim[n] = dims[n];
     }
+    n++;
+  }
+  for (int k = 0; k < 2; k++) { /* precomputed item / user vectors, each a tower (src/model/vectors.c) */
+    int D = k ? m->Du : m->Dv;
+    if (D <= 0) continue;
+    const char *name = k ? "user_vectors" : "item_vectors";
+    snprintf(m->towers[n], sizeof m->towers[n], "%s", name);
+    loom_tensor *in = loom_input(m->g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, D});
+    *(k ? &m->user_vecs : &m->item_vecs) = in;
+    xs[n] = loom_vectors_tower(m->g, c, name, in, D, b.style, &rng, &dims[n]);
+    m->tower_dim[n] = dims[n];
     n++;
   }
   if (m->Tq > 0) {
@@ -1176,7 +1270,10 @@ int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B,
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
   if (loom_model_pretrained_check(c, err) < 0) return NULL;
   loom_model *m = build(c, ds, NULL, err);
-  if (m) loom_model_freeze(m, c); /* the vectors themselves are loaded by the trainer, once per run */
+  if (m && loom_model_freeze(m, c, err) < 0) { /* the vectors themselves are loaded by the trainer, once per run */
+    loom_model_free(m);
+    return NULL;
+  }
   return m;
 }
 
@@ -1408,6 +1505,8 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   }
   if (m->image) loom_input_bind(m->image, b->image);
   if (m->numeric) loom_input_bind(m->numeric, b->numeric);
+  if (m->item_vecs) loom_input_bind(m->item_vecs, b->item_vec);
+  if (m->user_vecs) loom_input_bind(m->user_vecs, b->user_vec);
   if (m->user) loom_input_bind(m->user, b->user);
   if (m->item) loom_input_bind(m->item, b->item);
   if (m->hist) {
@@ -1487,6 +1586,7 @@ static void fill_row_mean(loom_tensor *t, int lo, int hi) {
 
 void loom_model_fill_unknown(loom_model *m) {
   const char *ids[] = {"interaction.user_embedding.weight", "interaction.item_embedding.weight"};
+  if (m->ids_frozen) return; /* interaction.freeze: the tables stay exactly as loaded */
   for (int i = 0; i < 2; i++) {
     loom_tensor *t = loom_graph_find(m->g, ids[i]);
     if (t) fill_row_mean(t, 0, t->shape[0]);

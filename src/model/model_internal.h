@@ -34,6 +34,8 @@ struct loom_model {
   bool reads_query; /* the model has a query tower (own or shared), so a query changes its scores */
   loom_tensor *image;              /* (B, G·C, H, W) */
   loom_tensor *numeric;            /* (B, F) */
+  int Dv, Du;                      /* widths of [data] item_vectors / user_vectors (0 = none) */
+  loom_tensor *item_vecs, *user_vecs; /* (B, Dv), (B, Du) precomputed vectors (vectors_tower.h) */
   loom_tensor *user;               /* (B) i32 */
   loom_tensor *item;               /* (B, G) i32 */
   loom_tensor *category;           /* (B, n_cat) i32, offset into one table of all columns */
@@ -52,7 +54,8 @@ struct loom_model {
   float *inv_len, *mask, *q_inv_len, *q_mask, *weights, *images;
   float *h_aux;                    /* (cap, Lh) or (cap) for hist_aux */
   int32_t *labels, *cat_ids, *items, *toks, *lens;
-  int32_t cat_offset[LOOM_DATA_MAX_COLS];
+  int32_t cat_offset[LOOM_DATA_MAX_FEATURES];
+  bool ids_frozen; /* interaction.freeze: loom_model_fill_unknown leaves the ID tables as they are */
   float pos_weight_value;
   /* pointwise models: the outputs of the item-only towers (text, image) of a full model, or, in a head
    * model (loom_model_build_head), the inputs that replace them; NULL for the other towers */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "loom/graph.h"
+#include "loom/optim.h"
 #include "loom/pretrained.h"
 #include "model_internal.h"
 
@@ -33,12 +34,34 @@ int loom_model_pretrained_check(const loom_config *c, loom_error *err) {
   return 0;
 }
 
-void loom_model_freeze(loom_model *m, const loom_config *c) {
-  if (!loom_config_bool(c, "text", "freeze")) return;
-  for (int i = 0; i < N_EMBEDDINGS; i++) {
+/* Towers frozen whole by <tower>.freeze: every parameter whose name starts with "<tower>." */
+static const char *const whole_towers[] = {"image", "interaction", "fusion"};
+#define N_WHOLE (int)(sizeof whole_towers / sizeof *whole_towers)
+
+int loom_model_freeze(loom_model *m, const loom_config *c, loom_error *err) {
+  for (int i = 0; loom_config_bool(c, "text", "freeze") && i < N_EMBEDDINGS; i++) {
     loom_tensor *w = loom_graph_find(m->g, embeddings[i]);
     if (w && w->kind == LOOM_NODE_PARAM) loom_param_set_trainable(w, false);
   }
+  for (int k = 0; k < N_WHOLE; k++) {
+    if (!loom_config_bool(c, whole_towers[k], "freeze")) continue;
+    if (strcmp(whole_towers[k], "fusion") != 0 && !loom_config_bool(c, whole_towers[k], "enabled"))
+      return loom_errorf(err, "[%s] freeze = true but %s.enabled = false — there is no tower to freeze; remove %s.freeze",
+                         whole_towers[k], whole_towers[k], whole_towers[k]);
+    size_t len = strlen(whole_towers[k]);
+    int n = 0;
+    for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++) {
+      loom_tensor *t = loom_graph_param_tensor(m->g, i);
+      if (strncmp(t->name, whole_towers[k], len) != 0 || t->name[len] != '.') continue;
+      loom_param_set_trainable(t, false);
+      n++;
+    }
+    if (n == 0)
+      return loom_errorf(err, "[%s] freeze = true has no effect: the model has no %s.* parameter (the tower reads no "
+                              "input of this data); remove %s.freeze", whole_towers[k], whole_towers[k], whole_towers[k]);
+    if (!strcmp(whole_towers[k], "interaction")) m->ids_frozen = true;
+  }
+  return 0;
 }
 
 int loom_model_load_wordvec(loom_model *m, const loom_config *c, const loom_vocab *v, const loom_wordvec *wv,
@@ -59,5 +82,42 @@ int loom_model_load_wordvec(loom_model *m, const loom_config *c, const loom_voca
     loaded++;
   }
   if (!loaded) return loom_errorf(err, "text.pretrained = %s but the model has no word embedding to load it into", file);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- learning-rate multipliers */
+
+/* <tower>.lr_mult: the parameter names each tower's multiplier covers (the query tower is the text's) */
+static const char *const lr_towers[] = {"text", "image", "interaction", "fusion"};
+
+static bool in_tower(const char *name, int k) {
+  const char *p = lr_towers[k];
+  size_t n = strlen(p);
+  if (!strncmp(name, p, n) && name[n] == '.') return true;
+  return k == 0 && !strncmp(name, "query.", 6);
+}
+
+int loom_model_set_lr_mult(loom_model *m, const loom_config *c, loom_optim *o, loom_error *err) {
+  for (int k = 0; k < 4; k++) {
+    const char *tw = lr_towers[k];
+    double mult = loom_config_float(c, tw, "lr_mult");
+    if (mult == 1.0) continue;
+    if (k != 3 && !loom_config_bool(c, tw, "enabled"))
+      return loom_errorf(err, "[%s] lr_mult = %g but %s.enabled = false — there is no tower to train; remove %s.lr_mult",
+                         tw, mult, tw, tw);
+    if (k != 0 && loom_config_bool(c, tw, "freeze"))
+      return loom_errorf(err, "[%s] lr_mult = %g has no effect with %s.freeze = true (a frozen tower takes no step); "
+                              "remove %s.lr_mult or %s.freeze", tw, mult, tw, tw, tw);
+    int n = 0;
+    for (int i = 0; i < loom_graph_n_param_tensors(m->g); i++) {
+      loom_tensor *t = loom_graph_param_tensor(m->g, i);
+      if (!in_tower(t->name, k) || !t->requires_grad) continue;
+      if (loom_optim_set_lr_mult(o, t, (float)mult, err) < 0) return -1;
+      n++;
+    }
+    if (n == 0)
+      return loom_errorf(err, "[%s] lr_mult = %g has no effect: the model has no trainable %s.* parameter; remove %s.lr_mult",
+                         tw, mult, tw, tw);
+  }
   return 0;
 }

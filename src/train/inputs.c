@@ -94,11 +94,18 @@ static int images_digest(const loom_dataset *ds, const loom_data_schema *s, cons
  * path (quotes, backslashes, control characters) gives valid JSON. */
 int train_inputs_json(run *r, loom_error *err) {
   const loom_data_schema *s = &r->dsec.schema;
-  const char *names[3] = {"interactions", "items", "users"};
-  const char *paths[3] = {s->interactions, s->items, s->users};
+  /* precomputed vectors: the file, and for .npy the NAME.ids file its keys are in (loom/vectors.h) */
+  char ids[2][LOOM_DATA_PATH + 8] = {"", ""};
+  const char *vp[2] = {s->item_vectors, s->user_vectors};
+  for (int k = 0; k < 2; k++) {
+    size_t n = strlen(vp[k]);
+    if (n > 4 && !strcmp(vp[k] + n - 4, ".npy")) snprintf(ids[k], sizeof ids[k], "%.*s.ids", (int)(n - 4), vp[k]);
+  }
+  const char *names[7] = {"interactions", "items", "users", "item_vectors", "user_vectors", "item_vector_ids", "user_vector_ids"};
+  const char *paths[7] = {s->interactions, s->items, s->users, s->item_vectors, s->user_vectors, ids[0], ids[1]};
   cJSON *o = cJSON_CreateObject();
   bool oom = !o;
-  for (int i = 0; !oom && i < 3; i++) {
+  for (int i = 0; !oom && i < 7; i++) {
     if (!paths[i][0]) continue;
     char hex[65];
     if (loom_sha256_file(paths[i], hex, err) < 0) {
@@ -128,4 +135,32 @@ int train_inputs_json(run *r, loom_error *err) {
   r->inputs_json = text ? loom_strdup(text) : NULL;
   cJSON_free(text);
   return r->inputs_json ? 0 : loom_errorf(err, "out of memory");
+}
+
+/* The first input whose record differs between two loom.inputs objects, as "the item_vectors file
+ * v.csv (SHA-256 ab12... then, cd34... now)" into buf; "" when none can be named. */
+void train_inputs_changed(const char *was_json, const char *now_json, char *buf, size_t n) {
+  buf[0] = '\0';
+  cJSON *was = cJSON_Parse(was_json ? was_json : ""), *now = cJSON_Parse(now_json ? now_json : "");
+  const cJSON *e;
+  cJSON_ArrayForEach(e, now) {
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(was, e->string);
+    if (w && cJSON_Compare(w, e, true)) continue;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path"), *h = cJSON_GetObjectItemCaseSensitive(e, "sha256");
+    const cJSON *wh = w ? cJSON_GetObjectItemCaseSensitive(w, "sha256") : NULL;
+    char then[96];
+    snprintf(then, sizeof then, cJSON_IsString(wh) ? "%.12s... when the run started" : "no such input when the run started",
+             cJSON_IsString(wh) ? wh->valuestring : "");
+    snprintf(buf, n, "%s %s: SHA-256 %.12s... now, %s", e->string,
+             cJSON_IsString(p) ? p->valuestring : "(image files)", cJSON_IsString(h) ? h->valuestring : "?", then);
+    break;
+  }
+  if (!buf[0] && was) {
+    cJSON_ArrayForEach(e, was) {
+      if (cJSON_GetObjectItemCaseSensitive(now, e->string)) continue;
+      snprintf(buf, n, "the run had a %s input that the config no longer gives", e->string);
+      break;
+    }
+  }
+  cJSON_Delete(was), cJSON_Delete(now);
 }

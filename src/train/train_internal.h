@@ -92,6 +92,8 @@ void train_path_in(char *out, size_t n, const run *r, const char *name);
 
 /* inputs.c: r->inputs_json = the paths and SHA-256 of the input files and the image digest. */
 int train_inputs_json(run *r, loom_error *err);
+/* Names the first input that differs between two loom.inputs records into buf ("" if none). */
+void train_inputs_changed(const char *was_json, const char *now_json, char *buf, size_t n);
 
 /* progress.c: one JSON event line {"event": name, ...fields} on r->json (nothing without --json); takes
  * ownership of `fields` (an object, or NULL). */

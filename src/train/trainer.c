@@ -25,6 +25,7 @@
 #include "loom/model.h"
 #include "loom/optim.h"
 #include "loom/pretrained.h"
+#include "loom/backbone.h"
 #include "loom/report.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
@@ -351,8 +352,11 @@ static int restore(run *r, loom_error *err) {
   bool same_inputs = was && now_in && cJSON_Compare(was, now_in, true);
   cJSON_Delete(was), cJSON_Delete(now_in);
   if (!same_inputs) {
+    char which[640];
+    train_inputs_changed(loom_st_meta(f, "loom.inputs"), r->inputs_json, which, sizeof which);
     loom_errorf(err, "%s: the input files changed since this run started (their paths or SHA-256 differ from "
-                     "metadata loom.inputs) — resume needs the same data; start a new run instead", path);
+                     "metadata loom.inputs%s%s) — resume needs the same data; start a new run instead", path,
+                which[0] ? ": " : "", which);
     goto done;
   }
   if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(loom_model_task(r->m))) != 0) {
@@ -758,7 +762,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   for (int i = 0; i < o->n_sets; i++)
     if (loom_config_set_arg(r->cfg, o->sets[i], err) < 0) return -1;
   if (o->resume_dir && loom_config_set(r->cfg, "train", "out", o->resume_dir, "--resume", err) < 0) return -1;
-  if (loom_model_check_config(r->cfg, err) < 0) return -1;
+  if (loom_model_backbone_config(r->cfg, err) < 0 || loom_model_check_config(r->cfg, err) < 0) return -1;
   loom_train_spec_read(r->cfg, &r->spec);
   snprintf(r->dir, sizeof r->dir, "%s", r->spec.out);
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
@@ -776,7 +780,9 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
       !(r->ds = open_data(r, o->resume_dir != NULL, &wv, err)) ||
       loom_model_check_memory(r->cfg, r->ds, r->dsec.schema.batch_size, err) < 0 ||
-      !(r->m = loom_model_build(r->cfg, r->ds, err)) || (wv.vec && pretrained_load(r, &wv, err) < 0)) {
+      !(r->m = loom_model_build(r->cfg, r->ds, err)) || (wv.vec && pretrained_load(r, &wv, err) < 0) ||
+      (!o->resume_dir && loom_model_backbone_load(loom_model_graph(r->m), r->cfg, r->pretrained_note + strlen(r->pretrained_note),
+                                                  sizeof r->pretrained_note - strlen(r->pretrained_note), err) < 0)) {
     loom_wordvec_free(&wv);
     return -1;
   }
@@ -785,7 +791,8 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   loom_optim_config oc = loom_optim_defaults(ts->optimizer);
   oc.weight_decay = (float)ts->weight_decay;
   oc.momentum = (float)ts->momentum;
-  if (!(r->opt = loom_optim_new(loom_model_graph(r->m), &oc, err))) return -1;
+  if (!(r->opt = loom_optim_new(loom_model_graph(r->m), &oc, err)) || loom_model_set_lr_mult(r->m, r->cfg, r->opt, err) < 0)
+    return -1;
   if (!(r->train_ld = loom_loader_new(r->ds, LOOM_SPLIT_TRAIN, ts->prefetch, err)))
     return -1;
   r->epochs = ts->epochs;

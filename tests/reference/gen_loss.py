@@ -109,18 +109,34 @@ for B, pos_shape, n_neg, red in [(5, (5,), 0, 0), (6, (6, 1), 4, 0), (7, (7,), 3
     cases.append(finish(out, red, ["p", "q"], [p, q], {}, {"iopt": iopt(red)}))
 write("bpr", cases)
 
-# ---- triplet margin: iopt = [reduction, distance (0 euclidean, 1 cosine)], fopt = [margin]
+# ---- triplet margin: iopt = [reduction, distance (0 euclidean, 1 cosine, 2 dot, 3 manhattan)], fopt = [margin]
+# (dot and manhattan, task.distance, are appended with their own seed inside fork_rng, so every other
+# case and fixture keeps its random draws)
 cases = []
-for B, D, dist, margin, red in [(5, 7, 0, 1.0, 0), (3, 4, 0, 2.0, 1), (6, 5, 0, 0.5, 2), (5, 7, 1, 0.3, 0),
-                                (4, 9, 1, 0.5, 2), (7, 3, 1, 1.0, 1)]:
+TRIPLET = [(5, 7, 0, 1.0, 0), (3, 4, 0, 2.0, 1), (6, 5, 0, 0.5, 2), (5, 7, 1, 0.3, 0), (4, 9, 1, 0.5, 2),
+           (7, 3, 1, 1.0, 1)]
+EXTRA = [(5, 7, 2, 1.0, 0), (6, 4, 2, 0.5, 2), (4, 5, 2, 2.0, 1), (5, 7, 3, 1.0, 0), (6, 4, 3, 0.5, 2),
+         (4, 5, 3, 2.0, 1)]
+def triplet_case(B, D, dist, margin, red):
     a, p, n = leaf(B, D), leaf(B, D), leaf(B, D)
     if dist == 0:
         loss = torch.nn.TripletMarginLoss(margin=margin, p=2, eps=1e-6, reduction=RED[red])
+    elif dist == 3:
+        loss = torch.nn.TripletMarginLoss(margin=margin, p=1, eps=1e-6, reduction=RED[red])
+    elif dist == 2:
+        loss = torch.nn.TripletMarginWithDistanceLoss(
+            distance_function=lambda x, y: -(x * y).sum(dim=1), margin=margin, reduction=RED[red])
     else:
         loss = torch.nn.TripletMarginWithDistanceLoss(
             distance_function=lambda x, y: 1.0 - F.cosine_similarity(x, y), margin=margin, reduction=RED[red])
     out = loss(a, p, n)
     cases.append(finish(out, red, ["a", "p", "n"], [a, p, n], {}, {"iopt": iopt(red, dist), "fopt": fopt(margin)}))
+for c in TRIPLET:
+    triplet_case(*c)
+with torch.random.fork_rng():
+    torch.manual_seed(4321)
+    for c in EXTRA:
+        triplet_case(*c)
 write("triplet", cases)
 
 # ---- InfoNCE: iopt = [reduction, normalize, symmetric], fopt = [temperature]

@@ -51,6 +51,8 @@ struct loom_infer {
   loom_batch pb;     /* pairs / rows batch over the catalogue dataset */
   bool pb_ready;
   loom_dataset *eval_ds;
+  loom_dataset *hist_ds; /* [data] history_len: the run's interactions, for a user's history in rank */
+  int32_t *uhist;        /* (history_len) the ranked user's latest history */
   loom_evaluator *ev;
   float *probs;      /* (classes) */
   float *u;          /* (D) a user / query vector */
@@ -213,6 +215,7 @@ void loom_infer_close(loom_infer *s) {
   loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs), loom_free(s->u);
   loom_dataset_free(s->cat);
+  loom_dataset_free(s->hist_ds), loom_free(s->uhist);
   loom_free(s->title);
   if (s->have_titles_tab) loom_table_free(&s->titles_tab);
   for (int i = 0; i < LOOM_MODEL_MAX_TOWERS; i++) loom_free(s->tower[i]);
@@ -462,6 +465,26 @@ static int pointwise_cache(loom_infer *s, loom_error *err) {
   return 0;
 }
 
+/* The user's latest history ([data] history_len) over the run's interactions (opened once, frozen to the
+ * checkpoint's maps) into s->uhist, *len entries; none for an unknown or absent user. */
+static int user_history(loom_infer *s, const char *user, int32_t *len, loom_error *err) {
+  *len = 0;
+  if (!s->hist_ds) {
+    if (!s->dsec.schema.interactions[0])
+      return loom_errorf(err, "%s: the model reads behaviour histories ([data] history_len) but its config names no "
+                              "interactions file to take the user's history from", s->path);
+    if (!(s->hist_ds = loom_dataset_open(&s->dsec.schema, &s->prep, err)))
+      return loom_error_wrap(err, "reading the users' histories for rank");
+    if (!(s->uhist = loom_calloc((size_t)s->m->Lh, sizeof(int32_t)))) return loom_errorf(err, "out of memory");
+  }
+  if (!user) {
+    memset(s->uhist, 0, sizeof(int32_t) * (size_t)s->m->Lh);
+    return 0;
+  }
+  if (loom_dataset_user_history(s->hist_ds, user, s->uhist, len) < 0) return loom_errorf(err, "out of memory");
+  return 0;
+}
+
 /* top k of scores[0..n) (higher first, ties to the lower row) */
 static int top_k(const float *sc, int64_t n, int k, int64_t *rows, float *out) {
   int got = 0;
@@ -520,9 +543,12 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       if (user_vector(s, user, NULL, s->u, err) < 0) return -1;
     }
     n = loom_index_search(ix, s->u, k, NULL, 0, rows, sc);
-  } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
-    if (pointwise_cache(s, err) < 0) return -1;
-    loom_model *h = s->head;
+  } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache — or, when
+            * history items are read through the text tower, the whole model (nothing to cache) */
+    int32_t hl = 0;
+    if (m->Lh > 0 && user_history(s, user, &hl, err) < 0) return -1;
+    if (!m->hist_text && pointwise_cache(s, err) < 0) return -1;
+    loom_model *h = m->hist_text ? m : s->head;
     if (has_query) { /* a query of no known word: ranked as if none was given, as the two-tower path does */
       int64_t r0 = 0;
       if (loom_dataset_encode_pairs(s->cat, user, query, &r0, 1, &s->pb, err) < 0) return -1;
@@ -532,9 +558,9 @@ int loom_infer_rank(loom_infer *s, const char *user, const char *query, int k, l
       int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
       int64_t r[1024];
       for (int j = 0; j < b; j++) r[j] = i + j;
-      if (loom_dataset_encode_pairs(s->cat, user, has_query ? query : NULL, r, b, &s->pb, err) < 0 ||
-          loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0)
-        return -1;
+      if (loom_dataset_encode_pairs(s->cat, user, has_query ? query : NULL, r, b, &s->pb, err) < 0) return -1;
+      if (m->Lh > 0) loom_batch_set_history(&s->pb, b, s->uhist, hl);
+      if (loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0) return -1;
       for (int t = 0; t < h->n_towers; t++)
         if (h->tower_in[t]) loom_input_bind(h->tower_in[t], s->tower[t] + (size_t)i * h->tower_dim[t]);
       loom_graph_forward(h->g);

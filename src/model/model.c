@@ -1455,7 +1455,9 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
     bool q = G - (m->hist_text ? (size_t)m->Lh : 0) == 2;
     assert(b->T == m->T && b->Tq == m->Tq && (!m->hist_text || b->Lh == m->Lh));
     if (m->hist_text) { /* one look-up for the batch's B·Lh history slots (padding: index 0, an empty text) */
-      if (loom_dataset_item_features((loom_dataset *)m->ds, b->hist, B * m->Lh, m->h_toks, m->h_lens, NULL, err) < 0)
+      /* from the batch's own dataset (its items table: a catalogue's items at inference); the look-up locks
+       * it, hence not const */
+      if (loom_dataset_item_features((loom_dataset *)b->ds, b->hist, B * m->Lh, m->h_toks, m->h_lens, NULL, err) < 0)
         return -1;
       loom_history_valid(b->hist_len, B, m->Lh, m->h_valid);
     }

@@ -32,10 +32,37 @@ static int print_model(const char *config, const char **sets, int n_sets, loom_e
   return rc;
 }
 
+/* The summary line of a finished run (also each variant of a sweep). */
+static void print_result(const loom_train_result *r) {
+  char skips[64] = "";
+  if (r->skipped > 0) snprintf(skips, sizeof skips, " (%ld batches skipped: non-finite)", r->skipped);
+  char best[32] = "n/a", undefined[64] = ""; /* n/a: no validation yet */
+  if (isfinite(r->best)) snprintf(best, sizeof best, "%.4f", r->best);
+  if (r->undefined_metric[0]) snprintf(undefined, sizeof undefined, " (%s n/a)", r->undefined_metric);
+  printf("%s: %ld updates%s, %ld epochs, best %s %s%s, %.1f s, %.0f samples/s%s%s\n", r->run_dir, r->steps - r->skipped,
+         skips, r->epochs, r->monitor, best, undefined, r->seconds, r->samples_per_s, r->early_stopped ? " (early stop)" : "",
+         r->interrupted ? " (interrupted)" : "");
+  fflush(stdout);
+}
+
+static void sweep_done(void *ctx, int index, int total, const char *label, int rc, const loom_train_result *r,
+                       const loom_error *err) {
+  (void)ctx;
+  if (rc == 0) {
+    printf("[%d/%d] ", index + 1, total);
+    print_result(r);
+  } else {
+    fprintf(stderr, "loom-train: [%d/%d] %s: %s\n", index + 1, total, label, err->msg);
+  }
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: loom-train CONFIG.ini [--set section.key=value ...] [--quiet]\n"
           "       loom-train --resume RUN_DIR [--set section.key=value ...]\n"
+          "       loom-train CONFIG.ini --sweep section.key=a,b,c [--sweep ...] [--set ...]\n"
+          "                                     every combination, each in train.out/key=value,...;\n"
+          "                                     then train.out/compare.html (loom-compare)\n"
           "       loom-train CONFIG.ini --print-model [--set ...]   the model, layer by layer; no training\n"
           "       loom-train --help-config      every config key with its type, default and meaning\n"
           "       loom-train --help | --version\n"
@@ -60,7 +87,7 @@ static void print_config_reference(void) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET, O_PRINT_MODEL };
+  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET, O_PRINT_MODEL, O_SWEEP };
   static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
                                      {"help-config", no_argument, NULL, O_HELP_CONFIG},
                                      {"version", no_argument, NULL, O_VERSION},
@@ -68,24 +95,26 @@ int main(int argc, char **argv) {
                                      {"resume", required_argument, NULL, O_RESUME},
                                      {"quiet", no_argument, NULL, O_QUIET},
                                      {"print-model", no_argument, NULL, O_PRINT_MODEL},
+                                     {"sweep", required_argument, NULL, O_SWEEP},
                                      {0}};
   const char *config = NULL, *resume = NULL;
-  const char **sets = calloc((size_t)argc, sizeof *sets);
-  int n_sets = 0, quiet = 0, print_only = 0, c;
-  if (!sets) return 1;
+  const char **sets = calloc((size_t)argc, sizeof *sets), **sweeps = calloc((size_t)argc, sizeof *sweeps);
+  int n_sets = 0, n_sweeps = 0, quiet = 0, print_only = 0, c;
+  if (!sets || !sweeps) return 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
     switch (c) {
-    case 'h': usage(stdout); free(sets); return 0;
-    case O_HELP_CONFIG: print_config_reference(); free(sets); return 0;
-    case O_VERSION: printf("loom train %s\n", loom_version()); free(sets); return 0;
+    case 'h': usage(stdout); free(sets), free(sweeps); return 0;
+    case O_HELP_CONFIG: print_config_reference(); free(sets), free(sweeps); return 0;
+    case O_VERSION: printf("loom train %s\n", loom_version()); free(sets), free(sweeps); return 0;
     case O_SET: sets[n_sets++] = optarg; break;
     case O_RESUME: resume = optarg; break;
     case O_QUIET: quiet = 1; break;
     case O_PRINT_MODEL: print_only = 1; break;
+    case O_SWEEP: sweeps[n_sweeps++] = optarg; break;
     case ':':
       fprintf(stderr, "loom-train: %s needs a value\n", argv[optind - 1]);
-      free(sets);
+      free(sets), free(sweeps);
       return 2;
     default:
       if (optopt && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
@@ -93,14 +122,14 @@ int main(int argc, char **argv) {
       else if (optopt > ' ' && optopt < 127) fprintf(stderr, "loom-train: unknown option '-%c'\n", optopt);
       else fprintf(stderr, "loom-train: unknown option '%s'\n", argv[optind - 1]);
       usage(stderr);
-      free(sets);
+      free(sets), free(sweeps);
       return 2;
     }
   }
   for (int i = optind; i < argc; i++) {
     if (config) {
       fprintf(stderr, "loom-train: more than one config file ('%s' and '%s')\n", config, argv[i]);
-      free(sets);
+      free(sets), free(sweeps);
       return 2;
     }
     config = argv[i];
@@ -108,14 +137,14 @@ int main(int argc, char **argv) {
   if (!config == !resume) {
     fprintf(stderr, "loom-train: give either a CONFIG file or --resume RUN_DIR\n");
     usage(stderr);
-    free(sets);
+    free(sets), free(sweeps);
     return 2;
   }
   if (print_only) {
     loom_error perr = {""};
     int prc = resume ? loom_errorf(&perr, "--print-model takes a CONFIG file, not --resume")
                      : print_model(config, sets, n_sets, &perr);
-    free(sets);
+    free(sets), free(sweeps);
     if (prc < 0) fprintf(stderr, "loom-train: %s\n", perr.msg);
     return prc < 0 ? (resume ? 2 : 1) : 0;
   }
@@ -128,19 +157,23 @@ int main(int argc, char **argv) {
                        .progress = quiet ? NULL : stderr};
   loom_train_result r;
   loom_error err = {""};
+  if (n_sweeps) {
+    if (print_only || resume) {
+      fprintf(stderr, "loom-train: --sweep starts new runs from a CONFIG; not with %s\n", resume ? "--resume" : "--print-model");
+      free(sets), free(sweeps);
+      return 2;
+    }
+    int src = loom_train_sweep(&o, sweeps, n_sweeps, sweep_done, NULL, &err);
+    free(sets), free(sweeps);
+    if (src < 0) fprintf(stderr, "loom-train: %s\n", err.msg);
+    return g_stop ? 130 : src < 0 ? 1 : 0;
+  }
   int rc = loom_train(&o, &r, &err);
-  free(sets);
+  free(sets), free(sweeps);
   if (rc < 0) {
     fprintf(stderr, "loom-train: %s\n", err.msg);
     return loom_stop_requested() ? 130 : 1; /* interrupted while reading or hashing its inputs */
   }
-  char skips[64] = "";
-  if (r.skipped > 0) snprintf(skips, sizeof skips, " (%ld batches skipped: non-finite)", r.skipped);
-  char best[32] = "n/a", undefined[64] = ""; /* n/a: no validation yet */
-  if (isfinite(r.best)) snprintf(best, sizeof best, "%.4f", r.best);
-  if (r.undefined_metric[0]) snprintf(undefined, sizeof undefined, " (%s n/a)", r.undefined_metric);
-  printf("%s: %ld updates%s, %ld epochs, best %s %s%s, %.1f s, %.0f samples/s%s%s\n", r.run_dir, r.steps - r.skipped,
-         skips, r.epochs, r.monitor, best, undefined, r.seconds, r.samples_per_s, r.early_stopped ? " (early stop)" : "",
-         r.interrupted ? " (interrupted)" : "");
+  print_result(&r);
   return r.interrupted ? 130 : 0;
 }

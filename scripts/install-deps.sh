@@ -10,7 +10,8 @@ set -euo pipefail
 pkgs=(gcc make cmake pkg-config
       libopenblas-openmp-dev libopenblas-dev libcmocka-dev libcsv-dev libstb-dev
       libturbojpeg0-dev libcjson-dev libinih-dev zlib1g-dev libutf8proc-dev libssl-dev valgrind
-      libavformat-dev libavcodec-dev libswscale-dev)
+      libavformat-dev libavcodec-dev libswscale-dev
+      chromium fonts-dejavu-core)
 for arg in "$@"; do
   case "$arg" in
     --demo)      pkgs+=(dataset-fashion-mnist) ;;

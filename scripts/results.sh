@@ -144,7 +144,7 @@ kv() { sed -n "s/^$2=//p" "$1"; }
 # best_row DIR: the metrics.csv header and the row of the best validation (from log.txt's "done:" line)
 best_row() {
   local step
-  step=$(sed -n 's/^done: .* at step \([0-9]*\).*/\1/p' "$1/log.txt" | tail -1)
+  step=$(sed -n 's/^[0-9TZ:-]* done: .* at step \([0-9]*\).*/\1/p' "$1/log.txt" | tail -1)
   awk -F, -v s="$step" 'NR == 1 { print; next } $1 == s { row = $0 } END { print row }' "$1/metrics.csv"
 }
 # metric VALUE of NAME from the test JSON (first object) or the best validation row
@@ -166,7 +166,7 @@ fmt_time() { awk -v s="$1" 'BEGIN { printf "%d:%02d", int(s / 60), int(s % 60 + 
   echo "run directory named in the row (\`runs/results/NAME\`: \`log.txt\`, \`metrics.csv\`, \`wall.txt\`, \`test.jsonl\`)."
   echo
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), LOOM_NUM_THREADS=$LOOM_NUM_THREADS,"
-  echo "GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}, ISA $(sed -n 's/^start .*, \([a-z0-9]*\) ISA.*/\1/p' "$(ls -d "$out_root"/*/log.txt | head -1)" | head -1)."
+  echo "GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}, ISA $(sed -n 's/^[0-9TZ:-]* start .*, \([a-z0-9]*\) ISA.*/\1/p' "$(ls -d "$out_root"/*/log.txt | head -1)" | head -1)."
   echo "\`wall\` is the training process's elapsed time; \`cpu/wall\` its CPU time over that (2.0 = it kept"
   echo "both cores busy; well below, something else shared the machine, or the run's serial parts — data"
   echo "loading, validation — weighed more). Load averages before and after each run are in its \`wall.txt\`."

@@ -19,7 +19,7 @@ expect_rc() {
   [[ $rc -eq $want ]] || fail "'$*' exited $rc, expected $want: $(head -c 400 "$out")"
 }
 
-for tool in data train spiral; do
+for tool in data train spiral compare; do
   app="$bin/loom-$tool"
   [[ -x "$app" ]] || fail "$app not built"
   expect_rc 0 "$tmp/v" "$app" --version

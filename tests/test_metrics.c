@@ -39,6 +39,36 @@ static void test_gauc(void **state) {
   assert_true(isnan(loom_gauc(s, y, own, 10)));
 }
 
+/* ROC and precision-recall points worked out by hand: a point per row at n_points = n + 1; a tie group
+ * passes the threshold together; one class gives no curve. */
+static void test_binary_curves(void **state) {
+  (void)state;
+  const float s[] = {0.9f, 0.8f, 0.7f, 0.6f}, y[] = {1, 0, 1, 0};
+  double fpr[8], tpr[8], rec[8], prec[8];
+  assert_int_equal(loom_binary_curves(s, y, 4, 5, fpr, tpr, rec, prec), 5);
+  const double want_fpr[] = {0, 0, 0.5, 0.5, 1}, want_tpr[] = {0, 0.5, 0.5, 1, 1};
+  const double want_prec[] = {1, 1, 0.5, 2.0 / 3, 0.5};
+  for (int i = 0; i < 5; i++) {
+    assert_float_equal(fpr[i], want_fpr[i], 1e-12);
+    assert_float_equal(tpr[i], want_tpr[i], 1e-12);
+    assert_float_equal(rec[i], want_tpr[i], 1e-12);
+    assert_float_equal(prec[i], want_prec[i], 1e-12);
+  }
+  /* fewer points than rows: every other row, and the end */
+  assert_int_equal(loom_binary_curves(s, y, 4, 3, fpr, tpr, rec, prec), 3);
+  assert_float_equal(fpr[1], 0.5, 1e-12);
+  assert_float_equal(tpr[1], 0.5, 1e-12);
+  assert_float_equal(fpr[2], 1, 1e-12);
+  assert_float_equal(tpr[2], 1, 1e-12);
+  const float tie[] = {0.5f, 0.5f}, ty[] = {1, 0};
+  assert_int_equal(loom_binary_curves(tie, ty, 2, 3, fpr, tpr, rec, prec), 2); /* (0,0), then both at once */
+  assert_float_equal(fpr[1], 1, 1e-12);
+  assert_float_equal(tpr[1], 1, 1e-12);
+  const float one[] = {1, 1};
+  assert_int_equal(loom_binary_curves(s, one, 2, 3, fpr, tpr, rec, prec), 0);
+  assert_int_equal(loom_binary_curves(s, y, 4, 1, fpr, tpr, rec, prec), 0);
+}
+
 static void test_logloss_and_counts(void **state) {
   /* sklearn: log_loss([1,0,0,1], [.9,.1,.2,.65]) = mean(-ln .9, -ln .9, -ln .8, -ln .65) = 0.21616187 */
   const float p[] = {0.9f, 0.1f, 0.2f, 0.65f}, y[] = {1, 0, 0, 1};
@@ -133,6 +163,7 @@ static void test_rank_metrics_from_scores(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_auc),
+      cmocka_unit_test(test_binary_curves),
       cmocka_unit_test(test_logloss_and_counts),
       cmocka_unit_test(test_confusion_and_macro_f1),
       cmocka_unit_test(test_gauc),

@@ -30,6 +30,13 @@ typedef struct loom_binary_counts {
   int64_t tp, fp, tn, fn;
 } loom_binary_counts;
 
+/* ROC (fpr, tpr) and precision-recall (recall, precision) curves of scores against 0/1 labels, the
+ * threshold walked down from above every score, a point each time another 1/(n_points - 1) of the rows
+ * has passed it (a tie group passes together) and at the end: up to n_points points into each array,
+ * the first (0, 0) and (recall 0, precision 1), the last (1, 1). Returns the number of points; 0 when a
+ * class is missing, n_points < 2 or memory runs out. */
+int loom_binary_curves(const float *scores, const float *labels, size_t n, int n_points, double *fpr, double *tpr,
+                       double *recall, double *precision);
 /* Counts at threshold (prediction = prob >= threshold). */
 loom_binary_counts loom_binary_count(const float *probs, const float *labels, size_t n, float threshold);
 /* accuracy = (tp+tn)/n; precision = tp/(tp+fp); recall = tp/(tp+fn); F1 = 2PR/(P+R);

@@ -60,6 +60,18 @@ typedef struct loom_train_result {
  * field at fault. */
 int loom_train(const loom_train_opts *o, loom_train_result *r, loom_error *err);
 
+/* A sweep: every combination of the values of `sweeps` ("section.key=a,b,c"; the first key varies
+ * slowest), each trained as its own run in train.out/<label> (label "key=a,key2=x"; "/" in a value
+ * becomes "_") with `o`'s config and overrides plus that combination, then train.out/compare.html over
+ * the variants that trained (loom_report_compare). A variant that fails is reported and the others
+ * still run; opts.stop ends the sweep after the current variant. `done` (may be NULL) is told of each
+ * variant as it ends (rc 0, or -1 with vr_err). Returns 0 when every variant trained, -1 otherwise
+ * (err: the first failure, or what was wrong with the sweep itself — nothing trains then). */
+typedef void (*loom_sweep_done_fn)(void *ctx, int index, int total, const char *label, int rc,
+                                   const loom_train_result *vr, const loom_error *vr_err);
+int loom_train_sweep(const loom_train_opts *o, const char *const *sweeps, int n_sweeps, loom_sweep_done_fn done,
+                     void *ctx, loom_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,7 +78,7 @@ static void runtime_init_once(void) {
   }
   loom_runtime_set_isa(isa);
 
-  int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int n = loom_cpu_available();
   const char *env = getenv("LOOM_NUM_THREADS");
   if (env && *env) {
     char *end;

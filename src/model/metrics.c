@@ -219,3 +219,39 @@ double loom_rank_metric(const loom_rank_metrics *m, const char *name, int k) {
   assert(!"cut-off not configured");
   return NAN;
 }
+
+/* ---- binary curves ---- */
+
+int loom_binary_curves(const float *scores, const float *labels, size_t n, int n_points, double *fpr, double *tpr,
+                       double *recall, double *precision) {
+  if (n_points < 2 || n == 0) return 0;
+  double npos = 0;
+  for (size_t i = 0; i < n; i++) npos += labels[i] > 0.5f;
+  const double nneg = (double)n - npos;
+  if (npos == 0 || nneg == 0) return 0;
+  int64_t *idx = loom_malloc(sizeof *idx * n);
+  if (!idx) return 0;
+  for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
+  sort_scores = scores;
+  qsort(idx, n, sizeof *idx, by_score); /* ascending: thresholds are walked from the top down */
+  fpr[0] = tpr[0] = recall[0] = 0, precision[0] = 1; /* threshold above every score */
+  int k = 1;
+  double tp = 0, fp = 0;
+  size_t seen = 0;
+  for (size_t i = n; i > 0;) {
+    const float s = scores[idx[i - 1]];
+    while (i > 0 && scores[idx[i - 1]] == s) { /* a tie group passes the threshold together */
+      if (labels[idx[i - 1]] > 0.5f) tp++;
+      else fp++;
+      i--, seen++;
+    }
+    /* a point each time another 1/(n_points - 1) of the rows is in, and the last one */
+    const bool due = (double)seen * (double)(n_points - 1) >= (double)k * (double)n || i == 0;
+    if (!due || k >= n_points) continue;
+    fpr[k] = fp / nneg, tpr[k] = tp / npos;
+    recall[k] = tp / npos, precision[k] = tp / (tp + fp);
+    k++;
+  }
+  loom_free(idx);
+  return k;
+}

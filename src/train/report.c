@@ -24,8 +24,27 @@ typedef struct {
   float *scores;
 } ranking;
 
+typedef struct {
+  char *title;
+  int rows, cols;
+  char **cells; /* row-major; row 0 is the header */
+} table;
+
+typedef struct { /* an x-y curve on [0, 1] x [0, 1] (ROC, precision-recall) */
+  char *title, *xlabel, *ylabel, *note;
+  double *x, *y;
+  int n;
+  bool diagonal;
+} curve;
+
 struct loom_report {
   char *title;
+  curve *cv;
+  int n_cv, cap_cv;
+  char *config;     /* the run's config.ini text, shown folded; NULL when not given */
+  double best_step; /* marked on every chart; NAN when none */
+  table *tab;
+  int n_tab, cap_tab;
   series *s;
   int n_series, cap_series;
   char **sum_keys, **sum_values;
@@ -50,6 +69,7 @@ static bool grow(void **p, int *cap, int need, size_t elem) {
 
 loom_report *loom_report_new(const char *title) {
   loom_report *r = loom_calloc(1, sizeof *r);
+  if (r) r->best_step = NAN;
   if (r && !(r->title = loom_strdup(title ? title : "loom run"))) {
     loom_free(r);
     return NULL;
@@ -85,6 +105,18 @@ void loom_report_free(loom_report *r) {
     loom_free(k->scores);
   }
   loom_free(r->rank);
+  for (int i = 0; i < r->n_tab; i++) {
+    loom_free(r->tab[i].title);
+    free_strs(r->tab[i].cells, r->tab[i].rows * r->tab[i].cols);
+  }
+  loom_free(r->tab);
+  for (int i = 0; i < r->n_cv; i++) {
+    curve *c = &r->cv[i];
+    loom_free(c->title), loom_free(c->xlabel), loom_free(c->ylabel), loom_free(c->note);
+    loom_free(c->x), loom_free(c->y);
+  }
+  loom_free(r->cv);
+  loom_free(r->config);
   loom_free(r->title);
   loom_free(r);
 }
@@ -126,6 +158,79 @@ int loom_report_summary(loom_report *r, const char *key, const char *value) {
   r->sum_keys[r->n_sum] = k;
   r->sum_values[r->n_sum] = v;
   r->n_sum++;
+  return 0;
+}
+
+int loom_report_table(loom_report *r, const char *title, int rows, int cols, const char *const *cells) {
+  if (!grow((void **)&r->tab, &r->cap_tab, r->n_tab + 1, sizeof *r->tab)) return -1;
+  table *t = &r->tab[r->n_tab];
+  const int n = rows * cols;
+  memset(t, 0, sizeof *t);
+  if (!(t->title = loom_strdup(title)) || !(t->cells = loom_calloc((size_t)(n > 0 ? n : 1), sizeof(char *)))) {
+    loom_free(t->title);
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    if (!(t->cells[i] = loom_strdup(cells[i] ? cells[i] : ""))) {
+      loom_free(t->title);
+      free_strs(t->cells, i);
+      return -1;
+    }
+  t->rows = rows, t->cols = cols;
+  r->n_tab++;
+  return 0;
+}
+
+int loom_report_csv_table(loom_report *r, const char *title, const char *csv) {
+  int rows = 0, cols = 1;
+  for (const char *p = csv; *p && *p != '\n'; p++) cols += *p == ',';
+  for (const char *p = csv; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n')) rows++;
+  const char **cells = loom_calloc((size_t)(rows > 0 ? rows : 1) * (size_t)cols, sizeof *cells);
+  char *text = loom_strdup(csv);
+  int rc = cells && text ? 0 : -1;
+  char *line = text;
+  for (int y = 0; rc == 0 && y < rows; y++) {
+    char *end = line + strcspn(line, "\n"), *next = *end ? end + 1 : end;
+    *end = '\0';
+    char *f = line;
+    for (int x = 0; x < cols && f; x++) { /* a short row leaves its last cells empty */
+      char *comma = strchr(f, ',');
+      if (comma) *comma = '\0';
+      cells[y * cols + x] = f;
+      f = comma ? comma + 1 : NULL;
+    }
+    line = next;
+  }
+  if (rc == 0) rc = loom_report_table(r, title, rows, cols, cells);
+  loom_free(cells);
+  loom_free(text);
+  return rc;
+}
+
+int loom_report_config(loom_report *r, const char *config_text) {
+  char *c = loom_strdup(config_text);
+  if (!c) return -1;
+  loom_free(r->config);
+  r->config = c;
+  return 0;
+}
+
+void loom_report_best_step(loom_report *r, double step) { r->best_step = step; }
+
+int loom_report_curve(loom_report *r, const char *title, const char *xlabel, const char *ylabel, const char *note,
+                      const double *x, const double *y, int n, bool diagonal) {
+  if (!grow((void **)&r->cv, &r->cap_cv, r->n_cv + 1, sizeof *r->cv)) return -1;
+  curve *c = &r->cv[r->n_cv];
+  memset(c, 0, sizeof *c);
+  r->n_cv++; /* freed by loom_report_free even when incomplete */
+  c->title = loom_strdup(title), c->xlabel = loom_strdup(xlabel), c->ylabel = loom_strdup(ylabel);
+  c->note = loom_strdup(note ? note : "");
+  c->x = loom_malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+  c->y = loom_malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+  if (!c->title || !c->xlabel || !c->ylabel || !c->note || !c->x || !c->y) return -1;
+  memcpy(c->x, x, sizeof(double) * (size_t)n);
+  memcpy(c->y, y, sizeof(double) * (size_t)n);
+  c->n = n, c->diagonal = diagonal;
   return 0;
 }
 
@@ -248,14 +353,49 @@ static double tick_step(double range) {
   return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
 }
 
-/* One chart: every series whose name starts with "<metric>/". */
-static void chart(buf *b, const loom_report *r, const char *metric) {
-  const double W = 460, H = 260, L = 56, R = 12, T = 28, B = 36;
+/* A series' family: its metric up to an '@' ("recall@10/valid" -> "recall"), so @1/@5/@10 share a chart. */
+static size_t family_len(const char *name) {
+  const size_t slash = strcspn(name, "/"), at = strcspn(name, "@");
+  return at < slash ? at : slash;
+}
+
+static bool in_family(const char *name, const char *family) {
+  const size_t n = strlen(family);
+  return family_len(name) == n && strncmp(name, family, n) == 0 && name[strcspn(name, "/")] == '/';
+}
+
+/* Whether a family is a score in [0, 1] (its axis then spans at least 0.1 and stays inside [0, 1], so
+ * 0.155 -> 0.160 reads as the small step it is, not a cliff). */
+static bool unit_metric(const char *family, double y0, double y1) {
+  static const char *const open[] = {"loss", "logloss", "lr", "samples_per_s", "rmse", "mae", "mse"};
+  for (size_t i = 0; i < sizeof open / sizeof *open; i++)
+    if (strcmp(family, open[i]) == 0) return false;
+  return y0 >= 0 && y1 <= 1;
+}
+
+/* A legend label: the split, or the @k part (and the split when the family has several). */
+static void legend_label(const char *name, size_t fl, bool several_splits, char *out, size_t size) {
+  const char *slash = strchr(name, '/');
+  const char *split = slash + 1;
+  if ((size_t)(slash - name) == fl) snprintf(out, size, "%s", split);
+  else if (several_splits) snprintf(out, size, "%.*s %s", (int)(slash - name - fl), name + fl, split);
+  else snprintf(out, size, "%.*s", (int)(slash - name - fl), name + fl);
+}
+
+/* One chart per family: a line per series with point markers, the best step as a dashed line, the
+ * legend in a column right of the plot (never over a curve). */
+static void chart(buf *b, const loom_report *r, const char *family) {
+  const double W = 600, H = 270, L = 60, LEG = 150, R = 8, T = 28, B = 36;
+  const double PW = W - L - LEG - R, PH = H - T - B;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-  size_t ml = strlen(metric);
+  const char *first_split = NULL;
+  bool several_splits = false;
   for (int i = 0; i < r->n_series; i++) {
     const series *s = &r->s[i];
-    if (strncmp(s->name, metric, ml) != 0 || s->name[ml] != '/') continue;
+    if (!in_family(s->name, family)) continue;
+    const char *split = strchr(s->name, '/') + 1;
+    if (!first_split) first_split = split;
+    else several_splits |= strcmp(first_split, split) != 0;
     for (int j = 0; j < s->n; j++) {
       if (!isfinite(s->y[j])) continue;
       x0 = fmin(x0, s->x[j]), x1 = fmax(x1, s->x[j]);
@@ -263,47 +403,95 @@ static void chart(buf *b, const loom_report *r, const char *metric) {
     }
   }
   if (!isfinite(x0)) return;
-  if (x1 == x0) x1 = x0 + 1;
-  if (y1 == y0) y0 -= 0.5, y1 += 0.5;
-  double pad = 0.05 * (y1 - y0);
-  y0 -= pad, y1 += pad;
+  if (x1 == x0) x0 -= 0.5, x1 += 0.5;
+  if (unit_metric(family, y0, y1)) {
+    const double mid = (y0 + y1) / 2, half = fmax((y1 - y0) / 2 * 1.1, 0.05);
+    y0 = fmax(0, mid - half), y1 = fmin(1, mid + half);
+    if (y1 - y0 < 0.1) y0 == 0 ? (y1 = 0.1) : (y0 = 0.9);
+  } else {
+    const double span = fmax(y1 - y0, 0.1 * fmax(fabs(y0), fabs(y1)));
+    const double mid = (y0 + y1) / 2;
+    y0 = mid - 0.55 * (span > 0 ? span : 1), y1 = mid + 0.55 * (span > 0 ? span : 1);
+  }
+#define PX(v) (L + PW * ((v) - x0) / (x1 - x0))
+#define PY(v) (T + PH * (1 - ((v) - y0) / (y1 - y0)))
   put(b, "<figure><svg width='%.0f' height='%.0f' viewBox='0 0 %.0f %.0f' role='img'>", W, H, W, H);
   put(b, "<text x='%.0f' y='18' class='ct'>", L);
-  put_escaped(b, metric);
-  put(b, "</text><rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' class='frame'/>", L, T, W - L - R, H - T - B);
-  double st = tick_step(y1 - y0);
-  for (double v = ceil(y0 / st) * st; v <= y1; v += st) {
-    double y = T + (H - T - B) * (1 - (v - y0) / (y1 - y0));
+  put_escaped(b, family);
+  put(b, "</text><rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' class='frame'/>", L, T, PW, PH);
+  const double st = tick_step(y1 - y0);
+  for (double v = ceil(y0 / st) * st; v <= y1 + st * 1e-9; v += st)
     put(b, "<line x1='%.0f' x2='%.0f' y1='%.1f' y2='%.1f' class='grid'/><text x='%.0f' y='%.1f' class='yt'>%g</text>", L,
-        W - R, y, y, L - 4, y + 4, fabs(v) < st * 1e-9 ? 0.0 : v);
-  }
-  double sx = tick_step(x1 - x0);
-  for (double v = ceil(x0 / sx) * sx; v <= x1; v += sx) {
-    double x = L + (W - L - R) * (v - x0) / (x1 - x0);
-    put(b, "<text x='%.1f' y='%.0f' class='xt'>%g</text>", x, H - B + 16, v);
-  }
-  put(b, "<text x='%.0f' y='%.0f' class='xl'>step</text>", (L + W - R) / 2, H - 4);
+        L + PW, PY(v), PY(v), L - 4, PY(v) + 4, fabs(v) < st * 1e-9 ? 0.0 : v);
+  const double sx = tick_step(x1 - x0);
+  for (double v = ceil(x0 / sx) * sx; v <= x1; v += sx)
+    put(b, "<text x='%.1f' y='%.0f' class='xt'>%g</text>", PX(v), H - B + 16, v);
+  put(b, "<text x='%.0f' y='%.0f' class='xl'>step</text>", L + PW / 2, H - 4);
+  if (isfinite(r->best_step) && r->best_step >= x0 && r->best_step <= x1)
+    put(b, "<line x1='%.1f' x2='%.1f' y1='%.0f' y2='%.0f' class='best'/><text x='%.1f' y='%.0f' class='bt'>best</text>",
+        PX(r->best_step), PX(r->best_step), T, T + PH, PX(r->best_step), T - 3);
   int color = 0;
-  double ly = T + 12;
+  double ly = T + 10;
+  const size_t fl = strlen(family);
   for (int i = 0; i < r->n_series; i++) {
     const series *s = &r->s[i];
-    if (strncmp(s->name, metric, ml) != 0 || s->name[ml] != '/') continue;
-    const char *c = palette[color++ % 6];
+    if (!in_family(s->name, family)) continue;
+    const char *c = palette[color++ % (int)(sizeof palette / sizeof *palette)];
     put(b, "<polyline fill='none' stroke='%s' stroke-width='1.6' points='", c);
-    for (int j = 0; j < s->n; j++) {
-      if (!isfinite(s->y[j])) continue;
-      put(b, "%.1f,%.1f ", L + (W - L - R) * (s->x[j] - x0) / (x1 - x0),
-          T + (H - T - B) * (1 - (s->y[j] - y0) / (y1 - y0)));
-    }
+    for (int j = 0; j < s->n; j++)
+      if (isfinite(s->y[j])) put(b, "%.1f,%.1f ", PX(s->x[j]), PY(s->y[j]));
     put(b, "'/>");
-    if (s->n == 1)
-      put(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>", L + (W - L - R) * (s->x[0] - x0) / (x1 - x0),
-          T + (H - T - B) * (1 - (s->y[0] - y0) / (y1 - y0)), c);
-    put(b, "<text x='%.0f' y='%.0f' fill='%s' class='lg'>", W - R - 6, ly, c);
-    put_escaped(b, s->name + ml + 1);
-    put(b, " %.4g</text>", s->y[s->n - 1]);
+    for (int j = 0; j < s->n && s->n <= 80; j++) /* markers: where the validations were */
+      if (isfinite(s->y[j])) put(b, "<circle cx='%.1f' cy='%.1f' r='2.4' fill='%s'/>", PX(s->x[j]), PY(s->y[j]), c);
+    char label[96];
+    legend_label(s->name, fl, several_splits, label, sizeof label);
+    double last = NAN;
+    for (int j = s->n - 1; j >= 0 && !isfinite(last); j--) last = s->y[j];
+    put(b, "<line x1='%.0f' x2='%.0f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>", L + PW + 8, L + PW + 20,
+        ly - 4, ly - 4, c);
+    put(b, "<text x='%.0f' y='%.0f' fill='%s' class='lg'>", L + PW + 24, ly, c);
+    put_escaped(b, label);
+    put(b, " %.4g</text>", last);
     ly += 14;
   }
+#undef PX
+#undef PY
+  put(b, "</svg></figure>\n");
+}
+
+/* A square chart of one curve on [0, 1] x [0, 1]. */
+static void curve_chart(buf *b, const curve *c) {
+  const double S = 240, L = 48, T = 42, B = 36, R = 12;
+#define CX(v) (L + S * (v))
+#define CY(v) (T + S * (1 - (v)))
+  put(b, "<figure><svg width='%.0f' height='%.0f' viewBox='0 0 %.0f %.0f' role='img'>", L + S + R, T + S + B,
+      L + S + R, T + S + B);
+  put(b, "<text x='%.0f' y='18' class='ct'>", L);
+  put_escaped(b, c->title);
+  put(b, "</text><rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' class='frame'/>", L, T, S, S);
+  for (int t = 0; t <= 5; t++) {
+    const double v = t / 5.0;
+    put(b, "<line x1='%.0f' x2='%.0f' y1='%.1f' y2='%.1f' class='grid'/><text x='%.0f' y='%.1f' class='yt'>%g</text>",
+        L, L + S, CY(v), CY(v), L - 4, CY(v) + 4, v);
+    put(b, "<text x='%.1f' y='%.0f' class='xt'>%g</text>", CX(v), T + S + 16, v);
+  }
+  put(b, "<text x='%.0f' y='%.0f' class='xl'>", L + S / 2, T + S + 32);
+  put_escaped(b, c->xlabel);
+  put(b, "</text><text x='12' y='%.0f' class='xl' transform='rotate(-90 12 %.0f)'>", T + S / 2, T + S / 2);
+  put_escaped(b, c->ylabel);
+  put(b, "</text>");
+  if (c->diagonal) put(b, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' class='best'/>", CX(0), CY(0), CX(1), CY(1));
+  put(b, "<polyline fill='none' stroke='%s' stroke-width='1.8' points='", palette[0]);
+  for (int i = 0; i < c->n; i++)
+    if (isfinite(c->x[i]) && isfinite(c->y[i])) put(b, "%.1f,%.1f ", CX(c->x[i]), CY(c->y[i]));
+  put(b, "'/>");
+  if (c->note[0]) {
+    put(b, "<text x='%.0f' y='34' class='lg'>", L);
+    put_escaped(b, c->note);
+    put(b, "</text>");
+  }
+#undef CX
+#undef CY
   put(b, "</svg></figure>\n");
 }
 
@@ -315,7 +503,9 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
           "h1{font-size:20px}h2{font-size:16px;margin-top:28px}figure{display:inline-block;margin:6px}"
           ".frame{fill:none;stroke:#999}.grid{stroke:#eee}.ct{font-weight:600;font-size:13px}"
           ".yt{font-size:11px;text-anchor:end;fill:#555}.xt{font-size:11px;text-anchor:middle;fill:#555}"
-          ".xl{font-size:11px;text-anchor:middle;fill:#555}.lg{font-size:11px;text-anchor:end}"
+          ".xl{font-size:11px;text-anchor:middle;fill:#555}.lg{font-size:11px}.best{stroke:#888;stroke-dasharray:4 3}"
+          ".bt{font-size:10px;fill:#666;text-anchor:middle}pre{background:#f6f6f6;padding:8px;font-size:12px}"
+          ".tw{overflow-x:auto;max-width:100%%}"
           "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
           "td.k,th.k{text-align:left}.cm td{min-width:34px}.rk{display:flex;gap:10px;flex-wrap:wrap}"
           ".it{width:96px;font-size:11px;text-align:center}.it img{width:84px;height:84px;image-rendering:pixelated;"
@@ -334,19 +524,42 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
     }
     put(&b, "</table>\n");
   }
+  for (int i = 0; i < r->n_tab; i++) {
+    const table *t = &r->tab[i];
+    put(&b, "<h2>");
+    put_escaped(&b, t->title);
+    put(&b, "</h2><div class='tw'><table>");
+    for (int y = 0; y < t->rows; y++) {
+      put(&b, "<tr>");
+      for (int x = 0; x < t->cols; x++) {
+        const char *tag = y == 0 ? "th" : "td";
+        put(&b, x == 0 ? "<%s class='k'>" : "<%s>", tag);
+        put_escaped(&b, t->cells[y * t->cols + x]);
+        put(&b, "</%s>", tag);
+      }
+      put(&b, "</tr>");
+    }
+    put(&b, "</table></div>\n");
+  }
+  if (r->config) {
+    put(&b, "<details><summary>Config (config.ini: every key, defaults included)</summary><pre>");
+    put_escaped(&b, r->config);
+    put(&b, "</pre></details>\n");
+  }
   if (r->n_series) {
     put(&b, "<h2>Curves</h2>\n");
     for (int i = 0; i < r->n_series; i++) {
-      const char *slash = strchr(r->s[i].name, '/');
-      size_t ml = slash ? (size_t)(slash - r->s[i].name) : strlen(r->s[i].name);
+      const char *name = r->s[i].name;
+      if (!strchr(name, '/')) continue;
+      const size_t fl = family_len(name);
+      char family[128];
+      snprintf(family, sizeof family, "%.*s", (int)(fl < 127 ? fl : 127), name);
       bool drawn = false;
-      for (int j = 0; j < i; j++) drawn |= strncmp(r->s[j].name, r->s[i].name, ml) == 0 && r->s[j].name[ml] == '/';
-      if (drawn || !slash) continue;
-      char metric[128];
-      snprintf(metric, sizeof metric, "%.*s", (int)(ml < 127 ? ml : 127), r->s[i].name);
-      chart(&b, r, metric);
+      for (int j = 0; j < i && !drawn; j++) drawn = in_family(r->s[j].name, family);
+      if (!drawn) chart(&b, r, family);
     }
   }
+  for (int i = 0; i < r->n_cv; i++) curve_chart(&b, &r->cv[i]);
   if (r->confusion) {
     int64_t max = 1;
     for (int i = 0; i < r->C * r->C; i++) max = r->confusion[i] > max ? r->confusion[i] : max;

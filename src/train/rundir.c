@@ -21,7 +21,7 @@
  * many. (A live process with that PID keeps its file: it may be another run writing here.) */
 int train_remove_stale_temps(const run *r) {
   static const char *const names[] = {"last.safetensors", "best.safetensors", "metrics.csv", "report.html",
-                                      "config.ini"};
+                                      "config.ini", "result.json"};
   DIR *d = opendir(r->dir);
   if (!d) return 0;
   int removed = 0;
@@ -49,7 +49,8 @@ int train_remove_stale_temps(const run *r) {
 #define RUN_LOCK ".loom.lock" /* flock'ed by the trainer using the directory; holds its PID */
 
 /* Files of a run that a new run writes over. */
-static const char *const run_files[] = {"config.ini", "log.txt", "metrics.csv", "best.safetensors", "report.html"};
+static const char *const run_files[] = {"config.ini", "log.txt", "metrics.csv", "best.safetensors", "report.html",
+                                       "result.json"};
 
 static bool exists_in(const run *r, const char *name) {
   char path[1100];
@@ -108,7 +109,7 @@ int train_claim_dir(run *r, bool resume, loom_error *err) {
   }
   train_path_in(path, sizeof path, r, RUN_STAMP);
   static const char stamp[] = "loom-train run directory: loom-train may write over config.ini, log.txt, metrics.csv,\n"
-                              "last.safetensors, best.safetensors and report.html here.\n";
+                              "last.safetensors, best.safetensors, report.html and result.json here.\n";
   if (!exists_in(r, RUN_STAMP) && loom_write_file_atomic(path, stamp, sizeof stamp - 1, err) < 0) return -1;
   return 0;
 }

@@ -93,4 +93,7 @@ int train_claim_dir(run *r, bool resume, loom_error *err);
 void train_release_dir(run *r, bool failed);
 int train_remove_stale_temps(const run *r);
 
+/* result.c: result.json — best and last metrics, config hash, steps, wall and CPU time. */
+int train_write_result(const run *r, double wall, bool early_stopped, bool interrupted, loom_error *err);
+
 #endif

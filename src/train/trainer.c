@@ -43,10 +43,28 @@ double train_now(void) {
 
 void train_logf(run *r, const char *fmt, ...) {
   if (!r->log) return;
+  char small[4096], *text = small;
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(r->log, fmt, ap);
+  const int need = vsnprintf(small, sizeof small, fmt, ap);
   va_end(ap);
+  if (need >= (int)sizeof small && (text = loom_malloc((size_t)need + 1))) { /* a long summary: rare */
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)need + 1, fmt, ap);
+    va_end(ap);
+  }
+  if (!text) text = small; /* out of memory: the line as far as it fits */
+  /* every line stamped with the wall-clock time (UTC, ISO 8601) */
+  char stamp[32];
+  const time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  for (const char *line = text; *line;) {
+    const size_t n = strcspn(line, "\n");
+    fprintf(r->log, "%s %.*s\n", stamp, (int)n, line);
+    line += n + (line[n] == '\n');
+  }
+  if (text != small) loom_free(text);
   fflush(r->log);
 }
 
@@ -424,8 +442,26 @@ static int report_example(void *rep, const loom_eval_example *x) {
   return loom_report_ranking_marked(rep, x->user, x->query, x->k, x->titles, x->images, x->scores, x->marked, x->note);
 }
 
+/* ROC and precision-recall curves of the latest validation (the evaluator's scores of every row). */
+static int add_binary_curves(const run *r, loom_report *rep) {
+  enum { POINTS = 101 };
+  double fpr[POINTS], tpr[POINTS], rec[POINTS], prec[POINTS];
+  const int n = loom_binary_curves(r->ev->probs, r->ev->labels, (size_t)r->ev->n_rows, POINTS, fpr, tpr, rec, prec);
+  if (n == 0) return 0; /* one class: no curve */
+  char note[96];
+  snprintf(note, sizeof note, "validation at step %ld, AUC %.4f", r->last_eval_step,
+           loom_auc(r->ev->probs, r->ev->labels, (size_t)r->ev->n_rows));
+  if (loom_report_curve(rep, "ROC", "false positive rate", "true positive rate", note, fpr, tpr, n, true) < 0)
+    return -1;
+  snprintf(note, sizeof note, "validation at step %ld", r->last_eval_step);
+  return loom_report_curve(rep, "precision-recall", "recall", "precision", note, rec, prec, n, false);
+}
+
 static int write_report(run *r, double wall, loom_error *err) {
-  loom_report *rep = loom_report_new("loom-train run");
+  const char *name = strrchr(r->dir, '/') && strrchr(r->dir, '/')[1] ? strrchr(r->dir, '/') + 1 : r->dir;
+  char title[1200];
+  snprintf(title, sizeof title, "loom-train run %s", name);
+  loom_report *rep = loom_report_new(title);
   if (!rep) return loom_errorf(err, "out of memory writing the report");
   /* curves from metrics.csv text */
   char *text = loom_strdup(r->hist);
@@ -448,11 +484,13 @@ static int write_report(run *r, double wall, loom_error *err) {
       p = strchr(p, ',');
       if (p) p++;
     }
-    for (int i = 2; i < k && i < nc - 2; i++) {
+    for (int i = 2; i < k && i < nc; i++) {
       if (isnan(v[i])) continue;
       char series[80];
       if (i == 2) snprintf(series, sizeof series, "loss/train");
       else if (i == 3) snprintf(series, sizeof series, "loss/valid");
+      else if (i == nc - 2) snprintf(series, sizeof series, "lr/schedule");
+      else if (i == nc - 1) snprintf(series, sizeof series, "samples_per_s/train");
       else snprintf(series, sizeof series, "%s/valid", cols[i]);
       loom_report_point(rep, series, v[0], v[i]);
     }
@@ -481,6 +519,15 @@ static int write_report(run *r, double wall, loom_error *err) {
   loom_report_summary(rep, "time", s);
   loom_report_summary(rep, "loom", loom_version());
   loom_report_summary(rep, "ISA", loom_isa_name(loom_runtime_isa()));
+  loom_report_best_step(rep, r->best_step > 0 ? (double)r->best_step : NAN);
+  if (loom_report_csv_table(rep, "Validations (metrics.csv)", r->hist) < 0 || loom_report_config(rep, r->config_text) < 0) {
+    loom_report_free(rep);
+    return loom_errorf(err, "out of memory writing the report");
+  }
+  if (r->m->task == LOOM_TASK_BINARY && r->ev->n_rows > 0 && add_binary_curves(r, rep) < 0) {
+    loom_report_free(rep);
+    return loom_errorf(err, "out of memory writing the report");
+  }
   if (r->m->task == LOOM_TASK_MULTICLASS) {
     int K = r->m->n_classes;
     const loom_prep *p = loom_dataset_prep(r->ds);
@@ -749,8 +796,15 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   if (!(r->log = fopen(path, "a"))) return loom_errorf(err, "%s: cannot open the log: %s", path, strerror(errno));
   char summary[1024];
   loom_dataset_summary(r->ds, summary, sizeof summary);
-  train_logf(r, "%s %s: loom %s, %s ISA, %d threads, task %s\n%s\n", o->resume_dir ? "resume" : "start", r->dir,
-        loom_version(), loom_isa_name(loom_runtime_isa()), loom_num_threads(), loom_task_name(r->m->task), summary);
+  size_t n_params = 0;
+  for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++)
+    n_params += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
+  char header[3072];
+  snprintf(header, sizeof header, "%s %s: loom %s, %s ISA, OpenBLAS %s, %d threads, fp32, task %s, %zu parameters\n%s\n",
+           o->resume_dir ? "resume" : "start", r->dir, loom_version(), loom_isa_name(loom_runtime_isa()),
+           loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
+  train_logf(r, "%s", header);
+  if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
   if (o->resume_dir) train_logf(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
   if (r->pretrained_note[0]) {
     train_logf(r, "%s", r->pretrained_note);
@@ -858,6 +912,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   if (stop_early) train_logf(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
   double wall = train_now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
+  if (train_write_result(r, wall, stop_early, res->interrupted, err) < 0) goto done;
   char best_txt[64];
   if (isfinite(r->best)) snprintf(best_txt, sizeof best_txt, "%.6f", r->best);
   else snprintf(best_txt, sizeof best_txt, "n/a");

@@ -8,12 +8,16 @@ FUZZ_TARGETS = fuzz_csv fuzz_image fuzz_checkpoint fuzz_config fuzz_tokenizer fu
 JOBS       ?= $(shell nproc)
 CMAKE      ?= cmake
 
-.PHONY: all deps build asan fuzz-build fuzz test test-fast test-asan test-fuzz demo bench clean
+.PHONY: all deps test-deps build asan fuzz-build fuzz test test-fast test-asan test-fuzz demo bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# what the test run needs beyond the build: Debian's python3 with torch and numpy (tests/test_python*.sh)
+test-deps:
+	@scripts/install-deps.sh --reference
 
 $(BUILD)/CMakeCache.txt:
 	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -48,10 +52,10 @@ test-fuzz: fuzz-build
 	@rm -rf $(FUZZ_BUILD)/fuzz-test
 	@FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SEED=1 scripts/fuzz.sh $(FUZZ_BUILD)/bin 0 $(FUZZ_BUILD)/fuzz-test
 
-test-fast: build
+test-fast: build test-deps
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan: asan
+test-asan: asan test-deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		LOOM_SANITIZED=1 ctest --output-on-failure -j $(JOBS)
 

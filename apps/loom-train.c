@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "loom/file.h"
 #include "loom/model.h"
 #include "loom/runtime.h"
@@ -32,8 +34,31 @@ static int print_model(const char *config, const char **sets, int n_sets, loom_e
   return rc;
 }
 
-/* The summary line of a finished run (also each variant of a sweep). */
-static void print_result(const loom_train_result *r) {
+static int g_json; /* --json: summary lines as JSON objects */
+
+/* The summary line of a finished run (also each variant of a sweep, then labelled). */
+static void print_result(const loom_train_result *r, const char *variant) {
+  if (g_json) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return;
+    cJSON_AddStringToObject(j, "run_dir", r->run_dir);
+    if (variant) cJSON_AddStringToObject(j, "variant", variant);
+    cJSON_AddNumberToObject(j, "updates", (double)(r->steps - r->skipped));
+    cJSON_AddNumberToObject(j, "skipped", (double)r->skipped);
+    cJSON_AddNumberToObject(j, "epochs", (double)r->epochs);
+    cJSON_AddStringToObject(j, "monitor", r->monitor);
+    isfinite(r->best) ? (void)cJSON_AddNumberToObject(j, "best", r->best) : (void)cJSON_AddNullToObject(j, "best");
+    cJSON_AddNumberToObject(j, "seconds", r->seconds);
+    cJSON_AddNumberToObject(j, "samples_per_s", r->samples_per_s);
+    cJSON_AddBoolToObject(j, "early_stopped", r->early_stopped);
+    cJSON_AddBoolToObject(j, "interrupted", r->interrupted);
+    char *text = cJSON_PrintUnformatted(j);
+    if (text) printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    fflush(stdout);
+    return;
+  }
   char skips[64] = "";
   if (r->skipped > 0) snprintf(skips, sizeof skips, " (%ld batches skipped: non-finite)", r->skipped);
   char best[32] = "n/a", undefined[64] = ""; /* n/a: no validation yet */
@@ -49,8 +74,8 @@ static void sweep_done(void *ctx, int index, int total, const char *label, int r
                        const loom_error *err) {
   (void)ctx;
   if (rc == 0) {
-    printf("[%d/%d] ", index + 1, total);
-    print_result(r);
+    if (!g_json) printf("[%d/%d] ", index + 1, total);
+    print_result(r, label);
   } else {
     fprintf(stderr, "loom-train: [%d/%d] %s: %s\n", index + 1, total, label, err->msg);
   }
@@ -58,7 +83,7 @@ static void sweep_done(void *ctx, int index, int total, const char *label, int r
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: loom-train CONFIG.ini [--set section.key=value ...] [--quiet]\n"
+          "usage: loom-train CONFIG.ini [--set section.key=value ...] [--quiet | --json]\n"
           "       loom-train --resume RUN_DIR [--set section.key=value ...]\n"
           "       loom-train CONFIG.ini --sweep section.key=a,b,c [--sweep ...] [--set ...]\n"
           "                                     every combination, each in train.out/key=value,...;\n"
@@ -68,7 +93,9 @@ static void usage(FILE *f) {
           "       loom-train --help | --version\n"
           "Writes train.out/: config.ini, log.txt, metrics.csv, last.safetensors (resumable),\n"
           "best.safetensors (best by task.monitor), report.html. Ctrl-C finishes the current step,\n"
-          "writes last.safetensors and exits with status 130; --resume continues bit-exactly.\n");
+          "writes last.safetensors and exits with status 130; --resume continues bit-exactly.\n"
+          "--json: progress as JSON lines on stderr (events start, step, eval, warning, interrupted, done),\n"
+          "and the summary line as JSON on stdout; --quiet: no progress at all.\n");
 }
 
 static void print_config_reference(void) {
@@ -87,7 +114,7 @@ static void print_config_reference(void) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET, O_PRINT_MODEL, O_SWEEP };
+  enum { O_HELP_CONFIG = 1, O_VERSION, O_SET, O_RESUME, O_QUIET, O_PRINT_MODEL, O_SWEEP, O_JSON };
   static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
                                      {"help-config", no_argument, NULL, O_HELP_CONFIG},
                                      {"version", no_argument, NULL, O_VERSION},
@@ -96,10 +123,11 @@ int main(int argc, char **argv) {
                                      {"quiet", no_argument, NULL, O_QUIET},
                                      {"print-model", no_argument, NULL, O_PRINT_MODEL},
                                      {"sweep", required_argument, NULL, O_SWEEP},
+                                     {"json", no_argument, NULL, O_JSON},
                                      {0}};
   const char *config = NULL, *resume = NULL;
   const char **sets = calloc((size_t)argc, sizeof *sets), **sweeps = calloc((size_t)argc, sizeof *sweeps);
-  int n_sets = 0, n_sweeps = 0, quiet = 0, print_only = 0, c;
+  int n_sets = 0, n_sweeps = 0, quiet = 0, json = 0, print_only = 0, c;
   if (!sets || !sweeps) return 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -112,6 +140,7 @@ int main(int argc, char **argv) {
     case O_QUIET: quiet = 1; break;
     case O_PRINT_MODEL: print_only = 1; break;
     case O_SWEEP: sweeps[n_sweeps++] = optarg; break;
+    case O_JSON: json = g_json = 1; break;
     case ':':
       fprintf(stderr, "loom-train: %s needs a value\n", argv[optind - 1]);
       free(sets), free(sweeps);
@@ -134,6 +163,11 @@ int main(int argc, char **argv) {
     }
     config = argv[i];
   }
+  if (json && quiet) {
+    fprintf(stderr, "loom-train: --json and --quiet: choose one (--json reports progress as JSON lines)\n");
+    free(sets), free(sweeps);
+    return 2;
+  }
   if (!config == !resume) {
     fprintf(stderr, "loom-train: give either a CONFIG file or --resume RUN_DIR\n");
     usage(stderr);
@@ -154,7 +188,7 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   loom_train_opts o = {.config_path = config, .sets = sets, .n_sets = n_sets, .resume_dir = resume, .stop = &g_stop,
-                       .progress = quiet ? NULL : stderr};
+                       .progress = quiet ? NULL : stderr, .json = json};
   loom_train_result r;
   loom_error err = {""};
   if (n_sweeps) {
@@ -174,6 +208,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "loom-train: %s\n", err.msg);
     return loom_stop_requested() ? 130 : 1; /* interrupted while reading or hashing its inputs */
   }
-  print_result(&r);
+  print_result(&r, NULL);
   return r.interrupted ? 130 : 0;
 }

@@ -3,7 +3,8 @@
 # Idempotent: runs `apt-get update` only when something has to be installed. Works as root, or via sudo.
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --demo     also the real datasets used by `make demo`
-#   scripts/install-deps.sh --reference also Debian's PyTorch (fixtures and benchmark baseline only)
+#   scripts/install-deps.sh --reference also Debian's python3 + PyTorch + numpy (fixtures, the benchmark
+#                                       baseline, and the python/loom tests test_python*: `make test` runs this)
 #   scripts/install-deps.sh --fuzz     also clang + its sanitizer/libFuzzer runtime
 set -euo pipefail
 
@@ -15,7 +16,7 @@ pkgs=(gcc make cmake pkg-config
 for arg in "$@"; do
   case "$arg" in
     --demo)      pkgs+=(dataset-fashion-mnist) ;;
-    --reference) pkgs+=(python3-torch python3-numpy) ;;
+    --reference) pkgs+=(python3 python3-torch python3-numpy) ;;
     --fuzz)      pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;
     *) echo "install-deps: unknown option '$arg' (use --demo, --reference or --fuzz)" >&2; exit 2 ;;
   esac

@@ -1,18 +1,10 @@
 #!/bin/bash
-# test_compare.sh — result.json at the end of a run (best and last metrics from metrics.csv's rows, the
+# test_compare.sh — what scripts read of runs: --json progress events, result.json at the end of a run (best and last metrics from metrics.csv's rows, the
 # config hash, status) and loom-compare's page over two runs (runs table, config differences, one chart
 # per metric with a line per run), plus its errors for a directory that is not a run and a damaged
 # metrics.csv. Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
-SMALL=(--set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 --set text.dense=8
-       --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16 --quiet
-       --set train.max_steps=30 --set train.eval_every=15)
+source "$2/tests/testlib.sh" "$@"
+SMALL+=(--set train.max_steps=30 --set train.eval_every=15)
 
 for lr in 0.002 0.01; do
   "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.lr=$lr --set train.out="$TMP/lr$lr" \
@@ -80,4 +72,30 @@ for bad in "train.lr=0.002,,3" "train.lrr=1" "train.lr=abc" "train.out=a,b" "lr=
 done
 "$BIN/loom-train" configs/fashion-shop-click.ini --sweep train.lr=1,2 --sweep train.lr=3 > "$TMP/out.txt" 2>&1 && fail "a key swept twice"
 grep -q "train.lr is swept twice" "$TMP/out.txt" || fail "twice: $(cat "$TMP/out.txt")"
+
+# 5. --json: every progress line an event object, in order start, step..., eval..., done; the summary
+# on stdout a JSON object too; --json with --quiet is a usage error
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]/--quiet/--json}" --set train.log_every=10 \
+  --set train.out="$TMP/js" > "$TMP/js.out" 2> "$TMP/js.err" || { cat "$TMP/js.err"; fail "--json run"; }
+grep -vq '^{"event":"[a-z]*",.*}$' "$TMP/js.err" && fail "--json: a progress line is not an event: $(grep -v '^{"event"' "$TMP/js.err" | head -2)"
+events=$(sed 's/^{"event":"\([a-z]*\)".*/\1/' "$TMP/js.err" | tr '\n' ' ')
+[ "$events" = "start step eval step step eval done " ] || fail "--json events: $events"
+grep -q '"event":"eval","step":30,"epoch":1,"val_loss":[0-9.]*,"metrics":{"auc":[0-9.]*,' "$TMP/js.err" || fail "eval event"
+grep -q '^{"run_dir":"'"$TMP"'/js","updates":30,' "$TMP/js.out" || fail "--json summary: $(cat "$TMP/js.out")"
+"$BIN/loom-train" configs/fashion-shop-click.ini --json --quiet > "$TMP/out.txt" 2>&1; [ $? -eq 2 ] || fail "--json --quiet accepted"
+
+# 6. train.test_at_end: best.safetensors on the test split, the numbers loom-infer eval gives
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.test_at_end=true --set train.out="$TMP/te" \
+  > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "test_at_end run"; }
+grep -q "test (best.safetensors at step [0-9]*, [0-9]* rows): loss" "$TMP/te/log.txt" || fail "test line: $(tail -3 "$TMP/te/log.txt")"
+"$BIN/loom-infer" eval "$TMP/te/best.safetensors" --split test > "$TMP/eval.txt" 2>&1 || { cat "$TMP/eval.txt"; fail "loom-infer eval"; }
+infer_auc=$(awk '$1 == "auc" {print $2}' "$TMP/eval.txt")
+json_auc=$(tr -d '\n\t ' < "$TMP/te/result.json" | sed -n 's/.*"test":{[^}]*"auc":\([0-9.e-]*\).*/\1/p')
+awk -v a="$infer_auc" -v b="$json_auc" 'BEGIN {exit !(a != "" && a - b < 1e-6 && b - a < 1e-6)}' ||
+  fail "test_at_end auc $json_auc, loom-infer eval $infer_auc"
+grep -q "<td class='k'>test split</td>" "$TMP/te/report.html" || fail "report lacks the test split"
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.test_at_end=true --set data.split=random --set data.split_col= --set data.split_ratio=0.8,0.2,0 \
+  --set train.out="$TMP/te0" > "$TMP/out.txt" 2>&1 && fail "test_at_end with an empty test split accepted"
+grep -q "train.test_at_end = true but the test split is empty" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
+[ ! -e "$TMP/te0" ] || fail "a refused run left its directory"
 echo "ok"

@@ -4,14 +4,8 @@
 # the training run's validation row, output files replaced only when complete, bad input named by file
 # and fault with exit status 1 (usage errors 2), and the example program rank_products.
 # Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
+source "$2/tests/testlib.sh" "$@"
 export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-1000}
-fail() { echo "FAIL: $*"; exit 1; }
 INF="$BIN/loom-infer"
 SMALL=(--set text.embedding_dim=8 --set text.hidden=8 --set image.filters=4,8 --set image.dense=16
        --set train.epochs=1 --quiet)

@@ -4,17 +4,9 @@
 # must hold the charts (one per metric family, ROC and precision-recall for a binary task), the
 # validations table and the config, and it must render a screenshot (kept as $SHOTS/*.png when SHOTS
 # is set, for a look by eye). Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
+source "$2/tests/testlib.sh" "$@"
 command -v chromium > /dev/null || fail "chromium is not installed — run scripts/install-deps.sh"
-SMALL=(--set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 --set text.dense=8
-       --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16 --quiet
-       --set train.max_steps=60 --set train.eval_every=20)
+SMALL+=(--set train.max_steps=60 --set train.eval_every=20)
 "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --sweep train.lr=0.002,0.01 --set train.out="$TMP/sw" \
   > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "training"; }
 
@@ -45,6 +37,15 @@ grep -q "<h2>Validations (metrics.csv)</h2>" "$dom" || fail "report: no validati
 grep -q "class=\"best\"" "$dom" || fail "report: no best-step mark"
 grep -q "<summary>Config" "$dom" || fail "report: no config"
 grep -q "validation at step 60, AUC 0\.[0-9]*" "$dom" || fail "report: ROC note"
+
+# a retrieval run's report shows searches: the query, the top items as thumbnails, the query's own item
+"$BIN/loom-train" configs/fashion-shop-retrieval.ini --set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 \
+  --set image.filters=4,8 --set image.dense=16 --set train.max_steps=10 --quiet --set train.out="$TMP/ret" \
+  > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "retrieval training"; }
+browse "$TMP/ret/report.html" retrieval
+[ "$(grep -o '<p><b>search</b>, query “[^”]*”' "$TMP/retrieval.dom" | wc -l)" -eq 3 ] || fail "retrieval report: no 3 searches"
+grep -q "the query's item: .*(rank [0-9]*\|not in the top 10)" "$TMP/retrieval.dom" || fail "retrieval report: no item note"
+[ "$(grep -o '<img alt="" src="data:image/png;base64,' "$TMP/retrieval.dom" | wc -l)" -ge 3 ] || fail "retrieval report: no thumbnails"
 
 browse "$TMP/sw/compare.html" compare
 grep -q "<h2>Config differences</h2>" "$TMP/compare.dom" || fail "compare: no config differences"

@@ -3,13 +3,7 @@
 # CNN and rows-LSTM configs train a few steps (on the committed sample's photos and categories, in the
 # layout of datasets/fashion-mnist) and loom-infer eval scores their checkpoints on a CSV given with
 # --data, and scripts/results.sh lists its runs. Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
+source "$2/tests/testlib.sh" "$@"
 sample=datasets/fashion-shop-sample
 # image,label,category as loom-data fashion-mnist writes them, labels = category indices
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "image") im = i; if ($i == "category") ca = i }

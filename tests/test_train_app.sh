@@ -2,15 +2,7 @@
 # test_train_app.sh — build/bin/loom-train end to end on the committed sample: run directory contents,
 # --resume, Ctrl-C (finish the step, checkpoint, exit 130, resume), bad configs named by file, line and
 # key, and corrupt checkpoints refused with a message. Args: BIN_DIR SOURCE_DIR.
-set -u
-BIN=$1
-SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$SRC" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
-SMALL=(--set data.max_len=8 --set text.embedding_dim=8 --set text.hidden=8 --set text.dense=8
-       --set image.filters=4,8 --set image.dense=16 --set fusion.dense=16 --quiet)
+source "$2/tests/testlib.sh" "$@"
 
 # 1. a short run writes a complete run directory
 "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/run" \
@@ -29,9 +21,15 @@ grep -q '45 updates' "$TMP/out.txt" || fail "resume did not reach step 45: $(cat
 grep -q 'resumed at step 30' "$TMP/run/log.txt" || fail "log does not record the resume"
 tail -1 "$TMP/run/metrics.csv" | grep -q '^45,' || fail "metrics.csv does not end at step 45"
 
-# 3. a second start into the same directory is refused
-"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/run" > "$TMP/out.txt" 2>&1 && fail "restart over a run accepted"
-grep -q 'already holds a run' "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
+# 3. a second start into the same directory is a new run beside it (run-2, run-latest -> run-2)
+md5_before=$(md5sum < "$TMP/run/last.safetensors")
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/run" --set train.max_steps=15 \
+  > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; fail "second start"; }
+grep -q "$TMP/run holds a run: this one writes $TMP/run-2" "$TMP/run-2/log.txt" || fail "log: $(head -3 "$TMP/run-2/log.txt")"
+grep -q "^$TMP/run-2: 15 updates" "$TMP/out.txt" || fail "summary: $(cat "$TMP/out.txt")"
+[ "$(readlink "$TMP/run-latest")" = "run-2" ] || fail "run-latest -> $(readlink "$TMP/run-latest")"
+[ "$(md5sum < "$TMP/run/last.safetensors")" = "$md5_before" ] || fail "the first run was touched"
+grep -q "^out = $TMP/run-2$" "$TMP/run-2/config.ini" || fail "run-2's config does not name it"
 
 # 4. Ctrl-C: the step finishes, a checkpoint is written, exit status 130; then the run resumes
 "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/int" --set train.epochs=1000 \

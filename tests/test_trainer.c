@@ -166,10 +166,22 @@ static void test_binary_click_model_learns(void **state) {
   assert_non_null(loom_st_find(f, "text.lstm.weight_ih_l0"));
   assert_null(loom_st_find(f, "_train.optim.exp_avg"));
   loom_st_close(f);
-  /* a second start into the same directory is refused */
-  assert_int_equal(run_train(dir, NULL, extra, &r), -1);
-  assert_non_null(strstr(err.msg, "already holds a run"));
-  assert_non_null(strstr(err.msg, "--resume"));
+  /* a second start into the same directory is a new run beside it: dir-2, and dir-latest points to it */
+  char second[128], latest[128], target[64] = "";
+  snprintf(second, sizeof second, "%s-2", dir);
+  snprintf(latest, sizeof latest, "%s-latest", dir);
+  tu_rm_rf(second);
+  unlink(latest);
+  if (run_train(dir, NULL, extra, &r) < 0) fail_msg("%s", err.msg);
+  assert_string_equal(r.run_dir, second);
+  snprintf(p, sizeof p, "%s/best.safetensors", second);
+  assert_int_equal(access(p, F_OK), 0);
+  assert_true(readlink(latest, target, sizeof target - 1) > 0);
+  assert_string_equal(target, second);
+  snprintf(p, sizeof p, "%s/last.safetensors", dir); /* the first run is untouched */
+  assert_int_equal(access(p, F_OK), 0);
+  unlink(latest);
+  tu_rm_rf(second);
   dump_model_io(dir);
   tu_rm_rf(dir);
 }

@@ -38,11 +38,13 @@ typedef struct loom_evaluator {
   int64_t n_rows;   /* rows evaluated */
   int64_t *confusion; /* multiclass: (K, K), confusion[true * K + predicted] */
   /* ranking: the first queries of distinct users — user, interactions row, the clicked item and its
-   * rank in the full ranking, and the top ex_k items (candidate index = item id - 1) */
+   * rank in the full ranking, and the top ex_k items (candidate index = item id - 1); retrieval: the
+   * first queries of distinct items, their text -> item lists */
   int ex_n, ex_k;
   int32_t ex_user[LOOM_EVAL_EXAMPLES], ex_row[LOOM_EVAL_EXAMPLES], ex_top[LOOM_EVAL_EXAMPLES][20];
   int32_t ex_rel[LOOM_EVAL_EXAMPLES];
   int64_t ex_rank[LOOM_EVAL_EXAMPLES];
+  int64_t ex_q[LOOM_EVAL_EXAMPLES]; /* retrieval: the example's query among the split's queries */
   float ex_score[LOOM_EVAL_EXAMPLES][20];
   /* settings and buffers (internal) */
   float threshold;

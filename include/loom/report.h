@@ -43,7 +43,7 @@ int loom_report_curve(loom_report *r, const char *title, const char *xlabel, con
 void loom_report_best_step(loom_report *r, double step);
 /* Confusion matrix (rows = true class), C x C, with class names (may be NULL). */
 int loom_report_confusion(loom_report *r, const int64_t *confusion, int C, const char *const *names);
-/* One ranking example: a user (and optional query) with its top-k items; image paths may be NULL
+/* One ranking example: a user (NULL or "": a search) and optional query with its top-k items; image paths may be NULL
  * or missing files (shown as text only). */
 int loom_report_ranking(loom_report *r, const char *user, const char *query, int k, const char *const *titles,
                         const char *const *image_paths, const float *scores);

@@ -25,6 +25,23 @@
 extern "C" {
 #endif
 
+/* What a progress callback (loom_train_opts.on_progress) is told: event "step" every train.log_every
+ * steps (loss = mean training loss of that window), "eval" after every validation (names/values: the
+ * validation metrics in metrics.csv's order, val_loss first), "done" once at the end. Valid during the call. */
+typedef struct loom_train_progress {
+  const char *event;
+  long step, epoch;
+  double loss;         /* "step": window mean; "eval": val_loss; "done": the last training loss */
+  double lr;           /* the learning rate at this step */
+  double seconds;      /* wall time since the start of this invocation */
+  int n;               /* "eval": metrics (names, values); else 0 */
+  const char *const *names;
+  const double *values;
+} loom_train_progress;
+/* Called from the training thread; a non-zero return stops the run as opts.stop does (the step ends,
+ * last.safetensors is written, the result says interrupted). For bindings (python/loom) and GUIs. */
+typedef int (*loom_train_progress_fn)(void *ctx, const loom_train_progress *p);
+
 typedef struct loom_train_opts {
   const char *config_path;           /* INI file; ignored with resume_dir (its config.ini is used) */
   const char *const *sets;           /* "section.key=value" overrides, applied after the file */
@@ -32,6 +49,10 @@ typedef struct loom_train_opts {
   const char *resume_dir;            /* continue the run in this directory from last.safetensors */
   volatile sig_atomic_t *stop;       /* set (e.g. by SIGINT): finish the step, checkpoint, return */
   FILE *progress;                    /* progress output (NULL: none); a bar when it is a terminal */
+  bool json;                         /* progress as JSON lines instead: one event object per line, "event" =
+                                      * start | step | eval | warning | interrupted | done (docs/training.md) */
+  loom_train_progress_fn on_progress; /* NULL: none; see loom_train_progress */
+  void *progress_ctx;
 } loom_train_opts;
 
 #define LOOM_TRAIN_MAX_METRICS 48

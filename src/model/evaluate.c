@@ -219,7 +219,11 @@ int loom_evaluator_examples(const loom_evaluator *ev, const loom_data_schema *sc
     if (marked >= 0) snprintf(note, sizeof note, "clicked: %s (rank %lld)", rt ? rt : "?", (long long)ev->ex_rank[e]);
     else snprintf(note, sizeof note, "clicked: %s, ranked %lld (not in the top %d)", rt ? rt : "?",
                   (long long)ev->ex_rank[e], ev->ex_k);
-    const char *uk = loom_idmap_key(p->users, ev->ex_user[e]);
+    if (ev->m->task == LOOM_TASK_RETRIEVAL) /* the clicked item is the query's own */
+      snprintf(note, sizeof note, marked >= 0 ? "the query's item: %s (rank %lld)"
+                                              : "the query's item: %s, ranked %lld (not in the top %d)",
+               rt ? rt : "?", (long long)ev->ex_rank[e], ev->ex_k);
+    const char *uk = ev->m->task == LOOM_TASK_RETRIEVAL ? "" : loom_idmap_key(p->users, ev->ex_user[e]);
     const loom_eval_example ex = {uk ? uk : "(unknown user)", query, ev->ex_k, titles, imgs, ev->ex_score[e], marked,
                                   note};
     if (emit(ctx, &ex) != 0) rc = loom_errorf(err, "out of memory for the report's examples");
@@ -286,6 +290,13 @@ static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
       if (m->weights[1 + i] == 0 || b->item[i] <= 0) continue;
       const float *u = m->user_vec->data + (size_t)i * D;
       if (m->task == LOOM_TASK_RETRIEVAL) { /* keep the query; ranked after the pass */
+        bool seen = false; /* a report's examples: the first queries of distinct items */
+        for (int e = 0; e < ev->ex_n && !seen; e++) seen = ev->ex_rel[e] == b->item[i] - 1;
+        if (ev->ex_n < LOOM_EVAL_EXAMPLES && !seen) {
+          const int e = ev->ex_n++;
+          ev->ex_user[e] = b->user ? b->user[i] : 0, ev->ex_row[e] = b->row[i], ev->ex_rel[e] = b->item[i] - 1;
+          ev->ex_q[e] = nq;
+        }
         memcpy(ev->Q + (size_t)nq * D, u, sizeof(float) * D);
         ev->qitem[nq++] = b->item[i];
         continue;
@@ -339,6 +350,21 @@ static int run_ranking(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
       for (int32_t j = 1; j < N; j++) ev->S[j - 1] = dot(u, ev->V + (size_t)j * D, D);
       int32_t rel = ev->qitem[q] - 1;
       loom_rank_metrics_add(&t2i, ev->S, N - 1, &rel, 1, NULL, 0, ev->ranks);
+      for (int e = 0; e < ev->ex_n; e++) {
+        if (ev->ex_q[e] != q) continue;
+        int64_t above = 0;
+        for (int32_t j = 0; j < N - 1; j++) above += j != rel && ev->S[j] > ev->S[rel];
+        ev->ex_rank[e] = above + 1;
+        for (int k = 0; k < ev->ex_k; k++) { /* the top ex_k, ties to the lower index */
+          int32_t best = -1;
+          for (int32_t j = 0; j < N - 1; j++) {
+            bool taken = false;
+            for (int t = 0; t < k && !taken; t++) taken = ev->ex_top[e][t] == j;
+            if (!taken && (best < 0 || ev->S[j] > ev->S[best])) best = j;
+          }
+          ev->ex_top[e][k] = best, ev->ex_score[e][k] = best >= 0 ? ev->S[best] : 0;
+        }
+      }
     }
     for (int64_t q = 0; q < nq; q++) { /* item -> text over every query; once per item */
       bool seen = false;

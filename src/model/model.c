@@ -165,6 +165,8 @@ const loom_cfg_key loom_train_keys[] = {
     {"train", "eval_every", LOOM_CFG_INT, "0", NULL, 0, 1e12, "validate every N updates (0 = once per epoch)"},
     {"train", "log_every", LOOM_CFG_INT, "20", NULL, 1, 1e12, "plain progress line every N updates (not a terminal)"},
     {"train", "patience", LOOM_CFG_INT, "0", NULL, 0, 1000000, "stop after N validations without improvement (0 = off)"},
+    {"train", "test_at_end", LOOM_CFG_BOOL, "false", NULL, 0, 0,
+     "when training ends: evaluate best.safetensors on the test split (log, result.json \"test\", report)"},
     {"train", "prefetch", LOOM_CFG_BOOL, "true", NULL, 0, 0, "prepare the next batch on a background thread"},
 };
 const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_keys[0]);

@@ -268,7 +268,7 @@ int loom_report_ranking_marked(loom_report *r, const char *user, const char *que
   memset(x, 0, sizeof *x);
   x->k = k;
   x->marked = marked >= 0 && marked < k ? marked : -1;
-  x->user = loom_strdup(user);
+  x->user = loom_strdup(user ? user : "");
   x->query = loom_strdup(query ? query : "");
   x->note = loom_strdup(note ? note : "");
   x->titles = loom_calloc((size_t)k, sizeof(char *));
@@ -585,12 +585,16 @@ int loom_report_write_html(const loom_report *r, const char *path, loom_error *e
     put(&b, "</table>\n");
   }
   if (r->n_rank) {
-    put(&b, "<h2>Top-ranked products for a few users</h2>\n");
+    put(&b, "<h2>Top-ranked products for a few validation queries</h2>\n");
     for (int i = 0; i < r->n_rank; i++) {
       const ranking *x = &r->rank[i];
-      put(&b, "<p><b>user ");
-      put_escaped(&b, x->user);
-      put(&b, "</b>");
+      if (x->user[0]) { /* a user's ranking; without one, a search */
+        put(&b, "<p><b>user ");
+        put_escaped(&b, x->user);
+        put(&b, "</b>");
+      } else {
+        put(&b, "<p><b>search</b>");
+      }
       if (x->query[0]) {
         put(&b, ", query “");
         put_escaped(&b, x->query);

@@ -84,6 +84,15 @@ int train_write_result(const run *r, double wall, bool early_stopped, bool inter
   const char *best = r->best_step > 0 ? row_at(r, r->best_step) : NULL, *last = row_at(r, r->last_eval_step);
   cJSON_AddItemToObject(j, "best", best ? row_object(r, best) : cJSON_CreateNull());
   cJSON_AddItemToObject(j, "last", last ? row_object(r, last) : cJSON_CreateNull());
+  if (r->have_test) {
+    cJSON *t = cJSON_AddObjectToObject(j, "test");
+    if (t) {
+      cJSON_AddNumberToObject(t, "step", (double)r->test_step);
+      cJSON_AddNumberToObject(t, "rows", (double)r->test_rows);
+      add_metric(t, "loss", r->test_loss);
+      for (int i = 0; i < r->ev->n_metrics; i++) add_metric(t, r->ev->names[i], r->test_val[i]);
+    }
+  }
   cJSON_AddNumberToObject(j, "wall_s", wall);
   add_metric(j, "cpu_s", cpu_seconds());
   cJSON_AddNumberToObject(j, "samples_per_s", wall > 0 ? (double)r->samples_total / wall : 0.0);

@@ -58,12 +58,61 @@ static bool exists_in(const run *r, const char *name) {
   return access(path, F_OK) == 0;
 }
 
+static int claim_dir(run *r, bool resume, loom_error *err);
+
+/* <train.out>-latest: a symlink to the newest of the run's versions (replaced atomically). */
+static int point_latest(const char *base, const char *dir, loom_error *err) {
+  char link[1100], tmp[1200];
+  snprintf(link, sizeof link, "%s-latest", base);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", link, (long)getpid());
+  const char *slash = strrchr(dir, '/');
+  const char *target = slash ? slash + 1 : dir; /* a sibling: relative, so the runs folder can move */
+  struct stat st;
+  if (lstat(link, &st) == 0 && !S_ISLNK(st.st_mode))
+    return loom_errorf(err, "%s exists and is not a link loom-train made — move it away (loom-train points it at the "
+                            "newest run of train.out = %s)", link, base);
+  unlink(tmp);
+  if (symlink(target, tmp) != 0 || rename(tmp, link) != 0) {
+    const int e = errno;
+    unlink(tmp);
+    return loom_errorf(err, "%s: cannot point it at %s: %s", link, target, strerror(e));
+  }
+  return 0;
+}
+
+/* train.out holds a finished or interrupted run and this is a new one: it takes the first of
+ * train.out-2, -3, ... that holds no run (a missing or empty directory, or one a refused run left),
+ * says so, and points train.out-latest at it. The old run is untouched (--resume continues it). */
+static int claim_next_version(run *r, loom_error *err) {
+  char base[1024];
+  snprintf(base, sizeof base, "%s", r->dir);
+  for (size_t n = strlen(base); n > 1 && base[n - 1] == '/';) base[--n] = '\0';
+  for (int v = 2; v < 10000; v++) {
+    char dir[sizeof r->dir];
+    if ((size_t)snprintf(dir, sizeof dir, "%s-%d", base, v) >= sizeof dir)
+      return loom_errorf(err, "train.out = %s: the path is too long for a numbered run directory", base);
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/last.safetensors", dir);
+    if (access(probe, F_OK) == 0) continue; /* that version holds a run too */
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    r->created_dir = false;
+    if (claim_dir(r, false, err) < 0) return -1;
+    if (point_latest(base, r->dir, err) < 0) return -1;
+    snprintf(r->versioned_from, sizeof r->versioned_from, "%s", base);
+    return 0;
+  }
+  return loom_errorf(err, "train.out = %s: 9998 numbered runs beside it already — set train.out to a new directory",
+                     base);
+}
+
+int train_claim_dir(run *r, bool resume, loom_error *err) { return claim_dir(r, resume, err); }
+
 /* Takes train.out for this process: creates it if missing; locks .loom.lock (non-blocking flock, held
  * until run_free; a second trainer, or a second --resume, fails at once naming the holder's PID);
- * refuses a new run over a run's checkpoint, or over a directory holding files a run writes
- * (config.ini, metrics.csv, ...) that no run put there (no .loom-run mark): nothing of the user's is
- * written over. Then marks the directory as a run. */
-int train_claim_dir(run *r, bool resume, loom_error *err) {
+ * a new run over a run's checkpoint goes to the next free train.out-N instead (claim_next_version); a
+ * directory holding files a run writes (config.ini, metrics.csv, ...) that no run put there (no
+ * .loom-run mark) is refused: nothing of the user's is written over. Then marks the directory as a run. */
+static int claim_dir(run *r, bool resume, loom_error *err) {
   struct stat st;
   if (stat(r->dir, &st) != 0) {
     if (loom_mkdir_p(r->dir, err) < 0) return loom_error_wrap(err, "train.out");
@@ -94,9 +143,11 @@ int train_claim_dir(run *r, bool resume, loom_error *err) {
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
     return loom_errorf(err, "%s: cannot write the lock file: %s", path, strerror(errno));
   if (!resume) {
-    if (exists_in(r, "last.safetensors"))
-      return loom_errorf(err, "%s already holds a run — continue it with --resume %s, or set train.out to a new "
-                              "directory", r->dir, r->dir);
+    if (exists_in(r, "last.safetensors")) { /* a new run beside the old one: train.out-2, -3, ... */
+      close(fd);
+      r->lock_fd = -1;
+      return claim_next_version(r, err);
+    }
     if (!exists_in(r, RUN_STAMP)) {
       char found[256] = "";
       for (size_t i = 0; i < sizeof run_files / sizeof *run_files; i++)

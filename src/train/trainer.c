@@ -157,7 +157,7 @@ static void monitor_fallback(run *r, bool warn) {
              "model with the lowest validation loss; give the validation split both kinds of label ([data] split, "
              "split_ratio, seed) to monitor %s\n", r->monitor_name, r->undefined_why, r->monitor_name);
     train_logf(r, "%s", msg);
-    if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
+    train_notice(r, msg);
   } else {
     snprintf(r->undefined_why, sizeof r->undefined_why, "undefined on the validation split before the resume");
   }
@@ -252,7 +252,7 @@ static int skip_batch(run *r, const char *fault, loom_error *err) {
   snprintf(msg, sizeof msg, "step %ld: skipped the batch (no update): %s; %ld in a row, %ld in total\n", r->step + 1,
            fault, r->consec_skips, r->skipped);
   train_logf(r, "%s", msg);
-  if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg), fflush(r->progress);
+  train_notice(r, msg);
   if (r->consec_skips >= r->max_skips)
     return loom_errorf(err, "step %ld: %ld batches in a row had a non-finite loss or gradient (train.max_skips = %ld) "
                             "— the model has diverged; lower train.lr or set train.clip_norm and start again from "
@@ -496,7 +496,7 @@ static int write_report(run *r, double wall, loom_error *err) {
     }
   }
   loom_free(text);
-  char s[256];
+  char s[1024];
   loom_report_summary(rep, "task", loom_task_name(r->m->task));
   size_t np = 0;
   for (int i = 0; i < loom_graph_n_param_tensors(r->m->g); i++) np += loom_tensor_numel(loom_graph_param_tensor(r->m->g, i));
@@ -519,6 +519,13 @@ static int write_report(run *r, double wall, loom_error *err) {
   loom_report_summary(rep, "time", s);
   loom_report_summary(rep, "loom", loom_version());
   loom_report_summary(rep, "ISA", loom_isa_name(loom_runtime_isa()));
+  if (r->have_test) {
+    size_t k = (size_t)snprintf(s, sizeof s, "%lld rows, step %ld: loss %.4f", (long long)r->test_rows, r->test_step,
+                                r->test_loss);
+    for (int i = 0; i < r->ev->n_metrics && k < sizeof s; i++)
+      k += (size_t)snprintf(s + k, sizeof s - k, ", %s %s", r->ev->names[i], fmt_metric(num, sizeof num, r->test_val[i]));
+    loom_report_summary(rep, "test split", s);
+  }
   loom_report_best_step(rep, r->best_step > 0 ? (double)r->best_step : NAN);
   if (loom_report_csv_table(rep, "Validations (metrics.csv)", r->hist) < 0 || loom_report_config(rep, r->config_text) < 0) {
     loom_report_free(rep);
@@ -536,7 +543,8 @@ static int write_report(run *r, double wall, loom_error *err) {
     loom_report_confusion(rep, r->best_confusion, K, names);
     loom_free(names);
   }
-  if (r->m->task == LOOM_TASK_RANKING && loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
+  if ((r->m->task == LOOM_TASK_RANKING || r->m->task == LOOM_TASK_RETRIEVAL) &&
+      loom_evaluator_examples(r->ev, &r->dsec.schema, report_example, rep, err) < 0) {
     loom_report_free(rep);
     return -1;
   }
@@ -551,7 +559,9 @@ static int write_report(run *r, double wall, loom_error *err) {
 
 /* Validation, metrics.csv row, best checkpoint, last checkpoint, report. */
 static int eval_and_save(run *r, double wall, loom_error *err) {
+  const double t_eval = train_now();
   if (evaluate(r, err) < 0) return -1;
+  const double eval_s = train_now() - t_eval;
   double t = train_now(), dt = t - r->t_window;
   double sps = dt > 0 ? (double)r->samples_window / dt : 0;
   r->t_window = t, r->samples_window = 0;
@@ -582,9 +592,26 @@ static int eval_and_save(run *r, double wall, loom_error *err) {
   char num[32];
   for (int i = 0; i < ev->n_metrics; i++)
     k += (size_t)snprintf(msg + k, sizeof msg - k, " %s %s", ev->names[i], fmt_metric(num, sizeof num, ev->val[i]));
-  snprintf(msg + k, sizeof msg - k, "%s\n", better ? " (best)" : "");
+  snprintf(msg + k, sizeof msg - k, "%s [eval %.2f s, %.1f s elapsed]\n", better ? " (best)" : "", eval_s,
+           train_now() - r->t0);
   train_logf(r, "%s", msg);
   if (r->progress) fprintf(r->progress, "%s%s", r->tty ? "\r\033[K" : "", msg);
+  if (r->json) {
+    cJSON *f = cJSON_CreateObject(), *mx = cJSON_CreateObject();
+    if (f && mx) {
+      cJSON_AddNumberToObject(f, "step", (double)r->step);
+      cJSON_AddNumberToObject(f, "epoch", (double)epoch_no(r));
+      cJSON_AddNumberToObject(f, "val_loss", ev->loss);
+      for (int i = 0; i < ev->n_metrics; i++)
+        isfinite(ev->val[i]) ? (void)cJSON_AddNumberToObject(mx, ev->names[i], ev->val[i]) : (void)cJSON_AddNullToObject(mx, ev->names[i]);
+      cJSON_AddItemToObject(f, "metrics", mx), mx = NULL;
+      cJSON_AddBoolToObject(f, "best", better);
+      cJSON_AddNumberToObject(f, "eval_s", eval_s);
+      cJSON_AddNumberToObject(f, "elapsed_s", train_now() - r->t0);
+    }
+    cJSON_Delete(mx);
+    train_json_event(r, "eval", f);
+  }
   char path[1100];
   train_path_in(path, sizeof path, r, "metrics.csv");
   if (loom_write_file_atomic(path, r->hist, r->hist_len, err) < 0) return -1;
@@ -735,6 +762,13 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   snprintf(r->dir, sizeof r->dir, "%s", loom_config_str(r->cfg, "train", "out"));
   if (loom_data_schema_validate(&r->dsec.schema, err) < 0) return loom_error_wrap(err, "[data]");
   if (train_claim_dir(r, o->resume_dir != NULL, err) < 0) return -1;
+  if (r->versioned_from[0]) { /* the run's own config names where it is */
+    if (loom_config_set(r->cfg, "train", "out", r->dir, "train.out", err) < 0) return -1;
+    char msg[4400];
+    snprintf(msg, sizeof msg, "%s holds a run: this one writes %s (%s-latest points to it; continue the old run with "
+             "--resume %s)\n", r->versioned_from, r->dir, r->versioned_from, r->versioned_from);
+    train_notice(r, msg);
+  }
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
@@ -761,6 +795,10 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   r->clip = (float)loom_config_float(r->cfg, "train", "clip_norm");
   r->skip_nonfinite = !strcmp(loom_config_str(r->cfg, "train", "nonfinite"), "skip");
   r->max_skips = loom_config_int(r->cfg, "train", "max_skips");
+  r->test_at_end = loom_config_bool(r->cfg, "train", "test_at_end");
+  if (r->test_at_end && loom_dataset_rows(r->ds, LOOM_SPLIT_TEST) == 0)
+    return loom_errorf(err, "train.test_at_end = true but the test split is empty — give it rows ([data] split, "
+                            "split_ratio) or set train.test_at_end = false");
   size_t nbuf = buffers_numel(r->m->g);
   if (r->skip_nonfinite && nbuf > 0 && !(r->buf_snap = loom_malloc(nbuf * sizeof(float))))
     return loom_errorf(err, "out of memory");
@@ -804,7 +842,24 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
            o->resume_dir ? "resume" : "start", r->dir, loom_version(), loom_isa_name(loom_runtime_isa()),
            loom_blas_core_name(), loom_num_threads(), loom_task_name(r->m->task), n_params, summary);
   train_logf(r, "%s", header);
+  if (r->versioned_from[0]) train_logf(r, "%s holds a run: this one writes %s\n", r->versioned_from, r->dir);
   if (r->progress) fprintf(r->progress, "%s", header); /* the same header on the terminal */
+  if (r->json) {
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+      cJSON_AddStringToObject(f, "run_dir", r->dir);
+      cJSON_AddBoolToObject(f, "resume", o->resume_dir != NULL);
+      cJSON_AddStringToObject(f, "loom", loom_version());
+      cJSON_AddStringToObject(f, "isa", loom_isa_name(loom_runtime_isa()));
+      cJSON_AddStringToObject(f, "blas_core", loom_blas_core_name());
+      cJSON_AddNumberToObject(f, "threads", loom_num_threads());
+      cJSON_AddStringToObject(f, "precision", "fp32");
+      cJSON_AddStringToObject(f, "task", loom_task_name(r->m->task));
+      cJSON_AddNumberToObject(f, "parameters", (double)n_params);
+      cJSON_AddStringToObject(f, "data", summary);
+    }
+    train_json_event(r, "start", f);
+  }
   if (o->resume_dir) train_logf(r, "resumed at step %ld, epoch %ld\n", r->step, epoch_no(r));
   if (r->pretrained_note[0]) {
     train_logf(r, "%s", r->pretrained_note);
@@ -814,13 +869,32 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
   return 0;
 }
 
+/* Tells opts.on_progress (if any) of a step window, a validation or the end; its non-zero return
+ * stops the run like opts.stop. */
+static bool train_notify(run *r, const loom_train_opts *o, const char *event, double loss) {
+  if (!o->on_progress) return false;
+  const char *names[LOOM_EVAL_MAX_METRICS + 1];
+  double values[LOOM_EVAL_MAX_METRICS + 1];
+  int n = 0;
+  if (!strcmp(event, "eval")) {
+    names[n] = "val_loss", values[n++] = r->ev->loss;
+    for (int i = 0; i < r->ev->n_metrics && n < LOOM_EVAL_MAX_METRICS + 1; i++)
+      names[n] = r->ev->names[i], values[n++] = r->ev->val[i];
+  }
+  loom_train_progress p = {.event = event, .step = r->step, .epoch = r->epoch, .loss = loss,
+                           .lr = loom_lr_at(&r->sched, r->step), .seconds = train_now() - r->t0,
+                           .n = n, .names = names, .values = values};
+  return o->on_progress(o->progress_ctx, &p) != 0;
+}
+
 int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err) {
   memset(res, 0, sizeof *res);
   run *r = loom_calloc(1, sizeof *r);
   if (!r) return loom_errorf(err, "out of memory");
   r->lock_fd = -1;
-  r->progress = o->progress;
-  r->tty = o->progress && isatty(fileno(o->progress));
+  r->progress = o->json ? NULL : o->progress; /* --json: events instead of text */
+  r->json = o->json ? o->progress : NULL;
+  r->tty = r->progress && isatty(fileno(r->progress));
   int rc = -1;
   if (setup(r, o, err) < 0) {
     train_release_dir(r, true);
@@ -831,9 +905,9 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   r->epoch_start = r->epoch;
   double win_loss = 0;
   long win_n = 0;
-  bool stop_early = false;
+  bool stop_early = false, cb_stop = false;
   for (;;) {
-    if (o->stop && *o->stop) {
+    if ((o->stop && *o->stop) || cb_stop) {
       res->interrupted = true;
       break;
     }
@@ -848,6 +922,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
       r->at_epoch_end = true;
       if (r->eval_every == 0 || r->epoch >= r->epochs) {
         if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
+        cb_stop = train_notify(r, o, "eval", r->ev->loss);
         if (r->patience > 0 && r->bad_evals >= r->patience) {
           stop_early = true;
           break;
@@ -889,11 +964,13 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
     double sps = t > r->t0 ? (double)r->samples_total / (t - r->t0) : 0;
     train_show_progress(r, win_n > 0 ? win_loss / (double)win_n : NAN, sps, line_due);
     if (line_due) {
+      cb_stop = train_notify(r, o, "step", win_n > 0 ? win_loss / (double)win_n : NAN);
       if (!r->have_first && win_n > 0) r->first_loss = win_loss / (double)win_n, r->have_first = true;
       win_loss = 0, win_n = 0;
     }
     if (r->eval_every > 0 && r->step % r->eval_every == 0) {
       if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
+      cb_stop = train_notify(r, o, "eval", r->ev->loss) || cb_stop;
       if (r->patience > 0 && r->bad_evals >= r->patience) {
         stop_early = true;
         break;
@@ -908,8 +985,15 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
                              r->tty ? "\n" : "", r->step, r->dir);
   } else if (r->step != r->last_eval_step) {
     if (eval_and_save(r, train_now() - r->t0, err) < 0) goto done;
+    train_notify(r, o, "eval", r->ev->loss);
+  }
+  if (res->interrupted) {
+    cJSON *f = cJSON_CreateObject();
+    if (f) cJSON_AddNumberToObject(f, "step", (double)r->step), cJSON_AddStringToObject(f, "run_dir", r->dir);
+    train_json_event(r, "interrupted", f);
   }
   if (stop_early) train_logf(r, "early stop: no improvement of %s in %ld validations\n", r->monitor_name, r->patience);
+  if (r->test_at_end && !res->interrupted && train_test_at_end(r, err) < 0) goto done;
   double wall = train_now() - r->t0;
   if (write_report(r, wall, err) < 0) goto done;
   if (train_write_result(r, wall, stop_early, res->interrupted, err) < 0) goto done;
@@ -925,6 +1009,21 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   train_logf(r, "waiting for data: %.3f s in the first epoch, %.3f s after it (%.1f%% of the run)\n", r->wait_first,
         r->wait_later, wall > 0 ? 100.0 * (r->wait_first + r->wait_later) / wall : 0.0);
   if (r->progress && r->tty) fprintf(r->progress, "\n");
+  if (r->json) {
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+      cJSON_AddStringToObject(f, "run_dir", r->dir);
+      cJSON_AddNumberToObject(f, "steps", (double)r->step);
+      cJSON_AddNumberToObject(f, "epochs", (double)r->epoch);
+      cJSON_AddStringToObject(f, "monitor", r->monitor_name);
+      isfinite(r->best) ? (void)cJSON_AddNumberToObject(f, "best", r->best) : (void)cJSON_AddNullToObject(f, "best");
+      cJSON_AddNumberToObject(f, "best_step", (double)r->best_step);
+      cJSON_AddBoolToObject(f, "early_stopped", stop_early);
+      cJSON_AddBoolToObject(f, "interrupted", res->interrupted);
+      cJSON_AddNumberToObject(f, "wall_s", wall);
+    }
+    train_json_event(r, "done", f);
+  }
   res->last_loss = r->loss_n > 0 ? r->loss_sum / (double)r->loss_n : r->last_train_loss;
   res->skipped = r->skipped;
   res->steps = r->step, res->epochs = r->epoch, res->first_loss = r->first_loss, res->best = r->best;
@@ -934,6 +1033,7 @@ int loom_train(const loom_train_opts *o, loom_train_result *res, loom_error *err
   for (int i = 0; i < r->ev->n_metrics; i++) snprintf(res->val_names[i], sizeof res->val_names[i], "%s", r->ev->names[i]);
   res->n_val = r->ev->n_metrics;
   res->early_stopped = stop_early;
+  train_notify(r, o, "done", res->last_loss);
   res->seconds = wall;
   res->samples_per_s = wall > 0 ? (double)r->samples_total / wall : 0;
   snprintf(res->run_dir, sizeof res->run_dir, "%s", r->dir);

@@ -18,6 +18,10 @@ rows, x.permute(0, 2, 1, 3).reshape(B, H, C*W), with mean or max pooling).
 
 Usage: /usr/bin/python3 tests/reference/check_model.py [DIR (default build/tests)]
            [loom_model | loom_model_gated | loom_model_rows | loom_model_rows_max]
+       /usr/bin/python3 tests/reference/check_model.py CKPT.safetensors   (any loom-train checkpoint, e.g.
+           runs/fashion-shop-click/best.safetensors: rebuilt by loom.torch.load (python/loom, the supported
+           tool: docs/python.md), compared on a validation batch of its own data that libloom computes —
+           LOOM_LIBRARY or build/lib/libloom.so.0)
 """
 import configparser
 import os
@@ -219,7 +223,36 @@ class Model(nn.Module):
         return z.reshape(-1) if z.shape[1] == 1 else z
 
 
+def check_checkpoint(path):
+    """Any checkpoint: loom.torch.load vs loom's own outputs on a batch of the run's validation split."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))
+    sys.path.insert(0, os.path.join(root, "python"))
+    if "LOOM_LIBRARY" not in os.environ and os.path.exists(os.path.join(root, "build/lib/libloom.so.0")):
+        os.environ["LOOM_LIBRARY"] = os.path.join(root, "build/lib/libloom.so.0")
+    import tempfile
+    import loom
+    import loom.torch
+    with tempfile.TemporaryDirectory() as tmp:
+        _, io = loom.export_batch(path, os.path.join(tmp, "io.safetensors"))
+    model, _ = loom.torch.load(path)
+    x = {k: torch.from_numpy(v) for k, v in io.items()}
+    with torch.no_grad():
+        if isinstance(model, loom.torch.RankingModel):
+            u, v = model(x)
+            got = {"user_vec": u, "item_vec": v, "logits": model.scores(x)}
+        else:
+            got = {"logits": model(x)}
+    err = max(float((got[k] - x[k]).abs().max()) for k in got)
+    print(f"{path}: {len(model.state_dict())} tensors loaded strictly; batch {x['logits'].shape[0]}: "
+          f"max |torch - loom| = {err:.3g}")
+    assert err <= 1e-5, "PyTorch and loom disagree"
+    print("check_model: PyTorch's outputs equal loom's")
+
+
 def main():
+    if len(sys.argv) > 1 and os.path.isfile(sys.argv[1]):
+        return check_checkpoint(sys.argv[1])
     d = sys.argv[1] if len(sys.argv) > 1 else "build/tests"
     name = sys.argv[2] if len(sys.argv) > 2 else "loom_model"
     meta, weights = read(os.path.join(d, name + ".safetensors"))

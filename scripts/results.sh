@@ -44,6 +44,9 @@ noq="--set data.query_col= --set text.share_query=false"
 notext="--set text.enabled=false --set text.share_query=false"
 noint="--set interaction.enabled=false --set interaction.embedding_dropout=0"
 nocross="--set fusion.cross_layers=0"
+# behaviour histories (configs/fashion-shop-history.ini: the click config + the user's last 20 clicks)
+hist="configs/fashion-shop-history.ini $shop_data --set train.epochs=20 --set train.patience=3 --set train.schedule=cosine"
+histtext="--set interaction.history_content=text --set interaction.item_dim=0"
 rank="configs/fashion-shop-ranking.ini $shop_data --set train.epochs=12 --set train.patience=3 --set train.schedule=cosine"
 
 # name | dataset (prepare-data.sh name) | model | loom-train arguments | loom-infer eval arguments | metrics
@@ -59,7 +62,9 @@ runs=(
   "click-interaction|fashion-shop|click: interaction only|$click $noq $notext --set image.enabled=false|--split test|auc,logloss"
   "click-query-ids|fashion-shop|click: query + interaction (no item text, no photo)|$click $notext --set image.enabled=false|--split test|auc,logloss"
   "click-noquery|fashion-shop|click: fused without the query (dcn)|$click $noq|--split test|auc,logloss"
-  "click-dcn|fashion-shop|click: fused, dcn (the config)|$click|--split test|auc,logloss"
+  "click-dcn|fashion-shop|click: fused, dcn (the config)|$click|--split test|auc,gauc,logloss"
+  "click-history-id|fashion-shop|click: + history of item IDs, attention (fashion-shop-history.ini)|$hist|--split test|auc,gauc,logloss"
+  "click-history-text|fashion-shop|click: + history of item texts (shared text tower), attention, no item IDs|$hist $histtext|--split test|auc,gauc,logloss"
   "click-fm|fashion-shop|click: fused, fm|$click $nocross --set fusion.mode=fm --set fusion.dim=16|--split test|auc,logloss"
   "click-attention|fashion-shop|click: fused, attention|$click $nocross --set fusion.mode=attention|--split test|auc,logloss"
   "click-concat|fashion-shop|click: fused, concat|$click $nocross --set fusion.mode=concat|--split test|auc,logloss"

@@ -48,7 +48,7 @@ grep -q "empty/metrics.csv: no metrics.csv — is .*empty a loom-train run direc
 cp -r "$TMP/lr0.01" "$TMP/broken"
 echo "45,1,0.5" >> "$TMP/broken/metrics.csv"
 "$BIN/loom-compare" "$TMP/broken" -o "$TMP/bad.html" > "$TMP/out.txt" 2>&1 && fail "a damaged metrics.csv accepted"
-grep -q "broken/metrics.csv line 4: 3 fields, the header has 12" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
+grep -q "broken/metrics.csv line 4: 3 fields, the header has 13" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
 [ ! -e "$TMP/bad.html" ] || fail "a failed compare wrote its page"
 "$BIN/loom-compare" > "$TMP/out.txt" 2>&1; [ $? -eq 2 ] || fail "no runs: not a usage error"
 

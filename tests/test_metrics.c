@@ -21,6 +21,24 @@ static void test_auc(void **state) {
   assert_float_equal(loom_auc(s4, y5, 4), 0.0, 0);
 }
 
+static void test_gauc(void **state) {
+  /* rows of four users, interleaved:
+   *   user 7: scores .9 .1 .5 .3, labels 1 0 0 1: pos {.9, .3} vs neg {.1, .5}: pairs 1 + 1 + 1 + 0 -> AUC 3/4, 4 rows
+   *   user 2: scores .2 .2 .8, labels 1 0 0: pos {.2} vs neg {.2 (tie: 1/2), .8 (0)} -> AUC .5/2 = 1/4, 3 rows
+   *   user 5: one positive only; user 9: two negatives only -> left out (one class)
+   * GAUC = (4 * 3/4 + 3 * 1/4) / (4 + 3) = 3.75 / 7 = 0.5357142857 */
+  const float s[] = {0.9f, 0.2f, 0.1f, 0.7f, 0.2f, 0.5f, 0.4f, 0.8f, 0.3f, 0.6f};
+  const float y[] = {1, 1, 0, 1, 0, 0, 0, 0, 1, 0};
+  const int32_t g[] = {7, 2, 7, 5, 2, 7, 9, 2, 7, 9};
+  assert_float_equal(loom_gauc(s, y, g, 10), 3.75 / 7.0, 1e-12);
+  /* one group = plain AUC */
+  const int32_t one[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  assert_float_equal(loom_gauc(s, y, one, 10), loom_auc(s, y, 10), 1e-12);
+  /* no group with both classes */
+  const int32_t own[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  assert_true(isnan(loom_gauc(s, y, own, 10)));
+}
+
 /* ROC and precision-recall points worked out by hand: a point per row at n_points = n + 1; a tie group
  * passes the threshold together; one class gives no curve. */
 static void test_binary_curves(void **state) {
@@ -148,6 +166,7 @@ int main(void) {
       cmocka_unit_test(test_binary_curves),
       cmocka_unit_test(test_logloss_and_counts),
       cmocka_unit_test(test_confusion_and_macro_f1),
+      cmocka_unit_test(test_gauc),
       cmocka_unit_test(test_rank_positions_ties_and_exclusion),
       cmocka_unit_test(test_rank_metrics_hand_computed),
       cmocka_unit_test(test_rank_metrics_from_scores),

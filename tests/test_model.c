@@ -283,12 +283,29 @@ static void test_gradients_through_the_model(void **state) {
       "data.query_col=query\ndata.query_len=3\ndata.label_col=",
       "task.kind=retrieval\ntask.loss=triplet\ntask.distance=manhattan\ntask.margin=10\ndata.negatives=1\n"
       "data.query_col=query\ndata.query_len=3\ndata.label_col=",
+      /* behaviour histories (every earlier impression, 2 per row): the item ID embedding or the history items'
+       * texts through the text tower shared with the candidate (and the shared query), pooled by mean, scaled
+       * dot-product attention or DIN's MLP */
+      "data.timestamp_col=ts\ndata.history_len=2\ndata.history=all\ninteraction.history_pooling=din\n"
+      "interaction.history_din_hidden=3\nimage.enabled=false",
+      "data.timestamp_col=ts\ndata.history_len=2\ndata.history=all\ninteraction.history_content=text\n"
+      "interaction.history_pooling=din\ninteraction.history_din_hidden=3\nimage.enabled=false\ntext.pooling=mean",
+      "data.timestamp_col=ts\ndata.history_len=2\ndata.history=all\ninteraction.history_content=text\n"
+      "interaction.history_pooling=mean\nimage.enabled=false\ntext.pooling=max\ninteraction.item_dim=0",
+      "data.timestamp_col=ts\ndata.history_len=2\ndata.history=all\ninteraction.history_content=all\n"
+      "interaction.history_pooling=attention\ndata.query_col=query\ndata.query_len=3\ntext.share_query=true\n"
+      "fusion.mode=dcn\nfusion.cross_layers=1\nimage.enabled=false",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
     fixture f;
     if (!build(&f, variants[v])) fail_msg("variant %zu: %s", v, err.msg);
     const loom_batch *b = first_batch(&f);
     print_message("variant %zu: %s\n", v, variants[v]);
+    if (strstr(variants[v], "history_len")) { /* the batch holds histories, so their gradients are checked */
+      int with = 0;
+      for (int i = 0; i < b->B; i++) with += b->hist_len[i] > 0;
+      assert_true(with > 0);
+    }
     /* TextCNN: ReLU and the max over windows are kinks a 1e-2 step can cross, so a smaller step there, and
      * PyTorch's init (Keras' zero biases put the all-padding windows of short texts exactly on the ReLU's kink)
      * The transformer: LayerNorm over 3 features is strongly curved, so a smaller step still (1e-3 misses by

@@ -32,7 +32,7 @@ grep -q "<title>loom-train run lr=0.01</title>" "$dom" || fail "report: run name
 for family in loss auc logloss accuracy precision recall f1 lr samples_per_s ROC precision-recall; do
   grep -q "class=\"ct\">$family</text>" "$dom" || fail "report: no '$family' chart in the DOM"
 done
-[ "$(grep -o '<svg' "$dom" | wc -l)" -eq 11 ] || fail "report: expected 11 charts"
+[ "$(grep -o '<svg' "$dom" | wc -l)" -eq 12 ] || fail "report: expected 12 charts (gauc is one)"
 grep -q "<h2>Validations (metrics.csv)</h2>" "$dom" || fail "report: no validations table"
 grep -q "class=\"best\"" "$dom" || fail "report: no best-step mark"
 grep -q "<summary>Config" "$dom" || fail "report: no config"

@@ -136,7 +136,7 @@ static void test_binary_click_model_learns(void **state) {
   char p[256];
   snprintf(p, sizeof p, "%s/metrics.csv", dir);
   char *csv = tu_slurp(p, NULL);
-  assert_non_null(strstr(csv, "step,epoch,loss,val_loss,auc,logloss,accuracy,precision,recall,f1,lr,samples_per_s\n"));
+  assert_non_null(strstr(csv, "step,epoch,loss,val_loss,auc,logloss,accuracy,precision,recall,f1,gauc,lr,samples_per_s\n"));
   int rows = 0;
   for (char *c = csv; *c; c++) rows += *c == '\n';
   assert_int_equal(rows, 3); /* header + one validation per epoch */

@@ -318,6 +318,13 @@ int32_t loom_dataset_user_index(const loom_dataset *ds, const char *key);
  * item for one user with a pointwise (click) model. b->row[i] = -1. */
 int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char *query, const int64_t *rows, int n,
                               loom_batch *b, loom_error *err);
+/* The user's history for a new impression after every row of ds ([data] history_len items, oldest first,
+ * positives or all as [data] history says, items unknown to the model left out): hist (history_len),
+ * *len entries valid, the rest 0. 0 entries without histories or for a user with no rows; -1 out of memory. */
+int loom_dataset_user_history(const loom_dataset *ds, const char *user_key, int32_t *hist, int32_t *len);
+/* Copies one history (h (b->Lh), len) into rows [0, n) of b (after loom_dataset_encode_pairs, which leaves
+ * them empty): every pair is then scored as the user's next impression. */
+void loom_batch_set_history(loom_batch *b, int n, const int32_t *h, int32_t len);
 /* Catalogue row i's value in column `col` of the items table as written, NULL if the table has no
  * such column among those the schema reads. */
 const char *loom_dataset_catalog_str(const loom_dataset *ds, int64_t i, const char *col);

@@ -53,6 +53,7 @@ typedef struct loom_evaluator {
   int64_t cap;                  /* rows of the split when the buffers were sized */
   float *scores, *probs, *labels;
   int32_t *preds, *truth;
+  int32_t *groups;              /* binary with a user column: each row's user, for gauc */
   float *V, *S, *cand, *Q, *QS;
   int32_t *qitem, *rel, *negs, *pos_off, *pos_item;
   int64_t *ranks, *ranks_n;

@@ -19,6 +19,10 @@ extern "C" {
 /* ROC AUC = P(score of a random positive > score of a random negative), ties counted 1/2
  * (sklearn.metrics.roc_auc_score). Returns NaN if only one class is present. */
 double loom_auc(const float *scores, const float *labels, size_t n);
+/* Group AUC: sum_g n_g AUC_g / sum_g n_g over the groups (users) g whose rows hold both classes, n_g the
+ * group's rows (impressions), AUC_g as loom_auc over the group's rows. groups (n) any int32 ids. NaN
+ * when no group has both classes. */
+double loom_gauc(const float *scores, const float *labels, const int32_t *groups, size_t n);
 /* Mean of -[y log p + (1-y) log(1-p)] with p clipped to [1e-7, 1 - 1e-7] (float32 epsilon scale). */
 double loom_logloss(const float *probs, const float *labels, size_t n);
 

@@ -89,6 +89,10 @@ int loom_model_feature_inputs(const loom_model *m, loom_tensor **out, int cap);
 /* text.share_query in a full pointwise model: the length each row's item text and query are padded to
  * in tokens (B, 2·share_T); 0 otherwise. */
 int loom_model_shared_text_len(const loom_model *m);
+/* [data] history_len the model reads (0: no histories); whether history items enter through the text
+ * tower ([interaction] history_content = text | all), so scoring needs the whole model, not cached towers. */
+int loom_model_history_len(const loom_model *m);
+bool loom_model_history_text(const loom_model *m);
 
 /* Builds the graph described by config `c` for the feature sizes of dataset `ds` (vocabulary, ID
  * maps, numeric features, image size, classes). Parameters are initialised from [train] seed.

@@ -129,5 +129,8 @@ typedef struct ld_history_in {
 } ld_history_in;
 /* hist (rows, L) and hist_len (rows) of every row in split_rows: see history.c for what a row sees. */
 int ld_history_build(const ld_history_in *h, int32_t *hist, int32_t *hist_len, struct loom_error *err);
+/* hist (L), *len: the user's latest L qualifying items over every row of split_rows (what an impression
+ * after all of them sees). -1 out of memory. */
+int ld_history_latest(const ld_history_in *h, const char *user, int32_t *hist, int32_t *len);
 
 #endif

@@ -53,6 +53,7 @@ struct loom_dataset {
   loom_vectors *vec[2];      /* [data] item_vectors, user_vectors (NULL = none) */
   int32_t *vrow[2];          /* (n) each interaction row's item / user vector row, -1 = zeros */
   int64_t zero_vec[2];       /* rows given zeros (missing_vector = zero) */
+  ld_history_in hin;         /* what they were built from, for loom_dataset_user_history */
   ld_buf text_buf;
   int32_t *tok_cache;        /* (items rows, T + 1) item text ids + length, when all text is item text */
   uint8_t *tok_done;         /* (items rows) */
@@ -601,6 +602,7 @@ static int precompute(loom_dataset *ds, loom_error *err) {
       h.split_rows[k] = ds->split_rows[ds->frozen ? LOOM_SPLIT_ALL : k], h.split_n[k] = ds->frozen ? 0 : ds->split_n[k];
     if (ds->frozen) h.split_n[0] = ds->split_n[LOOM_SPLIT_ALL];
     if (ds->has[TAB_INTER] && ld_history_build(&h, ds->hist, ds->hist_len, err) < 0) return -1;
+    ds->hin = h;
   }
   /* item text that lives only in the items table is tokenised once per item */
   int item_text = s->n_text > 0 && ds->has[TAB_ITEMS];
@@ -1251,6 +1253,12 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
   }
   ld_dataset_unlock(ds);
   return rc;
+}
+
+int loom_dataset_user_history(const loom_dataset *ds, const char *user_key, int32_t *hist, int32_t *len) {
+  *len = 0;
+  if (ds->s.history_len <= 0 || !ds->has[TAB_INTER] || !ds->hist) return 0;
+  return ld_history_latest(&ds->hin, user_key, hist, len);
 }
 
 const loom_data_schema *loom_dataset_schema(const loom_dataset *ds) { return &ds->s; }

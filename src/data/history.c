@@ -80,3 +80,54 @@ done:
   loom_free(level), loom_free(e), loom_free(tmp);
   return rc;
 }
+
+typedef struct {
+  int32_t r;
+  double t;
+} tent;
+
+static int by_time(const void *a, const void *b) {
+  const tent *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  return x->r < y->r ? -1 : x->r > y->r;
+}
+
+int ld_history_latest(const ld_history_in *h, const char *user, int32_t *hist, int32_t *len) {
+  const loom_table *in = h->in;
+  const double *ts = in->cols[h->c_ts].f;
+  const int L = h->L;
+  int64_t m = 0, cap = 0;
+  for (int k = 0; k < 3; k++)
+    for (int64_t i = 0; i < h->split_n[k]; i++) cap += !strcmp(loom_table_str(in, h->c_user, h->split_rows[k][i]), user);
+  *len = 0;
+  memset(hist, 0, (size_t)L * sizeof *hist);
+  if (cap == 0) return 0;
+  tent *e = loom_malloc((size_t)cap * sizeof *e);
+  if (!e) return -1;
+  for (int k = 0; k < 3; k++)
+    for (int64_t i = 0; i < h->split_n[k]; i++) {
+      int32_t r = h->split_rows[k][i];
+      if (!strcmp(loom_table_str(in, h->c_user, r), user)) e[m++] = (tent){r, ts[r]};
+    }
+  qsort(e, (size_t)m, sizeof *e, by_time);
+  int n = 0;
+  for (int64_t j = m - 1; j >= 0 && n < L; j--) { /* newest first, then reversed: oldest first */
+    int32_t q = e[j].r;
+    if (h->item_idx[q] <= 0 || (!h->all && h->label && !(h->label[q] > 0))) continue;
+    hist[n++] = h->item_idx[q];
+  }
+  for (int a = 0, b = n - 1; a < b; a++, b--) {
+    int32_t t = hist[a];
+    hist[a] = hist[b], hist[b] = t;
+  }
+  *len = n;
+  loom_free(e);
+  return 0;
+}
+
+void loom_batch_set_history(loom_batch *b, int n, const int32_t *h, int32_t len) {
+  for (int i = 0; i < n && b->Lh > 0; i++) {
+    memcpy(b->hist + (size_t)i * b->Lh, h, (size_t)b->Lh * sizeof(int32_t));
+    b->hist_len[i] = len;
+  }
+}

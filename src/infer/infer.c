@@ -53,6 +53,8 @@ struct loom_infer {
   loom_batch pb;     /* pairs / rows batch over the catalogue dataset */
   bool pb_ready;
   loom_dataset *eval_ds;
+  loom_dataset *hist_ds; /* [data] history_len: the run's interactions, for a user's history in rank */
+  int32_t *uhist;        /* (history_len) the ranked user's latest history */
   loom_evaluator *ev;
   float *probs;      /* (classes) */
   float *u;          /* (D) a user / query vector */
@@ -254,6 +256,7 @@ void loom_infer_close(loom_infer *s) {
   loom_index_free(s->ix_img);
   loom_free(s->V), loom_free(s->scores), loom_free(s->cat_item), loom_free(s->probs), loom_free(s->u);
   loom_dataset_free(s->cat);
+  loom_dataset_free(s->hist_ds), loom_free(s->uhist);
   loom_free(s->title);
   if (s->have_titles_tab) loom_table_free(&s->titles_tab);
   for (int i = 0; i < LOOM_MODEL_MAX_TOWERS; i++) loom_free(s->tower[i]);
@@ -549,6 +552,26 @@ static int pointwise_cache(loom_infer *s, loom_error *err) {
   return 0;
 }
 
+/* The user's latest history ([data] history_len) over the run's interactions (opened once, frozen to the
+ * checkpoint's maps) into s->uhist, *len entries; none for an unknown or absent user. */
+static int user_history(loom_infer *s, const char *user, int32_t *len, loom_error *err) {
+  *len = 0;
+  if (!s->hist_ds) {
+    if (!s->dsec.schema.interactions[0])
+      return loom_errorf(err, "%s: the model reads behaviour histories ([data] history_len) but its config names no "
+                              "interactions file to take the user's history from", s->path);
+    if (!(s->hist_ds = loom_dataset_open(&s->dsec.schema, &s->prep, err)))
+      return loom_error_wrap(err, "reading the users' histories for rank");
+    if (!(s->uhist = loom_calloc((size_t)loom_model_history_len(s->m), sizeof(int32_t)))) return loom_errorf(err, "out of memory");
+  }
+  if (!user) {
+    memset(s->uhist, 0, sizeof(int32_t) * (size_t)loom_model_history_len(s->m));
+    return 0;
+  }
+  if (loom_dataset_user_history(s->hist_ds, user, s->uhist, len) < 0) return loom_errorf(err, "out of memory");
+  return 0;
+}
+
 /* top k of scores[0..n) (higher first, ties to the lower row) */
 static int top_k(const float *sc, int64_t n, int k, int64_t *rows, float *out) {
   int got = 0;
@@ -619,13 +642,17 @@ int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query,
     }
     n = loom_index_search(ix, s->u, k, skip, (int)n_skip, rows, sc);
     loom_free(skip);
-  } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache */
+  } else { /* pointwise: P(click) of every (user, item) pair, the item towers from the cache — or, when
+            * history items are read through the text tower, the whole model (nothing to cache) */
     if (s->metric >= 0 || s->iopts.kind == LOOM_INDEX_IVF || s->iopts.kind == LOOM_INDEX_HNSW)
       return loom_errorf(err, "%s: a %s model scores every (user, item) pair with its head — --metric and --index "
                               "apply to two-tower models (ranking, retrieval); remove them", s->path,
                          loom_task_name(loom_model_task(m)));
-    if (pointwise_cache(s, err) < 0) return -1;
-    loom_model *h = s->head;
+    int32_t hl = 0;
+    const bool hist_text = loom_model_history_text(m);
+    if (loom_model_history_len(m) > 0 && user_history(s, user, &hl, err) < 0) return -1;
+    if (!hist_text && pointwise_cache(s, err) < 0) return -1;
+    loom_model *h = hist_text ? m : s->head;
     if (has_query) { /* a query of no known word: ranked as if none was given, as the two-tower path does */
       int64_t r0 = 0;
       if (loom_dataset_encode_pairs(s->cat, user, query, &r0, 1, &s->pb, err) < 0) return -1;
@@ -635,9 +662,9 @@ int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query,
       int b = (int)(s->N - i < s->pb.cap ? s->N - i : s->pb.cap);
       int64_t r[1024];
       for (int j = 0; j < b; j++) r[j] = i + j;
-      if (loom_dataset_encode_pairs(s->cat, user, has_query ? query : NULL, r, b, &s->pb, err) < 0 ||
-          loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0)
-        return -1;
+      if (loom_dataset_encode_pairs(s->cat, user, has_query ? query : NULL, r, b, &s->pb, err) < 0) return -1;
+      if (loom_model_history_len(m) > 0) loom_batch_set_history(&s->pb, b, s->uhist, hl);
+      if (loom_model_compile(h, b, false, err) < 0 || loom_model_bind(h, &s->pb, err) < 0) return -1;
       for (int t = 0; t < loom_model_n_towers(h); t++)
         if (loom_model_tower_in(h, t)) loom_input_bind(loom_model_tower_in(h, t), s->tower[t] + (size_t)i * loom_model_tower_dim(h, t));
       loom_graph_forward(loom_model_graph(h));

@@ -117,6 +117,7 @@ loom_evaluator *loom_evaluator_new(loom_model *m, loom_dataset *ds, const loom_c
   if (m->task == LOOM_TASK_BINARY) {
     const char *n[] = {"auc", "logloss", "accuracy", "precision", "recall", "f1"};
     for (int i = 0; i < 6; i++) add_name(ev, "%s%s", n[i], "", 0);
+    if (loom_dataset_prep(ds)->users) add_name(ev, "%s%s", "gauc", "", 0); /* per-user AUC: needs user_col */
   } else if (m->task == LOOM_TASK_MULTICLASS) {
     add_name(ev, "%s%s", "accuracy", "", 0);
     add_name(ev, "%s%s", "macro_f1", "", 0);
@@ -130,8 +131,9 @@ loom_evaluator *loom_evaluator_new(loom_model *m, loom_dataset *ds, const loom_c
   ev->labels = loom_malloc(sizeof(float) * n);
   ev->preds = loom_malloc(sizeof(int32_t) * n);
   ev->truth = loom_malloc(sizeof(int32_t) * n);
+  ev->groups = loom_malloc(sizeof(int32_t) * n);
   ev->confusion = loom_calloc(K * K, sizeof(int64_t));
-  if (!ev->scores || !ev->probs || !ev->labels || !ev->preds || !ev->truth || !ev->confusion) {
+  if (!ev->scores || !ev->probs || !ev->labels || !ev->preds || !ev->truth || !ev->groups || !ev->confusion) {
     loom_errorf(err, "out of memory for %" PRId64 " evaluation rows", ev->cap);
     goto fail;
   }
@@ -144,7 +146,7 @@ fail:
 void loom_evaluator_free(loom_evaluator *ev) {
   if (!ev) return;
   loom_free(ev->scores), loom_free(ev->probs), loom_free(ev->labels), loom_free(ev->preds), loom_free(ev->truth);
-  loom_free(ev->confusion);
+  loom_free(ev->confusion), loom_free(ev->groups);
   loom_free(ev->V), loom_free(ev->S), loom_free(ev->cand), loom_free(ev->Q), loom_free(ev->QS);
   loom_free(ev->qitem), loom_free(ev->rel), loom_free(ev->negs), loom_free(ev->pos_off), loom_free(ev->pos_item);
   loom_free(ev->ranks), loom_free(ev->ranks_n);
@@ -425,6 +427,7 @@ static int run_pointwise(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
         ev->scores[n + i] = z[i];
         ev->probs[n + i] = 1.0f / (1.0f + expf(-z[i]));
         ev->labels[n + i] = b->label[i];
+        ev->groups[n + i] = b->user ? b->user[i] : 0;
       } else {
         int K = m->n_classes, best = 0;
         for (int k = 1; k < K; k++)
@@ -445,6 +448,7 @@ static int run_pointwise(loom_evaluator *ev, loom_loader *ld, loom_error *err) {
     ev->val[3] = loom_precision(c);
     ev->val[4] = loom_recall(c);
     ev->val[5] = loom_f1(c);
+    if (ev->n_metrics > 6) ev->val[6] = loom_gauc(ev->scores, ev->labels, ev->groups, (size_t)n);
   } else {
     int K = m->n_classes;
     memset(ev->confusion, 0, sizeof(int64_t) * (size_t)K * (size_t)K);

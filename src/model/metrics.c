@@ -43,6 +43,41 @@ double loom_auc(const float *scores, const float *labels, size_t n) {
   return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
 }
 
+typedef struct {
+  int32_t g;
+  float s, y;
+} gauc_row;
+
+static int by_group_score(const void *a, const void *b) {
+  const gauc_row *x = a, *y = b;
+  if (x->g != y->g) return x->g < y->g ? -1 : 1;
+  return (x->s > y->s) - (x->s < y->s);
+}
+
+double loom_gauc(const float *scores, const float *labels, const int32_t *groups, size_t n) {
+  gauc_row *r = loom_malloc(sizeof *r * (n ? n : 1));
+  if (!r) return NAN;
+  for (size_t i = 0; i < n; i++) r[i] = (gauc_row){groups[i], scores[i], labels[i] > 0.5f ? 1.0f : 0.0f};
+  qsort(r, n, sizeof *r, by_group_score);
+  double num = 0, den = 0;
+  for (size_t a = 0, e; a < n; a = e) { /* one group [a, e): Mann-Whitney U with average ranks over ties */
+    for (e = a; e < n && r[e].g == r[a].g; e++) {}
+    double rank_sum = 0, npos = 0;
+    for (size_t i = a, j; i < e; i = j + 1) {
+      for (j = i; j + 1 < e && r[j + 1].s == r[i].s; j++) {}
+      double avg_rank = 0.5 * (double)(i - a + 1 + j - a + 1);
+      for (size_t k = i; k <= j; k++)
+        if (r[k].y > 0.5f) rank_sum += avg_rank, npos++;
+    }
+    double nneg = (double)(e - a) - npos;
+    if (npos == 0 || nneg == 0) continue;
+    num += (double)(e - a) * (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
+    den += (double)(e - a);
+  }
+  loom_free(r);
+  return den > 0 ? num / den : NAN;
+}
+
 double loom_logloss(const float *probs, const float *labels, size_t n) {
   const double eps = 1e-7;
   double s = 0;

@@ -124,10 +124,17 @@ const loom_cfg_key loom_train_keys[] = {
     {"interaction", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
     {"interaction", "user_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "user ID embedding size (0 = none)"},
     {"interaction", "item_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "item ID embedding size (0 = none)"},
-    {"interaction", "history_pooling", LOOM_CFG_CHOICE, "mean", "mean|attention", 0, 0,
-     "how the user's earlier items ([data] history_len) become one vector fed to fusion: mean of their item "
-     "embeddings (shared with the candidate's, needs item_dim > 0), or attention: weights softmax(candidate . item / "
-     "sqrt(item_dim)) over them (DIN-style target attention)"},
+    {"interaction", "history_pooling", LOOM_CFG_CHOICE, "mean", "mean|attention|din", 0, 0,
+     "how the user's earlier items ([data] history_len) become one vector fed to fusion, against the candidate's "
+     "vector of the same kind (history_content): mean of them; attention: weights softmax(candidate . item / "
+     "sqrt(dim)) (scaled dot-product target attention); din: weights from an MLP over [h, c, h - c, h * c] "
+     "(DIN's activation unit, history_din_hidden relu units, not normalised)"},
+    {"interaction", "history_content", LOOM_CFG_CHOICE, "id", "id|text|all", 0, 0,
+     "what represents a history item: id = the item ID embedding shared with the candidate (needs item_dim > 0); "
+     "text = the item text tower's output for its title/description, the same layers as the candidate's (needs "
+     "the text tower); all = both, two history vectors"},
+    {"interaction", "history_din_hidden", LOOM_CFG_INT, "36", NULL, 1, 4096,
+     "history_pooling = din: hidden units of the attention MLP"},
     {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
     {"interaction", "embedding_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "dropout on the user, item and category embedding vectors (training only; needs an embedding)"},
@@ -218,6 +225,8 @@ const loom_cfg_rule loom_model_rules[] = {
     {"task.distance", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
     {"task.distance", "task.kind=retrieval and task.loss=infonce", "with task.loss = infonce (InfoNCE compares by cosine); remove it or set task.loss = triplet"},
     {"interaction.history_pooling", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
+    {"interaction.history_content", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
+    {"interaction.history_din_hidden", "interaction.history_pooling!=din", "unless interaction.history_pooling = din; remove it or set history_pooling = din"},
     {"data.history_len", PAIRWISE, "on a ranking or retrieval model: only binary and multiclass models read histories; remove it"},
     {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
     {"task.eval_negatives", "task.kind!=ranking", "unless task.kind = ranking (sampled ranking metrics); remove it"},
@@ -677,10 +686,20 @@ static void add_field(field_list *f, loom_tensor *x, int dim, const char *name) 
   snprintf(f->name[f->n++], sizeof f->name[0], "%s", name);
 }
 
+/* htext (B, Lh, D_t) the history items' text-tower outputs and ctext (B, D_t) the candidate's (history_content
+ * = text | all; NULL otherwise): pooled into one more field, history_text. */
+/* The history pooling's aux input (history_pool.h), once for the ID and the text history. */
+static void hist_aux_input(loom_model *m) {
+  int nd = loom_history_aux_ndim(m->hist_mode);
+  if (m->hist_aux || nd == 0) return;
+  m->hist_aux = nd == 3 ? loom_input(m->g, "history_mask", LOOM_F32, 3, (int[]){LOOM_BATCH, 1, m->Lh})
+                        : loom_input(m->g, "history_inv_len", LOOM_F32, 2, (int[]){LOOM_BATCH, 1});
+}
+
 static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, int *dim,
-                                      field_list *fields) {
+                                      field_list *fields, loom_tensor *htext, loom_tensor *ctext, int dt) {
   loom_graph *g = b->g;
-  loom_tensor *parts[4 + 1];
+  loom_tensor *parts[4 + 2];
   int np = 0, total = 0;
   float edrop = (float)loom_config_float(c, "interaction", "embedding_dropout");
   if (m->F > 0) {
@@ -709,16 +728,25 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
     if (edrop > 0) parts[np - 1] = loom_dropout(g, parts[np - 1], edrop);
     add_field(fields, parts[np - 1], id, "item");
     total += id;
-    if (m->Lh > 0) { /* the user's history through the same item table (src/model/history.c) */
-      m->hist_attention = !strcmp(loom_config_str(c, "interaction", "history_pooling"), "attention");
+    if (m->Lh > 0 && strcmp(loom_config_str(c, "interaction", "history_content"), "text") != 0) {
+      /* the user's history through the same item table (src/model/history.c); padding (0) reads as zeros */
       m->hist = loom_input(g, "history", LOOM_I32, 2, (int[]){LOOM_BATCH, m->Lh});
-      m->hist_aux = m->hist_attention ? loom_input(g, "history_mask", LOOM_F32, 3, (int[]){LOOM_BATCH, 1, m->Lh})
-                                      : loom_input(g, "history_inv_len", LOOM_F32, 2, (int[]){LOOM_BATCH, 1});
-      loom_tensor *w = loom_graph_find(g, "interaction.item_embedding.weight");
-      parts[np++] = loom_history_pool(g, w, cand, m->hist, m->hist_aux, m->Lh, id, m->hist_attention);
+      hist_aux_input(m);
+      loom_tensor *h = loom_gather(g, loom_graph_find(g, "interaction.item_embedding.weight"), m->hist, 0); // (B, Lh, id)
+      parts[np++] = loom_history_pool(g, "interaction.history", h, cand, m->hist_aux, m->Lh, id, m->hist_mode,
+                                      (int)loom_config_int(c, "interaction", "history_din_hidden"), b->style, b->rng);
       add_field(fields, parts[np - 1], id, "history");
       total += id;
     }
+  }
+  if (htext) { /* the history items' texts, zeroed at padding, pooled against the candidate's text */
+    hist_aux_input(m);
+    m->hist_valid = loom_input(g, "history_valid", LOOM_F32, 3, (int[]){LOOM_BATCH, m->Lh, 1});
+    loom_tensor *h = loom_mul(g, htext, m->hist_valid); // (B, Lh, dt)
+    parts[np++] = loom_history_pool(g, "interaction.history_text", h, ctext, m->hist_aux, m->Lh, dt, m->hist_mode,
+                                    (int)loom_config_int(c, "interaction", "history_din_hidden"), b->style, b->rng);
+    add_field(fields, parts[np - 1], dt, "history_text");
+    total += dt;
   }
   if (cd > 0 && m->n_cat > 0) {
     /* one table for every category column; column j's ids start at cat_offset[j] */
@@ -1004,7 +1032,18 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
     return m;
   }
-  loom_tensor *xs[LOOM_MODEL_MAX_TOWERS], *shared_query = NULL;
+  m->hist_mode = (int)loom_history_pool_parse(loom_config_str(c, "interaction", "history_pooling"));
+  m->hist_text = m->Lh > 0 && strcmp(loom_config_str(c, "interaction", "history_content"), "id") != 0;
+  if (m->hist_text && (full || !loom_config_bool(c, "text", "enabled") || !loom_config_bool(c, "interaction", "enabled"))) {
+    loom_errorf(err, full ? "[interaction] history_content = %s: loom-infer cannot yet score from cached item towers "
+                            "with text histories (score or eval the model instead)"
+                          : "[interaction] history_content = %s reads the history items through the text tower into "
+                            "the interaction tower — set text.enabled = true and interaction.enabled = true, or "
+                            "history_content = id",
+                loom_config_str(c, "interaction", "history_content"));
+    goto fail;
+  }
+  loom_tensor *xs[LOOM_MODEL_MAX_TOWERS], *shared_query = NULL, *htext = NULL;
   int dims[LOOM_MODEL_MAX_TOWERS];
   int n = 0;
   if (loom_config_bool(c, "text", "enabled")) {
@@ -1016,14 +1055,18 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     if (full) {
       dims[n] = m->tower_dim[n] = full->tower_dim[n];
       xs[n] = m->tower_in[n] = loom_input(m->g, "tower_text", LOOM_F32, 2, (int[]){LOOM_BATCH, dims[n]});
-    } else if (share) {
-      /* item text and query through the same layers: G = 2 texts per row, each padded to max(T, Tq) */
-      int Tm = m->share_T = m->T > m->Tq ? m->T : m->Tq, D;
-      loom_tensor *both = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 2, Tm, &m->tokens,
-                                     &m->lengths, &m->text_inv_len, &m->text_mask, &D); // (B·2, D)
-      loom_tensor *pair = loom_reshape(m->g, both, 2, (int[]){-1, 2 * D});             // (B, 2·D)
-      xs[n] = m->tower_out[n] = loom_slice(m->g, pair, 0, D);
-      shared_query = loom_slice(m->g, pair, D, D);
+    } else if (share || m->hist_text) {
+      /* item text, query (shared) and history items' texts (history text) through the same layers: G texts
+       * per row, each padded to max(T, Tq) */
+      int Tm = m->share_T = share && m->Tq > m->T ? m->Tq : m->T, D;
+      int G = m->text_G = 1 + (share ? 1 : 0) + (m->hist_text ? m->Lh : 0);
+      loom_tensor *all = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", G, Tm, &m->tokens,
+                                    &m->lengths, &m->text_inv_len, &m->text_mask, &D); // (B·G, D)
+      loom_tensor *rows = loom_reshape(m->g, all, 2, (int[]){-1, G * D});            // (B, G·D)
+      xs[n] = m->tower_out[n] = loom_slice(m->g, rows, 0, D);
+      if (share) shared_query = loom_slice(m->g, rows, D, D);
+      if (m->hist_text) htext = loom_reshape(m->g, loom_slice(m->g, rows, (G - m->Lh) * D, m->Lh * D), 3,
+                                             (int[]){-1, m->Lh, D}); // (B, Lh, D)
       dims[n] = m->tower_dim[n] = D;
     } else {
       xs[n] = m->tower_out[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens,
@@ -1085,7 +1128,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   field_list inter = {0};
   if (loom_config_bool(c, "interaction", "enabled")) {
     snprintf(m->towers[n], sizeof m->towers[n], "interaction");
-    xs[n] = interaction_tower(&b, m, c, prep, &dims[n], &inter);
+    xs[n] = interaction_tower(&b, m, c, prep, &dims[n], &inter, htext, htext ? xs[0] : NULL, htext ? dims[0] : 0);
     if (!xs[n]) {
       loom_errorf(err, "[interaction] enabled = true but there are no numeric_cols, user/item columns or category_cols "
                        "with a non-zero embedding size — set interaction.enabled=false or give features");
@@ -1097,9 +1140,10 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     loom_errorf(err, "every tower is disabled — enable at least one of text, image, interaction");
     goto fail;
   }
-  if (m->Lh > 0 && !m->hist) {
-    loom_errorf(err, "[data] history_len = %d has no effect: the history is read through the item ID embedding — set "
-                     "interaction.item_dim > 0 (and interaction.enabled = true) or remove history_len", m->Lh);
+  if (m->Lh > 0 && !m->hist && strcmp(loom_config_str(c, "interaction", "history_content"), "text") != 0) {
+    loom_errorf(err, "[data] history_len = %d has no effect: history_content = %s reads the history through the item "
+                     "ID embedding — set interaction.item_dim > 0 (and interaction.enabled = true), history_content = "
+                     "text, or remove history_len", m->Lh, loom_config_str(c, "interaction", "history_content"));
     goto fail;
   }
   if (edrop > 0 && !m->user && !m->item && !m->category) {
@@ -1305,6 +1349,7 @@ void loom_model_free(loom_model *m) {
   loom_free(m->cat_ids);
   loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
   loom_free(m->items), loom_free(m->toks), loom_free(m->lens), loom_free(m->h_aux);
+  loom_free(m->h_valid), loom_free(m->h_toks), loom_free(m->h_lens);
   loom_free(m);
 }
 
@@ -1315,7 +1360,7 @@ static void *alloc_n(size_t n, size_t size) { return loom_malloc((n ? n : 1) * s
 static int grow(loom_model *m, int B, loom_error *err) {
   if (B > m->cap) {
     /* a shared query tower reads 2 texts per row, each share_T wide, from toks / lens */
-    size_t n = (size_t)B, G = (size_t)(m->share_T ? 2 : m->G), T = (size_t)(m->share_T ? m->share_T : m->T);
+    size_t n = (size_t)B, G = (size_t)(m->share_T ? m->text_G : m->G), T = (size_t)(m->share_T ? m->share_T : m->T);
     size_t Tq = (size_t)m->Tq;
     loom_free(m->inv_len), loom_free(m->mask), loom_free(m->labels), loom_free(m->cat_ids);
     loom_free(m->q_inv_len), loom_free(m->q_mask), loom_free(m->weights), loom_free(m->images);
@@ -1328,15 +1373,19 @@ static int grow(loom_model *m, int B, loom_error *err) {
     m->labels = alloc_n(n, sizeof(int32_t));
     m->cat_ids = alloc_n(n * (size_t)m->n_cat, sizeof(int32_t));
     m->items = alloc_n(n * G, sizeof(int32_t));
-    loom_free(m->h_aux);
+    loom_free(m->h_aux), loom_free(m->h_valid), loom_free(m->h_toks), loom_free(m->h_lens);
     m->h_aux = alloc_n(n * (size_t)(m->Lh > 0 ? m->Lh : 1), sizeof(float));
+    size_t nh = m->hist_text ? n * (size_t)m->Lh : 0;
+    m->h_valid = alloc_n(nh, sizeof(float));
+    m->h_toks = alloc_n(nh * (size_t)m->T, sizeof(int32_t));
+    m->h_lens = alloc_n(nh, sizeof(int32_t));
     bool pw = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL, tw = pw || m->share_T;
     m->toks = tw ? alloc_n(n * G * T, sizeof(int32_t)) : NULL;
     m->lens = tw ? alloc_n(n * G, sizeof(int32_t)) : NULL;
     m->images = pw ? alloc_n(n * G * (size_t)m->C * (size_t)m->H * (size_t)m->W, sizeof(float)) : NULL;
     m->cap = B;
     if (!m->inv_len || !m->mask || !m->q_inv_len || !m->q_mask || !m->weights || !m->labels || !m->cat_ids ||
-        !m->items || !m->h_aux || (tw && (!m->toks || !m->lens)) || (pw && !m->images)) {
+        !m->items || !m->h_aux || !m->h_valid || !m->h_toks || !m->h_lens || (tw && (!m->toks || !m->lens)) || (pw && !m->images)) {
       m->cap = 0;
       return loom_errorf(err, "out of memory for a batch of %d rows", B);
     }
@@ -1348,6 +1397,7 @@ static int grow(loom_model *m, int B, loom_error *err) {
   if (m->query_mask) loom_input_bind(m->query_mask, m->q_mask);
   if (m->category) loom_input_bind(m->category, m->cat_ids);
   if (m->hist_aux) loom_input_bind(m->hist_aux, m->h_aux);
+  if (m->hist_valid) loom_input_bind(m->hist_valid, m->h_valid);
   if (m->label_i) loom_input_bind(m->label_i, m->labels);
   if (m->row_weight) loom_input_bind(m->row_weight, m->weights + 1), loom_input_bind(m->inv_weight, m->weights);
   if (m->share_T) loom_input_bind(m->tokens, m->toks), loom_input_bind(m->lengths, m->lens);
@@ -1479,18 +1529,35 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
     m->weights[0] = 1.0f / (sum > 0 ? sum : 1.0f);
     return 0;
   }
-  if (m->share_T) { /* row i's texts 2i (item text) and 2i + 1 (query), each padded to share_T */
-    size_t Tm = (size_t)m->share_T, T = (size_t)b->T, Tq = (size_t)b->Tq;
-    assert(b->T == m->T && b->Tq == m->Tq);
-    for (int i = 0; i < B; i++) {
-      int32_t *item = m->toks + (size_t)2 * i * Tm, *q = item + Tm;
-      memcpy(item, b->tokens + (size_t)i * T, sizeof(int32_t) * T);
-      memset(item + T, 0, sizeof(int32_t) * (Tm - T));
-      memcpy(q, b->query + (size_t)i * Tq, sizeof(int32_t) * Tq);
-      memset(q + Tq, 0, sizeof(int32_t) * (Tm - Tq));
-      m->lens[2 * i] = b->lengths[i], m->lens[2 * i + 1] = b->query_len[i];
+  if (m->share_T) { /* row i's texts G·i (item text), G·i + 1 (query, shared), then its history items' texts */
+    size_t Tm = (size_t)m->share_T, T = (size_t)b->T, Tq = (size_t)b->Tq, G = (size_t)m->text_G;
+    bool q = G - (m->hist_text ? (size_t)m->Lh : 0) == 2;
+    assert(b->T == m->T && b->Tq == m->Tq && (!m->hist_text || b->Lh == m->Lh));
+    if (m->hist_text) { /* one look-up for the batch's B·Lh history slots (padding: index 0, an empty text) */
+      /* from the batch's own dataset (its items table: a catalogue's items at inference); the look-up locks
+       * it, hence not const */
+      if (loom_dataset_item_features((loom_dataset *)b->ds, b->hist, B * m->Lh, m->h_toks, m->h_lens, NULL, err) < 0)
+        return -1;
+      loom_history_valid(b->hist_len, B, m->Lh, m->h_valid);
     }
-    text_aux(m, m->lens, 2 * B, m->share_T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
+    for (int i = 0; i < B; i++) {
+      int32_t *t = m->toks + (size_t)i * G * Tm, *len = m->lens + (size_t)i * G;
+      memcpy(t, b->tokens + (size_t)i * T, sizeof(int32_t) * T);
+      memset(t + T, 0, sizeof(int32_t) * (Tm - T));
+      len[0] = b->lengths[i];
+      if (q) {
+        memcpy(t + Tm, b->query + (size_t)i * Tq, sizeof(int32_t) * Tq);
+        memset(t + Tm + Tq, 0, sizeof(int32_t) * (Tm - Tq));
+        len[1] = b->query_len[i];
+      }
+      for (int l = 0; m->hist_text && l < m->Lh; l++) {
+        size_t k = (size_t)i * m->Lh + l, at = G - m->Lh + l;
+        memcpy(t + at * Tm, m->h_toks + k * T, sizeof(int32_t) * T);
+        memset(t + at * Tm + T, 0, sizeof(int32_t) * (Tm - T));
+        len[at] = m->h_lens[k];
+      }
+    }
+    text_aux(m, m->lens, (int)G * B, m->share_T, m->text_inv_len ? m->inv_len : NULL, m->text_mask ? m->mask : NULL);
   } else if (m->tokens) {
     assert(b->T == m->T);
     loom_input_bind(m->tokens, b->tokens);
@@ -1512,8 +1579,8 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   if (m->hist) {
     assert(b->Lh == m->Lh);
     loom_input_bind(m->hist, b->hist);
-    loom_history_aux(b->hist_len, B, m->Lh, m->hist_attention, m->h_aux);
   }
+  if (m->hist_aux) loom_history_aux(b->hist_len, B, m->Lh, m->hist_mode, m->h_aux);
   if (m->category)
     for (int i = 0; i < B; i++)
       for (int j = 0; j < m->n_cat; j++) m->cat_ids[i * m->n_cat + j] = m->cat_offset[j] + b->category[i * m->n_cat + j];

@@ -60,3 +60,5 @@ int loom_model_feature_inputs(const loom_model *m, loom_tensor **out, int cap) {
     if (all[i] && n < cap) out[n++] = all[i];
   return n;
 }
+int loom_model_history_len(const loom_model *m) { return m->Lh; }
+bool loom_model_history_text(const loom_model *m) { return m->hist_text; }

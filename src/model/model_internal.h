@@ -29,8 +29,10 @@ struct loom_model {
   int text_pool_w;                 /* what text_mask and query_mask hold (model.c's POOL_W_*; 0: the mask) */
   loom_tensor *query, *query_len, *query_inv_len, *query_mask; /* the query text, (B, Tq) ... (NULL in a shared
                                                                  * full model: the query rides in tokens) */
-  int share_T;     /* text.share_query in a full pointwise model: tokens (B, 2·share_T) hold each row's item text
-                    * and query padded to share_T = max(T, Tq), lengths (B, 2); 0 otherwise */
+  int share_T;     /* text.share_query or history_content with text in a full pointwise model: tokens
+                    * (B, text_G·share_T) hold each row's item text, its query (shared) and its history items'
+                    * texts (history text), each padded to share_T = max(T, Tq), lengths (B, text_G); 0 otherwise */
+  int text_G;      /* texts per row in tokens when share_T > 0: 1 + shared query + Lh history texts */
   bool reads_query; /* the model has a query tower (own or shared), so a query changes its scores */
   loom_tensor *image;              /* (B, G·C, H, W) */
   loom_tensor *numeric;            /* (B, F) */
@@ -40,8 +42,10 @@ struct loom_model {
   loom_tensor *item;               /* (B, G) i32 */
   loom_tensor *category;           /* (B, n_cat) i32, offset into one table of all columns */
   int Lh;                          /* [data] history_len (0 = none) */
-  bool hist_attention;             /* [interaction] history_pooling = attention */
+  int hist_mode;                   /* [interaction] history_pooling (history_pool.h's loom_hist_pool) */
+  bool hist_text;                  /* [interaction] history_content = text | all: history items' texts in tokens */
   loom_tensor *hist, *hist_aux;    /* (B, Lh) i32 the user's earlier items; (B, 1) 1 / len or (B, 1, Lh) mask */
+  loom_tensor *hist_valid;         /* (B, Lh, 1) 1 at valid history entries (history text), 0 at padding */
   loom_tensor *label_f;            /* (B) binary targets */
   loom_tensor *label_i;            /* (B) i32 class indices */
   loom_tensor *pos_weight;         /* (1) */
@@ -53,6 +57,8 @@ struct loom_model {
   /* host buffers for inputs the batch does not hold as is, sized for cap rows */
   float *inv_len, *mask, *q_inv_len, *q_mask, *weights, *images;
   float *h_aux;                    /* (cap, Lh) or (cap) for hist_aux */
+  float *h_valid;                  /* (cap, Lh) for hist_valid */
+  int32_t *h_toks, *h_lens;        /* (cap·Lh, T), (cap·Lh): the history items' texts as the dataset gives them */
   int32_t *labels, *cat_ids, *items, *toks, *lens;
   int32_t cat_offset[LOOM_DATA_MAX_FEATURES];
   bool ids_frozen; /* interaction.freeze: loom_model_fill_unknown leaves the ID tables as they are */

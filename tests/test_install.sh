@@ -31,7 +31,13 @@ done
   --set train.out="$TMP/rank" --quiet > "$TMP/t.txt" 2>&1 || { cat "$TMP/t.txt"; fail "installed loom-train"; }
 CK=$TMP/rank/best.safetensors
 # a sanitizer build (make test-asan): libloom.so needs libasan, which the example programs load after libc
-readelf -d "$P/lib/libloom.so" | grep -q 'NEEDED.*libasan' && export ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}"
+# (ASAN_OPTIONS: the last setting of a flag wins, so ours go last), and a static link of its instrumented
+# libloom.a needs the sanitizer runtimes at link time
+SAN=""
+if readelf -d "$P/lib/libloom.so" | grep -q 'NEEDED.*libasan'; then
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+  SAN="-fsanitize=address,undefined"
+fi
 "$P/bin/loom-infer" rank "$CK" --user u00042 --query "black ankle boot" --top 5 --format csv > "$TMP/want.csv" 2>&1 ||
   { cat "$TMP/want.csv"; fail "installed loom-infer"; }
 want=$(tail -n +2 "$TMP/want.csv" | cut -d, -f2 | head -5 | tr '\n' ' ')
@@ -52,7 +58,7 @@ cc -o "$TMP/rank_pc" "$SRC/examples/rank_products.c" $(pkg-config --cflags --lib
 readelf -d "$TMP/rank_pc" | grep -q 'NEEDED.*\[libloom.so.0\]' || fail "rank_pc does not link libloom.so.0"
 check pkg-config "$TMP/rank_pc"
 cc -o "$TMP/rank_pc_static" "$SRC/examples/rank_products.c" $(pkg-config --cflags loom) "$P/lib/libloom.a" \
-  $(pkg-config --libs $(pkg-config --print-requires-private loom)) $(pkg-config --variable=libs_private loom) -fopenmp 2> "$TMP/cc.txt" || { cat "$TMP/cc.txt"; fail "static link with Libs.private"; }
+  $(pkg-config --libs $(pkg-config --print-requires-private loom)) $(pkg-config --variable=libs_private loom) -fopenmp $SAN 2> "$TMP/cc.txt" || { cat "$TMP/cc.txt"; fail "static link with Libs.private"; }
 readelf -d "$TMP/rank_pc_static" | grep -q 'libloom' && fail "rank_pc_static links libloom.so"
 check "pkg-config --static" "$TMP/rank_pc_static"
 
@@ -68,7 +74,8 @@ target_link_libraries(rank PRIVATE loom::loom)
 add_executable(rank_static rank_products.c)
 target_link_libraries(rank_static PRIVATE loom::loom_static)
 CM
-cmake -S "$TMP/fp" -B "$TMP/fp/build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_BUILD_RPATH="$P/lib" > "$TMP/fp.txt" 2>&1 &&
+cmake -S "$TMP/fp" -B "$TMP/fp/build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_BUILD_RPATH="$P/lib" -DCMAKE_EXE_LINKER_FLAGS="$SAN" \
+  > "$TMP/fp.txt" 2>&1 &&
   cmake --build "$TMP/fp/build" -j2 >> "$TMP/fp.txt" 2>&1 || { tail -30 "$TMP/fp.txt"; fail "find_package(loom) build"; }
 check "find_package loom::loom" "$TMP/fp/build/rank"
 check "find_package loom::loom_static" "$TMP/fp/build/rank_static"

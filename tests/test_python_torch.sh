@@ -14,7 +14,7 @@ export LOOM_LIBRARY=$(cd "$BIN/../lib" && pwd)/libloom.so.0
 # allocations are not loom's leaks
 if readelf -d "$LOOM_LIBRARY" | grep -q 'NEEDED.*libasan'; then
   export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
-  export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" # the last setting of a flag wins
 fi
 export PYTHONPATH=$SRC/python PYTHONDONTWRITEBYTECODE=1
 export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-1000}

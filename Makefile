@@ -34,7 +34,7 @@ asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # libFuzzer harnesses (fuzz/fuzz_*.c): clang, ASan + UBSan, everything instrumented for coverage.
 $(FUZZ_BUILD)/CMakeCache.txt:
 	@scripts/install-deps.sh --fuzz
-	@CC=clang $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF >/dev/null
+	@CC=clang CXX=clang++ $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF >/dev/null
 
 fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
 	@$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)

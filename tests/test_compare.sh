@@ -50,6 +50,11 @@ echo "45,1,0.5" >> "$TMP/broken/metrics.csv"
 "$BIN/loom-compare" "$TMP/broken" -o "$TMP/bad.html" > "$TMP/out.txt" 2>&1 && fail "a damaged metrics.csv accepted"
 grep -q "broken/metrics.csv line 4: 3 fields, the header has 13" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
 [ ! -e "$TMP/bad.html" ] || fail "a failed compare wrote its page"
+cp -r "$TMP/lr0.01" "$TMP/badjson"
+echo '[1, 2' > "$TMP/badjson/result.json"
+"$BIN/loom-compare" "$TMP/badjson" -o "$TMP/bad.html" > "$TMP/out.txt" 2>&1 && fail "a damaged result.json accepted"
+grep -q "badjson/result.json: not a JSON object — the file is damaged" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
+[ ! -e "$TMP/bad.html" ] || fail "a failed compare wrote its page"
 "$BIN/loom-compare" > "$TMP/out.txt" 2>&1; [ $? -eq 2 ] || fail "no runs: not a usage error"
 
 # 4. loom-train --sweep: a 2 x 2 grid, each variant its own run, then compare.html over the four
@@ -69,6 +74,16 @@ for bad in "train.lr=0.002,,3" "train.lrr=1" "train.lr=abc" "train.out=a,b" "lr=
     fail "--sweep $bad accepted"
   grep -q -- "--sweep $bad" "$TMP/out.txt" || fail "--sweep $bad: message does not name it: $(cat "$TMP/out.txt")"
   [ ! -e "$TMP/bad" ] || fail "--sweep $bad left $TMP/bad behind"
+done
+many=$(seq -s, 1 65)
+long=$(printf 'x%.0s' $(seq 300))
+for bad in "train.lr=$many|more than 64 values" "data.seed=1,2 --sweep text.pretrained=$long|longer than 255 bytes"; do
+  arg=${bad%%|*}; msg=${bad#*|}
+  # shellcheck disable=SC2086  # the second case is two --sweep arguments
+  "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/bad" --sweep $arg > "$TMP/out.txt" 2>&1 &&
+    fail "--sweep $arg accepted"
+  grep -q "$msg" "$TMP/out.txt" || fail "--sweep ($msg): $(cat "$TMP/out.txt")"
+  [ ! -e "$TMP/bad" ] || fail "a refused sweep left $TMP/bad behind"
 done
 "$BIN/loom-train" configs/fashion-shop-click.ini --sweep train.lr=1,2 --sweep train.lr=3 > "$TMP/out.txt" 2>&1 && fail "a key swept twice"
 grep -q "train.lr is swept twice" "$TMP/out.txt" || fail "twice: $(cat "$TMP/out.txt")"

@@ -30,6 +30,13 @@ grep -q "^$TMP/run-2: 15 updates" "$TMP/out.txt" || fail "summary: $(cat "$TMP/o
 [ "$(readlink "$TMP/run-latest")" = "run-2" ] || fail "run-latest -> $(readlink "$TMP/run-latest")"
 [ "$(md5sum < "$TMP/run/last.safetensors")" = "$md5_before" ] || fail "the first run was touched"
 grep -q "^out = $TMP/run-2$" "$TMP/run-2/config.ini" || fail "run-2's config does not name it"
+# a user's own file where the -latest link goes is not replaced: the run is refused, naming it
+mkdir -p "$TMP/mine" && cp "$TMP/run/last.safetensors" "$TMP/mine/" && echo "my notes" > "$TMP/mine-latest"
+"$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/mine" --set train.max_steps=15 \
+  > "$TMP/out.txt" 2>&1 && fail "a run over a user's mine-latest accepted"
+grep -q "mine-latest exists and is not a link loom-train made" "$TMP/out.txt" || fail "message: $(cat "$TMP/out.txt")"
+[ "$(cat "$TMP/mine-latest")" = "my notes" ] || fail "the user's mine-latest was written over"
+[ ! -e "$TMP/mine-2" ] || fail "the refused run left mine-2 behind"
 
 # 4. Ctrl-C: the step finishes, a checkpoint is written, exit status 130; then the run resumes
 "$BIN/loom-train" configs/fashion-shop-click.ini "${SMALL[@]}" --set train.out="$TMP/int" --set train.epochs=1000 \

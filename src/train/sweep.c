@@ -123,10 +123,14 @@ int loom_train_sweep(const loom_train_opts *o, const char *const *sweeps, int n_
   }
   char base[1024] = "", dir[2048], page[1100];
   int pick[MAX_SWEEP_KEYS] = {0};
-  /* Every combination's config is checked before the first one trains. */
+  /* Every combination's config and directory name are checked before the first one trains. */
   for (int v = 0; rc == 0 && v < total; v++) {
     for (int i = n_sweeps - 1, r = v; i >= 0; r /= ax[i].n, i--) pick[i] = r % ax[i].n;
-    rc = variant_config(o, ax, n_sweeps, pick, base, sizeof base, err);
+    char label[1024];
+    if (!label_of(ax, n_sweeps, pick, label, sizeof label))
+      rc = loom_errorf(err, "--sweep: the run directory name of a combination (%.60s...) is longer than 255 bytes — "
+                            "sweep fewer or shorter values", label);
+    else rc = variant_config(o, ax, n_sweeps, pick, base, sizeof base, err);
   }
   if (rc == 0) {
     snprintf(page, sizeof page, "%s/compare.html", base);
@@ -138,11 +142,7 @@ int loom_train_sweep(const loom_train_opts *o, const char *const *sweeps, int n_
   for (int v = 0; rc == 0 && v < total && !(o->stop && *o->stop); v++) {
     for (int i = n_sweeps - 1, r = v; i >= 0; r /= ax[i].n, i--) pick[i] = r % ax[i].n;
     char label[1024];
-    if (!label_of(ax, n_sweeps, pick, label, sizeof label)) {
-      rc = loom_errorf(err, "--sweep: the run directory name of a combination (%.60s...) is longer than 255 bytes — "
-                            "sweep fewer or shorter values", label);
-      break;
-    }
+    label_of(ax, n_sweeps, pick, label, sizeof label); /* fits: checked above */
     snprintf(dir, sizeof dir, "%s/%s", base, label);
     /* the variant's overrides: the user's, then its values, then its directory */
     const int n_sets = o->n_sets + n_sweeps + 1;

@@ -320,13 +320,13 @@ const loom_cfg_rule loom_model_rules[] = {
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
 
-static int text_check(const loom_config *c, const loom_model_spec *s, int T, int Tq, loom_error *err);
+static int text_check(const loom_model_spec *s, int T, int Tq, loom_error *err);
 
 int loom_model_check_config(const loom_config *c, loom_error *err) {
   if (loom_config_check_rules(c, loom_model_rules, loom_model_n_rules, err) < 0) return -1;
   loom_model_spec s;
   loom_model_spec_read(c, &s);
-  if (text_check(c, &s, 0, 0, err) < 0) return -1; /* the text encoder's keys (lengths unknown here: build checks them) */
+  if (text_check(&s, 0, 0, err) < 0) return -1; /* the text encoder's keys (lengths unknown here: build checks them) */
   return loom_config_check_rules(c, loom_data_rules, loom_data_n_rules, err);
 }
 
@@ -355,37 +355,50 @@ static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, 
   return x;
 }
 
-#define LIST_MAX 32
-
 /* ---- towers: each returns (B, *dim) ---- */
 
-/* Whether [text] `key` holds something other than its row's default; its value as text into buf. */
-static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *buf, size_t cap) {
-  switch (k->type) {
-  case LOOM_CFG_INT:
-    snprintf(buf, cap, "%ld", loom_config_int(c, k->section, k->key));
-    return loom_config_int(c, k->section, k->key) != strtol(k->def, NULL, 10);
-  case LOOM_CFG_BOOL:
-    snprintf(buf, cap, "%s", loom_config_bool(c, k->section, k->key) ? "true" : "false");
-    return loom_config_bool(c, k->section, k->key) != !strcmp(k->def, "true");
-  case LOOM_CFG_FLOAT:
-    snprintf(buf, cap, "%g", loom_config_float(c, k->section, k->key));
-    return loom_config_float(c, k->section, k->key) != strtod(k->def, NULL);
-  case LOOM_CFG_CHOICE:
-    snprintf(buf, cap, "%s", loom_config_str(c, k->section, k->key));
-    return strcmp(loom_config_str(c, k->section, k->key), k->def) != 0;
-  case LOOM_CFG_INT_LIST: {
-    long v[LIST_MAX], d[LIST_MAX];
-    int n = loom_config_ints(c, k->section, k->key, v, LIST_MAX), nd = 0;
-    for (const char *q = k->def; *q && nd < LIST_MAX;) {
+/* Whether [text] key row k's member of s holds something other than the row's default; the value as text
+ * into buf. */
+static bool text_key_changed(const loom_model_spec *s, const loom_cfg_key *k, char *buf, size_t cap) {
+  const char *at = (const char *)s + k->offset;
+  switch (k->field) {
+  case LOOM_FIELD_INT: {
+    int v;
+    memcpy(&v, at, sizeof v);
+    snprintf(buf, cap, "%d", v);
+    return v != strtol(k->def, NULL, 10);
+  }
+  case LOOM_FIELD_BOOL: {
+    bool v;
+    memcpy(&v, at, sizeof v);
+    snprintf(buf, cap, "%s", v ? "true" : "false");
+    return v != !strcmp(k->def, "true");
+  }
+  case LOOM_FIELD_FLOAT: {
+    float v;
+    memcpy(&v, at, sizeof v);
+    snprintf(buf, cap, "%g", (double)v);
+    return v != (float)strtod(k->def, NULL);
+  }
+  case LOOM_FIELD_ENUM: {
+    int v;
+    memcpy(&v, at, sizeof v);
+    loom_cfg_choice_name(k, v, buf, cap);
+    return strcmp(buf, k->def) != 0;
+  }
+  case LOOM_FIELD_INT_LIST: {
+    int n, v[LOOM_SPEC_LIST_MAX], d[LOOM_SPEC_LIST_MAX], nd = 0;
+    memcpy(&n, (const char *)s + k->count_offset, sizeof n);
+    memcpy(v, at, sizeof(int) * (size_t)n);
+    for (const char *q = k->def; *q && nd < LOOM_SPEC_LIST_MAX;) {
       char *end;
-      d[nd++] = strtol(q, &end, 10);
+      d[nd++] = (int)strtol(q, &end, 10);
       q = *end == ',' ? end + 1 : end;
     }
     size_t len = 0;
     buf[0] = '\0';
-    for (int i = 0; i < n && i < LIST_MAX && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%ld", i ? "," : "", v[i]);
-    return n != nd || memcmp(v, d, sizeof(long) * (size_t)(n < LIST_MAX ? n : LIST_MAX)) != 0;
+    for (int i = 0; i < n && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%d", i ? "," : "", v[i]);
+    return n != nd || memcmp(v, d, sizeof(int) * (size_t)n) != 0;
   }
   default: assert(!"text encoder keys are ints, floats, bools, choices or int lists"); return false;
   }
@@ -394,7 +407,7 @@ static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *
 /* The key rows of the text encoder not chosen: holding anything but their default they are errors. (A
  * checkpoint's or run directory's config lists every key, the others at their defaults, so "set" alone
  * cannot tell a user's choice.) T and Tq are the text and query lengths of the batches (0: none). */
-static int text_check(const loom_config *c, const loom_model_spec *s, int T, int Tq, loom_error *err) {
+static int text_check(const loom_model_spec *s, int T, int Tq, loom_error *err) {
   /* which encoders read each encoder-specific [text] key */
   enum { LSTM = 1, GRU = 2, CNN = 4, XF = 8 };
   static const struct {
@@ -421,7 +434,7 @@ static int text_check(const loom_config *c, const loom_model_spec *s, int T, int
       if (!strcmp(loom_train_keys[j].section, "text") && !strcmp(loom_train_keys[j].key, keys[i].key)) k = &loom_train_keys[j];
     assert(k && "text encoder keys are rows of the key table");
     char val[256];
-    if (text_key_changed(c, k, val, sizeof val))
+    if (text_key_changed(s, k, val, sizeof val))
       return loom_errorf(err, "[text] %s = %s has no effect with text.encoder = %s (it sets the %s encoder) — remove it, "
                               "or set text.encoder = %s", k->key, val, enc, keys[i].names, keys[i].names);
   }
@@ -999,7 +1012,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1, m->Lh = probe.Lh;
   m->Dv = probe.Dv, m->Du = probe.Du;
   loom_batch_free(&probe);
-  if (text_check(c, s, m->T, m->Tq, err) < 0) goto fail;
+  if (text_check(s, m->T, m->Tq, err) < 0) goto fail;
   m->text_pool_w = text_pool_w_mode(&s->text);
   m->task = s->task.kind;
   m->G = 1;

@@ -27,6 +27,7 @@
 #include "loom/textcnn.h"
 #include "loom/train_spec.h"
 #include "loom/transformer.h"
+#include "heads.h"
 #include "history_pool.h"
 #include "vectors_tower.h"
 
@@ -159,17 +160,28 @@ const loom_cfg_key loom_train_keys[] = {
      "and no optimiser state"},
     {"fusion", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of fusion.* = lr_mult x train.lr"},
     /* [task] */
-    {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval", 0, 0, "what the head predicts"},
+    {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval|regression|multitask", 0, 0,
+     "what the head predicts (regression: the number in [data] label_col; multitask: the columns of task.heads)"},
     {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)"},
     {"task", "pos_weight", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6, "binary: weight of positives in BCE"},
     {"task", "label_smoothing", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "multiclass: label smoothing of the CE"},
     {"task", "threshold", LOOM_CFG_FLOAT, "0.5", NULL, 0, 1, "binary: probability above which a sample is positive"},
     {"task", "monitor", LOOM_CFG_STRING, "auto", NULL, 0, 0,
      "validation metric for the best checkpoint and early stopping: a metrics.csv column or loss "
-     "(auto: auc / macro_f1 / ndcg@10)"},
-    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet", 0, 0,
+     "(auto: auc / macro_f1 / ndcg@10 / t2i_recall@10; regression: rmse; multitask: the first head's auc or rmse)"},
+    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet|mse|huber", 0, 0,
      "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
-     "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative)"},
+     "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative); regression and "
+     "multitask's regression heads: mse or huber (on the standardised label, task.standardize)"},
+    {"task", "huber_delta", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6,
+     "task.loss = huber: where the loss turns from quadratic to linear, in units of the loss's target (label "
+     "standard deviations with task.standardize = true, label units otherwise)"},
+    {"task", "standardize", LOOM_CFG_BOOL, "true", NULL, 0, 0,
+     "regression heads learn (label - mean) / std of the training split (both kept in the checkpoint, so "
+     "predictions come back in label units); false: the label as it is"},
+    {"task", "heads", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "multitask: column:kind[:weight], ... — one head per numeric column of [data] interactions, kind binary "
+     "(BCE, 0/1) or regression (task.loss), weight of its loss (1); metrics column/auc, column/rmse, ..."},
     {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature"},
     {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
     {"task", "distance", LOOM_CFG_CHOICE, "cosine", "cosine|dot|euclidean|manhattan", 0, 0,
@@ -185,7 +197,7 @@ const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_k
  * (<tower>.enabled = false) is not reported — a tower goes off with one line — nor is a key about an
  * input the data does not have. Two towers, two tasks: "pointwise" is binary|multiclass. */
 #define PAIRWISE "task.kind=ranking|retrieval"
-#define POINTWISE "task.kind=binary|multiclass"
+#define POINTWISE "task.kind=binary|multiclass|regression|multitask"
 #define TOWERS_MEET "on a ranking or retrieval model (task.kind = ranking|retrieval): the two towers meet in a dot product, there is no fusion"
 const loom_cfg_rule loom_model_rules[] = {
     /* fusion */
@@ -213,11 +225,15 @@ const loom_cfg_rule loom_model_rules[] = {
     {"interaction.activation", POINTWISE " and interaction.enabled=true and interaction.dense=",
      "with interaction.dense empty: there are no dense layers to activate; remove it or set interaction.dense"},
     /* [task]: keys of the other tasks */
-    {"task.loss", POINTWISE, "on a binary or multiclass model: its loss is BCE (binary) or softmax cross-entropy (multiclass); remove it"},
+    {"task.loss", "task.kind=binary|multiclass", "on a binary or multiclass model: its loss is BCE (binary) or softmax cross-entropy (multiclass); remove it"},
+    {"task.huber_delta", "task.kind!=regression|multitask", "unless task.kind = regression or multitask with task.loss = huber; remove it"},
+    {"task.huber_delta", "task.loss!=huber", "unless task.loss = huber; remove it or set task.loss = huber"},
+    {"task.standardize", "task.kind!=regression|multitask", "unless task.kind = regression or multitask (it standardises regression labels); remove it"},
+    {"task.heads", "task.kind!=multitask", "unless task.kind = multitask; remove it or set task.kind = multitask"},
     {"task.classes", "task.kind!=multiclass", "unless task.kind = multiclass; remove it"},
     {"task.label_smoothing", "task.kind!=multiclass", "unless task.kind = multiclass (it smooths the softmax cross-entropy); remove it"},
     {"task.pos_weight", "task.kind!=binary", "unless task.kind = binary (it weights positives in BCE); remove it"},
-    {"task.threshold", "task.kind!=binary", "unless task.kind = binary (it turns probabilities into decisions); remove it"},
+    {"task.threshold", "task.kind!=binary|multitask", "unless task.kind = binary or multitask (it turns probabilities into decisions); remove it"},
     {"task.temperature", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = infonce; remove it"},
     {"task.temperature", "task.kind=retrieval and task.loss=triplet", "with task.loss = triplet (it is InfoNCE's); remove it or set task.loss = infonce"},
     {"task.margin", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
@@ -228,7 +244,7 @@ const loom_cfg_rule loom_model_rules[] = {
     {"interaction.history_content", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
     {"interaction.history_din_hidden", "interaction.history_pooling!=din", "unless interaction.history_pooling = din; remove it or set history_pooling = din"},
     {"data.history_len", PAIRWISE, "on a ranking or retrieval model: only binary and multiclass models read histories; remove it"},
-    {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
+    {"task.ks", POINTWISE, "on a binary, multiclass, regression or multitask model: the cut-offs K are for ranking metrics; remove it"},
     {"task.eval_negatives", "task.kind!=ranking", "unless task.kind = ranking (sampled ranking metrics); remove it"},
     /* [train] */
     {"train.momentum", "train.optimizer!=sgd", "with train.optimizer = adam or adamw: momentum is SGD's (Adam keeps its own moments); remove it or set train.optimizer = sgd"},
@@ -285,7 +301,7 @@ int loom_model_check_config(const loom_config *c, loom_error *err) {
 }
 
 const char *loom_task_name(loom_task_kind k) {
-  static const char *names[] = {"binary", "multiclass", "ranking", "retrieval"};
+  static const char *names[] = {"binary", "multiclass", "ranking", "retrieval", "regression", "multitask"};
   return names[k];
 }
 
@@ -984,6 +1000,8 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
             : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
             : !strcmp(kind, "retrieval") ? LOOM_TASK_RETRIEVAL
+            : !strcmp(kind, "regression") ? LOOM_TASK_REGRESSION
+            : !strcmp(kind, "multitask") ? LOOM_TASK_MULTITASK
                                         : LOOM_TASK_BINARY;
   m->G = 1;
   m->g = loom_graph_new();
@@ -1158,7 +1176,9 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   int nd = loom_config_ints(c, "fusion", "dense", units, LIST_MAX);
   x = dense_stack(&b, "fusion", x, &dim, units, nd, parse_act(loom_config_str(c, "fusion", "activation")),
                   (float)loom_config_float(c, "fusion", "dropout"));
-  if (m->task == LOOM_TASK_BINARY) {
+  if (m->task == LOOM_TASK_REGRESSION || m->task == LOOM_TASK_MULTITASK) { /* heads.c */
+    if (loom_heads_build(m, c, ds, x, dim, &rng, b.style, err) < 0) goto fail;
+  } else if (m->task == LOOM_TASK_BINARY) {
     m->n_classes = 1;
     loom_dense_opts o = {.in_features = dim, .units = 1, .init = b.style};
     m->logits = loom_reshape(m->g, loom_layer_dense(m->g, "head", x, &o, &rng), 1, (int[]){-1}); // (B)
@@ -1343,6 +1363,7 @@ loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, 
 void loom_model_free(loom_model *m) {
   if (!m) return;
   loom_graph_free(m->g);
+  loom_heads_free(m);
   loom_free(m->inv_len);
   loom_free(m->mask);
   loom_free(m->labels);
@@ -1410,7 +1431,7 @@ static int grow(loom_model *m, int B, loom_error *err) {
 }
 
 static int compile_outputs(loom_model *m, int B, bool train, int n, loom_tensor *const *outs, loom_error *err) {
-  if (grow(m, B, err) < 0) return -1;
+  if (grow(m, B, err) < 0 || loom_heads_grow(m, B, err) < 0) return -1;
   loom_graph_set_training(m->g, train);
   if (loom_graph_compile(m->g, B, n, outs, train) < 0) {
     m->compiled_B = 0;
@@ -1584,6 +1605,7 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   if (m->category)
     for (int i = 0; i < B; i++)
       for (int j = 0; j < m->n_cat; j++) m->cat_ids[i * m->n_cat + j] = m->cat_offset[j] + b->category[i * m->n_cat + j];
+  if (m->n_heads && loom_heads_bind(m, b, err) < 0) return -1;
   if (m->label_f) {
     for (int i = 0; i < B; i++)
       if (!(b->label[i] == 0.0f || b->label[i] == 1.0f))

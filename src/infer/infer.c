@@ -211,6 +211,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     goto fail;
   }
   s->have_prep = true;
+  if (loom_train_label_cols(s->cfg, &s->dsec.schema, err) < 0) goto fail; /* multitask heads' columns */
   if (check_vector_files(f, &s->dsec.schema, path, err) < 0) goto fail;
   loom_data_schema sc = s->dsec.schema;
   sc.interactions[0] = sc.items[0] = sc.users[0] = '\0';

@@ -14,6 +14,7 @@
 
 #include "heads.h"
 #include "loom/alloc.h"
+#include "loom/checkpoint.h"
 #include "loom/dense.h"
 #include "loom/loss.h"
 
@@ -208,5 +209,28 @@ int loom_heads_bind(loom_model *m, const loom_batch *b, loom_error *err) {
       h->host[i] = (y - mu) * inv;
     }
   }
+  return 0;
+}
+
+int loom_train_label_cols(const loom_config *c, loom_data_schema *s, loom_error *err) {
+  s->n_label_cols = 0;
+  if (strcmp(loom_config_str(c, "task", "kind"), "multitask") != 0) return 0;
+  loom_head_spec sp[LOOM_MODEL_MAX_HEADS];
+  _Static_assert(LOOM_MODEL_MAX_HEADS <= LOOM_DATA_MAX_LABELS, "a label column for every head");
+  int n = loom_heads_parse(c, sp, LOOM_MODEL_MAX_HEADS, err);
+  if (n < 0) return -1;
+  for (int i = 0; i < n; i++) {
+    /* a head's label fed back as a feature: the model would be given the answer (as [data] checks label_col) */
+    for (int j = 0; j < s->n_numeric; j++)
+      if (!strcmp(s->numeric_cols[j], sp[i].column))
+        return loom_errorf(err, "[task] heads: column '%s' is also in [data] numeric_cols — the model would be given "
+                                "the answer it is trained to predict; remove it from numeric_cols", sp[i].column);
+    for (int j = 0; j < s->n_category; j++)
+      if (!strcmp(s->category_cols[j], sp[i].column))
+        return loom_errorf(err, "[task] heads: column '%s' is also in [data] category_cols — the model would be "
+                                "given the answer it is trained to predict; remove it from category_cols", sp[i].column);
+    memcpy(s->label_cols[i], sp[i].column, sizeof s->label_cols[i]);
+  }
+  s->n_label_cols = n;
   return 0;
 }

@@ -23,6 +23,7 @@
 #include "loom/norm.h"
 #include "loom/pretrained.h"
 #include "loom/backbone.h"
+#include "loom/checkpoint.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
 #include "loom/train_spec.h"
@@ -230,6 +231,9 @@ const loom_cfg_rule loom_model_rules[] = {
     {"task.huber_delta", "task.loss!=huber", "unless task.loss = huber; remove it or set task.loss = huber"},
     {"task.standardize", "task.kind!=regression|multitask", "unless task.kind = regression or multitask (it standardises regression labels); remove it"},
     {"task.heads", "task.kind!=multitask", "unless task.kind = multitask; remove it or set task.kind = multitask"},
+    {"data.label_col", "task.kind=multitask and data.history_len=|0",
+     "on a multitask model without histories: each head reads its own column of task.heads; remove it"},
+    {"data.label_type", "task.kind=regression|multitask", "on a regression or multitask model: its heads read numeric labels; remove it"},
     {"task.classes", "task.kind!=multiclass", "unless task.kind = multiclass; remove it"},
     {"task.label_smoothing", "task.kind!=multiclass", "unless task.kind = multiclass (it smooths the softmax cross-entropy); remove it"},
     {"task.pos_weight", "task.kind!=binary", "unless task.kind = binary (it weights positives in BCE); remove it"},
@@ -1690,13 +1694,20 @@ void loom_model_print(const loom_model *m, FILE *f) {
   for (int i = 0; i < m->n_towers; i++) fprintf(f, "%s %s", i ? "," : "", m->towers[i]);
   if (m->n_towers == 0) fprintf(f, " none");
   if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) fprintf(f, "; %d items scored per row\n", m->G);
-  else fprintf(f, "; head: %d %s\n", m->n_classes, m->n_classes == 1 ? "logit" : "classes");
+  else if (m->n_heads) {
+    fprintf(f, "; heads:");
+    for (int i = 0; i < m->n_heads; i++)
+      fprintf(f, " %s (%s, weight %g)", m->heads[i].name, m->heads[i].binary ? "binary" : "regression", (double)m->heads[i].weight);
+    fprintf(f, "\n");
+  } else fprintf(f, "; head: %d %s\n", m->n_classes, m->n_classes == 1 ? "logit" : "classes");
   loom_graph_print(m->g, f);
 }
 
 int loom_model_print_summary(const loom_config *c, const loom_data_schema *schema, FILE *f, loom_error *err) {
   if (loom_model_check_config(c, err) < 0) return -1;
-  loom_dataset *ds = loom_dataset_open(schema, NULL, err);
+  loom_data_schema sc = *schema; /* with the multitask heads' label columns */
+  if (loom_train_label_cols(c, &sc, err) < 0) return -1;
+  loom_dataset *ds = loom_dataset_open(&sc, NULL, err);
   if (!ds) return -1;
   loom_model *m = loom_model_check_memory(c, ds, schema->batch_size, err) < 0 ? NULL : loom_model_build(c, ds, err);
   int rc = m ? loom_model_compile(m, schema->batch_size, true, err) : -1;

@@ -777,6 +777,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     train_notice(r, msg);
   }
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
+  if (loom_train_label_cols(r->cfg, &r->dsec.schema, err) < 0) return -1; /* multitask heads' columns */
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
       !(r->ds = open_data(r, o->resume_dir != NULL, &wv, err)) ||

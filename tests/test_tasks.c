@@ -145,8 +145,8 @@ static void test_gradients_through_the_model(void **state) {
       "",
       "task.loss=huber\ntask.huber_delta=0.3\nfusion.mode=sum\nfusion.dim=3", /* both zones: the labels span 1..5 std units */
       "task.loss=huber\ntask.standardize=false\nimage.enabled=false\nfusion.mode=dcn\nfusion.cross_layers=1",
-      "task.kind=multitask\ntask.heads=label:binary:1, qty:regression:0.5\nfusion.mode=gated\nfusion.dim=3",
-      "task.kind=multitask\ntask.heads=qty:regression, label:binary:2\ntask.loss=huber\nimage.enabled=false\n"
+      "task.kind=multitask\ndata.label_col=\ntask.heads=label:binary:1, qty:regression:0.5\nfusion.mode=gated\nfusion.dim=3",
+      "task.kind=multitask\ndata.label_col=\ntask.heads=qty:regression, label:binary:2\ntask.loss=huber\nimage.enabled=false\n"
       "data.query_col=query\ndata.query_len=3\ntext.share_query=true",
   };
   for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
@@ -163,7 +163,7 @@ static void test_gradients_through_the_model(void **state) {
 /* The multitask model's loss is the weighted sum of its heads' losses, by hand from the outputs. */
 static void test_multitask_loss_by_hand(void **state) {
   fixture f;
-  if (!build(&f, "task.kind=multitask\ntask.heads=label:binary:1, qty:regression:0.5")) fail_msg("%s", err.msg);
+  if (!build(&f, "task.kind=multitask\ndata.label_col=\ntask.heads=label:binary:1, qty:regression:0.5")) fail_msg("%s", err.msg);
   assert_int_equal(loom_model_n_classes(f.m), 2);
   assert_true(loom_model_head_binary(f.m, 0) && !loom_model_head_binary(f.m, 1));
   const loom_batch *b = first_batch(&f, false);
@@ -346,19 +346,20 @@ static void test_mistakes(void **state) {
   expect_error("task.kind=binary\ndata.label_col=label\ntask.loss=sampled_softmax\ntask.standardize=false", "task.standardize = false has no effect");
   expect_error("task.kind=binary\ndata.label_col=label\ntask.loss=sampled_softmax\ntask.heads=label:binary",
                "task.heads = label:binary has no effect");
-  expect_error("task.kind=multitask", "needs task.heads");
-  expect_error("task.kind=multitask\ntask.heads=qty", "is not column:kind[:weight]");
-  expect_error("task.kind=multitask\ntask.heads=qty:ordinal", "the kind is binary or regression");
-  expect_error("task.kind=multitask\ntask.heads=qty:regression:-1", "weight '-1' is not a number");
-  expect_error("task.kind=multitask\ntask.heads=qty:regression, qty:binary", "column 'qty' is given twice");
-  expect_error("task.kind=multitask\ntask.heads=price:regression", "also in [data] numeric_cols");
-  expect_error("task.kind=multitask\ntask.heads=a.b:regression", "letters, digits and _");
-  expect_error("task.kind=multitask\ntask.heads=label:binary\ntask.loss=huber", "every head of task.heads is binary");
-  expect_error("task.kind=multitask\ntask.heads=nosuch:regression", "nosuch");
+  expect_error("task.kind=multitask\ndata.label_col=", "needs task.heads");
+  expect_error("task.kind=multitask\ntask.heads=qty:regression", "data.label_col = qty has no effect on a multitask model");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=qty", "is not column:kind[:weight]");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=qty:ordinal", "the kind is binary or regression");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=qty:regression:-1", "weight '-1' is not a number");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=qty:regression, qty:binary", "column 'qty' is given twice");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=price:regression", "also in [data] numeric_cols");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=a.b:regression", "letters, digits and _");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=label:binary\ntask.loss=huber", "every head of task.heads is binary");
+  expect_error("task.kind=multitask\ndata.label_col=\ntask.heads=nosuch:regression", "nosuch");
   expect_error("data.label_col=query\ndata.label_type=class", "data.label_type = class has no effect on a regression");
   /* a binary head over a column that is not 0/1: named by file, line and column at the first batch */
   fixture f;
-  if (!build(&f, "task.kind=multitask\ntask.heads=qty:binary\ntask.loss=sampled_softmax")) fail_msg("%s", err.msg);
+  if (!build(&f, "task.kind=multitask\ndata.label_col=\ntask.heads=qty:binary\ntask.loss=sampled_softmax")) fail_msg("%s", err.msg);
   f.ld = loom_loader_new(f.ds, LOOM_SPLIT_TRAIN, 0, &err);
   const loom_batch *b = loom_loader_next(f.ld, &err);
   assert_int_equal(loom_model_compile(f.m, b->B, true, &err), 0);

@@ -62,9 +62,10 @@ int loom_backbone_tensor(loom_backbone_arch a, int i, char *name, int name_size,
  * fails (the backbone replaces the encoder). Call
  * after the config is loaded, before the [data] schema is used. */
 int loom_model_backbone_config(loom_config *c, loom_error *err);
-/* The tower on images x (N, 3, H, W) -> (N, 512) under "image.backbone." (BN folded when image.freeze),
- * frozen when image.freeze. */
-loom_tensor *loom_model_backbone_tower(loom_graph *g, const loom_config *c, loom_tensor *x);
+/* The tower im->backbone on images x (N, 3, H, W) -> (N, 512) under "image.backbone." (BN folded when
+ * im->freeze), frozen when im->freeze ([image] of loom/model_spec.h). */
+struct loom_image_spec;
+loom_tensor *loom_model_backbone_tower(loom_graph *g, const struct loom_image_spec *im, loom_tensor *x);
 /* A new run: image.weights (made absolute) read into g's tower, its SHA-256 checked against
  * image.weights_sha256 when set by hand and recorded there (so every checkpoint's config names the file);
  * the checkpoint then holds the weights themselves. *note gets a line for the log. */

@@ -105,6 +105,10 @@ int loom_config_floats(const loom_config *c, const char *section, const char *ke
  * fail; call it after the last set. */
 void loom_config_read_spec(const loom_config *c, const char *section, void *spec);
 
+/* The choice of CHOICE row `k` whose enum value (LOOM_FIELD_ENUM: enum_values[i], or the index i) is
+ * `value`, into buf (cap bytes; "" when none is); returns buf. For messages naming a spec's enum. */
+const char *loom_cfg_choice_name(const loom_cfg_key *k, int value, char *buf, size_t cap);
+
 /* Whether a key was set by a file or --set (rather than left at its default). */
 bool loom_config_is_set(const loom_config *c, const char *section, const char *key);
 

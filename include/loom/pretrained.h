@@ -14,16 +14,18 @@
 extern "C" {
 #endif
 
-/* The pretrained keys of config c agree with each other and with the towers: -1 with err naming a key
+/* The pretrained keys of [text] t (loom/model_spec.h) agree with each other and with the towers: -1 with err naming a key
  * that would have no effect (vocab_from_pretrained, pretrained_format or pretrained_sha256 without
  * text.pretrained; any of them, or freeze, with text.enabled = false). loom_model_build calls it. */
-int loom_model_pretrained_check(const loom_config *c, loom_error *err);
+struct loom_text_spec;
+int loom_model_pretrained_check(const struct loom_text_spec *t, loom_error *err);
 
 /* text.freeze = true: every word embedding of m (text.embedding.weight, and query.embedding.weight
  * of ranking models) becomes a frozen parameter (loom_param_set_trainable); image.freeze,
  * interaction.freeze, fusion.freeze: every parameter named <tower>.* does. -1 with err naming the key
  * when it selects no parameter of m (it would have no effect). loom_model_build calls it. */
-int loom_model_freeze(loom_model *m, const loom_config *c, loom_error *err);
+struct loom_model_spec;
+int loom_model_freeze(loom_model *m, const struct loom_model_spec *s, loom_error *err);
 
 /* <tower>.lr_mult (text: text.* and query.*; image.*, interaction.*, fusion.*): each trainable
  * parameter of the tower gets learning rate lr_mult x train.lr in o (loom_optim_set_lr_mult). -1 with

@@ -203,6 +203,9 @@ static int check_list(const loom_cfg_key *k, const char *v, const char *where, l
       return loom_errorf(err, "%s: %s.%s: element %d (%s) is outside [%g, %g]", where, k->section, k->key, i, t, k->min,
                          k->max);
     p = comma ? comma + 1 : NULL;
+    if (k->field == LOOM_FIELD_INT_LIST && p && i >= k->list_cap)
+      return loom_errorf(err, "%s: %s.%s: more than %d values; give at most %d", where, k->section, k->key, k->list_cap,
+                         k->list_cap);
   }
   return 0;
 }
@@ -692,6 +695,22 @@ void loom_config_read_spec(const loom_config *c, const char *section, void *spec
       break;
     }
   }
+}
+
+const char *loom_cfg_choice_name(const loom_cfg_key *k, int value, char *buf, size_t cap) {
+  assert(k->type == LOOM_CFG_CHOICE && cap > 0);
+  buf[0] = '\0';
+  int i = 0;
+  for (const char *p = k->choices; p; i++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if ((k->enum_values ? k->enum_values[i] : i) == value) {
+      snprintf(buf, cap, "%.*s", (int)len, p);
+      break;
+    }
+    p = bar ? bar + 1 : NULL;
+  }
+  return buf;
 }
 
 /* ---- rules: keys that have no effect ---- */

@@ -18,6 +18,7 @@
 #include "loom/checkpoint.h"
 #include "loom/index.h"
 #include "loom/infer.h"
+#include "loom/model_spec.h"
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
 #include "loom/sha256.h"
@@ -201,9 +202,11 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
   if (set_path(s, "items", o->items, "--items", err) < 0 || set_path(s, "users", o->users, "--users", err) < 0 ||
       set_path(s, "image_root", o->image_root, "--image-root", err) < 0)
     goto fail;
-  if (strcmp(loom_st_meta(f, "loom.task"), loom_config_str(s->cfg, "task", "kind")) != 0) {
+  loom_model_spec ms;
+  loom_model_spec_read(s->cfg, &ms);
+  if (strcmp(loom_st_meta(f, "loom.task"), loom_task_name(ms.task.kind)) != 0) {
     loom_errorf(err, "%s: metadata loom.task '%.40s' disagrees with its config's task.kind '%s' — the checkpoint is corrupt",
-                path, loom_st_meta(f, "loom.task"), loom_config_str(s->cfg, "task", "kind"));
+                path, loom_st_meta(f, "loom.task"), loom_task_name(ms.task.kind));
     goto fail;
   }
   if (loom_prep_from_string(&s->prep, loom_st_meta(f, "loom.prep"), err) < 0) {
@@ -231,7 +234,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
   loom_graph_drop_grads(loom_model_graph(s->m));
   loom_model_fill_unknown(s->m);
   s->batch = o->batch_size > 0 ? o->batch_size : s->dsec.schema.batch_size;
-  s->D = (int)loom_config_int(s->cfg, "fusion", "dim");
+  s->D = ms.fusion.dim;
   if (!(s->u = loom_malloc(sizeof(float) * (size_t)s->D))) {
     loom_errorf(err, "out of memory");
     goto fail;
@@ -483,9 +486,13 @@ static loom_index *build_index(loom_infer *s, const float *V, loom_index_metric 
  * searches by its task.distance; else `fallback` (the model's scoring: dot for ranking, cosine). */
 static loom_index_metric search_metric(const loom_infer *s, loom_index_metric fallback) {
   if (s->metric >= 0) return (loom_index_metric)s->metric;
-  if (loom_model_task(s->m) == LOOM_TASK_RETRIEVAL && !strcmp(loom_config_str(s->cfg, "task", "loss"), "triplet")) {
-    loom_index_metric m;
-    if (loom_index_parse_metric(loom_config_str(s->cfg, "task", "distance"), "task.distance", &m, NULL) == 0) return m;
+  loom_model_spec ms;
+  loom_model_spec_read(s->cfg, &ms);
+  if (loom_model_task(s->m) == LOOM_TASK_RETRIEVAL && ms.task.loss == LOOM_LOSS_TRIPLET) {
+    static const loom_index_metric metric[] = {[LOOM_DIST_COSINE] = LOOM_INDEX_COSINE, [LOOM_DIST_DOT] = LOOM_INDEX_DOT,
+                                               [LOOM_DIST_EUCLIDEAN] = LOOM_INDEX_EUCLIDEAN,
+                                               [LOOM_DIST_MANHATTAN] = LOOM_INDEX_MANHATTAN};
+    return metric[ms.task.distance];
   }
   return fallback;
 }

@@ -8,20 +8,17 @@
 #include <unistd.h>
 
 #include "loom/backbone.h"
+#include "loom/model_spec.h"
 
 #define PREFIX "image.backbone."
 
-static loom_backbone_arch arch_of(const loom_config *c) {
-  loom_backbone_arch a = LOOM_BACKBONE_NONE;
-  loom_backbone_parse(loom_config_str(c, "image", "backbone"), &a);
-  return a;
-}
-
 int loom_model_backbone_config(loom_config *c, loom_error *err) {
-  const loom_backbone_arch a = arch_of(c);
-  if (a == LOOM_BACKBONE_NONE || !loom_config_bool(c, "image", "enabled")) return 0;
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  const loom_backbone_arch a = s.image.backbone;
+  if (a == LOOM_BACKBONE_NONE || !s.image.enabled) return 0;
   const char *name = loom_backbone_name(a);
-  if (!strcmp(loom_config_str(c, "image", "encoder"), "rows"))
+  if (s.image.encoder == LOOM_IMAGE_ROWS)
     return loom_errorf(err, "[image] backbone = %s replaces the image encoder, but encoder = rows — remove "
                             "image.encoder (or set it to conv) or set image.backbone = none", name);
   static const char *const keys[][2] = {{"channels", "3"}, {"image_size", "224x224"},
@@ -33,17 +30,19 @@ int loom_model_backbone_config(loom_config *c, loom_error *err) {
   return 0;
 }
 
-loom_tensor *loom_model_backbone_tower(loom_graph *g, const loom_config *c, loom_tensor *x) {
-  const bool freeze = loom_config_bool(c, "image", "freeze");
-  loom_tensor *y = loom_backbone_build(g, arch_of(c), PREFIX, freeze, x); // (N, 512)
+loom_tensor *loom_model_backbone_tower(loom_graph *g, const loom_image_spec *im, loom_tensor *x) {
+  const bool freeze = im->freeze;
+  loom_tensor *y = loom_backbone_build(g, im->backbone, PREFIX, freeze, x); // (N, 512)
   if (freeze) loom_backbone_freeze(g, PREFIX);
   return y;
 }
 
 int loom_model_backbone_load(loom_graph *g, loom_config *c, char *note, size_t note_size, loom_error *err) {
-  const loom_backbone_arch a = arch_of(c);
-  if (a == LOOM_BACKBONE_NONE || !loom_config_bool(c, "image", "enabled")) return 0;
-  const char *file = loom_config_str(c, "image", "weights");
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  const loom_backbone_arch a = s.image.backbone;
+  if (a == LOOM_BACKBONE_NONE || !s.image.enabled) return 0;
+  const char *file = s.image.weights;
   if (!file[0])
     return loom_errorf(err, "[image] backbone = %s needs its weights: set image.weights = FILE, a safetensors file "
                             "of torchvision's %s state_dict (no pretrained weights ship with loom: export them where "
@@ -55,15 +54,16 @@ int loom_model_backbone_load(loom_graph *g, loom_config *c, char *note, size_t n
     if (!getcwd(cwd, sizeof cwd) || (size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, file) >= sizeof abs)
       return loom_errorf(err, "image.weights: cannot resolve the relative path '%s'", file);
     if (loom_config_set(c, "image", "weights", abs, "image.weights", err) < 0) return -1;
-    file = loom_config_str(c, "image", "weights");
+    loom_model_spec_read(c, &s); /* the set replaced the string s.image.weights pointed at */
+    file = s.image.weights;
   }
   if (access(file, R_OK) < 0)
     return loom_errorf(err, "image.weights = %s: the file cannot be read — give the path of a safetensors file "
                             "with torchvision's %s state_dict", file, loom_backbone_name(a));
-  const bool freeze = loom_config_bool(c, "image", "freeze");
+  const bool freeze = s.image.freeze;
   char hex[65];
   if (loom_backbone_load(g, a, PREFIX, freeze, file, hex, err) < 0) return loom_error_wrap(err, "image.weights");
-  const char *want = loom_config_str(c, "image", "weights_sha256");
+  const char *want = s.image.weights_sha256;
   if (want[0] && strcasecmp(want, hex) != 0)
     return loom_errorf(err, "image.weights_sha256 = %s but %s has SHA-256 %s — it is not the file the config names; "
                             "fix image.weights or image.weights_sha256", want, file, hex);

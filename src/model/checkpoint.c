@@ -12,6 +12,7 @@
 #include "loom/checkpoint.h"
 #include "loom/graph.h"
 #include "loom/model.h"
+#include "loom/model_spec.h"
 #include "loom/safetensors.h"
 #include "loom/train_spec.h"
 
@@ -65,12 +66,10 @@ loom_config *loom_train_config_new(loom_data_section *ds) {
 
 int loom_train_label_values(const loom_config *c, const loom_data_schema *s) {
   if (s->label_class) return 0; /* class names: the data layer maps them, and refuses unknown ones */
-  const char *kind = loom_config_str(c, "task", "kind");
-  if (!strcmp(kind, "binary")) return 2;
-  if (!strcmp(kind, "multiclass")) {
-    long k = loom_config_int(c, "task", "classes");
-    return k >= 2 ? (int)k : 0;
-  }
+  loom_model_spec m;
+  loom_model_spec_read(c, &m);
+  if (m.task.kind == LOOM_TASK_BINARY) return 2;
+  if (m.task.kind == LOOM_TASK_MULTICLASS) return m.task.classes >= 2 ? m.task.classes : 0;
   return 0; /* ranking, retrieval: any label > 0 is a positive */
 }
 

@@ -13,6 +13,7 @@
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
 #include "heads.h"
+#include "loom/model_spec.h"
 #include "model_internal.h"
 
 static const char *const rank_names[] = {"recall", "ndcg", "mrr", "hit", "precision"};
@@ -25,12 +26,11 @@ static void *alloc_n(int64_t n, size_t size) { return loom_malloc((size_t)(n > 0
 
 /* Ranking: metric names, item-vector buffers and each user's training positives (CSR, sorted, as
  * candidate indices item id - 1), which full ranking excludes (RecBole's convention). */
-static int setup_ranking(loom_evaluator *ev, const loom_config *c, loom_error *err) {
-  long ks[LOOM_MAX_KS + 1];
-  int nk = loom_config_ints(c, "task", "ks", ks, LOOM_MAX_KS + 1);
+static int setup_ranking(loom_evaluator *ev, const loom_task_spec *t, const loom_fusion_spec *fu, loom_error *err) {
+  const int nk = t->n_ks;
   if (nk < 1 || nk > LOOM_MAX_KS) return loom_errorf(err, "[task] ks: give 1 to %d cut-offs", LOOM_MAX_KS);
   ev->n_k = nk;
-  for (int i = 0; i < nk; i++) ev->ks[i] = (int)ks[i];
+  for (int i = 0; i < nk; i++) ev->ks[i] = t->ks[i];
   if (ev->m->task == LOOM_TASK_RETRIEVAL) {
     const char *rn[] = {"t2i_recall", "t2i_ndcg", "t2i_mrr", "i2t_recall", "i2t_ndcg"};
     for (int j = 0; j < 5; j++)
@@ -42,8 +42,8 @@ static int setup_ranking(loom_evaluator *ev, const loom_config *c, loom_error *e
   }
   loom_dataset *ds = ev->ds;
   int32_t N = loom_dataset_num_items(ds);
-  ev->D = (int)loom_config_int(c, "fusion", "dim");
-  ev->E = (int)loom_config_int(c, "task", "eval_negatives");
+  ev->D = fu->dim;
+  ev->E = t->eval_negatives;
   const loom_prep *pp = loom_dataset_prep(ds);
   int U = pp->users ? loom_idmap_size(pp->users) : 1;
   int64_t nv = ev->cap;
@@ -102,10 +102,13 @@ loom_evaluator *loom_evaluator_new(loom_model *m, loom_dataset *ds, const loom_c
     return NULL;
   }
   ev->m = m, ev->ds = ds, ev->split = sp;
-  ev->threshold = (float)loom_config_float(c, "task", "threshold");
-  if (m->task == LOOM_TASK_RETRIEVAL && !strcmp(loom_config_str(c, "task", "loss"), "triplet")) {
-    const char *d = loom_config_str(c, "task", "distance");
-    ev->distance = !strcmp(d, "dot") ? 1 : !strcmp(d, "euclidean") ? 2 : !strcmp(d, "manhattan") ? 3 : 0;
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  ev->threshold = s.task.threshold;
+  if (m->task == LOOM_TASK_RETRIEVAL && s.task.loss == LOOM_LOSS_TRIPLET) {
+    static const int codes[] = {[LOOM_DIST_COSINE] = 0, [LOOM_DIST_DOT] = 1, [LOOM_DIST_EUCLIDEAN] = 2,
+                                [LOOM_DIST_MANHATTAN] = 3}; /* ev->distance's */
+    ev->distance = codes[s.task.distance];
   }
   ev->cap = loom_dataset_rows(ds, sp);
   static const char *const split_names[] = {"training", "validation", "test", "input"};
@@ -127,7 +130,7 @@ loom_evaluator *loom_evaluator_new(loom_model *m, loom_dataset *ds, const loom_c
     add_name(ev, "%s%s", "accuracy", "", 0);
     add_name(ev, "%s%s", "macro_f1", "", 0);
   } else {
-    if (setup_ranking(ev, c, err) < 0) goto fail;
+    if (setup_ranking(ev, &s.task, &s.fusion, err) < 0) goto fail;
     return ev;
   }
   size_t n = (size_t)ev->cap, K = (size_t)m->n_classes;

@@ -34,8 +34,7 @@ static void label_stats(const loom_dataset *ds, int col, double *mean, double *s
   if (!(*sd > 1e-12)) *sd = 1.0;
 }
 
-int loom_heads_parse(const loom_config *c, loom_head_spec *out, int cap, loom_error *err) {
-  const char *spec = loom_config_str(c, "task", "heads");
+int loom_heads_parse(const char *spec, loom_head_spec *out, int cap, loom_error *err) {
   int n = 0;
   for (const char *p = spec; *p;) {
     while (*p == ' ' || *p == '\t' || *p == ',') p++;
@@ -86,7 +85,7 @@ int loom_heads_parse(const loom_config *c, loom_head_spec *out, int cap, loom_er
 }
 
 /* Adds head h's layer, output and loss over x (B, dim). */
-static int build_head(loom_model *m, const loom_config *c, const loom_dataset *ds, loom_head *h, const char *prefix,
+static int build_head(loom_model *m, const loom_model_spec *s, const loom_dataset *ds, loom_head *h, const char *prefix,
                       loom_tensor *x, int dim, loom_rng *rng, loom_init_kind style, loom_error *err) {
   loom_graph *g = m->g;
   loom_dense_opts o = {.in_features = dim, .units = 1, .init = style};
@@ -99,24 +98,27 @@ static int build_head(loom_model *m, const loom_config *c, const loom_dataset *d
     h->loss = loom_bce_logits(g, z, h->label, NULL, LOOM_REDUCE_MEAN);
     return 0;
   }
-  const char *loss = loom_config_str(c, "task", "loss");
-  if (strcmp(loss, "mse") != 0 && strcmp(loss, "huber") != 0)
+  const loom_pair_loss lk = s->task.loss;
+  if (lk != LOOM_LOSS_MSE && lk != LOOM_LOSS_HUBER) {
+    char loss[32];
+    loom_model_spec_choice("task", "loss", (int)lk, loss, sizeof loss);
     return loom_errorf(err, "[task] kind = %s: set task.loss = mse or huber, the loss of the regression head%s (not %s)",
                        loom_task_name(m->task), m->task == LOOM_TASK_MULTITASK ? "s" : "", loss);
+  }
   snprintf(name, sizeof name, "%s.label_mean", prefix);
   h->mean = loom_buffer(g, name, 1, (int[]){1});
   snprintf(name, sizeof name, "%s.label_std", prefix);
   h->std = loom_buffer(g, name, 1, (int[]){1});
   double mu = 0, sd = 1;
-  if (loom_config_bool(c, "task", "standardize")) label_stats(ds, h->col, &mu, &sd);
+  if (s->task.standardize) label_stats(ds, h->col, &mu, &sd);
   h->mean->data[0] = (float)mu, h->std->data[0] = (float)sd;
   h->out = loom_add(g, loom_mul(g, z, h->std), h->mean); // (B) z·std + mean, in label units
-  h->loss = !strcmp(loss, "huber") ? loom_huber(g, z, h->label, (float)loom_config_float(c, "task", "huber_delta"), LOOM_REDUCE_MEAN)
-                                   : loom_mse(g, z, h->label, LOOM_REDUCE_MEAN);
+  h->loss = lk == LOOM_LOSS_HUBER ? loom_huber(g, z, h->label, s->task.huber_delta, LOOM_REDUCE_MEAN)
+                                  : loom_mse(g, z, h->label, LOOM_REDUCE_MEAN);
   return 0;
 }
 
-int loom_heads_build(loom_model *m, const loom_config *c, const loom_dataset *ds, loom_tensor *x, int dim, loom_rng *rng,
+int loom_heads_build(loom_model *m, const loom_model_spec *ms, const loom_dataset *ds, loom_tensor *x, int dim, loom_rng *rng,
                      loom_init_kind style, loom_error *err) {
   const loom_data_schema *s = loom_dataset_schema(ds);
   if (s && s->label_class)
@@ -130,13 +132,13 @@ int loom_heads_build(loom_model *m, const loom_config *c, const loom_dataset *ds
     snprintf(h->name, sizeof h->name, "%s", s ? s->label_col : "label");
     h->weight = 1.0f, h->col = -1;
     m->n_heads = 1;
-    if (build_head(m, c, ds, h, "head", x, dim, rng, style, err) < 0) return -1;
+    if (build_head(m, ms, ds, h, "head", x, dim, rng, style, err) < 0) return -1;
     m->logits = h->out, m->loss = h->loss, m->n_classes = 1;
     return 0;
   }
   assert(m->task == LOOM_TASK_MULTITASK);
   loom_head_spec sp[LOOM_MODEL_MAX_HEADS];
-  int n = loom_heads_parse(c, sp, LOOM_MODEL_MAX_HEADS, err);
+  int n = loom_heads_parse(ms->task.heads, sp, LOOM_MODEL_MAX_HEADS, err);
   if (n < 0) return -1;
   if (n < 1)
     return loom_errorf(err, "[task] kind = multitask needs task.heads, e.g. heads = clicked:binary:1, dwell_s:regression:0.5");
@@ -155,14 +157,16 @@ int loom_heads_build(loom_model *m, const loom_config *c, const loom_dataset *ds
     char prefix[LOOM_NAME_MAX];
     snprintf(prefix, sizeof prefix, "heads.%s", h->name);
     m->n_heads = i + 1;
-    if (build_head(m, c, ds, h, prefix, x, dim, rng, style, err) < 0) return -1;
+    if (build_head(m, ms, ds, h, prefix, x, dim, rng, style, err) < 0) return -1;
     outs[i] = loom_reshape(g, h->out, 2, (int[]){-1, 1});
     loom_tensor *wl = h->weight == 1.0f ? h->loss : loom_scale(g, h->loss, h->weight, 0.0f);
     total = total ? loom_add(g, total, wl) : wl;
   }
-  if (!any_reg && strcmp(loom_config_str(c, "task", "loss"), "sampled_softmax") != 0)
-    return loom_errorf(err, "[task] loss = %s has no effect: every head of task.heads is binary (BCE) — remove it",
-                       loom_config_str(c, "task", "loss"));
+  if (!any_reg && ms->task.loss != LOOM_LOSS_SAMPLED_SOFTMAX) {
+    char loss[32];
+    loom_model_spec_choice("task", "loss", (int)ms->task.loss, loss, sizeof loss);
+    return loom_errorf(err, "[task] loss = %s has no effect: every head of task.heads is binary (BCE) — remove it", loss);
+  }
   m->logits = n == 1 ? outs[0] : loom_concat(g, n, outs); // (B, n): logits of binary heads, predictions of the others
   m->loss = total;
   m->n_classes = n;
@@ -214,10 +218,12 @@ int loom_heads_bind(loom_model *m, const loom_batch *b, loom_error *err) {
 
 int loom_train_label_cols(const loom_config *c, loom_data_schema *s, loom_error *err) {
   s->n_label_cols = 0;
-  if (strcmp(loom_config_str(c, "task", "kind"), "multitask") != 0) return 0;
+  loom_model_spec ms;
+  loom_model_spec_read(c, &ms);
+  if (ms.task.kind != LOOM_TASK_MULTITASK) return 0;
   loom_head_spec sp[LOOM_MODEL_MAX_HEADS];
   _Static_assert(LOOM_MODEL_MAX_HEADS <= LOOM_DATA_MAX_LABELS, "a label column for every head");
-  int n = loom_heads_parse(c, sp, LOOM_MODEL_MAX_HEADS, err);
+  int n = loom_heads_parse(ms.task.heads, sp, LOOM_MODEL_MAX_HEADS, err);
   if (n < 0) return -1;
   for (int i = 0; i < n; i++) {
     /* a head's label fed back as a feature: the model would be given the answer (as [data] checks label_col) */

@@ -6,6 +6,7 @@
 #include "loom/config.h"
 #include "loom/evaluate.h"
 #include "loom/init.h"
+#include "loom/model_spec.h"
 #include "loom/rng.h"
 #include "model_internal.h"
 
@@ -18,10 +19,10 @@ typedef struct loom_head_spec {
   float weight;
 } loom_head_spec;
 /* task.heads into out[0..cap): how many, or -1 with err naming the entry at fault. */
-int loom_heads_parse(const loom_config *c, loom_head_spec *out, int cap, loom_error *err);
+int loom_heads_parse(const char *spec, loom_head_spec *out, int cap, loom_error *err);
 
 /* The heads, m->logits and m->loss over the fused x (B, dim) for m->task = regression | multitask. */
-int loom_heads_build(loom_model *m, const loom_config *c, const loom_dataset *ds, loom_tensor *x, int dim, loom_rng *rng,
+int loom_heads_build(loom_model *m, const loom_model_spec *ms, const loom_dataset *ds, loom_tensor *x, int dim, loom_rng *rng,
                      loom_init_kind style, loom_error *err);
 /* Host label buffers for B rows, bound to the heads' label inputs (on every compile). */
 int loom_heads_grow(loom_model *m, int B, loom_error *err);

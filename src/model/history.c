@@ -13,13 +13,6 @@
 #include "loom/dense.h"
 #include "loom/seq_pool.h"
 
-loom_hist_pool loom_history_pool_parse(const char *name) {
-  if (!strcmp(name, "mean")) return LOOM_HIST_MEAN;
-  if (!strcmp(name, "attention")) return LOOM_HIST_ATTENTION;
-  assert(!strcmp(name, "din") && "history_pooling choices are the config table's");
-  return LOOM_HIST_DIN;
-}
-
 loom_tensor *loom_history_pool(loom_graph *g, const char *prefix, loom_tensor *h, loom_tensor *cand, loom_tensor *aux,
                                int L, int D, loom_hist_pool mode, int hidden, loom_init_kind init, loom_rng *rng) {
   char name[LOOM_NAME_MAX];

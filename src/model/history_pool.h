@@ -18,8 +18,7 @@ typedef enum {
   LOOM_HIST_DIN,       /* sum_l w_l h_l, w_l = MLP([h_l, c, h_l − c, h_l ⊙ c]) (DIN's activation unit, no softmax) */
 } loom_hist_pool;
 
-/* "mean" | "attention" | "din" -> the mode (the config table's choices; asserts on anything else). */
-loom_hist_pool loom_history_pool_parse(const char *name);
+/* interaction.history_pooling arrives as this enum through loom_model_spec (loom_history_pooling, equal values). */
 
 /* The history vectors h (B, L, D), zero at padding, pooled against the candidate's vector cand (B, D)
  * of the same space. aux: mean (B, 1) 1 / max(len, 1); attention (B, 1, L) 0 at valid entries, -1e30 at

@@ -4,6 +4,7 @@
  * from src/data as plain arrays that loom_model_bind points the graph's inputs at. */
 #include <assert.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "loom/loss.h"
 #include "loom/lstm.h"
 #include "loom/model.h"
+#include "loom/model_spec.h"
 #include "model_internal.h"
 #include "loom/norm.h"
 #include "loom/pretrained.h"
@@ -34,162 +36,210 @@
 
 #define ACTS "relu|tanh|sigmoid|gelu|none"
 
+/* A row's loom_model_spec member (loom_config_read_spec fills it): M(type, member) for a bool, int, float,
+ * double or string; M_ENUM(member, values) for a choice, values being the enum of each choice in the
+ * choices' order; M_LIST(member, count member) for an integer list of at most LOOM_SPEC_LIST_MAX values. */
+#define M(fld, member) LOOM_FIELD_##fld, offsetof(loom_model_spec, member)
+#define M_ENUM(member, values) LOOM_FIELD_ENUM, offsetof(loom_model_spec, member), values
+#define M_LIST(member, count)                                                                                  \
+  LOOM_FIELD_INT_LIST, offsetof(loom_model_spec, member), NULL, offsetof(loom_model_spec, count), LOOM_SPEC_LIST_MAX
+/* enum values in the order of each choice key's choices */
+#define ACT_VALUES ((const int[]){LOOM_ACT_RELU, LOOM_ACT_TANH, LOOM_ACT_SIGMOID, LOOM_ACT_GELU, LOOM_ACT_NONE})
+#define TEXT_ENCODERS ((const int[]){LOOM_TEXT_LSTM, LOOM_TEXT_GRU, LOOM_TEXT_CNN, LOOM_TEXT_TRANSFORMER})
+#define TEXT_POOLINGS ((const int[]){LOOM_TEXT_POOL_LAST, LOOM_TEXT_POOL_MEAN, LOOM_TEXT_POOL_MAX, LOOM_TEXT_POOL_FIRST})
+#define FF_ACTS ((const int[]){LOOM_ACT_RELU, LOOM_ACT_GELU})
+#define POSITIONS ((const int[]){LOOM_POS_SINUSOIDAL, LOOM_POS_LEARNED, LOOM_POS_NONE})
+#define WORDVEC_FORMATS ((const int[]){LOOM_WORDVEC_AUTO, LOOM_WORDVEC_TEXT, LOOM_WORDVEC_BINARY, LOOM_WORDVEC_GLOVE})
+#define BACKBONES                                                                                                  \
+  ((const int[]){LOOM_BACKBONE_NONE, LOOM_BACKBONE_RESNET18, LOOM_BACKBONE_RESNET34, LOOM_BACKBONE_VGG11, LOOM_BACKBONE_VGG16})
+#define IMAGE_ENCODERS ((const int[]){LOOM_IMAGE_CONV, LOOM_IMAGE_ROWS})
+#define PADDINGS ((const int[]){LOOM_CONV_PAD_SAME, LOOM_CONV_PAD_VALID})
+#define POOL_TYPES ((const int[]){LOOM_POOL2D_MAX, LOOM_POOL2D_AVG})
+#define FRAME_POOLINGS ((const int[]){LOOM_FRAMES_MEAN, LOOM_FRAMES_MAX, LOOM_FRAMES_ATTENTION, LOOM_FRAMES_LSTM})
+#define HISTORY_POOLINGS ((const int[]){LOOM_HISTORY_POOL_MEAN, LOOM_HISTORY_POOL_ATTENTION, LOOM_HISTORY_POOL_DIN})
+#define HISTORY_CONTENTS ((const int[]){LOOM_HISTORY_ID, LOOM_HISTORY_TEXT, LOOM_HISTORY_ALL})
+#define FUSION_MODES                                                                                               \
+  ((const int[]){LOOM_FUSION_CONCAT, LOOM_FUSION_SUM, LOOM_FUSION_MEAN, LOOM_FUSION_WEIGHTED, LOOM_FUSION_PRODUCT, \
+                 LOOM_FUSION_GATED, LOOM_FUSION_FM, LOOM_FUSION_DCN, LOOM_FUSION_ATTENTION})
+#define TASK_KINDS                                                                                                 \
+  ((const int[]){LOOM_TASK_BINARY, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL, LOOM_TASK_REGRESSION, \
+                 LOOM_TASK_MULTITASK})
+#define PAIR_LOSSES                                                                                                \
+  ((const int[]){LOOM_LOSS_SAMPLED_SOFTMAX, LOOM_LOSS_BPR, LOOM_LOSS_INFONCE, LOOM_LOSS_TRIPLET, LOOM_LOSS_MSE, LOOM_LOSS_HUBER})
+#define DISTANCES ((const int[]){LOOM_DIST_COSINE, LOOM_DIST_DOT, LOOM_DIST_EUCLIDEAN, LOOM_DIST_MANHATTAN})
+
+_Static_assert(sizeof(loom_activation) == sizeof(int) && sizeof(loom_text_encoder) == sizeof(int) &&
+                   sizeof(loom_pos_kind) == sizeof(int) && sizeof(loom_wordvec_format) == sizeof(int) &&
+                   sizeof(loom_backbone_arch) == sizeof(int) && sizeof(loom_conv_pad_mode) == sizeof(int) &&
+                   sizeof(loom_fusion_mode) == sizeof(int) && sizeof(loom_task_kind) == sizeof(int) &&
+                   sizeof(loom_distance) == sizeof(int) && sizeof(loom_history_pooling) == sizeof(int),
+               "LOOM_FIELD_ENUM members are int-sized");
+_Static_assert((int)LOOM_TEXT_POOL_LAST == (int)LOOM_SEQ_POOL_LAST && (int)LOOM_TEXT_POOL_MEAN == (int)LOOM_SEQ_POOL_MEAN &&
+                   (int)LOOM_TEXT_POOL_MAX == (int)LOOM_SEQ_POOL_MAX,
+               "text.pooling's last|mean|max are loom_seq_pool_mode's");
+_Static_assert((int)LOOM_HISTORY_POOL_MEAN == (int)LOOM_HIST_MEAN && (int)LOOM_HISTORY_POOL_ATTENTION == (int)LOOM_HIST_ATTENTION &&
+                   (int)LOOM_HISTORY_POOL_DIN == (int)LOOM_HIST_DIN,
+               "interaction.history_pooling's values are history_pool.h's");
+
 const loom_cfg_key loom_train_keys[] = {
     /* [text] */
-    {"text", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "text tower over the item text (needs [data] text_cols)"},
-    {"text", "embedding_dim", LOOM_CFG_INT, "32", NULL, 1, 4096, "word embedding size"},
+    {"text", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "text tower over the item text (needs [data] text_cols)", M(BOOL, text.enabled)},
+    {"text", "embedding_dim", LOOM_CFG_INT, "32", NULL, 1, 4096, "word embedding size", M(INT, text.embedding_dim)},
     {"text", "encoder", LOOM_CFG_CHOICE, "lstm", "lstm|gru|cnn|transformer", 0, 0,
      "over the word embeddings: lstm, gru (torch.nn.GRU's gates), cnn (TextCNN: parallel 1-D convolutions, "
      "ReLU, max over the text's valid windows, concatenated) or transformer (pre-LN encoder layers: multi-head "
-     "self-attention over the valid tokens and a feed-forward, torch.nn.TransformerEncoderLayer(norm_first=True))"},
-    {"text", "hidden", LOOM_CFG_INT, "32", NULL, 1, 4096, "encoder = lstm|gru: hidden size (per direction)"},
-    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = lstm|gru|transformer: stacked layers"},
-    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = lstm|gru: a second direction over each text reversed"},
+     "self-attention over the valid tokens and a feed-forward, torch.nn.TransformerEncoderLayer(norm_first=True))", M_ENUM(text.encoder, TEXT_ENCODERS)},
+    {"text", "hidden", LOOM_CFG_INT, "32", NULL, 1, 4096, "encoder = lstm|gru: hidden size (per direction)", M(INT, text.hidden)},
+    {"text", "layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = lstm|gru|transformer: stacked layers", M(INT, text.layers)},
+    {"text", "bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = lstm|gru: a second direction over each text reversed", M(BOOL, text.bidirectional)},
     {"text", "pooling", LOOM_CFG_CHOICE, "last", "last|mean|max|first", 0, 0,
      "encoder = lstm|gru|transformer: states -> one vector, over each text's valid steps (first: encoder = "
-     "transformer only, the output at the first token)"},
+     "transformer only, the output at the first token)", M_ENUM(text.pooling, TEXT_POOLINGS)},
     {"text", "cnn_widths", LOOM_CFG_INT_LIST, "2,3,4", NULL, 1, 64,
-     "encoder = cnn: window sizes in tokens, one convolution each (at most 8, each <= [data] max_len)"},
-    {"text", "cnn_filters", LOOM_CFG_INT, "64", NULL, 1, 4096, "encoder = cnn: filters per window size"},
+     "encoder = cnn: window sizes in tokens, one convolution each (at most 8, each <= [data] max_len)", M_LIST(text.cnn_widths, text.n_cnn_widths)},
+    {"text", "cnn_filters", LOOM_CFG_INT, "64", NULL, 1, 4096, "encoder = cnn: filters per window size", M(INT, text.cnn_filters)},
     {"text", "heads", LOOM_CFG_INT, "0", NULL, 0, 256,
-     "encoder = transformer: attention heads, a divisor of text.embedding_dim (0: 4 if it divides embedding_dim, else 1)"},
+     "encoder = transformer: attention heads, a divisor of text.embedding_dim (0: 4 if it divides embedding_dim, else 1)", M(INT, text.heads)},
     {"text", "ff_dim", LOOM_CFG_INT, "0", NULL, 0, 65536,
-     "encoder = transformer: hidden size of each layer's feed-forward (0: 4 x text.embedding_dim)"},
-    {"text", "ff_activation", LOOM_CFG_CHOICE, "relu", "relu|gelu", 0, 0, "encoder = transformer: activation of the feed-forward"},
+     "encoder = transformer: hidden size of each layer's feed-forward (0: 4 x text.embedding_dim)", M(INT, text.ff_dim)},
+    {"text", "ff_activation", LOOM_CFG_CHOICE, "relu", "relu|gelu", 0, 0, "encoder = transformer: activation of the feed-forward", M_ENUM(text.ff_activation, FF_ACTS)},
     {"text", "positions", LOOM_CFG_CHOICE, "sinusoidal", "sinusoidal|learned|none", 0, 0,
      "encoder = transformer: positions added to the word embeddings — sinusoidal (fixed), learned (a table of "
-     "[data] max_len rows, text.transformer.pos_embedding) or none"},
+     "[data] max_len rows, text.transformer.pos_embedding) or none", M_ENUM(text.positions, POSITIONS)},
     {"text", "transformer_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
-     "encoder = transformer: dropout after attention, inside and after the feed-forward (training only)"},
+     "encoder = transformer: dropout after attention, inside and after the feed-forward (training only)", M(FLOAT, text.transformer_dropout)},
     {"text", "recurrent_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
      "encoder = lstm: Keras' LSTM(recurrent_dropout): a mask on h_{t-1} in the recurrence, drawn once per sequence "
-     "and kept across its steps (training only)"},
-    {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling"},
-    {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
-    {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer"},
+     "and kept across its steps (training only)", M(FLOAT, text.recurrent_dropout)},
+    {"text", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536, "units of the dense layers after pooling", M_LIST(text.dense, text.n_dense)},
+    {"text", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers", M_ENUM(text.activation, ACT_VALUES)},
+    {"text", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after pooling and each dense layer", M(FLOAT, text.dropout)},
     {"text", "pretrained", LOOM_CFG_STRING, "", NULL, 0, 0,
      "word vectors for the embedding: word2vec text or binary, or GloVe .txt (each may be .gz); a relative path is "
-     "taken from the directory loom-train runs in"},
+     "taken from the directory loom-train runs in", M(STR, text.pretrained)},
     {"text", "pretrained_format", LOOM_CFG_CHOICE, "auto", "auto|word2vec|word2vec_binary|glove", 0, 0,
-     "format of text.pretrained (auto: NAME.bin[.gz] is word2vec binary, a first line \"N D\" word2vec text, else GloVe)"},
+     "format of text.pretrained (auto: NAME.bin[.gz] is word2vec binary, a first line \"N D\" word2vec text, else GloVe)", M_ENUM(text.pretrained_format, WORDVEC_FORMATS)},
     {"text", "pretrained_sha256", LOOM_CFG_STRING, "", NULL, 0, 0,
-     "SHA-256 of text.pretrained: loom-train records it; set by hand, the file must match it"},
+     "SHA-256 of text.pretrained: loom-train records it; set by hand, the file must match it", M(STR, text.pretrained_sha256)},
     {"text", "vocab_from_pretrained", LOOM_CFG_BOOL, "false", NULL, 0, 0,
-     "the vocabulary is text.pretrained's words (file order, at most [data] num_words ids) instead of the training text's"},
+     "the vocabulary is text.pretrained's words (file order, at most [data] num_words ids) instead of the training text's", M(BOOL, text.vocab_from_pretrained)},
     {"text", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
-     "the word embedding gets no updates (with text.pretrained: the vectors stay as loaded)"},
+     "the word embedding gets no updates (with text.pretrained: the vectors stay as loaded)", M(BOOL, text.freeze)},
     {"text", "share_query", LOOM_CFG_BOOL, "false", NULL, 0, 0,
      "binary/multiclass with [data] query_col: the query tower applies the item text tower's own layers "
      "(text.embedding, text.lstm, text.dense*) to the query; false: a tower of the same shape with its own "
-     "parameters (query.*)"},
+     "parameters (query.*)", M(BOOL, text.share_query)},
     {"text", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000,
-     "learning rate of the text tower's parameters (text.*, query.*) = lr_mult x train.lr (0: no step, moments still kept)"},
+     "learning rate of the text tower's parameters (text.*, query.*) = lr_mult x train.lr (0: no step, moments still kept)", M(DOUBLE, text.lr_mult)},
     /* [image] */
-    {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)"},
+    {"image", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "image tower (needs [data] image_col)", M(BOOL, image.enabled)},
     {"image", "backbone", LOOM_CFG_CHOICE, "none", "none|resnet18|resnet34|vgg11|vgg16", 0, 0,
-     "torchvision feature extractor as the image encoder (512-d pooled features; loom/backbone.h), weights from image.weights"},
+     "torchvision feature extractor as the image encoder (512-d pooled features; loom/backbone.h), weights from image.weights", M_ENUM(image.backbone, BACKBONES)},
     {"image", "weights", LOOM_CFG_STRING, "", NULL, 0, 0,
-     "backbone: safetensors file of torchvision's state_dict (read by a new run; the checkpoint then holds the weights)"},
+     "backbone: safetensors file of torchvision's state_dict (read by a new run; the checkpoint then holds the weights)", M(STR, image.weights)},
     {"image", "weights_sha256", LOOM_CFG_STRING, "", NULL, 0, 0,
-     "SHA-256 of image.weights: loom-train records it; set by hand, the file must match it"},
+     "SHA-256 of image.weights: loom-train records it; set by hand, the file must match it", M(STR, image.weights_sha256)},
     {"image", "encoder", LOOM_CFG_CHOICE, "conv", "conv|rows", 0, 0,
-     "conv: the conv blocks below; rows: an LSTM reads the H image rows as steps of C*W features"},
-    {"image", "filters", LOOM_CFG_INT_LIST, "16,32", NULL, 1, 4096, "filters of each conv block"},
-    {"image", "kernel", LOOM_CFG_INT_LIST, "3", NULL, 1, 31, "kernel size per block (one value: all blocks)"},
-    {"image", "stride", LOOM_CFG_INT_LIST, "1", NULL, 1, 8, "stride per block (one value: all blocks)"},
-    {"image", "padding", LOOM_CFG_CHOICE, "same", "same|valid", 0, 0, "conv padding (Keras' names)"},
-    {"image", "pool", LOOM_CFG_INT_LIST, "2", NULL, 0, 8, "pool size after each block, 0 = none (one value: all)"},
-    {"image", "pool_type", LOOM_CFG_CHOICE, "max", "max|avg", 0, 0, "pooling after each block"},
-    {"image", "batchnorm", LOOM_CFG_BOOL, "false", NULL, 0, 0, "BatchNorm2d between conv and activation"},
-    {"image", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of conv and dense layers"},
-    {"image", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "units of the dense layers after flattening"},
-    {"image", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer (rows: also after the LSTM)"},
-    {"image", "lstm_hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "encoder = rows: LSTM hidden size (per direction)"},
-    {"image", "lstm_layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = rows: stacked LSTM layers"},
-    {"image", "lstm_bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = rows: a second LSTM reading the rows bottom-up"},
-    {"image", "lstm_pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "encoder = rows: LSTM states -> one vector"},
+     "conv: the conv blocks below; rows: an LSTM reads the H image rows as steps of C*W features", M_ENUM(image.encoder, IMAGE_ENCODERS)},
+    {"image", "filters", LOOM_CFG_INT_LIST, "16,32", NULL, 1, 4096, "filters of each conv block", M_LIST(image.filters, image.n_filters)},
+    {"image", "kernel", LOOM_CFG_INT_LIST, "3", NULL, 1, 31, "kernel size per block (one value: all blocks)", M_LIST(image.kernel, image.n_kernel)},
+    {"image", "stride", LOOM_CFG_INT_LIST, "1", NULL, 1, 8, "stride per block (one value: all blocks)", M_LIST(image.stride, image.n_stride)},
+    {"image", "padding", LOOM_CFG_CHOICE, "same", "same|valid", 0, 0, "conv padding (Keras' names)", M_ENUM(image.padding, PADDINGS)},
+    {"image", "pool", LOOM_CFG_INT_LIST, "2", NULL, 0, 8, "pool size after each block, 0 = none (one value: all)", M_LIST(image.pool, image.n_pool)},
+    {"image", "pool_type", LOOM_CFG_CHOICE, "max", "max|avg", 0, 0, "pooling after each block", M_ENUM(image.pool_type, POOL_TYPES)},
+    {"image", "batchnorm", LOOM_CFG_BOOL, "false", NULL, 0, 0, "BatchNorm2d between conv and activation", M(BOOL, image.batchnorm)},
+    {"image", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of conv and dense layers", M_ENUM(image.activation, ACT_VALUES)},
+    {"image", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "units of the dense layers after flattening", M_LIST(image.dense, image.n_dense)},
+    {"image", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer (rows: also after the LSTM)", M(FLOAT, image.dropout)},
+    {"image", "lstm_hidden", LOOM_CFG_INT, "128", NULL, 1, 4096, "encoder = rows: LSTM hidden size (per direction)", M(INT, image.lstm_hidden)},
+    {"image", "lstm_layers", LOOM_CFG_INT, "1", NULL, 1, 8, "encoder = rows: stacked LSTM layers", M(INT, image.lstm_layers)},
+    {"image", "lstm_bidirectional", LOOM_CFG_BOOL, "false", NULL, 0, 0, "encoder = rows: a second LSTM reading the rows bottom-up", M(BOOL, image.lstm_bidirectional)},
+    {"image", "lstm_pooling", LOOM_CFG_CHOICE, "last", "last|mean|max", 0, 0, "encoder = rows: LSTM states -> one vector", M_ENUM(image.lstm_pooling, TEXT_POOLINGS)},
     {"image", "frame_pooling", LOOM_CFG_CHOICE, "mean", "mean|max|attention|lstm", 0, 0,
-     "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order"},
-    {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size"},
+     "a row's images ([data] video_col's frames, after the photo) -> one vector: mean, max, additive attention or an LSTM over them in order", M_ENUM(image.frame_pooling, FRAME_POOLINGS)},
+    {"image", "frame_hidden", LOOM_CFG_INT, "64", NULL, 1, 4096, "frame_pooling = lstm: LSTM hidden size", M(INT, image.frame_hidden)},
     {"image", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
      "every parameter of the image tower (image.*) gets no update and no optimiser state; with image.backbone also "
-     "BatchNorm in eval mode folded into the convs (false: a backbone fine-tunes, BatchNorm2d in train mode)"},
-    {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr"},
+     "BatchNorm in eval mode folded into the convs (false: a backbone fine-tunes, BatchNorm2d in train mode)", M(BOOL, image.freeze)},
+    {"image", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of image.* = lr_mult x train.lr", M(DOUBLE, image.lr_mult)},
     /* [vectors]: the towers over [data] item_vectors / user_vectors (src/model/vectors.c) */
     {"vectors", "dense", LOOM_CFG_INT_LIST, "", NULL, 1, 65536,
-     "units of dense layers over each precomputed vector (item_vectors.dense<i>, user_vectors.dense<i>; empty: the vector as it is)"},
-    {"vectors", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of those dense layers"},
-    {"vectors", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each of those dense layers (training only)"},
+     "units of dense layers over each precomputed vector (item_vectors.dense<i>, user_vectors.dense<i>; empty: the vector as it is)", M_LIST(vectors.dense, vectors.n_dense)},
+    {"vectors", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of those dense layers", M_ENUM(vectors.activation, ACT_VALUES)},
+    {"vectors", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each of those dense layers (training only)", M(FLOAT, vectors.dropout)},
     /* [interaction] */
-    {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings"},
-    {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features"},
-    {"interaction", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
-    {"interaction", "user_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "user ID embedding size (0 = none)"},
-    {"interaction", "item_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "item ID embedding size (0 = none)"},
+    {"interaction", "enabled", LOOM_CFG_BOOL, "true", NULL, 0, 0, "numeric features and ID embeddings", M(BOOL, interaction.enabled)},
+    {"interaction", "dense", LOOM_CFG_INT_LIST, "16", NULL, 1, 65536, "dense layers over the numeric features", M_LIST(interaction.dense, interaction.n_dense)},
+    {"interaction", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers", M_ENUM(interaction.activation, ACT_VALUES)},
+    {"interaction", "user_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "user ID embedding size (0 = none)", M(INT, interaction.user_dim)},
+    {"interaction", "item_dim", LOOM_CFG_INT, "16", NULL, 0, 4096, "item ID embedding size (0 = none)", M(INT, interaction.item_dim)},
     {"interaction", "history_pooling", LOOM_CFG_CHOICE, "mean", "mean|attention|din", 0, 0,
      "how the user's earlier items ([data] history_len) become one vector fed to fusion, against the candidate's "
      "vector of the same kind (history_content): mean of them; attention: weights softmax(candidate . item / "
      "sqrt(dim)) (scaled dot-product target attention); din: weights from an MLP over [h, c, h - c, h * c] "
-     "(DIN's activation unit, history_din_hidden relu units, not normalised)"},
+     "(DIN's activation unit, history_din_hidden relu units, not normalised)", M_ENUM(interaction.history_pooling, HISTORY_POOLINGS)},
     {"interaction", "history_content", LOOM_CFG_CHOICE, "id", "id|text|all", 0, 0,
      "what represents a history item: id = the item ID embedding shared with the candidate (needs item_dim > 0); "
      "text = the item text tower's output for its title/description, the same layers as the candidate's (needs "
-     "the text tower); all = both, two history vectors"},
+     "the text tower); all = both, two history vectors", M_ENUM(interaction.history_content, HISTORY_CONTENTS)},
     {"interaction", "history_din_hidden", LOOM_CFG_INT, "36", NULL, 1, 4096,
-     "history_pooling = din: hidden units of the attention MLP"},
-    {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)"},
+     "history_pooling = din: hidden units of the attention MLP", M(INT, interaction.history_din_hidden)},
+    {"interaction", "category_dim", LOOM_CFG_INT, "8", NULL, 0, 4096, "embedding size of each category column (0 = none)", M(INT, interaction.category_dim)},
     {"interaction", "embedding_dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95,
-     "dropout on the user, item and category embedding vectors (training only; needs an embedding)"},
+     "dropout on the user, item and category embedding vectors (training only; needs an embedding)", M(FLOAT, interaction.embedding_dropout)},
     {"interaction", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
      "every parameter of the interaction tower (interaction.*: numeric dense layers, user, item and category "
-     "embeddings, whose unknown rows are then not refilled) gets no update and no optimiser state"},
-    {"interaction", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of interaction.* = lr_mult x train.lr"},
+     "embeddings, whose unknown rows are then not refilled) gets no update and no optimiser state", M(BOOL, interaction.freeze)},
+    {"interaction", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of interaction.* = lr_mult x train.lr", M(DOUBLE, interaction.lr_mult)},
     /* [fusion] */
     {"fusion", "mode", LOOM_CFG_CHOICE, "concat", "concat|sum|mean|weighted|product|gated|fm|dcn|attention", 0, 0,
      "how tower outputs combine: concat; sum|mean|weighted|product|gated of the towers projected to fusion.dim; "
      "fm: the concat plus the pairwise dot products of every field (towers, numeric, user, item, each category "
      "column) projected to fusion.dim; dcn: the concat through fusion.cross_layers DCN-v2 cross layers; "
-     "attention: per-sample softmax attention over the projected towers"},
-    {"fusion", "dim", LOOM_CFG_INT, "64", NULL, 1, 65536, "projection size for sum|mean|weighted|product|gated|fm|attention"},
+     "attention: per-sample softmax attention over the projected towers", M_ENUM(fusion.mode, FUSION_MODES)},
+    {"fusion", "dim", LOOM_CFG_INT, "64", NULL, 1, 65536, "projection size for sum|mean|weighted|product|gated|fm|attention", M(INT, fusion.dim)},
     {"fusion", "cross_layers", LOOM_CFG_INT, "0", NULL, 0, 64,
-     "mode = dcn: cross layers x_{l+1} = x0 * (W_l x_l + b_l) + x_l before fusion.dense (>= 1 there; 0 otherwise)"},
-    {"fusion", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "dense layers after fusion"},
-    {"fusion", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers"},
-    {"fusion", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer"},
+     "mode = dcn: cross layers x_{l+1} = x0 * (W_l x_l + b_l) + x_l before fusion.dense (>= 1 there; 0 otherwise)", M(INT, fusion.cross_layers)},
+    {"fusion", "dense", LOOM_CFG_INT_LIST, "64", NULL, 1, 65536, "dense layers after fusion", M_LIST(fusion.dense, fusion.n_dense)},
+    {"fusion", "activation", LOOM_CFG_CHOICE, "relu", ACTS, 0, 0, "activation of the dense layers", M_ENUM(fusion.activation, ACT_VALUES)},
+    {"fusion", "dropout", LOOM_CFG_FLOAT, "0", NULL, 0, 0.95, "dropout after each dense layer", M(FLOAT, fusion.dropout)},
     {"fusion", "freeze", LOOM_CFG_BOOL, "false", NULL, 0, 0,
      "every fusion parameter (fusion.*: projections, cross layers, dense layers; not the head) gets no update "
-     "and no optimiser state"},
-    {"fusion", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of fusion.* = lr_mult x train.lr"},
+     "and no optimiser state", M(BOOL, fusion.freeze)},
+    {"fusion", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of fusion.* = lr_mult x train.lr", M(DOUBLE, fusion.lr_mult)},
     /* [task] */
     {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval|regression|multitask", 0, 0,
-     "what the head predicts (regression: the number in [data] label_col; multitask: the columns of task.heads)"},
-    {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)"},
-    {"task", "pos_weight", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6, "binary: weight of positives in BCE"},
-    {"task", "label_smoothing", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "multiclass: label smoothing of the CE"},
-    {"task", "threshold", LOOM_CFG_FLOAT, "0.5", NULL, 0, 1, "binary: probability above which a sample is positive"},
+     "what the head predicts (regression: the number in [data] label_col; multitask: the columns of task.heads)",
+     M_ENUM(task.kind, TASK_KINDS)},
+    {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)", M(INT, task.classes)},
+    {"task", "pos_weight", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6, "binary: weight of positives in BCE", M(FLOAT, task.pos_weight)},
+    {"task", "label_smoothing", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "multiclass: label smoothing of the CE", M(FLOAT, task.label_smoothing)},
+    {"task", "threshold", LOOM_CFG_FLOAT, "0.5", NULL, 0, 1, "binary: probability above which a sample is positive", M(FLOAT, task.threshold)},
     {"task", "monitor", LOOM_CFG_STRING, "auto", NULL, 0, 0,
      "validation metric for the best checkpoint and early stopping: a metrics.csv column or loss "
-     "(auto: auc / macro_f1 / ndcg@10 / t2i_recall@10; regression: rmse; multitask: the first head's auc or rmse)"},
+     "(auto: auc / macro_f1 / ndcg@10 / t2i_recall@10; regression: rmse; multitask: the first head's auc or rmse)",
+     M(STR, task.monitor)},
     {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet|mse|huber", 0, 0,
      "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
      "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative); regression and "
-     "multitask's regression heads: mse or huber (on the standardised label, task.standardize)"},
+     "multitask's regression heads: mse or huber (on the standardised label, task.standardize)", M_ENUM(task.loss, PAIR_LOSSES)},
     {"task", "huber_delta", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6,
      "task.loss = huber: where the loss turns from quadratic to linear, in units of the loss's target (label "
-     "standard deviations with task.standardize = true, label units otherwise)"},
+     "standard deviations with task.standardize = true, label units otherwise)", M(FLOAT, task.huber_delta)},
     {"task", "standardize", LOOM_CFG_BOOL, "true", NULL, 0, 0,
      "regression heads learn (label - mean) / std of the training split (both kept in the checkpoint, so "
-     "predictions come back in label units); false: the label as it is"},
+     "predictions come back in label units); false: the label as it is", M(BOOL, task.standardize)},
     {"task", "heads", LOOM_CFG_STRING, "", NULL, 0, 0,
      "multitask: column:kind[:weight], ... — one head per numeric column of [data] interactions, kind binary "
-     "(BCE, 0/1) or regression (task.loss), weight of its loss (1); metrics column/auc, column/rmse, ..."},
-    {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature"},
-    {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin"},
+     "(BCE, 0/1) or regression (task.loss), weight of its loss (1); metrics column/auc, column/rmse, ...",
+     M(STR, task.heads)},
+    {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature", M(FLOAT, task.temperature)},
+    {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin", M(FLOAT, task.margin)},
     {"task", "distance", LOOM_CFG_CHOICE, "cosine", "cosine|dot|euclidean|manhattan", 0, 0,
      "retrieval: the triplet loss's distance d(q, v): cosine 1 - cos, dot -q.v, euclidean ||q - v||2, "
-     "manhattan ||q - v||1 (search and rank with the same: loom-infer --metric)"},
-    {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K"},
-    {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking"},
+     "manhattan ||q - v||1 (search and rank with the same: loom-infer --metric)", M_ENUM(task.distance, DISTANCES)},
+    {"task", "ks", LOOM_CFG_INT_LIST, "5,10,20", NULL, 1, 100000, "ranking: cut-offs K of Recall/NDCG/MRR/HitRate/Precision@K", M_LIST(task.ks, task.n_ks)},
+    {"task", "eval_negatives", LOOM_CFG_INT, "100", NULL, 1, 100000, "ranking: negatives per positive in sampled ranking", M(INT, task.eval_negatives)},
 };
 const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_keys[0]);
 
@@ -296,23 +346,19 @@ const loom_cfg_rule loom_model_rules[] = {
 };
 const int loom_model_n_rules = (int)(sizeof loom_model_rules / sizeof loom_model_rules[0]);
 
-static int text_check(const loom_config *c, int T, int Tq, loom_error *err);
+static int text_check(const loom_model_spec *s, int T, int Tq, loom_error *err);
 
 int loom_model_check_config(const loom_config *c, loom_error *err) {
   if (loom_config_check_rules(c, loom_model_rules, loom_model_n_rules, err) < 0) return -1;
-  if (text_check(c, 0, 0, err) < 0) return -1; /* the text encoder's keys (lengths unknown here: build checks them) */
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  if (text_check(&s, 0, 0, err) < 0) return -1; /* the text encoder's keys (lengths unknown here: build checks them) */
   return loom_config_check_rules(c, loom_data_rules, loom_data_n_rules, err);
 }
 
 const char *loom_task_name(loom_task_kind k) {
   static const char *names[] = {"binary", "multiclass", "ranking", "retrieval", "regression", "multitask"};
   return names[k];
-}
-
-static loom_activation parse_act(const char *s) {
-  loom_activation a = LOOM_ACT_NONE;
-  if (loom_activation_parse(s, &a) < 0) assert(!"activation names are the config table's choices");
-  return a;
 }
 
 typedef struct {
@@ -322,50 +368,63 @@ typedef struct {
 } builder;
 
 /* x (B, *dim) through dense layers prefix.dense0.. with activation and dropout; *dim becomes the last width. */
-static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, int *dim, const long *units, int n,
+static loom_tensor *dense_stack(builder *b, const char *prefix, loom_tensor *x, int *dim, const int *units, int n,
                                 loom_activation act, float dropout) {
   for (int i = 0; i < n; i++) {
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "%s.dense%d", prefix, i);
-    loom_dense_opts o = {.in_features = *dim, .units = (int)units[i], .activation = act, .init = b->style};
+    loom_dense_opts o = {.in_features = *dim, .units = units[i], .activation = act, .init = b->style};
     x = loom_layer_dense(b->g, name, x, &o, b->rng);
-    *dim = (int)units[i];
+    *dim = units[i];
     if (dropout > 0) x = loom_dropout(b->g, x, dropout);
   }
   return x;
 }
 
-#define LIST_MAX 32
-
 /* ---- towers: each returns (B, *dim) ---- */
 
-/* Whether [text] `key` holds something other than its row's default; its value as text into buf. */
-static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *buf, size_t cap) {
-  switch (k->type) {
-  case LOOM_CFG_INT:
-    snprintf(buf, cap, "%ld", loom_config_int(c, k->section, k->key));
-    return loom_config_int(c, k->section, k->key) != strtol(k->def, NULL, 10);
-  case LOOM_CFG_BOOL:
-    snprintf(buf, cap, "%s", loom_config_bool(c, k->section, k->key) ? "true" : "false");
-    return loom_config_bool(c, k->section, k->key) != !strcmp(k->def, "true");
-  case LOOM_CFG_FLOAT:
-    snprintf(buf, cap, "%g", loom_config_float(c, k->section, k->key));
-    return loom_config_float(c, k->section, k->key) != strtod(k->def, NULL);
-  case LOOM_CFG_CHOICE:
-    snprintf(buf, cap, "%s", loom_config_str(c, k->section, k->key));
-    return strcmp(loom_config_str(c, k->section, k->key), k->def) != 0;
-  case LOOM_CFG_INT_LIST: {
-    long v[LIST_MAX], d[LIST_MAX];
-    int n = loom_config_ints(c, k->section, k->key, v, LIST_MAX), nd = 0;
-    for (const char *q = k->def; *q && nd < LIST_MAX;) {
+/* Whether [text] key row k's member of s holds something other than the row's default; the value as text
+ * into buf. */
+static bool text_key_changed(const loom_model_spec *s, const loom_cfg_key *k, char *buf, size_t cap) {
+  const char *at = (const char *)s + k->offset;
+  switch (k->field) {
+  case LOOM_FIELD_INT: {
+    int v;
+    memcpy(&v, at, sizeof v);
+    snprintf(buf, cap, "%d", v);
+    return v != strtol(k->def, NULL, 10);
+  }
+  case LOOM_FIELD_BOOL: {
+    bool v;
+    memcpy(&v, at, sizeof v);
+    snprintf(buf, cap, "%s", v ? "true" : "false");
+    return v != !strcmp(k->def, "true");
+  }
+  case LOOM_FIELD_FLOAT: {
+    float v;
+    memcpy(&v, at, sizeof v);
+    snprintf(buf, cap, "%g", (double)v);
+    return v != (float)strtod(k->def, NULL);
+  }
+  case LOOM_FIELD_ENUM: {
+    int v;
+    memcpy(&v, at, sizeof v);
+    loom_cfg_choice_name(k, v, buf, cap);
+    return strcmp(buf, k->def) != 0;
+  }
+  case LOOM_FIELD_INT_LIST: {
+    int n, v[LOOM_SPEC_LIST_MAX], d[LOOM_SPEC_LIST_MAX], nd = 0;
+    memcpy(&n, (const char *)s + k->count_offset, sizeof n);
+    memcpy(v, at, sizeof(int) * (size_t)n);
+    for (const char *q = k->def; *q && nd < LOOM_SPEC_LIST_MAX;) {
       char *end;
-      d[nd++] = strtol(q, &end, 10);
+      d[nd++] = (int)strtol(q, &end, 10);
       q = *end == ',' ? end + 1 : end;
     }
     size_t len = 0;
     buf[0] = '\0';
-    for (int i = 0; i < n && i < LIST_MAX && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%ld", i ? "," : "", v[i]);
-    return n != nd || memcmp(v, d, sizeof(long) * (size_t)(n < LIST_MAX ? n : LIST_MAX)) != 0;
+    for (int i = 0; i < n && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%d", i ? "," : "", v[i]);
+    return n != nd || memcmp(v, d, sizeof(int) * (size_t)n) != 0;
   }
   default: assert(!"text encoder keys are ints, floats, bools, choices or int lists"); return false;
   }
@@ -374,7 +433,7 @@ static bool text_key_changed(const loom_config *c, const loom_cfg_key *k, char *
 /* The key rows of the text encoder not chosen: holding anything but their default they are errors. (A
  * checkpoint's or run directory's config lists every key, the others at their defaults, so "set" alone
  * cannot tell a user's choice.) T and Tq are the text and query lengths of the batches (0: none). */
-static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
+static int text_check(const loom_model_spec *s, int T, int Tq, loom_error *err) {
   /* which encoders read each encoder-specific [text] key */
   enum { LSTM = 1, GRU = 2, CNN = 4, XF = 8 };
   static const struct {
@@ -389,8 +448,10 @@ static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
       {"ff_activation", XF, "transformer"},           {"positions", XF, "transformer"},
       {"transformer_dropout", XF, "transformer"},
   };
-  const char *enc = loom_config_str(c, "text", "encoder");
-  const int used = !strcmp(enc, "lstm") ? LSTM : !strcmp(enc, "gru") ? GRU : !strcmp(enc, "cnn") ? CNN : XF;
+  char enc[32];
+  loom_model_spec_choice("text", "encoder", (int)s->text.encoder, enc, sizeof enc);
+  static const int uses[] = {[LOOM_TEXT_LSTM] = LSTM, [LOOM_TEXT_GRU] = GRU, [LOOM_TEXT_CNN] = CNN, [LOOM_TEXT_TRANSFORMER] = XF};
+  const int used = uses[s->text.encoder];
   const bool cnn = used == CNN;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     if (keys[i].used_by & used) continue;
@@ -399,30 +460,29 @@ static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
       if (!strcmp(loom_train_keys[j].section, "text") && !strcmp(loom_train_keys[j].key, keys[i].key)) k = &loom_train_keys[j];
     assert(k && "text encoder keys are rows of the key table");
     char val[256];
-    if (text_key_changed(c, k, val, sizeof val))
+    if (text_key_changed(s, k, val, sizeof val))
       return loom_errorf(err, "[text] %s = %s has no effect with text.encoder = %s (it sets the %s encoder) — remove it, "
                               "or set text.encoder = %s", k->key, val, enc, keys[i].names, keys[i].names);
   }
-  if (used == XF && loom_config_bool(c, "text", "enabled")) {
-    const long E = loom_config_int(c, "text", "embedding_dim"), H = loom_config_int(c, "text", "heads");
+  if (used == XF && s->text.enabled) {
+    const long E = s->text.embedding_dim, H = s->text.heads;
     if (H > 0 && E % H != 0)
       return loom_errorf(err, "[text] heads = %ld does not divide embedding_dim = %ld (each head reads embedding_dim / "
                               "heads features) — set text.heads to a divisor of %ld, or change text.embedding_dim",
                          H, E, E);
   }
-  if (used != XF && !strcmp(loom_config_str(c, "text", "pooling"), "first"))
+  if (used != XF && s->text.pooling == LOOM_TEXT_POOL_FIRST)
     return loom_errorf(err, "[text] pooling = first needs text.encoder = transformer (a recurrent encoder's first state "
                             "has read one token) — set text.pooling = last, mean or max");
-  if (!cnn || !loom_config_bool(c, "text", "enabled")) return 0;
-  long w[LOOM_TEXTCNN_MAX_WIDTHS + 1];
-  const int n = loom_config_ints(c, "text", "cnn_widths", w, LOOM_TEXTCNN_MAX_WIDTHS + 1);
+  if (!cnn || !s->text.enabled) return 0;
+  const int *w = s->text.cnn_widths, n = s->text.n_cnn_widths;
   if (n < 1 || n > LOOM_TEXTCNN_MAX_WIDTHS)
     return loom_errorf(err, "[text] cnn_widths: give 1 to %d window sizes (got %d)", LOOM_TEXTCNN_MAX_WIDTHS, n);
   for (int i = 0; i < n; i++)
     for (int q = 0; q < 2; q++) {
       const int len = q ? Tq : T;
       if (len > 0 && w[i] > len)
-        return loom_errorf(err, "[text] cnn_widths: window %ld is longer than the %s (%d tokens, [data] %s) — lower it "
+        return loom_errorf(err, "[text] cnn_widths: window %d is longer than the %s (%d tokens, [data] %s) — lower it "
                                 "or raise [data] %s", w[i], q ? "query" : "texts", len, q ? "query_len" : "max_len",
                            q ? "query_len" : "max_len");
     }
@@ -435,33 +495,25 @@ static int text_check(const loom_config *c, int T, int Tq, loom_error *err) {
  * the first (last, first), all 0 for an empty text. The transformer's outputs at padded steps are not zero,
  * so its pooling must weight the valid steps rather than sum everything. */
 enum { POOL_W_NONE = 0, POOL_W_MEAN, POOL_W_LAST, POOL_W_FIRST };
-/* task.distance as the triplet op's distance */
-static loom_distance triplet_distance(const loom_config *c) {
-  const char *d = loom_config_str(c, "task", "distance");
-  return !strcmp(d, "dot") ? LOOM_DIST_DOT : !strcmp(d, "euclidean") ? LOOM_DIST_EUCLIDEAN
-         : !strcmp(d, "manhattan")                                  ? LOOM_DIST_MANHATTAN
-                                                                    : LOOM_DIST_COSINE;
-}
-
-static int text_pool_w_mode(const loom_config *c) {
-  if (strcmp(loom_config_str(c, "text", "encoder"), "transformer") != 0) return POOL_W_NONE;
-  const char *pool = loom_config_str(c, "text", "pooling");
-  return !strcmp(pool, "mean") ? POOL_W_MEAN : !strcmp(pool, "last") ? POOL_W_LAST
-                                             : !strcmp(pool, "first") ? POOL_W_FIRST : POOL_W_NONE;
+static int text_pool_w_mode(const loom_text_spec *t) {
+  if (t->encoder != LOOM_TEXT_TRANSFORMER) return POOL_W_NONE;
+  static const int w[] = {[LOOM_TEXT_POOL_LAST] = POOL_W_LAST, [LOOM_TEXT_POOL_MEAN] = POOL_W_MEAN,
+                          [LOOM_TEXT_POOL_MAX] = POOL_W_NONE, [LOOM_TEXT_POOL_FIRST] = POOL_W_FIRST};
+  return w[t->pooling];
 }
 
 /* Text tower over G texts per row: tokens (B, G·T) → (B·G, dim). Inputs are created under in_name.
  * text.encoder: lstm | gru → per-step states, pooled (last, mean or max over valid steps); cnn → TextCNN,
  * which max-pools over the valid windows itself; transformer → per-step outputs (pre-LN layers, keys
  * masked past each text's length), pooled over the valid steps by text_pool_w_mode's weights or max. */
-static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, const char *prefix, const char *in_name,
+static loom_tensor *text_tower(builder *b, const loom_text_spec *t, int vocab, const char *prefix, const char *in_name,
                                int G, int T, loom_tensor **tok, loom_tensor **len, loom_tensor **inv,
                                loom_tensor **mask, int *dim) {
   loom_graph *g = b->g;
-  int E = (int)loom_config_int(c, "text", "embedding_dim"), H = (int)loom_config_int(c, "text", "hidden");
-  bool bi = loom_config_bool(c, "text", "bidirectional");
-  const char *pool = loom_config_str(c, "text", "pooling"), *enc = loom_config_str(c, "text", "encoder");
-  float p = (float)loom_config_float(c, "text", "dropout");
+  int E = t->embedding_dim, H = t->hidden;
+  bool bi = t->bidirectional;
+  const loom_text_pooling pool = t->pooling;
+  float p = t->dropout;
   char name[LOOM_NAME_MAX];
   *tok = loom_input(g, in_name, LOOM_I32, 2, (int[]){LOOM_BATCH, G * T});
   snprintf(name, sizeof name, "%s_len", in_name);
@@ -474,32 +526,30 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
   loom_tensor *x = loom_layer_embedding(g, name, ids, &eo, b->rng); // (B·G, T, E)
   loom_tensor *h;
   int D;
-  if (!strcmp(enc, "cnn")) {
-    long w[LOOM_TEXTCNN_MAX_WIDTHS];
-    loom_textcnn_opts co = {.input_size = E, .filters = (int)loom_config_int(c, "text", "cnn_filters"), .init = b->style};
-    co.n_widths = loom_config_ints(c, "text", "cnn_widths", w, LOOM_TEXTCNN_MAX_WIDTHS); /* count checked by text_check */
-    for (int i = 0; i < co.n_widths; i++) co.widths[i] = (int)w[i];
+  if (t->encoder == LOOM_TEXT_CNN) {
+    loom_textcnn_opts co = {.input_size = E, .filters = t->cnn_filters, .init = b->style};
+    co.n_widths = t->n_cnn_widths; /* 1 to LOOM_TEXTCNN_MAX_WIDTHS: checked by text_check */
+    for (int i = 0; i < co.n_widths; i++) co.widths[i] = t->cnn_widths[i];
     snprintf(name, sizeof name, "%s.cnn", prefix);
     h = loom_layer_textcnn(g, name, x, lens, &co, b->rng); // (B·G, n_widths · F)
     D = co.n_widths * co.filters;
-  } else if (!strcmp(enc, "transformer")) {
+  } else if (t->encoder == LOOM_TEXT_TRANSFORMER) {
     loom_transformer_opts to = loom_transformer_opts_default(E, T);
-    const long heads = loom_config_int(c, "text", "heads"); /* divides E: checked by text_check */
+    const long heads = t->heads; /* divides E: checked by text_check */
     if (heads > 0) to.heads = (int)heads; /* else the layer's default: 4 if it divides E, else 1 */
-    to.layers = (int)loom_config_int(c, "text", "layers");
-    const long ff = loom_config_int(c, "text", "ff_dim");
+    to.layers = (int)t->layers;
+    const long ff = t->ff_dim;
     to.ff_dim = ff > 0 ? (int)ff : 4 * E;
-    to.activation = parse_act(loom_config_str(c, "text", "ff_activation"));
-    const char *pos = loom_config_str(c, "text", "positions");
-    to.positions = !strcmp(pos, "learned") ? LOOM_POS_LEARNED : !strcmp(pos, "none") ? LOOM_POS_NONE : LOOM_POS_SINUSOIDAL;
-    to.dropout = (float)loom_config_float(c, "text", "transformer_dropout");
+    to.activation = t->ff_activation;
+    to.positions = t->positions;
+    to.dropout = t->transformer_dropout;
     to.init = b->style;
     snprintf(name, sizeof name, "%s.transformer", prefix);
     h = loom_layer_transformer(g, name, x, lens, &to, b->rng); // (B·G, T, E), padded steps not zero
     D = E;
-    snprintf(name, sizeof name, "%s_%s", in_name, text_pool_w_mode(c) ? "pool_w" : "mask");
+    snprintf(name, sizeof name, "%s_%s", in_name, text_pool_w_mode(t) ? "pool_w" : "mask");
     *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
-    if (text_pool_w_mode(c)) { /* sum_t w_t h_t as a batched (1, T) x (T, E) product */
+    if (text_pool_w_mode(t)) { /* sum_t w_t h_t as a batched (1, T) x (T, E) product */
       loom_tensor *w = loom_reshape(g, *mask, 3, (int[]){-1, 1, T});
       h = loom_reshape(g, loom_matmul(g, w, h, false, false), 2, (int[]){-1, D}); // (B·G, E)
       snprintf(name, sizeof name, "%s.pool", prefix);
@@ -510,8 +560,8 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
       h = loom_layer_seq_pool(g, name, h, NULL, *mask, &so); // (B·G, E)
     }
   } else {
-    bool seq = strcmp(pool, "last") != 0, gru = !strcmp(enc, "gru");
-    const int layers = (int)loom_config_int(c, "text", "layers");
+    bool seq = pool != LOOM_TEXT_POOL_LAST, gru = t->encoder == LOOM_TEXT_GRU;
+    const int layers = t->layers;
     snprintf(name, sizeof name, "%s.%s", prefix, gru ? "gru" : "lstm");
     if (gru) {
       loom_gru_opts go = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
@@ -519,71 +569,68 @@ static loom_tensor *text_tower(builder *b, const loom_config *c, int vocab, cons
       h = loom_layer_gru(g, name, x, lens, &go, b->rng); // (B·G, D) or (B·G, T, D)
     } else {
       loom_lstm_opts lo = {.input_size = E, .hidden = H, .layers = layers, .bidirectional = bi, .return_sequences = seq,
-                           .dropout = p, .recurrent_dropout = (float)loom_config_float(c, "text", "recurrent_dropout"),
+                           .dropout = p, .recurrent_dropout = t->recurrent_dropout,
                            .init = b->style};
       h = loom_layer_lstm(g, name, x, lens, &lo, b->rng); // (B·G, D) or (B·G, T, D)
     }
     D = (bi ? 2 : 1) * H;
     loom_tensor *iv = NULL, *mk = NULL;
-    if (!strcmp(pool, "mean")) {
+    if (pool == LOOM_TEXT_POOL_MEAN) {
       /* padded steps are zero in the recurrent output, so the mean over valid steps is sum / length */
       snprintf(name, sizeof name, "%s_inv_len", in_name);
       *inv = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G});
       iv = G > 1 ? loom_reshape(g, *inv, 2, (int[]){-1, 1}) : *inv;
-    } else if (!strcmp(pool, "max")) {
+    } else if (pool == LOOM_TEXT_POOL_MAX) {
       /* max over valid steps: padding pushed to -1e30 */
       snprintf(name, sizeof name, "%s_mask", in_name);
       mk = *mask = loom_input(g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, G * T});
     }
-    loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_LAST, T, D);
-    if (loom_seq_pool_parse(pool, &so.mode) < 0) assert(!"pooling names are the config table's choices");
+    loom_seq_pool_opts so = loom_seq_pool_opts_default((loom_seq_pool_mode)pool, T, D); /* not FIRST: text_check */
     snprintf(name, sizeof name, "%s.pool", prefix);
     h = loom_layer_seq_pool(g, name, h, iv, mk, &so); // (B·G, D)
   }
   if (p > 0) h = loom_dropout(g, h, p);
   *dim = D;
-  long units[LIST_MAX];
-  int n = loom_config_ints(c, "text", "dense", units, LIST_MAX);
-  return dense_stack(b, prefix, h, dim, units, n, parse_act(loom_config_str(c, "text", "activation")), p);
+  return dense_stack(b, prefix, h, dim, t->dense, t->n_dense, t->activation, p);
 }
 
-static int list_at(const long *v, int n, int i) { return (int)(n == 1 ? v[0] : v[i]); }
+static int list_at(const int *v, int n, int i) { return n == 1 ? v[0] : v[i]; }
 
 /* Several images per row (S > 1: a video's frames, after the photo when there is one), each through the
  * same tower: its outputs (N·S, D) -> (N, D') by image.frame_pooling — mean or max over the images,
  * additive attention over them (image.frames.*), or an LSTM reading them in order (image.frames_lstm,
  * its last state, D' = frame_hidden). */
-static loom_tensor *pool_frames(builder *b, const loom_model *m, const loom_config *c, loom_tensor *h, int *dim) {
+static loom_tensor *pool_frames(builder *b, const loom_model *m, const loom_image_spec *im, loom_tensor *h, int *dim) {
   int S = m->S, D = *dim;
   if (S <= 1) return h;
   loom_graph *g = b->g;
   loom_tensor *x = loom_reshape(g, h, 3, (int[]){-1, S, D});
-  const char *mode = loom_config_str(c, "image", "frame_pooling");
-  if (!strcmp(mode, "attention")) {
+  const loom_frame_pooling mode = im->frame_pooling;
+  if (mode == LOOM_FRAMES_ATTENTION) {
     loom_field_attention_opts o = loom_field_attention_opts_default(S, D);
     o.init = b->style;
     return loom_layer_field_attention(g, "image.frames", x, &o, b->rng);
   }
-  if (!strcmp(mode, "lstm")) {
-    loom_lstm_opts lo = {.input_size = D, .hidden = (int)loom_config_int(c, "image", "frame_hidden"), .layers = 1,
+  if (mode == LOOM_FRAMES_LSTM) {
+    loom_lstm_opts lo = {.input_size = D, .hidden = im->frame_hidden, .layers = 1,
                          .init = b->style};
     *dim = lo.hidden;
     return loom_layer_lstm(g, "image.frames_lstm", x, NULL, &lo, b->rng);
   }
-  loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_MEAN, S, D);
-  if (loom_seq_pool_parse(mode, &so.mode) < 0) assert(!"frame_pooling names are the config table's choices");
+  loom_seq_pool_opts so =
+      loom_seq_pool_opts_default(mode == LOOM_FRAMES_MAX ? LOOM_SEQ_POOL_MAX : LOOM_SEQ_POOL_MEAN, S, D);
   return loom_layer_seq_pool(g, "image.frames_pool", x, NULL, NULL, &so);
 }
 
 /* Rows encoder: the image (B, C, H, W) read top to bottom as H steps of C·W features (row h is
  * [x[0,h,:], .., x[C-1,h,:]], i.e. x.permute(0, 2, 1, 3).reshape(B, H, C·W)) by a (Bi)LSTM named
  * image.lstm, pooled over the steps (last state, mean or max), then the image dense stack. */
-static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, int *dim) {
+static loom_tensor *image_rows(builder *b, loom_model *m, const loom_image_spec *im, int *dim) {
   loom_graph *g = b->g;
-  int C = m->C / m->S, H = m->H, W = m->W, Hd = (int)loom_config_int(c, "image", "lstm_hidden");
-  bool bi = loom_config_bool(c, "image", "lstm_bidirectional");
-  const char *pool = loom_config_str(c, "image", "lstm_pooling");
-  float p = (float)loom_config_float(c, "image", "dropout");
+  int C = m->C / m->S, H = m->H, W = m->W, Hd = im->lstm_hidden;
+  bool bi = im->lstm_bidirectional;
+  const loom_text_pooling pool = im->lstm_pooling;
+  float p = im->dropout;
   m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, H, W});
   loom_tensor *x; // (B·G·S, H, C·W)
   if (C == 1) {
@@ -594,60 +641,49 @@ static loom_tensor *image_rows(builder *b, loom_model *m, const loom_config *c, 
     for (int i = 0; i < C; i++) planes[i] = loom_reshape(g, loom_slice(g, flat, i * H * W, H * W), 3, (int[]){-1, H, W});
     x = loom_concat(g, C, planes);
   }
-  bool seq = strcmp(pool, "last") != 0;
+  bool seq = pool != LOOM_TEXT_POOL_LAST;
   loom_lstm_opts lo = {.input_size = C * W,
                        .hidden = Hd,
-                       .layers = (int)loom_config_int(c, "image", "lstm_layers"),
+                       .layers = im->lstm_layers,
                        .bidirectional = bi,
                        .return_sequences = seq,
                        .dropout = p,
                        .init = b->style};
   loom_tensor *h = loom_layer_lstm(g, "image.lstm", x, NULL, &lo, b->rng); // (B·G, D) or (B·G, H, D)
   int D = (bi ? 2 : 1) * Hd;
-  loom_seq_pool_opts so = loom_seq_pool_opts_default(LOOM_SEQ_POOL_LAST, H, D);
-  if (loom_seq_pool_parse(pool, &so.mode) < 0) assert(!"pooling names are the config table's choices");
+  loom_seq_pool_opts so = loom_seq_pool_opts_default((loom_seq_pool_mode)pool, H, D); /* last|mean|max */
   h = loom_layer_seq_pool(g, "image.lstm_pool", h, NULL, NULL, &so); // (B·G, D): every row is a valid step
   if (p > 0) h = loom_dropout(g, h, p);
   *dim = D;
-  long units[LIST_MAX];
-  int n = loom_config_ints(c, "image", "dense", units, LIST_MAX);
-  h = dense_stack(b, "image", h, dim, units, n, parse_act(loom_config_str(c, "image", "activation")), p);
-  return pool_frames(b, m, c, h, dim);
+  h = dense_stack(b, "image", h, dim, im->dense, im->n_dense, im->activation, p);
+  return pool_frames(b, m, im, h, dim);
 }
 
-static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c, int *dim, loom_error *err) {
-  if (!strcmp(loom_config_str(c, "image", "encoder"), "rows")) return image_rows(b, m, c, dim);
+static loom_tensor *image_tower(builder *b, loom_model *m, const loom_image_spec *im, int *dim, loom_error *err) {
+  if (im->encoder == LOOM_IMAGE_ROWS) return image_rows(b, m, im, dim);
   loom_graph *g = b->g;
-  if (strcmp(loom_config_str(c, "image", "backbone"), "none") != 0) { /* a torchvision tower (backbone_model.c) */
-    long u[LIST_MAX];
-    int n = loom_config_ints(c, "image", "dense", u, LIST_MAX);
+  if (im->backbone != LOOM_BACKBONE_NONE) { /* a torchvision tower (backbone_model.c) */
     if (m->C / m->S != 3) {
       loom_errorf(err, "[data] channels = %d but image.backbone = %s reads RGB images — set channels = 3", m->C / m->S,
-                  loom_config_str(c, "image", "backbone"));
+                  loom_backbone_name(im->backbone));
       return NULL;
     }
     m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
-    loom_tensor *x = loom_model_backbone_tower(g, c, loom_reshape(g, m->image, 4, (int[]){-1, 3, m->H, m->W}));
+    loom_tensor *x = loom_model_backbone_tower(g, im, loom_reshape(g, m->image, 4, (int[]){-1, 3, m->H, m->W}));
     *dim = 512;
-    x = dense_stack(b, "image", x, dim, u, n, parse_act(loom_config_str(c, "image", "activation")),
-                    (float)loom_config_float(c, "image", "dropout"));
-    return pool_frames(b, m, c, x, dim);
+    x = dense_stack(b, "image", x, dim, im->dense, im->n_dense, im->activation, im->dropout);
+    return pool_frames(b, m, im, x, dim);
   }
-  long filters[LIST_MAX], kernel[LIST_MAX], stride[LIST_MAX], pool[LIST_MAX], units[LIST_MAX];
-  int nf = loom_config_ints(c, "image", "filters", filters, LIST_MAX);
-  int nk = loom_config_ints(c, "image", "kernel", kernel, LIST_MAX);
-  int ns = loom_config_ints(c, "image", "stride", stride, LIST_MAX);
-  int np = loom_config_ints(c, "image", "pool", pool, LIST_MAX);
-  int nd = loom_config_ints(c, "image", "dense", units, LIST_MAX);
+  const int *filters = im->filters, *kernel = im->kernel, *stride = im->stride, *pool = im->pool;
+  const int nf = im->n_filters, nk = im->n_kernel, ns = im->n_stride, np = im->n_pool;
   if ((nk != 1 && nk != nf) || (ns != 1 && ns != nf) || (np != 1 && np != nf)) {
     loom_errorf(err, "[image] kernel, stride and pool need one value or one per conv block (%d filters)", nf);
     return NULL;
   }
-  bool same = !strcmp(loom_config_str(c, "image", "padding"), "same");
-  bool bn = loom_config_bool(c, "image", "batchnorm");
-  bool avg = !strcmp(loom_config_str(c, "image", "pool_type"), "avg");
-  const char *act = loom_config_str(c, "image", "activation");
-  loom_activation a = parse_act(act);
+  bool same = im->padding == LOOM_CONV_PAD_SAME;
+  bool bn = im->batchnorm;
+  bool avg = im->pool_type == LOOM_POOL2D_AVG;
+  loom_activation a = im->activation;
   int C = m->C / m->S, H = m->H, W = m->W; /* one image's channels: the row holds S images */
   m->image = loom_input(g, "image", LOOM_F32, 4, (int[]){LOOM_BATCH, m->G * m->C, m->H, m->W});
   loom_tensor *x = m->G * m->S > 1 ? loom_reshape(g, m->image, 4, (int[]){-1, C, H, W}) : m->image;
@@ -655,13 +691,13 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
     int k = list_at(kernel, nk, i), s = list_at(stride, ns, i), pl = list_at(pool, np, i);
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "image.conv%d", i);
-    loom_conv2d_opts o = loom_conv2d_opts_default(C, (int)filters[i], k);
+    loom_conv2d_opts o = loom_conv2d_opts_default(C, filters[i], k);
     o.stride_h = o.stride_w = s;
-    o.padding.mode = same ? LOOM_CONV_PAD_SAME : LOOM_CONV_PAD_VALID;
+    o.padding.mode = im->padding;
     o.activation = bn ? LOOM_ACT_NONE : a;
     o.init = b->style;
     x = loom_layer_conv2d(g, name, x, &o, b->rng); // (B, F, H', W')
-    C = (int)filters[i];
+    C = filters[i];
     H = same ? (H + s - 1) / s : (H - k) / s + 1;
     W = same ? (W + s - 1) / s : (W - k) / s + 1;
     if (H < 1 || W < 1) {
@@ -688,8 +724,8 @@ static loom_tensor *image_tower(builder *b, loom_model *m, const loom_config *c,
   }
   x = loom_flatten(g, x);
   *dim = C * H * W;
-  x = dense_stack(b, "image", x, dim, units, nd, a, (float)loom_config_float(c, "image", "dropout"));
-  return pool_frames(b, m, c, x, dim);
+  x = dense_stack(b, "image", x, dim, im->dense, im->n_dense, a, im->dropout);
+  return pool_frames(b, m, im, x, dim);
 }
 
 /* The fields of the interaction tower, kept apart for fusion modes that cross them (fm). */
@@ -716,23 +752,20 @@ static void hist_aux_input(loom_model *m) {
                         : loom_input(m->g, "history_inv_len", LOOM_F32, 2, (int[]){LOOM_BATCH, 1});
 }
 
-static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, int *dim,
+static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_interaction_spec *in, const loom_prep *prep, int *dim,
                                       field_list *fields, loom_tensor *htext, loom_tensor *ctext, int dt) {
   loom_graph *g = b->g;
   loom_tensor *parts[4 + 2];
   int np = 0, total = 0;
-  float edrop = (float)loom_config_float(c, "interaction", "embedding_dropout");
+  float edrop = in->embedding_dropout;
   if (m->F > 0) {
     m->numeric = loom_input(g, "numeric", LOOM_F32, 2, (int[]){LOOM_BATCH, m->F});
-    long units[LIST_MAX];
-    int n = loom_config_ints(c, "interaction", "dense", units, LIST_MAX), d = m->F;
-    parts[np++] = dense_stack(b, "interaction", m->numeric, &d, units, n,
-                              parse_act(loom_config_str(c, "interaction", "activation")), 0);
+    int d = m->F;
+    parts[np++] = dense_stack(b, "interaction", m->numeric, &d, in->dense, in->n_dense, in->activation, 0);
     add_field(fields, parts[np - 1], d, "numeric");
     total += d;
   }
-  int ud = (int)loom_config_int(c, "interaction", "user_dim"), id = (int)loom_config_int(c, "interaction", "item_dim");
-  int cd = (int)loom_config_int(c, "interaction", "category_dim");
+  int ud = in->user_dim, id = in->item_dim, cd = in->category_dim;
   if (ud > 0 && prep->users) {
     m->user = loom_input(g, "user", LOOM_I32, 1, (int[]){LOOM_BATCH});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->users), .dim = ud, .padding_idx = -1, .init = b->style};
@@ -748,13 +781,13 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
     if (edrop > 0) parts[np - 1] = loom_dropout(g, parts[np - 1], edrop);
     add_field(fields, parts[np - 1], id, "item");
     total += id;
-    if (m->Lh > 0 && strcmp(loom_config_str(c, "interaction", "history_content"), "text") != 0) {
+    if (m->Lh > 0 && in->history_content != LOOM_HISTORY_TEXT) {
       /* the user's history through the same item table (src/model/history.c); padding (0) reads as zeros */
       m->hist = loom_input(g, "history", LOOM_I32, 2, (int[]){LOOM_BATCH, m->Lh});
       hist_aux_input(m);
       loom_tensor *h = loom_gather(g, loom_graph_find(g, "interaction.item_embedding.weight"), m->hist, 0); // (B, Lh, id)
       parts[np++] = loom_history_pool(g, "interaction.history", h, cand, m->hist_aux, m->Lh, id, m->hist_mode,
-                                      (int)loom_config_int(c, "interaction", "history_din_hidden"), b->style, b->rng);
+                                      in->history_din_hidden, b->style, b->rng);
       add_field(fields, parts[np - 1], id, "history");
       total += id;
     }
@@ -764,7 +797,7 @@ static loom_tensor *interaction_tower(builder *b, loom_model *m, const loom_conf
     m->hist_valid = loom_input(g, "history_valid", LOOM_F32, 3, (int[]){LOOM_BATCH, m->Lh, 1});
     loom_tensor *h = loom_mul(g, htext, m->hist_valid); // (B, Lh, dt)
     parts[np++] = loom_history_pool(g, "interaction.history_text", h, ctext, m->hist_aux, m->Lh, dt, m->hist_mode,
-                                    (int)loom_config_int(c, "interaction", "history_din_hidden"), b->style, b->rng);
+                                    in->history_din_hidden, b->style, b->rng);
     add_field(fields, parts[np - 1], dt, "history_text");
     total += dt;
   }
@@ -805,18 +838,18 @@ static loom_tensor *project_fields(builder *b, const field_list *f, int D) {
 
 /* xs[0..n) the towers' outputs (B, dims[i]) in m->towers order; inter: the interaction tower's fields
  * (numeric, user, item, category<j>) for fm, which crosses them one by one instead of as one vector. */
-static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_tensor **xs, int *dims, int n,
+static loom_tensor *fuse(builder *b, const loom_fusion_spec *fu, loom_model *m, loom_tensor **xs, int *dims, int n,
                          const field_list *inter, int *dim) {
   loom_graph *g = b->g;
-  const char *mode = loom_config_str(c, "fusion", "mode");
-  if (!strcmp(mode, "fm") || !strcmp(mode, "dcn")) {
+  const loom_fusion_mode mode = fu->mode;
+  if (mode == LOOM_FUSION_FM || mode == LOOM_FUSION_DCN) {
     /* both start from the concatenation x0 (B, d) */
     loom_tensor *x0 = n == 1 ? xs[0] : loom_concat(g, n, xs);
     int d = 0;
     for (int i = 0; i < n; i++) d += dims[i];
     *dim = d;
-    if (!strcmp(mode, "dcn")) {
-      loom_cross_opts o = loom_cross_opts_default(d, (int)loom_config_int(c, "fusion", "cross_layers"));
+    if (mode == LOOM_FUSION_DCN) {
+      loom_cross_opts o = loom_cross_opts_default(d, fu->cross_layers);
       o.init = b->style;
       return loom_layer_cross(g, "fusion", x0, &o, b->rng); // (B, d)
     }
@@ -828,7 +861,7 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
       if (strcmp(m->towers[i], "interaction") != 0) add_field(&f, xs[i], dims[i], m->towers[i]);
     for (int i = 0; inter && i < inter->n; i++) add_field(&f, inter->x[i], inter->dim[i], inter->name[i]);
     if (f.n < 2) return x0;
-    int D = (int)loom_config_int(c, "fusion", "dim");
+    int D = fu->dim;
     loom_tensor *dots = loom_pairwise_dot(g, project_fields(b, &f, D), f.n, D); // (B, F(F-1)/2)
     *dim = d + f.n * (f.n - 1) / 2;
     return loom_concat(g, 2, (loom_tensor *[]){x0, dots});
@@ -837,12 +870,12 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
     *dim = dims[0];
     return xs[0];
   }
-  if (!strcmp(mode, "concat")) {
+  if (mode == LOOM_FUSION_CONCAT) {
     *dim = 0;
     for (int i = 0; i < n; i++) *dim += dims[i];
     return loom_concat(g, n, xs);
   }
-  int D = (int)loom_config_int(c, "fusion", "dim");
+  int D = fu->dim;
   loom_tensor *p[LOOM_MODEL_MAX_TOWERS];
   for (int i = 0; i < n; i++) {
     char name[LOOM_NAME_MAX];
@@ -852,14 +885,14 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
   }
   *dim = D;
   loom_tensor *y = NULL;
-  if (!strcmp(mode, "sum") || !strcmp(mode, "mean")) {
+  if (mode == LOOM_FUSION_SUM || mode == LOOM_FUSION_MEAN) {
     y = p[0];
     for (int i = 1; i < n; i++) y = loom_add(g, y, p[i]);
-    if (!strcmp(mode, "mean")) y = loom_scale(g, y, 1.0f / (float)n, 0);
-  } else if (!strcmp(mode, "product")) {
+    if (mode == LOOM_FUSION_MEAN) y = loom_scale(g, y, 1.0f / (float)n, 0);
+  } else if (mode == LOOM_FUSION_PRODUCT) {
     y = p[0];
     for (int i = 1; i < n; i++) y = loom_mul(g, y, p[i]);
-  } else if (!strcmp(mode, "weighted")) {
+  } else if (mode == LOOM_FUSION_WEIGHTED) {
     /* y = sum_i w_i p_i with learned scalars w (n), initialised to 1/n */
     loom_tensor *w = loom_param(g, "fusion.weight", 1, (int[]){n});
     for (int i = 0; i < n; i++) w->data[i] = 1.0f / (float)n;
@@ -867,12 +900,13 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
       loom_tensor *t = loom_mul(g, p[i], loom_slice(g, w, i, 1));
       y = y ? loom_add(g, y, t) : t;
     }
-  } else if (!strcmp(mode, "attention")) { /* y = sum_i a_i p_i, a = softmax_i(w · tanh(W p_i + b)) per sample */
+  } else if (mode == LOOM_FUSION_ATTENTION) { /* y = sum_i a_i p_i, a = softmax_i(w · tanh(W p_i + b)) per sample */
     loom_tensor *stack = loom_reshape(g, loom_concat(g, n, p), 3, (int[]){-1, n, D}); // (B, n, D)
     loom_field_attention_opts o = loom_field_attention_opts_default(n, D);
     o.init = b->style;
     y = loom_layer_field_attention(g, "fusion", stack, &o, b->rng);
-  } else { /* gated: g = σ(W [p_0 .. p_n-1] + b) (B, n·D); y = sum_i g_i ⊙ p_i */
+  } else {
+    assert(mode == LOOM_FUSION_GATED); /* gated: g = σ(W [p_0 .. p_n-1] + b) (B, n·D); y = sum_i g_i ⊙ p_i */
     loom_dense_opts o = {.in_features = n * D, .units = n * D, .activation = LOOM_ACT_SIGMOID, .init = b->style};
     loom_tensor *gate = loom_layer_dense(g, "fusion.gate", loom_concat(g, n, p), &o, b->rng);
     for (int i = 0; i < n; i++) {
@@ -887,42 +921,44 @@ static loom_tensor *fuse(builder *b, const loom_config *c, loom_model *m, loom_t
  * v = item_proj([item embedding, item text, item image]) for the positive and n_neg negatives of each
  * row (B·G, D); score s_ij = u_i · v_ij. Loss over rows whose label is 1 (all rows without a label):
  * sampled softmax CE(s_i, 0) or BPR mean_j softplus(s_ij - s_i0). */
-static int build_ranking(builder *b, loom_model *m, const loom_config *c, const loom_prep *prep, loom_error *err) {
+static int build_ranking(builder *b, loom_model *m, const loom_model_spec *s, const loom_prep *prep, loom_error *err) {
   loom_graph *g = b->g;
   bool retrieval = m->task == LOOM_TASK_RETRIEVAL;
-  const char *loss = loom_config_str(c, "task", "loss");
-  if (retrieval && strcmp(loss, "infonce") != 0 && strcmp(loss, "triplet") != 0)
+  const loom_pair_loss lk = s->task.loss;
+  char loss[32];
+  loom_model_spec_choice("task", "loss", (int)lk, loss, sizeof loss);
+  if (retrieval && lk != LOOM_LOSS_INFONCE && lk != LOOM_LOSS_TRIPLET)
     return loom_errorf(err, "[task] kind = retrieval: set task.loss = infonce or triplet (not %s)", loss);
-  if (!retrieval && strcmp(loss, "sampled_softmax") != 0 && strcmp(loss, "bpr") != 0)
+  if (!retrieval && lk != LOOM_LOSS_SAMPLED_SOFTMAX && lk != LOOM_LOSS_BPR)
     return loom_errorf(err, "[task] kind = ranking: set task.loss = sampled_softmax or bpr (not %s)", loss);
-  bool triplet = !strcmp(loss, "triplet");
+  bool triplet = lk == LOOM_LOSS_TRIPLET;
   if (m->n_neg <= 0 && (!retrieval || triplet))
     return loom_errorf(err, "[task] kind = %s with loss %s needs negatives: set [data] negatives (e.g. 4)",
                        loom_task_name(m->task), loss);
   if (!prep->items || (!retrieval && !prep->users))
     return loom_errorf(err, "[task] kind = %s needs [data] %sitem_col", loom_task_name(m->task), retrieval ? "" : "user_col and ");
-  if (retrieval && (m->Tq <= 0 || !prep->vocab || !loom_config_bool(c, "text", "enabled")))
+  if (retrieval && (m->Tq <= 0 || !prep->vocab || !s->text.enabled))
     return loom_errorf(err, "[task] kind = retrieval needs the query text: set [data] query_col and keep the text tower on");
   /* retrieval: InfoNCE uses in-batch negatives (G = 1); triplet the batch's first negative (G = 2) */
-  int G = m->G = retrieval ? (triplet ? 2 : 1) : 1 + m->n_neg, D = (int)loom_config_int(c, "fusion", "dim");
+  int G = m->G = retrieval ? (triplet ? 2 : 1) : 1 + m->n_neg, D = s->fusion.dim;
   /* item side */
   loom_tensor *parts[4];
   int np = 0, d = 0, di;
-  int id = (int)loom_config_int(c, "interaction", "item_dim"), ud = (int)loom_config_int(c, "interaction", "user_dim");
+  int id = s->interaction.item_dim, ud = s->interaction.user_dim;
   if (id > 0 && !retrieval) {
     m->item = loom_input(g, "item", LOOM_I32, 2, (int[]){LOOM_BATCH, G});
     loom_embedding_opts eo = {.vocab = loom_idmap_size(prep->items), .dim = id, .padding_idx = -1, .init = b->style};
     parts[np++] = loom_layer_embedding(g, "interaction.item_embedding", loom_reshape(g, m->item, 1, (int[]){-1}), &eo, b->rng);
     d += id;
   }
-  if (loom_config_bool(c, "text", "enabled") && m->T > 0 && prep->vocab) {
-    parts[np++] = text_tower(b, c, loom_vocab_size(prep->vocab), "text", "tokens", G, m->T, &m->tokens, &m->lengths,
+  if (s->text.enabled && m->T > 0 && prep->vocab) {
+    parts[np++] = text_tower(b, &s->text, loom_vocab_size(prep->vocab), "text", "tokens", G, m->T, &m->tokens, &m->lengths,
                              &m->text_inv_len, &m->text_mask, &di);
     d += di;
     snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "text");
   }
-  if (loom_config_bool(c, "image", "enabled") && m->C > 0) {
-    if (!(parts[np] = image_tower(b, m, c, &di, err))) return -1;
+  if (s->image.enabled && m->C > 0) {
+    if (!(parts[np] = image_tower(b, m, &s->image, &di, err))) return -1;
     np++, d += di;
     snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "image");
   }
@@ -939,8 +975,8 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
     parts[np++] = loom_layer_embedding(g, "interaction.user_embedding", m->user, &eo, b->rng);
     d += ud;
   }
-  if (m->Tq > 0 && prep->vocab && loom_config_bool(c, "text", "enabled")) {
-    parts[np++] = text_tower(b, c, loom_vocab_size(prep->vocab), "query", "query", 1, m->Tq, &m->query, &m->query_len,
+  if (m->Tq > 0 && prep->vocab && s->text.enabled) {
+    parts[np++] = text_tower(b, &s->text, loom_vocab_size(prep->vocab), "query", "query", 1, m->Tq, &m->query, &m->query_len,
                              &m->query_inv_len, &m->query_mask, &di);
     d += di;
     snprintf(m->towers[m->n_towers++], sizeof m->towers[0], "query");
@@ -955,11 +991,11 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
   if (retrieval) {
     /* the query (user side) against its item: InfoNCE over the batch, or triplet with a sampled negative */
     m->logits = m->item_vec;
-    float tau = (float)loom_config_float(c, "task", "temperature");
+    float tau = s->task.temperature;
     if (triplet) {
       loom_tensor *v2 = loom_reshape(g, m->item_vec, 2, (int[]){-1, 2 * D});
       l = loom_triplet_margin(g, m->user_vec, loom_slice(g, v2, 0, D), loom_slice(g, v2, D, D),
-                              (float)loom_config_float(c, "task", "margin"), triplet_distance(c), LOOM_REDUCE_NONE);
+                              s->task.margin, s->task.distance, LOOM_REDUCE_NONE);
     } else {
       l = loom_infonce(g, m->user_vec, m->item_vec, tau, true, true, LOOM_REDUCE_NONE);
     }
@@ -968,7 +1004,7 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
   loom_tensor *v = loom_reshape(g, m->item_vec, 3, (int[]){-1, G, D});
   loom_tensor *u = loom_reshape(g, m->user_vec, 3, (int[]){-1, D, 1});
   m->logits = loom_reshape(g, loom_matmul(g, v, u, false, false), 2, (int[]){-1, G}); // (B, G)
-  if (!strcmp(loss, "bpr")) {
+  if (lk == LOOM_LOSS_BPR) {
     l = loom_bpr(g, loom_slice(g, m->logits, 0, 1), loom_slice(g, m->logits, 1, G - 1), LOOM_REDUCE_NONE);
   } else {
     m->label_i = loom_input(g, "target", LOOM_I32, 1, (int[]){LOOM_BATCH});
@@ -984,7 +1020,10 @@ static int build_ranking(builder *b, loom_model *m, const loom_config *c, const 
 }
 
 static loom_model *build(const loom_config *c, const loom_dataset *ds, const loom_model *full, loom_error *err) {
-  const char *kind = loom_config_str(c, "task", "kind");
+  loom_model_spec spec;
+  loom_model_spec_read(c, &spec);
+  const loom_model_spec *s = &spec;
+  const char *kind = loom_task_name(s->task.kind);
   const loom_prep *prep = loom_dataset_prep(ds);
   loom_batch probe;
   if (loom_batch_init(&probe, ds, 1, err) < 0) return NULL;
@@ -999,14 +1038,9 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   m->C = probe.C, m->H = probe.H, m->W = probe.W, m->S = probe.S > 0 ? probe.S : 1, m->Lh = probe.Lh;
   m->Dv = probe.Dv, m->Du = probe.Du;
   loom_batch_free(&probe);
-  if (text_check(c, m->T, m->Tq, err) < 0) goto fail;
-  m->text_pool_w = text_pool_w_mode(c);
-  m->task = !strcmp(kind, "multiclass") ? LOOM_TASK_MULTICLASS
-            : !strcmp(kind, "ranking")  ? LOOM_TASK_RANKING
-            : !strcmp(kind, "retrieval") ? LOOM_TASK_RETRIEVAL
-            : !strcmp(kind, "regression") ? LOOM_TASK_REGRESSION
-            : !strcmp(kind, "multitask") ? LOOM_TASK_MULTITASK
-                                        : LOOM_TASK_BINARY;
+  if (text_check(s, m->T, m->Tq, err) < 0) goto fail;
+  m->text_pool_w = text_pool_w_mode(&s->text);
+  m->task = s->task.kind;
   m->G = 1;
   m->g = loom_graph_new();
   loom_rng rng;
@@ -1016,16 +1050,18 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   loom_rng_seed(loom_graph_rng(m->g), (uint64_t)ts.seed ^ 0x5eed5eed5eedull);
   builder b = {m->g, &rng, ts.init};
   /* keys that would have no effect */
-  const char *mode = loom_config_str(c, "fusion", "mode");
-  long cross = loom_config_int(c, "fusion", "cross_layers");
-  bool share = loom_config_bool(c, "text", "share_query");
-  float edrop = (float)loom_config_float(c, "interaction", "embedding_dropout");
+  char mode[32];
+  loom_model_spec_choice("fusion", "mode", (int)s->fusion.mode, mode, sizeof mode);
+  const bool dcn = s->fusion.mode == LOOM_FUSION_DCN;
+  long cross = s->fusion.cross_layers;
+  bool share = s->text.share_query;
+  float edrop = s->interaction.embedding_dropout;
   bool two_tower = m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL;
-  if (!strcmp(mode, "dcn") && cross < 1) {
+  if (dcn && cross < 1) {
     loom_errorf(err, "[fusion] mode = dcn needs fusion.cross_layers >= 1 (e.g. 2)");
     goto fail;
   }
-  if (strcmp(mode, "dcn") != 0 && cross > 0) {
+  if (!dcn && cross > 0) {
     loom_errorf(err, "[fusion] cross_layers = %ld has no effect with fusion.mode = %s — remove it, or set "
                      "fusion.mode = dcn", cross, mode);
     goto fail;
@@ -1040,35 +1076,38 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
                      "text.share_query");
     goto fail;
   }
-  if (share && !loom_config_bool(c, "text", "enabled")) {
+  if (share && !s->text.enabled) {
     loom_errorf(err, "[text] share_query = true needs the text tower whose layers it shares — set text.enabled = "
                      "true, or text.share_query = false for a query tower of its own");
     goto fail;
   }
-  if (edrop > 0 && (two_tower || !loom_config_bool(c, "interaction", "enabled"))) {
+  if (edrop > 0 && (two_tower || !s->interaction.enabled)) {
     loom_errorf(err, "[interaction] embedding_dropout = %g has no effect %s — remove it", (double)edrop,
                 two_tower ? "in a ranking or retrieval model" : "with interaction.enabled = false");
     goto fail;
   }
   if (two_tower) {
-    if (build_ranking(&b, m, c, prep, err) < 0) goto fail;
+    if (build_ranking(&b, m, s, prep, err) < 0) goto fail;
     return m;
   }
-  m->hist_mode = (int)loom_history_pool_parse(loom_config_str(c, "interaction", "history_pooling"));
-  m->hist_text = m->Lh > 0 && strcmp(loom_config_str(c, "interaction", "history_content"), "id") != 0;
-  if (m->hist_text && (full || !loom_config_bool(c, "text", "enabled") || !loom_config_bool(c, "interaction", "enabled"))) {
+  char hist_content[16];
+  loom_model_spec_choice("interaction", "history_content", (int)s->interaction.history_content, hist_content,
+                         sizeof hist_content);
+  m->hist_mode = (int)s->interaction.history_pooling; /* loom_hist_pool's values (asserted above) */
+  m->hist_text = m->Lh > 0 && s->interaction.history_content != LOOM_HISTORY_ID;
+  if (m->hist_text && (full || !s->text.enabled || !s->interaction.enabled)) {
     loom_errorf(err, full ? "[interaction] history_content = %s: loom-infer cannot yet score from cached item towers "
                             "with text histories (score or eval the model instead)"
                           : "[interaction] history_content = %s reads the history items through the text tower into "
                             "the interaction tower — set text.enabled = true and interaction.enabled = true, or "
                             "history_content = id",
-                loom_config_str(c, "interaction", "history_content"));
+                hist_content);
     goto fail;
   }
   loom_tensor *xs[LOOM_MODEL_MAX_TOWERS], *shared_query = NULL, *htext = NULL;
   int dims[LOOM_MODEL_MAX_TOWERS];
   int n = 0;
-  if (loom_config_bool(c, "text", "enabled")) {
+  if (s->text.enabled) {
     if (m->T <= 0 || !prep->vocab) {
       loom_errorf(err, "[text] enabled = true but the data has no text — set [data] text_cols, or text.enabled=false");
       goto fail;
@@ -1082,7 +1121,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
        * per row, each padded to max(T, Tq) */
       int Tm = m->share_T = share && m->Tq > m->T ? m->Tq : m->T, D;
       int G = m->text_G = 1 + (share ? 1 : 0) + (m->hist_text ? m->Lh : 0);
-      loom_tensor *all = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", G, Tm, &m->tokens,
+      loom_tensor *all = text_tower(&b, &s->text, loom_vocab_size(prep->vocab), "text", "tokens", G, Tm, &m->tokens,
                                     &m->lengths, &m->text_inv_len, &m->text_mask, &D); // (B·G, D)
       loom_tensor *rows = loom_reshape(m->g, all, 2, (int[]){-1, G * D});            // (B, G·D)
       xs[n] = m->tower_out[n] = loom_slice(m->g, rows, 0, D);
@@ -1091,19 +1130,19 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
                                              (int[]){-1, m->Lh, D}); // (B, Lh, D)
       dims[n] = m->tower_dim[n] = D;
     } else {
-      xs[n] = m->tower_out[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens,
+      xs[n] = m->tower_out[n] = text_tower(&b, &s->text, loom_vocab_size(prep->vocab), "text", "tokens", 1, m->T, &m->tokens,
                                            &m->lengths, &m->text_inv_len, &m->text_mask, &dims[n]);
       m->tower_dim[n] = dims[n];
     }
     n++;
   }
-  if (loom_config_bool(c, "image", "enabled")) {
+  if (s->image.enabled) {
     if (m->C <= 0) {
       loom_errorf(err, "[image] enabled = true but the data has no images — set [data] image_col or video_col, or "
                        "image.enabled=false");
       goto fail;
     }
-    if (m->S <= 1 && strcmp(loom_config_str(c, "image", "frame_pooling"), "mean") != 0) {
+    if (m->S <= 1 && s->image.frame_pooling != LOOM_FRAMES_MEAN) {
       loom_errorf(err, "[image] frame_pooling has no effect: each row has one image — set [data] video_col (its frames "
                        "are pooled) or gallery, or remove frame_pooling");
       goto fail;
@@ -1113,7 +1152,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
       dims[n] = m->tower_dim[n] = full->tower_dim[n];
       xs[n] = m->tower_in[n] = loom_input(m->g, "tower_image", LOOM_F32, 2, (int[]){LOOM_BATCH, dims[n]});
     } else {
-      if (!(xs[n] = m->tower_out[n] = image_tower(&b, m, c, &dims[n], err))) goto fail;
+      if (!(xs[n] = m->tower_out[n] = image_tower(&b, m, &s->image, &dims[n], err))) goto fail;
       m->tower_dim[n] = dims[n];
     }
     n++;
@@ -1125,7 +1164,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     snprintf(m->towers[n], sizeof m->towers[n], "%s", name);
     loom_tensor *in = loom_input(m->g, name, LOOM_F32, 2, (int[]){LOOM_BATCH, D});
     *(k ? &m->user_vecs : &m->item_vecs) = in;
-    xs[n] = loom_vectors_tower(m->g, c, name, in, D, b.style, &rng, &dims[n]);
+    xs[n] = loom_vectors_tower(m->g, &s->vectors, name, in, D, b.style, &rng, &dims[n]);
     m->tower_dim[n] = dims[n];
     n++;
   }
@@ -1140,7 +1179,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     if (shared_query) {
       xs[n] = shared_query, dims[n] = dims[0];
     } else {
-      xs[n] = text_tower(&b, c, loom_vocab_size(prep->vocab), share ? "text" : "query", "query", 1, m->Tq, &m->query,
+      xs[n] = text_tower(&b, &s->text, loom_vocab_size(prep->vocab), share ? "text" : "query", "query", 1, m->Tq, &m->query,
                          &m->query_len, &m->query_inv_len, &m->query_mask, &dims[n]);
     }
     m->tower_dim[n] = dims[n];
@@ -1148,9 +1187,9 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     n++;
   }
   field_list inter = {0};
-  if (loom_config_bool(c, "interaction", "enabled")) {
+  if (s->interaction.enabled) {
     snprintf(m->towers[n], sizeof m->towers[n], "interaction");
-    xs[n] = interaction_tower(&b, m, c, prep, &dims[n], &inter, htext, htext ? xs[0] : NULL, htext ? dims[0] : 0);
+    xs[n] = interaction_tower(&b, m, &s->interaction, prep, &dims[n], &inter, htext, htext ? xs[0] : NULL, htext ? dims[0] : 0);
     if (!xs[n]) {
       loom_errorf(err, "[interaction] enabled = true but there are no numeric_cols, user/item columns or category_cols "
                        "with a non-zero embedding size — set interaction.enabled=false or give features");
@@ -1162,10 +1201,10 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     loom_errorf(err, "every tower is disabled — enable at least one of text, image, interaction");
     goto fail;
   }
-  if (m->Lh > 0 && !m->hist && strcmp(loom_config_str(c, "interaction", "history_content"), "text") != 0) {
+  if (m->Lh > 0 && !m->hist && s->interaction.history_content != LOOM_HISTORY_TEXT) {
     loom_errorf(err, "[data] history_len = %d has no effect: history_content = %s reads the history through the item "
                      "ID embedding — set interaction.item_dim > 0 (and interaction.enabled = true), history_content = "
-                     "text, or remove history_len", m->Lh, loom_config_str(c, "interaction", "history_content"));
+                     "text, or remove history_len", m->Lh, hist_content);
     goto fail;
   }
   if (edrop > 0 && !m->user && !m->item && !m->category) {
@@ -1175,23 +1214,20 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   }
   m->n_towers = n;
   int dim;
-  loom_tensor *x = fuse(&b, c, m, xs, dims, n, &inter, &dim);
-  long units[LIST_MAX];
-  int nd = loom_config_ints(c, "fusion", "dense", units, LIST_MAX);
-  x = dense_stack(&b, "fusion", x, &dim, units, nd, parse_act(loom_config_str(c, "fusion", "activation")),
-                  (float)loom_config_float(c, "fusion", "dropout"));
+  loom_tensor *x = fuse(&b, &s->fusion, m, xs, dims, n, &inter, &dim);
+  x = dense_stack(&b, "fusion", x, &dim, s->fusion.dense, s->fusion.n_dense, s->fusion.activation, s->fusion.dropout);
   if (m->task == LOOM_TASK_REGRESSION || m->task == LOOM_TASK_MULTITASK) { /* heads.c */
-    if (loom_heads_build(m, c, ds, x, dim, &rng, b.style, err) < 0) goto fail;
+    if (loom_heads_build(m, s, ds, x, dim, &rng, b.style, err) < 0) goto fail;
   } else if (m->task == LOOM_TASK_BINARY) {
     m->n_classes = 1;
     loom_dense_opts o = {.in_features = dim, .units = 1, .init = b.style};
     m->logits = loom_reshape(m->g, loom_layer_dense(m->g, "head", x, &o, &rng), 1, (int[]){-1}); // (B)
     m->label_f = loom_input(m->g, "label", LOOM_F32, 1, (int[]){LOOM_BATCH});
-    m->pos_weight_value = (float)loom_config_float(c, "task", "pos_weight");
+    m->pos_weight_value = s->task.pos_weight;
     if (m->pos_weight_value != 1.0f) m->pos_weight = loom_input(m->g, "pos_weight", LOOM_F32, 1, (int[]){1});
     m->loss = loom_bce_logits(m->g, m->logits, m->label_f, m->pos_weight, LOOM_REDUCE_MEAN);
   } else {
-    int K = (int)loom_config_int(c, "task", "classes");
+    int K = s->task.classes;
     int Kd = loom_dataset_num_classes(ds);
     if (K == 0) K = Kd;
     if (K < 2) {
@@ -1207,7 +1243,7 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
     loom_dense_opts o = {.in_features = dim, .units = K, .init = b.style};
     m->logits = loom_layer_dense(m->g, "head", x, &o, &rng); // (B, K)
     m->label_i = loom_input(m->g, "label", LOOM_I32, 1, (int[]){LOOM_BATCH});
-    m->loss = loom_softmax_ce(m->g, m->logits, m->label_i, (float)loom_config_float(c, "task", "label_smoothing"),
+    m->loss = loom_softmax_ce(m->g, m->logits, m->label_i, s->task.label_smoothing,
                               LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_MEAN);
   }
   return m;
@@ -1231,45 +1267,42 @@ static void mem_add(mem_est *e, const char *key, double params, double acts) {
   if (f > e->top) e->top = f, e->top_key = key;
 }
 
-static int mem_dense(mem_est *e, const loom_config *c, const char *section, const char *key, int in, double rows) {
-  long u[LIST_MAX];
-  int n = loom_config_ints(c, section, "dense", u, LIST_MAX);
-  for (int i = 0; i < n; i++) mem_add(e, key, (double)in * u[i] + u[i], rows * u[i]), in = (int)u[i];
+static int mem_dense(mem_est *e, const int *u, int n, const char *key, int in, double rows) {
+  for (int i = 0; i < n; i++) mem_add(e, key, (double)in * u[i] + u[i], rows * u[i]), in = u[i];
   return in;
 }
 
 /* (B·rows, T) tokens through embedding, LSTM and dense: returns the output width. */
-static int mem_text(mem_est *e, const loom_config *c, int V, int T, double rows) {
-  int E = (int)loom_config_int(c, "text", "embedding_dim"), H = (int)loom_config_int(c, "text", "hidden");
-  int L = (int)loom_config_int(c, "text", "layers"), dirs = loom_config_bool(c, "text", "bidirectional") ? 2 : 1;
+static int mem_text(mem_est *e, const loom_text_spec *t, int V, int T, double rows) {
+  int E = t->embedding_dim, H = t->hidden;
+  int L = t->layers, dirs = t->bidirectional ? 2 : 1;
   mem_add(e, "text.embedding_dim", (double)V * E, rows * T * E);
   for (int l = 0, in = E; l < L; l++, in = dirs * H) mem_add(e, "text.hidden", dirs * 4.0 * H * (in + H + 2), rows * T * dirs * 6.0 * H);
-  return mem_dense(e, c, "text", "text.dense", dirs * H, rows);
+  return mem_dense(e, t->dense, t->n_dense, "text.dense", dirs * H, rows);
 }
 
-static int mem_image(mem_est *e, const loom_config *c, int C, int H, int W, double rows) {
-  if (!strcmp(loom_config_str(c, "image", "encoder"), "rows")) {
-    int Hd = (int)loom_config_int(c, "image", "lstm_hidden"), L = (int)loom_config_int(c, "image", "lstm_layers");
-    int dirs = loom_config_bool(c, "image", "lstm_bidirectional") ? 2 : 1;
+static int mem_image(mem_est *e, const loom_image_spec *im, int C, int H, int W, double rows) {
+  if (im->encoder == LOOM_IMAGE_ROWS) {
+    int Hd = im->lstm_hidden, L = im->lstm_layers;
+    int dirs = im->lstm_bidirectional ? 2 : 1;
     for (int l = 0, in = C * W; l < L; l++, in = dirs * Hd)
       mem_add(e, "image.lstm_hidden", dirs * 4.0 * Hd * (in + Hd + 2), rows * H * dirs * 6.0 * Hd);
-    return mem_dense(e, c, "image", "image.dense", dirs * Hd, rows);
+    return mem_dense(e, im->dense, im->n_dense, "image.dense", dirs * Hd, rows);
   }
-  long f[LIST_MAX], k[LIST_MAX], st[LIST_MAX], pl[LIST_MAX];
-  int nf = loom_config_ints(c, "image", "filters", f, LIST_MAX), nk = loom_config_ints(c, "image", "kernel", k, LIST_MAX);
-  int ns = loom_config_ints(c, "image", "stride", st, LIST_MAX), np = loom_config_ints(c, "image", "pool", pl, LIST_MAX);
-  bool same = !strcmp(loom_config_str(c, "image", "padding"), "same");
+  const int *f = im->filters, *k = im->kernel, *st = im->stride, *pl = im->pool;
+  const int nf = im->n_filters, nk = im->n_kernel, ns = im->n_stride, np = im->n_pool;
+  bool same = im->padding == LOOM_CONV_PAD_SAME;
   for (int i = 0; i < nf && nk && ns && np; i++) {
     int kk = list_at(k, nk, i), s = list_at(st, ns, i), p = list_at(pl, np, i);
     H = same ? (H + s - 1) / s : (H - kk) / s + 1, W = same ? (W + s - 1) / s : (W - kk) / s + 1;
     if (H < 1 || W < 1) return 1; /* the builder explains this one */
     /* im2col columns, output and its activation, per row */
     mem_add(e, "image.filters", (double)kk * kk * C * f[i] + f[i], (double)rows * H * W * ((double)kk * kk * C + 3.0 * f[i]));
-    C = (int)f[i];
+    C = f[i];
     if (p > 1) H /= p, W /= p;
     if (H < 1 || W < 1) return 1;
   }
-  return mem_dense(e, c, "image", "image.dense", C * H * W, rows);
+  return mem_dense(e, im->dense, im->n_dense, "image.dense", C * H * W, rows);
 }
 
 int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B, loom_error *err) {
@@ -1279,47 +1312,49 @@ int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B,
   int T = probe.T, Tq = probe.Tq, F = probe.F, ncat = probe.n_cat, nneg = probe.n_neg, C = probe.C, H = probe.H, W = probe.W;
   loom_batch_free(&probe);
   mem_est e = {.B = B};
-  const char *kind = loom_config_str(c, "task", "kind");
-  bool pair = !strcmp(kind, "ranking") || !strcmp(kind, "retrieval");
+  loom_model_spec spec;
+  loom_model_spec_read(c, &spec);
+  const loom_model_spec *s = &spec;
+  bool pair = s->task.kind == LOOM_TASK_RANKING || s->task.kind == LOOM_TASK_RETRIEVAL;
   int V = prep->vocab ? loom_vocab_size(prep->vocab) : 0;
   int U = prep->users ? loom_idmap_size(prep->users) : 0, I = prep->items ? loom_idmap_size(prep->items) : 0;
-  int ud = (int)loom_config_int(c, "interaction", "user_dim"), id = (int)loom_config_int(c, "interaction", "item_dim");
-  int D = (int)loom_config_int(c, "fusion", "dim");
-  bool text = loom_config_bool(c, "text", "enabled") && T > 0 && V > 0, image = loom_config_bool(c, "image", "enabled") && C > 0;
+  int ud = s->interaction.user_dim, id = s->interaction.item_dim;
+  int D = s->fusion.dim;
+  bool text = s->text.enabled && T > 0 && V > 0, image = s->image.enabled && C > 0;
   if (pair) {
     double G = 1 + (nneg > 0 ? nneg : 1);
     int d = 0;
-    if (text) d += mem_text(&e, c, V, T, G);
-    if (image) d += mem_image(&e, c, C, H, W, G);
+    if (text) d += mem_text(&e, &s->text, V, T, G);
+    if (image) d += mem_image(&e, &s->image, C, H, W, G);
     if (id > 0) mem_add(&e, "interaction.item_dim", (double)I * id, G * id), d += id;
     mem_add(&e, "fusion.dim", (double)d * D, G * D);
     int u = 0;
     if (ud > 0) mem_add(&e, "interaction.user_dim", (double)U * ud, ud), u += ud;
-    if (text && Tq > 0) u += mem_text(&e, c, V, Tq, 1);
+    if (text && Tq > 0) u += mem_text(&e, &s->text, V, Tq, 1);
     mem_add(&e, "fusion.dim", (double)u * D, D + G);
   } else {
     int dims[3], n = 0;
-    if (text) dims[n++] = mem_text(&e, c, V, T, 1);
-    if (image) dims[n++] = mem_image(&e, c, C, H, W, 1);
-    if (loom_config_bool(c, "interaction", "enabled")) {
-      int d = F > 0 ? mem_dense(&e, c, "interaction", "interaction.dense", F, 1) : 0;
+    if (text) dims[n++] = mem_text(&e, &s->text, V, T, 1);
+    if (image) dims[n++] = mem_image(&e, &s->image, C, H, W, 1);
+    if (s->interaction.enabled) {
+      int d = F > 0 ? mem_dense(&e, s->interaction.dense, s->interaction.n_dense, "interaction.dense", F, 1) : 0;
       if (ud > 0 && U) mem_add(&e, "interaction.user_dim", (double)U * ud, ud), d += ud;
       if (id > 0 && I) mem_add(&e, "interaction.item_dim", (double)I * id, id), d += id;
-      int cd = (int)loom_config_int(c, "interaction", "category_dim"), rows = 0;
+      int cd = s->interaction.category_dim, rows = 0;
       for (int j = 0; j < ncat; j++) rows += loom_idmap_size(prep->category[j]);
       if (cd > 0 && ncat > 0) mem_add(&e, "interaction.category_dim", (double)rows * cd, (double)ncat * cd), d += ncat * cd;
       dims[n++] = d;
     }
     int in = 0;
-    if (n > 1 && strcmp(loom_config_str(c, "fusion", "mode"), "concat") != 0) {
+    if (n > 1 && s->fusion.mode != LOOM_FUSION_CONCAT) {
       for (int i = 0; i < n; i++) mem_add(&e, "fusion.dim", (double)dims[i] * D + D, D);
-      if (!strcmp(loom_config_str(c, "fusion", "mode"), "gated")) mem_add(&e, "fusion.dim", (double)n * D * (n * D + 1), n * D);
+      if (s->fusion.mode == LOOM_FUSION_GATED) mem_add(&e, "fusion.dim", (double)n * D * (n * D + 1), n * D);
       in = D;
     } else {
       for (int i = 0; i < n; i++) in += dims[i];
     }
-    in = mem_dense(&e, c, "fusion", "fusion.dense", in, 1);
-    int K = (int)loom_config_int(c, "task", "classes");
+    in = mem_dense(&e, s->fusion.dense, s->fusion.n_dense, "fusion.dense", in, 1);
+    int K = s->task.classes;
     mem_add(&e, "task.classes", (double)in * (K > 1 ? K : 1), K > 1 ? K : 1);
   }
   /* parameters, their gradients and Adam's two moments; activations and their gradients at batch B */
@@ -1336,9 +1371,11 @@ int loom_model_check_memory(const loom_config *c, const loom_dataset *ds, int B,
 }
 
 loom_model *loom_model_build(const loom_config *c, const loom_dataset *ds, loom_error *err) {
-  if (loom_model_pretrained_check(c, err) < 0) return NULL;
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  if (loom_model_pretrained_check(&s.text, err) < 0) return NULL;
   loom_model *m = build(c, ds, NULL, err);
-  if (m && loom_model_freeze(m, c, err) < 0) { /* the vectors themselves are loaded by the trainer, once per run */
+  if (m && loom_model_freeze(m, &s, err) < 0) { /* the vectors themselves are loaded by the trainer, once per run */
     loom_model_free(m);
     return NULL;
   }

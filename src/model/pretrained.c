@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "loom/graph.h"
+#include "loom/model_spec.h"
 #include "loom/optim.h"
 #include "loom/pretrained.h"
 #include "model_internal.h"
@@ -13,14 +14,13 @@
 static const char *const embeddings[] = {"text.embedding.weight", "query.embedding.weight"};
 #define N_EMBEDDINGS (int)(sizeof embeddings / sizeof *embeddings)
 
-int loom_model_pretrained_check(const loom_config *c, loom_error *err) {
-  const char *file = loom_config_str(c, "text", "pretrained");
-  bool enabled = loom_config_bool(c, "text", "enabled");
+int loom_model_pretrained_check(const loom_text_spec *t, loom_error *err) {
+  const char *file = t->pretrained;
+  bool enabled = t->enabled;
   const char *needs_file[] = {"vocab_from_pretrained", "pretrained_format", "pretrained_sha256"};
   for (int i = 0; i < 3; i++) {
-    bool set = i == 0 ? loom_config_bool(c, "text", needs_file[i])
-               : i == 1 ? strcmp(loom_config_str(c, "text", needs_file[i]), "auto") != 0
-                        : loom_config_str(c, "text", needs_file[i])[0] != '\0';
+    bool set = i == 0 ? t->vocab_from_pretrained : i == 1 ? t->pretrained_format != LOOM_WORDVEC_AUTO
+                                                           : t->pretrained_sha256[0] != '\0';
     if (set && !file[0])
       return loom_errorf(err, "[text] %s is set but text.pretrained is not — it has no effect without a vector file; "
                               "set text.pretrained or remove text.%s", needs_file[i], needs_file[i]);
@@ -28,7 +28,7 @@ int loom_model_pretrained_check(const loom_config *c, loom_error *err) {
   if (!enabled && file[0])
     return loom_errorf(err, "[text] pretrained is set but text.enabled = false — there is no word embedding to load "
                             "it into; enable the text tower or remove text.pretrained");
-  if (!enabled && loom_config_bool(c, "text", "freeze"))
+  if (!enabled && t->freeze)
     return loom_errorf(err, "[text] freeze = true but text.enabled = false — there is no word embedding to freeze; "
                             "remove text.freeze");
   return 0;
@@ -38,14 +38,16 @@ int loom_model_pretrained_check(const loom_config *c, loom_error *err) {
 static const char *const whole_towers[] = {"image", "interaction", "fusion"};
 #define N_WHOLE (int)(sizeof whole_towers / sizeof *whole_towers)
 
-int loom_model_freeze(loom_model *m, const loom_config *c, loom_error *err) {
-  for (int i = 0; loom_config_bool(c, "text", "freeze") && i < N_EMBEDDINGS; i++) {
+int loom_model_freeze(loom_model *m, const loom_model_spec *s, loom_error *err) {
+  const bool freeze[N_WHOLE] = {s->image.freeze, s->interaction.freeze, s->fusion.freeze};
+  const bool enabled[N_WHOLE] = {s->image.enabled, s->interaction.enabled, true};
+  for (int i = 0; s->text.freeze && i < N_EMBEDDINGS; i++) {
     loom_tensor *w = loom_graph_find(m->g, embeddings[i]);
     if (w && w->kind == LOOM_NODE_PARAM) loom_param_set_trainable(w, false);
   }
   for (int k = 0; k < N_WHOLE; k++) {
-    if (!loom_config_bool(c, whole_towers[k], "freeze")) continue;
-    if (strcmp(whole_towers[k], "fusion") != 0 && !loom_config_bool(c, whole_towers[k], "enabled"))
+    if (!freeze[k]) continue;
+    if (!enabled[k]) /* fusion has no enabled key */
       return loom_errorf(err, "[%s] freeze = true but %s.enabled = false — there is no tower to freeze; remove %s.freeze",
                          whole_towers[k], whole_towers[k], whole_towers[k]);
     size_t len = strlen(whole_towers[k]);
@@ -66,8 +68,10 @@ int loom_model_freeze(loom_model *m, const loom_config *c, loom_error *err) {
 
 int loom_model_load_wordvec(loom_model *m, const loom_config *c, const loom_vocab *v, const loom_wordvec *wv,
                             loom_wordvec_stats *st, loom_error *err) {
-  const char *file = loom_config_str(c, "text", "pretrained");
-  int E = (int)loom_config_int(c, "text", "embedding_dim");
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  const char *file = s.text.pretrained;
+  int E = s.text.embedding_dim;
   if (E != wv->dim)
     return loom_errorf(err, "text.embedding_dim = %d but %s holds %d-dimensional vectors — set text.embedding_dim = %d",
                        E, file, wv->dim, wv->dim);
@@ -98,14 +102,20 @@ static bool in_tower(const char *name, int k) {
 }
 
 int loom_model_set_lr_mult(loom_model *m, const loom_config *c, loom_optim *o, loom_error *err) {
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  /* in lr_towers' order */
+  const double mults[] = {s.text.lr_mult, s.image.lr_mult, s.interaction.lr_mult, s.fusion.lr_mult};
+  const bool enabled[] = {s.text.enabled, s.image.enabled, s.interaction.enabled, true};
+  const bool frozen[] = {false, s.image.freeze, s.interaction.freeze, s.fusion.freeze};
   for (int k = 0; k < 4; k++) {
     const char *tw = lr_towers[k];
-    double mult = loom_config_float(c, tw, "lr_mult");
+    double mult = mults[k];
     if (mult == 1.0) continue;
-    if (k != 3 && !loom_config_bool(c, tw, "enabled"))
+    if (!enabled[k]) /* fusion has no enabled key */
       return loom_errorf(err, "[%s] lr_mult = %g but %s.enabled = false — there is no tower to train; remove %s.lr_mult",
                          tw, mult, tw, tw);
-    if (k != 0 && loom_config_bool(c, tw, "freeze"))
+    if (frozen[k]) /* text.freeze freezes the word embedding only */
       return loom_errorf(err, "[%s] lr_mult = %g has no effect with %s.freeze = true (a frozen tower takes no step); "
                               "remove %s.lr_mult or %s.freeze", tw, mult, tw, tw, tw);
     int n = 0;

@@ -6,22 +6,21 @@
 
 #include "loom/dense.h"
 #include "loom/layers.h"
+#include "loom/model_spec.h"
 #include "vectors_tower.h"
 
-loom_tensor *loom_vectors_tower(loom_graph *g, const loom_config *c, const char *prefix, loom_tensor *x, int D,
+loom_tensor *loom_vectors_tower(loom_graph *g, const loom_vectors_spec *v, const char *prefix, loom_tensor *x, int D,
                                 loom_init_kind init, loom_rng *rng, int *dim) {
-  long units[32];
-  int n = loom_config_ints(c, "vectors", "dense", units, 32);
-  loom_activation a = LOOM_ACT_NONE;
-  loom_activation_parse(loom_config_str(c, "vectors", "activation"), &a); /* the key table's choices */
-  float drop = (float)loom_config_float(c, "vectors", "dropout");
+  const int *units = v->dense, n = v->n_dense;
+  const loom_activation a = v->activation;
+  const float drop = v->dropout;
   *dim = D;
   for (int i = 0; i < n; i++) { // (B, *dim) -> (B, units[i])
     char name[LOOM_NAME_MAX];
     snprintf(name, sizeof name, "%s.dense%d", prefix, i);
-    loom_dense_opts o = {.in_features = *dim, .units = (int)units[i], .activation = a, .init = init};
+    loom_dense_opts o = {.in_features = *dim, .units = units[i], .activation = a, .init = init};
     x = loom_layer_dense(g, name, x, &o, rng);
-    *dim = (int)units[i];
+    *dim = units[i];
     if (drop > 0) x = loom_dropout(g, x, drop);
   }
   return x;

@@ -23,6 +23,7 @@
 #include "loom/file.h"
 #include "loom/metrics.h"
 #include "loom/model.h"
+#include "loom/model_spec.h"
 #include "loom/optim.h"
 #include "loom/pretrained.h"
 #include "loom/backbone.h"
@@ -92,7 +93,9 @@ static int setup_metrics(run *r, loom_error *err) {
   loom_model *m = r->m;
   if (!(r->ev = loom_evaluator_new(m, r->ds, r->cfg, LOOM_SPLIT_VAL, err))) return -1;
   const loom_evaluator *ev = r->ev;
-  const char *mon = loom_config_str(r->cfg, "task", "monitor");
+  loom_model_spec ms;
+  loom_model_spec_read(r->cfg, &ms);
+  const char *mon = ms.task.monitor;
   char auto_rank[24];
   if (loom_model_task(m) == LOOM_TASK_RANKING || loom_model_task(m) == LOOM_TASK_RETRIEVAL) {
     int k10 = ev->ks[0];
@@ -648,16 +651,19 @@ static void run_free(run *r) {
  * checkpoint's loom.config name the exact file. A new run reads the vectors into *wv; a resumed run
  * does not (its checkpoint holds the embedding as trained) and only notes a file gone or changed. */
 static int pretrained_resolve(run *r, bool resume, loom_wordvec *wv, loom_error *err) {
-  const char *file = loom_config_str(r->cfg, "text", "pretrained");
+  loom_model_spec s;
+  loom_model_spec_read(r->cfg, &s);
+  const char *file = s.text.pretrained;
   if (!file[0]) return 0;
   if (file[0] != '/') {
     char cwd[LOOM_DATA_PATH / 2], abs[LOOM_DATA_PATH];
     if (!getcwd(cwd, sizeof cwd) || (size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, file) >= sizeof abs)
       return loom_errorf(err, "text.pretrained: cannot resolve the relative path '%s'", file);
     if (loom_config_set(r->cfg, "text", "pretrained", abs, "text.pretrained", err) < 0) return -1;
-    file = loom_config_str(r->cfg, "text", "pretrained");
+    loom_model_spec_read(r->cfg, &s); /* the set replaced the string s.text.pretrained pointed at */
+    file = s.text.pretrained;
   }
-  const char *want = loom_config_str(r->cfg, "text", "pretrained_sha256");
+  const char *want = s.text.pretrained_sha256;
   char hex[65];
   if (resume) {
     loom_error e;
@@ -671,9 +677,7 @@ static int pretrained_resolve(run *r, bool resume, loom_wordvec *wv, loom_error 
                "checkpoint's embedding; start a new run to use the new vectors\n", file, hex, want);
     return 0;
   }
-  loom_wordvec_opts wo = {0};
-  if (loom_wordvec_format_parse(loom_config_str(r->cfg, "text", "pretrained_format"), &wo.format) < 0)
-    assert(!"formats are the config table's choices");
+  loom_wordvec_opts wo = {.format = s.text.pretrained_format};
   if (loom_wordvec_read(file, &wo, wv, err) < 0) return loom_error_wrap(err, "text.pretrained");
   if (loom_sha256_file(file, hex, err) < 0) return loom_error_wrap(err, "text.pretrained");
   if (want[0] && strcasecmp(want, hex) != 0)
@@ -686,8 +690,10 @@ static int pretrained_resolve(run *r, bool resume, loom_wordvec *wv, loom_error 
  * words; a resumed run: the vocabulary its checkpoint recorded, so the file is not read again), and
  * (resumed) the checkpoint's loom.pretrained metadata, kept for the next checkpoints. */
 static loom_dataset *open_data(run *r, bool resume, const loom_wordvec *wv, loom_error *err) {
-  bool from_file = loom_config_bool(r->cfg, "text", "vocab_from_pretrained");
-  if (!resume || !loom_config_str(r->cfg, "text", "pretrained")[0]) {
+  loom_model_spec s;
+  loom_model_spec_read(r->cfg, &s);
+  bool from_file = s.text.vocab_from_pretrained;
+  if (!resume || !s.text.pretrained[0]) {
     if (!from_file) return loom_dataset_open(&r->dsec.schema, NULL, err);
     loom_vocab *v = loom_wordvec_vocab(wv, r->dsec.schema.num_words, err);
     loom_dataset *ds = v ? loom_dataset_open_vocab(&r->dsec.schema, v, err) : NULL;
@@ -723,8 +729,10 @@ static int pretrained_load(run *r, const loom_wordvec *wv, loom_error *err) {
   const loom_config *c = r->cfg;
   loom_wordvec_stats st;
   if (loom_model_load_wordvec(r->m, c, loom_dataset_prep(r->ds)->vocab, wv, &st, err) < 0) return -1;
-  const char *file = loom_config_str(c, "text", "pretrained");
-  bool frozen = loom_config_bool(c, "text", "freeze"), from_file = loom_config_bool(c, "text", "vocab_from_pretrained");
+  loom_model_spec s;
+  loom_model_spec_read(c, &s);
+  const char *file = s.text.pretrained;
+  bool frozen = s.text.freeze, from_file = s.text.vocab_from_pretrained;
   snprintf(r->pretrained_note, sizeof r->pretrained_note,
            "pretrained vectors %s (%s, %lld words x %d)%s: %lld of %lld vocabulary words found, %lld not found "
            "(initialised as usual), %lld file words unused (%lld not one token, %lld another spelling of a word "
@@ -734,7 +742,7 @@ static int pretrained_load(run *r, const loom_wordvec *wv, loom_error *err) {
            frozen ? "frozen" : "trained");
   cJSON *o = cJSON_CreateObject();
   bool ok = o && cJSON_AddStringToObject(o, "path", file) &&
-            cJSON_AddStringToObject(o, "sha256", loom_config_str(c, "text", "pretrained_sha256")) &&
+            cJSON_AddStringToObject(o, "sha256", s.text.pretrained_sha256) &&
             cJSON_AddStringToObject(o, "format", loom_wordvec_format_name(wv->format)) &&
             cJSON_AddNumberToObject(o, "words", (double)wv->n) && cJSON_AddNumberToObject(o, "dim", wv->dim) &&
             cJSON_AddNumberToObject(o, "found", (double)st.found) &&

@@ -157,22 +157,38 @@ static int on_row(void *ctx, const loom_infer_row *r) {
     if (cls) cJSON_AddStringToObject(o, "class", cls);
     cJSON_AddNumberToObject(o, "score", r->score);
     if (task == LOOM_TASK_BINARY) cJSON_AddNumberToObject(o, "logit", r->logit);
+    for (int k = 0; task == LOOM_TASK_MULTITASK && k < loom_model_n_classes(loom_infer_model(c->s)); k++)
+      cJSON_AddNumberToObject(o, loom_model_head_name(loom_infer_model(c->s), k), r->probs[k]);
     if (note[0]) cJSON_AddStringToObject(o, "note", note);
     json_value(c->w, o);
   } else if (c->w->format == FMT_CSV) {
-    if (c->n == 0)
-      fprintf(f, "line,user,item,%sscore%s,note\n", cls ? "class," : "", task == LOOM_TASK_BINARY ? ",logit" : "");
+    const loom_model *m = loom_infer_model(c->s);
+    const int H = task == LOOM_TASK_MULTITASK ? loom_model_n_classes(m) : 0;
+    if (c->n == 0) {
+      fprintf(f, "line,user,item,%sscore%s", cls ? "class," : "", task == LOOM_TASK_BINARY ? ",logit" : "");
+      for (int k = 0; k < H; k++) fprintf(f, ","), csv_field(f, loom_model_head_name(m, k));
+      fprintf(f, ",note\n");
+    }
     fprintf(f, "%lld,", (long long)r->line);
     csv_field(f, r->user), fputc(',', f), csv_field(f, r->item), fputc(',', f);
     if (cls) csv_field(f, cls), fputc(',', f);
     fprintf(f, "%.9g", (double)r->score);
     if (task == LOOM_TASK_BINARY) fprintf(f, ",%.9g", (double)r->logit);
+    for (int k = 0; k < H; k++) fprintf(f, ",%.9g", (double)r->probs[k]);
     fprintf(f, ",%s\n", note);
   } else {
-    if (c->n == 0) fprintf(f, "%8s  %-12s %-12s %s%10s  %s\n", "line", "user", "item", cls ? "class         " : "", "score", "note");
+    const loom_model *m = loom_infer_model(c->s);
+    const int H = task == LOOM_TASK_MULTITASK ? loom_model_n_classes(m) : 0;
+    if (c->n == 0) {
+      fprintf(f, "%8s  %-12s %-12s %s%10s", "line", "user", "item", cls ? "class         " : "", H ? "" : "score");
+      for (int k = 0; k < H; k++) fprintf(f, "%s%14.14s", k ? " " : "", loom_model_head_name(m, k));
+      fprintf(f, "  %s\n", "note");
+    }
     fprintf(f, "%8lld  %-12.40s %-12.40s ", (long long)r->line, r->user, r->item);
     if (cls) fprintf(f, "%-13.40s ", cls);
-    fprintf(f, "%10.6f  %s\n", (double)r->score, note);
+    if (!H) fprintf(f, "%10.6f", (double)r->score);
+    for (int k = 0; k < H; k++) fprintf(f, "%s%14.6f", k ? " " : "", (double)r->probs[k]);
+    fprintf(f, "  %s\n", note);
   }
   c->n++;
   return ferror(f) ? 1 : 0;

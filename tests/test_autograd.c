@@ -101,6 +101,7 @@ static loom_tensor *c_softmax_ce(loom_graph *g, loom_rng *r) {
   return loom_softmax_ce(g, P("x", 5, 7), y, 0.1f, LOOM_CE_IGNORE_DEFAULT, LOOM_REDUCE_MEAN);
 }
 static loom_tensor *c_mse(loom_graph *g, loom_rng *r) { return loom_mse(g, P("a", 3, 7), P("b", 3, 7), LOOM_REDUCE_MEAN); }
+static loom_tensor *c_huber(loom_graph *g, loom_rng *r) { return loom_huber(g, P("a", 3, 7), P("b", 3, 7), 0.5f, LOOM_REDUCE_SUM); }
 static loom_tensor *c_bpr(loom_graph *g, loom_rng *r) { return loom_bpr(g, P("p", 5), P("n", 5, 3), LOOM_REDUCE_NONE); }
 static loom_tensor *c_triplet(loom_graph *g, loom_rng *r) {
   return loom_triplet_margin(g, P("a", 5, 7), P("p", 5, 7), P("n", 5, 7), 1.5f, LOOM_DIST_EUCLIDEAN, LOOM_REDUCE_NONE);
@@ -204,6 +205,7 @@ static const gc_case cases[] = {
     {LOOM_OP_DROPOUT, "training", c_dropout, 1},
     {LOOM_OP_BCE_LOGITS, "none", c_bce_logits, 1},       {LOOM_OP_SOFTMAX_CE, "smooth, ignore", c_softmax_ce, 1},
     {LOOM_OP_MSE, "mean", c_mse, 1},                     {LOOM_OP_BPR, "3 negatives", c_bpr, 1},
+    {LOOM_OP_HUBER, "sum, both zones", c_huber, 1},
     {LOOM_OP_TRIPLET, "euclidean", c_triplet, 1},        {LOOM_OP_INFONCE, "symmetric", c_infonce, 1},
     {LOOM_OP_L2_NORMALIZE, "", c_l2_normalize, 1},       {LOOM_OP_COSINE_SIM, "", c_cosine_sim, 1},
     {LOOM_OP_DROPOUT, "training", c_dropout, 1},         {LOOM_OP_LSTM, "masked, reverse", c_lstm, 1},

@@ -75,6 +75,8 @@ static void test_gradcheck_mse_bpr(void **state) {
     loom_rng rr, *r = &rr;
     loom_rng_seed(r, 70 + red);
     total += gc(g, loom_mse(g, P("a", 3, 5), P("b", 3, 5), (loom_reduction)red));
+    g = loom_graph_new();
+    total += gc(g, loom_huber(g, P("a", 3, 5), P("b", 3, 5), 0.4f, (loom_reduction)red)); /* both zones */
     for (int nneg = 0; nneg < 2; nneg++) {
       g = loom_graph_new();
       loom_tensor *p = nneg ? P("p", 5, 1) : P("p", 5);
@@ -82,7 +84,7 @@ static void test_gradcheck_mse_bpr(void **state) {
       total += gc(g, loom_bpr(g, p, q, (loom_reduction)red));
     }
   }
-  assert_true(total == 3 * (30 + 10 + 20));
+  assert_true(total == 3 * (30 + 30 + 10 + 20));
 }
 
 static void test_gradcheck_triplet(void **state) {
@@ -195,6 +197,10 @@ static loom_tensor *b_mse(fx_ctx *c) {
   loom_tensor *a = fx_param(c, "a"), *b = fx_param(c, "b");
   return loom_mse(c->g, a, b, (loom_reduction)iopt(c)[0]);
 }
+static loom_tensor *b_huber(fx_ctx *c) {
+  loom_tensor *a = fx_param(c, "a"), *b = fx_param(c, "b");
+  return loom_huber(c->g, a, b, fopt(c), (loom_reduction)iopt(c)[0]);
+}
 static loom_tensor *b_bpr(fx_ctx *c) {
   loom_tensor *p = fx_param(c, "p"), *q = fx_param(c, "q");
   return loom_bpr(c->g, p, q, (loom_reduction)iopt(c)[0]);
@@ -263,7 +269,8 @@ static void test_pytorch_parity(void **state) {
     const char *name;
     loom_tensor *(*build)(fx_ctx *);
   } files[] = {{"bce", b_bce},         {"ce", b_ce},           {"mse", b_mse},       {"bpr", b_bpr},
-               {"triplet", b_triplet}, {"infonce", b_infonce}, {"l2norm", b_l2norm}, {"cossim", b_cossim}};
+               {"triplet", b_triplet}, {"infonce", b_infonce}, {"l2norm", b_l2norm}, {"cossim", b_cossim},
+               {"huber", b_huber},     {"mse_nn", b_mse}};
   loom_isa best = loom_runtime_isa();
   for (int isa = 0; isa < LOOM_ISA_COUNT; isa++) {
     if (!loom_runtime_set_isa((loom_isa)isa)) continue;

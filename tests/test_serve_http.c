@@ -23,7 +23,7 @@
 #include "loom/serve.h"
 #include "loom/trainer.h"
 
-static char dir[256], rankA[600], rankB[600], click[600];
+static char dir[256], rankA[600], rankB[600], click[600], multi[600];
 static loom_error err;
 
 static int train(const char *config, const char *out, const char *const *extra) {
@@ -49,13 +49,16 @@ static int setup(void **state) {
   if (train("configs/fashion-shop-ranking.ini", "rankA", (const char *[]){"fusion.dim=16", "train.max_steps=12", NULL}) < 0 ||
       train("configs/fashion-shop-ranking.ini", "rankB", (const char *[]){"fusion.dim=16", "train.max_steps=6", NULL}) < 0 ||
       train("configs/fashion-shop-click.ini", "click", (const char *[]){"text.dense=8", "interaction.dense=8",
-                                                                         "fusion.dense=16", "train.max_steps=6", NULL}) < 0) {
+                                                                         "fusion.dense=16", "train.max_steps=6", NULL}) < 0 ||
+      train("configs/fashion-shop-multitask.ini", "multi", (const char *[]){"text.dense=8", "interaction.dense=8",
+                                                                             "fusion.dense=16", "train.max_steps=6", NULL}) < 0) {
     fprintf(stderr, "training failed: %s\n", err.msg);
     return -1;
   }
   snprintf(rankA, sizeof rankA, "%s/rankA/best.safetensors", dir);
   snprintf(rankB, sizeof rankB, "%s/rankB/best.safetensors", dir);
   snprintf(click, sizeof click, "%s/click/best.safetensors", dir);
+  snprintf(multi, sizeof multi, "%s/multi/best.safetensors", dir);
   return 0;
 }
 
@@ -360,6 +363,48 @@ static void test_score_click(void **state) {
   loom_server_stop(srv);
 }
 
+/* /v1/score on a multitask model: one field per head (P(click), P(purchase), dwell seconds), the values
+ * loom_infer_score_csv gives in process; ranking is refused (it scores rows, not a catalogue). */
+typedef struct heads_ctx {
+  float v[8][3];
+  int n;
+} heads_ctx;
+static int collect_heads(void *ctx, const loom_infer_row *row) {
+  heads_ctx *c = ctx;
+  if (c->n < 8) memcpy(c->v[c->n++], row->probs, sizeof c->v[0]);
+  return 0;
+}
+static void test_score_multitask(void **state) {
+  (void)state;
+  loom_server *srv = start(multi, 1, 10, NULL);
+  int port = loom_server_port(srv);
+  FILE *f = fopen(tu_tmp("rows.csv"), "w");
+  fputs("session_id,user_id,item_id,timestamp,query,position,price,item_recent_views,hour,device\n"
+        "s1,u00004,i00264,1704070805,grey t-shirt,1,17.99,112,1,mobile\n", f);
+  fclose(f);
+  loom_infer *s = loom_infer_open(multi, NULL, &err);
+  assert_non_null(s);
+  heads_ctx c = {.n = 0};
+  assert_int_equal(loom_infer_score_csv(s, tu_tmp("rows.csv"), collect_heads, &c, &err), 0);
+  assert_int_equal(c.n, 1);
+  cJSON *j = post_json(port, "/v1/score",
+                       "{\"rows\":[{\"session_id\":\"s1\",\"user_id\":\"u00004\",\"item_id\":\"i00264\",\"timestamp\":1704070805,"
+                       "\"query\":\"grey t-shirt\",\"position\":1,\"price\":17.99,\"item_recent_views\":112,\"hour\":1,\"device\":\"mobile\"}]}",
+                       200);
+  cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0);
+  const char *heads[3] = {"clicked", "purchased", "dwell_s"};
+  for (int k = 0; k < 3; k++) {
+    cJSON *v = cJSON_GetObjectItem(row, heads[k]);
+    if (!v) fail_msg("/v1/score row lacks the head %s", heads[k]);
+    assert_true((float)cJSON_GetNumberValue(v) == c.v[0][k]);
+  }
+  assert_true(c.v[0][0] > 0 && c.v[0][0] < 1 && c.v[0][1] > 0 && c.v[0][1] < 1);
+  cJSON_Delete(j);
+  expect_400(port, "/v1/rank", "{\"user\":\"u00004\"}", "use score");
+  loom_infer_close(s);
+  loom_server_stop(srv);
+}
+
 /* ---- hostile clients */
 
 static void test_hostile(void **state) {
@@ -527,6 +572,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_endpoints),
       cmocka_unit_test(test_score_click),
+      cmocka_unit_test(test_score_multitask),
       cmocka_unit_test(test_hostile),
       cmocka_unit_test(test_reload_under_load),
       cmocka_unit_test(test_follow),

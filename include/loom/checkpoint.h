@@ -44,6 +44,10 @@ loom_config *loom_train_config_new(loom_data_section *ds);
  * trainer and loom-infer eval set it before opening a dataset, so a bad label in any split is refused
  * at load with its file and line. */
 int loom_train_label_values(const loom_config *c, const loom_data_schema *s);
+/* The schema's label_cols: the columns of task.heads when task.kind = multitask (none otherwise), set
+ * wherever a dataset is opened for a run config (training, inference, the model summary). -1 with err
+ * naming the entry of task.heads at fault. */
+int loom_train_label_cols(const loom_config *c, loom_data_schema *s, loom_error *err);
 
 struct loom_st_file;
 struct loom_graph;

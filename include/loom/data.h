@@ -94,6 +94,7 @@ int loom_gz_close_checked(struct gzFile_s *gz, const char *path, loom_error *err
 #define LOOM_DATA_MAX_COLS 16         /* text_cols */
 #define LOOM_DATA_MAX_FEATURES 1024   /* numeric_cols, category_cols (a range f0..f1023 names many in one entry) */
 #define LOOM_DATA_NAME 64
+#define LOOM_DATA_MAX_LABELS 8 /* schema label_cols: the label columns of a multitask model's heads */
 #define LOOM_DATA_PATH 1024
 
 typedef enum { LOOM_SPLIT_RANDOM, LOOM_SPLIT_COLUMN, LOOM_SPLIT_TIME, LOOM_SPLIT_LEAVE_LAST } loom_split_kind;
@@ -146,6 +147,11 @@ typedef struct loom_data_schema {
    * (numeric labels, every split) must be an integer in 0..K-1 (binary: 2, i.e. 0 or 1), checked
    * when the tables are loaded, with the file and line of the first bad one. */
   int label_values;
+  /* Set by the trainer from [task] heads (multitask), not a [data] key: more numeric label columns of the
+   * interactions file, each row's values in the batch's labels (B, n_label_cols); a missing or non-numeric
+   * value is an error naming file, line and column. */
+  int n_label_cols;
+  char label_cols[LOOM_DATA_MAX_LABELS][LOOM_DATA_NAME];
 } loom_data_schema;
 
 /* Keys of [data]: one table in src/data/schema.c (type, default, range or choices, one doc line each);
@@ -236,6 +242,8 @@ typedef struct loom_batch {
   int32_t *query_len;    // (B)
   float *image;          // (B, C, H, W)
   float *label;          // (B)
+  int n_labels;          // schema label_cols (0 = none)
+  float *labels;         // (B, n_labels) those columns' values
   int32_t *neg;          // (B, n_neg) negative item indices (not among the user's positives)
   int32_t *neg_tokens;   // (B, n_neg, T) text of each negative item (when the dataset has text)
   int32_t *neg_lengths;  // (B, n_neg)
@@ -297,6 +305,10 @@ int loom_dataset_catalog_features(loom_dataset *ds, const int64_t *rows, int n, 
 int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r);
 /* Interaction row r's label (the class index for label_type = class; 0 when the table has none). */
 float loom_dataset_row_label(const loom_dataset *ds, int32_t r);
+/* Interaction row r's value of schema label_cols[col]. */
+float loom_dataset_row_extra_label(const loom_dataset *ds, int32_t r, int col);
+/* Index of `name` among the schema's label_cols, -1 if it is not one. */
+int loom_data_extra_label_index(const loom_data_schema *s, const char *name);
 /* The file loom opens for image path rel of a table (relative to image_root, absolute as given), under
  * [data] image_paths: with inside, the resolved path, and -1 with err when it leads outside
  * image_root. Callers that read image files outside the loader (hashes) use this so that they read

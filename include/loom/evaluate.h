@@ -2,7 +2,8 @@
  * binary (auc, logloss, accuracy, precision, recall, f1), multiclass (accuracy, macro_f1 and the
  * confusion matrix), ranking (Recall / NDCG / MRR / HitRate / Precision@K over every item, the user's
  * training positives excluded, and the same over sampled negatives), retrieval (text→item and
- * item→text Recall / NDCG / MRR@K by cosine similarity). Used by the trainer (validation) and by
+ * item→text Recall / NDCG / MRR@K by cosine similarity), regression (rmse, mae, r2 in label units), multitask
+ * (each head's, named column/metric). Used by the trainer (validation) and by
  * loom-infer eval (new data), so both report the same numbers for the same rows.
  *
  *   loom_evaluator *ev = loom_evaluator_new(m, ds, cfg, LOOM_SPLIT_VAL, &err);
@@ -84,6 +85,9 @@ typedef struct loom_eval_example {
  * (out of memory, or emit failed) with err. */
 int loom_evaluator_examples(const loom_evaluator *ev, const loom_data_schema *sc,
                             int (*emit)(void *ctx, const loom_eval_example *ex), void *ctx, loom_error *err);
+/* The metric a run monitors with task.monitor = auto, for the tasks whose evaluator chooses it (regression:
+ * rmse; multitask: the first head's auc or rmse); NULL for the others (the trainer's own choice). */
+const char *loom_evaluator_auto_monitor(const loom_evaluator *ev);
 /* Index of a metric by name ("auc", "ndcg@10", ...), -1 if the task has none of that name. */
 int loom_evaluator_find(const loom_evaluator *ev, const char *name);
 

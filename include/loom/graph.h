@@ -53,6 +53,7 @@ typedef enum { LOOM_F32 = 0, LOOM_I32 = 1 } loom_dtype;
   X(BCE_LOGITS, bce_logits)   /* (1-y) x + (1+(pw-1)y) softplus(-x)        (loom/loss.h) */        \
   X(SOFTMAX_CE, softmax_ce)   /* lse(x_i) - x_{i,y_i}, label smoothing, ignore index */            \
   X(MSE, mse)                 /* (a - b)^2 */                                                      \
+  X(HUBER, huber)             /* 0.5 r^2 if |r| < delta else delta (|r| - delta/2), r = a - b */    \
   X(BPR, bpr)                 /* mean_j softplus(s_neg_ij - s_pos_i) */                            \
   X(TRIPLET, triplet)         /* max(0, d(a,p) - d(a,n) + margin), euclid/cosine/dot/L1 */        \
   X(INFONCE, infonce)         /* CE of q^ k^T / tau against the diagonal (optionally symmetric) */ \

@@ -59,10 +59,12 @@ const char *loom_infer_class_name(const loom_infer *s, int k);
 typedef struct loom_infer_row {
   int64_t line;       /* line of the input file where the row starts */
   const char *user, *item; /* keys as written ("" when the schema has no such column) */
-  float score;        /* binary: P(positive); multiclass: P(predicted class); ranking: u·v; retrieval: cosine */
-  float logit;        /* binary: the logit; otherwise = score */
+  float score;        /* binary: P(positive); multiclass: P(predicted class); ranking: u·v; retrieval: cosine;
+                       * regression: the prediction in label units; multitask: the first head's probs[0] */
+  float logit;        /* binary: the logit; multitask: the first head's output; otherwise = score */
   int cls;            /* multiclass: predicted class, else -1 */
-  const float *probs; /* multiclass: (classes) probabilities, else NULL */
+  const float *probs; /* multiclass: (classes) probabilities; multitask: (heads) P(1) of a binary head, the
+                       * prediction of a regression head (loom_model_head_name); else NULL */
   bool unknown_user;  /* the user was not in the training data: non-personalised (mean user) */
   bool unknown_item;  /* the item was not in the training data: scored from its text and image alone */
 } loom_infer_row;

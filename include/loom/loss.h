@@ -37,6 +37,10 @@ loom_tensor *loom_softmax_ce(loom_graph *g, loom_tensor *logits, loom_tensor *la
 /* l = (a − b)², elementwise; MEAN over every element. Both a and b get gradients. NONE: a's shape. */
 loom_tensor *loom_mse(loom_graph *g, loom_tensor *a, loom_tensor *b, loom_reduction red);
 
+/* Huber: l = 0.5 r^2 if |r| < delta, else delta (|r| - 0.5 delta), r = a - b, elementwise (PyTorch
+ * HuberLoss(delta)); MEAN over every element. Both a and b get gradients. NONE: a's shape. */
+loom_tensor *loom_huber(loom_graph *g, loom_tensor *a, loom_tensor *b, float delta, loom_reduction red);
+
 /* BPR: l_i = mean_j −log σ(s_pos_i − s_neg_ij) = mean_j softplus(s_neg_ij − s_pos_i).
  * s_pos (B) or (B, 1); s_neg (B) or (B, n_neg). MEAN over the batch after the mean over negatives. */
 loom_tensor *loom_bpr(loom_graph *g, loom_tensor *s_pos, loom_tensor *s_neg, loom_reduction red);

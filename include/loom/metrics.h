@@ -7,6 +7,7 @@
 #ifndef LOOM_METRICS_H
 #define LOOM_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,17 @@ double loom_confusion_accuracy(const int64_t *confusion, int C);
 /* Unweighted mean of per-class F1 over the classes that occur among the labels or the predictions
  * (sklearn f1_score(average='macro', zero_division=0) with its default label set). */
 double loom_macro_f1(const int64_t *confusion, int C);
+
+/* ---- regression: predictions and labels in label units ---- */
+
+/* sqrt(mean (p - y)^2) (sklearn mean_squared_error(...) ** 0.5); NaN for n = 0. */
+double loom_rmse(const float *pred, const float *y, size_t n);
+/* mean |p - y| (sklearn mean_absolute_error); NaN for n = 0. */
+double loom_mae(const float *pred, const float *y, size_t n);
+/* 1 - sum (y - p)^2 / sum (y - mean y)^2 (sklearn r2_score); NaN when every label is the same (or n = 0). */
+double loom_r2(const float *pred, const float *y, size_t n);
+/* Whether metric `name` (or a multitask head's "head/name") is better lower: loss, logloss, rmse, mae. */
+bool loom_metric_lower_is_better(const char *name);
 
 /* ---- ranking ---- */
 

@@ -38,7 +38,14 @@ extern const int loom_model_n_rules;
  * (loom_model_rules, then loom_data_rules) and where it was set. */
 int loom_model_check_config(const loom_config *c, loom_error *err);
 
-typedef enum { LOOM_TASK_BINARY = 0, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL } loom_task_kind;
+typedef enum {
+  LOOM_TASK_BINARY = 0,
+  LOOM_TASK_MULTICLASS,
+  LOOM_TASK_RANKING,
+  LOOM_TASK_RETRIEVAL,
+  LOOM_TASK_REGRESSION, /* a number per row: MSE or Huber on the standardised label (heads.c) */
+  LOOM_TASK_MULTITASK   /* several label columns, a binary or regression head each (task.heads) */
+} loom_task_kind;
 const char *loom_task_name(loom_task_kind k);
 
 #define LOOM_MODEL_MAX_TOWERS 6 /* text, image, item_vectors, user_vectors, query, interaction */
@@ -48,11 +55,16 @@ typedef struct loom_model loom_model; /* opaque: read it through the accessors b
 /* What a built model exposes (its layout is private to src/model). */
 loom_graph *loom_model_graph(const loom_model *m);     /* the graph: parameters, forward, backward */
 loom_task_kind loom_model_task(const loom_model *m);
-int loom_model_n_classes(const loom_model *m);         /* multiclass: K; binary: 1 */
+int loom_model_n_classes(const loom_model *m);         /* multiclass: K; binary, regression: 1; multitask: heads */
 int loom_model_capacity(const loom_model *m);          /* largest batch its host buffers hold */
 int loom_model_items_per_row(const loom_model *m);     /* G: 1, or ranking's 1 positive + negatives */
 loom_tensor *loom_model_loss(const loom_model *m);     /* (1) mean over the batch */
-loom_tensor *loom_model_logits(const loom_model *m);   /* binary (B), multiclass (B, K), ranking (B, G) */
+loom_tensor *loom_model_logits(const loom_model *m);   /* binary (B), multiclass (B, K), ranking (B, G), regression (B)
+                                                        * predictions in label units, multitask (B, heads): a binary
+                                                        * head's logit, a regression head's prediction */
+/* Regression and multitask: head i < loom_model_n_classes's label column and whether it is binary. */
+const char *loom_model_head_name(const loom_model *m, int i);
+bool loom_model_head_binary(const loom_model *m, int i);
 loom_tensor *loom_model_user_vec(const loom_model *m); /* ranking / retrieval: (B, D); NULL otherwise */
 loom_tensor *loom_model_item_vec(const loom_model *m); /* ranking / retrieval: (B·G, D); NULL otherwise */
 bool loom_model_reads_query(const loom_model *m);      /* it has a query tower, so a query changes its scores */

@@ -37,7 +37,10 @@ typedef enum {
   LOOM_FUSION_CONCAT = 0, LOOM_FUSION_SUM, LOOM_FUSION_MEAN, LOOM_FUSION_WEIGHTED, LOOM_FUSION_PRODUCT,
   LOOM_FUSION_GATED, LOOM_FUSION_FM, LOOM_FUSION_DCN, LOOM_FUSION_ATTENTION
 } loom_fusion_mode;
-typedef enum { LOOM_LOSS_SAMPLED_SOFTMAX = 0, LOOM_LOSS_BPR, LOOM_LOSS_INFONCE, LOOM_LOSS_TRIPLET } loom_pair_loss;
+/* task.loss: ranking's and retrieval's, then the regression heads' (heads.c) */
+typedef enum {
+  LOOM_LOSS_SAMPLED_SOFTMAX = 0, LOOM_LOSS_BPR, LOOM_LOSS_INFONCE, LOOM_LOSS_TRIPLET, LOOM_LOSS_MSE, LOOM_LOSS_HUBER
+} loom_pair_loss;
 
 typedef struct loom_text_spec {
   bool enabled;
@@ -124,6 +127,9 @@ typedef struct loom_task_spec {
   loom_distance distance;
   int ks[LOOM_SPEC_LIST_MAX], n_ks;
   int eval_negatives;
+  float huber_delta; /* regression heads, task.loss = huber */
+  bool standardize;  /* regression heads learn the standardised label */
+  const char *heads; /* multitask: column:kind[:weight], ... (heads.c parses it) */
 } loom_task_spec;
 
 typedef struct loom_model_spec {

@@ -1,4 +1,4 @@
-/* ops_loss.c — loss ops (BCE with logits, softmax cross-entropy, MSE, BPR, triplet margin, InfoNCE) and
+/* ops_loss.c — loss ops (BCE with logits, softmax cross-entropy, MSE, Huber, BPR, triplet margin, InfoNCE) and
  * the row-wise L2-normalise and cosine-similarity ops, each with builder, shape rule, forward and
  * backward side by side (maths in loom/loss.h). Per-sample losses are computed in parallel over rows and
  * reduced in a fixed block order, so values do not depend on the thread count. Optimisers and metrics
@@ -276,6 +276,39 @@ static void mse_backward(loom_graph *g, loom_tensor *t) {
   });
 }
 const loom_op_def loom_op_mse = {"mse", mse_infer, per_sample_bytes, mse_forward, mse_backward, false};
+
+/* ======================= Huber ======================= */
+
+/* fp[0] = delta; the shape rule is MSE's (same shapes, float32). */
+loom_tensor *loom_huber(loom_graph *g, loom_tensor *a, loom_tensor *b, float delta, loom_reduction red) {
+  assert(delta > 0.0f && "huber: delta must be > 0");
+  loom_tensor *t = loss_node(g, LOOM_OP_HUBER, 2, (loom_tensor *[]){a, b}, red);
+  t->fp[0] = delta;
+  return t;
+}
+static void huber_forward(loom_graph *g, loom_tensor *t) {
+  const float *A = t->src[0]->data, *B = t->src[1]->data, d = t->fp[0];
+  float *L = per_sample(t);
+  const size_t n = ROWS(t);
+  LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (size_t i = 0; i < n; i++), {
+    float r = fabsf(A[i] - B[i]);
+    L[i] = r < d ? 0.5f * r * r : d * (r - 0.5f * d);
+  });
+  loss_reduce(t, n);
+}
+/* dl/da = r inside the quadratic zone |r| < delta, delta * sign(r) outside (r = a - b); dl/db = -dl/da */
+static void huber_backward(loom_graph *g, loom_tensor *t) {
+  const float *A = t->src[0]->data, *B = t->src[1]->data, d = t->fp[0];
+  float *dA = t->src[0]->grad, *dB = t->src[1]->grad;
+  const size_t n = ROWS(t);
+  LOOM_PARALLEL_FOR(n > LOOM_PAR_GRAIN, (size_t i = 0; i < n; i++), {
+    float r = A[i] - B[i], c = r > d ? d : r < -d ? -d : r;
+    float w = loss_weight(t, i, n) * c;
+    if (dA) dA[i] += w;
+    if (dB) dB[i] -= w;
+  });
+}
+const loom_op_def loom_op_huber = {"huber", mse_infer, per_sample_bytes, huber_forward, huber_backward, false};
 
 /* ======================= BPR ======================= */
 /* src: s_pos (B) | (B, 1), s_neg (B) | (B, n). ip[1] = n. */

@@ -81,7 +81,7 @@ int loom_capi_export_batch(const char *ckpt, int split, const char *out_path, lo
   snprintf(name, sizeof name, "%s (metadata loom.config)", ckpt);
   if (loom_config_load_string(c, loom_st_meta(f, "loom.config"), name, err) < 0) goto done;
   /* the run's own data re-read and re-split as training did (as loom_infer_eval on a split) */
-  if (!(ds = loom_dataset_open(&d.schema, NULL, err))) goto done;
+  if (loom_train_label_cols(c, &d.schema, err) < 0 || !(ds = loom_dataset_open(&d.schema, NULL, err))) goto done;
   if (!(m = loom_model_build(c, ds, err))) goto done;
   if (loom_st_load_graph_from(loom_model_graph(m), f, 0, err) < 0) goto done;
   loom_model_fill_unknown(m);

@@ -43,6 +43,8 @@ struct loom_dataset {
   int32_t *user_idx, *item_idx, *cat_idx; /* (n), (n), (n, n_cat) */
   float *numeric;            /* (n, F) */
   float *label;              /* (n) */
+  float *xlabel;             /* (n, s.n_label_cols) the multitask heads' label columns */
+  int c_xlabel[LOOM_DATA_MAX_LABELS];
   int32_t n_items;           /* item ids incl. 0 */
   int32_t *item_rep;         /* (n_items) representative row, -1 */
   int32_t *item_cat;         /* (n_items) the item's row in the items table, -1 (frozen datasets) */
@@ -145,6 +147,7 @@ static int read_tables_with(loom_dataset *ds, specs *sp, loom_error *err) {
   if (s->user_col[0]) add_spec(sp, 0, s->user_col, LOOM_COL_STRING, 0);
   if (s->label_col[0]) add_spec(sp, 0, s->label_col, s->label_class ? LOOM_COL_STRING : LOOM_COL_FLOAT, ds->frozen);
   if (s->timestamp_col[0]) add_spec(sp, 0, s->timestamp_col, LOOM_COL_FLOAT, ds->frozen);
+  for (int i = 0; i < s->n_label_cols; i++) add_spec(sp, 0, s->label_cols[i], LOOM_COL_FLOAT, ds->frozen);
   if (s->query_col[0]) add_spec(sp, 0, s->query_col, LOOM_COL_STRING, 0);
   if (s->split_col[0] && s->split == LOOM_SPLIT_COLUMN) add_spec(sp, 0, s->split_col, LOOM_COL_STRING, ds->frozen);
   if (ds->has[1]) add_spec(sp, 1, ikey, LOOM_COL_STRING, 0);
@@ -184,6 +187,7 @@ static int read_tables_with(loom_dataset *ds, specs *sp, loom_error *err) {
   ds->c_item = s->item_col[0] ? loom_table_find(in, s->item_col) : -1;
   ds->c_user = s->user_col[0] ? loom_table_find(in, s->user_col) : -1;
   ds->c_label = s->label_col[0] ? loom_table_find(in, s->label_col) : -1;
+  for (int i = 0; i < s->n_label_cols; i++) ds->c_xlabel[i] = loom_table_find(in, s->label_cols[i]);
   ds->c_ts = s->timestamp_col[0] ? loom_table_find(in, s->timestamp_col) : -1;
   ds->c_query = s->query_col[0] ? loom_table_find(in, s->query_col) : -1;
   ds->c_split = s->split_col[0] && s->split == LOOM_SPLIT_COLUMN ? loom_table_find(in, s->split_col) : -1;
@@ -495,9 +499,10 @@ static int precompute(loom_dataset *ds, loom_error *err) {
   ds->cat_idx = loom_calloc((size_t)(n * K + 1), sizeof(int32_t));
   ds->numeric = loom_calloc((size_t)(n * F + 1), sizeof(float));
   ds->label = loom_calloc((size_t)n, sizeof(float));
+  ds->xlabel = loom_calloc((size_t)(n * s->n_label_cols + 1), sizeof(float));
   ds->n_items = loom_idmap_size(p->items);
   ds->item_rep = loom_malloc((size_t)ds->n_items * sizeof(int32_t));
-  if (!ds->user_idx || !ds->item_idx || !ds->cat_idx || !ds->numeric || !ds->label || !ds->item_rep)
+  if (!ds->user_idx || !ds->item_idx || !ds->cat_idx || !ds->numeric || !ds->label || !ds->xlabel || !ds->item_rep)
     return loom_errorf(err, "out of memory");
   for (int32_t i = 0; i < ds->n_items; i++) ds->item_rep[i] = -1;
   const int32_t *all = ds->split_rows[LOOM_SPLIT_ALL];
@@ -540,6 +545,15 @@ static int precompute(loom_dataset *ds, loom_error *err) {
                            s->interactions, (long long)line_of(ds, r), s->label_col, v, nv - 1, nv);
       }
       ds->label[r] = (float)l;
+    }
+    for (int j = 0; j < s->n_label_cols; j++) { /* the multitask heads' labels (a frozen file may lack them: 0) */
+      int c = ds->c_xlabel[j];
+      if (c < 0 || !t->cols[c].present) continue;
+      double l = t->cols[c].f[r];
+      if (isnan(l))
+        return loom_errorf(err, "%s:%lld: column '%s': the label is missing — fill it or drop the row",
+                           s->interactions, (long long)line_of(ds, r), s->label_cols[j]);
+      ds->xlabel[r * s->n_label_cols + j] = (float)l;
     }
   }
   /* an item's representative row: its first training row (any row when frozen) */
@@ -722,6 +736,7 @@ void loom_dataset_free(loom_dataset *ds) {
   loom_free(ds->cat_idx);
   loom_free(ds->numeric);
   loom_free(ds->label);
+  loom_free(ds->xlabel);
   loom_free(ds->item_rep);
   loom_free(ds->item_cat);
   loom_free(ds->pos_off);
@@ -801,6 +816,8 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
   ALLOC(query_len, b->Tq ? B : 0);
   ALLOC(image, B * chw);
   ALLOC(label, B);
+  b->n_labels = ds->s.n_label_cols;
+  ALLOC(labels, B * b->n_labels);
   ALLOC(neg, B * nn);
   ALLOC(neg_tokens, B * nn * b->T);
   ALLOC(neg_lengths, b->T ? B * nn : 0);
@@ -819,7 +836,7 @@ int loom_batch_init(loom_batch *b, const loom_dataset *ds, int cap, loom_error *
 
 void loom_batch_free(loom_batch *b) {
   void *ptrs[] = {b->row, b->user, b->item, b->category, b->numeric, b->tokens, b->lengths, b->query,
-                  b->query_len, b->image, b->label, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image, b->hist, b->hist_len, b->item_vec, b->user_vec};
+                  b->query_len, b->image, b->label, b->labels, b->neg, b->neg_tokens, b->neg_lengths, b->neg_image, b->hist, b->hist_len, b->item_vec, b->user_vec};
   for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) loom_free(ptrs[i]);
   memset(b, 0, sizeof *b);
 }
@@ -1021,6 +1038,7 @@ int ld_encode_locked(loom_dataset *ds, const int32_t *rows, int n, loom_batch *b
     b->user[i] = ds->user_idx[r];
     b->item[i] = ds->item_idx[r];
     b->label[i] = ds->label[r];
+    if (b->n_labels) memcpy(b->labels + (size_t)i * b->n_labels, ds->xlabel + r * b->n_labels, (size_t)b->n_labels * sizeof(float));
     if (b->n_cat) memcpy(b->category + (size_t)i * b->n_cat, ds->cat_idx + r * b->n_cat, (size_t)b->n_cat * sizeof(int32_t));
     if (b->F) memcpy(b->numeric + (size_t)i * b->F, ds->numeric + r * b->F, (size_t)b->F * sizeof(float));
     if (b->Lh) {
@@ -1227,6 +1245,7 @@ int loom_dataset_encode_pairs(loom_dataset *ds, const char *user_key, const char
     b->user[i] = user;
     if (b->Lh) memset(b->hist + (size_t)i * b->Lh, 0, (size_t)b->Lh * sizeof(int32_t)), b->hist_len[i] = 0;
     b->label[i] = 0;
+    for (int j = 0; j < b->n_labels; j++) b->labels[(size_t)i * b->n_labels + j] = 0;
     double x[LOOM_DATA_MAX_FEATURES];
     for (int f = 0; f < F; f++) {
       colref c = ds->num[f];
@@ -1266,6 +1285,17 @@ const loom_data_schema *loom_dataset_schema(const loom_dataset *ds) { return &ds
 float loom_dataset_row_label(const loom_dataset *ds, int32_t r) {
   assert(r >= 0 && r < ds->n);
   return ds->label[r];
+}
+
+float loom_dataset_row_extra_label(const loom_dataset *ds, int32_t r, int col) {
+  assert(r >= 0 && r < ds->n && col >= 0 && col < ds->s.n_label_cols);
+  return ds->xlabel[(size_t)r * (size_t)ds->s.n_label_cols + (size_t)col];
+}
+
+int loom_data_extra_label_index(const loom_data_schema *s, const char *name) {
+  for (int i = 0; i < s->n_label_cols; i++)
+    if (!strcmp(s->label_cols[i], name)) return i;
+  return -1;
 }
 
 int64_t loom_dataset_row_line(const loom_dataset *ds, int32_t r) {

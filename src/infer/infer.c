@@ -214,6 +214,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     goto fail;
   }
   s->have_prep = true;
+  if (loom_train_label_cols(s->cfg, &s->dsec.schema, err) < 0) goto fail; /* multitask heads' columns */
   if (check_vector_files(f, &s->dsec.schema, path, err) < 0) goto fail;
   loom_data_schema sc = s->dsec.schema;
   sc.interactions[0] = sc.items[0] = sc.users[0] = '\0';
@@ -238,7 +239,7 @@ loom_infer *loom_infer_open(const char *path, const loom_infer_opts *o, loom_err
     loom_errorf(err, "out of memory");
     goto fail;
   }
-  if (loom_model_n_classes(s->m) > 1 && !(s->probs = loom_malloc(sizeof(float) * (size_t)loom_model_n_classes(s->m)))) {
+  if ((loom_model_n_classes(s->m) > 1 || loom_model_task(s->m) == LOOM_TASK_MULTITASK) && !(s->probs = loom_malloc(sizeof(float) * (size_t)loom_model_n_classes(s->m)))) {
     loom_errorf(err, "out of memory");
     goto fail;
   }
@@ -614,6 +615,9 @@ int loom_infer_rank_filtered(loom_infer *s, const char *user, const char *query,
   if (loom_model_task(m) == LOOM_TASK_MULTICLASS)
     return loom_errorf(err, "%s: a multiclass model classifies rows; it does not rank items for a user — use score",
                        s->path);
+  if (loom_model_task(m) == LOOM_TASK_REGRESSION || loom_model_task(m) == LOOM_TASK_MULTITASK)
+    return loom_errorf(err, "%s: a %s model predicts values per row; it does not rank items for a user — use score",
+                       s->path, loom_task_name(loom_model_task(m)));
   bool has_query = query && query[strspn(query, " \t\r\n")];
   if (has_query && !loom_model_input_query(m) && !loom_model_reads_query(m))
     return loom_errorf(err, "%s: a %s model has no query input, so a query cannot change its ranking — drop the "
@@ -881,6 +885,12 @@ int loom_infer_score_csv(loom_infer *s, const char *csv, loom_infer_row_fn fn, v
         for (int k = 0; k < K; k++) sum += exp((double)(z[k] - z[best]));
         for (int k = 0; k < K; k++) s->probs[k] = (float)(exp((double)(z[k] - z[best])) / sum);
         out.cls = best, out.score = out.logit = s->probs[best], out.probs = s->probs;
+      } else if (loom_model_task(m) == LOOM_TASK_REGRESSION) { /* the prediction, in label units */
+        out.score = out.logit = loom_model_logits(m)->data[i];
+      } else if (loom_model_task(m) == LOOM_TASK_MULTITASK) { /* per head: P(1) of a binary head, a prediction */
+        const float *z = loom_model_logits(m)->data + (size_t)i * K;
+        for (int k = 0; k < K; k++) s->probs[k] = loom_model_head_binary(m, k) ? 1.0f / (1.0f + expf(-z[k])) : z[k];
+        out.score = s->probs[0], out.logit = z[0], out.probs = s->probs;
       } else if (loom_model_task(m) == LOOM_TASK_RANKING) {
         out.score = out.logit = loom_model_logits(m)->data[(size_t)i * loom_model_items_per_row(m)];
       } else { /* retrieval: cosine of the query and the row's item */

@@ -12,6 +12,7 @@
 #include "loom/runtime.h"
 #include "loom/alloc.h"
 #include "loom/evaluate.h"
+#include "heads.h"
 #include "loom/model_spec.h"
 #include "model_internal.h"
 
@@ -116,6 +117,10 @@ loom_evaluator *loom_evaluator_new(loom_model *m, loom_dataset *ds, const loom_c
                 sp == LOOM_SPLIT_VAL ? "set split_ratio (e.g. 0.8,0.1,0.1) or give 'valid' rows in split_col"
                                      : "nothing to evaluate");
     goto fail;
+  }
+  if (m->n_heads > 0) { /* regression, multitask: evaluate_heads.c */
+    if (loom_eval_heads_setup(ev, err) < 0) goto fail;
+    return ev;
   }
   if (m->task == LOOM_TASK_BINARY) {
     const char *n[] = {"auc", "logloss", "accuracy", "precision", "recall", "f1"};
@@ -467,7 +472,9 @@ int loom_evaluator_run(loom_evaluator *ev, loom_error *err) {
   loom_loader *ld = loom_loader_new(ev->ds, ev->split, 0, err);
   if (!ld) return -1;
   loom_model_fill_unknown(ev->m);
-  int rc = ev->m->task >= LOOM_TASK_RANKING ? run_ranking(ev, ld, err) : run_pointwise(ev, ld, err);
+  int rc = ev->m->n_heads > 0                                                      ? loom_eval_heads_run(ev, ld, err)
+           : ev->m->task == LOOM_TASK_RANKING || ev->m->task == LOOM_TASK_RETRIEVAL ? run_ranking(ev, ld, err)
+                                                                                    : run_pointwise(ev, ld, err);
   loom_loader_free(ld);
   return rc;
 }

@@ -25,10 +25,12 @@
 #include "loom/norm.h"
 #include "loom/pretrained.h"
 #include "loom/backbone.h"
+#include "loom/checkpoint.h"
 #include "loom/seq_pool.h"
 #include "loom/textcnn.h"
 #include "loom/train_spec.h"
 #include "loom/transformer.h"
+#include "heads.h"
 #include "history_pool.h"
 #include "vectors_tower.h"
 
@@ -59,8 +61,11 @@
 #define FUSION_MODES                                                                                               \
   ((const int[]){LOOM_FUSION_CONCAT, LOOM_FUSION_SUM, LOOM_FUSION_MEAN, LOOM_FUSION_WEIGHTED, LOOM_FUSION_PRODUCT, \
                  LOOM_FUSION_GATED, LOOM_FUSION_FM, LOOM_FUSION_DCN, LOOM_FUSION_ATTENTION})
-#define TASK_KINDS ((const int[]){LOOM_TASK_BINARY, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL})
-#define PAIR_LOSSES ((const int[]){LOOM_LOSS_SAMPLED_SOFTMAX, LOOM_LOSS_BPR, LOOM_LOSS_INFONCE, LOOM_LOSS_TRIPLET})
+#define TASK_KINDS                                                                                                 \
+  ((const int[]){LOOM_TASK_BINARY, LOOM_TASK_MULTICLASS, LOOM_TASK_RANKING, LOOM_TASK_RETRIEVAL, LOOM_TASK_REGRESSION, \
+                 LOOM_TASK_MULTITASK})
+#define PAIR_LOSSES                                                                                                \
+  ((const int[]){LOOM_LOSS_SAMPLED_SOFTMAX, LOOM_LOSS_BPR, LOOM_LOSS_INFONCE, LOOM_LOSS_TRIPLET, LOOM_LOSS_MSE, LOOM_LOSS_HUBER})
 #define DISTANCES ((const int[]){LOOM_DIST_COSINE, LOOM_DIST_DOT, LOOM_DIST_EUCLIDEAN, LOOM_DIST_MANHATTAN})
 
 _Static_assert(sizeof(loom_activation) == sizeof(int) && sizeof(loom_text_encoder) == sizeof(int) &&
@@ -203,17 +208,31 @@ const loom_cfg_key loom_train_keys[] = {
      "and no optimiser state", M(BOOL, fusion.freeze)},
     {"fusion", "lr_mult", LOOM_CFG_FLOAT, "1", NULL, 0, 1000, "learning rate of fusion.* = lr_mult x train.lr", M(DOUBLE, fusion.lr_mult)},
     /* [task] */
-    {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval", 0, 0, "what the head predicts", M_ENUM(task.kind, TASK_KINDS)},
+    {"task", "kind", LOOM_CFG_CHOICE, "binary", "binary|multiclass|ranking|retrieval|regression|multitask", 0, 0,
+     "what the head predicts (regression: the number in [data] label_col; multitask: the columns of task.heads)",
+     M_ENUM(task.kind, TASK_KINDS)},
     {"task", "classes", LOOM_CFG_INT, "0", NULL, 0, 100000, "multiclass: K (0 = from label_type=class)", M(INT, task.classes)},
     {"task", "pos_weight", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6, "binary: weight of positives in BCE", M(FLOAT, task.pos_weight)},
     {"task", "label_smoothing", LOOM_CFG_FLOAT, "0", NULL, 0, 1, "multiclass: label smoothing of the CE", M(FLOAT, task.label_smoothing)},
     {"task", "threshold", LOOM_CFG_FLOAT, "0.5", NULL, 0, 1, "binary: probability above which a sample is positive", M(FLOAT, task.threshold)},
     {"task", "monitor", LOOM_CFG_STRING, "auto", NULL, 0, 0,
      "validation metric for the best checkpoint and early stopping: a metrics.csv column or loss "
-     "(auto: auc / macro_f1 / ndcg@10)", M(STR, task.monitor)},
-    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet", 0, 0,
+     "(auto: auc / macro_f1 / ndcg@10 / t2i_recall@10; regression: rmse; multitask: the first head's auc or rmse)",
+     M(STR, task.monitor)},
+    {"task", "loss", LOOM_CFG_CHOICE, "sampled_softmax", "sampled_softmax|bpr|infonce|triplet|mse|huber", 0, 0,
      "ranking: sampled_softmax (CE of the positive among its negatives) or bpr; retrieval: infonce "
-     "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative)", M_ENUM(task.loss, PAIR_LOSSES)},
+     "(in-batch, symmetric) or triplet (by task.distance, the first sampled negative); regression and "
+     "multitask's regression heads: mse or huber (on the standardised label, task.standardize)", M_ENUM(task.loss, PAIR_LOSSES)},
+    {"task", "huber_delta", LOOM_CFG_FLOAT, "1", NULL, 1e-6, 1e6,
+     "task.loss = huber: where the loss turns from quadratic to linear, in units of the loss's target (label "
+     "standard deviations with task.standardize = true, label units otherwise)", M(FLOAT, task.huber_delta)},
+    {"task", "standardize", LOOM_CFG_BOOL, "true", NULL, 0, 0,
+     "regression heads learn (label - mean) / std of the training split (both kept in the checkpoint, so "
+     "predictions come back in label units); false: the label as it is", M(BOOL, task.standardize)},
+    {"task", "heads", LOOM_CFG_STRING, "", NULL, 0, 0,
+     "multitask: column:kind[:weight], ... — one head per numeric column of [data] interactions, kind binary "
+     "(BCE, 0/1) or regression (task.loss), weight of its loss (1); metrics column/auc, column/rmse, ...",
+     M(STR, task.heads)},
     {"task", "temperature", LOOM_CFG_FLOAT, "0.1", NULL, 1e-4, 100, "retrieval: InfoNCE temperature", M(FLOAT, task.temperature)},
     {"task", "margin", LOOM_CFG_FLOAT, "0.2", NULL, 0, 10, "retrieval: triplet margin", M(FLOAT, task.margin)},
     {"task", "distance", LOOM_CFG_CHOICE, "cosine", "cosine|dot|euclidean|manhattan", 0, 0,
@@ -229,7 +248,7 @@ const int loom_train_n_keys = (int)(sizeof loom_train_keys / sizeof loom_train_k
  * (<tower>.enabled = false) is not reported — a tower goes off with one line — nor is a key about an
  * input the data does not have. Two towers, two tasks: "pointwise" is binary|multiclass. */
 #define PAIRWISE "task.kind=ranking|retrieval"
-#define POINTWISE "task.kind=binary|multiclass"
+#define POINTWISE "task.kind=binary|multiclass|regression|multitask"
 #define TOWERS_MEET "on a ranking or retrieval model (task.kind = ranking|retrieval): the two towers meet in a dot product, there is no fusion"
 const loom_cfg_rule loom_model_rules[] = {
     /* fusion */
@@ -257,11 +276,18 @@ const loom_cfg_rule loom_model_rules[] = {
     {"interaction.activation", POINTWISE " and interaction.enabled=true and interaction.dense=",
      "with interaction.dense empty: there are no dense layers to activate; remove it or set interaction.dense"},
     /* [task]: keys of the other tasks */
-    {"task.loss", POINTWISE, "on a binary or multiclass model: its loss is BCE (binary) or softmax cross-entropy (multiclass); remove it"},
+    {"task.loss", "task.kind=binary|multiclass", "on a binary or multiclass model: its loss is BCE (binary) or softmax cross-entropy (multiclass); remove it"},
+    {"task.huber_delta", "task.kind!=regression|multitask", "unless task.kind = regression or multitask with task.loss = huber; remove it"},
+    {"task.huber_delta", "task.loss!=huber", "unless task.loss = huber; remove it or set task.loss = huber"},
+    {"task.standardize", "task.kind!=regression|multitask", "unless task.kind = regression or multitask (it standardises regression labels); remove it"},
+    {"task.heads", "task.kind!=multitask", "unless task.kind = multitask; remove it or set task.kind = multitask"},
+    {"data.label_col", "task.kind=multitask and data.history_len=|0",
+     "on a multitask model without histories: each head reads its own column of task.heads; remove it"},
+    {"data.label_type", "task.kind=regression|multitask", "on a regression or multitask model: its heads read numeric labels; remove it"},
     {"task.classes", "task.kind!=multiclass", "unless task.kind = multiclass; remove it"},
     {"task.label_smoothing", "task.kind!=multiclass", "unless task.kind = multiclass (it smooths the softmax cross-entropy); remove it"},
     {"task.pos_weight", "task.kind!=binary", "unless task.kind = binary (it weights positives in BCE); remove it"},
-    {"task.threshold", "task.kind!=binary", "unless task.kind = binary (it turns probabilities into decisions); remove it"},
+    {"task.threshold", "task.kind!=binary|multitask", "unless task.kind = binary or multitask (it turns probabilities into decisions); remove it"},
     {"task.temperature", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = infonce; remove it"},
     {"task.temperature", "task.kind=retrieval and task.loss=triplet", "with task.loss = triplet (it is InfoNCE's); remove it or set task.loss = infonce"},
     {"task.margin", "task.kind!=retrieval", "unless task.kind = retrieval with task.loss = triplet; remove it"},
@@ -272,7 +298,7 @@ const loom_cfg_rule loom_model_rules[] = {
     {"interaction.history_content", "data.history_len=|0", "without data.history_len (no histories); remove it or set history_len"},
     {"interaction.history_din_hidden", "interaction.history_pooling!=din", "unless interaction.history_pooling = din; remove it or set history_pooling = din"},
     {"data.history_len", PAIRWISE, "on a ranking or retrieval model: only binary and multiclass models read histories; remove it"},
-    {"task.ks", POINTWISE, "on a binary or multiclass model: the cut-offs K are for ranking metrics; remove it"},
+    {"task.ks", POINTWISE, "on a binary, multiclass, regression or multitask model: the cut-offs K are for ranking metrics; remove it"},
     {"task.eval_negatives", "task.kind!=ranking", "unless task.kind = ranking (sampled ranking metrics); remove it"},
     /* [train] */
     {"train.momentum", "train.optimizer!=sgd", "with train.optimizer = adam or adamw: momentum is SGD's (Adam keeps its own moments); remove it or set train.optimizer = sgd"},
@@ -331,7 +357,7 @@ int loom_model_check_config(const loom_config *c, loom_error *err) {
 }
 
 const char *loom_task_name(loom_task_kind k) {
-  static const char *names[] = {"binary", "multiclass", "ranking", "retrieval"};
+  static const char *names[] = {"binary", "multiclass", "ranking", "retrieval", "regression", "multitask"};
   return names[k];
 }
 
@@ -1190,7 +1216,9 @@ static loom_model *build(const loom_config *c, const loom_dataset *ds, const loo
   int dim;
   loom_tensor *x = fuse(&b, &s->fusion, m, xs, dims, n, &inter, &dim);
   x = dense_stack(&b, "fusion", x, &dim, s->fusion.dense, s->fusion.n_dense, s->fusion.activation, s->fusion.dropout);
-  if (m->task == LOOM_TASK_BINARY) {
+  if (m->task == LOOM_TASK_REGRESSION || m->task == LOOM_TASK_MULTITASK) { /* heads.c */
+    if (loom_heads_build(m, s, ds, x, dim, &rng, b.style, err) < 0) goto fail;
+  } else if (m->task == LOOM_TASK_BINARY) {
     m->n_classes = 1;
     loom_dense_opts o = {.in_features = dim, .units = 1, .init = b.style};
     m->logits = loom_reshape(m->g, loom_layer_dense(m->g, "head", x, &o, &rng), 1, (int[]){-1}); // (B)
@@ -1376,6 +1404,7 @@ loom_model *loom_model_build_head(const loom_config *c, const loom_dataset *ds, 
 void loom_model_free(loom_model *m) {
   if (!m) return;
   loom_graph_free(m->g);
+  loom_heads_free(m);
   loom_free(m->inv_len);
   loom_free(m->mask);
   loom_free(m->labels);
@@ -1443,7 +1472,7 @@ static int grow(loom_model *m, int B, loom_error *err) {
 }
 
 static int compile_outputs(loom_model *m, int B, bool train, int n, loom_tensor *const *outs, loom_error *err) {
-  if (grow(m, B, err) < 0) return -1;
+  if (grow(m, B, err) < 0 || loom_heads_grow(m, B, err) < 0) return -1;
   loom_graph_set_training(m->g, train);
   if (loom_graph_compile(m->g, B, n, outs, train) < 0) {
     m->compiled_B = 0;
@@ -1617,6 +1646,7 @@ int loom_model_bind(loom_model *m, const loom_batch *b, loom_error *err) {
   if (m->category)
     for (int i = 0; i < B; i++)
       for (int j = 0; j < m->n_cat; j++) m->cat_ids[i * m->n_cat + j] = m->cat_offset[j] + b->category[i * m->n_cat + j];
+  if (m->n_heads && loom_heads_bind(m, b, err) < 0) return -1;
   if (m->label_f) {
     for (int i = 0; i < B; i++)
       if (!(b->label[i] == 0.0f || b->label[i] == 1.0f))
@@ -1701,13 +1731,20 @@ void loom_model_print(const loom_model *m, FILE *f) {
   for (int i = 0; i < m->n_towers; i++) fprintf(f, "%s %s", i ? "," : "", m->towers[i]);
   if (m->n_towers == 0) fprintf(f, " none");
   if (m->task == LOOM_TASK_RANKING || m->task == LOOM_TASK_RETRIEVAL) fprintf(f, "; %d items scored per row\n", m->G);
-  else fprintf(f, "; head: %d %s\n", m->n_classes, m->n_classes == 1 ? "logit" : "classes");
+  else if (m->n_heads) {
+    fprintf(f, "; heads:");
+    for (int i = 0; i < m->n_heads; i++)
+      fprintf(f, " %s (%s, weight %g)", m->heads[i].name, m->heads[i].binary ? "binary" : "regression", (double)m->heads[i].weight);
+    fprintf(f, "\n");
+  } else fprintf(f, "; head: %d %s\n", m->n_classes, m->n_classes == 1 ? "logit" : "classes");
   loom_graph_print(m->g, f);
 }
 
 int loom_model_print_summary(const loom_config *c, const loom_data_schema *schema, FILE *f, loom_error *err) {
   if (loom_model_check_config(c, err) < 0) return -1;
-  loom_dataset *ds = loom_dataset_open(schema, NULL, err);
+  loom_data_schema sc = *schema; /* with the multitask heads' label columns */
+  if (loom_train_label_cols(c, &sc, err) < 0) return -1;
+  loom_dataset *ds = loom_dataset_open(&sc, NULL, err);
   if (!ds) return -1;
   loom_model *m = loom_model_check_memory(c, ds, schema->batch_size, err) < 0 ? NULL : loom_model_build(c, ds, err);
   int rc = m ? loom_model_compile(m, schema->batch_size, true, err) : -1;

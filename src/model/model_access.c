@@ -62,3 +62,6 @@ int loom_model_feature_inputs(const loom_model *m, loom_tensor **out, int cap) {
 }
 int loom_model_history_len(const loom_model *m) { return m->Lh; }
 bool loom_model_history_text(const loom_model *m) { return m->hist_text; }
+
+const char *loom_model_head_name(const loom_model *m, int i) { return i >= 0 && i < m->n_heads ? m->heads[i].name : NULL; }
+bool loom_model_head_binary(const loom_model *m, int i) { return i >= 0 && i < m->n_heads && m->heads[i].binary; }

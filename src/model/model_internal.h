@@ -11,6 +11,21 @@
 #include "loom/graph.h"
 #include "loom/model.h"
 
+/* One head of a regression or multitask model (heads.c): a Dense(dim -> 1) over the fused vector and its loss. */
+#define LOOM_MODEL_MAX_HEADS 8
+typedef struct loom_head {
+  char name[LOOM_DATA_NAME]; /* the label column (multitask: the metrics' prefix, name/auc, name/rmse) */
+  bool binary;               /* BCE on 0/1 labels; otherwise regression (MSE or Huber) */
+  float weight;              /* of its loss in the model's loss */
+  int col;                   /* where its label is: -1 = the batch's label, else column col of its extra labels */
+  loom_tensor *label;        /* (B) f32 input: 0/1, or the label standardised by mean and std */
+  loom_tensor *mean, *std;   /* regression: (1) buffers, the training split's label mean and standard deviation
+                              * (0 and 1 with task.standardize = false); in the checkpoint with the parameters */
+  loom_tensor *out;          /* (B) binary: the logit; regression: the prediction in label units */
+  loom_tensor *loss;         /* (1) the head's mean loss, before its weight */
+  float *host;               /* (cap) the label values bound */
+} loom_head;
+
 struct loom_model {
   loom_graph *g;
   loom_task_kind task;
@@ -73,6 +88,9 @@ struct loom_model {
   loom_tensor *compiled_out; /* loom_model_compile_output's output, NULL otherwise */
   bool compiled_custom;      /* compiled by loom_model_compile_outputs (never skipped) */
   const loom_dataset *ds;    /* the dataset it was built for: bind errors name its file and line */
+  /* regression and multitask (heads.c): the heads, their host buffers' rows */
+  int n_heads, heads_cap;
+  loom_head heads[LOOM_MODEL_MAX_HEADS];
 };
 
 #endif

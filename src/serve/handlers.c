@@ -189,6 +189,7 @@ static void embed(serve_model *sm, int si, const loom_serve_request *r, serve_re
 typedef struct score_ctx {
   cJSON *rows;
   int unknown_users;
+  const loom_model *m; /* multitask: each head's value is a field named by its column */
 } score_ctx;
 
 static int score_row(void *ctx, const loom_infer_row *row) {
@@ -198,6 +199,8 @@ static int score_row(void *ctx, const loom_infer_row *row) {
   if (row->item[0]) cJSON_AddStringToObject(o, "item", row->item);
   cJSON_AddNumberToObject(o, "score", row->score);
   if (row->cls >= 0) cJSON_AddNumberToObject(o, "class", row->cls);
+  for (int k = 0; loom_model_task(c->m) == LOOM_TASK_MULTITASK && k < loom_model_n_classes(c->m); k++)
+    cJSON_AddNumberToObject(o, loom_model_head_name(c->m, k), row->probs[k]);
   if (row->unknown_user) cJSON_AddTrueToObject(o, "unknown_user"), c->unknown_users++;
   if (row->unknown_item) cJSON_AddTrueToObject(o, "cold_start");
   cJSON_AddItemToArray(c->rows, o);
@@ -210,7 +213,7 @@ static void score(serve_model *sm, int si, const loom_serve_request *r, const ch
   if (scratch(tmpdir, ".csv", r->csv, strlen(r->csv), path, sizeof path) < 0)
     return reply_error(out, 500, "could not write the rows to the server's scratch directory");
   cJSON *o = base(sm);
-  score_ctx c = {cJSON_AddArrayToObject(o, "rows"), 0};
+  score_ctx c = {cJSON_AddArrayToObject(o, "rows"), 0, loom_infer_model(sm->sess[si])};
   int rc = loom_infer_score_csv(sm->sess[si], path, score_row, &c, &err);
   unlink(path);
   if (rc < 0) {

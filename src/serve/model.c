@@ -105,7 +105,7 @@ static int warm(serve_model *sm, loom_infer *s, loom_error *err) {
   loom_task_kind t = loom_infer_task(s);
   if (t == LOOM_TASK_RANKING || t == LOOM_TASK_RETRIEVAL) {
     if (!loom_infer_item_vectors(s, err)) return -1;
-  } else if (t != LOOM_TASK_MULTICLASS) { /* the click model's item towers, by one ranking */
+  } else if (t == LOOM_TASK_BINARY) { /* the click model's item towers, by one ranking */
     loom_hit h;
     unsigned fl;
     if (loom_infer_rank(s, NULL, NULL, 1, &h, &fl, err) < 0) return -1;

@@ -103,12 +103,13 @@ static int setup_metrics(run *r, loom_error *err) {
       if (ev->ks[i] == 10) k10 = 10;
     snprintf(auto_rank, sizeof auto_rank, loom_model_task(m) == LOOM_TASK_RANKING ? "ndcg@%d" : "t2i_recall@%d", k10);
   }
+  if (!strcmp(mon, "auto") && loom_evaluator_auto_monitor(ev)) mon = loom_evaluator_auto_monitor(ev); /* regression, multitask */
   if (!strcmp(mon, "auto")) mon = loom_model_task(m) == LOOM_TASK_BINARY ? "auc" : loom_model_task(m) == LOOM_TASK_MULTICLASS ? "macro_f1" : auto_rank;
   snprintf(r->monitor_name, sizeof r->monitor_name, "%s", mon);
   r->monitor = !strcmp(mon, "loss") ? -1 : loom_evaluator_find(ev, mon);
   if (r->monitor == -1 && strcmp(mon, "loss") != 0)
     return loom_errorf(err, "[task] monitor = %s is not a metric of task %s", mon, loom_task_name(loom_model_task(m)));
-  r->monitor_max = !(r->monitor == -1 || !strcmp(mon, "logloss"));
+  r->monitor_max = !(r->monitor == -1 || loom_metric_lower_is_better(mon));
   r->best = r->monitor_max ? -INFINITY : INFINITY;
   if (loom_model_task(m) == LOOM_TASK_MULTICLASS &&
       !(r->best_confusion = loom_calloc((size_t)loom_model_n_classes(m) * (size_t)loom_model_n_classes(m), sizeof(int64_t))))
@@ -784,6 +785,7 @@ static int setup(run *r, const loom_train_opts *o, loom_error *err) {
     train_notice(r, msg);
   }
   r->dsec.schema.label_values = loom_train_label_values(r->cfg, &r->dsec.schema);
+  if (loom_train_label_cols(r->cfg, &r->dsec.schema, err) < 0) return -1; /* multitask heads' columns */
   loom_wordvec wv = {0};
   if (pretrained_resolve(r, o->resume_dir != NULL, &wv, err) < 0 ||
       !(r->ds = open_data(r, o->resume_dir != NULL, &wv, err)) ||

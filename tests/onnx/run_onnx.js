@@ -1,9 +1,9 @@
 // run_onnx.js — runs an ONNX file with ONNX Runtime (npm onnxruntime-node) on the inputs of a safetensors
 // batch (loom.export_batch: the graph inputs under their names, and loom's outputs) and prints one JSON
 // line: for each ONNX output that the batch also holds, its shape and the largest absolute and relative
-// differences from loom's (relative: |onnx - loom| / max(|loom|, 1)); with --derive, the outputs loom does
-// not store (score = sigmoid(logits), probs = softmax(logits)) are compared with those of loom's logits.
-// Usage: node run_onnx.js MODULE_DIR MODEL.onnx BATCH.safetensors   (used by tests/test_onnx.py)
+// differences from loom's (relative: |onnx - loom| / max(|loom|, 1)); the outputs loom does not store (score = sigmoid(logits), probs = softmax(logits)) are compared with those of loom's logits.
+// --values adds each compared output's values.
+// Usage: node run_onnx.js MODULE_DIR MODEL.onnx BATCH.safetensors [--values]   (used by tests/test_onnx.py)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -72,7 +72,8 @@ async function main() {
       const r = d / Math.max(Math.abs(want.data[i]), 1);
       if (!(r <= rel)) rel = r;
     }
-    report.outputs[name] = { dims: got.dims, max_abs: abs, max_rel: rel, first: Array.from(got.data.slice(0, 3)) };
+    report.outputs[name] = { dims: got.dims, max_abs: abs, max_rel: rel };
+    if (rest.includes('--values')) report.outputs[name].values = Array.from(got.data);
   }
   console.log(JSON.stringify(report));
 }

@@ -281,6 +281,13 @@ static void softmax(ex *e, const loom_tensor *t, const char *op) {
   node_end(e, &n);
 }
 
+static void softmax_named(ex *e, const char *x, const char *out) {
+  node n;
+  node_begin(&n, "Softmax", out, 1, &x, 1, &out);
+  attr_int(&n, "axis", -1);
+  node_end(e, &n);
+}
+
 /* ReduceSum (axes an input since opset 13) or ReduceMean / ReduceL2 (axes an attribute in opset 13). */
 static void reduce(ex *e, const loom_tensor *t, const char *op, const char *x, int n_axes, const int64_t *axes,
                    bool keepdims, const char *out) {
@@ -592,6 +599,118 @@ static void rnn(ex *e, const loom_tensor *t, bool lstm) {
   }
 }
 
+static void cast_float(ex *e, const char *x, const char *out) {
+  node n;
+  node_begin(&n, "Cast", out, 1, &x, 1, &out);
+  attr_int(&n, "to", DT_FLOAT);
+  node_end(e, &n);
+}
+static void transpose(ex *e, const char *x, const char *out, int r, const int64_t *perm) {
+  node n;
+  node_begin(&n, "Transpose", out, 1, &x, 1, &out);
+  attr_ints(&n, "perm", r, perm);
+  node_end(e, &n);
+}
+
+/* TextCNN block: y = act(max over the windows inside the text of Conv(x as (N, 1, T, E), w (F, 1, k, E)) + b),
+ * the windows t < max(len - k + 1, 1) of each row. */
+static void conv1d_max(ex *e, const loom_tensor *t) {
+  const loom_tensor *x = t->src[0], *w = t->src[1];
+  const bool has_b = t->ip[3], relu = t->ip[1];
+  const loom_tensor *len = t->ip[2] ? t->src[has_b ? 3 : 2] : NULL;
+  const int T = x->shape[1], k = w->shape[2], P = T - k + 1;
+  char c[8][VNAME], v[12][VNAME];
+  EMIT(e, "Unsqueeze", tmp_name(e, t, "n1te", v[0]), IN(0), const_i64(e, t, 1, (int64_t[]){1}, c[0]));
+  node n;
+  const char *in[3] = {v[0], IN(1), has_b ? IN(2) : NULL};
+  node_begin(&n, "Conv", tmp_name(e, t, "conv", v[1]), has_b ? 3 : 2, in, 1, (const char *[]){v[1]});
+  attr_ints(&n, "kernel_shape", 2, (int64_t[]){k, w->shape[3]});
+  node_end(e, &n);
+  EMIT(e, "Squeeze", tmp_name(e, t, "nfp", v[2]), v[1], const_i64(e, t, 1, (int64_t[]){3}, c[1])); /* (N, F, P) */
+  const char *z = v[2];
+  if (len) { /* windows past max(len - k + 1, 1) never win */
+    const int32_t km1 = k - 1, one = 1, *steps = NULL;
+    int32_t *ar = loom_malloc((size_t)P * sizeof(int32_t));
+    if (!ar) {
+      fail(e, "out of memory");
+      return;
+    }
+    for (int i = 0; i < P; i++) ar[i] = i;
+    steps = ar;
+    const char *arn = const_i32(e, t, 3, (int64_t[]){1, 1, P}, steps, (size_t)P, c[2]);
+    loom_free(ar);
+    EMIT(e, "Sub", tmp_name(e, t, "lk", v[3]), use(e, len), const_i32(e, t, 0, NULL, &km1, 1, c[3]));
+    EMIT(e, "Max", tmp_name(e, t, "windows", v[4]), v[3], const_i32(e, t, 0, NULL, &one, 1, c[4]));
+    EMIT(e, "Unsqueeze", tmp_name(e, t, "windows_n11", v[5]), v[4], const_i64(e, t, 2, (int64_t[]){1, 2}, c[5]));
+    EMIT(e, "Less", tmp_name(e, t, "inside", v[6]), arn, v[5]);
+    static const float lowest = -3.4028234663852886e38f;
+    char lo[VNAME];
+    tmp_name(e, t, "lowest", lo);
+    initializer(e, lo, DT_FLOAT, 0, NULL, &lowest, sizeof lowest);
+    EMIT(e, "Where", tmp_name(e, t, "masked", v[7]), v[6], v[2], lo);
+    z = v[7];
+  }
+  reduce(e, t, "ReduceMax", z, 1, (int64_t[]){2}, false, relu ? tmp_name(e, t, "max", v[8]) : OUT);
+  if (relu) EMIT(e, "Relu", OUT, v[8]);
+}
+
+/* Multi-head self-attention (torch.nn.MultiheadAttention, batch_first), keys j >= len masked; a row of
+ * length 0 has O = 0 (so y = b_out), as loom gives it. */
+static void mha(ex *e, const loom_tensor *t) {
+  const loom_tensor *x = t->src[0];
+  const loom_tensor *len = t->ip[1] ? t->src[5] : NULL;
+  const int T = x->shape[1], D = x->shape[2], H = t->ip[0], dh = D / H;
+  char c[16][VNAME], v[24][VNAME], wt[VNAME], wot[VNAME];
+  const int64_t p3[4] = {0, 2, 1, 3}, pk[4] = {0, 2, 3, 1};
+  EMIT(e, "MatMul", tmp_name(e, t, "xw", v[0]), IN(0), transpose_last2(e, t, IN(1), 2, wt));
+  EMIT(e, "Add", tmp_name(e, t, "qkv", v[1]), v[0], IN(2)); /* (B, T, 3D) */
+  const char *heads = const_i64(e, t, 4, (int64_t[]){0, 0, H, dh}, c[0]);
+  const char *ax = const_i64(e, t, 1, (int64_t[]){-1}, c[1]);
+  const char *part[3];
+  for (int k = 0; k < 3; k++) {
+    char *sl = v[2 + k], *rs = v[5 + k], *tr = v[8 + k];
+    EMIT(e, "Slice", tmp_name(e, t, k == 0 ? "q" : k == 1 ? "k" : "v", sl), v[1],
+         const_i64(e, t, 1, (int64_t[]){(int64_t)k * D}, c[2 + 2 * k]),
+         const_i64(e, t, 1, (int64_t[]){(int64_t)(k + 1) * D}, c[3 + 2 * k]), ax);
+    EMIT(e, "Reshape", tmp_name(e, t, "bthd", rs), sl, heads);
+    transpose(e, rs, tmp_name(e, t, "bh", tr), 4, k == 1 ? pk : p3); /* q, v (B, H, T, dh); k (B, H, dh, T) */
+    part[k] = tr;
+  }
+  EMIT(e, "MatMul", tmp_name(e, t, "qk", v[11]), part[0], part[1]); /* (B, H, T, T) */
+  EMIT(e, "Mul", tmp_name(e, t, "scores", v[12]), v[11], const_f32(e, t, 1.0f / sqrtf((float)dh), c[8]));
+  const char *s = v[12];
+  if (len) { /* additive key mask (B, 1, 1, T): 0 for j < len, -1e30 after (exp gives exactly 0) */
+    int32_t *ar = loom_malloc((size_t)T * sizeof(int32_t));
+    if (!ar) {
+      fail(e, "out of memory");
+      return;
+    }
+    for (int i = 0; i < T; i++) ar[i] = i;
+    const char *arn = const_i32(e, t, 4, (int64_t[]){1, 1, 1, T}, ar, (size_t)T, c[9]);
+    loom_free(ar);
+    EMIT(e, "Unsqueeze", tmp_name(e, t, "len_b111", v[13]), use(e, len), const_i64(e, t, 3, (int64_t[]){1, 2, 3}, c[10]));
+    EMIT(e, "Less", tmp_name(e, t, "key_valid", v[14]), arn, v[13]);
+    EMIT(e, "Where", tmp_name(e, t, "key_bias", v[15]), v[14], const_f32(e, t, 0.0f, c[11]), const_f32(e, t, -1e30f, c[12]));
+    EMIT(e, "Add", tmp_name(e, t, "masked", v[16]), v[12], v[15]);
+    s = v[16];
+  }
+  softmax_named(e, s, tmp_name(e, t, "p", v[17]));
+  EMIT(e, "MatMul", tmp_name(e, t, "o_bhtd", v[18]), v[17], part[2]);
+  const char *o = v[18];
+  if (len) { /* no key: O = 0 */
+    static const int32_t zero = 0;
+    EMIT(e, "Greater", tmp_name(e, t, "nonempty", v[19]), v[13], const_i32(e, t, 0, NULL, &zero, 1, c[13]));
+    cast_float(e, v[19], tmp_name(e, t, "nonempty_f", v[20]));
+    EMIT(e, "Mul", tmp_name(e, t, "o_kept", v[21]), v[18], v[20]);
+    o = v[21];
+  }
+  transpose(e, o, tmp_name(e, t, "o_bthd", v[22]), 4, p3);
+  EMIT(e, "Reshape", tmp_name(e, t, "o", v[23]), v[22], const_i64(e, t, 3, (int64_t[]){0, 0, D}, c[14]));
+  char ow[VNAME];
+  EMIT(e, "MatMul", tmp_name(e, t, "ow", ow), v[23], transpose_last2(e, t, IN(3), 2, wot));
+  EMIT(e, "Add", OUT, ow, IN(4));
+}
+
 /* One live op node into ONNX nodes; -1 (e->err set) when it has no mapping. */
 static int export_op(ex *e, const loom_tensor *t) {
   switch (t->op) {
@@ -623,7 +742,9 @@ static int export_op(ex *e, const loom_tensor *t) {
   case LOOM_OP_GLOBAL_AVGPOOL: global_avgpool(e, t); break;
   case LOOM_OP_BATCHNORM: batchnorm(e, t); break;
   case LOOM_OP_LAYERNORM: layernorm(e, t); break;
-  default: { /* MHA, CONV1D_MAX, the losses: no mapping yet */
+  case LOOM_OP_CONV1D_MAX: conv1d_max(e, t); break;
+  case LOOM_OP_MHA: mha(e, t); break;
+  default: { /* the losses: no mapping (an inference graph does not reach them) */
     const char *why = e->o->origin ? e->o->origin(e->o->origin_ctx, t) : NULL;
     return fail(e,
                 "op %s (graph node '%s') has no ONNX mapping%s%s; loom-export supports %s — export a model "
@@ -631,7 +752,7 @@ static int export_op(ex *e, const loom_tensor *t) {
                 loom_op_name(t->op), t->name, why ? ": it comes from " : "", why ? why : "",
                 "add, sub, mul, scale, matmul, relu, sigmoid, tanh, gelu, softmax, log_softmax, sum, mean, concat, "
                 "slice, reshape, gather, dropout, l2_normalize, cosine_sim, lstm, gru, conv2d, maxpool2d, avgpool2d, "
-                "global_avgpool, batchnorm and layernorm");
+                "global_avgpool, batchnorm, layernorm, conv1d_max and mha");
   }
   }
   return e->failed ? -1 : 0;

@@ -31,7 +31,16 @@ RUNS = [  # name, config, overrides (the models tests/test_python_torch.py rebui
      {"text.encoder": "transformer", "text.hidden": None, "text.heads": 2, "text.pooling": "max"}),
     ("click-textcnn", "configs/fashion-shop-click.ini",  # TextCNN text encoder (conv1d_max)
      {"text.encoder": "cnn", "text.hidden": None, "text.pooling": None}),
-    ("category", "configs/fashion-shop-category.ini", {}),  # image classifier with batch norm (multiclass)
+    ("click-fm", "configs/fashion-shop-click.ini", {"fusion.mode": "fm", "fusion.cross_layers": None}),  # FM fusion
+    ("click-history", "configs/fashion-shop-history.ini", {"train.max_steps": 10}),  # histories, target attention
+    ("click-din-attention", "configs/fashion-shop-history.ini",  # DIN histories over item text, attention fusion
+     {"interaction.history_pooling": "din", "interaction.history_content": "all", "fusion.mode": "attention",
+      "fusion.cross_layers": None, "fusion.dim": 16, "train.max_steps": 10}),
+    ("category", "configs/fashion-shop-category.ini", {}),
+    ("category-rows", "configs/fashion-shop-category.ini",  # the rows image encoder (an LSTM over image rows)
+     {"image.encoder": "rows", "image.lstm_hidden": 16, "image.lstm_bidirectional": "true",
+      "image.lstm_pooling": "mean", "image.filters": None, "image.kernel": None, "image.padding": None,
+      "image.pool": None, "image.batchnorm": None}),  # image classifier with batch norm (multiclass)
     ("ranking", "configs/fashion-shop-ranking.ini", {"fusion.dim": 16, "train.max_steps": 20}),
     ("retrieval", "configs/fashion-shop-retrieval.ini", {"fusion.dim": 16}),
 ]
@@ -73,7 +82,8 @@ summary = []
 for name, config, extra in RUNS:
     if name not in only:
         continue
-    sets = {**(SMALL if "category" not in name else {"train.epochs": 1}), **extra, "train.out": f"{TMP}/{name}"}
+    small = {k: v for k, v in SMALL.items() if "history" not in config or not k.startswith("image.")}
+    sets = {**(small if "category" not in name else {"train.epochs": 1}), **extra, "train.out": f"{TMP}/{name}"}
     drop = {k for k, v in sets.items() if v is None}  # None: a key of the config file the variant must not set
     sets = {k: v for k, v in sets.items() if v is not None}
     if drop:

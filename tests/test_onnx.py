@@ -36,6 +36,7 @@ RUNS = [  # name, config, overrides (the models tests/test_python_torch.py rebui
     ("click-din-attention", "configs/fashion-shop-history.ini",  # DIN histories over item text, attention fusion
      {"interaction.history_pooling": "din", "interaction.history_content": "all", "fusion.mode": "attention",
       "fusion.cross_layers": None, "fusion.dim": 16, "train.max_steps": 10}),
+    ("click-video", "configs/fashion-shop-video.ini", {"train.max_steps": 10}),  # photo + video frames
     ("category", "configs/fashion-shop-category.ini", {}),
     ("category-rows", "configs/fashion-shop-category.ini",  # the rows image encoder (an LSTM over image rows)
      {"image.encoder": "rows", "image.lstm_hidden": 16, "image.lstm_bidirectional": "true",
@@ -113,6 +114,20 @@ for name, config, extra in RUNS:
                       for o, d in rep["outputs"].items()))
     print(line)
     summary.append(line)
+    if name == "retrieval":
+        # --outputs item_vec: the item tower alone, its inputs only, the same vectors
+        tower = f"{TMP}/{name}_items.onnx"
+        r = export(run.best, tower, "--outputs", "item_vec")
+        check(r.returncode == 0, f"--outputs item_vec: {r.stderr.strip()}")
+        m2 = onnx.load(tower)
+        onnx.checker.check_model(m2, full_check=True)
+        ins = sorted(i.name for i in m2.graph.input)
+        check([o.name for o in m2.graph.output] == ["item_vec"] and "query" not in ins, f"item tower: {ins}")
+        rep2 = run_ort(tower, io)
+        check(rep2["outputs"]["item_vec"]["max_rel"] <= TOL, f"item tower: {rep2}")
+        r = export(run.best, tower, "--outputs", "score")
+        check(r.returncode == 1 and "'score' is not an output of this retrieval model" in r.stderr, f"--outputs score: {r.stderr}")
+        print(f"retrieval --outputs item_vec: inputs {', '.join(ins)}; max rel {rep2['outputs']['item_vec']['max_rel']:.2g}")
     if name == "click":
         # the ONNX scores are loom-infer's: score the batch's rows (the first rows of the validation split)
         rows = [ln for ln in open("datasets/fashion-shop-sample/interactions.csv", encoding="utf-8")]

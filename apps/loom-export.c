@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "loom/infer.h"
+#include "loom/onnx.h"
 #include "loom/runtime.h"
 
 static void usage(FILE *f) {
@@ -22,7 +23,7 @@ static void usage(FILE *f) {
           "--outputs item_vec for the item tower alone, whose file then needs only the item inputs).\n"
           "Tokenising, ID maps, numeric scaling and image decoding stay outside the file: they are stored\n"
           "in its metadata (loom.prep, JSON) and described in docs/onnx.md. An op with no ONNX mapping\n"
-          "(the transformer and TextCNN text encoders, attention fusion) is an error naming the config key.\n"
+          "is an error naming the op and the config key that put it there, and nothing is written.\n"
           "Exit status: 0 done, 1 failed, 2 usage error.\n");
 }
 
@@ -82,7 +83,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   loom_infer_close(s);
-  printf("%s: ONNX opset %d, %zu bytes; inputs", out, 13, info.bytes);
+  printf("%s: ONNX opset %d, %zu bytes; inputs", out, LOOM_ONNX_OPSET, info.bytes);
   for (int i = 0; i < info.n_inputs; i++) printf("%s %s", i ? "," : "", info.inputs[i]);
   printf("; outputs");
   for (int i = 0; i < info.n_outputs; i++) printf("%s %s", i ? "," : "", info.outputs[i]);

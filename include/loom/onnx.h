@@ -22,6 +22,17 @@ extern "C" {
 #define LOOM_ONNX_OPSET 13
 #define LOOM_ONNX_IR_VERSION 8
 
+/* A graph input the file computes from another input instead of taking it (the derived text inputs). */
+typedef enum {
+  LOOM_ONNX_INV_LEN = 1, /* y = 1 / max(len, 1), the shape of len */
+  LOOM_ONNX_STEP_MASK,   /* len (B, G) or (B) -> y (B, G·T): 0 at steps t < len (every step when len = 0), -1e30 after */
+} loom_onnx_derive_kind;
+typedef struct loom_onnx_derived {
+  const loom_tensor *input;   /* the input node computed in the file (not a graph input of it) */
+  const loom_tensor *lengths; /* the int32 input node it is computed from (a graph input of the file) */
+  loom_onnx_derive_kind kind;
+} loom_onnx_derived;
+
 typedef struct loom_onnx_opts {
   int n_outputs;
   loom_tensor *const *outputs;    /* compiled (eval mode) nodes of the graph; dim 0 of each is the batch */
@@ -32,6 +43,8 @@ typedef struct loom_onnx_opts {
   void *origin_ctx;
   int n_meta; /* metadata_props of the model: key/value pairs */
   const char *const *meta_keys, *const *meta_values;
+  int n_derived;
+  const loom_onnx_derived *derived;
   const char *producer_version; /* ModelProto.producer_version (NULL: loom_version()) */
   const char *graph_name;       /* GraphProto.name (NULL: "loom") */
 } loom_onnx_opts;

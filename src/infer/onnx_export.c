@@ -96,13 +96,30 @@ int loom_infer_export_onnx(loom_infer *s, const char *out_path, const char *only
   /* any batch size gives the same ONNX graph (reshape targets are batch-free); 2 keeps the arena small */
   if (loom_model_compile_outputs(m, 2, n, outs, err) < 0) return -1;
 
+  /* the derived text inputs (1 / length, the max-pooling mask) are computed in the file from the lengths,
+   * so a caller feeds tokens and lengths only; a transformer's pooling weights (*_pool_w) stay inputs */
+  loom_onnx_derived der[4];
+  int nd = 0;
+  static const char *const text[2] = {"tokens", "query"};
+  for (int k = 0; k < 2; k++) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s_len", text[k]);
+    const loom_tensor *len = loom_graph_find(g, nm);
+    if (!len || !len->live) continue;
+    snprintf(nm, sizeof nm, "%s_inv_len", text[k]);
+    const loom_tensor *inv = loom_graph_find(g, nm);
+    if (inv && inv->live) der[nd++] = (loom_onnx_derived){inv, len, LOOM_ONNX_INV_LEN};
+    snprintf(nm, sizeof nm, "%s_mask", text[k]);
+    const loom_tensor *mask = loom_graph_find(g, nm);
+    if (mask && mask->live) der[nd++] = (loom_onnx_derived){mask, len, LOOM_ONNX_STEP_MASK};
+  }
   origin_ctx oc = {.cfg = loom_infer_config(s)};
   char *prep = loom_prep_to_string(loom_infer_prep(s));
   if (!prep) return loom_errorf(err, "out of memory");
   const char *keys[] = {"loom.task", "loom.prep"};
   const char *values[] = {loom_task_name(task), prep};
   loom_onnx_opts o = {.n_outputs = n, .outputs = outs, .output_names = names, .origin = origin, .origin_ctx = &oc,
-                      .n_meta = 2, .meta_keys = keys, .meta_values = values, .graph_name = loom_task_name(task)};
+                      .n_derived = nd, .derived = der, .n_meta = 2, .meta_keys = keys, .meta_values = values, .graph_name = loom_task_name(task)};
   size_t bytes = 0;
   unsigned char *buf = loom_onnx_encode(g, &o, &bytes, err);
   loom_free(prep);
@@ -117,7 +134,9 @@ int loom_infer_export_onnx(loom_infer *s, const char *out_path, const char *only
     for (int i = 0; i < n; i++) snprintf(info->outputs[i], sizeof info->outputs[i], "%s", names[i]);
     for (int i = 0; i < loom_graph_n_nodes(g) && info->n_inputs < LOOM_MODEL_MAX_INPUTS; i++) {
       const loom_tensor *t = loom_graph_node(g, i);
-      if (t->live && t->kind == LOOM_NODE_INPUT)
+      bool derived = false;
+      for (int k = 0; k < nd; k++) derived |= der[k].input == t;
+      if (t->live && t->kind == LOOM_NODE_INPUT && !derived)
         snprintf(info->inputs[info->n_inputs++], sizeof info->inputs[0], "%s", t->name);
     }
   }

@@ -198,8 +198,22 @@ static const char *const_i32(ex *e, const loom_tensor *t, int ndim, const int64_
   return buf;
 }
 
-/* The ONNX value of node t: a parameter or buffer is written as an initializer on first use. */
+static void graph_input(ex *e, const loom_tensor *t);
+static void derive(ex *e, const loom_tensor *t, const loom_onnx_derived *d);
+static const loom_onnx_derived *derived_of(const ex *e, const loom_tensor *t) {
+  for (int k = 0; k < e->o->n_derived; k++)
+    if (e->o->derived[k].input == t) return &e->o->derived[k];
+  return NULL;
+}
+
+/* The ONNX value of node t: a parameter or buffer is written as an initializer on first use, a derived
+ * input computed from its lengths. */
 static const char *use(ex *e, const loom_tensor *t) {
+  if (t->kind == LOOM_NODE_INPUT && !e->vname[t->id][0]) {
+    const loom_onnx_derived *d = derived_of(e, t);
+    if (d) derive(e, t, d);
+    else graph_input(e, t);
+  }
   if ((t->kind == LOOM_NODE_PARAM || t->kind == LOOM_NODE_BUFFER) && !e->emitted[t->id]) {
     int64_t dims[LOOM_MAX_DIMS];
     for (int d = 0; d < t->ndim; d++) dims[d] = t->shape[d];
@@ -776,6 +790,62 @@ static void value_info(pb *parent, int field, const char *name, loom_dtype dt, i
   pb_msg(parent, field, &vi);
 }
 
+static void graph_input(ex *e, const loom_tensor *t) {
+  bool batch[LOOM_MAX_DIMS];
+  for (int d = 0; d < t->ndim; d++) batch[d] = t->decl[d] == LOOM_BATCH;
+  value_info(&e->graph, GRAPH_INPUT, t->name, t->dtype, t->ndim, t->shape, batch);
+  snprintf(e->vname[t->id], VNAME, "%s", t->name);
+}
+
+static void derive(ex *e, const loom_tensor *t, const loom_onnx_derived *d) {
+  const loom_tensor *len = d->lengths;
+  const size_t B = (size_t)len->shape[0], G = loom_tensor_numel(len) / B;
+  char c[6][VNAME], v[8][VNAME];
+  snprintf(e->vname[t->id], VNAME, "%s", t->name);
+  if (len->dtype != LOOM_I32 || t->dtype != LOOM_F32 || t->shape[0] != len->shape[0]) {
+    fail(e, "input '%s' cannot be derived from '%s'", t->name, len->name);
+    return;
+  }
+  const char *l = use(e, len);
+  node n;
+  if (d->kind == LOOM_ONNX_INV_LEN) {
+    if (loom_tensor_numel(t) != loom_tensor_numel(len)) {
+      fail(e, "input '%s' (1 / length) and '%s' differ in size", t->name, len->name);
+      return;
+    }
+    tmp_name(e, t, "len_f", v[0]);
+    node_begin(&n, "Cast", v[0], 1, &l, 1, (const char *[]){v[0]});
+    attr_int(&n, "to", DT_FLOAT);
+    node_end(e, &n);
+    EMIT(e, "Max", tmp_name(e, t, "len_ge1", v[1]), v[0], const_f32(e, t, 1.0f, c[0]));
+    EMIT(e, "Reciprocal", tmp_name(e, t, "inv", v[2]), v[1]);
+    int64_t shape[LOOM_MAX_DIMS] = {0}; /* the input's own shape, batch copied: (B) lengths may feed a (B, 1) */
+    for (int k = 1; k < t->ndim; k++) shape[k] = t->shape[k];
+    EMIT(e, "Reshape", t->name, v[2], const_i64(e, t, t->ndim, shape, c[1]));
+    return;
+  }
+  const size_t T = loom_tensor_numel(t) / B / G;
+  if (T * G * B != loom_tensor_numel(t)) {
+    fail(e, "input '%s' is not %zu texts of '%s' per row", t->name, G, len->name);
+    return;
+  }
+  int32_t *ar = loom_malloc(T * sizeof(int32_t));
+  if (!ar) {
+    fail(e, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < T; i++) ar[i] = (int32_t)i;
+  const char *steps = const_i32(e, t, 1, (int64_t[]){(int64_t)T}, ar, T, c[0]);
+  loom_free(ar);
+  static const int32_t zero = 0;
+  EMIT(e, "Unsqueeze", tmp_name(e, t, "len_1", v[0]), l, const_i64(e, t, 1, (int64_t[]){len->ndim}, c[1]));
+  EMIT(e, "Less", tmp_name(e, t, "valid", v[1]), steps, v[0]);
+  EMIT(e, "Equal", tmp_name(e, t, "empty", v[2]), v[0], const_i32(e, t, 0, NULL, &zero, 1, c[2]));
+  EMIT(e, "Or", tmp_name(e, t, "kept", v[3]), v[1], v[2]);
+  EMIT(e, "Where", tmp_name(e, t, "mask", v[4]), v[3], const_f32(e, t, 0.0f, c[3]), const_f32(e, t, -1e30f, c[4]));
+  EMIT(e, "Reshape", t->name, v[4], const_i64(e, t, 2, (int64_t[]){0, -1}, c[5]));
+}
+
 unsigned char *loom_onnx_encode(loom_graph *g, const loom_onnx_opts *o, size_t *len, loom_error *err) {
   *len = 0;
   if (loom_graph_training(g)) {
@@ -810,11 +880,8 @@ unsigned char *loom_onnx_encode(loom_graph *g, const loom_onnx_opts *o, size_t *
   for (int i = 0; i < e.n_nodes && !e.failed; i++) {
     loom_tensor *t = loom_graph_node(g, i);
     if (!t->live) continue;
-    if (t->kind == LOOM_NODE_INPUT) {
-      bool batch[LOOM_MAX_DIMS];
-      for (int d = 0; d < t->ndim; d++) batch[d] = t->decl[d] == LOOM_BATCH;
-      value_info(&e.graph, GRAPH_INPUT, t->name, t->dtype, t->ndim, t->shape, batch);
-      snprintf(e.vname[i], VNAME, "%s", t->name);
+    if (t->kind == LOOM_NODE_INPUT) { /* a graph input, or computed where first used */
+      if (!derived_of(&e, t)) use(&e, t);
       continue;
     }
     if (t->kind != LOOM_NODE_OP) continue; /* params and buffers: written where first used */

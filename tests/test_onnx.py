@@ -25,8 +25,9 @@ RUNS = [  # name, config, overrides (the models tests/test_python_torch.py rebui
      {"text.encoder": "gru", "text.bidirectional": "true", "text.layers": 2, "text.pooling": "max",
       "text.share_query": "false", "fusion.mode": "gated", "fusion.cross_layers": 0, "fusion.dim": 16,
       "interaction.item_dim": 8, "image.batchnorm": "true", "image.pool_type": "avg"}),
-    ("click-last-concat", "configs/fashion-shop-click.ini",  # last pooling, valid padding, concat
-     {"text.pooling": "last", "fusion.mode": "concat", "fusion.cross_layers": 0, "image.padding": "valid"}),
+    ("click-last-concat", "configs/fashion-shop-click.ini",  # BiLSTM last pooling, valid padding, concat
+     {"text.pooling": "last", "text.bidirectional": "true", "fusion.mode": "concat", "fusion.cross_layers": 0,
+      "image.padding": "valid"}),
     ("click-transformer", "configs/fashion-shop-click.ini",  # transformer text encoder (mha, layernorm, gelu)
      {"text.encoder": "transformer", "text.hidden": None, "text.heads": 2, "text.pooling": "max"}),
     ("click-textcnn", "configs/fashion-shop-click.ini",  # TextCNN text encoder (conv1d_max)

@@ -152,6 +152,14 @@ for name, config, extra in RUNS:
         # loom-infer prints 6 significant digits: half a unit of the 6th digit is its own rounding
         check(all(abs(x - y) <= max(TOL * max(abs(y), 1.0), 5e-7 * abs(y) + 1e-12) for x, y in zip(got, infer_scores)),
               f"click: ONNX scores differ from loom-infer score's by up to {worst_infer:.3g}")
+        # loom.Checkpoint.export_onnx writes the same bytes (the encoding is deterministic), and the session
+        # scores as before afterwards
+        ck = loom.open(run.best)
+        before = [r.score for r in ck.score(f"{TMP}/val.csv")]
+        ck.export_onnx(f"{TMP}/py.onnx")
+        check(open(f"{TMP}/py.onnx", "rb").read() == open(model, "rb").read(), "export_onnx differs from loom-export's")
+        check([r.score for r in ck.score(f"{TMP}/val.csv")] == before, "scores changed after export_onnx")
+        ck.close()
         line = f"click: ONNX score vs loom-infer score on the same {B} rows: max relative difference {worst_infer:.2g}"
         print(line)
         summary.append(line)

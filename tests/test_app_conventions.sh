@@ -19,7 +19,7 @@ expect_rc() {
   [[ $rc -eq $want ]] || fail "'$*' exited $rc, expected $want: $(head -c 400 "$out")"
 }
 
-for tool in data train spiral compare serve; do
+for tool in data train spiral compare serve export; do
   app="$bin/loom-$tool"
   [[ -x "$app" ]] || fail "$app not built"
   expect_rc 0 "$tmp/v" "$app" --version
@@ -78,4 +78,14 @@ grep -q 'parameters' "$tmp/pm" || fail "--print-model: no totals"
 grep -q "nope" "$tmp/pm" || fail "--print-model with a bad column: $(cat "$tmp/pm")"
 expect_rc 2 "$tmp/pm" "$bin/loom-train" --resume "$tmp" --print-model
 grep -q -- "--print-model takes a CONFIG file" "$tmp/pm" || fail "--print-model --resume: $(cat "$tmp/pm")"
+# loom-export: a format it does not write, missing operands, a checkpoint that is not one (exit 1, the file
+# named, nothing written)
+expect_rc 2 "$tmp/e" "$bin/loom-export" tflite a.safetensors b.tflite
+grep -q "loom-export: unknown format 'tflite'" "$tmp/e" || fail "loom-export tflite: $(cat "$tmp/e")"
+expect_rc 2 "$tmp/e" "$bin/loom-export" onnx a.safetensors
+grep -q "loom-export onnx: give a checkpoint and an output file" "$tmp/e" || fail "loom-export onnx CKPT: $(cat "$tmp/e")"
+echo "not a checkpoint" > "$tmp/bad.safetensors"
+expect_rc 1 "$tmp/e" "$bin/loom-export" onnx "$tmp/bad.safetensors" "$tmp/out.onnx"
+grep -q "bad.safetensors" "$tmp/e" || fail "loom-export on a bad checkpoint: $(cat "$tmp/e")"
+[[ ! -e "$tmp/out.onnx" ]] || fail "loom-export on a bad checkpoint wrote $tmp/out.onnx"
 echo "test_app_conventions.sh: all checks passed"

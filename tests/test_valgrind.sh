@@ -5,7 +5,7 @@
 # (graph, kernels, Adam), and loom-train on 300 rows of the committed fashion-shop sample (CSV join,
 # tokenizer, PNG decoding, prefetch thread, LSTM/conv/dense towers, validation, checkpoints, report)
 # for a few steps, then resumed from its checkpoint, and a diverging run that stops on a non-finite
-# loss (the error path frees everything too), and loom-infer on its checkpoint (score, rank, eval) and
+# loss (the error path frees everything too), and loom-infer on its checkpoint (score, rank, eval; loom-export onnx too) and
 # on a small ranking model (text search with the item cache, photo search). Skipped with a message when valgrind is missing or the
 # binaries are built with AddressSanitizer (the two cannot run together). Args: BIN_DIR SRC_DIR.
 set -euo pipefail
@@ -82,6 +82,7 @@ vg infer-score "$bin/loom-infer" score "$ckpt" --input "$tmp/val.csv" --output "
 [[ $(wc -l < "$tmp/scores.csv") -eq 61 ]] || { echo "FAIL: loom-infer score wrote $(wc -l < "$tmp/scores.csv") lines" >&2; exit 1; }
 vg infer-rank "$bin/loom-infer" rank "$ckpt" --user u00004 --top 5
 vg infer-eval "$bin/loom-infer" eval "$ckpt" --data "$tmp/val.csv" --format jsonl
+vg export-onnx "$bin/loom-export" onnx "$ckpt" "$tmp/model.onnx" # the ONNX encoder and the export session
 "$bin/loom-train" "$src/configs/fashion-shop-ranking.ini" --set data.interactions="$tmp/interactions.csv" \
   --set data.items="$sample/items.csv" --set data.users="$sample/users.csv" --set data.image_root="$sample" \
   --set data.batch_size=16 --set text.embedding_dim=8 --set text.hidden=8 --set image.filters=4,8 \

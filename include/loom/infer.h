@@ -161,6 +161,24 @@ const float *loom_infer_item_vectors(loom_infer *s, loom_error *err);
 int loom_infer_user_vector(loom_infer *s, const char *user, const char *query, float *out, unsigned *flags,
                            loom_error *err);
 
+/* ---- ONNX export (docs/onnx.md) */
+
+#define LOOM_INFER_ONNX_MAX_OUTPUTS 4
+typedef struct loom_infer_onnx_info {
+  int n_inputs, n_outputs;
+  char inputs[LOOM_MODEL_MAX_INPUTS][64], outputs[LOOM_INFER_ONNX_MAX_OUTPUTS][16];
+  size_t bytes;
+} loom_infer_onnx_info;
+/* The model's inference graph as an ONNX file (opset 13) at out_path, written whole or not at all.
+ * Outputs: binary "logits" (B) and "score" = sigmoid; multiclass "logits" (B, K) and "probs" = softmax;
+ * ranking / retrieval "user_vec" (B, D), "item_vec" (B·G, D) and "logits" (B, G). `only` (NULL: all)
+ * is a comma-separated subset of these; the inputs are the graph inputs those outputs read, under their
+ * names (docs/checkpoint-format.md), with a dynamic batch. An op without an ONNX mapping is an error
+ * naming the op, its graph node and the config key that put it there. info (may be NULL) gets the
+ * names and the file size. 0, or -1 with err. */
+int loom_infer_export_onnx(loom_infer *s, const char *out_path, const char *only, loom_infer_onnx_info *info,
+                           loom_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,7 @@
 #include "loom/lstm.h"
 #include "loom/metrics.h"
 #include "loom/norm.h"
+#include "loom/onnx.h"
 #include "loom/ops_conv.h"
 #include "loom/ops_conv1d.h"
 #include "loom/ops_attention.h"

@@ -95,8 +95,8 @@ loom_tensor *loom_model_input_numeric(const loom_model *m);
 loom_tensor *loom_model_input_category(const loom_model *m);
 /* Every feature input node the model reads (not the labels), into out[0..cap), in this order: tokens,
  * lengths, text 1/len, text mask, query, query length, query 1/len, query mask, image, numeric, user,
- * item, category, history, history aux. Returns how many. */
-#define LOOM_MODEL_MAX_INPUTS 15
+ * item, category, history, history aux, history valid (history_content = text | all). Returns how many. */
+#define LOOM_MODEL_MAX_INPUTS 16
 int loom_model_feature_inputs(const loom_model *m, loom_tensor **out, int cap);
 /* text.share_query in a full pointwise model: the length each row's item text and query are padded to
  * in tokens (B, 2·share_T); 0 otherwise. */

@@ -122,6 +122,7 @@ def library():
         "loom_infer_dim": (I, [P]),
         "loom_infer_item_vectors": (ctypes.POINTER(ctypes.c_float), [P, E]),
         "loom_infer_user_vector": (I, [P, S, S, ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_uint), E]),
+        "loom_infer_export_onnx": (I, [P, S, S, P, E]),
     }
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
@@ -343,6 +344,14 @@ class Checkpoint:
                                             ctypes.byref(err)) < 0:
             _raise(err, "user vector")
         return _floats(out, self.dim)
+
+    def export_onnx(self, out_path, outputs=None):
+        """Writes the inference graph as an ONNX file (docs/onnx.md; `loom-export onnx`): outputs None for all
+        of the task's, or a list of names ("logits", "score", "probs", "user_vec", "item_vec")."""
+        err = _Err()
+        only = ",".join(outputs) if outputs else None
+        if self._lib.loom_infer_export_onnx(self._live(), _b(out_path), _b(only), None, ctypes.byref(err)) < 0:
+            _raise(err, "export_onnx")
 
     def eval(self, csv_path=None, split="val"):
         """The training metrics (val_loss first) on csv_path, or on split "val" / "test" of the

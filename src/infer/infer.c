@@ -22,6 +22,7 @@
 #include "loom/runtime.h"
 #include "loom/safetensors.h"
 #include "loom/sha256.h"
+#include "infer_internal.h"
 
 #define CACHE_FORMAT "loom-item-cache/1"
 
@@ -95,6 +96,9 @@ static double now(void) {
 
 loom_task_kind loom_infer_task(const loom_infer *s) { return loom_model_task(s->m); }
 const loom_model *loom_infer_model(const loom_infer *s) { return s->m; }
+loom_model *loom_infer_model_rw(loom_infer *s) { return s->m; }
+const loom_config *loom_infer_config(const loom_infer *s) { return s->cfg; }
+const loom_prep *loom_infer_prep(const loom_infer *s) { return &s->prep; }
 double loom_infer_open_seconds(const loom_infer *s) { return s->t_open; }
 double loom_infer_catalog_seconds(const loom_infer *s) { return s->t_catalog; }
 const char *loom_infer_catalog_source(const loom_infer *s) { return s->cat_source; }

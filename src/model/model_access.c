@@ -53,7 +53,7 @@ INPUT(category)
 int loom_model_feature_inputs(const loom_model *m, loom_tensor **out, int cap) {
   loom_tensor *all[] = {m->tokens, m->lengths, m->text_inv_len, m->text_mask, m->query, m->query_len,
                         m->query_inv_len, m->query_mask, m->image, m->numeric, m->user, m->item, m->category,
-                        m->hist, m->hist_aux};
+                        m->hist, m->hist_aux, m->hist_valid};
   _Static_assert(sizeof all / sizeof *all == LOOM_MODEL_MAX_INPUTS, "LOOM_MODEL_MAX_INPUTS counts them");
   int n = 0;
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
